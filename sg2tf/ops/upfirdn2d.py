@@ -1,0 +1,206 @@
+"""upfirdn2d: upsample, pad, FIR-filter and downsample a batch of NHWC images.
+
+One public op, `upfirdn2d`, with the wrappers `filter2d`, `upsample2d` and
+`downsample2d`. The reference implementation uses stock TensorFlow ops only
+(zero-insertion by reshape+pad, depthwise convolution, strided slicing), so it is
+differentiable to any order, runs on every device and converts to TFLite builtins.
+The compiled kernel of `custom_ops/upfirdn2d` is used when `dispatch` allows.
+
+Semantics (the same as the original StyleGAN2 ops, in NHWC):
+  1. Upsample by inserting `up - 1` zeros after every pixel.
+  2. Pad with zeros (`padding`, negative values crop).
+  3. Convolve with the FIR filter `f` (true convolution unless `flip_filter`),
+     scaled by `gain`.
+  4. Keep every `down`-th pixel.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from sg2tf.ops import dispatch
+
+
+def _pair(value, name):
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    value = [int(v) for v in value]
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair [x, y], got {value}")
+    return value[0], value[1]
+
+
+def parse_padding(padding):
+    """Returns `(padx0, padx1, pady0, pady1)` from an int, `[x, y]` or `[x0, x1, y0, y1]`."""
+    if isinstance(padding, (int, np.integer)):
+        return (int(padding),) * 4
+    padding = [int(p) for p in padding]
+    if len(padding) == 2:
+        return padding[0], padding[0], padding[1], padding[1]
+    if len(padding) == 4:
+        return tuple(padding)
+    raise ValueError(f"padding must be an int, [x, y] or [x0, x1, y0, y1], got {padding}")
+
+
+def setup_filter(f, normalize=True, flip_filter=False, gain=1, separable=None):
+    """Turns filter taps into a float32 numpy filter ready for `upfirdn2d`.
+
+    Args:
+      f: taps, `[taps]` or `[fh, fw]` (array-like), or None for the identity.
+      normalize: divide by the sum of the taps.
+      flip_filter: flip the taps.
+      gain: signal magnitude scale; a 1-D (separable) filter carries `sqrt(gain)`.
+      separable: keep a 1-D filter separable (default: when it has 8 taps or more,
+        as the original code does; shorter filters become their outer product).
+
+    Returns:
+      np.float32 array `[taps]` (separable) or `[fh, fw]`.
+    """
+    if f is None:
+        f = 1
+    f = np.asarray(f, dtype=np.float32)
+    if f.ndim == 0:
+        f = f[np.newaxis]
+    if f.ndim not in (1, 2) or f.size == 0:
+        raise ValueError(f"FIR filter must be 1-D or 2-D and non-empty, got shape {f.shape}")
+    if separable is None:
+        separable = f.ndim == 1 and f.size >= 8
+    if f.ndim == 1 and not separable:
+        f = np.outer(f, f)
+    if normalize:
+        f = f / np.sum(f)
+    if flip_filter:
+        f = np.flip(f)
+    f = f * np.float32(gain ** (f.ndim / 2))
+    return np.ascontiguousarray(f, dtype=np.float32)
+
+
+def filter_size(f):
+    """Returns `(fw, fh)` of a filter made by `setup_filter` (or None)."""
+    if f is None:
+        return 1, 1
+    shape = np.shape(f) if not isinstance(f, tf.Tensor) else tuple(f.shape)
+    if len(shape) == 1:
+        return int(shape[0]), int(shape[0])
+    return int(shape[1]), int(shape[0])
+
+
+def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl=None):
+    """Pads, upsamples, filters and downsamples a batch of 2D images.
+
+    Args:
+      x: float tensor `[N, H, W, C]` (float16, bfloat16, float32 or float64).
+      f: FIR filter `[fh, fw]` (non-separable), `[taps]` (separable) or None
+        (identity). Treated as a constant: no gradient flows to it.
+      up: upsampling factor, int or `[x, y]`.
+      down: downsampling factor, int or `[x, y]`.
+      padding: padding of the upsampled image, int, `[x, y]` or `[x0, x1, y0, y1]`;
+        negative values crop.
+      flip_filter: False for convolution, True for correlation.
+      gain: overall signal magnitude scale.
+      impl: 'auto', 'custom', 'ref' or None (the setting in force, see `dispatch`).
+
+    Returns:
+      Tensor `[N, (H*upy + pady0 + pady1 - fh + downy) // downy,
+      (W*upx + padx0 + padx1 - fw + downx) // downx, C]`.
+    """
+    upx, upy = _pair(up, "up")
+    downx, downy = _pair(down, "down")
+    if min(upx, upy, downx, downy) < 1:
+        raise ValueError(f"up and down factors must be >= 1, got up={up}, down={down}")
+    padx0, padx1, pady0, pady1 = parse_padding(padding)
+    if f is None:
+        f = np.ones([1, 1], dtype=np.float32)
+    if dispatch.use_custom(impl):
+        from sg2tf.ops import _custom
+
+        return _custom.upfirdn2d(
+            x, f, upx=upx, upy=upy, downx=downx, downy=downy,
+            padx0=padx0, padx1=padx1, pady0=pady0, pady1=pady1,
+            flip_filter=flip_filter, gain=gain)
+    return _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1,
+                          flip_filter, gain)
+
+
+def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter,
+                   gain):
+    x = tf.convert_to_tensor(x)
+    if x.shape.rank != 4:
+        raise ValueError(f"upfirdn2d expects NHWC input of rank 4, got shape {x.shape}")
+    channels = x.shape[-1]
+    if channels is None:
+        raise ValueError("upfirdn2d needs a static channel count")
+    f = tf.stop_gradient(tf.cast(tf.convert_to_tensor(f), x.dtype))
+    if f.shape.rank not in (1, 2):
+        raise ValueError(f"FIR filter must be 1-D or 2-D, got shape {f.shape}")
+
+    shape = tf.shape(x)
+    n, h, w = shape[0], shape[1], shape[2]
+
+    # Zero insertion: [N, H, 1, W, 1, C] padded to [N, H, upy, W, upx, C].
+    if upx > 1 or upy > 1:
+        x = tf.reshape(x, [n, h, 1, w, 1, channels])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
+        x = tf.reshape(x, [n, h * upy, w * upx, channels])
+
+    # Pad (positive) and crop (negative).
+    if max(padx0, padx1, pady0, pady1) > 0:
+        x = tf.pad(x, [[0, 0], [max(pady0, 0), max(pady1, 0)], [max(padx0, 0), max(padx1, 0)],
+                       [0, 0]])
+    if min(padx0, padx1, pady0, pady1) < 0:
+        hh, ww = tf.shape(x)[1], tf.shape(x)[2]
+        x = x[:, max(-pady0, 0):hh - max(-pady1, 0), max(-padx0, 0):ww - max(-padx1, 0), :]
+
+    # Scale, and flip for true convolution (depthwise_conv2d is a correlation).
+    f = f * tf.cast(gain ** (f.shape.rank / 2), x.dtype)
+    if not flip_filter:
+        f = tf.reverse(f, axis=list(range(f.shape.rank)))
+
+    # Fold a uniform downsampling factor into the convolution stride.
+    stride = downx if downx == downy else 1
+    strides = [1, stride, stride, 1]
+    if f.shape.rank == 2:
+        kernel = tf.tile(f[:, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
+        x = tf.nn.depthwise_conv2d(x, kernel, strides=strides, padding="VALID")
+    else:
+        kernel_x = tf.tile(f[tf.newaxis, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
+        kernel_y = tf.tile(f[:, tf.newaxis, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
+        x = tf.nn.depthwise_conv2d(x, kernel_x, strides=[1, 1, 1, 1], padding="VALID")
+        x = tf.nn.depthwise_conv2d(x, kernel_y, strides=strides, padding="VALID")
+    if stride == 1 and (downx > 1 or downy > 1):
+        x = x[:, ::downy, ::downx, :]
+    return x
+
+
+def filter2d(x, f, padding=0, flip_filter=False, gain=1, impl=None):
+    """Filters images with `f`, padded so that the output has the input's size.
+
+    `padding` adds to (or, negative, crops from) that default.
+    """
+    padx0, padx1, pady0, pady1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    p = [padx0 + fw // 2, padx1 + (fw - 1) // 2, pady0 + fh // 2, pady1 + (fh - 1) // 2]
+    return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain, impl=impl)
+
+
+def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl=None):
+    """Upsamples images by `up` with the FIR filter `f`; output size is input size * up.
+
+    The filter gain is multiplied by `upx * upy` to keep the signal magnitude.
+    """
+    upx, upy = _pair(up, "up")
+    padx0, padx1, pady0, pady1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    p = [padx0 + (fw + upx - 1) // 2, padx1 + (fw - upx) // 2,
+         pady0 + (fh + upy - 1) // 2, pady1 + (fh - upy) // 2]
+    return upfirdn2d(x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * upx * upy,
+                     impl=impl)
+
+
+def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl=None):
+    """Downsamples images by `down` with the FIR filter `f`; output size is input / down."""
+    downx, downy = _pair(down, "down")
+    padx0, padx1, pady0, pady1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    p = [padx0 + (fw - downx + 1) // 2, padx1 + (fw - downx) // 2,
+         pady0 + (fh - downy + 1) // 2, pady1 + (fh - downy) // 2]
+    return upfirdn2d(x, f, down=down, padding=p, flip_filter=flip_filter, gain=gain, impl=impl)
