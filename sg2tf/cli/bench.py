@@ -1,0 +1,38 @@
+"""sg2tf-bench: speed and memory benchmarks with JSON output.
+
+Usage: `sg2tf-bench NAME [--flags]`, NAME one of `ops`, `data`, `generator`, `train`.
+Each benchmark lives in `sg2tf.benchmarks.NAME` and returns a dict printed as JSON.
+"""
+
+import importlib
+import json
+import sys
+
+from absl import app
+
+BENCHMARKS = ("ops", "data", "generator", "train")
+
+
+def run():
+    argv = sys.argv
+    if len(argv) < 2 or argv[1] not in BENCHMARKS:
+        sys.stderr.write(f"usage: sg2tf-bench {{{'|'.join(BENCHMARKS)}}} [--flags]\n")
+        sys.exit(2)
+    name = argv[1]
+    try:
+        module = importlib.import_module(f"sg2tf.benchmarks.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"sg2tf.benchmarks.{name}":
+            sys.stderr.write(f"sg2tf-bench: benchmark {name!r} is not available in this build\n")
+            sys.exit(2)
+        raise
+
+    def main(args):
+        result = module.main(args)
+        print(json.dumps({"benchmark": name, **result}, indent=2, sort_keys=True))
+
+    app.run(main, argv=[f"sg2tf-bench {name}"] + argv[2:])
+
+
+if __name__ == "__main__":
+    run()
