@@ -1,0 +1,208 @@
+"""Inspecting a dataset directory: which files, resolutions, image count, labels.
+
+Works on any path `tf.io.gfile` understands (local, `gs://` with the GCS plugin). Reading
+the info touches only file sizes, record headers and one record per file, so it is cheap
+even for a 70k x 1024^2 dataset.
+"""
+
+import dataclasses
+import io
+import posixpath
+import struct
+
+import numpy as np
+
+from sg2tf.data import format as fmt
+from sg2tf.data.errors import DatasetError
+
+_HEADER = struct.Struct("<QI")  # record length, masked CRC32C of the length
+_FOOTER_BYTES = 4  # masked CRC32C of the data
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a TFRecord dataset directory holds.
+
+    Attributes:
+      path: the dataset directory.
+      name: the file prefix (`<name>-rNN.tfrecords`), normally the directory's basename.
+      resolution: the full (largest) resolution.
+      channels: 1 (grayscale) or 3 (RGB).
+      count: number of images (the same at every resolution).
+      label_size: label vector length; 0 when the dataset has no labels.
+      resolutions: the stored resolutions, largest first (all levels down to 4, or fewer
+        for `--resolutions=top` datasets).
+      encoding: "raw" (the official format) or "png".
+      files: `{resolution: path of its .tfrecords file}`.
+      label_file: path of the `.labels` file, or None.
+      split: "train", or "validation" for the StyleGAN2-ADA `validation-*` files.
+    """
+
+    path: str
+    name: str
+    resolution: int
+    channels: int
+    count: int
+    label_size: int
+    resolutions: tuple
+    encoding: str
+    files: dict
+    label_file: str | None
+    split: str = "train"
+
+    def file(self, resolution=None):
+        """The .tfrecords path for `resolution` (default: the full one); a clear error if absent."""
+        resolution = self.resolution if resolution is None else int(resolution)
+        if resolution not in self.files:
+            missing = posixpath.join(self.path, fmt.tfrecord_filename(self.name, resolution))
+            raise DatasetError(
+                f"{missing}: no such file; dataset {self.path} has resolutions {list(self.resolutions)}"
+            )
+        return self.files[resolution]
+
+    def shape(self, resolution=None):
+        """`[H, W, C]` of one image at `resolution` (default: full)."""
+        r = self.resolution if resolution is None else int(resolution)
+        return [r, r, self.channels]
+
+
+def _join(directory, name):
+    return directory.rstrip("/") + "/" + name
+
+
+def _basename(path):
+    return posixpath.basename(path.rstrip("/").replace("\\", "/"))
+
+
+def read_info(path, split="train"):
+    """Reads a dataset directory's `DatasetInfo`; raises `DatasetError` naming what's wrong."""
+    import tensorflow as tf
+
+    if split not in ("train", "validation"):
+        raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
+    if not tf.io.gfile.isdir(path):
+        raise DatasetError(f"{path}: not a dataset directory (does not exist or is not a directory)")
+    names = sorted(tf.io.gfile.listdir(path))
+    names = [n.rstrip("/") for n in names]
+
+    # Group the .tfrecords files by prefix; ADA's validation split has its own prefix.
+    groups = {}
+    for n in names:
+        parsed = fmt.parse_tfrecord_filename(n)
+        if parsed is None or n.startswith("validation-") != (split == "validation"):
+            continue
+        groups.setdefault(parsed[0], {})[parsed[1]] = _join(path, n)
+    if not groups:
+        what = "validation-*.tfrecords" if split == "validation" else "<name>-rNN.tfrecords"
+        raise DatasetError(f"{path}: no {what} files found")
+    wanted = _basename(path) if split == "train" else "validation-" + _basename(path)
+    if wanted in groups:
+        name = wanted
+    elif len(groups) == 1:
+        name = next(iter(groups))
+    else:
+        raise DatasetError(f"{path}: holds more than one dataset ({sorted(groups)}); expected prefix {wanted!r}")
+    files = groups[name]
+
+    resolutions = tuple(sorted(files, reverse=True))
+    top = resolutions[0]
+    # Either the whole pyramid down to some level, or a gap means a file went missing.
+    for r in resolutions[1:]:
+        if r * 2 not in files:
+            missing = _join(path, fmt.tfrecord_filename(name, r * 2))
+            raise DatasetError(f"{missing}: missing resolution (dataset has {list(resolutions)})")
+
+    channels, count, encoding = None, None, None
+    for r in resolutions:
+        shape, enc, n = _inspect_file(files[r])
+        if shape[1:] != (r, r):
+            raise DatasetError(f"{files[r]}: record 0 has shape {list(shape)}, expected [C, {r}, {r}] by its name")
+        if channels is None:
+            channels, count, encoding, first = shape[0], n, enc, files[r]
+        if shape[0] != channels:
+            raise DatasetError(f"{files[r]}: {shape[0]} channels, but {first} has {channels}")
+        if n != count:
+            raise DatasetError(f"{files[r]}: {n} records, but {first} has {count}")
+        if enc != encoding:
+            raise DatasetError(f"{files[r]}: {enc} encoded, but {first} is {encoding}")
+
+    label_file = _find_labels(path, names, name, split)
+    label_size = 0
+    if label_file is not None:
+        labels = load_labels(label_file)
+        if labels.shape[0] != count:
+            raise DatasetError(f"{label_file}: {labels.shape[0]} labels for {count} images in {files[top]}")
+        label_size = labels.shape[1]
+
+    return DatasetInfo(
+        path=path, name=name, resolution=top, channels=channels, count=count, label_size=label_size,
+        resolutions=resolutions, encoding=encoding, files=dict(files), label_file=label_file, split=split,
+    )
+
+
+def _find_labels(path, names, name, split):
+    exact = fmt.labels_filename(name)
+    if exact in names:
+        return _join(path, exact)
+    # The official reader takes any *.labels file; do the same when it is unambiguous.
+    candidates = [n for n in names if n.endswith(".labels") and n.startswith("validation-") == (split == "validation")]
+    if len(candidates) > 1:
+        raise DatasetError(f"{path}: several label files {candidates} and none named {exact}")
+    return _join(path, candidates[0]) if candidates else None
+
+
+def load_labels(label_file):
+    """The float32 `[N, label_size]` array of a `.labels` file (an `np.save`)."""
+    import tensorflow as tf
+
+    try:
+        with tf.io.gfile.GFile(label_file, "rb") as f:
+            labels = np.load(io.BytesIO(f.read()), allow_pickle=False)
+    except Exception as e:
+        raise DatasetError(f"{label_file}: not a readable .npy labels file ({e})") from None
+    if labels.ndim != 2 or not (np.issubdtype(labels.dtype, np.number) or labels.dtype == np.bool_):
+        raise DatasetError(f"{label_file}: labels must be a numeric [N, label_size] array, got {labels.dtype} {labels.shape}")
+    return labels.astype(np.float32)
+
+
+def _inspect_file(filename):
+    """`(shape of record 0, encoding, number of records)`, checking the record framing."""
+    import tensorflow as tf
+
+    size = tf.io.gfile.stat(filename).length
+    with tf.io.gfile.GFile(filename, "rb") as f:
+        header = f.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            raise DatasetError(f"{filename}: empty or truncated file (no complete record 0)")
+        length, _ = _HEADER.unpack(header)
+        data = f.read(length)
+        footer = f.read(_FOOTER_BYTES)
+        if len(data) < length or len(footer) < _FOOTER_BYTES:
+            raise DatasetError(f"{filename}: record 0 is truncated (file is {size} bytes)")
+    image, encoding = fmt.decode_example(data, where=f"{filename}: record 0")
+    record_bytes = _HEADER.size + length + _FOOTER_BYTES
+    if encoding == "raw" and size % record_bytes == 0:
+        return image.shape, encoding, size // record_bytes  # fixed-size records: count by size
+    return image.shape, encoding, _count_records(filename, size)
+
+
+def _count_records(filename, size):
+    """Walks the record headers; names the record where the framing breaks."""
+    import tensorflow as tf
+
+    count, offset = 0, 0
+    with tf.io.gfile.GFile(filename, "rb") as f:
+        while offset < size:
+            f.seek(offset)
+            header = f.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                raise DatasetError(f"{filename}: record {count} is truncated (header cut at byte {offset})")
+            length, _ = _HEADER.unpack(header)
+            end = offset + _HEADER.size + length + _FOOTER_BYTES
+            if end > size:
+                raise DatasetError(
+                    f"{filename}: record {count} is truncated or damaged "
+                    f"(it claims {length} bytes at offset {offset}, the file ends at {size})"
+                )
+            count, offset = count + 1, end
+    return count

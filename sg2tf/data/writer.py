@@ -1,0 +1,174 @@
+"""Writing a TFRecord dataset, record for record as the official dataset_tool.py does.
+
+Memory stays bounded: images are loaded one at a time in the final (shuffled) order, a few
+ahead by a thread pool, and each image's pyramid is written to all level files at once.
+"""
+
+import collections
+import concurrent.futures
+import dataclasses
+import io
+import os
+import posixpath
+import sys
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from sg2tf.data import format as fmt
+from sg2tf.data import output
+from sg2tf.data.errors import DatasetError
+from sg2tf.data.progress import Progress
+
+
+@dataclasses.dataclass
+class ImageSource:
+    """Images to write: `load(i)` returns image `i` as CHW uint8, `i` in [0, num_images).
+
+    `labels` is None or a `[num_images, label_size]` array in the same (unshuffled) order.
+    `load` may be called from several threads at once unless `thread_safe` is False.
+    """
+
+    num_images: int
+    resolution: int
+    channels: int
+    load: Callable[[int], np.ndarray]
+    labels: np.ndarray | None = None
+    describe: Callable[[int], str] = str  # names image i in error messages
+    thread_safe: bool = True
+
+
+class DatasetWriter:
+    """Writes `<dir>/<name>-rNN.tfrecords` (+ `-rxx.labels`) atomically.
+
+        with DatasetWriter(out_dir, resolution=256, channels=3) as w:
+            for image in images:  # CHW uint8, in the final order
+                w.add_image(image)
+            w.add_labels(labels)  # optional, same order
+
+    Args:
+      resolutions: "all" (the official format: every level down to 4x4) or "top" (only the
+        full resolution; the reader accepts such datasets at that resolution).
+      encoding: "raw" (official: uncompressed CHW bytes) or "png" (lossless, much smaller).
+    """
+
+    def __init__(self, tfrecord_dir, resolution, channels, *, resolutions="all", encoding="raw",
+                 overwrite=False):
+        if channels not in (1, 3):
+            raise DatasetError(f"images must have 1 or 3 channels, got {channels}")
+        if resolution < 4 or not fmt.is_power_of_two(resolution):
+            raise DatasetError(f"resolution must be a power of two >= 4, got {resolution}")
+        if resolutions not in ("all", "top"):
+            raise ValueError(f"resolutions must be 'all' or 'top', got {resolutions!r}")
+        if encoding not in fmt.ENCODINGS:
+            raise ValueError(f"encoding must be one of {fmt.ENCODINGS}, got {encoding!r}")
+        self.tfrecord_dir = tfrecord_dir
+        self.name = posixpath.basename(tfrecord_dir.rstrip("/"))
+        self.shape = (channels, resolution, resolution)
+        self.min_resolution = 4 if resolutions == "all" else resolution
+        self.encoding = encoding
+        self.overwrite = overwrite
+        self.num_images = 0
+        self._labels = None
+        self._context = None
+        self._writers = []
+
+    def __enter__(self):
+        self._context = output.atomic_dir(self.tfrecord_dir, self.overwrite)
+        temp = self._context.__enter__()
+        r = self.shape[1]
+        while r >= self.min_resolution:
+            path = posixpath.join(temp, fmt.tfrecord_filename(self.name, r))
+            self._writers.append(tf.io.TFRecordWriter(path))
+            r //= 2
+        self._temp = temp
+        return self
+
+    def add_image(self, image):
+        if image.shape != self.shape or image.dtype != np.uint8:
+            raise DatasetError(
+                f"image {self.num_images}: {image.dtype} {list(image.shape)}, expected uint8 {list(self.shape)}")
+        for writer, level in zip(self._writers, fmt.pyramid(image, self.min_resolution)):
+            writer.write(fmt.encode_example(level, self.encoding))
+        self.num_images += 1
+
+    def add_labels(self, labels):
+        labels = np.asarray(labels)
+        if labels.ndim != 2 or labels.shape[0] != self.num_images:
+            raise DatasetError(f"labels have shape {list(labels.shape)}, expected [{self.num_images}, label_size]")
+        self._labels = labels.astype(np.float32)
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            for writer in self._writers:
+                writer.close()
+            if exc_type is None and self._labels is not None:
+                if self._labels.shape[0] != self.num_images:
+                    raise DatasetError(f"{self._labels.shape[0]} labels for {self.num_images} images")
+                buf = io.BytesIO()
+                np.save(buf, self._labels)
+                path = posixpath.join(self._temp, fmt.labels_filename(self.name))
+                with tf.io.gfile.GFile(path, "wb") as f:
+                    f.write(buf.getvalue())
+        except BaseException:
+            self._context.__exit__(*sys.exc_info())
+            raise
+        return self._context.__exit__(exc_type, exc, tb)
+
+
+def _ordered_loads(load, indices, num_threads):
+    """Yields `load(i)` for i in indices, in order, at most a few images in flight."""
+    if num_threads <= 1:
+        for i in indices:
+            yield i, load(i)
+        return
+    with concurrent.futures.ThreadPoolExecutor(num_threads) as pool:
+        pending = collections.deque()
+        it = iter(indices)
+        for i in it:
+            pending.append((i, pool.submit(load, i)))
+            if len(pending) >= 4 * num_threads:
+                break
+        while pending:
+            i, future = pending.popleft()
+            for j in it:
+                pending.append((j, pool.submit(load, j)))
+                break
+            yield i, future.result()
+
+
+def write_dataset(tfrecord_dir, source, *, shuffle=True, resolutions="all", encoding="raw",
+                  overwrite=False, progress=True, num_threads=None):
+    """Writes `source` (an `ImageSource`) as a TFRecord dataset; returns its `DatasetInfo`.
+
+    With `shuffle` the images and labels go in the official tool's shuffled order
+    (`np.random.RandomState(123).shuffle(arange(N))`), else in source order.
+    """
+    output.check_output(tfrecord_dir, overwrite)
+    if source.num_images < 1:
+        raise DatasetError(f"{tfrecord_dir}: no images to write")
+    if source.labels is not None and len(source.labels) != source.num_images:
+        raise DatasetError(f"{len(source.labels)} labels for {source.num_images} images")
+    order = fmt.shuffled_order(source.num_images) if shuffle else np.arange(source.num_images)
+    if num_threads is None:
+        num_threads = min(8, os.cpu_count() or 1) if source.thread_safe else 1
+
+    def load(i):
+        image = source.load(int(i))
+        if image.shape != (source.channels, source.resolution, source.resolution) or image.dtype != np.uint8:
+            raise DatasetError(f"{source.describe(int(i))}: {image.dtype} {list(image.shape)}, expected uint8 "
+                               f"{[source.channels, source.resolution, source.resolution]}")
+        return image
+
+    with DatasetWriter(tfrecord_dir, source.resolution, source.channels, resolutions=resolutions,
+                       encoding=encoding, overwrite=overwrite) as writer:
+        with Progress(source.num_images, f"Writing {tfrecord_dir}", enabled=progress) as bar:
+            for _, image in _ordered_loads(load, order, num_threads):
+                writer.add_image(image)
+                bar.update()
+        if source.labels is not None:
+            writer.add_labels(np.asarray(source.labels)[order])
+    from sg2tf.data.info import read_info
+
+    return read_info(tfrecord_dir)
