@@ -1,0 +1,97 @@
+"""The native network snapshot: Keras weights plus a JSON config, no pickle.
+
+A snapshot is a directory:
+  sg2tf_network.json   format tag, each network's class and config, free metadata
+  G.weights.h5, D.weights.h5, G_ema.weights.h5   Keras weights (any subset)
+
+It is written to a temporary sibling and renamed into place, so a reader never sees
+a half-written snapshot.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from sg2tf.networks.discriminator import Discriminator
+from sg2tf.networks.generator import Generator
+
+FORMAT = "sg2tf-network"
+VERSION = 1
+INDEX = "sg2tf_network.json"
+CLASSES = {"Generator": Generator, "Discriminator": Discriminator}
+
+
+def is_snapshot(path):
+    return tf.io.gfile.isdir(path) and tf.io.gfile.exists(os.path.join(path, INDEX))
+
+
+def save_snapshot(path, networks, metadata=None):
+    """Writes `networks` (`{'G': model, 'D': model, 'G_ema': model}`) to directory `path`.
+
+    Replaces an existing snapshot at `path` atomically (rename).
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    try:
+        index = {"format": FORMAT, "version": VERSION, "networks": {},
+                 "metadata": dict(metadata or {})}
+        for key, model in networks.items():
+            if model is None:
+                continue
+            cls = type(model).__name__
+            if cls not in CLASSES:
+                raise TypeError(f"cannot snapshot {key}: unsupported class {cls}")
+            filename = f"{key}.weights.h5"
+            model.save_weights(os.path.join(tmp, filename))
+            index["networks"][key] = {"class": cls, "config": model.get_config(),
+                                      "weights": filename}
+        with open(os.path.join(tmp, INDEX), "w") as f:
+            json.dump(index, f, indent=1, sort_keys=True)
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
+            os.rmdir(old)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_snapshot(path):
+    """Reads a snapshot; returns `(networks_dict, metadata)`."""
+    index_path = os.path.join(path, INDEX)
+    try:
+        with tf.io.gfile.GFile(index_path, "r") as f:
+            index = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{index_path}: not a valid sg2tf snapshot index ({e})") from None
+    if index.get("format") != FORMAT:
+        raise ValueError(f"{index_path}: not an sg2tf snapshot (format={index.get('format')!r})")
+    if index.get("version", 0) > VERSION:
+        raise ValueError(f"{index_path}: snapshot version {index['version']} is newer than this "
+                         f"sg2tf supports ({VERSION}); upgrade sg2tf")
+    networks = {}
+    for key, entry in index.get("networks", {}).items():
+        cls = CLASSES.get(entry.get("class"))
+        if cls is None:
+            raise ValueError(f"{index_path}: network {key!r} has unknown class "
+                             f"{entry.get('class')!r}")
+        model = cls.from_config(entry["config"])
+        weights = os.path.join(path, entry["weights"])
+        if not tf.io.gfile.exists(weights):
+            raise FileNotFoundError(f"{weights}: weights of {key} are missing from the snapshot")
+        try:
+            model.load_weights(weights)
+        except Exception as e:  # Keras raises several types for damaged files.
+            raise ValueError(f"{weights}: cannot load the weights of {key}: {e}") from e
+        networks[key] = model
+    return networks, index.get("metadata", {})

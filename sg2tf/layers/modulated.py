@@ -1,0 +1,105 @@
+"""Modulated convolution with optional demodulation (StyleGAN2, Section 2.2)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sg2tf.layers.base import Layer, compute_cast
+from sg2tf.layers.equalized import EqualizedDense
+from sg2tf.ops.conv2d_resample import batched_conv2d_resample, conv2d_resample
+from sg2tf.ops.upfirdn2d import setup_filter
+
+
+@keras.saving.register_keras_serializable(package="sg2tf")
+class ModulatedConv2D(Layer):
+    """Convolution whose input channels are scaled by a style computed from w.
+
+    The style is `affine(w)` (an equalized dense layer whose bias starts at 1). With
+    `demodulate`, each output channel is normalised to unit expected variance.
+
+    Two equivalent implementations:
+      * non-fused (default): scale the activations by the style, convolve with the
+        shared weight, scale the output by the demodulation coefficients. Runs as a
+        plain convolution everywhere and is the fastest on CPUs and in TFLite.
+      * fused: build one weight per sample and run a batched convolution
+        (im2col + batched matmul: no grouped convolutions, so it also runs on CPU
+        and in TFLite). Chosen with `fused_modconv=True`.
+
+    Args:
+      filters: output channels.
+      kernel_size: odd kernel size.
+      w_dim: width of the w vectors.
+      demodulate: normalise output channels.
+      up: 1 or 2.
+      resample_filter: FIR taps for upsampling.
+      fused_modconv: use the fused implementation.
+      compute_dtype: activation dtype ('float16' in mixed-precision blocks), None to
+        follow the input. Styles and demodulation are always computed in float32.
+
+    Shapes: x `[N, H, W, in]`, w `[N, w_dim]` -> `[N, H*up, W*up, filters]`.
+    """
+
+    def __init__(self, filters, kernel_size, w_dim, demodulate=True, up=1,
+                 resample_filter=(1, 3, 3, 1), fused_modconv=False, compute_dtype=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.w_dim = int(w_dim)
+        self.demodulate = bool(demodulate)
+        self.up = int(up)
+        self.resample_filter = None if resample_filter is None else list(resample_filter)
+        self.fused_modconv = bool(fused_modconv)
+        self.compute_dtype_name = compute_dtype
+        self.fir = setup_filter(self.resample_filter or [1, 1])
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        k = self.kernel_size
+        self.in_channels = in_channels
+        self.affine = EqualizedDense(in_channels, bias_init=1.0, name="affine")
+        self.affine.build((None, self.w_dim))
+        self.weight = self.add_weight(name="weight", shape=[k, k, in_channels, self.filters],
+                                      initializer=keras.initializers.RandomNormal(0.0, 1.0))
+        self.weight_gain = float(1.0 / np.sqrt(in_channels * k * k))
+
+    def call(self, x, w, fused_modconv=None):
+        fused = self.fused_modconv if fused_modconv is None else bool(fused_modconv)
+        x = compute_cast(x, self.compute_dtype_name)
+        styles = self.affine(tf.cast(w, tf.float32))  # [N, in]
+        weight = self.weight * self.weight_gain  # [k, k, in, out]
+
+        if x.dtype == tf.float16 and self.demodulate and not fused:
+            # Rescale before float16 activations see them; demodulation undoes it.
+            weight = weight * (self.weight_gain / tf.reduce_max(tf.abs(weight), axis=[0, 1, 2]))
+            styles = styles / tf.reduce_max(tf.abs(styles), axis=1, keepdims=True)
+
+        dcoefs = None
+        if self.demodulate:
+            # sum over (kh, kw, in) of (w * s)^2 == s^2 @ sum_{kh,kw} w^2.
+            wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])  # [in, out]
+            dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)  # [N, out]
+
+        if fused:
+            ww = weight[tf.newaxis] * styles[:, tf.newaxis, tf.newaxis, :, tf.newaxis]
+            if dcoefs is not None:
+                ww = ww * dcoefs[:, tf.newaxis, tf.newaxis, tf.newaxis, :]
+            return batched_conv2d_resample(x, ww, self.fir, up=self.up)
+
+        x = x * tf.cast(styles[:, tf.newaxis, tf.newaxis, :], x.dtype)
+        x = conv2d_resample(x, weight, self.fir, up=self.up)
+        if dcoefs is not None:
+            x = x * tf.cast(dcoefs[:, tf.newaxis, tf.newaxis, :], x.dtype)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        return (n, None if h is None else h * self.up, None if w is None else w * self.up,
+                self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "w_dim": self.w_dim,
+                "demodulate": self.demodulate, "up": self.up,
+                "resample_filter": self.resample_filter, "fused_modconv": self.fused_modconv,
+                "compute_dtype": self.compute_dtype_name}

@@ -1,0 +1,53 @@
+"""Per-pixel noise injection with a learned strength."""
+
+import keras
+import tensorflow as tf
+
+from sg2tf.layers.base import Layer
+
+NOISE_MODES = ("random", "const", "none")
+
+
+def check_noise_mode(noise_mode):
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+    return noise_mode
+
+
+@keras.saving.register_keras_serializable(package="sg2tf")
+class NoiseInjection(Layer):
+    """Adds `noise * strength` to every channel of a feature map.
+
+    Noise modes: `random` draws new Gaussian noise per call and sample, `const` uses
+    the stored `noise_const` buffer (the NVlabs `noiseN` variables), `none` adds
+    nothing.
+
+    Args:
+      resolution: spatial size of the feature map (the const buffer's size).
+
+    Shapes: `[N, H, W, C]` -> same.
+    """
+
+    def __init__(self, resolution, **kwargs):
+        super().__init__(**kwargs)
+        self.resolution = int(resolution)
+
+    def build(self, input_shape):
+        self.strength = self.add_weight(name="strength", shape=[], initializer="zeros")
+        self.noise_const = self.add_weight(
+            name="noise_const", shape=[self.resolution, self.resolution],
+            initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
+
+    def call(self, x, noise_mode="random"):
+        check_noise_mode(noise_mode)
+        if noise_mode == "none":
+            return x
+        if noise_mode == "const":
+            noise = self.noise_const[tf.newaxis, :, :, tf.newaxis]
+        else:
+            shape = tf.shape(x)
+            noise = tf.random.normal([shape[0], shape[1], shape[2], 1])
+        return x + tf.cast(noise * self.strength, x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "resolution": self.resolution}

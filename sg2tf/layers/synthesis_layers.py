@@ -1,0 +1,109 @@
+"""The two layers a synthesis block is made of: a styled convolution and ToRGB."""
+
+import keras
+import tensorflow as tf
+
+from sg2tf.layers.base import Layer, compute_cast
+from sg2tf.layers.modulated import ModulatedConv2D
+from sg2tf.layers.noise import NoiseInjection
+from sg2tf.ops.bias_act import activation as get_activation
+from sg2tf.ops.bias_act import bias_act
+
+
+@keras.saving.register_keras_serializable(package="sg2tf")
+class SynthesisLayer(Layer):
+    """Modulated convolution, noise, bias, activation and clamp.
+
+    Args:
+      filters: output channels.
+      w_dim: width of w.
+      resolution: output resolution (for the const noise buffer).
+      kernel_size: convolution kernel size.
+      up: 1, or 2 for the first layer of a block.
+      use_noise: add noise (`NoiseInjection`).
+      activation: activation name.
+      resample_filter: FIR taps for upsampling.
+      conv_clamp: clamp activations to `[-conv_clamp, conv_clamp]` (None: off).
+      fused_modconv: see `ModulatedConv2D`.
+      compute_dtype: activation dtype, None to follow the input.
+
+    Shapes: x `[N, H, W, in]`, w `[N, w_dim]` -> `[N, H*up, W*up, filters]`.
+    """
+
+    def __init__(self, filters, w_dim, resolution, kernel_size=3, up=1, use_noise=True,
+                 activation="lrelu", resample_filter=(1, 3, 3, 1), conv_clamp=None,
+                 fused_modconv=False, compute_dtype=None, **kwargs):
+        super().__init__(**kwargs)
+        get_activation(activation)
+        self.filters = int(filters)
+        self.w_dim = int(w_dim)
+        self.resolution = int(resolution)
+        self.kernel_size = int(kernel_size)
+        self.up = int(up)
+        self.use_noise = bool(use_noise)
+        self.activation = activation
+        self.resample_filter = None if resample_filter is None else list(resample_filter)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self.fused_modconv = bool(fused_modconv)
+        self.compute_dtype_name = compute_dtype
+
+    def build(self, input_shape):
+        self.conv = ModulatedConv2D(self.filters, self.kernel_size, self.w_dim, up=self.up,
+                                    resample_filter=self.resample_filter,
+                                    fused_modconv=self.fused_modconv,
+                                    compute_dtype=self.compute_dtype_name, name="conv")
+        self.conv.build(input_shape)
+        self.noise = None
+        if self.use_noise:
+            self.noise = NoiseInjection(self.resolution, name="noise")
+            self.noise.build((None, self.resolution, self.resolution, self.filters))
+        self.bias = self.add_weight(name="bias", shape=[self.filters], initializer="zeros")
+
+    def call(self, x, w, noise_mode="random", fused_modconv=None, gain=1.0):
+        x = self.conv(x, w, fused_modconv=fused_modconv)
+        if self.noise is not None:
+            x = self.noise(x, noise_mode=noise_mode)
+        act_gain = get_activation(self.activation).def_gain * gain
+        clamp = None if self.conv_clamp is None else self.conv_clamp * gain
+        return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "w_dim": self.w_dim,
+                "resolution": self.resolution, "kernel_size": self.kernel_size, "up": self.up,
+                "use_noise": self.use_noise, "activation": self.activation,
+                "resample_filter": self.resample_filter, "conv_clamp": self.conv_clamp,
+                "fused_modconv": self.fused_modconv, "compute_dtype": self.compute_dtype_name}
+
+
+@keras.saving.register_keras_serializable(package="sg2tf")
+class ToRGB(Layer):
+    """1x1 modulated convolution (no demodulation) to image channels, plus bias.
+
+    Shapes: x `[N, H, W, in]`, w `[N, w_dim]` -> `[N, H, W, channels]` (float32).
+    """
+
+    def __init__(self, channels, w_dim, conv_clamp=None, fused_modconv=False,
+                 compute_dtype=None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.w_dim = int(w_dim)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self.fused_modconv = bool(fused_modconv)
+        self.compute_dtype_name = compute_dtype
+
+    def build(self, input_shape):
+        self.conv = ModulatedConv2D(self.channels, 1, self.w_dim, demodulate=False,
+                                    fused_modconv=self.fused_modconv,
+                                    compute_dtype=self.compute_dtype_name, name="conv")
+        self.conv.build(input_shape)
+        self.bias = self.add_weight(name="bias", shape=[self.channels], initializer="zeros")
+
+    def call(self, x, w, fused_modconv=None):
+        x = self.conv(x, w, fused_modconv=fused_modconv)
+        x = bias_act(x, self.bias, clamp=self.conv_clamp)
+        return tf.cast(x, tf.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "w_dim": self.w_dim,
+                "conv_clamp": self.conv_clamp, "fused_modconv": self.fused_modconv,
+                "compute_dtype": self.compute_dtype_name}

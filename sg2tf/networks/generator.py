@@ -1,0 +1,78 @@
+"""The generator: mapping network plus synthesis network."""
+
+import keras
+import tensorflow as tf
+
+from sg2tf.networks.mapping import MappingNetwork
+from sg2tf.networks.synthesis import SynthesisNetwork
+
+
+@keras.saving.register_keras_serializable(package="sg2tf")
+class Generator(keras.Model):
+    """StyleGAN2 generator.
+
+    Args:
+      z_dim: latent width.
+      c_dim: label width (0: unconditional).
+      w_dim: intermediate latent width.
+      img_resolution: output resolution.
+      img_channels: output channels.
+      mapping_kwargs: arguments of `MappingNetwork` (num_layers, layer_features,
+        embed_features, activation, lr_multiplier, w_avg_beta, label_mode).
+      synthesis_kwargs: arguments of `SynthesisNetwork` (channels, architecture,
+        num_fp16_res, conv_clamp, resample_filter, use_noise, activation,
+        fused_modconv, noconst, const_channels).
+
+    Use `G.mapping(z, c, truncation_psi, truncation_cutoff)` -> ws `[N, num_ws, w_dim]`,
+    `G.synthesis(ws, noise_mode)` -> images `[N, R, R, C]` (NHWC, about [-1, 1]), or
+    both at once with `G.generate(...)` / `G(z, c, ...)`.
+    """
+
+    def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None,
+                 synthesis_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        self.z_dim = int(z_dim)
+        self.c_dim = int(c_dim)
+        self.w_dim = int(w_dim)
+        self.img_resolution = int(img_resolution)
+        self.img_channels = int(img_channels)
+        self.mapping_kwargs = dict(mapping_kwargs or {})
+        self.synthesis_kwargs = dict(synthesis_kwargs or {})
+        self.synthesis = SynthesisNetwork(self.w_dim, self.img_resolution, self.img_channels,
+                                          name="synthesis", **self.synthesis_kwargs)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(self.z_dim, self.c_dim, self.w_dim, self.num_ws,
+                                      name="mapping", **self.mapping_kwargs)
+        self.build(None)
+
+    def build(self, input_shape=None):
+        self.mapping.build(None)
+        self.synthesis.build(None)
+
+    def call(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode="const",
+             fused_modconv=None, update_w_avg=False, training=False):
+        ws = self.mapping(z, c, truncation_psi=truncation_psi,
+                          truncation_cutoff=truncation_cutoff, update_w_avg=update_w_avg)
+        return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv)
+
+    def generate(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode="const",
+                 fused_modconv=None):
+        """Images `[N, R, R, C]` float32 from latents z `[N, z_dim]` (and labels c)."""
+        return self(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                    noise_mode=noise_mode, fused_modconv=fused_modconv)
+
+    def get_config(self):
+        mapping = self.mapping.get_config()
+        synthesis = self.synthesis.get_config()
+        for key in ("name", "trainable", "dtype", "z_dim", "c_dim", "w_dim", "num_ws",
+                    "img_resolution", "img_channels"):
+            mapping.pop(key, None)
+            synthesis.pop(key, None)
+        return {"name": self.name, "z_dim": self.z_dim, "c_dim": self.c_dim,
+                "w_dim": self.w_dim, "img_resolution": self.img_resolution,
+                "img_channels": self.img_channels, "mapping_kwargs": mapping,
+                "synthesis_kwargs": synthesis}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
