@@ -1,0 +1,76 @@
+"""sg2tf-generate: images from a network, by seed or from projected ws.
+
+  sg2tf-generate --network=net.pkl --seeds=0-3,42 --trunc=0.7 --outdir=out
+writes out/seed0000.png ... like the official generate.py.
+"""
+
+import os
+
+from absl import app, flags
+
+from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import generate_flags  # noqa: F401 (defines the flags)
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments {argv[1:]}")
+    import numpy as np
+
+    import sg2tf
+    from sg2tf import sampling
+    from sg2tf.ops import dispatch
+    from sg2tf.utils import images as image_utils
+    from sg2tf.utils.seeds import parse_range_list
+
+    if FLAGS.ops:
+        dispatch.set_impl(FLAGS.ops)
+    if (FLAGS.seeds is None) == (FLAGS.projected_w is None):
+        common.fail("give exactly one of --seeds and --projected_w")
+    try:
+        seeds = parse_range_list(FLAGS.seeds) if FLAGS.seeds is not None else None
+        nets = sg2tf.load_network(FLAGS.network)
+        G = nets.generator
+        if G is None:
+            common.fail(f"{FLAGS.network}: contains no generator")
+        ws = sampling.load_projected_w(FLAGS.projected_w, G) if FLAGS.projected_w else None
+        if seeds is not None:
+            sampling.class_labels(G, FLAGS.class_idx, 1)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        common.fail(str(e))
+
+    os.makedirs(FLAGS.outdir, exist_ok=True)
+    written = []
+    if seeds is not None:
+        progress = common.Progress(len(seeds), "generating")
+        batches = sampling.generate_from_seeds(
+            G, seeds, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.class_idx, FLAGS.noise_mode,
+            FLAGS.batch)
+        for chunk, images in batches:
+            for seed, image in zip(chunk, images):
+                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"),
+                                            image)
+                written.append(image)
+            progress.update(len(chunk))
+    else:
+        index = 0
+        for images in sampling.generate_from_ws(G, ws, FLAGS.noise_mode, FLAGS.batch):
+            for image in images:
+                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"proj{index:02d}.png"),
+                                            image)
+                written.append(image)
+                index += 1
+    if FLAGS.grid:
+        image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "grid.png"),
+                                    image_utils.make_grid(np.stack(written)))
+    print(f"wrote {len(written)} images to {FLAGS.outdir}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

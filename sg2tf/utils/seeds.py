@@ -1,0 +1,42 @@
+"""Seed lists and the seed-to-latent rule of the official scripts."""
+
+import re
+
+import numpy as np
+
+
+def parse_range_list(spec, name="seeds"):
+    """Parses `'0-3,42'` (or a list of ints) into `[0, 1, 2, 3, 42]`."""
+    if isinstance(spec, (list, tuple)):
+        items = [str(s) for s in spec]
+    else:
+        items = [s for s in str(spec).split(",") if s.strip()]
+    out = []
+    for item in items:
+        item = item.strip()
+        m = re.fullmatch(r"(\d+)-(\d+)", item)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo:
+                raise ValueError(f"--{name}: empty range {item!r}")
+            out.extend(range(lo, hi + 1))
+        elif re.fullmatch(r"\d+", item):
+            out.append(int(item))
+        else:
+            raise ValueError(f"--{name}: {item!r} is not a number or a range like 0-3")
+    if not out:
+        raise ValueError(f"--{name}: no values given")
+    return out
+
+
+def z_from_seed(seed, z_dim):
+    """The latent of a seed, as the official scripts compute it:
+    `np.random.RandomState(seed).randn(1, z_dim)`; returned as float32 `[1, z_dim]`."""
+    if not 0 <= int(seed) < 2 ** 32:
+        raise ValueError(f"seed {seed} is outside [0, 2**32)")
+    return np.random.RandomState(int(seed)).randn(1, z_dim).astype(np.float32)
+
+
+def z_from_seeds(seeds, z_dim):
+    """Stacked latents `[len(seeds), z_dim]` of `z_from_seed`."""
+    return np.concatenate([z_from_seed(s, z_dim) for s in seeds], axis=0)
