@@ -125,7 +125,7 @@ def encode_png(image):
 
     import PIL.Image
 
-    hwc = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+    hwc = np.ascontiguousarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
     buf = io.BytesIO()
     PIL.Image.fromarray(hwc, "L" if image.shape[0] == 1 else "RGB").save(buf, format="png", compress_level=1)
     return buf.getvalue()

@@ -89,7 +89,11 @@ def read_info(path, split="train"):
     groups = {}
     for n in names:
         parsed = fmt.parse_tfrecord_filename(n)
-        if parsed is None or n.startswith("validation-") != (split == "validation"):
+        if parsed is None:
+            continue
+        # (a dataset directory may itself be called validation-*: its files are its train split)
+        is_validation = n.startswith("validation-") and parsed[0] != _basename(path)
+        if is_validation != (split == "validation"):
             continue
         groups.setdefault(parsed[0], {})[parsed[1]] = _join(path, n)
     if not groups:

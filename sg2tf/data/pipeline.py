@@ -143,7 +143,9 @@ def _raw_batch_parser(filename, shape):
         ]
         with tf.control_dependencies(checks):
             flat = tf.io.decode_raw(features["data"], tf.uint8)
-        images = tf.transpose(tf.reshape(flat, (-1,) + shape), [0, 2, 3, 1])  # NCHW -> NHWC
+        images = tf.reshape(flat, (-1,) + shape)
+        images.set_shape([serialized.shape[0]] + list(shape))  # keep a static batch size
+        images = tf.transpose(images, [0, 2, 3, 1])  # NCHW -> NHWC
         return images, labels
 
     return parse

@@ -29,7 +29,7 @@ LABEL_FORMATS = ("auto", "index", "vector")
 
 
 def _png(image, compress_level=6):
-    hwc = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+    hwc = np.ascontiguousarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
     buf = io.BytesIO()
     PIL.Image.fromarray(hwc, "L" if image.shape[0] == 1 else "RGB").save(buf, format="png", compress_level=compress_level)
     return buf.getvalue()
