@@ -1,0 +1,336 @@
+"""sg2tf-dataset: every subcommand, and the bad-input errors (message + nothing left behind)."""
+
+import gzip
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from sg2tf.cli import dataset as cli
+from sg2tf.data import info as info_lib
+from sg2tf.data import records
+
+
+def run(*args):
+    return cli.main(["sg2tf-dataset", *args, "--noprogress"] if args and args[0] not in ("compare", "grid")
+                    else ["sg2tf-dataset", *args])
+
+
+def _save(path, array, mode=None, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PIL.Image.fromarray(array, mode).save(path, **kw) if mode else PIL.Image.fromarray(array).save(path, **kw)
+
+
+def _rgb(seed, size=8):
+    return np.random.RandomState(seed).randint(0, 256, [size, size, 3]).astype(np.uint8)
+
+
+@pytest.fixture
+def good_dir(tmp_path):
+    d = tmp_path / "imgs"
+    for i in range(4):
+        _save(d / f"a{i}.png", _rgb(i))
+    _save(d / "sub" / "b.png", _rgb(9))  # recursive
+    return d
+
+
+def _nothing_left(parent, name):
+    assert not [p for p in os.listdir(parent) if name in p], os.listdir(parent)
+
+
+def _error(capsys, *args):
+    assert run(*args) == 1
+    return capsys.readouterr().err
+
+
+# --- create_from_images ---------------------------------------------------------------
+
+def test_create_from_images_and_tools(good_dir, tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert run("create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={out}") == 0
+    info = info_lib.read_info(str(out))
+    assert info.count == 5 and info.resolutions == (8, 4)
+    capsys.readouterr()
+
+    assert run("info", f"--tfrecord_dir={out}", "--verify") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["count"] == 5 and summary["verified_records"] == 10
+
+    assert run("grid", f"--tfrecord_dir={out}", f"--output={tmp_path / 'g.png'}", "--num_images=5") == 0
+    assert PIL.Image.open(tmp_path / "g.png").size == (24, 16)
+
+    # refuses to overwrite, then overwrites when asked
+    assert "already exists; pass --overwrite" in _error(capsys, "create_from_images", f"--image_dir={good_dir}",
+                                                       f"--tfrecord_dir={out}")
+    assert run("create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={out}", "--overwrite",
+               "--shuffle=0", "--resolutions=top", "--encoding=png") == 0
+    info = info_lib.read_info(str(out))
+    assert info.resolutions == (8,) and info.encoding == "png"
+    names = ["a0.png", "a1.png", "a2.png", "a3.png", "sub/b.png"]
+    expect = np.stack([np.asarray(PIL.Image.open(good_dir / n)).transpose(2, 0, 1) for n in names])
+    assert np.array_equal(records.load_images(info), expect)
+
+
+def test_roundtrip_zip_and_compare(fixtures_dir, tmp_path, capsys):
+    ref = fixtures_dir / "tfrecords" / "labeled32"
+    z = tmp_path / "l.zip"
+    assert run("to_zip", f"--tfrecord_dir={ref}", f"--dest={z}") == 0
+    assert run("from_zip", f"--source={z}", f"--tfrecord_dir={tmp_path / 'back'}") == 0
+    capsys.readouterr()
+    assert run("compare", f"--tfrecord_dir_a={ref}", f"--tfrecord_dir_b={tmp_path / 'back'}") == 0
+    assert json.loads(capsys.readouterr().out)["identical"]
+    # folder flavour too, and compare reports a difference
+    assert run("to_zip", f"--tfrecord_dir={ref}", f"--dest={tmp_path / 'folder'}", "--label_format=vector") == 0
+    meta = json.loads((tmp_path / "folder" / "dataset.json").read_text())
+    assert meta["labels"][0][0] == "00000/img00000000.png" and len(meta["labels"][0][1]) == 4
+    shapes = fixtures_dir / "tfrecords" / "shapes32"
+    capsys.readouterr()
+    assert run("compare", f"--tfrecord_dir_a={ref}", f"--tfrecord_dir_b={shapes}") == 1
+    assert not json.loads(capsys.readouterr().out)["identical"]
+
+
+def test_extract_cli(fixtures_dir, tmp_path):
+    out = tmp_path / "ex"
+    assert run("extract", f"--tfrecord_dir={fixtures_dir / 'tfrecords/shapes32'}", f"--output_dir={out}",
+               "--resolution=16") == 0
+    assert len([f for f in os.listdir(out) if f.endswith(".png")]) == 12
+    assert PIL.Image.open(out / "img00000000.png").size == (16, 16)
+
+
+# --- bad input: message names file and problem; nothing written ---------------------------
+
+@pytest.mark.parametrize("case,make,expect", [
+    ("sizes", lambda d: _save(d / "z.png", _rgb(0, 16)), r"z\.png: size 16x16, but most images are 8x8"),
+    ("cmyk", lambda d: PIL.Image.fromarray(_rgb(0)).convert("CMYK").save(d / "z.jpg"), r"z\.jpg: unsupported mode CMYK"),
+    ("palette", lambda d: PIL.Image.fromarray(_rgb(0)).convert("P").save(d / "z.png"), r"z\.png: unsupported mode P \(palette\)"),
+    ("alpha", lambda d: PIL.Image.fromarray(_rgb(0)).convert("RGBA").save(d / "z.png"), r"z\.png: unsupported mode RGBA"),
+    ("16bit", lambda d: PIL.Image.fromarray(np.full([8, 8], 1000, np.uint16)).save(d / "z.png"), r"z\.png: unsupported mode I;16"),
+    ("truncated", lambda d: (d / "z.png").write_bytes((d / "a0.png").read_bytes()[:60]), r"z\.png: unreadable or truncated"),
+    ("garbage", lambda d: (d / "z.png").write_bytes(b"not an image"), r"z\.png: not a readable image"),
+    ("gray", lambda d: _save(d / "z.png", np.zeros([8, 8], np.uint8), "L"), r"z\.png: mode L, but most images are RGB"),
+])
+def test_bad_images(good_dir, tmp_path, capsys, case, make, expect):
+    make(good_dir)
+    err = _error(capsys, "create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={tmp_path / 'out'}")
+    import re
+
+    assert re.search(expect, err), err
+    assert "nothing was written" in err
+    _nothing_left(tmp_path, "out")
+
+
+def test_all_offenders_listed_up_to_a_limit(tmp_path, capsys):
+    d = tmp_path / "imgs"
+    _save(d / "main0.png", _rgb(0, 8))
+    _save(d / "main1.png", _rgb(1, 8))
+    for i in range(30):
+        _save(d / f"x{i:02d}.png", _rgb(i, 8)[:, :6].copy())
+    err = _error(capsys, "create_from_images", f"--image_dir={d}", f"--tfrecord_dir={tmp_path / 'out'}")
+    # most images are 6x8: the two 8x8 ones are the odd ones out and non-square main size is flagged too
+    assert "main0.png" in err and "... and" in err and "hint:" in err
+    _nothing_left(tmp_path, "out")
+
+
+def test_non_square_and_non_power_of_two(tmp_path, capsys):
+    d = tmp_path / "imgs"
+    _save(d / "a.png", np.zeros([12, 12, 3], np.uint8))
+    err = _error(capsys, "create_from_images", f"--image_dir={d}", f"--tfrecord_dir={tmp_path / 'o1'}")
+    assert "a.png: size 12x12 is not a power of two" in err
+    _save(d / "a.png", np.zeros([8, 16, 3], np.uint8))
+    err = _error(capsys, "create_from_images", f"--image_dir={d}", f"--tfrecord_dir={tmp_path / 'o2'}")
+    assert "a.png: size 16x8 is not square" in err
+    _nothing_left(tmp_path, "o1")
+    _nothing_left(tmp_path, "o2")
+
+
+def test_opt_in_fixes(tmp_path):
+    d = tmp_path / "imgs"
+    _save(d / "wide.png", np.full([10, 20, 3], 200, np.uint8))
+    _save(d / "tall.png", np.full([24, 12], 50, np.uint8), "L")
+    PIL.Image.fromarray(np.full([16, 16, 3], 99, np.uint8)).convert("P", palette=PIL.Image.ADAPTIVE).save(d / "pal.png")
+    PIL.Image.fromarray(np.full([16, 16], 65535, np.uint16)).save(d / "deep.png")
+    out = tmp_path / "crop"
+    assert run("create_from_images", f"--image_dir={d}", f"--tfrecord_dir={out}", "--resize=center-crop",
+               "--convert_mode=RGB", "--shuffle=0") == 0
+    info = info_lib.read_info(str(out))
+    assert info.resolution == 8 and info.channels == 3  # largest power of two <= smallest crop (10)
+    imgs = records.load_images(info)  # order: deep, pal, tall, wide
+    assert imgs[0].min() == 255 and imgs[1].min() == 99 and imgs[2].max() == 50 and imgs[3].min() == 200
+    out = tmp_path / "pad"
+    assert run("create_from_images", f"--image_dir={d}", f"--tfrecord_dir={out}", "--resize=pad",
+               "--convert_mode=L", "--resolution=32", "--shuffle=0") == 0
+    info = info_lib.read_info(str(out))
+    assert info.resolution == 32 and info.channels == 1
+    wide = records.load_images(info)[3, 0]
+    assert wide[0, 16] == 0 and wide[16, 16] > 150  # black padding above, image in the middle
+
+
+def test_missing_input_and_bad_usage(tmp_path, capsys):
+    assert "no such file or directory" in _error(capsys, "create_from_images", f"--image_dir={tmp_path / 'nope'}",
+                                                 f"--tfrecord_dir={tmp_path / 'o'}")
+    assert run("create_from_images", f"--image_dir={tmp_path}") == 2
+    assert "missing required flags: --tfrecord_dir" in capsys.readouterr().err
+    assert run("info", f"--tfrecord_dir={tmp_path}", "--resize=pad") == 2
+    assert "not used by this command: --resize" in capsys.readouterr().err
+    assert cli.main(["sg2tf-dataset", "bogus"]) == 2
+    assert cli.main(["sg2tf-dataset", "extract", "--help"]) == 0
+    assert "--output_dir" in capsys.readouterr().out
+
+
+def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
+    from sg2tf.data import synthetic, writer
+
+    src = synthetic.synthetic_source(20, 8)
+    real = src.load
+
+    def flaky(i):
+        if i == 7:
+            raise KeyboardInterrupt
+        return real(i)
+
+    src.load = flaky
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_dataset(str(tmp_path / "ds"), src, progress=False, num_threads=1)
+    assert os.listdir(tmp_path) == []
+
+
+# --- damaged datasets -------------------------------------------------------------------
+
+def _copy_fixture(fixtures_dir, tmp_path, name="labeled32"):
+    import shutil
+
+    dst = tmp_path / name
+    shutil.copytree(fixtures_dir / "tfrecords" / name, dst)
+    for f in dst.iterdir():
+        f.chmod(0o644)
+    return dst
+
+
+def test_truncated_file(fixtures_dir, tmp_path, capsys):
+    d = _copy_fixture(fixtures_dir, tmp_path)
+    f = d / "labeled32-r05.tfrecords"
+    f.write_bytes(f.read_bytes()[:-100])
+    err = _error(capsys, "info", f"--tfrecord_dir={d}")
+    assert "labeled32-r05.tfrecords: record 15 is truncated" in err
+
+
+def test_damaged_record(fixtures_dir, tmp_path, capsys):
+    d = _copy_fixture(fixtures_dir, tmp_path)
+    f = d / "labeled32-r04.tfrecords"
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # inside record 8's payload: CRC mismatch
+    f.write_bytes(bytes(raw))
+    err = _error(capsys, "info", f"--tfrecord_dir={d}", "--verify")
+    assert "labeled32-r04.tfrecords: record 8 is damaged or truncated" in err
+
+
+def test_missing_resolution_and_label_mismatch(fixtures_dir, tmp_path, capsys):
+    d = _copy_fixture(fixtures_dir, tmp_path)
+    (d / "labeled32-r04.tfrecords").unlink()
+    assert "labeled32-r04.tfrecords: missing resolution" in _error(capsys, "info", f"--tfrecord_dir={d}")
+    d = _copy_fixture(fixtures_dir, tmp_path / "b")
+    np.save(d / "labeled32-rxx.labels", np.zeros([3, 4], np.float32), allow_pickle=False)
+    os.rename(d / "labeled32-rxx.labels.npy", d / "labeled32-rxx.labels")
+    assert "labeled32-rxx.labels: 3 labels for 16 images" in _error(capsys, "info", f"--tfrecord_dir={d}")
+
+
+# --- the other sources, from tiny files in their original formats ----------------------
+
+def test_create_synthetic(tmp_path):
+    out = tmp_path / "syn"
+    assert run("create_synthetic", f"--tfrecord_dir={out}", "--num_images=24", "--resolution=16", "--labels") == 0
+    info = info_lib.read_info(str(out))
+    assert info.count == 24 and info.resolution == 16 and info.label_size == 4
+    out2 = tmp_path / "syn2"
+    assert run("create_synthetic", f"--tfrecord_dir={out2}", "--num_images=24", "--resolution=16", "--labels") == 0
+    assert np.array_equal(records.load_images(info), records.load_images(info_lib.read_info(str(out2))))
+    imgs = records.load_images(info)
+    assert all(len(np.unique(x.reshape(3, -1), axis=1)) > 2 for x in imgs)  # shape + background
+
+
+def test_create_hdf5_without_labels_and_missing_h5(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["data4x4"] = np.zeros([3, 1, 4, 4], np.uint8)
+        f["data8x8"] = np.random.RandomState(0).randint(0, 256, [3, 1, 8, 8]).astype(np.uint8)
+    assert run("create_from_hdf5", f"--hdf5_filename={tmp_path / 'x.h5'}", f"--tfrecord_dir={tmp_path / 'o'}") == 0
+    assert info_lib.read_info(str(tmp_path / "o")).channels == 1
+    assert "no such file" in _error(capsys, "create_from_hdf5", f"--hdf5_filename={tmp_path / 'y.h5'}",
+                                    f"--tfrecord_dir={tmp_path / 'p'}")
+
+
+def test_create_cifar10_cifar100(tmp_path):
+    rng = np.random.RandomState(0)
+    c10 = tmp_path / "cifar-10-batches-py"
+    c10.mkdir()
+    for b in range(1, 6):
+        with open(c10 / f"data_batch_{b}", "wb") as f:
+            pickle.dump({"data": rng.randint(0, 256, [2, 3072]).astype(np.uint8), "labels": [b % 10, 9]}, f)
+    assert run("create_cifar10", f"--cifar10_dir={c10}", f"--tfrecord_dir={tmp_path / 'c10'}") == 0
+    info = info_lib.read_info(str(tmp_path / "c10"))
+    assert info.count == 10 and info.label_size == 10 and info.resolution == 32
+    import tarfile
+
+    c100 = tmp_path / "cifar-100-python"
+    c100.mkdir()
+    with open(c100 / "train", "wb") as f:
+        pickle.dump({"data": rng.randint(0, 256, [3, 3072]).astype(np.uint8), "fine_labels": [0, 50, 99]}, f)
+    with tarfile.open(tmp_path / "cifar-100-python.tar.gz", "w:gz") as tar:
+        tar.add(c100, arcname="cifar-100-python")
+    assert run("create_cifar100", f"--cifar100_dir={tmp_path / 'cifar-100-python.tar.gz'}",
+               f"--tfrecord_dir={tmp_path / 'c100'}", "--shuffle=0") == 0
+    labels = records.read_labels(info_lib.read_info(str(tmp_path / "c100")))
+    assert labels.shape == (3, 100) and labels.argmax(1).tolist() == [0, 50, 99]
+
+
+def test_create_mnist(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    d = tmp_path / "mnist"
+    d.mkdir()
+    imgs = rng.randint(0, 256, [5, 28, 28]).astype(np.uint8)
+    with gzip.open(d / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write((0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (5, 28, 28)) + imgs.tobytes())
+    with gzip.open(d / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write((0x801).to_bytes(4, "big") + (5).to_bytes(4, "big") + bytes([0, 1, 2, 3, 9]))
+    assert run("create_mnist", f"--mnist_dir={d}", f"--tfrecord_dir={tmp_path / 'm'}", "--shuffle=0") == 0
+    got = records.load_images(info_lib.read_info(str(tmp_path / "m")))
+    assert got.shape == (5, 1, 32, 32) and np.array_equal(got[:, 0, 2:30, 2:30], imgs)
+    with gzip.open(d / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"\x00\x00\x08\x03")
+    assert "not an IDX file" in _error(capsys, "create_mnist", f"--mnist_dir={d}", f"--tfrecord_dir={tmp_path / 'm2'}")
+    _nothing_left(tmp_path, "m2")
+
+
+def test_create_lsun(tmp_path, capsys):
+    lmdb = pytest.importorskip("lmdb")
+    import io
+
+    db = tmp_path / "cat_lmdb"
+    env = lmdb.open(str(db), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        for i in range(3):
+            buf = io.BytesIO()
+            PIL.Image.fromarray(_rgb(i, 16)[:, :12].copy()).save(buf, format="webp", lossless=True)
+            txn.put(f"key{i}".encode(), buf.getvalue())
+    env.close()
+    assert run("create_lsun", f"--lmdb_dir={db}", f"--tfrecord_dir={tmp_path / 'l'}", "--resolution=8") == 0
+    assert info_lib.read_info(str(tmp_path / "l")).count == 3
+    env = lmdb.open(str(db), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        txn.put(b"key1", b"broken")
+    env.close()
+    assert "key key1: unreadable image" in _error(capsys, "create_lsun", f"--lmdb_dir={db}",
+                                                  f"--tfrecord_dir={tmp_path / 'l2'}", "--resolution=8")
+    _nothing_left(tmp_path, "l2")
+
+
+def test_entry_point_exit_status(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.dataset", "info", f"--tfrecord_dir={tmp_path / 'none'}"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "not a dataset directory" in r.stderr
