@@ -49,5 +49,8 @@ class NoiseInjection(Layer):
             noise = tf.random.normal([shape[0], shape[1], shape[2], 1])
         return x + tf.cast(noise * self.strength, x.dtype)
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution}
