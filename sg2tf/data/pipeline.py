@@ -113,7 +113,8 @@ def make_dataset(
         ds = ds.prefetch(prefetch)
 
     options = tf.data.Options()
-    options.deterministic = seed is not None
+    # Order only matters when seeded or read in stored order; otherwise let batches overtake.
+    options.deterministic = seed is not None or shuffle_buffer <= 1
     return ds.with_options(options)
 
 
