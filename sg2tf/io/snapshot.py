@@ -37,6 +37,9 @@ def save_snapshot(path, networks, metadata=None):
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a snapshot is not.
     try:
         index = {"format": FORMAT, "version": VERSION, "networks": {},
                  "metadata": dict(metadata or {})}
