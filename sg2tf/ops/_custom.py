@@ -26,6 +26,7 @@ gradients with TensorFlow:
     derivatives up to third order are available.
 """
 
+import importlib
 import os
 import pathlib
 import re
@@ -220,8 +221,7 @@ def bias_act(x, b, axis=-1, act="linear", alpha=0.0, gain=1.0, clamp=-1.0):
     """
     x = tf.convert_to_tensor(x)
     if x.dtype not in _SUPPORTED_DTYPES:
-        from sg2tf.ops import bias_act as ref
-
+        ref = importlib.import_module("sg2tf.ops.bias_act")
         return ref._bias_act_ref(x, b, axis, ref.activation(act), alpha, gain, clamp)
     if b is None:
         b = tf.zeros([0], dtype=x.dtype)
@@ -286,8 +286,7 @@ def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, p
     """
     x = tf.convert_to_tensor(x)
     if x.dtype not in _SUPPORTED_DTYPES:
-        from sg2tf.ops import upfirdn2d as ref
-
+        ref = importlib.import_module("sg2tf.ops.upfirdn2d")
         return ref._upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1,
                                   flip_filter, gain)
     if x.shape.rank != 4:
