@@ -132,8 +132,11 @@ def _check_arrays(obj, where="pickle", depth=0):
         _check_arrays(obj.state, f"{where}:{obj.state.get('name', '?')}", depth + 1)
 
 
-def load(file, extra_allowed=None):
+def load(file, extra_allowed=None, encoding="ASCII"):
     """Unpickles `file` (a path, bytes or binary file) with the allow-list.
+
+    `encoding` is passed to the unpickler ('latin1' for Python 2 pickles such as
+    the CIFAR batches).
 
     Raises:
       UnsafePickleError: a disallowed global, persistent id or object array.
@@ -143,7 +146,7 @@ def load(file, extra_allowed=None):
         file = io.BytesIO(file)
     if isinstance(file, str) or hasattr(file, "__fspath__"):
         with open(file, "rb") as f:
-            return load(f, extra_allowed)
-    data = RestrictedUnpickler(file, extra_allowed=extra_allowed).load()
+            return load(f, extra_allowed, encoding)
+    data = RestrictedUnpickler(file, extra_allowed=extra_allowed, encoding=encoding).load()
     _check_arrays(data)
     return data

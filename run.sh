@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# sg2tf on a fresh machine, in one command:
+#   ./run.sh demo [demo flags]   set up, then run the main job on the embedded dataset
+#   ./run.sh test [pytest args]  set up, then run the test suite (what CI runs)
+# Set-up is idempotent: a second run reuses the virtual environment and the built ops.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV=${SG2TF_VENV:-$ROOT/.venv}
+PY=${PYTHON:-python3}
+MIN_PY=3.10
+
+say() { printf '\033[1m[sg2tf]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[sg2tf] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  echo "usage: ./run.sh demo [flags] | ./run.sh test [pytest args]"
+  exit 2
+}
+
+check_machine() {
+  command -v "$PY" >/dev/null || die "$PY not found; install Python >= $MIN_PY"
+  "$PY" -c "import sys; sys.exit(sys.version_info < (3, 10))" \
+    || die "Python >= $MIN_PY is needed, $PY is $("$PY" -V 2>&1)"
+  local free_kb need_kb=$((3 * 1024 * 1024))
+  free_kb=$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')
+  [ "${free_kb:-0}" -ge "$need_kb" ] || die "need 3 GB free disk in $ROOT, have $((free_kb / 1024)) MB"
+}
+
+setup_venv() {
+  local stamp="$VENV/.sg2tf-installed" want
+  want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    say "virtual environment ready ($VENV)"
+    return
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtual environment $VENV"
+    "$PY" -m venv "$VENV" || die "could not create a virtual environment (python3-venv missing?)"
+  fi
+  say "installing sg2tf and its dependencies (TensorFlow is large: a few minutes the first time)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" \
+    || die "pip install failed; see the messages above"
+  echo "$want" > "$stamp"
+}
+
+build_ops() {
+  if [ "${SG2TF_SKIP_OPS_BUILD:-0}" = 1 ]; then
+    say "SG2TF_SKIP_OPS_BUILD=1: using the reference TensorFlow ops"
+    return
+  fi
+  if [ ! -x scripts/build_ops.sh ]; then
+    say "custom ops are not part of this checkout: using the reference TensorFlow ops"
+    return
+  fi
+  if ! command -v bazel >/dev/null && ! command -v bazel-bootstrap >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing Bazel (Debian bazel-bootstrap) to build the custom ops"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bazel-bootstrap) \
+        >/dev/null 2>&1 || say "could not install bazel-bootstrap with apt"
+    fi
+  fi
+  if command -v bazel >/dev/null || command -v bazel-bootstrap >/dev/null; then
+    say "building the custom ops with Bazel"
+    if PATH="$VENV/bin:$PATH" scripts/build_ops.sh; then
+      return
+    fi
+    say "the custom-op build failed (messages above): continuing with the reference ops"
+  else
+    say "Bazel is not available (and apt is not usable): continuing with the reference ops"
+  fi
+}
+
+cmd=${1:-}
+[ -n "$cmd" ] || usage
+shift
+case "$cmd" in
+  demo)
+    check_machine; setup_venv; build_ops
+    exec "$VENV/bin/python" -m sg2tf.cli.demo "$@"
+    ;;
+  test)
+    check_machine; setup_venv; build_ops
+    say "running the test suite"
+    set +e
+    "$VENV/bin/python" -m pytest -q "$@"
+    rc=$?
+    set -e
+    [ $rc -eq 5 ] && die "pytest collected no tests"
+    exit $rc
+    ;;
+  *) usage ;;
+esac
