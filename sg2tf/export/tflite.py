@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -69,8 +70,9 @@ def model_op_names(model_content):
 
 
 def _interpreter(model_content, threads=None):
-    interpreter = tf.lite.Interpreter(model_content=model_content, num_threads=threads)
-    return interpreter
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+        return tf.lite.Interpreter(model_content=model_content, num_threads=threads)
 
 
 def test_inputs(module, seeds=None, psi=0.7, class_idx=0):

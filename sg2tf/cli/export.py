@@ -1,0 +1,81 @@
+"""sg2tf-export: a generator as a SavedModel (TF Serving) or TFLite models (devices).
+
+  sg2tf-export --network=net.pkl --format=saved_model --outdir=models/ffhq
+  sg2tf-export --network=net.pkl --format=tflite --quantize=none,float16,dynamic \\
+      --batch=1 --outdir=tflite/ffhq
+
+See docs/serving.md for the signatures and how to serve and query the exports.
+"""
+
+import json
+import os
+
+from absl import app, flags, logging
+
+from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import export_flags  # noqa: F401 (defines the flags)
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments {argv[1:]}")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's saving chatter.
+    import sg2tf
+    from sg2tf.export import QUANTIZATIONS, export_saved_model, export_tflite
+
+    quantize = [q.strip() for q in FLAGS.quantize if q.strip()]
+    bad = [q for q in quantize if q not in QUANTIZATIONS]
+    if bad or not quantize:
+        common.fail(f"--quantize: expected some of {', '.join(QUANTIZATIONS)}, got "
+                    f"{','.join(FLAGS.quantize) or 'nothing'}")
+    if FLAGS.format == "saved_model":
+        for name in ("quantize", "batch", "report"):
+            if FLAGS[name].present:
+                common.fail(f"--{name} applies to --format=tflite only")
+    try:
+        nets = sg2tf.load_network(FLAGS.network)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        common.fail(str(e))
+    G = nets.generator
+    if G is None:
+        common.fail(f"{FLAGS.network}: contains no generator")
+    if FLAGS.trunc_cutoff is not None and FLAGS.trunc_cutoff > G.num_ws:
+        common.fail(f"--trunc_cutoff={FLAGS.trunc_cutoff} exceeds the {G.num_ws} ws of "
+                    "the network")
+    source = {"source_network": os.path.abspath(FLAGS.network)}
+    if FLAGS.format == "saved_model":
+        path = export_saved_model(G, FLAGS.outdir, noise_mode=FLAGS.noise_mode,
+                                  truncation_cutoff=FLAGS.trunc_cutoff,
+                                  version=FLAGS.version, extra_metadata=source)
+        print(f"wrote SavedModel {path} (signatures serving_default, mapping, synthesis, "
+              "synthesis_float, generate_seeds)")
+        return
+    paths, report = export_tflite(G, FLAGS.outdir, quantize=quantize, batch=FLAGS.batch,
+                                  noise_mode=FLAGS.noise_mode,
+                                  truncation_cutoff=FLAGS.trunc_cutoff, report=FLAGS.report,
+                                  extra_metadata=source)
+    for q, path in paths.items():
+        line = f"wrote {path} ({os.path.getsize(path) / 2 ** 20:.2f} MiB"
+        if report:
+            entry = report["variants"][os.path.basename(path)[len("generator-"):-7]]
+            err = entry["vs_saved_model"]
+            line += (f", {entry['latency_ms']:.1f} ms per batch of {FLAGS.batch}, max error "
+                     f"{err['images_max_abs_error']:.2e} vs SavedModel, "
+                     f"{err['uint8_max_step']} uint8 steps")
+        print(line + ")")
+    if report:
+        print(f"report: {os.path.join(FLAGS.outdir, 'tflite_report.json')}")
+        print(json.dumps({k: {"size_bytes": v["size_bytes"], "latency_ms": v["latency_ms"],
+                              **v["vs_saved_model"]} for k, v in report["variants"].items()},
+                         indent=1))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
