@@ -15,6 +15,10 @@ SG2TF_OPS_API_VERSION = 1
 SG2TF_COPTS = TF_COPTS + [
     "-O3",
     "-fPIC",
+    # Let the vectorizer if-convert float selects and call math functions without errno;
+    # unlike -ffast-math these keep every result bit-identical.
+    "-fno-trapping-math",
+    "-fno-math-errno",
     "-Wno-deprecated-declarations",
     "-Wno-sign-compare",
     "-DSG2TF_OPS_API_VERSION=%d" % SG2TF_OPS_API_VERSION,
