@@ -16,6 +16,7 @@ import PIL.Image
 from sg2tf.data import format as fmt
 from sg2tf.data.errors import DatasetError
 from sg2tf.data.writer import ImageSource
+from sg2tf.io import safe_pickle
 
 
 def _onehot(labels, num_classes, where):
@@ -92,8 +93,10 @@ def _read_member(path, member):
 
 
 def _unpickle(path, member):
+    # CIFAR batches are pickles: read them with the allow-list unpickler, since a
+    # downloaded file is untrusted input.
     try:
-        return pickle.loads(_read_member(path, member), encoding="latin1")
+        return safe_pickle.load(_read_member(path, member), encoding="latin1")
     except (pickle.UnpicklingError, EOFError, ValueError) as e:
         raise DatasetError(f"{path}/{member}: not a CIFAR pickle ({e})") from None
 
