@@ -1,0 +1,80 @@
+"""Flags of sg2tf-train. Unset flags (None) take the preset's value (`--cfg`)."""
+
+from absl import flags
+
+from sg2tf.training.options import AUGPIPE_NAMES, PRESETS
+
+# Run.
+flags.DEFINE_string("data", None, "Training data: a TFRecord dataset directory (sg2tf-dataset).")
+flags.DEFINE_string("outdir", None, "Where to create run directories NNNNN-<desc>/.")
+flags.DEFINE_enum("cfg", "auto", sorted(PRESETS), "Base configuration (official presets; tiny = CPU demo).")
+flags.DEFINE_float("kimg", None, "Training length in thousands of real images (fractions allowed).")
+flags.DEFINE_float("tick_kimg", 4.0, "Progress line, stats and TensorBoard every this many kimg.")
+flags.DEFINE_integer("snap", 50, "Checkpoint, snapshot and image grid every this many ticks (0: end only).")
+flags.DEFINE_integer("keep_checkpoints", 3, "Keep the last this many checkpoints.")
+flags.DEFINE_integer("seed", 0, "Random seed (latents, augmentation, data order, initialisation).")
+flags.DEFINE_bool("dry_run", False, "Print the resolved training options and exit.")
+flags.DEFINE_string("resume", None, "latest (newest run under --outdir), a run directory, a "
+                    "checkpoint directory, a network snapshot or an NVlabs pickle.")
+flags.DEFINE_integer("freezed", 0, "Freeze the first N layers of D (transfer learning).")
+flags.DEFINE_integer("freeze_g", 0, "Freeze G's synthesis blocks below this resolution.")
+flags.DEFINE_string("description", "", "Extra text for the run directory name.")
+flags.DEFINE_integer("grid_seeds", 16, "Images per row-block in the fakes grids (seeds 0..N-1).")
+
+# Data.
+flags.DEFINE_bool("cond", False, "Train a conditional model on the dataset's labels.")
+flags.DEFINE_bool("mirror", False, "Augment with random x-flips.")
+flags.DEFINE_integer("resolution", None, "Train at this stored resolution (default: the dataset's).")
+flags.DEFINE_integer("max_images", None, "Use only the first N images.")
+flags.DEFINE_integer("shuffle_buffer", None, "Shuffle window in images (default: ~1 GiB; it is part "
+                     "of each checkpoint).")
+
+# Batch and optimisation.
+flags.DEFINE_integer("batch", None, "Global batch size.")
+flags.DEFINE_integer("batch_gpu", None, "Per-replica batch per accumulation round (default: batch/replicas).")
+flags.DEFINE_string("glr", None, "G learning rate, or a kimg schedule like 0:0.002,10000:0.0002.")
+flags.DEFINE_string("dlr", None, "D learning rate, or a kimg schedule.")
+flags.DEFINE_string("gamma", None, "R1 weight, or a kimg schedule like 0:10,20000:5.")
+flags.DEFINE_float("ema_kimg", None, "G_ema half-life in kimg.")
+flags.DEFINE_float("ema_rampup", -1.0, "G_ema ramp-up (fraction of cur_nimg; 0: off; <0: preset).")
+flags.DEFINE_float("style_mixing_prob", None, "Style mixing probability (0 disables).")
+flags.DEFINE_float("pl_weight", None, "Path-length regularization weight (0 disables).")
+flags.DEFINE_float("pl_decay", 0.01, "Decay of the path-length mean.")
+flags.DEFINE_integer("pl_batch_shrink", 2, "Path-length batch = batch_gpu / this.")
+flags.DEFINE_integer("g_reg_interval", 4, "Lazy path-length regularization interval.")
+flags.DEFINE_integer("d_reg_interval", 16, "Lazy R1 interval.")
+flags.DEFINE_enum("noise_mode", "random", ["random", "const", "none"], "G noise inputs during "
+                  "training. random is the recipe; const makes runs bit-reproducible across "
+                  "resumes and replica counts (random noise is not checkpointed).")
+
+# Architecture.
+flags.DEFINE_integer("fmap_base", None, "Channel formula base (channels = base / 2^stage).")
+flags.DEFINE_integer("fmap_max", None, "Channel cap.")
+flags.DEFINE_string("channels", "", "Explicit channel table RES:CH,..., e.g. 64:768,128:768.")
+flags.DEFINE_integer("mapping_layers", None, "Mapping network depth.")
+flags.DEFINE_integer("mapping_width", None, "Mapping network hidden width.")
+flags.DEFINE_integer("w_dim", None, "W (and default z) width.")
+flags.DEFINE_integer("z_dim", None, "Z width.")
+flags.DEFINE_integer("mbstd_group", None, "Minibatch-stddev group size.")
+flags.DEFINE_integer("mbstd_channels", 1, "Minibatch-stddev channels.")
+flags.DEFINE_bool("noconst", False, "G starts from a projection of w instead of a constant.")
+flags.DEFINE_enum("g_arch", "skip", ["orig", "skip", "resnet"], "G architecture.")
+flags.DEFINE_enum("d_arch", "resnet", ["orig", "skip", "resnet"], "D architecture.")
+
+# Augmentation.
+flags.DEFINE_enum("aug", "ada", ["ada", "noaug", "fixed"], "Augmentation mode.")
+flags.DEFINE_float("p", 0.0, "Initial (ada) or fixed augmentation probability.")
+flags.DEFINE_float("target", 0.6, "ADA target for E[sign(D(reals))].")
+flags.DEFINE_enum("augpipe", "bgc", list(AUGPIPE_NAMES), "Augmentation pipeline.")
+flags.DEFINE_float("ada_kimg", 500.0, "ADA speed: kimg for p to go from 0 to 1.")
+flags.DEFINE_integer("ada_interval", 4, "Adjust p every this many steps.")
+
+# Distribution and precision.
+flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
+                  "auto: MirroredStrategy over all GPUs, else one device; multi_worker: from TF_CONFIG.")
+flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (testing "
+                     "MirroredStrategy on a CPU host).")
+flags.DEFINE_integer("fp16_res", -1, "Run the top N resolutions in reduced precision (-1: 4 on GPU, 0 on CPU).")
+flags.DEFINE_float("conv_clamp", -1.0, "Clamp convolution outputs (-1: 256 with fp16_res > 0; 0: off).")
+flags.DEFINE_enum("precision", "float16", ["float16", "bfloat16"], "Reduced-precision type.")
+flags.DEFINE_bool("xla", False, "Compile the per-replica G-main/D phases with XLA.")

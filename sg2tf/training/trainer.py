@@ -1,0 +1,449 @@
+"""The training state and the StyleGAN2 training step on tf.distribute.
+
+One call of `Trainer.train_step` trains on one global batch, in the phases of the
+official code: G main, G path-length regularization (every `g_reg_interval` steps),
+D main, D R1 regularization (every `d_reg_interval` steps), then G_ema, the counters and
+the ADA probability. The regularization phases are separate optimizer steps with the
+lazy-regularization correction of learning rate and betas.
+
+Data layout. The step receives this worker's share of the global batch. Every replica
+takes its own consecutive slice, and splits it into `batch_gpu`-sized gradient
+accumulation rounds. All per-sample random numbers (latents, style mixing, augmentation
+parameters) are drawn for the whole global batch from one checkpointed
+`tf.random.Generator` and sliced the same way, so results do not depend on how the
+global batch is split across replicas and rounds.
+
+Normalisation. Each loss is a mean over the global batch: a round contributes the
+sum of its per-sample losses divided by the global batch size, rounds are summed and
+the optimizer sums over replicas. Statistics are returned as cross-replica sums.
+"""
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from sg2tf import losses
+from sg2tf.training import schedules
+
+
+def _nonfinite_count(grads):
+    return tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(tf.cast(g, tf.float32)), tf.int32))
+                     for g in grads if g is not None] or [tf.constant(0)])
+
+
+def _gradients(tape, target, variables):
+    """Gradients w.r.t. Keras variables; zeros for variables the target does not reach."""
+    return tape.gradient(target, [v.value for v in variables],
+                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+def freeze_filter_d(D, freezed):
+    """Paths of D's variables frozen by `--freezed=N`: the first N layers in forward order.
+
+    Layers are counted per block from the top resolution: fromrgb (first block only),
+    conv0, conv1; a block's residual `skip` is frozen with its conv1.
+    """
+    if freezed <= 0:
+        return set()
+    layers = []
+    for block in D.blocks:
+        names = (["fromrgb"] if block.fromrgb is not None else []) + ["conv0", "conv1"]
+        layers.extend(f"{block.name}/{n}" for n in names)
+    frozen_layers = layers[:freezed]
+    frozen = set()
+    for v in D.variables:
+        for layer in frozen_layers:
+            block, name = layer.split("/")
+            prefixes = [f"/{block}/{name}/"]
+            if name == "conv1":
+                prefixes.append(f"/{block}/skip/")
+            if any(p in f"/{v.path}" for p in prefixes):
+                frozen.add(v.path)
+    return frozen
+
+
+def freeze_filter_g(G, freeze_res):
+    """Paths of G's variables frozen by `--freeze_g=RES`: synthesis blocks below RES."""
+    if freeze_res <= 0:
+        return set()
+    frozen = set()
+    for block in G.synthesis.blocks:
+        if block.resolution < freeze_res:
+            frozen.update(v.path for v in G.variables if f"/synthesis/{block.name}/" in f"/{v.path}")
+    return frozen
+
+
+def make_optimizer(lr_variable, reg_interval, fp16):
+    """Adam(0, 0.99, 1e-8) with the lazy-regularization correction, wrapped for loss scaling.
+
+    The learning rate is read from `lr_variable` at every update (the training step
+    assigns it from its schedule, already multiplied by the correction ratio).
+    In float32 the loss scale stays 1, so the wrapper only skips non-finite steps.
+    """
+    ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
+    adam = keras.optimizers.Adam(learning_rate=lambda: lr_variable.read_value(),
+                                 beta_1=0.0 ** ratio, beta_2=0.99 ** ratio, epsilon=1e-8)
+    if fp16:
+        return keras.optimizers.LossScaleOptimizer(adam, initial_scale=2.0 ** 15,
+                                                   dynamic_growth_steps=2000), ratio
+    return keras.optimizers.LossScaleOptimizer(adam, initial_scale=1.0,
+                                               dynamic_growth_steps=2 ** 30), ratio
+
+
+class Trainer:
+    """Networks, optimizers, counters and the distributed training step.
+
+    Args:
+      opts: resolved options (`sg2tf.training.options`).
+      strategy: a tf.distribute strategy; the networks must have been created in its scope.
+      G, D, G_ema: networks (G_ema has G's configuration).
+      augment_pipe: an `sg2tf.augment.AugmentPipe` or None.
+      num_workers: number of input pipelines (hosts); this worker's batch is
+        `batch / num_workers`.
+    """
+
+    def __init__(self, opts, strategy, G, D, G_ema, augment_pipe=None, num_workers=1):
+        self.opts = opts
+        self.strategy = strategy
+        self.G, self.D, self.G_ema = G, D, G_ema
+        self.augment_pipe = augment_pipe
+        self.num_replicas = strategy.num_replicas_in_sync
+        self.num_workers = num_workers
+        self.local_replicas = self.num_replicas // num_workers
+        self.batch = int(opts["batch"])
+        self.batch_gpu = int(opts["batch_gpu"])
+        self.per_replica = self.batch // self.num_replicas
+        self.rounds = self.per_replica // self.batch_gpu
+        self.fp16 = opts["fp16_res"] > 0 and opts["precision"] == "float16"
+        self.glr = schedules.Schedule.parse(opts["glr"], "glr")
+        self.dlr = schedules.Schedule.parse(opts["dlr"], "dlr")
+        self.gamma = schedules.Schedule.parse(opts["gamma"], "gamma")
+        self.noise_mode = opts["noise_mode"]
+        self.pl_batch = max(self.batch_gpu // opts["pl_batch_shrink"], 1)
+        self.do_pl = opts["pl_weight"] > 0 and opts["g_reg_interval"] > 0
+        self.do_r1 = max(v for _, v in self.gamma.points) > 0 and opts["d_reg_interval"] > 0
+
+        for g, e in zip(G.variables, G_ema.variables):
+            if g.path.split("/", 1)[1] != e.path.split("/", 1)[1] or g.shape != e.shape:
+                raise ValueError(f"G_ema does not match G: {e.path} vs {g.path}")
+        frozen_g = freeze_filter_g(G, opts["freeze_g"])
+        frozen_d = freeze_filter_d(D, opts["freezed"])
+        self.G_vars = [v for v in G.trainable_variables if v.path not in frozen_g]
+        self.D_vars = [v for v in D.trainable_variables if v.path not in frozen_d]
+        self.frozen = sorted(frozen_g | frozen_d)
+
+        with strategy.scope():
+            self.G_lr = tf.Variable(0.0, trainable=False, name="G_lr")
+            self.D_lr = tf.Variable(0.0, trainable=False, name="D_lr")
+            self.opt_G, self.G_ratio = make_optimizer(self.G_lr, opts["g_reg_interval"] if self.do_pl else 0, self.fp16)
+            self.opt_D, self.D_ratio = make_optimizer(self.D_lr, opts["d_reg_interval"] if self.do_r1 else 0, self.fp16)
+            self.opt_G.build(self.G_vars)
+            self.opt_D.build(self.D_vars)
+            self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
+            self.cur_tick = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_tick")
+            self.batch_idx = tf.Variable(0, dtype=tf.int64, trainable=False, name="batch_idx")
+            self.pl_mean = tf.Variable(0.0, trainable=False, name="pl_mean")
+            self.augment_p = tf.Variable(float(opts["p"]) if opts["aug"] != "noaug" else 0.0,
+                                         trainable=False, name="augment_p")
+            self.ada_sign_sum = tf.Variable(0.0, trainable=False, name="ada_sign_sum")
+            self.ada_sign_count = tf.Variable(0.0, trainable=False, name="ada_sign_count")
+            self.skipped_G = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_G")
+            self.skipped_D = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_D")
+        # Drawn in cross-replica context only: one stream for the whole run.
+        self.rng = tf.random.Generator.from_seed(int(opts["seed"]))
+        self._step_fns = {}
+
+    # ---------------------------------------------------------------- checkpoint content
+    def checkpoint_objects(self):
+        """`{name: trackable}` for tf.train.Checkpoint: every variable by its path, the
+        optimizers' variables by index, counters, RNG."""
+        objs = {}
+        for prefix, model in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            for v in model.variables:
+                objs[f"{prefix}:{v.path.split('/', 1)[1]}".replace("/", ".")] = v.value
+        for prefix, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
+            for i, v in enumerate(opt.variables):
+                objs[f"{prefix}:{i:04d}"] = v.value
+        for v in (self.cur_nimg, self.cur_tick, self.batch_idx, self.pl_mean, self.augment_p,
+                  self.ada_sign_sum, self.ada_sign_count, self.skipped_G, self.skipped_D):
+            objs["state:" + v.name.split(":")[0]] = v
+        objs["rng"] = self.rng
+        return objs
+
+    # ---------------------------------------------------------------- helpers
+    def _slice(self, x):
+        """This replica's consecutive slice of a worker-level tensor."""
+        ctx = tf.distribute.get_replica_context()
+        local = ctx.replica_id_in_sync_group % self.local_replicas
+        return x[local * self.per_replica:(local + 1) * self.per_replica]
+
+    def _global_slice(self, x):
+        """This replica's slice of a tensor that spans the global batch."""
+        ctx = tf.distribute.get_replica_context()
+        rid = ctx.replica_id_in_sync_group
+        return x[rid * self.per_replica:(rid + 1) * self.per_replica]
+
+    def _round(self, x, r, size=None):
+        size = size or self.batch_gpu
+        return x[r * self.batch_gpu:r * self.batch_gpu + size]
+
+    def _augment(self, images, u, seed, p):
+        if self.augment_pipe is None:
+            return images
+        return self.augment_pipe(images, p, u, seed)
+
+    def _latents(self, n):
+        """Global-batch latents, mixing latents, mixing cutoffs."""
+        z = self.rng.normal([n, self.G.z_dim])
+        mix_z = self.rng.normal([n, self.G.z_dim])
+        cut = losses.mixing_cutoffs(self.rng.uniform([n, 2]), self.G.num_ws,
+                                    self.opts["style_mixing_prob"])
+        return z, mix_z, cut
+
+    def _aug_randoms(self, n):
+        if self.augment_pipe is None:
+            return tf.zeros([n, 1]), tf.zeros([2], tf.int64)
+        return (self.rng.uniform([n, self.augment_pipe.num_uniforms]),
+                self.rng.make_seeds(1)[:, 0])
+
+    def _apply(self, opt, grads, variables, loss_scale):
+        """Applies summed local grads unless any replica's are non-finite; returns 1 if skipped."""
+        ctx = tf.distribute.get_replica_context()
+        bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, _nonfinite_count(grads))
+        skip = bad > 0
+        # Make every replica's grads non-finite when one replica's are, so that the
+        # loss-scale optimizer skips the update (and lowers the scale) consistently.
+        nan = tf.constant(np.nan, tf.float32)
+        grads = [tf.where(skip, nan, g) for g in grads]
+        opt.apply_gradients(zip(grads, variables))
+        return tf.cast(skip, tf.float32)
+
+    def _mixing(self):
+        return self.opts["style_mixing_prob"] > 0
+
+    # ---------------------------------------------------------------- replica phases
+    def _g_main(self, labels, z, mix_z, cut, aug_u, aug_seed, p):
+        labels, z, mix_z, cut = self._slice(labels), self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
+        aug_u = self._global_slice(aug_u)
+        grads = None
+        loss_sum = tf.constant(0.0)
+        score_sum = tf.constant(0.0)
+        w_sum = tf.zeros([self.G.w_dim])
+        for r in range(self.rounds):
+            with tf.GradientTape() as tape:
+                img, ws = losses.generate_images(self.G, self._round(z, r), self._round(labels, r),
+                                                 self._round(mix_z, r) if self._mixing() else None,
+                                                 self._round(cut, r), self.noise_mode)
+                img = self._augment(img, self._round(aug_u, r), aug_seed + r, p)
+                logits = self.D(img, self._round(labels, r))
+                per_sample = losses.g_nonsaturating(logits)
+                loss = tf.reduce_sum(per_sample) / self.batch
+                scaled = self.opt_G.scale_loss(loss)
+            g = _gradients(tape, scaled, self.G_vars)
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+            loss_sum += tf.reduce_sum(per_sample)
+            score_sum += tf.reduce_sum(tf.cast(logits, tf.float32))
+            w_sum += tf.reduce_sum(ws[:, 0], axis=0)
+        skipped = self._apply(self.opt_G, grads, self.G_vars, None)
+        return {"loss_G": loss_sum, "scores_fake_G": score_sum, "w_sum": w_sum, "skipped_G": skipped}
+
+    def _g_reg(self, labels, z, mix_z, cut, pl_seed, pl_mean):
+        labels, z, mix_z, cut = self._slice(labels), self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
+        ctx = tf.distribute.get_replica_context()
+        rid = ctx.replica_id_in_sync_group
+        res, ch = self.G.img_resolution, self.G.img_channels
+        grads = None
+        pen_sum = tf.constant(0.0)
+        len_sum = tf.constant(0.0)
+        n_total = self.pl_batch * self.rounds * self.num_replicas
+        weight = self.opts["pl_weight"] * self.opts["g_reg_interval"]
+        for r in range(self.rounds):
+            seed = tf.stack([pl_seed[0], pl_seed[1] + tf.cast(rid * self.rounds + r, tf.int64)])
+            noise = losses.stylegan2.path_length_noise([self.pl_batch, res, res, ch], seed)
+            with tf.GradientTape() as tape:
+                lengths = losses.path_lengths(
+                    self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
+                    self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
+                    self._round(cut, r, self.pl_batch), self.noise_mode)
+                batch_mean = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(tf.reduce_sum(lengths)))
+                batch_mean /= float(self.pl_batch * self.num_replicas)
+                pl_mean = pl_mean + (batch_mean - pl_mean) * self.opts["pl_decay"]
+                penalty = tf.square(lengths - pl_mean)
+                loss = tf.reduce_sum(penalty) * weight / n_total
+                scaled = self.opt_G.scale_loss(loss)
+            g = _gradients(tape, scaled, self.G_vars)
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+            pen_sum += tf.reduce_sum(penalty)
+            len_sum += tf.reduce_sum(lengths)
+        skipped = self._apply(self.opt_G, grads, self.G_vars, None)
+        return {"pl_penalty": pen_sum, "pl_length": len_sum, "pl_count": float(self.pl_batch * self.rounds),
+                "pl_mean": pl_mean, "skipped_G": skipped}
+
+    def _d_main(self, reals, labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p):
+        reals, labels = self._slice(reals), self._slice(labels)
+        z, mix_z, cut = self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
+        aug_u_fake, aug_u_real = self._global_slice(aug_u_fake), self._global_slice(aug_u_real)
+        grads = None
+        sums = {k: tf.constant(0.0) for k in ("loss_D", "scores_real", "scores_fake", "signs_real")}
+        for r in range(self.rounds):
+            c = self._round(labels, r)
+            img, _ = losses.generate_images(self.G, self._round(z, r), c,
+                                            self._round(mix_z, r) if self._mixing() else None,
+                                            self._round(cut, r), self.noise_mode)
+            img = tf.stop_gradient(img)
+            with tf.GradientTape() as tape:
+                fake = self.D(self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p), c)
+                real = self.D(self._augment(self._round(reals, r), self._round(aug_u_real, r),
+                                            aug_seed + 2 * r + 1, p), c)
+                per_sample = losses.d_logistic(fake, real)
+                scaled = self.opt_D.scale_loss(tf.reduce_sum(per_sample) / self.batch)
+            g = _gradients(tape, scaled, self.D_vars)
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+            sums["loss_D"] += tf.reduce_sum(per_sample)
+            sums["scores_real"] += tf.reduce_sum(tf.cast(real, tf.float32))
+            sums["scores_fake"] += tf.reduce_sum(tf.cast(fake, tf.float32))
+            sums["signs_real"] += tf.reduce_sum(tf.sign(tf.cast(real, tf.float32)))
+        sums["skipped_D"] = self._apply(self.opt_D, grads, self.D_vars, None)
+        return sums
+
+    def _d_reg(self, reals, labels, aug_u, aug_seed, p, gamma):
+        reals, labels, aug_u = self._slice(reals), self._slice(labels), self._global_slice(aug_u)
+        grads = None
+        r1_sum = tf.constant(0.0)
+        sign_sum = tf.constant(0.0)
+        weight = gamma * 0.5 * self.opts["d_reg_interval"]
+        for r in range(self.rounds):
+            u = self._round(aug_u, r)
+            augment = lambda x, u=u, r=r: self._augment(x, u, aug_seed + r, p)  # noqa: E731
+            with tf.GradientTape() as tape:
+                penalty, logits = losses.r1_penalty(self.D, self._round(reals, r), self._round(labels, r), augment)
+                scaled = self.opt_D.scale_loss(tf.reduce_sum(penalty) * weight / self.batch)
+            g = _gradients(tape, scaled, self.D_vars)
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+            r1_sum += tf.reduce_sum(penalty)
+            sign_sum += tf.reduce_sum(tf.sign(logits))
+        skipped = self._apply(self.opt_D, grads, self.D_vars, None)
+        return {"r1_penalty": r1_sum, "signs_real_reg": sign_sum, "skipped_D": skipped}
+
+    # ---------------------------------------------------------------- the step
+    def _reduce(self, values):
+        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in values.items()}
+
+    def _first(self, value):
+        return self.strategy.experimental_local_results(value)[0]
+
+    def _step(self, reals, labels, do_greg, do_dreg, do_ada):
+        st, opts, B = self.strategy, self.opts, self.batch
+        kimg = tf.cast(self.cur_nimg, tf.float32) / 1000.0
+        stats = {}
+        p = tf.identity(self.augment_p)
+        ones = tf.ones([], tf.float32)
+
+        # G main.
+        self.G_lr.assign(self.glr.tf_value(kimg) * self.G_ratio)
+        self.D_lr.assign(self.dlr.tf_value(kimg) * self.D_ratio)
+        z, mix_z, cut = self._latents(B)
+        aug_u, aug_seed = self._aug_randoms(B)
+        out = st.run(self._g_main, args=(labels, z, mix_z, cut, aug_u, aug_seed, p))
+        w_sum = self._reduce({"w": out.pop("w_sum")})["w"]
+        beta = self.G.mapping.w_avg_beta
+        if beta is not None:
+            batch_w = w_sum / B
+            self.G.mapping.w_avg.assign(batch_w + (self.G.mapping.w_avg - batch_w) * beta)
+        red = self._reduce(out)
+        stats["loss_G"] = red["loss_G"] / B
+        stats["scores_fake_G"] = red["scores_fake_G"] / B
+        skipped_G = self._first(out["skipped_G"])
+
+        # G path-length regularization.
+        if do_greg:
+            z, mix_z, cut = self._latents(B)
+            pl_seed = self.rng.make_seeds(1)[:, 0]
+            out = st.run(self._g_reg, args=(labels, z, mix_z, cut, pl_seed, tf.identity(self.pl_mean)))
+            self.pl_mean.assign(self._first(out.pop("pl_mean")))
+            skipped_G += self._first(out.pop("skipped_G"))
+            red = self._reduce(out)
+            stats["pl_penalty"] = red["pl_penalty"] / red["pl_count"]
+            stats["pl_length"] = red["pl_length"] / red["pl_count"]
+            stats["pl_mean"] = tf.identity(self.pl_mean)
+
+        # D main.
+        z, mix_z, cut = self._latents(B)
+        aug_fake, aug_seed = self._aug_randoms(B)
+        aug_real, _ = self._aug_randoms(B)
+        out = st.run(self._d_main, args=(reals, labels, z, mix_z, cut, aug_fake, aug_real, aug_seed, p))
+        skipped_D = self._first(out.pop("skipped_D"))
+        red = self._reduce(out)
+        stats["loss_D"] = red["loss_D"] / B
+        stats["scores_real"] = red["scores_real"] / B
+        stats["scores_fake"] = red["scores_fake"] / B
+        signs, count = red["signs_real"], float(B)
+
+        # D R1 regularization.
+        if do_dreg:
+            gamma = self.gamma.tf_value(kimg)
+            aug_u, aug_seed = self._aug_randoms(B)
+            out = st.run(self._d_reg, args=(reals, labels, aug_u, aug_seed, p, gamma))
+            skipped_D += self._first(out.pop("skipped_D"))
+            red = self._reduce(out)
+            stats["r1_penalty"] = red["r1_penalty"] / B
+            signs += red["signs_real_reg"]
+            count += float(B)
+            stats["gamma"] = gamma
+
+        # G_ema.
+        ema_nimg = opts["ema_kimg"] * 1000.0
+        nimg = tf.cast(self.cur_nimg, tf.float32)
+        if opts["ema_rampup"]:
+            ema_nimg = tf.minimum(ema_nimg, nimg * opts["ema_rampup"])
+        ema_beta = tf.pow(0.5, B / tf.maximum(tf.cast(ema_nimg, tf.float32), 1e-8))
+        for g, e in zip(self.G.variables, self.G_ema.variables):
+            if g.trainable:
+                e.assign(g + (e - g) * ema_beta)
+            else:
+                e.assign(g)
+
+        # Counters and ADA.
+        self.skipped_G.assign_add(tf.cast(skipped_G, tf.int64))
+        self.skipped_D.assign_add(tf.cast(skipped_D, tf.int64))
+        self.cur_nimg.assign_add(B)
+        self.batch_idx.assign_add(1)
+        self.ada_sign_sum.assign_add(signs)
+        self.ada_sign_count.assign_add(count)
+        if self.opts["aug"] == "ada" and self.augment_pipe is not None:
+            rt = self.ada_sign_sum / tf.maximum(self.ada_sign_count, 1.0)
+
+            def adjust_p():
+                adjust = tf.sign(rt - opts["target"]) * (B * opts["ada_interval"]) / (opts["ada_kimg"] * 1000.0)
+                self.augment_p.assign(tf.clip_by_value(self.augment_p + adjust, 0.0, 1.0))
+                self.ada_sign_sum.assign(0.0)
+                self.ada_sign_count.assign(0.0)
+                return tf.constant(True)
+
+            tf.cond(do_ada, adjust_p, lambda: tf.constant(False))
+            stats["ada_rt"] = rt
+        stats["G_lr"] = self.glr.tf_value(kimg)
+        stats["D_lr"] = self.dlr.tf_value(kimg)
+        stats["augment_p"] = tf.identity(self.augment_p)
+        stats["skipped"] = tf.cast(skipped_G + skipped_D, tf.float32)
+        return stats
+
+    def phase_flags(self, batch_idx):
+        """`(do_greg, do_dreg, do_ada)` for the step at `batch_idx` (the official schedule)."""
+        o = self.opts
+        do_greg = self.do_pl and batch_idx % o["g_reg_interval"] == 0
+        do_dreg = self.do_r1 and batch_idx % o["d_reg_interval"] == 0
+        do_ada = (o["aug"] == "ada" and self.augment_pipe is not None
+                  and (batch_idx + 1) % o["ada_interval"] == 0)
+        return bool(do_greg), bool(do_dreg), bool(do_ada)
+
+    def train_step(self, reals, labels):
+        """Trains on one global batch (this worker's share: `reals`, `labels`); returns stats."""
+        do_greg, do_dreg, do_ada = self.phase_flags(int(self.batch_idx.numpy()))
+        flags = (do_greg, do_dreg)
+        fn = self._step_fns.get(flags)
+        if fn is None:
+            fn = tf.function(lambda r, l, a, f=flags: self._step(r, l, *f, a),
+                             autograph=False, jit_compile=self.opts["xla"] or None)
+            self._step_fns[flags] = fn
+        return fn(reals, labels, tf.constant(do_ada))
