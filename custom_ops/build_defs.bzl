@@ -84,7 +84,7 @@ def sg2tf_op_family(name, srcs, hdrs = [], gpu_srcs = [], deps = []):
         copts = SG2TF_COPTS + if_cuda(SG2TF_CUDA_COPTS),
         deps = deps + [
             "@local_config_tf//:tf_header_lib",
-        ] + if_cuda(gpu_deps),
+        ] + if_cuda(gpu_deps + ["@local_config_tf//:tf_cuda_headers"]),
         alwayslink = 1,
     )
 

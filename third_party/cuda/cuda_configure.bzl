@@ -3,7 +3,7 @@
 Looks at $CUDA_PATH, $CUDA_HOME, `nvcc` on PATH and /usr/local/cuda, in that order, and
 generates `@local_config_cuda` with:
 
-  //:nvcc            the compiler (a symlink), used by the genrules of sg2tf_cuda_objects.
+  //:nvcc            the compiler (a wrapper script), used by the genrules of sg2tf_cuda_objects.
   //:cuda_headers    the toolkit's headers.
   //:cudart_static   the static CUDA runtime, so that the op library needs no libcudart.
   //:defs.bzl        CUDA_AVAILABLE, CUDA_VERSION and NVCC_GENCODE_FLAGS.
@@ -16,17 +16,32 @@ builds never need CUDA; a `--config=cuda` build then fails with a clear message.
 # Those the local nvcc does not list (`nvcc --list-gpu-arch`) are dropped.
 _WANTED_ARCHS = ["70", "75", "80", "86", "89", "90", "100", "120"]
 
+def _is_toolkit(repository_ctx, root):
+    return (repository_ctx.path(root + "/bin/nvcc").exists and
+            repository_ctx.path(root + "/include/cuda_runtime.h").exists)
+
 def _find_cuda(repository_ctx):
     env = repository_ctx.os.environ
     for var in ["CUDA_PATH", "CUDA_HOME"]:
         path = env.get(var, "").strip()
-        if path and repository_ctx.path(path + "/bin/nvcc").exists:
+        if path and _is_toolkit(repository_ctx, path):
             return path
     nvcc = repository_ctx.which("nvcc")
     if nvcc != None:
         real = repository_ctx.execute(["readlink", "-f", str(nvcc)]).stdout.strip()
-        return str(repository_ctx.path(real).dirname.dirname)
-    if repository_ctx.path("/usr/local/cuda/bin/nvcc").exists:
+        root = str(repository_ctx.path(real).dirname.dirname)
+        if _is_toolkit(repository_ctx, root):
+            return root
+
+        # nvcc on PATH may be a wrapper script: ask nvcc where its toolkit is.
+        dry = repository_ctx.execute([str(nvcc), "--dryrun", "--version"])
+        for line in (dry.stdout + dry.stderr).splitlines():
+            if "TOP=" in line:
+                top = line.split("TOP=", 1)[1].strip().strip('"')
+                top = repository_ctx.execute(["readlink", "-f", top]).stdout.strip()
+                if top and _is_toolkit(repository_ctx, top):
+                    return top
+    if _is_toolkit(repository_ctx, "/usr/local/cuda"):
         return "/usr/local/cuda"
     return None
 
@@ -60,7 +75,8 @@ cc_library(name = "cudart_static")
         flags.append("-gencode=arch=compute_%s,code=sm_%s" % (arch, arch))
     flags.append("-gencode=arch=compute_%s,code=compute_%s" % (chosen[-1], chosen[-1]))
 
-    repository_ctx.symlink(nvcc, "nvcc")
+    # A wrapper, not a symlink: nvcc finds its toolkit relative to the path it was run by.
+    repository_ctx.file("nvcc", "#!/bin/sh\nexec \"%s\" \"$@\"\n" % nvcc, executable = True)
     repository_ctx.symlink(root + "/include", "cuda/include")
     lib = root + "/lib64"
     if not repository_ctx.path(lib + "/libcudart_static.a").exists:

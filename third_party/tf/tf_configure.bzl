@@ -6,6 +6,7 @@ the include directory, the directory of `libtensorflow_framework`, the compile f
 generates `@local_config_tf` with:
 
   //:tf_header_lib             TensorFlow's C++ headers (cc_library).
+  //:tf_cuda_headers           The CUDA headers bundled with the pip package.
   //:libtensorflow_framework   The framework shared library to link against.
   //:build_defs.bzl            TF_COPTS, TF_VERSION, TF_CXX11_ABI, TF_CUDA_BUILD.
 
@@ -90,6 +91,14 @@ cc_library(
         exclude = ["include/external/**"],
     ),
     includes = ["include"],
+)
+
+# The CUDA headers TensorFlow was built with (they ship in the pip package); the host
+# side of the CUDA kernels (Eigen::GpuDevice, cudaStream_t) compiles against them.
+cc_library(
+    name = "tf_cuda_headers",
+    hdrs = glob(["include/third_party/gpus/cuda/include/**"]),
+    includes = ["include/third_party/gpus/cuda/include"],
 )
 
 cc_library(

@@ -41,6 +41,68 @@ template <> struct CpuRound<Eigen::half> {
   static float Round(float v) { return static_cast<float>(Eigen::half(v)); }
 };
 
+// What the row loop needs; built once per call.
+template <typename T>
+struct CpuWork {
+  const Params* p;
+  const Span* spans_y;
+  const Span* spans_x;
+  const float* weights;  // [fh, fw], rounded and scaled.
+  const T* x;
+  T* y;
+};
+
+// Output rows [begin, end) of the flattened [batch * out_h] rows.
+template <typename T>
+inline __attribute__((always_inline)) void RowsImpl(const CpuWork<T>& w, int64_t begin,
+                                                    int64_t end, float* __restrict acc) {
+  const Params& p = *w.p;
+  const int64_t C = p.channels;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t n = row / p.out_h;
+    const int oy = static_cast<int>(row % p.out_h);
+    const Span sy = w.spans_y[oy];
+    T* __restrict out = w.y + OutputOffset(p, n, oy, 0);
+    for (int ox = 0; ox < p.out_w; ++ox, out += C) {
+      const Span sx = w.spans_x[ox];
+      for (int64_t c = 0; c < C; ++c) acc[c] = 0.f;
+      for (int a = 0; a < sy.count; ++a) {
+        const float* wrow = w.weights + (sy.first_tap + a * p.upy) * p.fw;
+        const T* xrow = w.x + InputOffset(p, n, sy.first_in + a, sx.first_in);
+        for (int b = 0; b < sx.count; ++b) {
+          const float wt = wrow[sx.first_tap + b * p.upx];
+          const T* __restrict xp = xrow + b * C;
+          for (int64_t c = 0; c < C; ++c) acc[c] += wt * static_cast<float>(xp[c]);
+        }
+      }
+      for (int64_t c = 0; c < C; ++c) out[c] = static_cast<T>(acc[c]);
+    }
+  }
+}
+
+// The same loop compiled for AVX2 (8 floats per instruction), chosen at run time. FMA
+// is not enabled, so both versions round identically.
+template <typename T>
+__attribute__((target("avx2"), noinline)) void RowsAvx2(const CpuWork<T>& w, int64_t begin,
+                                                       int64_t end, float* acc) {
+  RowsImpl<T>(w, begin, end, acc);
+}
+
+template <typename T>
+__attribute__((noinline)) void RowsBaseline(const CpuWork<T>& w, int64_t begin, int64_t end,
+                                            float* acc) {
+  RowsImpl<T>(w, begin, end, acc);
+}
+
+bool HaveAvx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool have = __builtin_cpu_supports("avx2");
+  return have;
+#else
+  return false;
+#endif
+}
+
 template <typename T>
 void RunCpu(OpKernelContext* ctx, const Params& p, const float* f, const T* x, T* y) {
   typedef CpuRound<T> P;
@@ -51,36 +113,17 @@ void RunCpu(OpKernelContext* ctx, const Params& p, const float* f, const T* x, T
   for (int ky = 0; ky < p.fh; ++ky) {
     for (int kx = 0; kx < p.fw; ++kx) weights[ky * p.fw + kx] = Weight<P>(p, f, ky, kx);
   }
+  CpuWork<T> work{&p, spans_y.data(), spans_x.data(), weights.data(), x, y};
+  auto rows_fn = HaveAvx2() ? RowsAvx2<T> : RowsBaseline<T>;
 
-  const int64_t C = p.channels;
   const int64_t rows = p.batch * p.out_h;
   const double taps_per_output =
       std::ceil(static_cast<double>(p.fh) / p.upy) * std::ceil(static_cast<double>(p.fw) / p.upx);
-  const int64_t cost = static_cast<int64_t>(p.out_w * C * (2.0 * taps_per_output + 1.0));
+  const int64_t cost = static_cast<int64_t>(p.out_w * p.channels * (2.0 * taps_per_output + 1.0));
   auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
   pool->ParallelFor(rows, cost, [&](int64_t begin, int64_t end) {
-    std::vector<float> acc_buf(C);
-    float* __restrict acc = acc_buf.data();
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t n = row / p.out_h;
-      const int oy = static_cast<int>(row % p.out_h);
-      const Span sy = spans_y[oy];
-      T* __restrict out = y + OutputOffset(p, n, oy, 0);
-      for (int ox = 0; ox < p.out_w; ++ox, out += C) {
-        const Span sx = spans_x[ox];
-        for (int64_t c = 0; c < C; ++c) acc[c] = 0.f;
-        for (int a = 0; a < sy.count; ++a) {
-          const float* wrow = weights.data() + (sy.first_tap + a * p.upy) * p.fw;
-          const T* xrow = x + InputOffset(p, n, sy.first_in + a, sx.first_in);
-          for (int b = 0; b < sx.count; ++b) {
-            const float w = wrow[sx.first_tap + b * p.upx];
-            const T* __restrict xp = xrow + b * C;
-            for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<float>(xp[c]);
-          }
-        }
-        for (int64_t c = 0; c < C; ++c) out[c] = static_cast<T>(acc[c]);
-      }
-    }
+    std::vector<float> acc(p.channels);
+    rows_fn(work, begin, end, acc.data());
   });
 }
 
