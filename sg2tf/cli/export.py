@@ -23,9 +23,7 @@ def main(argv):
         common.fail(f"unexpected arguments {argv[1:]}")
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TensorFlow's saving chatter.
-    import sg2tf
-    from sg2tf.export import QUANTIZATIONS, export_saved_model, export_tflite
-
+    QUANTIZATIONS = export_flags.QUANTIZATIONS
     quantize = [q.strip() for q in FLAGS.quantize if q.strip()]
     bad = [q for q in quantize if q not in QUANTIZATIONS]
     if bad or not quantize:
@@ -35,6 +33,8 @@ def main(argv):
         for name in ("quantize", "batch", "report"):
             if FLAGS[name].present:
                 common.fail(f"--{name} applies to --format=tflite only")
+    import sg2tf
+    from sg2tf.export import export_saved_model, export_tflite
     try:
         nets = sg2tf.load_network(FLAGS.network)
     except (ValueError, FileNotFoundError, OSError) as e:

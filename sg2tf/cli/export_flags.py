@@ -2,6 +2,9 @@
 
 from absl import flags
 
+# The same as sg2tf.export.QUANTIZATIONS (checked before TensorFlow loads).
+QUANTIZATIONS = ("none", "float16", "dynamic")
+
 flags.DEFINE_string("network", None, "Network: NVlabs pickle, stylegan2-ada-pytorch pickle "
                     "(torch extra) or sg2tf snapshot directory.")
 flags.DEFINE_enum("format", None, ["saved_model", "tflite"], "Export format.")

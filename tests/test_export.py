@@ -1,0 +1,497 @@
+"""sg2tf-export: SavedModel and TFLite exports, checked in a fresh process that can
+import TensorFlow but not sg2tf, against sg2tf-generate."""
+
+import http.server
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXPORT_DIR = ROOT / "export"
+SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+SEEDS = [0, 1, 42]
+PSI = 0.7
+CLASS_IDX = 2
+TINY = dict(z_dim=32, w_dim=32, img_resolution=16, img_channels=3,
+            mapping_kwargs=dict(num_layers=2),
+            synthesis_kwargs=dict(channels=dict(fmap_base=256, fmap_max=32)))
+
+# Runs a script with `python -I -S`: no PYTHONPATH, no user site, no .pth files (so
+# not the editable sg2tf finder), no current directory on sys.path; then adds the
+# venv's site-packages (TensorFlow, numpy) only when asked, and proves that sg2tf is
+# not importable before running the script.
+BOOT = """
+import importlib.util, runpy, sys
+site = {site!r}
+if site:
+    sys.path.append(site)
+if importlib.util.find_spec("sg2tf") is not None:
+    raise SystemExit("isolation failed: sg2tf is importable")
+for name in {forbidden!r}:
+    if importlib.util.find_spec(name) is not None:
+        raise SystemExit("isolation failed: " + name + " is importable")
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_isolated(script, args, cwd, site=True, forbidden=(), timeout=600):
+    boot = BOOT.format(site=SITE_PACKAGES if site else "", forbidden=list(forbidden))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-I", "-S", "-c", boot, str(script),
+                           *[str(a) for a in args]], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_sg2tf(module, args, cwd):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen([sys.executable, "-m", module, *[str(a) for a in args]],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(proc, what):
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, f"{what} failed:\n{out}\n{err[-3000:]}"
+    return out
+
+
+# The isolated verifier: loads every export with TensorFlow only, runs every signature,
+# sends bad requests, and stores the results for the test process to compare.
+VERIFY = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+job = json.load(open(sys.argv[1]))
+sys.path.insert(0, job["runner_dir"])
+import tflite_runner  # export/tflite_runner.py: standalone, imports no sg2tf
+
+def z_of(seeds, z_dim):
+    return np.concatenate([np.random.RandomState(s).randn(1, z_dim).astype(np.float32)
+                           for s in seeds])
+
+def error_of(fn):
+    try:
+        fn()
+    except Exception as e:  # the message is what the test checks
+        return type(e).__name__ + ": " + str(e)
+    return None
+
+for item in job["saved_models"]:
+    model = tf.saved_model.load(item["dir"])
+    sigs = model.signatures
+    seeds, c_dim, z_dim = item["seeds"], item["c_dim"], item["z_dim"]
+    z = tf.constant(z_of(seeds, z_dim))
+    psi = tf.constant(item["psi"], tf.float32)
+    extra = {}
+    if c_dim:
+        c = np.zeros([len(seeds), c_dim], np.float32)
+        c[:, item["class_idx"]] = 1
+        extra["c"] = tf.constant(c)
+    out = {}
+    out["serving_default"] = sigs["serving_default"](z=z, truncation_psi=psi, **extra)["images"]
+    ws = sigs["mapping"](z=z, truncation_psi=psi, **extra)["ws"]
+    out["ws"] = ws
+    out["synthesis"] = sigs["synthesis"](ws=ws)["images"]
+    out["synthesis_float"] = sigs["synthesis_float"](ws=ws)["images"]
+    out["generate_seeds"] = sigs["generate_seeds"](
+        seeds=tf.constant(seeds, tf.int64), truncation_psi=psi, **extra)["images"]
+    one = dict(z=z[:1], truncation_psi=psi, **{k: v[:1] for k, v in extra.items()})
+    errors = {
+        "z_shape": error_of(lambda: sigs["serving_default"](
+            **{**one, "z": tf.zeros([1, z_dim + 1])})),
+        "z_dtype": error_of(lambda: sigs["serving_default"](
+            **{**one, "z": tf.zeros([1, z_dim], tf.float64)})),
+        "z_nan": error_of(lambda: sigs["serving_default"](
+            **{**one, "z": tf.fill([1, z_dim], float("nan"))})),
+        "psi_nan": error_of(lambda: sigs["serving_default"](
+            **{**one, "truncation_psi": tf.constant(float("nan"))})),
+        "psi_string": error_of(lambda: sigs["serving_default"](
+            **{**one, "truncation_psi": tf.constant("0.7")})),
+        "psi_vector": error_of(lambda: sigs["serving_default"](
+            **{**one, "truncation_psi": tf.constant([0.7, 0.7])})),
+        "seeds_dtype": error_of(lambda: sigs["generate_seeds"](
+            seeds=tf.constant([1], tf.int32), truncation_psi=psi,
+            **{k: v[:1] for k, v in extra.items()})),
+        "seeds_range": error_of(lambda: sigs["generate_seeds"](
+            seeds=tf.constant([-1], tf.int64), truncation_psi=psi,
+            **{k: v[:1] for k, v in extra.items()})),
+        "ws_shape": error_of(lambda: sigs["synthesis"](ws=ws[:, :-1])),
+    }
+    if c_dim:
+        errors["c_rows"] = error_of(lambda: sigs["serving_default"](
+            z=z, truncation_psi=psi, c=extra["c"][:1]))
+        errors["c_missing"] = error_of(lambda: sigs["serving_default"](z=z, truncation_psi=psi))
+    np.savez(item["out"] + ".npz", **{k: np.asarray(v) for k, v in out.items()})
+    with open(item["out"] + ".json", "w") as f:
+        json.dump({"signatures": sorted(sigs), "errors": errors}, f)
+
+for item in job["tflite"]:
+    gen = tflite_runner.Generator(item["model"])
+    class_idx = item["class_idx"] if gen.c_dim else None
+    z, ws, images = gen.run(item["seeds"], item["psi"], class_idx)
+    _, _, floats = gen.run(item["seeds"], item["psi"], class_idx, "synthesis_float")
+    np.savez(item["out"] + ".npz", z=z, ws=ws, images=images, floats=floats,
+             batch=gen.batch)
+print("verified")
+'''
+
+
+def tiny_generator(c_dim, seed):
+    import keras
+
+    from sg2tf.networks.generator import Generator
+
+    keras.utils.set_random_seed(seed)
+    G = Generator(c_dim=c_dim, **TINY)
+    # Non-zero w_avg, noise strengths and biases, so truncation and noise matter.
+    rng = np.random.RandomState(seed)
+    for v in G.variables:
+        if v.path.endswith(("w_avg", "strength")) or v.path.endswith("bias"):
+            v.assign(rng.normal(0, 0.5, v.shape).astype(np.float32))
+    return G
+
+
+def reference_images(G, class_idx):
+    """What sg2tf-generate writes (it calls sampling.generate_from_seeds)."""
+    from sg2tf import sampling
+
+    return np.concatenate([images for _, images in sampling.generate_from_seeds(
+        G, SEEDS, PSI, None, class_idx, "const", 8)])
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory, fixtures_dir):
+    from sg2tf.export import export_saved_model, export_tflite
+
+    root = tmp_path_factory.mktemp("exports")
+    pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
+    if not pkl.is_file():
+        pytest.skip(f"{pkl} not found")
+    # The NVlabs pickle through the command-line programs (in the background).
+    procs = {
+        "sm": run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=saved_model",
+                                             f"--outdir={root / 'nv_sm'}"], root),
+        "tfl": run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=tflite",
+                                              "--batch=2",
+                                              f"--outdir={root / 'nv_tfl'}"], root),
+        "gen": run_sg2tf("sg2tf.cli.generate", [f"--network={pkl}", "--seeds=0,1,42",
+                                                f"--trunc={PSI}",
+                                                f"--outdir={root / 'nv_gen'}"], root),
+    }
+    nets = {}
+    for name, c_dim, quantize, batch in (("uncond", 0, ("none",), 1),
+                                         ("cond", 4, ("none", "float16", "dynamic"), 2)):
+        G = tiny_generator(c_dim, seed=7 + c_dim)
+        class_idx = CLASS_IDX if c_dim else None
+        sm = export_saved_model(G, root / f"{name}_sm")
+        _, report = export_tflite(G, root / f"{name}_tfl", quantize=quantize, batch=batch,
+                                  latency_iterations=2)
+        nets[name] = dict(G=G, c_dim=c_dim, z_dim=G.z_dim, class_idx=class_idx,
+                          saved_model=sm, tflite_dir=root / f"{name}_tfl", report=report,
+                          reference=reference_images(G, class_idx))
+    finish(procs["sm"], "sg2tf-export saved_model")
+    finish(procs["tfl"], "sg2tf-export tflite")
+    finish(procs["gen"], "sg2tf-generate")
+    with open(root / "nv_tfl" / "tflite_report.json") as f:
+        nv_report = json.load(f)
+    nets["nvlabs"] = dict(G=None, c_dim=0, z_dim=64, class_idx=None,
+                          saved_model=str(root / "nv_sm" / "1"), tflite_dir=root / "nv_tfl",
+                          report=nv_report,
+                          reference=np.stack([np.asarray(Image.open(
+                              root / "nv_gen" / f"seed{s:04d}.png")) for s in SEEDS]))
+
+    job = {"runner_dir": str(EXPORT_DIR), "saved_models": [], "tflite": []}
+    for name, net in nets.items():
+        job["saved_models"].append(dict(dir=str(net["saved_model"]), out=str(root / name),
+                                        seeds=SEEDS, psi=PSI, c_dim=net["c_dim"],
+                                        z_dim=net["z_dim"], class_idx=CLASS_IDX))
+        for variant in net["report"]["variants"]:
+            job["tflite"].append(dict(
+                model=str(net["tflite_dir"] / f"generator-{variant}.tflite"),
+                out=str(root / f"{name}-{variant}"), seeds=SEEDS, psi=PSI,
+                class_idx=CLASS_IDX))
+    (root / "job.json").write_text(json.dumps(job))
+    (root / "verify.py").write_text(VERIFY)
+    work = root / "isolated"
+    work.mkdir()
+    result = run_isolated(root / "verify.py", [root / "job.json"], cwd=work)
+    assert result.returncode == 0 and "verified" in result.stdout, result.stderr[-4000:]
+    for name, net in nets.items():
+        net["sm_out"] = dict(np.load(root / f"{name}.npz"))
+        net["sm_info"] = json.loads((root / f"{name}.json").read_text())
+        net["tfl_out"] = {v: dict(np.load(root / f"{name}-{v}.npz"))
+                          for v in net["report"]["variants"]}
+    return nets
+
+
+NETS = ["uncond", "cond", "nvlabs"]
+
+
+def max_step(a, b):
+    return int(np.max(np.abs(a.astype(np.int32) - b.astype(np.int32))))
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_saved_model_matches_sg2tf_generate(exports, name):
+    net = exports[name]
+    out = net["sm_out"]
+    assert net["sm_info"]["signatures"] == ["generate_seeds", "mapping", "serving_default",
+                                           "synthesis", "synthesis_float"]
+    ref = net["reference"]
+    for key in ("serving_default", "synthesis", "generate_seeds"):
+        assert out[key].dtype == np.uint8 and out[key].shape == ref.shape, key
+        assert max_step(out[key], ref) <= 1, key
+    # generate_seeds computes z in the graph: the same images as explicit latents.
+    np.testing.assert_array_equal(out["generate_seeds"], out["serving_default"])
+    assert out["synthesis_float"].dtype == np.float32
+    np.testing.assert_array_equal(
+        out["synthesis"], np.clip(out["synthesis_float"] * 127.5 + 128, 0, 255)
+        .astype(np.uint8))
+    if net["G"] is not None:
+        import tensorflow as tf
+
+        from sg2tf.utils.seeds import z_from_seeds
+
+        c = None
+        if net["c_dim"]:
+            c = np.zeros([len(SEEDS), net["c_dim"]], np.float32)
+            c[:, CLASS_IDX] = 1
+        ws = net["G"].mapping(tf.constant(z_from_seeds(SEEDS, net["z_dim"])), c,
+                              truncation_psi=PSI).numpy()
+        np.testing.assert_allclose(out["ws"], ws, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_saved_model_rejects_bad_requests(exports, name):
+    errors = exports[name]["sm_info"]["errors"]
+    assert all(errors.values()), {k: v for k, v in errors.items() if not v}
+    # Shapes and dtypes: rejected by the signature's TensorSpecs, naming the input.
+    for key in ("z_shape", "z_dtype", "psi_string", "psi_vector", "seeds_dtype", "ws_shape"):
+        text = errors[key]
+        assert ("TypeError" in text or "ValueError" in text or "InvalidArgument" in text), text
+        assert ("expected" in text.lower() or "incompatible" in text.lower()
+                or "signature" in text.lower()), text
+    assert "truncation_psi must be a finite number" in errors["psi_nan"]
+    assert "z must contain finite numbers only" in errors["z_nan"]
+    assert "seeds must be in [0, 2**32 - 1]" in errors["seeds_range"]
+    if exports[name]["c_dim"]:
+        assert "c must have as many rows as z" in errors["c_rows"]
+        assert "c" in errors["c_missing"]
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_tflite_matches_saved_model_and_generate(exports, name):
+    net = exports[name]
+    out = net["tfl_out"]["float32"]
+    sm = net["sm_out"]
+    assert out["images"].dtype == np.uint8
+    assert max_step(out["images"], net["reference"]) <= 1
+    np.testing.assert_allclose(out["ws"], sm["ws"], atol=1e-4)
+    assert np.max(np.abs(out["floats"] - sm["synthesis_float"])) <= 1e-4
+    report = net["report"]["variants"]["float32"]
+    assert report["vs_saved_model"]["images_max_abs_error"] <= 1e-4
+    for variant, entry in net["report"]["variants"].items():
+        assert entry["size_bytes"] > 0 and entry["latency_ms"] > 0
+        assert not [op for op in entry["ops"] if op.startswith("CUSTOM") or "FLEX" in op], \
+            entry["ops"]
+        assert {"CONV_2D", "TRANSPOSE_CONV", "DEPTHWISE_CONV_2D"} <= set(entry["ops"])
+        err = entry["vs_saved_model"]
+        assert np.isfinite(err["images_max_abs_error"])
+        if variant != "float32":
+            # Quantized: measured (not zero), and still close to the float model.
+            got = np.max(np.abs(net["tfl_out"][variant]["floats"] - sm["synthesis_float"]))
+            assert 0 < got < (0.05 if variant == "float16" else 0.5), (variant, got)
+            assert err["images_max_abs_error"] > 0
+
+
+def test_tflite_model_sizes_shrink_with_quantization(exports):
+    variants = exports["cond"]["report"]["variants"]
+    assert variants["float16"]["size_bytes"] < variants["float32"]["size_bytes"]
+    assert variants["dynamic"]["size_bytes"] < variants["float32"]["size_bytes"]
+    assert exports["cond"]["report"]["batch"] == 2
+    assert int(exports["cond"]["tfl_out"]["float32"]["batch"]) == 2
+
+
+def test_saved_model_cli_lists_signatures(exports):
+    cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
+    if not cli.exists():
+        pytest.skip("saved_model_cli is not installed next to this Python")
+    result = subprocess.run([str(cli), "show", "--dir", str(exports["cond"]["saved_model"]),
+                             "--all"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout
+    for sig in ("serving_default", "mapping", "synthesis", "synthesis_float", "generate_seeds"):
+        assert f"signature_def['{sig}']" in text, sig
+    for tensor in ("inputs['z']", "inputs['c']", "inputs['truncation_psi']",
+                   "inputs['seeds']", "inputs['ws']", "outputs['images']", "outputs['ws']"):
+        assert tensor in text, tensor
+    assert "DT_UINT8" in text and "DT_INT64" in text
+
+
+def test_exports_use_stock_ops_only(exports):
+    from sg2tf.export import check_stock_ops, saved_model_op_types
+
+    for name in NETS:
+        check_stock_ops(exports[name]["saved_model"])
+        assert not [op for op in saved_model_op_types(exports[name]["saved_model"])
+                    if op.startswith("Sg2tf")]
+
+
+class _FakeServing(http.server.BaseHTTPRequestHandler):
+    """The TF Serving REST API (predict with the columnar format, metadata) over a
+    loaded SavedModel: enough to exercise export/rest_client.py."""
+
+    model = None
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if not self.path.endswith("/v1/models/stylegan2/metadata"):
+            return self._reply(404, {"error": "not found"})
+        defs = {}
+        for name, fn in self.model.signatures.items():
+            inputs = {k: {"dtype": "DT_" + spec.dtype.name.upper(),
+                          "tensor_shape": {"dim": [{"size": str(-1 if d is None else d)}
+                                                   for d in spec.shape]}}
+                      for k, spec in fn.structured_input_signature[1].items()}
+            defs[name] = {"inputs": inputs}
+        self._reply(200, {"metadata": {"signature_def": {"signature_def": defs}}})
+
+    def do_POST(self):
+        import tensorflow as tf
+
+        if not self.path.endswith("/v1/models/stylegan2:predict"):
+            return self._reply(404, {"error": "not found"})
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        fn = self.model.signatures[body.get("signature_name", "serving_default")]
+        specs = fn.structured_input_signature[1]
+        try:
+            inputs = {k: tf.constant(v, specs[k].dtype) for k, v in body["inputs"].items()}
+            outputs = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
+        except Exception as e:  # TF Serving answers 400 with the message
+            return self._reply(400, {"error": str(e)})
+        self._reply(200, {"outputs": outputs["images"] if len(outputs) == 1 else outputs})
+
+
+def test_rest_client_needs_only_the_standard_library(exports, tmp_path):
+    import tensorflow as tf
+
+    net = exports["cond"]
+    _FakeServing.model = tf.saved_model.load(str(net["saved_model"]))
+    server = http.server.HTTPServer(("127.0.0.1", 0), _FakeServing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1/models/stylegan2"
+        # No site-packages at all: the client must work with the standard library.
+        result = run_isolated(EXPORT_DIR / "rest_client.py",
+                              [f"--url={url}", "--seeds=0,1,42", f"--trunc={PSI}",
+                               f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'out'}"],
+                              cwd=tmp_path, site=False, forbidden=("numpy", "tensorflow"))
+        assert result.returncode == 0, result.stdout + result.stderr
+        images = np.stack([np.asarray(Image.open(tmp_path / "out" / f"seed{s:04d}.png"))
+                           for s in SEEDS])
+        assert max_step(images, net["reference"]) <= 1
+        # A bad request reaches the user as the signature's message.
+        bad = run_isolated(EXPORT_DIR / "rest_client.py",
+                           [f"--url={url}", "--seeds=0", "--trunc=nan",
+                            f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'bad'}"],
+                           cwd=tmp_path, site=False)
+        assert bad.returncode == 1
+        assert "truncation_psi must be a finite number" in bad.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_grpc_client_imports_without_sg2tf(tmp_path):
+    pytest.importorskip("tensorflow_serving", reason="tensorflow-serving-api is optional")
+    result = run_isolated(EXPORT_DIR / "grpc_client.py", ["--help"], cwd=tmp_path)
+    assert result.returncode == 0 and "--seeds" in result.stdout, result.stderr
+
+
+def test_export_folder_is_not_a_package():
+    assert not (EXPORT_DIR / "__init__.py").exists()
+    for name in ("models.config", "batching.config", "rest_client.py", "grpc_client.py",
+                 "tflite_runner.py"):
+        assert (EXPORT_DIR / name).is_file(), name
+        if name.endswith(".py"):
+            assert "sg2tf" not in [line.split()[1] for line in
+                                   (EXPORT_DIR / name).read_text().splitlines()
+                                   if line.startswith(("import ", "from "))]
+
+
+def test_module_refuses_random_noise_and_bad_settings():
+    from sg2tf.export import GeneratorModule
+
+    G = tiny_generator(0, seed=1)
+    with pytest.raises(ValueError, match="random noise is not reproducible"):
+        GeneratorModule(G, noise_mode="random")
+    with pytest.raises(ValueError, match="batch must be >= 1"):
+        GeneratorModule(G, batch=0)
+    with pytest.raises(ValueError, match="truncation_cutoff"):
+        GeneratorModule(G, truncation_cutoff=G.num_ws + 1)
+
+
+def test_noise_none_and_cutoff_are_baked_in(tmp_path):
+    import tensorflow as tf
+
+    from sg2tf.export import export_saved_model
+    from sg2tf.utils.images import to_uint8
+    from sg2tf.utils.seeds import z_from_seeds
+
+    G = tiny_generator(0, seed=3)
+    path = export_saved_model(G, tmp_path / "m", noise_mode="none", truncation_cutoff=2,
+                              version=3)
+    assert path.endswith(os.sep + "3")
+    meta = json.loads((pathlib.Path(path) / "sg2tf_export.json").read_text())
+    assert meta["noise_mode"] == "none" and meta["truncation_cutoff"] == 2
+    sig = tf.saved_model.load(path).signatures["serving_default"]
+    z = z_from_seeds([5, 6], G.z_dim)
+    got = sig(z=tf.constant(z), truncation_psi=tf.constant(0.5))["images"].numpy()
+    want = to_uint8(G.generate(tf.constant(z), None, truncation_psi=0.5, truncation_cutoff=2,
+                               noise_mode="none").numpy())
+    assert max_step(got, want) <= 1
+
+
+def test_quantizations_agree_with_cli():
+    from sg2tf.cli import export_flags
+    from sg2tf.export import QUANTIZATIONS
+
+    assert export_flags.QUANTIZATIONS == QUANTIZATIONS
+
+
+def test_cli_rejects_bad_flags(tmp_path, fixtures_dir):
+    pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
+    proc = run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=saved_model",
+                                          "--batch=4", f"--outdir={tmp_path}"], tmp_path)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "--batch applies to --format=tflite only" in err
+    proc = run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=tflite",
+                                          "--quantize=int8", f"--outdir={tmp_path}"], tmp_path)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "--quantize" in err
+    assert not list(tmp_path.glob("*.tflite"))
+    shutil.rmtree(tmp_path, ignore_errors=True)
