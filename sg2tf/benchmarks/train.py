@@ -1,0 +1,78 @@
+"""`sg2tf-bench train`: sec/kimg and peak memory of the training step on synthetic data.
+
+  sg2tf-bench train --cfg=tiny --resolution=32 --batch=16 --steps=16
+  sg2tf-bench train --cfg=paper256 --resolution=256 --batch=8 --fp16_res=4 --xla
+
+Runs one full lazy-regularization cycle (`d_reg_interval` steps, so every phase variant
+is traced) as warm-up, then times `--steps` steps (default: one more full cycle, so the
+G/D regularization phases are counted at their real frequency).
+"""
+
+import time
+
+from absl import flags
+
+flags.DEFINE_string("cfg", "tiny", "Preset.")
+flags.DEFINE_integer("resolution", 32, "Image resolution.")
+flags.DEFINE_integer("batch", None, "Global batch (default: the preset's).")
+flags.DEFINE_integer("batch_gpu", None, "Per-replica round batch.")
+flags.DEFINE_integer("steps", None, "Timed steps (default: d_reg_interval).")
+flags.DEFINE_integer("fp16_res", 0, "Reduced-precision resolutions.")
+flags.DEFINE_enum("precision", "float16", ["float16", "bfloat16"], "Reduced-precision type.")
+flags.DEFINE_bool("xla", False, "XLA-compile the step.")
+flags.DEFINE_enum("aug", "ada", ["ada", "noaug", "fixed"], "Augmentation.")
+flags.DEFINE_float("p", 0.2, "Augmentation probability during the benchmark.")
+flags.DEFINE_enum("ops", None, ["auto", "custom", "ref"], "Op implementation.")
+flags.DEFINE_integer("fmap_base", None, "Override the preset's fmap_base.")
+flags.DEFINE_float("pl_weight", None, "Override the path-length weight.")
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    import numpy as np
+    import tensorflow as tf
+
+    from sg2tf.augment import AugmentPipe
+    from sg2tf.training.setup import build_networks, make_strategy
+    from sg2tf.ops import dispatch
+    from sg2tf.training import options as options_lib, stats
+    from sg2tf.training.trainer import Trainer
+
+    if FLAGS.ops:
+        dispatch.set_impl(FLAGS.ops)
+    strategy, _, _, _ = make_strategy("auto")
+    raw = dict(cfg=FLAGS.cfg, resolution=FLAGS.resolution, batch=FLAGS.batch, batch_gpu=FLAGS.batch_gpu,
+               fp16_res=FLAGS.fp16_res, precision=FLAGS.precision, xla=FLAGS.xla, aug=FLAGS.aug,
+               p=FLAGS.p if FLAGS.aug != "noaug" else 0.0, outdir="/nonexistent", fmap_base=FLAGS.fmap_base,
+               pl_weight=FLAGS.pl_weight)
+    opts = options_lib.resolve({k: v for k, v in raw.items() if v is not None}, None,
+                               strategy.num_replicas_in_sync)
+    with strategy.scope():
+        G, D, G_ema = build_networks(opts)
+    pipe = AugmentPipe(opts["augpipe"]) if opts["aug"] != "noaug" else None
+    trainer = Trainer(opts, strategy, G, D, G_ema, pipe)
+    B, R = opts["batch"], opts["resolution"]
+    reals = tf.random.uniform([B, R, R, 3], -1, 1)
+    labels = tf.zeros([B, 0])
+    cycle = opts["d_reg_interval"]
+    t0 = time.time()
+    for _ in range(cycle):
+        trainer.train_step(reals, labels)
+    warmup = time.time() - t0
+    steps = FLAGS.steps or cycle
+    t0 = time.time()
+    for _ in range(steps):
+        out = trainer.train_step(reals, labels)
+    float(np.asarray(out["loss_D"]))  # wait for the last step
+    elapsed = time.time() - t0
+    rss, dev = stats.peak_memory_gib()
+    sec_per_kimg = elapsed / (steps * B) * 1000
+    return {"cfg": opts["cfg"], "resolution": R, "batch": B, "fp16_res": opts["fp16_res"],
+            "precision": opts["precision"] if opts["fp16_res"] else "float32", "xla": bool(opts["xla"]),
+            "ops": dispatch.get_impl() if hasattr(dispatch, "get_impl") else None,
+            "aug": opts["aug"], "steps": steps, "warmup_sec": round(warmup, 1),
+            "sec_per_kimg": round(sec_per_kimg, 2), "kimg_per_10min": round(600 / sec_per_kimg, 3),
+            "images_per_sec": round(steps * B / elapsed, 2), "host_peak_gib": round(rss, 2),
+            "device_peak_gib": None if dev is None else round(dev, 2),
+            "device": "GPU" if tf.config.list_logical_devices("GPU") else "CPU"}

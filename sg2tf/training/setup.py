@@ -1,0 +1,67 @@
+"""Setting up a training run: strategy, devices, networks."""
+
+import os
+
+
+class TrainingError(Exception):
+    """A user error (bad flags, data, resume source): one line, exit code 2."""
+
+
+def configure_cpu_devices(n):
+    """Splits the CPU into n logical devices (must run before TensorFlow initialises)."""
+    import tensorflow as tf
+
+    if n and n > 1:
+        cpus = tf.config.list_physical_devices("CPU")
+        try:
+            tf.config.set_logical_device_configuration(
+                cpus[0], [tf.config.LogicalDeviceConfiguration()] * n)
+        except RuntimeError:
+            pass  # already initialised (tests that configured devices themselves)
+
+
+def make_strategy(name):
+    """`(strategy, num_workers, worker_id, is_chief)` for --strategy."""
+    import json
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "multi_worker":
+        tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+        if not tf_config.get("cluster"):
+            raise TrainingError("--strategy=multi_worker needs TF_CONFIG with a cluster spec")
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        workers = len(tf_config["cluster"].get("worker", [])) + len(tf_config["cluster"].get("chief", []))
+        task = tf_config.get("task", {})
+        worker_id = task.get("index", 0) + (1 if task.get("type") == "worker" and "chief" in tf_config["cluster"] else 0)
+        is_chief = (task.get("type") == "chief") or (task.get("type") == "worker" and worker_id == 0)
+        return strategy, max(workers, 1), worker_id, is_chief
+    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices), 1, 0, True
+    device = gpus[0].name if gpus else "/cpu:0"
+    return tf.distribute.OneDeviceStrategy(device), 1, 0, True
+
+
+def _set_low_precision(model, dtype):
+    """Switches the float16 layers of a network to `dtype` (bfloat16)."""
+    for layer in [model] + list(model._flatten_layers(include_self=False, recursive=True)):
+        if getattr(layer, "compute_dtype_name", None) == "float16":
+            layer.compute_dtype_name = dtype
+
+
+def build_networks(opts):
+    from sg2tf.networks import Discriminator, Generator
+    from sg2tf.training.options import network_kwargs
+
+    g_kwargs, d_kwargs = network_kwargs(opts)
+    G = Generator(**g_kwargs, name="generator")
+    D = Discriminator(**d_kwargs, name="discriminator")
+    G_ema = Generator.from_config(G.get_config())
+    for e, g in zip(G_ema.variables, G.variables):
+        e.assign(g)
+    if opts["fp16_res"] > 0 and opts["precision"] == "bfloat16":
+        for net in (G, D, G_ema):
+            _set_low_precision(net, "bfloat16")
+    return G, D, G_ema

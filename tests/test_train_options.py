@@ -1,0 +1,91 @@
+"""Schedules, presets and flag validation of sg2tf-train (no training)."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from sg2tf.training import options
+from sg2tf.training.schedules import Schedule
+
+
+class FakeInfo:
+    path = "/data/x"
+    resolution = 32
+    resolutions = (32, 16, 8, 4)
+    channels = 3
+    count = 100
+
+    def __init__(self, label_size=0):
+        self.label_size = label_size
+
+
+def test_schedule_constant_and_piecewise_linear():
+    assert Schedule.parse("0.002")(123) == pytest.approx(0.002)
+    s = Schedule.parse("0:0.002,10000:0.0002")
+    assert s(0) == pytest.approx(0.002)
+    assert s(5000) == pytest.approx(0.0011)
+    assert s(20000) == pytest.approx(0.0002)
+    assert Schedule.parse(s.spec()).points == s.points
+    with pytest.raises(ValueError, match="--glr"):
+        Schedule.parse("0:abc", "glr")
+
+
+def test_schedule_tf_value_matches_python():
+    s = Schedule.parse("100:10,2000:5,3000:1")
+    for kimg in (0.0, 100.0, 150.5, 1999.0, 2500.0, 5000.0):
+        assert float(s.tf_value(np.float32(kimg))) == pytest.approx(s(kimg), rel=1e-5)
+
+
+def test_presets_match_the_official_values():
+    o = options.resolve(dict(cfg="paper256", outdir="x"), FakeInfo())
+    assert (o["batch"], o["mbstd_group"], o["fmap_base"], o["mapping_layers"]) == (64, 8, 16384, 8)
+    assert Schedule.parse(o["glr"])(0) == 0.0025 and Schedule.parse(o["gamma"])(0) == 1
+    assert o["ema_kimg"] == 20 and o["ema_rampup"] is None
+    o = options.resolve(dict(cfg="cifar", outdir="x"), FakeInfo())
+    assert o["pl_weight"] == 0 and o["style_mixing_prob"] == 0 and o["d_arch"] == "orig"
+    o = options.resolve(dict(cfg="auto", outdir="x"), FakeInfo(), replicas=1)
+    # auto at 32x32: batch min(4096 // 32, 32) = 32, gamma 0.0002 * 32^2 / 32
+    assert o["batch"] == 32 and Schedule.parse(o["gamma"])(0) == pytest.approx(0.0064)
+    assert o["ema_kimg"] == 10 and o["fmap_base"] == 16384
+    o = options.resolve(dict(cfg="stylegan2", outdir="x", glr="0:0.002,100:0.001"), FakeInfo())
+    assert o["glr"] == "0:0.002,100:0.001" and Schedule.parse(o["dlr"])(0) == 0.002
+
+
+@pytest.mark.parametrize("raw, info, replicas, message", [
+    (dict(cfg="nope"), FakeInfo(), 1, "unknown preset"),
+    (dict(resolution=64), FakeInfo(), 1, "above the dataset"),
+    (dict(cond=True), FakeInfo(0), 1, "no labels"),
+    (dict(batch=6), FakeInfo(), 4, "not divisible by the 4 replicas"),
+    (dict(batch=8, batch_gpu=3), FakeInfo(), 1, "does not divide"),
+    (dict(aug="fixed"), FakeInfo(), 1, "needs --p"),
+])
+def test_bad_flags_are_rejected(raw, info, replicas, message):
+    with pytest.raises(options.OptionsError, match=message):
+        options.resolve(dict(raw, outdir="x"), info, replicas)
+
+
+def test_conditional_uses_dataset_labels():
+    o = options.resolve(dict(cond=True, outdir="x", cfg="tiny"), FakeInfo(4))
+    assert o["c_dim"] == 4
+    g, d = options.network_kwargs(o)
+    assert g["c_dim"] == 4 and d["c_dim"] == 4
+
+
+def test_flag_files_parse():
+    from absl import flags as absl_flags
+
+    root = os.path.join(os.path.dirname(__file__), "..", "flags")
+    files = sorted(f for f in os.listdir(root) if f.endswith(".cfg"))
+    assert files, "no flag files"
+    for name in files:
+        with open(os.path.join(root, name)) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    assert line.startswith("--") and "=" in line, f"{name}: {line!r}"
+                    flag = line[2:].split("=", 1)[0]
+                    assert flag in options.DEFAULTS, f"{name}: unknown flag {flag}"
+    del absl_flags

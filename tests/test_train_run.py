@@ -1,0 +1,117 @@
+"""sg2tf-train end to end: run directory, presets, resume exactness after SIGKILL, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from sg2tf.training import checkpoints
+from sg2tf.training.setup import TrainingError
+
+TINY = dict(cfg="tiny", resolution=8, fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
+            batch=4, mbstd_group=2, noise_mode="const", seed=3, tick_kimg=0.008, snap=1,
+            grid_seeds=4, shuffle_buffer=8)
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    from sg2tf.data import synthetic, writer
+
+    path = str(tmp_path_factory.mktemp("data") / "shapes")
+    src = synthetic.synthetic_source(24, resolution=16, seed=0)
+    writer.write_dataset(path, src, progress=False)
+    return path
+
+
+def _train(**raw):
+    from sg2tf.cli.train import train
+
+    return train(raw)
+
+
+def _ema_weights(run_dir):
+    import sg2tf
+
+    snaps = sorted(n for n in os.listdir(run_dir) if n.startswith("network-snapshot-"))
+    nets = sg2tf.load_network(os.path.join(run_dir, snaps[-1]))
+    return [v.numpy() for v in nets.G_ema.variables] + [v.numpy() for v in nets.D.variables]
+
+
+def test_run_directory_contents(shapes, tmp_path):
+    run = _train(data=shapes, outdir=str(tmp_path), kimg=0.016, aug="ada", p=0.1, **TINY)
+    names = set(os.listdir(run))
+    for name in ("training_options.json", "log.txt", "stats.jsonl", "fakes_init.png", "reals.png",
+                 "fakes000000.png", "network-snapshot-000000", "checkpoints"):
+        assert name in names, name
+    assert any(n.startswith("events.out.tfevents") for n in names)
+    ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
+    assert [t["tick"] for t in ticks] == [1, 2]
+    for key in ("tick", "kimg", "sec_per_kimg", "loss_G", "loss_D", "augment_p", "skipped_steps"):
+        assert key in ticks[-1], key
+    assert ticks[-1]["kimg"] == pytest.approx(0.016)
+    assert len(checkpoints.list_checkpoints(run)) == 2
+    opts = json.load(open(os.path.join(run, "training_options.json")))
+    assert opts["batch"] == 4 and opts["resolution"] == 8
+
+
+@pytest.mark.parametrize("cfg", ["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar"])
+def test_every_preset_trains_a_step(shapes, tmp_path, cfg):
+    raw = dict(TINY, cfg=cfg, mapping_layers=None, snap=0)
+    run = _train(data=shapes, outdir=str(tmp_path), kimg=0.004, aug="noaug", **raw)
+    opts = json.load(open(os.path.join(run, "training_options.json")))
+    assert opts["cfg"] == cfg
+    rec = json.loads(open(os.path.join(run, "stats.jsonl")).readlines()[-1])
+    assert np.isfinite(rec["loss_G"]) and np.isfinite(rec["loss_D"])
+
+
+def test_errors_before_any_work(shapes, tmp_path):
+    with pytest.raises(TrainingError, match="above the dataset"):
+        _train(data=shapes, outdir=str(tmp_path), resolution=32)
+    with pytest.raises(TrainingError, match="no labels"):
+        _train(data=shapes, outdir=str(tmp_path), cond=True)
+    with pytest.raises(TrainingError, match="no such file"):
+        _train(data=shapes, outdir=str(tmp_path), resume=str(tmp_path / "missing.pkl"))
+    with pytest.raises(TrainingError, match="no run with a complete checkpoint"):
+        _train(data=shapes, outdir=str(tmp_path), resume="latest")
+    bad = tmp_path / "bad.pkl"
+    bad.write_bytes(b"not a pickle")
+    with pytest.raises(TrainingError, match="cannot load"):
+        _train(data=shapes, outdir=str(tmp_path), resume=str(bad))
+    assert not os.listdir(tmp_path) or set(os.listdir(tmp_path)) == {"bad.pkl"}
+
+
+def test_resume_after_sigkill_is_exact(shapes, tmp_path):
+    common = dict(TINY, aug="ada", p=0.2, kimg=0.032, tick_kimg=0.016)
+    one_go = _train(data=shapes, outdir=str(tmp_path / "a"), **common)
+    # The same run in a subprocess, killed with SIGKILL once its first checkpoint is published.
+    outdir = tmp_path / "b"
+    args = [sys.executable, "-m", "sg2tf.cli.train", f"--data={shapes}", f"--outdir={outdir}"]
+    args += [f"--{k}={v}" for k, v in common.items()]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            runs = os.listdir(outdir) if outdir.exists() else []
+            if runs and checkpoints.list_checkpoints(os.path.join(outdir, runs[0])):
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    run = checkpoints.latest_run_dir(str(outdir))
+    assert run is not None
+    first = checkpoints.list_checkpoints(run)
+    assert first and first[0][0] == 16
+    resumed = _train(outdir=str(outdir), resume="latest", kimg=0.032)
+    assert resumed == run
+    ticks = [json.loads(line)["tick"] for line in open(os.path.join(run, "stats.jsonl"))]
+    assert ticks == [1, 2]
+    for a, b in zip(_ema_weights(one_go), _ema_weights(run)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,124 @@
+"""The distributed training step: accumulation, learning rates, precision, skipping."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sg2tf.training import options
+from sg2tf.training.setup import build_networks
+from sg2tf.training.trainer import Trainer
+
+SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
+             batch=4, mbstd_group=2, noise_mode="const", aug="noaug", outdir="x", seed=1,
+             ema_kimg=0.01)
+
+
+def make_trainer(strategy=None, augment=False, **overrides):
+    import keras
+
+    from sg2tf.augment import AugmentPipe
+
+    strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
+    opts = options.resolve(dict(SMALL, **overrides), None, strategy.num_replicas_in_sync)
+    keras.utils.set_random_seed(opts["seed"])
+    with strategy.scope():
+        G, D, G_ema = build_networks(opts)
+    pipe = AugmentPipe("bgc") if augment else None
+    return Trainer(opts, strategy, G, D, G_ema, pipe)
+
+
+def data(n=4, seed=0):
+    rng = np.random.RandomState(seed)
+    return tf.constant(rng.uniform(-1, 1, [n, 8, 8, 3]).astype(np.float32)), tf.zeros([n, 0])
+
+
+def weights(t):
+    return [v.numpy() for m in (t.G, t.D, t.G_ema) for v in m.variables]
+
+
+def assert_close(a, b, atol=2e-5):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=atol, rtol=1e-4)
+
+
+def test_gradient_accumulation_equals_big_batch():
+    # pl_weight 0: path length is computed per round, so it differs by design; likewise
+    # minibatch-stddev groups samples within a round (as in the official code).
+    big = make_trainer(batch_gpu=4, pl_weight=0, mbstd_channels=0)
+    acc = make_trainer(batch_gpu=2, pl_weight=0, mbstd_channels=0)
+    assert acc.rounds == 2 and big.rounds == 1
+    assert_close(weights(big), weights(acc), 0)
+    for step in range(2):  # step 0 includes R1
+        x, c = data(seed=step)
+        sb, sa = big.train_step(x, c), acc.train_step(x, c)
+        assert float(sb["loss_D"]) == pytest.approx(float(sa["loss_D"]), rel=1e-5)
+        assert ("r1_penalty" in sb) == (step == 0)
+    assert_close(weights(big), weights(acc))
+
+
+def test_learning_rates_are_applied_to_their_own_network():
+    t = make_trainer(glr="0", dlr="0.01", pl_weight=0, gamma="0")
+    g0 = [v.numpy() for v in t.G.trainable_variables]
+    d0 = [v.numpy() for v in t.D.trainable_variables]
+    t.train_step(*data())
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(g0, t.G.trainable_variables))
+    assert any(not np.array_equal(a, v.numpy()) for a, v in zip(d0, t.D.trainable_variables))
+    t = make_trainer(glr="0.01", dlr="0:0,1000:1", pl_weight=0, gamma="0")
+    d0 = [v.numpy() for v in t.D.trainable_variables]
+    stats = t.train_step(*data())
+    assert float(stats["D_lr"]) == 0 and float(stats["G_lr"]) == pytest.approx(0.01)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(d0, t.D.trainable_variables))
+
+
+def test_lazy_regularization_correction_and_phases():
+    t = make_trainer()
+    assert t.G_ratio == pytest.approx(4 / 5) and t.D_ratio == pytest.approx(16 / 17)
+    assert t.opt_D.inner_optimizer.beta_2 == pytest.approx(0.99 ** (16 / 17))
+    assert t.phase_flags(0)[:2] == (True, True)
+    assert t.phase_flags(4)[:2] == (True, False)
+    assert t.phase_flags(5)[:2] == (False, False)
+    stats = t.train_step(*data())
+    assert float(t.G_lr.numpy()) == pytest.approx(0.0025 * 4 / 5)
+    for key in ("r1_penalty", "pl_penalty", "pl_length", "loss_G", "loss_D"):
+        assert np.isfinite(float(stats[key])), key
+    assert float(t.pl_mean.numpy()) == pytest.approx(0.01 * float(stats["pl_length"]), rel=1e-4)
+
+
+def test_nonfinite_step_is_skipped_and_counted():
+    t = make_trainer(pl_weight=0)
+    t.train_step(*data())
+    d0 = [v.numpy() for v in t.D.variables]
+    x, c = data()
+    x = tf.tensor_scatter_nd_update(x, [[0, 0, 0, 0]], [np.nan])
+    t.train_step(x, c)
+    assert int(t.skipped_D.numpy()) == 1
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(d0, t.D.variables))
+    assert all(np.all(np.isfinite(v.numpy())) for v in t.G.variables)
+
+
+def test_ada_adjusts_p_from_the_sign_of_real_scores():
+    t = make_trainer(augment=True, aug="ada", p=0.5, ada_kimg=0.1, ada_interval=1, target=-1.5,
+                     pl_weight=0)
+    t.opts["aug"] = "ada"
+    p0 = float(t.augment_p.numpy())
+    t.train_step(*data())
+    # target -1.5: any mean sign is above it, so p rises by batch * interval / (ada_kimg * 1000)
+    assert float(t.augment_p.numpy()) == pytest.approx(p0 + 4 / 100, abs=1e-6)
+
+
+def test_mixed_precision_step_is_finite_and_close_to_float32():
+    fp32 = make_trainer(pl_weight=0)
+    mixed = make_trainer(pl_weight=0, fp16_res=1, conv_clamp=256)
+    assert mixed.fp16 and float(mixed.opt_D.dynamic_scale.numpy()) == 2.0 ** 15
+    assert_close([v.numpy() for v in fp32.G.variables], [v.numpy() for v in mixed.G.variables], 0)
+    x, c = data()
+    s32, s16 = fp32.train_step(x, c), mixed.train_step(x, c)
+    for key in ("loss_G", "loss_D", "r1_penalty"):
+        assert np.isfinite(float(s16[key]))
+        assert float(s16[key]) == pytest.approx(float(s32[key]), rel=0.05, abs=0.02), key
+    assert int(mixed.skipped_D.numpy()) + int(mixed.skipped_G.numpy()) <= 1
