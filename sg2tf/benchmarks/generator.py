@@ -1,0 +1,170 @@
+"""Generator speed: images/s for eager, tf.function, XLA, the SavedModel and TFLite.
+
+  sg2tf-bench generator [--configs=small,f256] [--batches=1,8] [--iterations=3]
+      [--modes=eager,function,xla,saved_model,tflite-float32,tflite-float16,tflite-dynamic]
+      [--pytorch_json=FILE]
+
+Configs (random weights, float32 everywhere, noise_mode='const', psi 0.7):
+  * small: 32x32, z/w 64, 2 mapping layers, fmap_base 512, fmap_max 64 (the size of the
+    NVlabs test fixture);
+  * f256: StyleGAN2 config-f at 256x256: z/w 512, 8 mapping layers, fmap_base 32768,
+    fmap_max 512 (about 30M parameters).
+
+Every mode runs with the reference ops unless --ops says otherwise (exports always use
+them). Each measurement is one warm-up call, then the median of --iterations timed calls.
+TFLite models are converted per batch (their batch is fixed) and run with one interpreter
+thread per CPU. --pytorch_json adds a measurement of the official PyTorch generator made
+elsewhere (see docs/serving.md) and the SavedModel / PyTorch speed ratio.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+from absl import flags
+
+CONFIGS = {
+    "small": dict(z_dim=64, c_dim=0, w_dim=64, img_resolution=32, img_channels=3,
+                  mapping_kwargs=dict(num_layers=2),
+                  synthesis_kwargs=dict(channels=dict(fmap_base=512, fmap_max=64))),
+    "f256": dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
+                 mapping_kwargs=dict(num_layers=8),
+                 synthesis_kwargs=dict(channels=dict(fmap_base=32768, fmap_max=512))),
+}
+MODES = ("eager", "function", "xla", "saved_model", "tflite-float32", "tflite-float16",
+         "tflite-dynamic")
+
+flags.DEFINE_list("configs", ["small", "f256"], f"Configs: {', '.join(CONFIGS)}.")
+flags.DEFINE_list("batches", ["1", "8"], "Batch sizes.")
+flags.DEFINE_integer("iterations", 3, "Timed calls per measurement.", lower_bound=1)
+flags.DEFINE_list("modes", list(MODES), f"Modes: {', '.join(MODES)}.")
+flags.DEFINE_enum("ops", "ref", ["auto", "custom", "ref"], "Op implementation of the "
+                  "eager, tf.function and XLA modes (XLA always uses ref).")
+flags.DEFINE_string("pytorch_json", None, "JSON of the official PyTorch generator's speed: "
+                    "{config: {batch1_images_per_s: .., batch8_images_per_s: ..}, ...}.")
+
+FLAGS = flags.FLAGS
+
+
+def build_generator(config, seed=0):
+    import keras
+
+    from sg2tf.networks.generator import Generator
+
+    keras.utils.set_random_seed(seed)
+    return Generator(**CONFIGS[config])
+
+
+def time_call(fn, iterations):
+    """Median seconds per call after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _callables(G, mode, batch, workdir):
+    """A no-argument function generating one batch in `mode`."""
+    import tensorflow as tf
+
+    from sg2tf.export import export_saved_model, export_tflite
+    from sg2tf.ops import dispatch
+
+    rng = np.random.RandomState(0)
+    z = tf.constant(rng.randn(batch, G.z_dim).astype(np.float32))
+    psi = tf.constant(0.7)
+    impl = "ref" if mode == "xla" else FLAGS.ops
+
+    def generate(z, psi):
+        with dispatch.impl_scope(impl):
+            return G.generate(z, None, truncation_psi=psi, noise_mode="const")
+
+    if mode == "eager":
+        return lambda: generate(z, psi).numpy()
+    if mode in ("function", "xla"):
+        fn = tf.function(generate, jit_compile=(mode == "xla"), autograph=False)
+        return lambda: fn(z, psi).numpy()
+    if mode == "saved_model":
+        path = os.path.join(workdir, "saved_model")
+        if not os.path.isdir(path):
+            export_saved_model(G, path)
+        sig = tf.saved_model.load(os.path.join(path, "1")).signatures["serving_default"]
+        return lambda: sig(z=z, truncation_psi=psi)["images"].numpy()
+    if mode.startswith("tflite-"):
+        variant = mode.split("-", 1)[1]
+        quantize = "none" if variant == "float32" else variant
+        outdir = os.path.join(workdir, f"tflite-b{batch}")
+        paths, _ = export_tflite(G, outdir, quantize=(quantize,), batch=batch, report=False)
+        interpreter = tf.lite.Interpreter(model_path=paths[quantize],
+                                          num_threads=os.cpu_count())
+        runner = interpreter.get_signature_runner("serving_default")
+        inputs = {"z": z.numpy(), "truncation_psi": np.float32(0.7)}
+        return lambda: runner(**inputs)["images"]
+    raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+
+
+def benchmark_config(config, batches, modes, iterations):
+    G = build_generator(config)
+    result = {"params": int(sum(np.prod(v.shape) for v in G.trainable_variables)),
+              "resolution": G.img_resolution}
+    workdir = tempfile.mkdtemp(prefix=f"sg2tf-bench-{config}-")
+    try:
+        for mode in modes:
+            for batch in batches:
+                key = f"{mode}/batch{batch}"
+                try:
+                    fn = _callables(G, mode, batch, workdir)
+                    seconds = time_call(fn, iterations)
+                    result[key] = {"images_per_s": batch / seconds,
+                                   "ms_per_batch": seconds * 1000}
+                except Exception as e:  # A mode that fails is reported, not fatal.
+                    result[key] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+                print(f"{config} {key}: {result[key]}", flush=True)
+        for q in ("float32", "float16", "dynamic"):
+            path = os.path.join(workdir, f"tflite-b{batches[0]}",
+                                f"generator-{'float32' if q == 'float32' else q}.tflite")
+            if os.path.exists(path):
+                result[f"tflite-{q}/size_bytes"] = os.path.getsize(path)
+        sm = os.path.join(workdir, "saved_model", "1")
+        if os.path.isdir(sm):
+            result["saved_model/size_bytes"] = sum(
+                os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(sm)
+                for f in files)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def main(argv):
+    import tensorflow as tf
+
+    del argv
+    configs = [c for c in FLAGS.configs if c]
+    unknown = [c for c in configs if c not in CONFIGS] + [m for m in FLAGS.modes
+                                                          if m not in MODES]
+    if unknown:
+        raise ValueError(f"unknown configs/modes {unknown}")
+    batches = [int(b) for b in FLAGS.batches]
+    out = {"cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
+           "iterations": FLAGS.iterations, "ops": FLAGS.ops, "configs": {}}
+    for config in configs:
+        out["configs"][config] = benchmark_config(config, batches, FLAGS.modes,
+                                                  FLAGS.iterations)
+    if FLAGS.pytorch_json:
+        with open(FLAGS.pytorch_json) as f:
+            torch_result = json.load(f)
+        out["pytorch"] = torch_result
+        for config in configs:
+            for batch in batches:
+                ours = out["configs"][config].get(f"saved_model/batch{batch}", {})
+                theirs = torch_result.get(config, {}).get(f"batch{batch}_images_per_s")
+                if "images_per_s" in ours and theirs:
+                    out["configs"][config][f"saved_model_vs_pytorch/batch{batch}"] = \
+                        ours["images_per_s"] / theirs
+    return out
