@@ -5,7 +5,6 @@ import http.server
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -494,4 +493,3 @@ def test_cli_rejects_bad_flags(tmp_path, fixtures_dir):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "--quantize" in err
     assert not list(tmp_path.glob("*.tflite"))
-    shutil.rmtree(tmp_path, ignore_errors=True)

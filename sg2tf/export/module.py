@@ -200,7 +200,8 @@ class GeneratorModule(tf.Module):
                   "synthesis_float": (synthesis_float, [ws_spec]),
                   "generate_seeds": (generate_seeds, seed_specs)}
         self._functions = {
-            name: tf.function(_with_ref_ops(body, self.tflite), input_signature=specs, autograph=False)
+            name: tf.function(_with_ref_ops(body, self.tflite), input_signature=specs,
+                              autograph=False)
             for name, (body, specs) in bodies.items()}
         # Attributes make the functions part of the saved object graph.
         for key, fn in self._functions.items():

@@ -187,11 +187,11 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
     reference = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff)
     functions = reference.concrete_functions(("mapping", "synthesis_float", "serving_default"))
     inputs = test_inputs(module)
-    tf_inputs = {k: tf.constant(v) for k, v in inputs.items()}
-    ref_functions = {name: (lambda fn: lambda **kw: fn(**{k: tf.constant(v) for k, v in
-                                                          kw.items()}))(fn)
-                     for name, fn in functions.items()}
-    del tf_inputs
+
+    def with_tensors(fn):
+        return lambda **kw: fn(**{k: tf.constant(v) for k, v in kw.items()})
+
+    ref_functions = {name: with_tensors(fn) for name, fn in functions.items()}
     variants = {}
     for q in quantize:
         entry = {"file": os.path.basename(paths[q]), "size_bytes": os.path.getsize(paths[q]),
