@@ -75,7 +75,7 @@ def _interpreter(model_content, threads=None):
         return tf.lite.Interpreter(model_content=model_content, num_threads=threads)
 
 
-def test_inputs(module, seeds=None, psi=0.7, class_idx=0):
+def sample_inputs(module, seeds=None, psi=0.7, class_idx=0):
     """Inputs for the comparisons: latents of `seeds` (default 0..batch-1) by the
     official rule, psi, and one-hot labels for a conditional generator."""
     from sg2tf.utils.seeds import z_from_seeds
@@ -186,7 +186,7 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
     # The reference: the SavedModel's graph (dynamic batch, same noise mode and cutoff).
     reference = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff)
     functions = reference.concrete_functions(("mapping", "synthesis_float", "serving_default"))
-    inputs = test_inputs(module)
+    inputs = sample_inputs(module)
 
     def with_tensors(fn):
         return lambda **kw: fn(**{k: tf.constant(v) for k, v in kw.items()})
