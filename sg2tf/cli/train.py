@@ -130,6 +130,11 @@ def train(raw):
               f"batch {opts['batch']} = {replicas} x {opts['batch_gpu']} x {opts['accumulation_rounds']} rounds")
 
     # ---- Data. -------------------------------------------------------------------------
+    import keras
+
+    # The global seed also enters tf.data's shuffle order: set it before building the
+    # pipeline, so a run depends only on its options (not on what ran before in-process).
+    keras.utils.set_random_seed(opts["seed"])
     ctx = tf.distribute.InputContext(num_input_pipelines=num_workers, input_pipeline_id=worker_id,
                                      num_replicas_in_sync=num_workers)
     dataset = data_lib.make_dataset(
@@ -139,8 +144,6 @@ def train(raw):
     data_iter = iter(dataset)
 
     # ---- Networks. ---------------------------------------------------------------------
-    import keras
-
     keras.utils.set_random_seed(opts["seed"])
     with strategy.scope():
         G, D, G_ema = build_networks(opts)

@@ -216,7 +216,10 @@ class Trainer:
         nan = tf.constant(np.nan, tf.float32)
         grads = [tf.where(skip, nan, g) for g in grads]
         opt.apply_gradients(zip(grads, variables))
-        return tf.cast(skip, tf.float32)
+        # Read the updated variables, so that the result (which the next phase waits for)
+        # depends on the update and its all-reduce.
+        with tf.control_dependencies([v.value.read_value() for v in variables[:1]] + [opt.iterations.value.read_value()]):
+            return tf.cast(skip, tf.float32) + 0.0
 
     def _mixing(self):
         return self.opts["style_mixing_prob"] > 0
@@ -254,7 +257,7 @@ class Trainer:
         res, ch = self.G.img_resolution, self.G.img_channels
         grads = None
         pen_sum = tf.constant(0.0)
-        len_sum = tf.constant(0.0)
+        round_sums = []
         n_total = self.pl_batch * self.rounds * self.num_replicas
         weight = self.opts["pl_weight"] * self.opts["g_reg_interval"]
         for r in range(self.rounds):
@@ -265,19 +268,19 @@ class Trainer:
                     self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
                     self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
                     self._round(cut, r, self.pl_batch), self.noise_mode)
-                batch_mean = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(tf.reduce_sum(lengths)))
-                batch_mean /= float(self.pl_batch * self.num_replicas)
-                pl_mean = pl_mean + (batch_mean - pl_mean) * self.opts["pl_decay"]
+                # The penalty's mean is updated with this replica's lengths (as each GPU
+                # does in the official code); the stored mean uses all replicas' (below).
+                local_mean = tf.stop_gradient(tf.reduce_mean(lengths))
+                pl_mean = tf.stop_gradient(pl_mean + (local_mean - pl_mean) * self.opts["pl_decay"])
                 penalty = tf.square(lengths - pl_mean)
                 loss = tf.reduce_sum(penalty) * weight / n_total
                 scaled = self.opt_G.scale_loss(loss)
             g = _gradients(tape, scaled, self.G_vars)
             grads = g if grads is None else [a + b for a, b in zip(grads, g)]
             pen_sum += tf.reduce_sum(penalty)
-            len_sum += tf.reduce_sum(lengths)
+            round_sums.append(tf.reduce_sum(lengths))
         skipped = self._apply(self.opt_G, grads, self.G_vars, None)
-        return {"pl_penalty": pen_sum, "pl_length": len_sum, "pl_count": float(self.pl_batch * self.rounds),
-                "pl_mean": pl_mean, "skipped_G": skipped}
+        return {"pl_penalty": pen_sum, "pl_round_sums": tf.stack(round_sums), "skipped_G": skipped}
 
     def _d_main(self, reals, labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p):
         reals, labels = self._slice(reals), self._slice(labels)
@@ -326,6 +329,15 @@ class Trainer:
         return {"r1_penalty": r1_sum, "signs_real_reg": sign_sum, "skipped_D": skipped}
 
     # ---------------------------------------------------------------- the step
+    def _run(self, fn, args):
+        """strategy.run, ordered after everything of the previous phase: replicas must issue
+        their collectives in the same order, and independent phases could interleave."""
+        with tf.control_dependencies(self._deps):
+            args = tuple(tf.identity(a) for a in args)
+        out = self.strategy.run(fn, args=args)
+        self._deps = [t for v in tf.nest.flatten(out) for t in self.strategy.experimental_local_results(v)]
+        return out
+
     def _reduce(self, values):
         return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in values.items()}
 
@@ -334,6 +346,7 @@ class Trainer:
 
     def _step(self, reals, labels, do_greg, do_dreg, do_ada):
         st, opts, B = self.strategy, self.opts, self.batch
+        self._deps = []
         kimg = tf.cast(self.cur_nimg, tf.float32) / 1000.0
         stats = {}
         p = tf.identity(self.augment_p)
@@ -344,7 +357,7 @@ class Trainer:
         self.D_lr.assign(self.dlr.tf_value(kimg) * self.D_ratio)
         z, mix_z, cut = self._latents(B)
         aug_u, aug_seed = self._aug_randoms(B)
-        out = st.run(self._g_main, args=(labels, z, mix_z, cut, aug_u, aug_seed, p))
+        out = self._run(self._g_main, (labels, z, mix_z, cut, aug_u, aug_seed, p))
         w_sum = self._reduce({"w": out.pop("w_sum")})["w"]
         beta = self.G.mapping.w_avg_beta
         if beta is not None:
@@ -359,19 +372,23 @@ class Trainer:
         if do_greg:
             z, mix_z, cut = self._latents(B)
             pl_seed = self.rng.make_seeds(1)[:, 0]
-            out = st.run(self._g_reg, args=(labels, z, mix_z, cut, pl_seed, tf.identity(self.pl_mean)))
-            self.pl_mean.assign(self._first(out.pop("pl_mean")))
+            out = self._run(self._g_reg, (labels, z, mix_z, cut, pl_seed, tf.identity(self.pl_mean)))
             skipped_G += self._first(out.pop("skipped_G"))
             red = self._reduce(out)
-            stats["pl_penalty"] = red["pl_penalty"] / red["pl_count"]
-            stats["pl_length"] = red["pl_length"] / red["pl_count"]
+            round_means = red["pl_round_sums"] / float(self.pl_batch * self.num_replicas)
+            pl_mean = tf.identity(self.pl_mean)
+            for r in range(self.rounds):  # the cross-replica mean of each round, in order
+                pl_mean = pl_mean + (round_means[r] - pl_mean) * opts["pl_decay"]
+            self.pl_mean.assign(pl_mean)
+            stats["pl_penalty"] = red["pl_penalty"] / float(self.pl_batch * self.rounds * self.num_replicas)
+            stats["pl_length"] = tf.reduce_mean(round_means)
             stats["pl_mean"] = tf.identity(self.pl_mean)
 
         # D main.
         z, mix_z, cut = self._latents(B)
         aug_fake, aug_seed = self._aug_randoms(B)
         aug_real, _ = self._aug_randoms(B)
-        out = st.run(self._d_main, args=(reals, labels, z, mix_z, cut, aug_fake, aug_real, aug_seed, p))
+        out = self._run(self._d_main, (reals, labels, z, mix_z, cut, aug_fake, aug_real, aug_seed, p))
         skipped_D = self._first(out.pop("skipped_D"))
         red = self._reduce(out)
         stats["loss_D"] = red["loss_D"] / B
@@ -383,7 +400,7 @@ class Trainer:
         if do_dreg:
             gamma = self.gamma.tf_value(kimg)
             aug_u, aug_seed = self._aug_randoms(B)
-            out = st.run(self._d_reg, args=(reals, labels, aug_u, aug_seed, p, gamma))
+            out = self._run(self._d_reg, (reals, labels, aug_u, aug_seed, p, gamma))
             skipped_D += self._first(out.pop("skipped_D"))
             red = self._reduce(out)
             stats["r1_penalty"] = red["r1_penalty"] / B
