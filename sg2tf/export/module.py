@@ -16,11 +16,10 @@ the truncation cutoff are fixed when exporting. Everything is traced with the
 reference ops (`dispatch.impl_scope('ref')`), so exports hold stock TensorFlow ops.
 """
 
-import contextlib
 
 import tensorflow as tf
 
-from sg2tf.export import numpy_rng, tflite_compat
+from sg2tf.export import numpy_rng
 from sg2tf.ops import dispatch
 
 EXPORT_NOISE_MODES = ("const", "none")
@@ -35,14 +34,12 @@ def to_uint8(images):
     return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
-def _with_ref_ops(fn, tflite):
-    """Runs `fn` with the reference ops (and, for TFLite, their rank-4 variants),
-    whenever TensorFlow traces it: saving may trace again, outside any scope set by the
-    caller."""
+def _with_ref_ops(fn):
+    """Runs `fn` with the reference ops whenever TensorFlow traces it: saving may trace
+    again, outside any scope set by the caller."""
 
     def wrapped(*args):
-        with dispatch.impl_scope("ref"), (tflite_compat.tflite_friendly_ops() if tflite
-                                          else contextlib.nullcontext()):
+        with dispatch.impl_scope("ref"):
             return fn(*args)
 
     wrapped.__name__ = fn.__name__
@@ -69,12 +66,10 @@ class GeneratorModule(tf.Module):
       validate: add run-time checks with clear messages (psi and latents finite,
         seeds in range, label rows). TFLite has no Assert op; its models use False and
         rely on the fixed input shapes.
-      tflite: trace with `tflite_compat.tflite_friendly_ops()` (rank-4 zero insertion;
-        bit-identical values).
     """
 
     def __init__(self, G, noise_mode="const", truncation_cutoff=None, batch=None,
-                 validate=True, tflite=False, name="sg2tf_generator"):
+                 validate=True, name="sg2tf_generator"):
         super().__init__(name=name)
         if noise_mode not in EXPORT_NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {EXPORT_NOISE_MODES} for an export "
@@ -89,7 +84,6 @@ class GeneratorModule(tf.Module):
         self.truncation_cutoff = None if truncation_cutoff is None else int(truncation_cutoff)
         self.batch = None if batch is None else int(batch)
         self.validate = bool(validate)
-        self.tflite = bool(tflite)
         self.z_dim, self.c_dim, self.w_dim = G.z_dim, G.c_dim, G.w_dim
         self.num_ws = G.num_ws
         self.img_resolution, self.img_channels = G.img_resolution, G.img_channels
@@ -200,7 +194,7 @@ class GeneratorModule(tf.Module):
                   "synthesis_float": (synthesis_float, [ws_spec]),
                   "generate_seeds": (generate_seeds, seed_specs)}
         self._functions = {
-            name: tf.function(_with_ref_ops(body, self.tflite), input_signature=specs,
+            name: tf.function(_with_ref_ops(body), input_signature=specs,
                               autograph=False)
             for name, (body, specs) in bodies.items()}
         # Attributes make the functions part of the saved object graph.

@@ -164,7 +164,7 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
         if q not in QUANTIZATIONS:
             raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {q!r}")
     module = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff,
-                             batch=batch, validate=False, tflite=True)
+                             batch=batch, validate=False)
     os.makedirs(outdir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-tflite-", dir=outdir)
     paths, models = {}, {}

@@ -136,10 +136,16 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
     shape = tf.shape(x)
     n, h, w = shape[0], shape[1], shape[2]
 
-    # Zero insertion: [N, H, 1, W, 1, C] padded to [N, H, upy, W, upx, C].
+    # Zero insertion, one axis at a time with rank-4 tensors (TFLite's PAD stops at
+    # rank 4): [N*H, W, 1, C] padded to [N*H, W, upx, C], then [N, H, 1, W*upx*C]
+    # padded to [N, H, upy, W*upx*C].
+    if upx > 1:
+        x = tf.reshape(x, [n * h, w, 1, channels])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, upx - 1], [0, 0]])
+    if upy > 1:
+        x = tf.reshape(x, [n, h, 1, w * upx * channels])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0]])
     if upx > 1 or upy > 1:
-        x = tf.reshape(x, [n, h, 1, w, 1, channels])
-        x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
         x = tf.reshape(x, [n, h * upy, w * upx, channels])
 
     # Pad (positive) and crop (negative).
