@@ -90,6 +90,12 @@ def _rename_lod(params, resolution, kind):
     return renamed
 
 
+def _channels(get):
+    """The `nf(stage)` settings shared by G and D."""
+    return dict(fmap_base=int(get("fmap_base", 16384)), fmap_decay=float(get("fmap_decay", 1.0)),
+                fmap_min=int(get("fmap_min", 1)), fmap_max=int(get("fmap_max", 512)))
+
+
 def _flavor(name, table, where):
     if name not in table:
         raise NetworkImportError(f"{where}: unsupported network type {name!r}; expected one "
@@ -133,9 +139,7 @@ def generator_from_state(tf_G, where="G"):
             normalize_z=bool(get("normalize_latents", True)),
         ),
         synthesis_kwargs=dict(
-            channels=dict(fmap_base=int(get("fmap_base", 16384)),
-                          fmap_decay=float(get("fmap_decay", 1.0)),
-                          fmap_min=int(get("fmap_min", 1)), fmap_max=int(get("fmap_max", 512))),
+            channels=_channels(get),
             architecture=architecture,
             num_fp16_res=int(get("num_fp16_res", 0)),
             conv_clamp=get("conv_clamp", None),
@@ -220,9 +224,7 @@ def discriminator_from_state(tf_D, where="D"):
         c_dim=int(get("label_size", 0)),
         img_resolution=resolution,
         img_channels=int(get("num_channels", 3)),
-        channels=dict(fmap_base=int(get("fmap_base", 16384)),
-                      fmap_decay=float(get("fmap_decay", 1.0)),
-                      fmap_min=int(get("fmap_min", 1)), fmap_max=int(get("fmap_max", 512))),
+        channels=_channels(get),
         architecture=architecture,
         num_fp16_res=int(get("num_fp16_res", 0)),
         conv_clamp=get("conv_clamp", None),
