@@ -1,0 +1,86 @@
+"""sg2tf-video: latent-space videos from a generator.
+
+  sg2tf-video --network=net.pkl --kind=interpolation --seeds=0-15 --grid=2x2 --output=walk.mp4
+  sg2tf-video --network=net.pkl --kind=circular --seeds=3,7 --frames=240 --output=loop.mp4
+  sg2tf-video --network=net.pkl --kind=coarse --seeds=0-3 --grid=2x2 --output=coarse.gif
+
+mp4 needs the `video` extra (imageio-ffmpeg); without it the video is written as GIF.
+"""
+
+import re
+
+from absl import app, flags
+
+from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import video_flags  # noqa: F401 (defines the flags)
+
+FLAGS = flags.FLAGS
+
+
+def parse_grid(spec):
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", spec or "")
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise ValueError(f"--grid={spec!r}: expected columns x rows, e.g. 2x2")
+    return int(m.group(1)), int(m.group(2))
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments {argv[1:]}")
+    import sg2tf
+    from sg2tf import sampling
+    from sg2tf.ops import dispatch
+    from sg2tf.tools import style_mixing as sm
+    from sg2tf.tools import video
+    from sg2tf.utils.seeds import parse_range_list
+
+    if FLAGS.ops:
+        dispatch.set_impl(FLAGS.ops)
+    try:
+        grid = parse_grid(FLAGS.grid)
+        seeds = parse_range_list(FLAGS.seeds, "seeds")
+        if FLAGS.steps < 1 or FLAGS.frames < 1 or FLAGS.fps <= 0:
+            raise ValueError("--steps, --frames and --fps must be positive")
+        output, note = video.resolve_output(FLAGS.output)
+        G = sg2tf.load_network(FLAGS.network).generator
+        if G is None:
+            common.fail(f"{FLAGS.network}: contains no generator")
+        sampling.class_labels(G, FLAGS.class_idx, 1)
+        common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff,
+                           class_idx=FLAGS.class_idx)
+        if FLAGS.kind == "interpolation":
+            ws = video.interpolation_ws(G, seeds, grid, steps=FLAGS.steps, loop=FLAGS.loop,
+                                        **common_args)
+        elif FLAGS.kind == "circular":
+            if len(seeds) < 2:
+                raise ValueError("--kind=circular needs two seeds")
+            if grid != (1, 1):
+                raise ValueError("--kind=circular makes a single-cell video: use --grid=1x1")
+            ws = video.circular_ws(G, seeds[0], seeds[1], FLAGS.frames, **common_args)
+        else:
+            cells = grid[0] * grid[1]
+            if len(seeds) != cells:
+                raise ValueError(f"--kind={FLAGS.kind}: give one seed per grid cell "
+                                 f"({cells} for {FLAGS.grid}), got {len(seeds)}")
+            styles = (sm.parse_styles(FLAGS.styles, G.num_ws) if FLAGS.styles
+                      else video.style_range(FLAGS.kind, G.num_ws))
+            ws = video.style_walk_ws(G, seeds, parse_range_list(FLAGS.walk_seeds, "walk_seeds"),
+                                     styles, steps=FLAGS.steps, loop=FLAGS.loop, **common_args)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        common.fail(str(e))
+
+    if note:
+        print(note)
+    progress = common.Progress(len(ws), "frames")
+    with video.VideoWriter(output, fps=FLAGS.fps, quality_crf=FLAGS.crf) as writer:
+        for frame in video.render_frames(G, ws, grid, FLAGS.noise_mode, FLAGS.batch, progress):
+            writer.append(frame)
+    print(f"wrote {output} ({writer.count} frames, {writer.count / FLAGS.fps:.1f} s)")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,126 @@
+"""sg2tf-video: interpolation paths, frame rendering, GIF/mp4 writing, the program."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sg2tf
+from sg2tf.tools import video
+from sg2tf.utils.seeds import z_from_seeds
+
+
+@pytest.fixture(scope="module")
+def net_path(fixtures_dir):
+    return fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
+
+
+@pytest.fixture(scope="module")
+def G(net_path):
+    return sg2tf.load_network(net_path).generator
+
+
+def test_catmull_rom_hits_keyframes_and_loops():
+    keys = np.random.default_rng(0).normal(size=(4, 3))
+    path = video.catmull_rom(keys, steps=5, loop=True)
+    assert path.shape == (20, 3)
+    np.testing.assert_allclose(path[::5], keys)
+    # The loop closes smoothly: the step from the last frame back to frame 0 is like
+    # its neighbours (no jump).
+    steps = np.linalg.norm(np.diff(np.concatenate([path, path[:1]]), axis=0), axis=1)
+    assert steps[-1] < 3 * np.median(steps)
+    open_path = video.catmull_rom(keys, steps=5, loop=False)
+    assert open_path.shape == (16, 3)
+    np.testing.assert_allclose(open_path[-1], keys[-1])
+    np.testing.assert_allclose(open_path[::5], keys)
+    # Two keyframes, straight line: the midpoint is the mean.
+    line = video.catmull_rom(np.array([[0.0], [2.0]]), steps=2, loop=False)
+    np.testing.assert_allclose(line[:, 0], [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="2 keyframes"):
+        video.catmull_rom(keys[:1], 3)
+
+
+def test_interpolation_and_circular_ws(G):
+    ws = video.interpolation_ws(G, range(8), grid=(2, 2), steps=3)
+    assert ws.shape == (6, 4, G.num_ws, G.w_dim)
+    direct = np.asarray(G.mapping(z_from_seeds([0, 1, 2, 3, 4], G.z_dim), None))
+    np.testing.assert_allclose(ws[0], direct[:4], atol=1e-5)  # cells visit seeds[i::4]
+    np.testing.assert_allclose(ws[3, 0], direct[4], atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        video.interpolation_ws(G, range(7), grid=(2, 2))
+    with pytest.raises(ValueError, match="at least 8 seeds"):
+        video.interpolation_ws(G, range(4), grid=(2, 2))
+    circ = video.circular_ws(G, 3, 7, num_frames=8)
+    assert circ.shape == (8, 1, G.num_ws, G.w_dim)
+    a, b = np.asarray(G.mapping(z_from_seeds([3, 7], G.z_dim), None))
+    np.testing.assert_allclose(circ[0, 0], a, atol=1e-5)
+    np.testing.assert_allclose(circ[2, 0], b, atol=1e-4)  # a quarter turn later
+
+
+def test_style_walk_changes_only_its_styles(G):
+    styles = video.style_range("coarse", G.num_ws)
+    assert styles == [0, 1, 2, 3] and video.style_range("fine", G.num_ws) == [4, 5, 6, 7]
+    assert video.style_range("fine", 18) == list(range(8, 18))
+    ws = video.style_walk_ws(G, [0, 1], [5, 6, 7], styles, steps=2)
+    base = np.asarray(G.mapping(z_from_seeds([0, 1], G.z_dim), None))
+    assert ws.shape == (6, 2, G.num_ws, G.w_dim)
+    np.testing.assert_allclose(ws[:, :, 4:], np.broadcast_to(base[:, 4:], ws[:, :, 4:].shape),
+                               atol=1e-6)
+    assert np.abs(np.diff(ws[:, 0, :4], axis=0)).max() > 0
+    np.testing.assert_allclose(ws[:, 0, :4], ws[:, 1, :4])  # the walk is shared
+
+
+def test_render_and_gif(G, tmp_path):
+    ws = video.interpolation_ws(G, range(4), grid=(2, 1), steps=2)
+    frames = list(video.render_frames(G, ws, (2, 1), batch_size=3))
+    assert len(frames) == 4 and frames[0].shape == (32, 64, 3)
+    path = tmp_path / "v.gif"
+    with video.VideoWriter(path, fps=10) as writer:
+        for frame in frames:
+            writer.append(frame)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 4 and gif.size == (64, 32)
+    with pytest.raises(ValueError, match="does not hold"):
+        next(video.render_frames(G, ws, (3, 1)))
+    with pytest.raises(ValueError, match=r"\.mp4 or \.gif"):
+        video.VideoWriter(tmp_path / "v.avi")
+    # A failure while writing leaves no file behind.
+    with pytest.raises(RuntimeError):
+        with video.VideoWriter(tmp_path / "broken.gif") as writer:
+            writer.append(frames[0])
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_mp4(tmp_path):
+    if not video.have_ffmpeg():
+        pytest.skip("imageio-ffmpeg not installed (video extra)")
+    import imageio
+
+    path = tmp_path / "v.mp4"
+    rng = np.random.default_rng(0)
+    with video.VideoWriter(path, fps=5) as writer:
+        for _ in range(3):
+            writer.append(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8))
+    assert len(imageio.mimread(path, memtest=False)) == 3
+
+
+def test_mp4_falls_back_to_gif_without_ffmpeg(monkeypatch):
+    monkeypatch.setattr(video, "have_ffmpeg", lambda: False)
+    path, note = video.resolve_output("out/walk.mp4")
+    assert path == "out/walk.gif" and "sg2tf[video]" in note
+    with pytest.raises(ValueError, match="imageio-ffmpeg"):
+        video.VideoWriter("x.mp4")
+
+
+def test_program(net_path, tmp_path):
+    out = tmp_path / "c.gif"
+    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.video", f"--network={net_path}",
+                        "--kind=coarse", "--seeds=0,1", "--grid=2x1", "--walk_seeds=3,4",
+                        "--steps=2", f"--output={out}"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as gif:
+        assert gif.n_frames == 4 and gif.size == (64, 32)
