@@ -1,0 +1,146 @@
+"""Ranking a dataset's images by the discriminator's score (a data-cleaning aid).
+
+Minibatch standard deviation makes D's score of an image depend on the other images
+in its group, so each image is scored in `num_shuffles` random batch arrangements and
+the scores are averaged; their spread across shuffles is reported per image.
+"""
+
+import csv
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from sg2tf.data import records
+from sg2tf.utils.images import make_grid
+
+
+def check_compatible(D, info):
+    """Raises ValueError when D cannot score the dataset (resolution, channels, labels)."""
+    if D.img_resolution not in info.resolutions:
+        raise ValueError(f"the discriminator takes {D.img_resolution}x{D.img_resolution} images; "
+                         f"dataset {info.path} stores resolutions {list(info.resolutions)}")
+    if D.img_channels != info.channels:
+        raise ValueError(f"the discriminator takes {D.img_channels}-channel images; dataset "
+                         f"{info.path} has {info.channels}")
+    if D.c_dim and info.label_size == 0:
+        raise ValueError(f"the discriminator is conditional (c_dim={D.c_dim}) but dataset "
+                         f"{info.path} has no labels")
+    if D.c_dim and info.label_size != D.c_dim:
+        raise ValueError(f"the discriminator takes {D.c_dim}-wide labels; dataset {info.path} "
+                         f"has {info.label_size}-wide labels")
+
+
+def load_for_ranking(D, info, limit=None):
+    """`(uint8 NHWC images at D's resolution, labels [N, c_dim] or None)`."""
+    check_compatible(D, info)
+    images = records.load_images(info, D.img_resolution, limit).transpose(0, 2, 3, 1)
+    labels = None
+    if D.c_dim:
+        labels = records.read_labels(info)[:len(images)].astype(np.float32)
+    return images, labels
+
+
+def score_shuffles(D, images, labels=None, num_shuffles=4, batch_size=16, seed=0,
+                   progress=None):
+    """D's scores of every image under `num_shuffles` random batch arrangements.
+
+    The batch size must be a multiple of D's minibatch-stddev group size; a short last
+    batch is filled with other (randomly chosen) images whose scores are dropped.
+
+    Returns:
+      float64 `[num_shuffles, N]`; row 0 uses the stored order when `num_shuffles` is 1.
+    """
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to rank")
+    group = getattr(D, "mbstd_group_size", None) or batch_size
+    if batch_size % min(group, batch_size):
+        raise ValueError(f"--batch={batch_size} must be a multiple of the discriminator's "
+                         f"minibatch-stddev group size ({group})")
+    rng = np.random.default_rng(seed)
+    scores = np.zeros([num_shuffles, n], np.float64)
+    for s in range(num_shuffles):
+        order = np.arange(n) if num_shuffles == 1 else rng.permutation(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            real = len(idx)
+            if real < batch_size and n >= batch_size:
+                others = np.setdiff1d(np.arange(n), idx)
+                idx = np.concatenate([idx, rng.choice(others, batch_size - real, replace=False)])
+            elif real < batch_size:
+                idx = np.concatenate([idx, rng.choice(n, batch_size - real, replace=True)])
+            x = tf.constant(images[idx].astype(np.float32) / 127.5 - 1)
+            c = None if labels is None else tf.constant(labels[idx])
+            out = np.asarray(D(x, c), np.float64).reshape(-1)
+            scores[s, idx[:real]] = out[:real]
+            if progress:
+                progress.update(real)
+    return scores
+
+
+def stability(scores):
+    """How much the ranking depends on the batch companions.
+
+    Returns a dict: `mean_shuffle_std` (mean over images of the score's std across
+    shuffles), `score_spread` (std of the mean scores across images), `noise_ratio`
+    (their ratio), `min_spearman` (smallest rank correlation between two shuffles),
+    and `max_rank_shift` (largest change of an image's rank between two shuffles, as a
+    fraction of N).
+    """
+    k, n = scores.shape
+    ranks = np.argsort(np.argsort(scores, axis=1), axis=1).astype(np.float64)
+    out = {"shuffles": int(k), "images": int(n),
+           "mean_shuffle_std": float(scores.std(axis=0).mean()),
+           "score_spread": float(scores.mean(axis=0).std())}
+    out["noise_ratio"] = out["mean_shuffle_std"] / max(out["score_spread"], 1e-30)
+    spearman, shift = 1.0, 0.0
+    for a in range(k):
+        for b in range(a + 1, k):
+            if n > 1:
+                spearman = min(spearman, float(np.corrcoef(ranks[a], ranks[b])[0, 1]))
+            shift = max(shift, float(np.abs(ranks[a] - ranks[b]).max() / n))
+    out["min_spearman"], out["max_rank_shift"] = spearman, shift
+    return out
+
+
+def ranking(scores):
+    """Indices sorted by mean score, lowest (least real-looking to D) first, with means and
+    stds across shuffles: `(order, mean, std)`."""
+    mean, std = scores.mean(axis=0), scores.std(axis=0)
+    order = np.argsort(mean, kind="stable")
+    return order, mean, std
+
+
+def write_tsv(path, order, mean, std, labels=None):
+    """Writes `rank  index  score  score_std  [label]` sorted by score, atomically."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(["rank", "index", "score", "score_std"] + (["label"] if labels is not None
+                                                             else []))
+        for rank, i in enumerate(order):
+            row = [rank, int(i), f"{mean[i]:.6g}", f"{std[i]:.3g}"]
+            if labels is not None:
+                row.append(int(np.argmax(labels[i])) if labels.shape[1] else "")
+            w.writerow(row)
+    os.replace(tmp, path)
+
+
+def read_tsv(path):
+    """`(indices, scores)` in file order, as written by `write_tsv`."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return (np.array([int(r["index"]) for r in rows]),
+            np.array([float(r["score"]) for r in rows]))
+
+
+def export_grids(images, order, percent, cols=None):
+    """Grids of the bottom and top `percent`% of the ranking (at least one image each):
+    `(bottom HWC, top HWC)`; the bottom grid starts with the lowest score, the top grid
+    with the highest."""
+    if not 0 < percent <= 50:
+        raise ValueError(f"--export_percent={percent}: expected a value in (0, 50]")
+    k = max(1, int(round(len(order) * percent / 100)))
+    bottom, top = order[:k], order[::-1][:k]
+    return make_grid(images[bottom], cols), make_grid(images[top], cols)
