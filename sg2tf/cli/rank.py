@@ -22,6 +22,7 @@ def main(argv):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]}")
     import sg2tf
+    import sg2tf.data
     from sg2tf.data import DatasetError
     from sg2tf.ops import dispatch
     from sg2tf.tools import rank
