@@ -315,3 +315,24 @@ def test_runner_errors(G, fixtures_dir):
     cond = types.SimpleNamespace(c_dim=3)
     with pytest.raises(ValueError, match="conditional.*no labels"):
         runner.check_labels(cond, info)
+
+
+def test_program(fixtures_dir, tmp_path):
+    import subprocess
+
+    env = dict(__import__("os").environ, SG2TF_CACHE=str(tmp_path / "cache"))
+    net = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
+    data = fixtures_dir / "tfrecords" / "shapes32"
+    cmd = [sys.executable, "-m", "sg2tf.cli.metrics", f"--network={net}", f"--data={data}",
+           "--metrics=fid50k_full", "--num_gen=8", "--mirror",
+           f"--output={tmp_path / 'm.jsonl'}"]
+    missing = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert missing.returncode == 2
+    assert "inception-2015-12-05.tgz" in missing.stderr and str(tmp_path / "cache") in \
+        missing.stderr
+    (tmp_path / "cache").mkdir()
+    _fake_inception_graph(tmp_path / "cache" / "classify_image_graph_def.pb")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    line = json.loads((tmp_path / "m.jsonl").read_text())
+    assert line["metric"] == "fid50k_full" and np.isfinite(line["results"]["fid50k_full"])

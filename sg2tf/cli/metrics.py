@@ -1,0 +1,75 @@
+"""sg2tf-metrics: quality metrics of a generator, one JSON line per metric.
+
+  sg2tf-metrics --network=net.pkl --data=datasets/ffhq --metrics=fid50k_full,pr50k3_full
+
+Feature networks are read from --inception/--vgg16/--lpips or from $SG2TF_CACHE
+(~/.cache/sg2tf); nothing is downloaded: a missing file names its URL and place.
+"""
+
+import json
+import os
+
+from absl import app, flags
+
+from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import metrics_flags  # noqa: F401 (defines the flags)
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments {argv[1:]}")
+    import sg2tf
+    import sg2tf.data
+    from sg2tf.data import DatasetError
+    from sg2tf.metrics import features, runner
+    from sg2tf.ops import dispatch
+
+    if FLAGS.ops:
+        dispatch.set_impl(FLAGS.ops)
+    try:
+        names = runner.parse_metrics(FLAGS.metrics)
+        if not names:
+            raise ValueError("--metrics: nothing to compute")
+        if FLAGS.num_gen is not None and FLAGS.num_gen < 2:
+            raise ValueError("--num_gen must be at least 2")
+        needs_data = [n for n in names if runner.METRICS[n].kind in ("fid", "kid", "pr")]
+        if needs_data and not FLAGS.data:
+            raise ValueError(f"{', '.join(needs_data)} compare with real images: pass --data")
+        info = sg2tf.data.read_info(FLAGS.data) if FLAGS.data else None
+        G = sg2tf.load_network(FLAGS.network).generator
+        if G is None:
+            raise ValueError(f"{FLAGS.network}: contains no generator")
+        if info is not None and (info.resolution != G.img_resolution
+                                 or info.channels != G.img_channels):
+            raise ValueError(f"dataset {FLAGS.data} has {info.resolution}x{info.resolution}x"
+                             f"{info.channels} images, the generator makes {G.img_resolution}x"
+                             f"{G.img_resolution}x{G.img_channels}")
+        runner.check_labels(G, info)
+        paths = {"inception": FLAGS.inception, "vgg16": FLAGS.vgg16, "lpips": FLAGS.lpips}
+        for kind in {runner.METRICS[n].network for n in names}:  # fail before any work
+            features.locate(kind, paths[kind])
+    except (ValueError, FileNotFoundError, OSError, DatasetError) as e:
+        common.fail(str(e))
+
+    output = FLAGS.output
+    if output is None and os.path.isdir(FLAGS.network):
+        output = os.path.join(FLAGS.network, f"metric-{'-'.join(names)}.jsonl")
+    try:
+        for record in runner.compute_metrics(
+                names, G, info, network_path=FLAGS.network, jsonl_path=output,
+                mirror=FLAGS.mirror, num_gen=FLAGS.num_gen, feature_paths=paths,
+                cache=runner.StatsCache() if FLAGS.cache else None, batch_size=FLAGS.batch,
+                seed=FLAGS.seed, progress_factory=common.Progress):
+            print(json.dumps(record, sort_keys=True), flush=True)
+    except (ValueError, FileNotFoundError, DatasetError) as e:
+        common.fail(str(e))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
