@@ -20,6 +20,31 @@ def configure_cpu_devices(n):
             pass  # already initialised (tests that configured devices themselves)
 
 
+_strategy_count = 0
+
+
+def mirrored_strategy(devices=None):
+    """A MirroredStrategy whose collectives cannot collide with another one's in this process.
+
+    TensorFlow gives every MirroredStrategy the same collective group key (1) and instance
+    keys counting from the same number; the runtime caches a collective's parameters by
+    (group, instance) key, so a second strategy over the same devices in one process
+    reuses the first one's cached shapes ("Collective ops is aborted by: Shape mismatch").
+    Each strategy made here gets its own range of group keys.
+    """
+    import tensorflow as tf
+
+    global _strategy_count
+    cls = tf.distribute.MirroredStrategy
+    saved = cls._collective_key_base
+    _strategy_count += 1
+    cls._collective_key_base = saved + 100000 * _strategy_count
+    try:
+        return cls(devices)
+    finally:
+        cls._collective_key_base = saved
+
+
 def make_strategy(name):
     """`(strategy, num_workers, worker_id, is_chief)` for --strategy."""
     import json
@@ -39,7 +64,7 @@ def make_strategy(name):
         return strategy, max(workers, 1), worker_id, is_chief
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices), 1, 0, True
+        return mirrored_strategy(devices), 1, 0, True
     device = gpus[0].name if gpus else "/cpu:0"
     return tf.distribute.OneDeviceStrategy(device), 1, 0, True
 

@@ -257,7 +257,7 @@ class Trainer:
         res, ch = self.G.img_resolution, self.G.img_channels
         grads = None
         pen_sum = tf.constant(0.0)
-        round_sums = []
+        len_sum = tf.constant(0.0)
         n_total = self.pl_batch * self.rounds * self.num_replicas
         weight = self.opts["pl_weight"] * self.opts["g_reg_interval"]
         for r in range(self.rounds):
@@ -268,19 +268,22 @@ class Trainer:
                     self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
                     self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
                     self._round(cut, r, self.pl_batch), self.noise_mode)
-                # The penalty's mean is updated with this replica's lengths (as each GPU
-                # does in the official code); the stored mean uses all replicas' (below).
+                # Each group of samples (one round on one replica) measures its penalty
+                # against the stored mean moved towards the group's own mean (the official
+                # per-GPU update); groups do not see each other, so the result does not
+                # depend on how groups are laid out over replicas and rounds. The stored
+                # mean moves once per step, towards the mean of all groups (below).
                 local_mean = tf.stop_gradient(tf.reduce_mean(lengths))
-                pl_mean = tf.stop_gradient(pl_mean + (local_mean - pl_mean) * self.opts["pl_decay"])
-                penalty = tf.square(lengths - pl_mean)
+                group_mean = tf.stop_gradient(pl_mean + (local_mean - pl_mean) * self.opts["pl_decay"])
+                penalty = tf.square(lengths - group_mean)
                 loss = tf.reduce_sum(penalty) * weight / n_total
                 scaled = self.opt_G.scale_loss(loss)
             g = _gradients(tape, scaled, self.G_vars)
             grads = g if grads is None else [a + b for a, b in zip(grads, g)]
             pen_sum += tf.reduce_sum(penalty)
-            round_sums.append(tf.reduce_sum(lengths))
+            len_sum += tf.reduce_sum(lengths)
         skipped = self._apply(self.opt_G, grads, self.G_vars, None)
-        return {"pl_penalty": pen_sum, "pl_round_sums": tf.stack(round_sums), "skipped_G": skipped}
+        return {"pl_penalty": pen_sum, "pl_length_sum": len_sum, "skipped_G": skipped}
 
     def _d_main(self, reals, labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p):
         reals, labels = self._slice(reals), self._slice(labels)
@@ -375,13 +378,11 @@ class Trainer:
             out = self._run(self._g_reg, (labels, z, mix_z, cut, pl_seed, tf.identity(self.pl_mean)))
             skipped_G += self._first(out.pop("skipped_G"))
             red = self._reduce(out)
-            round_means = red["pl_round_sums"] / float(self.pl_batch * self.num_replicas)
-            pl_mean = tf.identity(self.pl_mean)
-            for r in range(self.rounds):  # the cross-replica mean of each round, in order
-                pl_mean = pl_mean + (round_means[r] - pl_mean) * opts["pl_decay"]
-            self.pl_mean.assign(pl_mean)
-            stats["pl_penalty"] = red["pl_penalty"] / float(self.pl_batch * self.rounds * self.num_replicas)
-            stats["pl_length"] = tf.reduce_mean(round_means)
+            n_pl = float(self.pl_batch * self.rounds * self.num_replicas)
+            pl_length = red["pl_length_sum"] / n_pl
+            self.pl_mean.assign(self.pl_mean + (pl_length - self.pl_mean) * opts["pl_decay"])
+            stats["pl_penalty"] = red["pl_penalty"] / n_pl
+            stats["pl_length"] = pl_length
             stats["pl_mean"] = tf.identity(self.pl_mean)
 
         # D main.
