@@ -99,7 +99,7 @@ def test_program(fixtures_dir, tmp_path):
     Image.fromarray(np.full((40, 48, 3), 90, np.uint8)).save(tmp_path / "t.png")
     out = tmp_path / "out"
     base = [sys.executable, "-m", "sg2tf.cli.project", f"--network={net}",
-            f"--target={tmp_path / 't.png'}", f"--outdir={out}", "--num_steps=3"]
+            f"--target={tmp_path / 't.png'}", f"--outdir={out}", "--num_steps=3", "--w_avg_samples=100"]
     env = dict(__import__("os").environ, SG2TF_CACHE=str(tmp_path / "cache"))
     r = subprocess.run(base + ["--distance=pixel", "--save_video"], capture_output=True,
                        text=True, timeout=300, env=env)

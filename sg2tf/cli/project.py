@@ -64,7 +64,8 @@ def main(argv):
 
     os.makedirs(FLAGS.outdir, exist_ok=True)
     cfg = projection.ProjectionConfig(num_steps=FLAGS.num_steps, w_plus=FLAGS.w_plus,
-                                      optimize_noise=FLAGS.optimize_noise, seed=FLAGS.seed)
+                                      optimize_noise=FLAGS.optimize_noise, seed=FLAGS.seed,
+                                      w_avg_samples=FLAGS.w_avg_samples)
     progress = common.Progress(FLAGS.num_steps, "projecting")
     history, loss, noise = projection.project(G, target, distance, cfg, c=c,
                                               progress=progress)

@@ -15,6 +15,7 @@ flags.DEFINE_bool("optimize_noise", True, "Optimize the noise inputs too (offici
 flags.DEFINE_integer("class_idx", None, "Class label for conditional networks.")
 flags.DEFINE_bool("save_video", False, "Also write proj.mp4 (or .gif) of target | step.")
 flags.DEFINE_integer("seed", 303, "Seed.")
+flags.DEFINE_integer("w_avg_samples", 10000, "Latents for the mean and spread of w.")
 flags.DEFINE_enum("ops", None, ["auto", "custom", "ref"], "Op implementation "
                   "(default: $SG2TF_OPS or auto).")
 
