@@ -14,7 +14,8 @@ Every mode runs with the reference ops unless --ops says otherwise (exports alwa
 them). Each measurement is one warm-up call, then the median of --iterations timed calls.
 TFLite models are converted per batch (their batch is fixed) and run with one interpreter
 thread per CPU. --pytorch_json adds a measurement of the official PyTorch generator made
-elsewhere (see docs/serving.md) and the SavedModel / PyTorch speed ratio.
+elsewhere (see docs/serving.md) and, for every mode, the sg2tf / PyTorch speed ratio
+(`<mode>_vs_pytorch/batch<N>`).
 """
 
 import json
@@ -162,9 +163,10 @@ def main(argv):
         out["pytorch"] = torch_result
         for config in configs:
             for batch in batches:
-                ours = out["configs"][config].get(f"saved_model/batch{batch}", {})
                 theirs = torch_result.get(config, {}).get(f"batch{batch}_images_per_s")
-                if "images_per_s" in ours and theirs:
-                    out["configs"][config][f"saved_model_vs_pytorch/batch{batch}"] = \
-                        ours["images_per_s"] / theirs
+                for mode in FLAGS.modes:
+                    ours = out["configs"][config].get(f"{mode}/batch{batch}", {})
+                    if "images_per_s" in ours and theirs:
+                        out["configs"][config][f"{mode}_vs_pytorch/batch{batch}"] = \
+                            ours["images_per_s"] / theirs
     return out

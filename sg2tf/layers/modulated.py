@@ -86,11 +86,28 @@ class ModulatedConv2D(Layer):
                 ww = ww * dcoefs[:, tf.newaxis, tf.newaxis, tf.newaxis, :]
             return batched_conv2d_resample(x, ww, self.fir, up=self.up)
 
+        if self._fold_into_weight(x):
+            # One sample: style and demodulation scale the weight instead of the
+            # activations (a plain convolution, two fewer passes over the image).
+            weight = weight * styles[0][:, tf.newaxis]
+            if dcoefs is not None:
+                weight = weight * dcoefs[0]
+            return conv2d_resample(x, weight, self.fir, up=self.up)
+
         x = x * tf.cast(styles[:, tf.newaxis, tf.newaxis, :], x.dtype)
         x = conv2d_resample(x, weight, self.fir, up=self.up)
         if dcoefs is not None:
             x = x * tf.cast(dcoefs[:, tf.newaxis, tf.newaxis, :], x.dtype)
         return x
+
+    def _fold_into_weight(self, x):
+        """Whether the non-fused path should modulate the weight (static batch of 1, when
+        the weight is smaller than the activations it would otherwise scale)."""
+        n, h, w, _ = x.shape
+        if n != 1 or h is None or w is None or x.dtype != tf.float32:
+            return False
+        weight_size = self.kernel_size ** 2 * self.in_channels * self.filters
+        return weight_size <= h * w * (self.in_channels + self.filters * self.up ** 2)
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape

@@ -148,10 +148,9 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
     if upx > 1 or upy > 1:
         x = tf.reshape(x, [n, h * upy, w * upx, channels])
 
-    # Pad (positive) and crop (negative).
-    if max(padx0, padx1, pady0, pady1) > 0:
-        x = tf.pad(x, [[0, 0], [max(pady0, 0), max(pady1, 0)], [max(padx0, 0), max(padx1, 0)],
-                       [0, 0]])
+    # Crop (negative padding) here; positive padding is the depthwise convolutions'
+    # explicit padding below (no separate PAD pass over the image; TFLite's converter
+    # turns it back into PAD + DEPTHWISE_CONV_2D).
     if min(padx0, padx1, pady0, pady1) < 0:
         hh, ww = tf.shape(x)[1], tf.shape(x)[2]
         x = x[:, max(-pady0, 0):hh - max(-pady1, 0), max(-padx0, 0):ww - max(-padx1, 0), :]
@@ -164,17 +163,29 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
     # Fold a uniform downsampling factor into the convolution stride.
     stride = downx if downx == downy else 1
     strides = [1, stride, stride, 1]
+    pad_y = [max(pady0, 0), max(pady1, 0)]
+    pad_x = [max(padx0, 0), max(padx1, 0)]
     if f.shape.rank == 2:
         kernel = tf.tile(f[:, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
-        x = tf.nn.depthwise_conv2d(x, kernel, strides=strides, padding="VALID")
+        x = tf.nn.depthwise_conv2d(x, kernel, strides=strides,
+                                   padding=_padding_arg(pad_y, pad_x))
     else:
         kernel_x = tf.tile(f[tf.newaxis, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
         kernel_y = tf.tile(f[:, tf.newaxis, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
-        x = tf.nn.depthwise_conv2d(x, kernel_x, strides=[1, 1, 1, 1], padding="VALID")
-        x = tf.nn.depthwise_conv2d(x, kernel_y, strides=strides, padding="VALID")
+        x = tf.nn.depthwise_conv2d(x, kernel_x, strides=[1, 1, 1, 1],
+                                   padding=_padding_arg([0, 0], pad_x))
+        x = tf.nn.depthwise_conv2d(x, kernel_y, strides=strides,
+                                   padding=_padding_arg(pad_y, [0, 0]))
     if stride == 1 and (downx > 1 or downy > 1):
         x = x[:, ::downy, ::downx, :]
     return x
+
+
+def _padding_arg(pad_y, pad_x):
+    """'VALID', or the explicit NHWC padding of a depthwise convolution."""
+    if max(pad_y + pad_x) == 0:
+        return "VALID"
+    return [[0, 0], list(pad_y), list(pad_x), [0, 0]]
 
 
 def filter2d(x, f, padding=0, flip_filter=False, gain=1, impl=None):
