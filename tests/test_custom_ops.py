@@ -209,6 +209,11 @@ _FILTERS = {
     "7sep": ("sep", [1, 2, 3, 4, 3, 2, 1]),
     "8sep": ("sep", [1, 3, 5, 7, 7, 5, 3, 1]),
     "1x8": np.linspace(-1, 2, 8, dtype=np.float32).reshape(1, 8),
+    # A non-symmetric outer product with a negative largest tap (the CPU kernel's
+    # separable path), and one perturbed off rank 1 (its 2-D path).
+    "3x4r1": np.outer([1, -2, 0.5], [3, 1, -4, 2]).astype(np.float32),
+    "3x4near": (np.outer([1, -2, 0.5], [3, 1, -4, 2])
+                + 1e-3 * np.arange(12).reshape(3, 4)).astype(np.float32),
 }
 
 
@@ -239,6 +244,14 @@ UPFIRDN_CASES = [
     ([2, 8, 7, 32], 2, 1, [2, 1, 2, 1], "4", False, 4.0, tf.float16),
     ([2, 9, 10, 64], 1, 2, [1, 1, 1, 1], "4", False, 1.0, tf.float16),
     ([1, 7, 9, 5], [3, 1], [1, 2], [0, -1, 2, 2], "8sep", False, 2.0, tf.float16),
+    # Channel counts that use every block size of the kernel (32, 8, single).
+    ([2, 9, 8, 45], 2, 1, [2, 1, 2, 1], "4", False, 4.0, tf.float32),
+    ([2, 12, 11, 45], 1, 2, [1, 1, 1, 1], "4", False, 1.0, tf.float32),
+    ([2, 7, 6, 45], 1, 1, [1, 2, 1, 1], "3x3", False, 1.0, tf.float32),
+    ([2, 8, 9, 13], 2, 1, [1, 3, 2, 1], "3x4r1", False, 2.0, tf.float32),
+    ([1, 10, 12, 40], [2, 1], [1, 2], [2, 1, 0, 3], "3x4r1", True, 1.0, tf.float32),
+    ([2, 8, 9, 13], 2, 1, [1, 3, 2, 1], "3x4near", False, 2.0, tf.float32),
+    ([2, 9, 10, 40], 1, 2, [1, 1, 1, 1], "3x4r1", False, 0.05, tf.float16),
 ]
 
 

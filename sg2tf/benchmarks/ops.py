@@ -9,8 +9,13 @@ activations. Each case runs `y = op(x)`, `dx = d(sum(y * dy))/dx` inside one
 inputs (CPU: TensorFlow's BFC allocator, enabled by this module when it is imported
 before TensorFlow; GPU: the device allocator).
 
-Output (JSON): {"device", "cases": [{"op", "shape", "ref_ms", "custom_ms", "speedup",
-"ref_peak_mb", "custom_peak_mb"}, ...], "summary": {op: {"speedup_geomean", ...}}}.
+On a shared machine, `--repeat N` times every case N times, alternating reference and
+custom, and reports the median of the N medians (and each run's ratio); `load_avg` gives
+the 1-minute load average before and after, to judge how quiet the machine was.
+
+Output (JSON): {"device", "load_avg", "cases": [{"op", "shape", "ref_ms", "custom_ms",
+"speedup", "speedups", "ref_peak_mb", "custom_peak_mb"}, ...],
+"summary": {op: {"speedup_geomean", ...}}}.
 """
 
 import os
@@ -34,6 +39,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch", 4, "Batch size of every case.")
 flags.DEFINE_integer("iters", 5, "Timed iterations per case (median reported).")
 flags.DEFINE_integer("warmup", 2, "Untimed iterations per case (tracing, caches).")
+flags.DEFINE_integer("repeat", 1, "Times each case is measured (reference and custom "
+                     "alternating); the median is reported.")
 flags.DEFINE_enum("dtype", "float32", ["float32", "float16"], "Tensor dtype.")
 flags.DEFINE_list("ops", ["upfirdn2d", "bias_act"], "Op families to time.")
 flags.DEFINE_bool("small", False, "Only the smaller shapes (a quick check).")
@@ -76,7 +83,7 @@ def _peak_mb(device, fn, *args):
     return round((peak - base) / 2**20, 2)
 
 
-def _time_case(op_fn, x, impl, iters, warmup, device):
+def _make_step(op_fn, x, impl):
     dy = tf.random.stateless_normal(tf.shape(op_fn(x, "ref")), seed=[1, 2], dtype=x.dtype)
 
     @tf.function
@@ -86,6 +93,10 @@ def _time_case(op_fn, x, impl, iters, warmup, device):
             y = op_fn(x, impl)
         return y, tape.gradient(y, x, output_gradients=dy)
 
+    return step
+
+
+def _time_step(step, x, iters, warmup):
     for _ in range(warmup):
         [t.numpy() for t in step(x)]
     times = []
@@ -93,19 +104,25 @@ def _time_case(op_fn, x, impl, iters, warmup, device):
         start = time.perf_counter()
         [t.numpy() for t in step(x)]
         times.append(time.perf_counter() - start)
-    peak = _peak_mb(device, step, x)
-    return float(np.median(times)) * 1e3, peak
+    return float(np.median(times)) * 1e3
+
+
+def _load_avg():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act"),
-        small=False):
+        small=False, repeat=1):
     """Runs the benchmark and returns the result dict (see the module docstring)."""
     library, reason = _custom.load_library()
     device = _device()
     result = {"device": device, "dtype": dtype, "batch": batch, "iters": iters,
               "tensorflow": tf.__version__, "custom_available": library is not None,
               "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()
-              or os.cpu_count()}
+              or os.cpu_count(), "repeat": repeat, "load_avg": [_load_avg()]}
     if library is None:
         result["error"] = f"custom ops unavailable: {reason}"
         return result
@@ -117,12 +134,22 @@ def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act
             if op not in ops:
                 continue
             x = tf.constant(rng.normal(size=shape), dtype=dtype)
-            ref_ms, ref_peak = _time_case(fn, x, "ref", iters, warmup, device)
-            custom_ms, custom_peak = _time_case(fn, x, "custom", iters, warmup, device)
-            rows.append({"op": op, "case": name, "shape": shape,
-                         "ref_ms": round(ref_ms, 2), "custom_ms": round(custom_ms, 2),
-                         "speedup": round(ref_ms / custom_ms, 2),
-                         "ref_peak_mb": ref_peak, "custom_peak_mb": custom_peak})
+            ref_step = _make_step(fn, x, "ref")
+            custom_step = _make_step(fn, x, "custom")
+            ref_times, custom_times = [], []
+            for i in range(max(repeat, 1)):
+                ref_times.append(_time_step(ref_step, x, iters, warmup if i == 0 else 1))
+                custom_times.append(_time_step(custom_step, x, iters, warmup if i == 0 else 1))
+            ref_ms, custom_ms = float(np.median(ref_times)), float(np.median(custom_times))
+            row = {"op": op, "case": name, "shape": shape,
+                   "ref_ms": round(ref_ms, 2), "custom_ms": round(custom_ms, 2),
+                   "speedup": round(ref_ms / custom_ms, 2),
+                   "ref_peak_mb": _peak_mb(device, ref_step, x),
+                   "custom_peak_mb": _peak_mb(device, custom_step, x)}
+            if repeat > 1:
+                row["speedups"] = [round(r / c, 2) for r, c in zip(ref_times, custom_times)]
+            rows.append(row)
+    result["load_avg"].append(_load_avg())
     result["cases"] = rows
     summary = {}
     for op in ops:
@@ -148,4 +175,4 @@ def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act
 def main(argv):
     del argv
     return run(batch=FLAGS.batch, iters=FLAGS.iters, warmup=FLAGS.warmup, dtype=FLAGS.dtype,
-               ops=tuple(FLAGS.ops), small=FLAGS.small)
+               ops=tuple(FLAGS.ops), small=FLAGS.small, repeat=FLAGS.repeat)

@@ -11,6 +11,7 @@
 #ifndef SG2TF_CUSTOM_OPS_UPFIRDN2D_CC_KERNELS_UPFIRDN2D_H_
 #define SG2TF_CUSTOM_OPS_UPFIRDN2D_CC_KERNELS_UPFIRDN2D_H_
 
+#include <cmath>
 #include <cstdint>
 
 #include "custom_ops/common/platform.h"
@@ -71,6 +72,54 @@ SG2TF_HD float Weight(const Params& p, const float* f, int ky, int kx) {
     return P::Round(P::Round(f[fy]) * p.tap_scale) * P::Round(P::Round(f[fx]) * p.tap_scale);
   }
   return P::Round(P::Round(f[fy * p.fw + fx]) * p.tap_scale);
+}
+
+// Per-axis weights of a filter whose 2-D weights are an outer product (the usual
+// resampling filters). Fills wy[ky] (fh of them) and wx[kx] (fw) and returns true when
+// wy[ky] * wx[kx] equals Weight<P>(p, f, ky, kx) within rel_tol * max |Weight| for every
+// window position; a separable (1-D) f always qualifies, with its rounded taps on both
+// axes (Weight<P> multiplies the same factors). For a 2-D f the factors are the pivot
+// row and column (pivot: the largest weight) divided by sqrt(|pivot|), which reproduces
+// filters such as outer([1,3,3,1], [1,3,3,1]) / 64 exactly. Host code only: the CPU
+// kernel runs separable filters in two 1-D passes.
+template <class P>
+inline bool SeparableWeights(const Params& p, const float* f, float rel_tol, float* wy,
+                             float* wx) {
+  if (p.separable) {
+    for (int k = 0; k < p.fh; ++k) {
+      wy[k] = P::Round(P::Round(f[FilterIndex(k, p.fh, p.flip)]) * p.tap_scale);
+    }
+    for (int k = 0; k < p.fw; ++k) {
+      wx[k] = P::Round(P::Round(f[FilterIndex(k, p.fw, p.flip)]) * p.tap_scale);
+    }
+    return true;
+  }
+  int py = 0, px = 0;
+  float pivot = 0.f;
+  for (int ky = 0; ky < p.fh; ++ky) {
+    for (int kx = 0; kx < p.fw; ++kx) {
+      const float v = Weight<P>(p, f, ky, kx);
+      if (!(std::fabs(v) <= std::fabs(pivot))) {  // Also catches NaN.
+        pivot = v;
+        py = ky;
+        px = kx;
+      }
+    }
+  }
+  if (!std::isfinite(pivot)) return false;
+  const float scale = std::sqrt(std::fabs(pivot));
+  const float sign = pivot < 0.f ? -1.f : 1.f;
+  for (int ky = 0; ky < p.fh; ++ky) wy[ky] = pivot == 0.f ? 0.f : Weight<P>(p, f, ky, px) / scale;
+  for (int kx = 0; kx < p.fw; ++kx) {
+    wx[kx] = pivot == 0.f ? 0.f : Weight<P>(p, f, py, kx) / scale * sign;
+  }
+  const float limit = rel_tol * std::fabs(pivot);
+  for (int ky = 0; ky < p.fh; ++ky) {
+    for (int kx = 0; kx < p.fw; ++kx) {
+      if (!(std::fabs(wy[ky] * wx[kx] - Weight<P>(p, f, ky, kx)) <= limit)) return false;
+    }
+  }
+  return true;
 }
 
 // Flat NHWC index of input pixel (n, iy, ix), channel 0.
