@@ -119,12 +119,13 @@ def train(raw):
     elif is_chief:
         run_dir = checkpoints.next_run_dir(opts["outdir"], options_lib.describe(opts))
     else:
-        run_dir = os.path.join(opts["outdir"], f".worker{worker_id}")
-        os.makedirs(run_dir, exist_ok=True)
+        run_dir = None  # other workers write nothing (their checkpoint copies go to a temp dir)
     if is_chief and resume_kind != "checkpoint":
         with open(os.path.join(run_dir, "training_options.json"), "w") as f:
             f.write(options_lib.to_json(opts))
     log = stats_lib.Logger(run_dir, enabled=is_chief)
+    if not is_chief:
+        run_dir = run_dir or opts["outdir"]
     log.print(f"sg2tf-train: run directory {run_dir}")
     log.print(f"strategy {type(strategy).__name__}: {replicas} replicas, {num_workers} workers; "
               f"batch {opts['batch']} = {replicas} x {opts['batch_gpu']} x {opts['accumulation_rounds']} rounds")
@@ -135,13 +136,22 @@ def train(raw):
     # The global seed also enters tf.data's shuffle order: set it before building the
     # pipeline, so a run depends only on its options (not on what ran before in-process).
     keras.utils.set_random_seed(opts["seed"])
-    ctx = tf.distribute.InputContext(num_input_pipelines=num_workers, input_pipeline_id=worker_id,
-                                     num_replicas_in_sync=num_workers)
+    # Every worker reads the same stream of global batches and takes its own slice: the
+    # iterator state is then the same on every worker (the chief's checkpoint restores all
+    # of them exactly) and the data order does not depend on the number of workers.
     dataset = data_lib.make_dataset(
         opts["data"], opts["resolution"], opts["batch"], mirror=opts["mirror"],
-        seed=opts["seed"], input_context=ctx, labels=opts["c_dim"] > 0,
+        seed=opts["seed"], labels=opts["c_dim"] > 0,
         max_images=opts["max_images"], shuffle_buffer=opts["shuffle_buffer"])
     data_iter = iter(dataset)
+    worker_batch = opts["batch"] // num_workers
+
+    def next_batch():
+        reals, labels = next(data_iter)
+        if num_workers == 1:
+            return reals, labels
+        lo = worker_id * worker_batch
+        return reals[lo:lo + worker_batch], labels[lo:lo + worker_batch]
 
     # ---- Networks. ---------------------------------------------------------------------
     keras.utils.set_random_seed(opts["seed"])
@@ -204,7 +214,7 @@ def train(raw):
 
     import sg2tf.io.snapshot  # noqa: F401
     while cur_nimg < total_nimg:
-        reals, labels = next(data_iter)
+        reals, labels = next_batch()
         tick_stats.add(trainer.train_step(reals, labels))
         cur_nimg += opts["batch"]
         done = cur_nimg >= total_nimg

@@ -88,8 +88,8 @@ class CheckpointManager:
       objects: `{name: trackable}` (see `Trainer.checkpoint_objects`).
       keep: how many complete checkpoints to keep.
       is_chief: only the chief publishes; other workers (multi-worker training) write
-        into a scratch directory that is deleted, as tf.distribute requires every worker
-        to take part in saving.
+        into a temporary directory outside the run directory that is deleted, as
+        tf.distribute requires every worker to take part in saving.
     """
 
     def __init__(self, run_dir, objects, keep=3, is_chief=True):
@@ -101,13 +101,20 @@ class CheckpointManager:
 
     def save(self, nimg, metadata):
         """Writes a checkpoint for image count `nimg`; returns its path (None on non-chiefs)."""
+        if not self.is_chief:
+            # Every worker must take part in writing; the others write a private copy
+            # outside the run directory and delete it.
+            tmp = tempfile.mkdtemp(prefix="sg2tf-worker-ckpt-")
+            try:
+                self.checkpoint.write(os.path.join(tmp, "state"))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            return None
         os.makedirs(self.root, exist_ok=True)
         final = os.path.join(self.root, f"ckpt-{int(nimg):012d}")
         tmp = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=self.root)
         try:
             self.checkpoint.write(os.path.join(tmp, "state"))
-            if not self.is_chief:
-                return None
             with open(os.path.join(tmp, "done.json"), "w") as f:
                 json.dump(dict(metadata, nimg=int(nimg)), f, indent=1, sort_keys=True)
                 f.flush()

@@ -51,8 +51,9 @@ def make_strategy(name):
 
     import tensorflow as tf
 
-    gpus = tf.config.list_logical_devices("GPU")
     if name == "multi_worker":
+        # Before anything initialises TensorFlow's context (listing devices does):
+        # collective ops must be configured at program startup.
         tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
         if not tf_config.get("cluster"):
             raise TrainingError("--strategy=multi_worker needs TF_CONFIG with a cluster spec")
@@ -62,6 +63,7 @@ def make_strategy(name):
         worker_id = task.get("index", 0) + (1 if task.get("type") == "worker" and "chief" in tf_config["cluster"] else 0)
         is_chief = (task.get("type") == "chief") or (task.get("type") == "worker" and worker_id == 0)
         return strategy, max(workers, 1), worker_id, is_chief
+    gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return mirrored_strategy(devices), 1, 0, True
