@@ -18,9 +18,10 @@ def check_noise_mode(noise_mode):
 class NoiseInjection(Layer):
     """Adds `noise * strength` to every channel of a feature map.
 
-    Noise modes: `random` draws new Gaussian noise per call and sample, `const` uses
-    the stored `noise_const` buffer (the NVlabs `noiseN` variables), `none` adds
-    nothing.
+    Noise modes: `random` draws new Gaussian noise per call and sample (from
+    `noise_generator` when given: a `tf.random.Generator` or any object with a
+    `normal(shape)` method), `const` uses the stored `noise_const` buffer (the NVlabs
+    `noiseN` variables), `none` adds nothing.
 
     Args:
       resolution: spatial size of the feature map (the const buffer's size).
@@ -38,7 +39,7 @@ class NoiseInjection(Layer):
             name="noise_const", shape=[self.resolution, self.resolution],
             initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
 
-    def call(self, x, noise_mode="random"):
+    def call(self, x, noise_mode="random", noise_generator=None):
         check_noise_mode(noise_mode)
         if noise_mode == "none":
             return x
@@ -46,7 +47,10 @@ class NoiseInjection(Layer):
             noise = self.noise_const[tf.newaxis, :, :, tf.newaxis]
         else:
             shape = tf.shape(x)
-            noise = tf.random.normal([shape[0], shape[1], shape[2], 1])
+            shape = [shape[0], shape[1], shape[2], 1]
+            # A `tf.random.Generator` (or any object with `normal(shape)`) makes the noise
+            # reproducible and checkpointable; otherwise TensorFlow's global stateful RNG.
+            noise = tf.random.normal(shape) if noise_generator is None else noise_generator.normal(shape)
         return x + tf.cast(noise * self.strength, x.dtype)
 
     def compute_output_shape(self, input_shape):

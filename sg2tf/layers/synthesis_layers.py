@@ -59,10 +59,10 @@ class SynthesisLayer(Layer):
             self.noise.build((None, self.resolution, self.resolution, self.filters))
         self.bias = self.add_weight(name="bias", shape=[self.filters], initializer="zeros")
 
-    def call(self, x, w, noise_mode="random", fused_modconv=None, gain=1.0):
+    def call(self, x, w, noise_mode="random", fused_modconv=None, gain=1.0, noise_generator=None):
         x = self.conv(x, w, fused_modconv=fused_modconv)
         if self.noise is not None:
-            x = self.noise(x, noise_mode=noise_mode)
+            x = self.noise(x, noise_mode=noise_mode, noise_generator=noise_generator)
         act_gain = get_activation(self.activation).def_gain * gain
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp)

@@ -103,7 +103,7 @@ class SynthesisBlock(Layer):
                                         compute_dtype=self.compute_dtype_name, name="skip")
             self.skip.build((None, res // 2, res // 2, self.in_channels))
 
-    def call(self, x, img, ws, noise_mode="const", fused_modconv=None):
+    def call(self, x, img, ws, noise_mode="const", fused_modconv=None, noise_generator=None):
         dtype = self.compute_dtype_name
         w_iter = iter(tf.unstack(ws, axis=1))
         if self.in_channels == 0:
@@ -114,18 +114,22 @@ class SynthesisBlock(Layer):
             else:
                 x = tf.tile(self.const[tf.newaxis], [n, 1, 1, 1])
             x = tf.cast(x, dtype)
-            x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
+            x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv,
+                           noise_generator=noise_generator)
         elif self.architecture == "resnet":
             x = tf.cast(x, dtype)
             y = self.skip(x, gain=float(np.sqrt(0.5)))
-            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
+            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv,
+                           noise_generator=noise_generator)
             x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv,
-                           gain=float(np.sqrt(0.5)))
+                           gain=float(np.sqrt(0.5)), noise_generator=noise_generator)
             x = y + x
         else:
             x = tf.cast(x, dtype)
-            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
-            x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
+            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv,
+                           noise_generator=noise_generator)
+            x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv,
+                           noise_generator=noise_generator)
 
         if img is not None:
             img = upsample2d(img, self.fir)
@@ -214,14 +218,18 @@ class SynthesisNetwork(Layer):
         for block in self.blocks:
             block.build(None)
 
-    def call(self, ws, noise_mode="const", fused_modconv=None):
+    def call(self, ws, noise_mode="const", fused_modconv=None, noise_generator=None):
+        """Images from ws. `noise_generator`: the source of `random` noise (a
+        `tf.random.Generator` or any object with `normal(shape)`); None = TensorFlow's
+        global RNG."""
         check_noise_mode(noise_mode)
         ws = tf.cast(ws, tf.float32)
         x = img = None
         w_idx = 0
         for block in self.blocks:
             block_ws = ws[:, w_idx:w_idx + block.num_conv + block.num_torgb]
-            x, img = block(x, img, block_ws, noise_mode=noise_mode, fused_modconv=fused_modconv)
+            x, img = block(x, img, block_ws, noise_mode=noise_mode, fused_modconv=fused_modconv,
+                           noise_generator=noise_generator)
             w_idx += block.num_conv
         return img
 
