@@ -31,8 +31,14 @@ print("KEYS OK")
 from test_train_step import make_trainer, data
 # One replica with two accumulation rounds of 2 has the sample groups of two replicas with
 # one round of 2: the same minibatch-stddev groups (off here anyway) and path-length groups.
-one = make_trainer(tf.distribute.OneDeviceStrategy("/cpu:0"), batch_gpu=2, mbstd_channels=0)
-two = make_trainer(mirrored_strategy(["/cpu:0", "/cpu:1"]), batch_gpu=2, mbstd_channels=0)
+# Random noise at strength 1: its seeds follow the sample groups too.
+one = make_trainer(tf.distribute.OneDeviceStrategy("/cpu:0"), batch_gpu=2, mbstd_channels=0, noise_mode="random")
+two = make_trainer(mirrored_strategy(["/cpu:0", "/cpu:1"]), batch_gpu=2, mbstd_channels=0, noise_mode="random")
+for t in (one, two):
+    for net in (t.G, t.G_ema):
+        for v in net.variables:
+            if v.path.endswith("noise/strength"):
+                v.assign(1.0)
 assert two.num_replicas == 2 and two.rounds == 1 and one.rounds == 2
 assert one.do_pl and one.phase_flags(0)[:2] == (True, True)
 x, c = data(seed=0)
@@ -51,7 +57,7 @@ print("OK")
 
 
 def test_two_replicas_match_one_with_path_length_and_r1():
-    # One step with every phase: G main, G path length, D main, D R1, G_ema.
+    # One step with every phase: G main, G path length, D main, D R1, G_ema; random noise.
     here = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run([sys.executable, "-c", SCRIPT, here], capture_output=True, text=True,
                          timeout=900)

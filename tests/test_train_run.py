@@ -88,7 +88,8 @@ def test_errors_before_any_work(shapes, tmp_path):
 
 
 def test_resume_after_sigkill_is_exact(shapes, tmp_path):
-    common = dict(TINY, aug="ada", p=0.2, kimg=0.032, tick_kimg=0.016)
+    # Random noise: drawn from the checkpointed generator, so resume is exact with it too.
+    common = dict(TINY, aug="ada", p=0.2, kimg=0.032, tick_kimg=0.016, noise_mode="random")
     one_go = _train(data=shapes, outdir=str(tmp_path / "a"), **common)
     # The same run in a subprocess, killed with SIGKILL once its first checkpoint is published.
     outdir = tmp_path / "b"

@@ -32,10 +32,13 @@ def mapped_ws(G, z, c, mix_z=None, cutoffs=None):
     return ws
 
 
-def generate_images(G, z, c, mix_z=None, cutoffs=None, noise_mode="random"):
-    """`(images, ws)` for latents z with optional per-sample style mixing."""
+def generate_images(G, z, c, mix_z=None, cutoffs=None, noise_mode="random", noise_generator=None):
+    """`(images, ws)` for latents z with optional per-sample style mixing.
+
+    `noise_generator`: the source of G's `random` noise (see `SynthesisNetwork.call`).
+    """
     ws = mapped_ws(G, z, c, mix_z, cutoffs)
-    return G.synthesis(ws, noise_mode=noise_mode), ws
+    return G.synthesis(ws, noise_mode=noise_mode, noise_generator=noise_generator), ws
 
 
 def g_nonsaturating(fake_logits):
@@ -66,12 +69,30 @@ def r1_penalty(D, reals, c, augment=None):
     return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]), logits
 
 
+class StatelessNoise:
+    """A stateless source of G's random noise: `normal(shape)` draws from a seed.
+
+    The k-th call draws from `fold_in(seed, k)`, so one synthesis pass gets independent
+    noise for each layer and the same seed gives the same noise (checkpoint the seed's
+    source, and noise is reproducible). Pass as `noise_generator`.
+    """
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.calls = 0
+
+    def normal(self, shape, dtype=tf.float32):
+        seed = tf.random.experimental.stateless_fold_in(self.seed, self.calls)
+        self.calls += 1
+        return tf.random.stateless_normal(shape, seed, dtype=dtype)
+
+
 def path_length_noise(shape, seed):
     """The random image-space direction of the path-length regularizer, `N(0,1) / sqrt(H*W)`."""
     return tf.random.stateless_normal(shape, seed) / np.sqrt(float(shape[1] * shape[2]))
 
 
-def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random"):
+def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random", noise_generator=None):
     """Per-sample path lengths `sqrt(mean_layers(sum_w(J^T y)^2))` with `y = noise`.
 
     `noise` is `[N, H, W, C]` as from `path_length_noise`. Differentiable w.r.t. G's
@@ -81,7 +102,7 @@ def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random"):
     with tf.GradientTape() as tape:
         ws = mapped_ws(G, z, c, mix_z, cutoffs)
         tape.watch(ws)
-        images = G.synthesis(ws, noise_mode=noise_mode)
+        images = G.synthesis(ws, noise_mode=noise_mode, noise_generator=noise_generator)
         total = tf.reduce_sum(tf.cast(images, tf.float32) * noise)
     grads = tape.gradient(total, ws)
     return tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))

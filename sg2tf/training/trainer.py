@@ -11,7 +11,9 @@ takes its own consecutive slice, and splits it into `batch_gpu`-sized gradient
 accumulation rounds. All per-sample random numbers (latents, style mixing, augmentation
 parameters) are drawn for the whole global batch from one checkpointed
 `tf.random.Generator` and sliced the same way, so results do not depend on how the
-global batch is split across replicas and rounds.
+global batch is split across replicas and rounds. G's random noise inputs and the
+path-length directions come from per-phase seeds of that generator, folded with the
+sample group (replica, round).
 
 Normalisation. Each loss is a mean over the global batch: a round contributes the
 sum of its per-sample losses divided by the global batch size, rounds are summed and
@@ -221,11 +223,26 @@ class Trainer:
         with tf.control_dependencies([v.value.read_value() for v in variables[:1]] + [opt.iterations.value.read_value()]):
             return tf.cast(skip, tf.float32) + 0.0
 
+    def _noise_seed(self):
+        """A seed for G's random noise in one phase (drawn only with noise_mode=random)."""
+        if self.noise_mode != "random":
+            return tf.zeros([2], tf.int64)
+        return self.rng.make_seeds(1)[:, 0]
+
+    def _noise(self, seed, r):
+        """G's noise source for round r on this replica: from the phase seed and the sample
+        group (replica, round), so it is checkpointed and does not depend on the layout."""
+        if self.noise_mode != "random":
+            return None
+        rid = tf.distribute.get_replica_context().replica_id_in_sync_group
+        group = tf.cast(rid * self.rounds + r, tf.int64)
+        return losses.StatelessNoise(tf.random.experimental.stateless_fold_in(seed, group))
+
     def _mixing(self):
         return self.opts["style_mixing_prob"] > 0
 
     # ---------------------------------------------------------------- replica phases
-    def _g_main(self, labels, z, mix_z, cut, aug_u, aug_seed, p):
+    def _g_main(self, labels, z, mix_z, cut, aug_u, aug_seed, p, noise_seed):
         labels, z, mix_z, cut = self._slice(labels), self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
         aug_u = self._global_slice(aug_u)
         grads = None
@@ -236,7 +253,8 @@ class Trainer:
             with tf.GradientTape() as tape:
                 img, ws = losses.generate_images(self.G, self._round(z, r), self._round(labels, r),
                                                  self._round(mix_z, r) if self._mixing() else None,
-                                                 self._round(cut, r), self.noise_mode)
+                                                 self._round(cut, r), self.noise_mode,
+                                                 self._noise(noise_seed, r))
                 img = self._augment(img, self._round(aug_u, r), aug_seed + r, p)
                 logits = self.D(img, self._round(labels, r))
                 per_sample = losses.g_nonsaturating(logits)
@@ -250,7 +268,7 @@ class Trainer:
         skipped = self._apply(self.opt_G, grads, self.G_vars, None)
         return {"loss_G": loss_sum, "scores_fake_G": score_sum, "w_sum": w_sum, "skipped_G": skipped}
 
-    def _g_reg(self, labels, z, mix_z, cut, pl_seed, pl_mean):
+    def _g_reg(self, labels, z, mix_z, cut, pl_seed, pl_mean, noise_seed):
         labels, z, mix_z, cut = self._slice(labels), self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
         ctx = tf.distribute.get_replica_context()
         rid = ctx.replica_id_in_sync_group
@@ -267,7 +285,7 @@ class Trainer:
                 lengths = losses.path_lengths(
                     self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
                     self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
-                    self._round(cut, r, self.pl_batch), self.noise_mode)
+                    self._round(cut, r, self.pl_batch), self.noise_mode, self._noise(noise_seed, r))
                 # Each group of samples (one round on one replica) measures its penalty
                 # against the stored mean moved towards the group's own mean (the official
                 # per-GPU update); groups do not see each other, so the result does not
@@ -285,7 +303,7 @@ class Trainer:
         skipped = self._apply(self.opt_G, grads, self.G_vars, None)
         return {"pl_penalty": pen_sum, "pl_length_sum": len_sum, "skipped_G": skipped}
 
-    def _d_main(self, reals, labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p):
+    def _d_main(self, reals, labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p, noise_seed):
         reals, labels = self._slice(reals), self._slice(labels)
         z, mix_z, cut = self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
         aug_u_fake, aug_u_real = self._global_slice(aug_u_fake), self._global_slice(aug_u_real)
@@ -295,7 +313,8 @@ class Trainer:
             c = self._round(labels, r)
             img, _ = losses.generate_images(self.G, self._round(z, r), c,
                                             self._round(mix_z, r) if self._mixing() else None,
-                                            self._round(cut, r), self.noise_mode)
+                                            self._round(cut, r), self.noise_mode,
+                                            self._noise(noise_seed, r))
             img = tf.stop_gradient(img)
             with tf.GradientTape() as tape:
                 fake = self.D(self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p), c)
@@ -360,7 +379,7 @@ class Trainer:
         self.D_lr.assign(self.dlr.tf_value(kimg) * self.D_ratio)
         z, mix_z, cut = self._latents(B)
         aug_u, aug_seed = self._aug_randoms(B)
-        out = self._run(self._g_main, (labels, z, mix_z, cut, aug_u, aug_seed, p))
+        out = self._run(self._g_main, (labels, z, mix_z, cut, aug_u, aug_seed, p, self._noise_seed()))
         w_sum = self._reduce({"w": out.pop("w_sum")})["w"]
         beta = self.G.mapping.w_avg_beta
         if beta is not None:
@@ -375,7 +394,8 @@ class Trainer:
         if do_greg:
             z, mix_z, cut = self._latents(B)
             pl_seed = self.rng.make_seeds(1)[:, 0]
-            out = self._run(self._g_reg, (labels, z, mix_z, cut, pl_seed, tf.identity(self.pl_mean)))
+            out = self._run(self._g_reg, (labels, z, mix_z, cut, pl_seed, tf.identity(self.pl_mean),
+                                          self._noise_seed()))
             skipped_G += self._first(out.pop("skipped_G"))
             red = self._reduce(out)
             n_pl = float(self.pl_batch * self.rounds * self.num_replicas)
@@ -389,7 +409,8 @@ class Trainer:
         z, mix_z, cut = self._latents(B)
         aug_fake, aug_seed = self._aug_randoms(B)
         aug_real, _ = self._aug_randoms(B)
-        out = self._run(self._d_main, (reals, labels, z, mix_z, cut, aug_fake, aug_real, aug_seed, p))
+        out = self._run(self._d_main, (reals, labels, z, mix_z, cut, aug_fake, aug_real, aug_seed, p,
+                                       self._noise_seed()))
         skipped_D = self._first(out.pop("skipped_D"))
         red = self._reduce(out)
         stats["loss_D"] = red["loss_D"] / B
