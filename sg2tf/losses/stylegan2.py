@@ -32,13 +32,19 @@ def mapped_ws(G, z, c, mix_z=None, cutoffs=None):
     return ws
 
 
+def _synthesis(G, ws, noise_mode, noise_generator):
+    if noise_generator is None:  # any G-like object with synthesis(ws, noise_mode=)
+        return G.synthesis(ws, noise_mode=noise_mode)
+    return G.synthesis(ws, noise_mode=noise_mode, noise_generator=noise_generator)
+
+
 def generate_images(G, z, c, mix_z=None, cutoffs=None, noise_mode="random", noise_generator=None):
     """`(images, ws)` for latents z with optional per-sample style mixing.
 
     `noise_generator`: the source of G's `random` noise (see `SynthesisNetwork.call`).
     """
     ws = mapped_ws(G, z, c, mix_z, cutoffs)
-    return G.synthesis(ws, noise_mode=noise_mode, noise_generator=noise_generator), ws
+    return _synthesis(G, ws, noise_mode, noise_generator), ws
 
 
 def g_nonsaturating(fake_logits):
@@ -102,7 +108,7 @@ def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random", 
     with tf.GradientTape() as tape:
         ws = mapped_ws(G, z, c, mix_z, cutoffs)
         tape.watch(ws)
-        images = G.synthesis(ws, noise_mode=noise_mode, noise_generator=noise_generator)
+        images = _synthesis(G, ws, noise_mode, noise_generator)
         total = tf.reduce_sum(tf.cast(images, tf.float32) * noise)
     grads = tape.gradient(total, ws)
     return tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
