@@ -476,10 +476,14 @@ def test_noise_none_and_cutoff_are_baked_in(tmp_path):
 
 
 def test_quantizations_agree_with_cli():
-    from sg2tf.cli import export_flags
-    from sg2tf.export import QUANTIZATIONS
-
-    assert export_flags.QUANTIZATIONS == QUANTIZATIONS
+    # In a subprocess: importing a program's flag module defines absl flags process-wide,
+    # which would clash with other programs' flags (e.g. sg2tf-train's --outdir) in pytest.
+    code = ("from sg2tf.cli import export_flags; from sg2tf.export import QUANTIZATIONS; "
+            "assert export_flags.QUANTIZATIONS == QUANTIZATIONS, (export_flags.QUANTIZATIONS, "
+            "QUANTIZATIONS)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_cli_rejects_bad_flags(tmp_path, fixtures_dir):

@@ -13,7 +13,6 @@ import sys
 from absl import app, flags
 
 from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
-from sg2tf.cli import train_flags  # noqa: F401 (defines the flags)
 from sg2tf.training.options import DEFAULTS
 
 FLAGS = flags.FLAGS
@@ -273,6 +272,10 @@ def main(argv):
 
 
 def run():
+    # Flags are defined here, not at import: `train()` is a library function that tests and
+    # other programs call in-process, where another program's flags may already exist.
+    from sg2tf.cli import train_flags  # noqa: F401 (defines the flags)
+
     app.run(main)
 
 
