@@ -18,16 +18,7 @@ import pytest
 STEPS = 160
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compiles():
-    """Grappler off while this module runs: these tiny graphs compile about twice as fast."""
-    import tensorflow as tf
-
-    saved = tf.config.optimizer.get_experimental_options()
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    yield
-    tf.config.optimizer.set_experimental_options(
-        {"disable_meta_optimizer": saved.get("disable_meta_optimizer", False)})
+pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
 def _stats(G, D, z, reals):

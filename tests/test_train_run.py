@@ -20,16 +20,7 @@ TINY = dict(cfg="tiny", resolution=8, fmap_base=64, fmap_max=32, w_dim=16, mappi
             grid_seeds=4, shuffle_buffer=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compiles():
-    """Grappler off while this module runs: these tiny graphs compile about twice as fast."""
-    import tensorflow as tf
-
-    saved = tf.config.optimizer.get_experimental_options()
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    yield
-    tf.config.optimizer.set_experimental_options(
-        {"disable_meta_optimizer": saved.get("disable_meta_optimizer", False)})
+pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,7 @@ SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapp
              ema_kimg=0.01)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compiles():
-    """Grappler off while this module runs: these tiny graphs compile about twice as fast."""
-    import tensorflow as tf
-
-    saved = tf.config.optimizer.get_experimental_options()
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    yield
-    tf.config.optimizer.set_experimental_options(
-        {"disable_meta_optimizer": saved.get("disable_meta_optimizer", False)})
+pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
 def make_trainer(strategy=None, augment=False, **overrides):
