@@ -10,7 +10,7 @@ load("@local_config_cuda//:defs.bzl", "NVCC_GENCODE_FLAGS")
 
 # Bump when an op's interface (inputs, attrs, semantics) changes; sg2tf/ops/_custom.py
 # refuses a library with another number.
-SG2TF_OPS_API_VERSION = 1
+SG2TF_OPS_API_VERSION = 2
 
 SG2TF_COPTS = TF_COPTS + [
     "-O3",

@@ -1,4 +1,9 @@
-"""make_dataset: values, resolution choice, mirroring, determinism, sharding, errors."""
+"""make_dataset: values, resolution choice, mirroring, determinism, sharding, errors.
+
+Tests taking `op_impl` run with the stock-TensorFlow reader (`ref`) and the compiled record
+reader (`custom`, skipped when the op library is not built); tests/test_image_records.py
+compares the two bit for bit.
+"""
 
 import numpy as np
 import pytest
@@ -23,7 +28,7 @@ def _all(ds):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def test_values_uint8_and_float(small):
+def test_values_uint8_and_float(small, op_impl):
     path, arr, labels = small
     x, y = _all(data.make_dataset(path, batch_size=4, repeat=False, shuffle_buffer=0, dtype="uint8"))
     assert x.shape == (10, 8, 8, 3) and x.dtype == np.uint8
@@ -53,7 +58,7 @@ def test_missing_resolution_error(small):
         data.make_dataset(path, resolution=32)
 
 
-def test_seeded_shuffle_and_mirror_are_deterministic(small):
+def test_seeded_shuffle_and_mirror_are_deterministic(small, op_impl):
     path, _, _ = small
 
     def take(seed):
@@ -65,7 +70,7 @@ def test_seeded_shuffle_and_mirror_are_deterministic(small):
     assert not all(np.array_equal(p, q) for p, q in zip(a, c))
 
 
-def test_mirror_flips_some_images_horizontally(small):
+def test_mirror_flips_some_images_horizontally(small, op_impl):
     path, arr, _ = small
     x, y = _all(data.make_dataset(path, batch_size=10, repeat=False, shuffle_buffer=0, mirror=True, seed=3,
                                   dtype="uint8"))
@@ -75,7 +80,7 @@ def test_mirror_flips_some_images_horizontally(small):
     assert all(f or s for f, s in zip(flipped, same)) and any(flipped) and any(same)
 
 
-def test_sharding_with_input_context(small):
+def test_sharding_with_input_context(small, op_impl):
     path, _, _ = small
     seen = []
     for pid in range(2):
@@ -95,7 +100,7 @@ def test_png_encoded_dataset_reads_like_raw(tmp_path, small):
     assert np.array_equal(x, arr.transpose(0, 2, 3, 1)) and np.array_equal(y, labels)
 
 
-def test_official_fixture_through_pipeline(fixtures_dir):
+def test_official_fixture_through_pipeline(fixtures_dir, op_impl):
     path = str(fixtures_dir / "tfrecords" / "labeled32")
     x, y = _all(data.make_dataset(path, batch_size=16, repeat=False, shuffle_buffer=0, dtype="uint8"))
     src = np.load(fixtures_dir / "tfrecords/labeled32-source/images-chw.npy")
@@ -106,7 +111,7 @@ def test_official_fixture_through_pipeline(fixtures_dir):
     assert np.array_equal(y, np.load(fixtures_dir / "tfrecords/labeled32-source/labeled32-labels.npy")[order])
 
 
-def test_wrong_shape_record_names_file_and_record(tmp_path):
+def test_wrong_shape_record_names_file_and_record(tmp_path, op_impl):
     # a file whose record 2 is 8x8 while the others are 4x4 (same byte count per record is impossible,
     # so build it with matching total size: 4 records of 1x4x4 and one of 1x... ) -> use shape tampering
     path = tmp_path / "bad"
@@ -119,7 +124,8 @@ def test_wrong_shape_record_names_file_and_record(tmp_path):
                 "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[good.tobytes()]))}))
             w.write(ex.SerializeToString())
     ds = data.make_dataset(str(path), batch_size=4, repeat=False, shuffle_buffer=0)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"bad-r02\.tfrecords: record\] \[2\]"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"bad-r02\.tfrecords: record 2: has shape \[1, 2, 8\], expected \[1, 4, 4\]"):
         list(ds)
     with pytest.raises(data.DatasetError, match=r"bad-r02\.tfrecords: record 2: shape \[1, 2, 8\] is not"):
         list(records.iter_images(data.read_info(str(path))))

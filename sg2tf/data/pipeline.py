@@ -1,8 +1,21 @@
 """The tf.data input pipeline for training: records -> NHWC image batches and labels.
 
-Order of operations, chosen for throughput: the serialized records are sharded, shuffled,
-repeated and batched as strings, and only then parsed and decoded, one batch per op call
-(`parse_example` + `decode_raw` on a whole batch is several times faster than per record).
+Raw (uncompressed) datasets are read one of two ways, with the same images in the same
+order for the same seed:
+
+  * the compiled record reader (`Sg2tf>ReadImageRecords`, used when the op library is
+    available and the file is local with fixed-size records, as every raw dataset is):
+    record *numbers* are sharded, shuffled, repeated and batched, and one op per batch
+    reads those records from the file (pread), checks their framing, checksums and
+    shape, and writes the NHWC batch with the x-flips and dtype conversion folded in.
+    The shuffle buffer holds numbers, not images, so it costs nothing and iterator
+    checkpoints stay small.
+  * the stock-TensorFlow reference (`impl="ref"`, no op library, remote files): the
+    serialized records (`TFRecordDataset`) are sharded, shuffled, repeated and batched
+    as strings, then decoded one batch per op call (`parse_example` + `decode_raw` on a
+    whole batch, transpose, flips, cast; `decode_image_examples`). With the op library
+    but a remote file, the batch is decoded by `Sg2tf>DecodeImageExamples` in one pass.
+
 PNG-encoded datasets are decoded per record, in parallel, before batching.
 """
 
@@ -10,9 +23,12 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.data import info as info_lib
+from sg2tf.ops import dispatch
+from sg2tf.ops import image_records as records_ops
 
 _READ_BUFFER_BYTES = 16 << 20
 _AUTO_SHUFFLE_BYTES = 1 << 30  # default shuffle window: about 1 GiB of records
+_HEADER_BYTES, _FOOTER_BYTES = 12, 4  # TFRecord framing around each serialized Example
 
 
 def make_dataset(
@@ -32,6 +48,7 @@ def make_dataset(
     labels=True,
     num_parallel_calls=tf.data.AUTOTUNE,
     prefetch=tf.data.AUTOTUNE,
+    impl=None,
 ):
     """A `tf.data.Dataset` of `(images, labels)` batches from a TFRecord dataset directory.
 
@@ -52,14 +69,22 @@ def make_dataset(
       split: "train", or "validation" for the StyleGAN2-ADA validation files.
       labels: yield the stored labels; False = empty `[B, 0]` labels.
       num_parallel_calls, prefetch: tf.data tuning, AUTOTUNE by default.
+      impl: how raw records are read and decoded: "auto"/None (the compiled record
+        reader when the op library loads), "custom" (require it) or "ref" (stock
+        TensorFlow); as `SG2TF_OPS` and `sg2tf.ops.impl_scope` for the other ops. Both
+        give the same batches; a training checkpoint's iterator state can only be
+        restored into a dataset read the same way.
 
     Returns:
       A dataset of `(images [B, R, R, C] dtype, labels [B, label_size] float32)`.
 
     Raises:
       DatasetError: the directory is not a valid dataset, or lacks `resolution`. Records
-        damaged in the middle of a file surface as TF errors when iterated; their message
-        names the file and record when the record parses but is inconsistent.
+        damaged in the middle of a file surface as TF errors when iterated: with the
+        compiled reader a `DataLossError` (damaged, truncated) or `InvalidArgumentError`
+        (wrong shape or size) naming the file and record; with the reference reader
+        TensorFlow's `DataLossError` for a damaged record (`sg2tf-dataset info --verify`
+        names it) and an `InvalidArgumentError` naming the file and record otherwise.
     """
     info = info_lib.read_info(path, split=split)
     resolution = info.resolution if resolution is None else int(resolution)
@@ -76,12 +101,15 @@ def make_dataset(
         label_array = np.zeros([info.count, 0], np.float32)
     label_array = label_array[:count]
 
-    records = tf.data.TFRecordDataset(filename, buffer_size=_READ_BUFFER_BYTES)
-    ds = tf.data.Dataset.zip((
-        records.take(count),
-        tf.data.Dataset.from_tensor_slices(label_array),
-        tf.data.Dataset.range(count),  # record index, for error messages
-    ))
+    shape = (info.channels, resolution, resolution)
+    reader = _choose_reader(info, filename, shape, dtype, impl)
+    labels_ds = tf.data.Dataset.from_tensor_slices(label_array)
+    numbers = tf.data.Dataset.range(count)  # record numbers: what the reader reads, or for errors
+    if reader is None:
+        records = tf.data.TFRecordDataset(filename, buffer_size=_READ_BUFFER_BYTES).take(count)
+        ds = tf.data.Dataset.zip((records, labels_ds, numbers))
+    else:
+        ds = tf.data.Dataset.zip((numbers, labels_ds))
 
     num_pipelines, pipeline_id = 1, 0
     if input_context is not None:
@@ -99,15 +127,35 @@ def make_dataset(
     if repeat:
         ds = ds.repeat()
 
-    shape = (info.channels, resolution, resolution)
-    if info.encoding == "raw":
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        ds = ds.map(_raw_batch_parser(filename, shape), num_parallel_calls=num_parallel_calls)
-    else:
+    coins = _coin_flipper(mirror, seed, pipeline_id, num_pipelines)
+    if info.encoding == "png":
         ds = ds.map(_png_record_parser(filename, shape), num_parallel_calls=num_parallel_calls)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
-    finish = _finisher(dtype, mirror, seed, pipeline_id, num_pipelines)
+        def finish(step, batch):
+            images, labels = batch
+            if coins is not None:
+                images = records_ops.mirror(images, coins(step, tf.shape(images)[0]))
+            return records_ops.to_dtype(images, dtype), labels
+    elif reader is None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+        def finish(step, batch):
+            serialized, labels, index = batch
+            flip = None if coins is None else coins(step, tf.shape(serialized)[0])
+            images = records_ops.decode_image_examples(
+                serialized, shape, flip=flip, dtype=dtype, index=index, filename=filename,
+                impl=impl)
+            return images, labels
+    else:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+        def finish(step, batch):
+            index, labels = batch
+            flip = None if coins is None else coins(step, tf.shape(index)[0])
+            images = reader(index, flip)
+            return images, labels
+
     ds = ds.enumerate().map(finish, num_parallel_calls=num_parallel_calls)
     if prefetch:
         ds = ds.prefetch(prefetch)
@@ -118,10 +166,42 @@ def make_dataset(
     return ds.with_options(options)
 
 
-_FEATURES = {
-    "shape": tf.io.FixedLenFeature([3], tf.int64),
-    "data": tf.io.FixedLenFeature([], tf.string),
-}
+def _is_local(filename):
+    return "://" not in filename or filename.startswith("file://")
+
+
+def _fixed_record_bytes(filename, count):
+    """The framed size of every record when all `count` records have one size, else None."""
+    with tf.io.gfile.GFile(filename, "rb") as f:
+        header = f.read(8)
+    if len(header) < 8:
+        return None
+    record = int(np.frombuffer(header, "<u8")[0]) + _HEADER_BYTES + _FOOTER_BYTES
+    return record if tf.io.gfile.stat(filename).length == record * count else None
+
+
+def _choose_reader(info, filename, shape, dtype, impl):
+    """`reader(index, flip) -> images` of the compiled record reader, or None (stream the file).
+
+    The compiled reader needs the op library (`impl`/`SG2TF_OPS` permitting; `auto` warns
+    once when it is missing), a raw dataset, a local file of fixed-size records and a
+    dtype the kernel writes. Otherwise records are streamed with `TFRecordDataset`.
+    """
+    if info.encoding != "raw" or dtype not in records_ops.CUSTOM_DTYPES:
+        return None
+    if not dispatch.use_custom(impl):
+        return None
+    if not _is_local(filename):
+        return None  # random access per record would be slow on remote file systems
+    record_bytes = _fixed_record_bytes(filename, info.count)
+    if record_bytes is None:
+        return None
+
+    def reader(index, flip):
+        return records_ops.read_image_records(filename, index, shape, record_bytes, info.count,
+                                              flip=flip, dtype=dtype)
+
+    return reader
 
 
 def _check(ok, index, filename, problem, details):
@@ -130,34 +210,12 @@ def _check(ok, index, filename, problem, details):
     return tf.debugging.Assert(tf.reduce_all(ok), [f"{filename}: record", first_bad, problem, details], summarize=8)
 
 
-def _raw_batch_parser(filename, shape):
-    expected = tf.constant(shape, tf.int64)
-    num_bytes = int(np.prod(shape))
-
-    def parse(serialized, labels, index):
-        features = tf.io.parse_example(serialized, _FEATURES)
-        checks = [
-            _check(tf.reduce_all(features["shape"] == expected, axis=1), index, filename,
-                   f"has a shape other than {list(shape)}; shapes:", features["shape"]),
-            _check(tf.strings.length(features["data"]) == num_bytes, index, filename,
-                   f"does not hold {num_bytes} data bytes; lengths:", tf.strings.length(features["data"])),
-        ]
-        with tf.control_dependencies(checks):
-            flat = tf.io.decode_raw(features["data"], tf.uint8)
-        images = tf.reshape(flat, (-1,) + shape)
-        images.set_shape([serialized.shape[0]] + list(shape))  # keep a static batch size
-        images = tf.transpose(images, [0, 2, 3, 1])  # NCHW -> NHWC
-        return images, labels
-
-    return parse
-
-
 def _png_record_parser(filename, shape):
     channels, height, width = shape
     expected = tf.constant(shape, tf.int64)
 
     def parse(serialized, label, index):
-        features = tf.io.parse_single_example(serialized, _FEATURES)
+        features = tf.io.parse_single_example(serialized, records_ops.FEATURES)
         index1 = tf.reshape(index, [1])
         checks = [
             _check(tf.reshape(tf.reduce_all(features["shape"] == expected), [1]), index1, filename,
@@ -173,22 +231,17 @@ def _png_record_parser(filename, shape):
     return parse
 
 
-def _finisher(dtype, mirror, seed, pipeline_id, num_pipelines):
-    def finish(step, batch):
-        images, labels = batch
-        if mirror:
-            n = tf.shape(images)[0]
-            if seed is None:
-                coin = tf.random.uniform([n])
-            else:  # one stateless stream per (seed, batch, input pipeline)
-                coin = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), step * num_pipelines + pipeline_id]))
-            # Pick each image from [originals; mirrored]: whole-image copies, much faster than a
-            # broadcast tf.where over every pixel.
-            both = tf.concat([images, tf.reverse(images, axis=[2])], axis=0)
-            images = tf.gather(both, tf.range(n) + n * tf.cast(coin < 0.5, tf.int32))
-        if dtype != tf.uint8:
-            images = tf.cast(images, tf.float32) * (2.0 / 255.0) - 1.0
-            images = tf.cast(images, dtype)
-        return images, labels
+def _coin_flipper(mirror, seed, pipeline_id, num_pipelines):
+    """`coins(step, n)`: which of batch `step`'s n images to x-flip (None without mirror)."""
+    if not mirror:
+        return None
 
-    return finish
+    def coins(step, n):
+        if seed is None:
+            coin = tf.random.uniform([n])
+        else:  # one stateless stream per (seed, batch, input pipeline)
+            coin = tf.random.stateless_uniform(
+                [n], seed=tf.stack([tf.constant(seed, tf.int64), step * num_pipelines + pipeline_id]))
+        return coin < 0.5
+
+    return coins

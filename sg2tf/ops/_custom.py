@@ -1,7 +1,8 @@
 """Loader and Python wrappers of the compiled sg2tf op library (`custom_ops/`, Bazel).
 
 The library `_sg2tf_ops.so` holds the ops `Sg2tf>FusedBiasAct`, `Sg2tf>FusedBiasActGrad`
-and `Sg2tf>UpFirDn2D` (CPU kernels, and CUDA kernels when built with `--config=cuda`).
+and `Sg2tf>UpFirDn2D` (CPU kernels, and CUDA kernels when built with `--config=cuda`), and
+the input pipeline's `Sg2tf>DecodeImageExamples` and `Sg2tf>ReadImageRecords` (CPU).
 It is looked for, in order:
 
   1. `$SG2TF_OPS_LIBRARY` (a path; when set, nothing else is tried),
@@ -38,12 +39,16 @@ import tensorflow as tf
 LIBRARY_NAME = "_sg2tf_ops.so"
 ENV_LIBRARY = "SG2TF_OPS_LIBRARY"
 # Must equal SG2TF_OPS_API_VERSION in custom_ops/build_defs.bzl.
-API_VERSION = 1
+API_VERSION = 2
 MAX_BIAS_ACT_ORDER = 3
 
 _SUPPORTED_DTYPES = (tf.float16, tf.float32)
 _PIECEWISE_LINEAR = ("linear", "relu", "lrelu")
 _BUILD_HINT = "build it with `scripts/build_ops.sh` (see docs/custom_ops.md)"
+
+# The Python functions of the ops the library must hold.
+OP_FUNCTIONS = ("sg2tf_fused_bias_act", "sg2tf_fused_bias_act_grad", "sg2tf_up_fir_dn2d",
+                "sg2tf_decode_image_examples", "sg2tf_read_image_records")
 
 _lock = threading.Lock()
 _result = None  # (module or None, reason or None) once loading was attempted.
@@ -126,8 +131,7 @@ def _load():
         module = tf.load_op_library(str(path))
     except Exception as e:  # TensorFlow raises NotFoundError or RuntimeError types.
         return None, f"TensorFlow could not load {path}: {e}"
-    missing = [name for name in ("sg2tf_fused_bias_act", "sg2tf_fused_bias_act_grad",
-                                 "sg2tf_up_fir_dn2d") if not hasattr(module, name)]
+    missing = [name for name in OP_FUNCTIONS if not hasattr(module, name)]
     if missing:
         return None, f"{path} lacks the ops {missing}; {_BUILD_HINT}"
     module.sg2tf_build_info = info
@@ -303,6 +307,22 @@ def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, p
         x, f, upx=int(upx), upy=int(upy), downx=int(downx), downy=int(downy),
         padx0=int(padx0), padx1=int(padx1), pady0=int(pady0), pady1=int(pady1),
         flip_filter=bool(flip_filter), gain=float(gain))
+
+
+# ---------------------------------------------------------------------- image records
+
+
+def decode_image_examples(serialized, index, flip, table, *, shape, filename=""):
+    """`Sg2tf>DecodeImageExamples` (see sg2tf.ops.image_records.decode_image_examples)."""
+    return _library().sg2tf_decode_image_examples(serialized, index, flip, table,
+                                                  shape=shape, filename=filename)
+
+
+def read_image_records(index, flip, table, *, shape, filename, record_bytes, num_records):
+    """`Sg2tf>ReadImageRecords` (see sg2tf.ops.image_records.read_image_records)."""
+    return _library().sg2tf_read_image_records(index, flip, table, shape=shape,
+                                               filename=filename, record_bytes=record_bytes,
+                                               num_records=num_records)
 
 
 def _register_gradients():

@@ -1,0 +1,83 @@
+// Op definitions of the image records family: NVlabs dataset records (tf.train.Example
+// with `shape` [C, H, W] and raw uint8 CHW `data`) to NHWC image batches.
+#include "tensorflow/core/framework/common_shape_fns.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/shape_inference.h"
+
+namespace sg2tf {
+
+using ::tensorflow::Status;
+using ::tensorflow::shape_inference::DimensionHandle;
+using ::tensorflow::shape_inference::InferenceContext;
+using ::tensorflow::shape_inference::ShapeHandle;
+
+namespace {
+
+// images: [B, H, W, C] with B from the 1-D input `batch_input`; flip and lut checked.
+Status ImagesShape(InferenceContext* c, int batch_input, int flip_input, int lut_input) {
+  std::vector<int64_t> shape;
+  TF_RETURN_IF_ERROR(c->GetAttr("shape", &shape));
+  if (shape.size() != 3) {
+    return tensorflow::errors::InvalidArgument("shape must be [C, H, W], got ", shape.size(),
+                                               " values");
+  }
+  ShapeHandle batch, flip, lut;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(batch_input), 1, &batch));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(flip_input), 1, &flip));
+  TF_RETURN_IF_ERROR(c->Merge(batch, flip, &batch));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(lut_input), 1, &lut));
+  DimensionHandle unused;
+  TF_RETURN_IF_ERROR(c->WithValue(c->Dim(lut, 0), 256, &unused));
+  c->set_output(0, c->MakeShape({c->Dim(batch, 0), c->MakeDim(shape[1]),
+                                 c->MakeDim(shape[2]), c->MakeDim(shape[0])}));
+  return tensorflow::OkStatus();
+}
+
+}  // namespace
+
+REGISTER_OP("Sg2tf>DecodeImageExamples")
+    .Input("serialized: string")
+    .Input("index: int64")
+    .Input("flip: bool")
+    .Input("lut: T")
+    .Output("images: T")
+    .Attr("T: {uint8, half, bfloat16, float, double}")
+    .Attr("shape: list(int)")
+    .Attr("filename: string = ''")
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle serialized, index;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 1, &serialized));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 1, &index));
+      TF_RETURN_IF_ERROR(c->Merge(serialized, index, &serialized));
+      return ImagesShape(c, 0, 2, 3);
+    })
+    .Doc(R"doc(
+Decodes a batch of serialized tf.train.Example image records into NHWC images.
+
+Each record must hold `shape` (int64 [C, H, W], equal to the `shape` attr) and `data`
+(C*H*W bytes, the uint8 image in CHW order). images[b, y, x, c] =
+lut[data_b[c, y, x']] with x' = W-1-x where flip[b], else x. `index` (the records'
+numbers in `filename`) only serves the error messages, which name the file and record.
+)doc");
+
+REGISTER_OP("Sg2tf>ReadImageRecords")
+    .Input("index: int64")
+    .Input("flip: bool")
+    .Input("lut: T")
+    .Output("images: T")
+    .Attr("T: {uint8, half, bfloat16, float, double}")
+    .Attr("shape: list(int)")
+    .Attr("filename: string")
+    .Attr("record_bytes: int >= 17")
+    .Attr("num_records: int >= 0")
+    .SetShapeFn([](InferenceContext* c) { return ImagesShape(c, 0, 1, 2); })
+    .Doc(R"doc(
+Reads records number `index` of a TFRecord file whose records all take `record_bytes`
+bytes (framing included) and decodes them like Sg2tf>DecodeImageExamples.
+
+Record i is read at byte offset i * record_bytes (any TensorFlow file system). Its
+framing and both CRC32C checksums are verified: a damaged or truncated record is a
+DataLoss error naming the file and record.
+)doc");
+
+}  // namespace sg2tf
