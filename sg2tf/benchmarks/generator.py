@@ -7,8 +7,9 @@
 Configs (random weights, float32 everywhere, noise_mode='const', psi 0.7):
   * small: 32x32, z/w 64, 2 mapping layers, fmap_base 512, fmap_max 64 (the size of the
     NVlabs test fixture);
-  * f256: StyleGAN2 config-f at 256x256: z/w 512, 8 mapping layers, fmap_base 32768,
-    fmap_max 512 (about 30M parameters).
+  * f256: StyleGAN2 config-f at 256x256: z/w 512, 8 mapping layers, fmap_base 16384
+    (TF1's value; stylegan2-ada-pytorch's channel_base 32768), fmap_max 512: 512 channels
+    up to 64x64, 256 at 128x128, 128 at 256x256 (30.0M parameters).
 
 Every mode runs with the reference ops unless --ops says otherwise (exports always use
 them). Each measurement is one warm-up call, then the median of --iterations timed calls.
@@ -33,7 +34,7 @@ CONFIGS = {
                   synthesis_kwargs=dict(channels=dict(fmap_base=512, fmap_max=64))),
     "f256": dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
                  mapping_kwargs=dict(num_layers=8),
-                 synthesis_kwargs=dict(channels=dict(fmap_base=32768, fmap_max=512))),
+                 synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512))),
 }
 MODES = ("eager", "function", "xla", "saved_model", "tflite-float32", "tflite-float16",
          "tflite-dynamic")
@@ -70,8 +71,9 @@ def time_call(fn, iterations):
     return float(np.median(times))
 
 
-def _callables(G, mode, batch, workdir):
-    """A no-argument function generating one batch in `mode`."""
+def _callables(G, mode, batch, workdir, ops=None):
+    """A no-argument function generating one batch in `mode` (`ops`: the op
+    implementation of eager/function; default: --ops)."""
     import tensorflow as tf
 
     from sg2tf.export import export_saved_model, export_tflite
@@ -80,7 +82,7 @@ def _callables(G, mode, batch, workdir):
     rng = np.random.RandomState(0)
     z = tf.constant(rng.randn(batch, G.z_dim).astype(np.float32))
     psi = tf.constant(0.7)
-    impl = "ref" if mode == "xla" else FLAGS.ops
+    impl = "ref" if mode == "xla" else (ops or FLAGS.ops)
 
     def generate(z, psi):
         with dispatch.impl_scope(impl):

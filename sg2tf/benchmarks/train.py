@@ -29,23 +29,21 @@ flags.DEFINE_float("pl_weight", None, "Override the path-length weight.")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    import numpy as np
+def build(raw, ops=None):
+    """`(trainer, reals, labels, opts)` for the raw option values `raw` (synthetic data).
+
+    Shared with `sg2tf-bench compare`, so that both time the same step."""
     import tensorflow as tf
 
     from sg2tf.augment import AugmentPipe
-    from sg2tf.training.setup import build_networks, make_strategy
     from sg2tf.ops import dispatch
-    from sg2tf.training import options as options_lib, stats
+    from sg2tf.training import options as options_lib
+    from sg2tf.training.setup import build_networks, make_strategy
     from sg2tf.training.trainer import Trainer
 
-    if FLAGS.ops:
-        dispatch.set_impl(FLAGS.ops)
+    if ops:
+        dispatch.set_impl(ops)
     strategy, _, _, _ = make_strategy("auto")
-    raw = dict(cfg=FLAGS.cfg, resolution=FLAGS.resolution, batch=FLAGS.batch, batch_gpu=FLAGS.batch_gpu,
-               fp16_res=FLAGS.fp16_res, precision=FLAGS.precision, xla=FLAGS.xla, aug=FLAGS.aug,
-               p=FLAGS.p if FLAGS.aug != "noaug" else 0.0, outdir="/nonexistent", fmap_base=FLAGS.fmap_base,
-               pl_weight=FLAGS.pl_weight)
     opts = options_lib.resolve({k: v for k, v in raw.items() if v is not None}, None,
                                strategy.num_replicas_in_sync)
     with strategy.scope():
@@ -53,8 +51,30 @@ def main(argv):
     pipe = AugmentPipe(opts["augpipe"]) if opts["aug"] != "noaug" else None
     trainer = Trainer(opts, strategy, G, D, G_ema, pipe)
     B, R = opts["batch"], opts["resolution"]
-    reals = tf.random.uniform([B, R, R, 3], -1, 1)
+    reals = tf.random.uniform([B, R, R, 3], -1, 1, seed=0)
     labels = tf.zeros([B, 0])
+    return trainer, reals, labels, opts
+
+
+def raw_options(**overrides):
+    """The raw option values of this benchmark's flags (plus overrides)."""
+    raw = dict(cfg=FLAGS.cfg, resolution=FLAGS.resolution, batch=FLAGS.batch, batch_gpu=FLAGS.batch_gpu,
+               fp16_res=FLAGS.fp16_res, precision=FLAGS.precision, xla=FLAGS.xla, aug=FLAGS.aug,
+               p=FLAGS.p if FLAGS.aug != "noaug" else 0.0, outdir="/nonexistent", fmap_base=FLAGS.fmap_base,
+               pl_weight=FLAGS.pl_weight)
+    raw.update(overrides)
+    return raw
+
+
+def main(argv):
+    import numpy as np
+    import tensorflow as tf
+
+    from sg2tf.ops import dispatch
+    from sg2tf.training import stats
+
+    trainer, reals, labels, opts = build(raw_options(), FLAGS.ops)
+    B, R = opts["batch"], opts["resolution"]
     cycle = opts["d_reg_interval"]
     t0 = time.time()
     for _ in range(cycle):

@@ -1,6 +1,6 @@
 """sg2tf-bench: speed and memory benchmarks with JSON output.
 
-Usage: `sg2tf-bench NAME [--flags]`, NAME one of `ops`, `data`, `generator`, `train`.
+Usage: `sg2tf-bench NAME [--flags]`, NAME one of `ops`, `data`, `generator`, `train`, `compare`.
 Each benchmark lives in `sg2tf.benchmarks.NAME` and returns a dict printed as JSON.
 """
 
@@ -10,7 +10,7 @@ import sys
 
 from absl import app
 
-BENCHMARKS = ("ops", "data", "generator", "train")
+BENCHMARKS = ("ops", "data", "generator", "train", "compare")
 
 
 def run():
