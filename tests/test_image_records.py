@@ -98,8 +98,9 @@ def _example(image, shape=None):
         "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()]))})).SerializeToString()
 
 
+# (3, 150, 301): over 128 KiB per image, so streaming stores, with rows not 16/32-byte aligned.
 @pytest.mark.parametrize("shape", [(3, 5, 37), (3, 2, 16), (3, 3, 50), (1, 3, 21), (4, 2, 9), (3, 1, 1),
-                                   (1, 4, 4)])
+                                   (1, 4, 4), (3, 150, 301), (3, 64, 256)])
 def test_decode_examples_parity_odd_shapes(lib, shape):
     rng = np.random.RandomState(sum(shape))
     images = rng.randint(0, 256, (6,) + shape).astype(np.uint8)

@@ -1,24 +1,36 @@
 """`sg2tf-bench data`: input pipeline images/s against the raw read rate of the same files.
 
 For each resolution it writes a synthetic dataset (full resolution only), then measures
-  raw_read: sequential reads of the .tfrecords file (page cache warm): the physical limit;
-  tfrecord_read: tf.data.TFRecordDataset alone, records unparsed;
-  pipeline_uint8 / pipeline_float32: `make_dataset` (shuffle, repeat, mirror, batch, decode).
+  raw_read: a sequential single-threaded read of the .tfrecords file in 16 MiB chunks,
+    page cache warm: the physical limit;
+  tfrecord_read: tf.data.TFRecordDataset alone, records batched but not parsed;
+  pipeline_<dtype>_<impl>: `make_dataset` (shuffle, repeat, mirror, batch, decode) for
+    dtype uint8 and float32, with the stock-TensorFlow reader (`ref`) and the compiled
+    record reader (`custom`; left out, with the reason, when the op library is missing).
+Every case is measured `--data_repeat` times, the cases of a round one after another, so
+that a change in the machine's load hits all of them; the medians are reported, with
+each round's values under `runs` and `<case>_vs_raw` = median / median raw_read.
+`load_avg` is the 1-minute load average before each resolution and at the end.
 """
 
 import os
 import tempfile
 import time
 
+import numpy as np
 from absl import flags
 
 flags.DEFINE_list("data_resolutions", ["256", "1024"], "Resolutions to benchmark.")
 flags.DEFINE_integer("data_megabytes", 384, "Approximate dataset size per resolution, in MiB.")
-flags.DEFINE_float("data_seconds", 5.0, "Measuring time per case.")
+flags.DEFINE_float("data_seconds", 3.0, "Measuring time per case and round.")
 flags.DEFINE_integer("data_batch", 32, "Batch size.")
+flags.DEFINE_integer("data_repeat", 3, "Rounds: every case is measured this many times (medians reported).")
+flags.DEFINE_list("data_impls", ["ref", "custom"], "Pipeline implementations to measure.")
 flags.DEFINE_string("data_dir", None, "Where to write the temporary datasets (default: a temp dir).")
 
 FLAGS = flags.FLAGS
+
+DTYPES = ("uint8", "float32")
 
 
 def _rate(step, seconds, warmup=2):
@@ -36,18 +48,29 @@ def _raw_read_rate(filename, record_bytes, seconds):
 
     def epoch():
         with open(filename, "rb", buffering=0) as f:
-            total = 0
-            while True:
-                block = f.read(chunk)
-                if not block:
-                    break
-                total += len(block)
-        return total / record_bytes
+            while f.read(chunk):
+                pass
+        return os.path.getsize(filename) / record_bytes
 
     return _rate(epoch, seconds, warmup=1)
 
 
-def bench_resolution(resolution, root, megabytes, seconds, batch):
+def _load_avg():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _custom_reason():
+    from sg2tf.ops import _custom
+
+    _, reason = _custom.load_library()
+    return reason
+
+
+def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impls=("ref", "custom")):
+    """`{case: median images/s, case_vs_raw: ratio, runs: {case: [per round]}, ...}`."""
     import tensorflow as tf
 
     from sg2tf.data import make_dataset, synthetic, writer
@@ -59,29 +82,57 @@ def bench_resolution(resolution, root, megabytes, seconds, batch):
                                 resolutions="top", progress=False, overwrite=True)
     filename = info.file()
     on_disk = os.path.getsize(filename) / count
+    out = {"images": count, "record_bytes": int(on_disk), "batch": batch, "repeat": repeat}
 
-    out = {"images": count, "record_bytes": int(on_disk), "batch": batch}
-    out["raw_read"] = _raw_read_rate(filename, on_disk, seconds)
+    impls = list(impls)
+    if "custom" in impls and _custom_reason() is not None:
+        out["custom_unavailable"] = _custom_reason()
+        impls.remove("custom")
 
-    records = iter(tf.data.TFRecordDataset(filename, buffer_size=16 << 20).repeat().batch(batch).prefetch(2))
-    out["tfrecord_read"] = _rate(lambda: int(next(records).shape[0]), seconds)
+    def tfrecord_read():
+        records = iter(tf.data.TFRecordDataset(filename, buffer_size=16 << 20).repeat().batch(batch).prefetch(2))
+        return _rate(lambda: int(next(records).shape[0]), seconds)
 
-    for dtype in ("uint8", "float32"):
-        ds = make_dataset(path, batch_size=batch, mirror=True, dtype=dtype, seed=0)
-        it = iter(ds)
-        out[f"pipeline_{dtype}"] = _rate(lambda: int(next(it)[0].shape[0]), seconds)
-    for key in ("pipeline_uint8", "pipeline_float32", "tfrecord_read"):
-        out[f"{key}_vs_raw"] = out[key] / out["raw_read"]
+    def pipeline(dtype, impl):
+        def run():
+            # A fresh pipeline per round; the warm-up steps fill its shuffle buffer.
+            it = iter(make_dataset(path, batch_size=batch, mirror=True, dtype=dtype, seed=0, impl=impl))
+            rate = _rate(lambda: int(next(it)[0].shape[0]), seconds)
+            del it
+            return rate
+        return run
+
+    cases = {"raw_read": lambda: _raw_read_rate(filename, on_disk, seconds), "tfrecord_read": tfrecord_read}
+    for dtype in DTYPES:
+        for impl in impls:
+            cases[f"pipeline_{dtype}_{impl}"] = pipeline(dtype, impl)
+
+    runs = {name: [] for name in cases}
+    for _ in range(max(repeat, 1)):
+        for name, case in cases.items():
+            runs[name].append(case())
+    for name, values in runs.items():
+        out[name] = float(np.median(values))
+    raw = out["raw_read"]
+    for name in cases:
+        if name != "raw_read":
+            out[f"{name}_vs_raw"] = out[name] / raw
+    if "ref" in impls and "custom" in impls:
+        for dtype in DTYPES:
+            out[f"pipeline_{dtype}_custom_vs_ref"] = out[f"pipeline_{dtype}_custom"] / out[f"pipeline_{dtype}_ref"]
+    out["runs"] = {name: [round(v, 1) for v in values] for name, values in runs.items()}
     return out
 
 
 def main(argv):
-    """Runs the benchmark; returns `{resolution: {case: images/s, ...}}` plus settings."""
+    """Runs the benchmark; returns `{rRES: {case: images/s, ...}}` plus settings."""
     del argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    results = {"unit": "images/s", "cpu_count": os.cpu_count()}
+    results = {"unit": "images/s", "cpu_count": os.cpu_count(), "load_avg": []}
     with tempfile.TemporaryDirectory(dir=FLAGS.data_dir) as root:
         for r in FLAGS.data_resolutions:
+            results["load_avg"].append(_load_avg())
             results[f"r{int(r)}"] = bench_resolution(int(r), root, FLAGS.data_megabytes, FLAGS.data_seconds,
-                                                     FLAGS.data_batch)
+                                                     FLAGS.data_batch, FLAGS.data_repeat, FLAGS.data_impls)
+    results["load_avg"].append(_load_avg())
     return results

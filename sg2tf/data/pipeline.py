@@ -95,6 +95,8 @@ def make_dataset(
     dtype = tf.as_dtype(dtype)
     if dtype != tf.uint8 and not dtype.is_floating:
         raise ValueError(f"dtype must be uint8 or a float type, got {dtype.name}")
+    if impl is not None and impl not in dispatch.VALID_IMPLS:
+        raise ValueError(f"impl must be one of {dispatch.VALID_IMPLS} or None, got {impl!r}")
 
     label_array = info_lib.load_labels(info.label_file) if (labels and info.label_file) else None
     if label_array is None:
