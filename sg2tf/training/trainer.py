@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from sg2tf import losses
+from sg2tf.ops import dispatch
 from sg2tf.training import schedules
 
 
@@ -75,12 +76,29 @@ def freeze_filter_g(G, freeze_res):
     return frozen
 
 
+class SkipNonFiniteOptimizer(keras.optimizers.LossScaleOptimizer):
+    """A `LossScaleOptimizer` whose scale stays 1: no loss scaling (float32, bfloat16),
+    only the skipping of a step with non-finite gradients.
+
+    The stock optimizer would halve its scale at every skipped step (and never grow it
+    back with an infinite growth interval). Same variables as the stock one, so
+    checkpoints are interchangeable.
+    """
+
+    def _stateful_handle_finite_grads(self, grads, trainable_variables):
+        self.inner_optimizer.apply(grads, trainable_variables=trainable_variables)
+
+    def _stateful_handle_non_finite_grads(self):
+        pass
+
+
 def make_optimizer(lr_variable, reg_interval, fp16):
     """Adam(0, 0.99, 1e-8) with the lazy-regularization correction, wrapped for loss scaling.
 
     The learning rate is read from `lr_variable` at every update (the training step
     assigns it from its schedule, already multiplied by the correction ratio).
-    In float32 the loss scale stays 1, so the wrapper only skips non-finite steps.
+    Float16 uses dynamic loss scaling; float32 and bfloat16 (float32's exponent range)
+    none: their wrapper only skips non-finite steps.
     """
     ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
     adam = keras.optimizers.Adam(learning_rate=lambda: lr_variable.read_value(),
@@ -88,8 +106,7 @@ def make_optimizer(lr_variable, reg_interval, fp16):
     if fp16:
         return keras.optimizers.LossScaleOptimizer(adam, initial_scale=2.0 ** 15,
                                                    dynamic_growth_steps=2000), ratio
-    return keras.optimizers.LossScaleOptimizer(adam, initial_scale=1.0,
-                                               dynamic_growth_steps=2 ** 30), ratio
+    return SkipNonFiniteOptimizer(adam, initial_scale=1.0, dynamic_growth_steps=2 ** 30), ratio
 
 
 class Trainer:
@@ -485,4 +502,9 @@ class Trainer:
             fn = tf.function(lambda r, l, a, f=flags: self._step(r, l, *f, a),
                              autograph=False, jit_compile=self.opts["xla"] or None)
             self._step_fns[flags] = fn
+        if self.opts["xla"]:
+            # The compiled custom ops have no XLA kernels: XLA compiles the reference ops
+            # (and fuses them itself). Tracing happens inside this call, in this thread.
+            with dispatch.impl_scope("ref"):
+                return fn(reals, labels, tf.constant(do_ada))
         return fn(reals, labels, tf.constant(do_ada))
