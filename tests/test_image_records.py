@@ -203,12 +203,15 @@ def _damaged_copy(tmp_path, path, offset_in_record, record):
     filename = dest / ("ir-r04.tfrecords")
     raw = bytearray(filename.read_bytes())
     record_bytes = len(raw) // info.count
-    raw[record * record_bytes + offset_in_record] ^= 0x10
+    raw[record * record_bytes + offset_in_record % record_bytes] ^= 0x10
     filename.write_bytes(bytes(raw))
     return str(dest)
 
 
-@pytest.mark.parametrize("where, problem", [(300, "data checksum"), (3, "header checksum")])
+# Offsets in record 5: the length (header), the Example before the image bytes, the image
+# bytes, the `shape` feature after them (keys are sorted), the stored data checksum.
+@pytest.mark.parametrize("where, problem", [(3, "header checksum"), (20, "data checksum"), (300, "data checksum"),
+                                            (-12, "data checksum"), (-2, "data checksum")])
 def test_damaged_record_is_an_error_naming_file_and_record(lib, tmp_path, dataset, where, problem):
     path = _damaged_copy(tmp_path, dataset[0], where, record=5)
     kw = dict(batch_size=8, repeat=False, shuffle_buffer=0)
@@ -216,6 +219,38 @@ def test_damaged_record_is_an_error_naming_file_and_record(lib, tmp_path, datase
         _batches(path, "ref", **kw)
     with pytest.raises(tf.errors.DataLossError, match=rf"ir-r04\.tfrecords: record 5: is damaged \({problem}"):
         _batches(path, "custom", **kw)
+
+
+def test_checksum_covers_every_byte_flipped_or_not(lib, tmp_path):
+    # The kernel checksums the image bytes while converting them (row by row, plane by
+    # plane, in ascending order even when flipping); a changed byte anywhere is found.
+    # Width 37: 16-pixel blocks plus a tail; both dtypes with fused checksums.
+    rng = np.random.RandomState(7)
+    shape = (3, 3, 37)
+    images = rng.randint(0, 256, (3,) + shape).astype(np.uint8)
+    filename = str(tmp_path / "odd.tfrecords")
+    with tf.io.TFRecordWriter(filename) as w:
+        for im in images:
+            w.write(_example(im))
+    raw = bytearray(open(filename, "rb").read())
+    record_bytes = len(raw) // 3
+    data_at = record_bytes + raw[record_bytes:2 * record_bytes].find(images[1].tobytes())
+    hwc = images[1].transpose(1, 2, 0)
+    with open(filename, "r+b") as f:
+        for dtype, step in (("uint8", 1), ("float32", 7)):
+            for flip in (False, True):
+                got = ops.read_image_records(filename, [1], shape, record_bytes, 3, flip=[flip], dtype=dtype)
+                want = ops.to_dtype(hwc[:, ::-1] if flip else hwc, dtype)
+                assert _same(got[0], want)
+                for pos in range(data_at, data_at + images[1].size, step):
+                    f.seek(pos)
+                    f.write(bytes([raw[pos] ^ 1]))
+                    f.flush()
+                    with pytest.raises(tf.errors.DataLossError, match=r"record 1: is damaged \(data checksum"):
+                        ops.read_image_records(filename, [1], shape, record_bytes, 3, flip=[flip], dtype=dtype)
+                    f.seek(pos)
+                    f.write(bytes([raw[pos]]))
+                    f.flush()
 
 
 def test_read_records_truncated_and_out_of_range(lib, dataset):
@@ -230,6 +265,28 @@ def test_read_records_truncated_and_out_of_range(lib, dataset):
         ops.read_image_records(*args, num_records=37)
     with pytest.raises(tf.errors.DataLossError, match=r"record 0: holds \d+ bytes, but every record"):
         ops.read_image_records(filename, [0], (3, 16, 16), record_bytes + 4, num_records=30)
+
+
+def test_file_truncated_while_mapped_is_an_error_not_a_crash(lib, tmp_path, dataset):
+    # The kernel maps the file on first use; cutting the file in place afterwards must give
+    # a DataLossError for the vanished records (reading vanished mapped pages is SIGBUS).
+    path, arr = dataset
+    info = data.read_info(path)
+    filename = str(tmp_path / "cut.tfrecords")
+    shutil.copyfile(info.file(), filename)
+    record_bytes = tf.io.gfile.stat(filename).length // info.count
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+    def read(index):  # one concrete function: one kernel instance for every call
+        return ops.read_image_records(filename, index, (3, 16, 16), record_bytes, info.count)
+
+    hwc = arr.transpose(0, 2, 3, 1)
+    assert _same(read([5, 36]).numpy(), hwc[[5, 36]])
+    with open(filename, "r+b") as f:
+        f.truncate(5 * record_bytes + 100)
+    assert _same(read([4]).numpy(), hwc[[4]])
+    with pytest.raises(tf.errors.DataLossError, match=r"cut\.tfrecords: record 5: is truncated \(100 of"):
+        read([5])
 
 
 def test_variable_size_records_stream_through_the_custom_decoder(tmp_path, lib):

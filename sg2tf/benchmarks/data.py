@@ -10,6 +10,9 @@ For each resolution it writes a synthetic dataset (full resolution only), then m
 Every case is measured `--data_repeat` times, the cases of a round one after another, so
 that a change in the machine's load hits all of them; the medians are reported, with
 each round's values under `runs` and `<case>_vs_raw` = median / median raw_read.
+`<case>_per_cpu_s` is images per CPU second of the process (all threads), which depends
+much less on other jobs than images/s does; `<case>_per_cpu_s_vs_raw` compares it with
+the raw read's.
 `load_avg` is the 1-minute load average before each resolution and at the end.
 """
 
@@ -33,17 +36,22 @@ FLAGS = flags.FLAGS
 DTYPES = ("uint8", "float32")
 
 
-def _rate(step, seconds, warmup=2):
-    """Calls `step()` (returns images handled) for `seconds`; returns images/s."""
+def _rate(step, seconds, warmup=2, cpu=None):
+    """Calls `step()` (returns images handled) for `seconds`; returns images/s.
+
+    With a list `cpu`, appends images per CPU second of this process (all its threads).
+    """
     for _ in range(warmup):
         step()
-    n, start = 0, time.perf_counter()
+    n, start, start_cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         n += step()
+    if cpu is not None:
+        cpu.append(n / max(time.process_time() - start_cpu, 1e-9))
     return n / (time.perf_counter() - start)
 
 
-def _raw_read_rate(filename, record_bytes, seconds):
+def _raw_read_rate(filename, record_bytes, seconds, cpu=None):
     chunk = 16 << 20
 
     def epoch():
@@ -52,7 +60,7 @@ def _raw_read_rate(filename, record_bytes, seconds):
                 pass
         return os.path.getsize(filename) / record_bytes
 
-    return _rate(epoch, seconds, warmup=1)
+    return _rate(epoch, seconds, warmup=1, cpu=cpu)
 
 
 def _load_avg():
@@ -89,34 +97,37 @@ def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impl
         out["custom_unavailable"] = _custom_reason()
         impls.remove("custom")
 
-    def tfrecord_read():
+    def tfrecord_read(cpu):
         records = iter(tf.data.TFRecordDataset(filename, buffer_size=16 << 20).repeat().batch(batch).prefetch(2))
-        return _rate(lambda: int(next(records).shape[0]), seconds)
+        return _rate(lambda: int(next(records).shape[0]), seconds, cpu=cpu)
 
     def pipeline(dtype, impl):
-        def run():
+        def run(cpu):
             # A fresh pipeline per round; the warm-up steps fill its shuffle buffer.
             it = iter(make_dataset(path, batch_size=batch, mirror=True, dtype=dtype, seed=0, impl=impl))
-            rate = _rate(lambda: int(next(it)[0].shape[0]), seconds)
+            rate = _rate(lambda: int(next(it)[0].shape[0]), seconds, cpu=cpu)
             del it
             return rate
         return run
 
-    cases = {"raw_read": lambda: _raw_read_rate(filename, on_disk, seconds), "tfrecord_read": tfrecord_read}
+    cases = {"raw_read": lambda cpu: _raw_read_rate(filename, on_disk, seconds, cpu), "tfrecord_read": tfrecord_read}
     for dtype in DTYPES:
         for impl in impls:
             cases[f"pipeline_{dtype}_{impl}"] = pipeline(dtype, impl)
 
     runs = {name: [] for name in cases}
+    cpu_runs = {name: [] for name in cases}
     for _ in range(max(repeat, 1)):
         for name, case in cases.items():
-            runs[name].append(case())
+            runs[name].append(case(cpu_runs[name]))
     for name, values in runs.items():
         out[name] = float(np.median(values))
+        out[f"{name}_per_cpu_s"] = float(np.median(cpu_runs[name]))
     raw = out["raw_read"]
     for name in cases:
         if name != "raw_read":
             out[f"{name}_vs_raw"] = out[name] / raw
+            out[f"{name}_per_cpu_s_vs_raw"] = out[f"{name}_per_cpu_s"] / out["raw_read_per_cpu_s"]
     if "ref" in impls and "custom" in impls:
         for dtype in DTYPES:
             out[f"pipeline_{dtype}_custom_vs_ref"] = out[f"pipeline_{dtype}_custom"] / out[f"pipeline_{dtype}_ref"]

@@ -330,10 +330,12 @@ inline const PackMasks& Masks() {
 
 // kStream: non-temporal stores (`out` 16-byte aligned), for outputs too large to stay
 // in cache until they are read: no read-for-ownership of the destination lines.
-template <bool kStream>
-__attribute__((target("ssse3"))) inline void RowPack3Ssse3(const uint8_t* const* planes,
-                                                           int64_t w, bool flip,
-                                                           uint8_t* out) {
+// kCrc: also extends crc[c], the CRC32C state of plane c, over this row of the plane
+// (the source bytes are visited in ascending order, flipped or not), so that the record
+// is read once for checking and converting.
+template <bool kStream, bool kCrc>
+__attribute__((target("ssse3,sse4.2"))) inline void RowPack3Ssse3(
+    const uint8_t* const* planes, int64_t w, bool flip, uint8_t* out, uint64_t* crc) {
   const PackMasks& pm = Masks();
   __m128i m[3][3];
   for (int j = 0; j < 3; ++j) {
@@ -342,12 +344,32 @@ __attribute__((target("ssse3"))) inline void RowPack3Ssse3(const uint8_t* const*
     }
   }
   const int64_t blocks = w / 16;
+  // Source blocks in ascending order: [0, 16*blocks) unflipped; flipped, the output's
+  // first 16*blocks pixels come from the source's last 16*blocks.
+  const int64_t base = flip ? w - 16 * blocks : 0;
+  uint64_t c0 = 0, c1 = 0, c2 = 0;
+  if constexpr (kCrc) {
+    c0 = crc[0], c1 = crc[1], c2 = crc[2];
+    for (int64_t i = 0; i < base; ++i) {  // flipped: the source's first w % 16 bytes
+      c0 = _mm_crc32_u8(uint32_t(c0), planes[0][i]);
+      c1 = _mm_crc32_u8(uint32_t(c1), planes[1][i]);
+      c2 = _mm_crc32_u8(uint32_t(c2), planes[2][i]);
+    }
+  }
   for (int64_t k = 0; k < blocks; ++k) {
-    const int64_t x = 16 * k;
-    const int64_t sx = flip ? w - 16 - x : x;
+    const int64_t sx = base + 16 * k;
+    const int64_t x = flip ? w - 16 - sx : sx;
     const __m128i r = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes[0] + sx));
     const __m128i g = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes[1] + sx));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes[2] + sx));
+    if constexpr (kCrc) {
+      c0 = _mm_crc32_u64(_mm_crc32_u64(c0, uint64_t(_mm_cvtsi128_si64(r))),
+                         uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(r, r))));
+      c1 = _mm_crc32_u64(_mm_crc32_u64(c1, uint64_t(_mm_cvtsi128_si64(g))),
+                         uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(g, g))));
+      c2 = _mm_crc32_u64(_mm_crc32_u64(c2, uint64_t(_mm_cvtsi128_si64(b))),
+                         uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(b, b))));
+    }
     for (int j = 0; j < 3; ++j) {
       const __m128i v = _mm_or_si128(
           _mm_or_si128(_mm_shuffle_epi8(r, m[j][0]), _mm_shuffle_epi8(g, m[j][1])),
@@ -360,36 +382,50 @@ __attribute__((target("ssse3"))) inline void RowPack3Ssse3(const uint8_t* const*
       }
     }
   }
+  if constexpr (kCrc) {
+    for (int64_t i = base + 16 * blocks; i < w; ++i) {  // unflipped: the last w % 16 bytes
+      c0 = _mm_crc32_u8(uint32_t(c0), planes[0][i]);
+      c1 = _mm_crc32_u8(uint32_t(c1), planes[1][i]);
+      c2 = _mm_crc32_u8(uint32_t(c2), planes[2][i]);
+    }
+    crc[0] = c0, crc[1] = c1, crc[2] = c2;
+  }
   RowCopy3(planes, 16 * blocks, w, flip, out);
 }
 
 inline bool HaveSsse3() {
-  static const bool have = __builtin_cpu_supports("ssse3");
+  static const bool have = __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.2");
   return have;
 }
 #endif
 
-inline void RowPack3(const uint8_t* const* planes, int64_t w, bool flip, uint8_t* out,
-                     bool stream = false) {
+// Interleaves one row of 3 planes. With `crc` (3 CRC32C states), also extends them over
+// the row's source bytes when that can be fused (x86 with SSSE3 and SSE4.2); returns
+// whether it did.
+inline bool RowPack3(const uint8_t* const* planes, int64_t w, bool flip, uint8_t* out,
+                     bool stream = false, uint64_t* crc = nullptr) {
 #if SG2TF_IMAGE_RECORDS_X86
   if (HaveSsse3()) {
-    if (stream && reinterpret_cast<uintptr_t>(out) % 16 == 0) {
-      RowPack3Ssse3<true>(planes, w, flip, out);
+    const bool nt = stream && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+    if (crc != nullptr) {
+      nt ? RowPack3Ssse3<true, true>(planes, w, flip, out, crc)
+         : RowPack3Ssse3<false, true>(planes, w, flip, out, crc);
     } else {
-      RowPack3Ssse3<false>(planes, w, flip, out);
+      nt ? RowPack3Ssse3<true, false>(planes, w, flip, out, crc)
+         : RowPack3Ssse3<false, false>(planes, w, flip, out, crc);
     }
-    return;
+    return true;
   }
 #endif
   RowCopy3(planes, 0, w, flip, out);
+  return false;
 }
 
-// One row of interleaved uint8 pixels (no table).
-inline void RowBytes(const uint8_t* const* planes, int channels, int64_t w, bool flip,
-                     uint8_t* out, bool stream = false) {
-  if (channels == 3) {
-    RowPack3(planes, w, flip, out, stream);
-  } else if (channels == 1 && !flip) {
+// One row of interleaved uint8 pixels; `crc` as for RowPack3 (3 channels only).
+inline bool RowBytes(const uint8_t* const* planes, int channels, int64_t w, bool flip,
+                     uint8_t* out, bool stream = false, uint64_t* crc = nullptr) {
+  if (channels == 3) return RowPack3(planes, w, flip, out, stream, crc);
+  if (channels == 1 && !flip) {
     std::memcpy(out, planes[0], size_t(w));
   } else {
     for (int64_t x = 0; x < w; ++x) {
@@ -397,6 +433,7 @@ inline void RowBytes(const uint8_t* const* planes, int channels, int64_t w, bool
       for (int c = 0; c < channels; ++c) out[x * channels + c] = planes[c][sx];
     }
   }
+  return false;
 }
 
 // float32 output as out = fl(fl(float(v) * scale) + offset): the reference's
@@ -517,23 +554,30 @@ inline Conversion<float> MakeConversion<float>(const float* lut) {
 constexpr int64_t kStreamBytes = 128 << 10;
 
 // One image: src [C, H, W] uint8 -> out [H, W, C]. `row` is scratch of C*W bytes.
+// With `crc` (C states, 0xffffffff to start), the CRC32C states of the C planes are
+// extended over them in the same pass where that is possible (3 channels, uint8 or affine
+// float32 on x86); returns whether it did (otherwise the caller checksums separately).
 template <typename T>
-void ImageToHwc(const uint8_t* src, int channels, int64_t h, int64_t w, bool flip,
-                const Conversion<T>& conv, uint8_t* row, T* out) {
+bool ImageToHwc(const uint8_t* src, int channels, int64_t h, int64_t w, bool flip,
+                const Conversion<T>& conv, uint8_t* row, T* out, uint64_t* crc = nullptr) {
   const int64_t plane = h * w;
   const int64_t row_len = w * channels;
   const bool stream = h * row_len * int64_t(sizeof(T)) >= kStreamBytes;
+  const bool bytes_path = conv.lut == nullptr || conv.affine;
+  if (!bytes_path || channels != 3) crc = nullptr;
+  bool fused = crc != nullptr;
   const uint8_t* planes[8];
   for (int64_t y = 0; y < h; ++y) {
     for (int c = 0; c < channels && c < 8; ++c) planes[c] = src + c * plane + y * w;
     T* dst = out + y * row_len;
     if (conv.lut == nullptr) {
       if constexpr (sizeof(T) == 1) {
-        RowBytes(planes, channels, w, flip, reinterpret_cast<uint8_t*>(dst), stream);
+        fused &= RowBytes(planes, channels, w, flip, reinterpret_cast<uint8_t*>(dst), stream,
+                          crc);
       }
     } else if (conv.affine) {
       if constexpr (std::is_same<T, float>::value) {
-        RowBytes(planes, channels, w, flip, row);
+        fused &= RowBytes(planes, channels, w, flip, row, false, crc);
         AffineRow(row, row_len, conv.scale, conv.offset, dst, stream);
       }
     } else if (channels == 3) {
@@ -547,6 +591,7 @@ void ImageToHwc(const uint8_t* src, int channels, int64_t h, int64_t w, bool fli
 #if SG2TF_IMAGE_RECORDS_X86
   if (stream) _mm_sfence();  // order the streaming stores before the image is handed on
 #endif
+  return fused;
 }
 
 }  // namespace image_records

@@ -9,11 +9,14 @@
 // byte shuffles (16 pixels per step).
 //
 // Sg2tf>ReadImageRecords also reads the records itself, by number, from a file of
-// fixed-size records (one pread per record into a per-thread buffer that stays in
-// cache), and verifies the TFRecord framing and both CRC32C checksums like
-// TensorFlow's record reader. Errors name the file and the record.
+// fixed-size records, and verifies the TFRecord framing and both CRC32C checksums like
+// TensorFlow's record reader. Local files are memory-mapped and records decoded in
+// place (the copy out of the page cache that read() makes costs as much as checking and
+// converting a record); otherwise, or beyond the mapped length, one read per record into
+// a per-thread buffer that stays in cache. Errors name the file and the record.
 #define EIGEN_USE_THREADS
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -154,9 +157,15 @@ class ImageRecordsOpBase : public OpKernel {
     return true;
   }
 
-  // Parses one serialized Example, checks it and writes its image.
-  Status DecodeOne(const uint8_t* record, size_t size, int64_t index, bool flip,
-                   const Conversion<T>& conv, T* out) const {
+  // The stored checksum of a record read from the file, to verify while decoding.
+  struct Checksum {
+    uint32_t masked;  // the record's footer: masked CRC32C of the serialized Example
+    uint64_t offset;  // of the record in the file, for the message
+  };
+
+  // Finds the image bytes of one serialized Example and checks `shape` and size.
+  Status Locate(const uint8_t* record, size_t size, int64_t index,
+                const uint8_t** pixels) const {
     ExampleView ex;
     if (!ParseExample(record, size, &ex)) {
       return errors::InvalidArgument(Where(index), ": is not a valid tf.train.Example (",
@@ -181,10 +190,49 @@ class ImageRecordsOpBase : public OpKernel {
                                      " data bytes, expected ", image_bytes_,
                                      " (raw uint8 CHW)");
     }
+    *pixels = ex.data.bytes;
+    return Status();
+  }
+
+  Status Damaged(int64_t index, const Checksum& sum) const {
+    return errors::DataLoss(Where(index), ": is damaged (data checksum mismatch at offset ",
+                            sum.offset, ")");
+  }
+
+  // Decodes one serialized Example into `out`. With `sum`, also verifies its checksum:
+  // a mismatch is a DataLoss error, and takes precedence over content errors (a damaged
+  // record is reported as damaged).
+  Status DecodeOne(const uint8_t* record, size_t size, int64_t index, bool flip,
+                   const Conversion<T>& conv, T* out, const Checksum* sum = nullptr) const {
+    const uint8_t* pixels = nullptr;
+    Status content = Locate(record, size, index, &pixels);
+    if (!content.ok()) {
+      if (sum != nullptr && MaskCrc(Crc32c(record, size)) != sum->masked) {
+        return Damaged(index, *sum);
+      }
+      return content;
+    }
     static thread_local std::vector<uint8_t> row;
     if (row.size() < size_t(shape_[0] * shape_[2])) row.resize(size_t(shape_[0] * shape_[2]));
-    ImageToHwc<T>(ex.data.bytes, int(shape_[0]), shape_[1], shape_[2], flip, conv, row.data(),
-                  out);
+    uint64_t planes[kMaxChannels] = {0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu};
+    const bool fused = ImageToHwc<T>(pixels, int(shape_[0]), shape_[1], shape_[2], flip, conv,
+                                     row.data(), out, sum != nullptr ? planes : nullptr);
+    if (sum == nullptr) return Status();
+    uint32_t crc;
+    if (fused) {  // CRC(prefix | plane 0 | ... | suffix) from the parts' CRCs
+      const size_t prefix = size_t(pixels - record), plane = size_t(shape_[1] * shape_[2]);
+      const size_t suffix = size - prefix - size_t(image_bytes_);
+      absl::crc32c_t total(Crc32c(record, prefix));
+      for (int c = 0; c < shape_[0]; ++c) {
+        total = absl::ConcatCrc32c(total, absl::crc32c_t(~uint32_t(planes[c])), plane);
+      }
+      total = absl::ConcatCrc32c(total, absl::crc32c_t(Crc32c(pixels + image_bytes_, suffix)),
+                                 suffix);
+      crc = static_cast<uint32_t>(total);
+    } else {
+      crc = Crc32c(record, size);
+    }
+    if (MaskCrc(crc) != sum->masked) return Damaged(index, *sum);
     return Status();
   }
 
@@ -262,44 +310,72 @@ class ReadImageRecordsOp : public ImageRecordsOpBase<T> {
     Tensor* images = nullptr;
     Conversion<T> conv;
     if (!this->Prepare(ctx, batch, ctx->input(1), ctx->input(2), &images, &conv)) return;
-    std::shared_ptr<tensorflow::RandomAccessFile> file;
-    OP_REQUIRES_OK(ctx, File(&file));
+    std::shared_ptr<const Source> source;
+    OP_REQUIRES_OK(ctx, GetSource(&source));
+    // Mapped records are read only while the file is still as long as when it was
+    // mapped (checked once per batch): a file truncated in place would make reading
+    // its vanished pages fatal (SIGBUS); read() reports it as a truncated record.
+    uint64_t mapped = 0;
+    if (source->region != nullptr) {
+      uint64_t size = 0;
+      if (tensorflow::Env::Default()->GetFileSize(this->filename_, &size).ok()) {
+        mapped = std::min<uint64_t>(size, source->region->length());
+      }
+    }
     const auto idx = index.flat<int64_t>();
     const auto flip = ctx->input(1).flat<bool>();
     T* out = images->flat<T>().data();
     const int64_t per_image = this->image_bytes_;
     this->ForEachImage(ctx, batch, [&](int64_t b) {
-      return ReadOne(*file, idx(b), flip(b), conv, out + b * per_image);
+      return ReadOne(*source, mapped, idx(b), flip(b), conv, out + b * per_image);
     });
   }
 
  private:
-  Status File(std::shared_ptr<tensorflow::RandomAccessFile>* file) {
+  // The open file, and its memory mapping where the file system offers one (local
+  // files): reading records in place saves the copy out of the page cache, which costs
+  // as much as checking and converting them.
+  struct Source {
+    std::unique_ptr<tensorflow::RandomAccessFile> file;
+    std::unique_ptr<tensorflow::ReadOnlyMemoryRegion> region;
+  };
+
+  Status GetSource(std::shared_ptr<const Source>* source) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!file_) {
-      std::unique_ptr<tensorflow::RandomAccessFile> f;
-      Status s = tensorflow::Env::Default()->NewRandomAccessFile(this->filename_, &f);
-      if (!s.ok()) {
-        return errors::NotFound(this->filename_, ": cannot open (", s.message(), ")");
+    if (!source_) {
+      auto s = std::make_shared<Source>();
+      tensorflow::Env* env = tensorflow::Env::Default();
+      Status status = env->NewRandomAccessFile(this->filename_, &s->file);
+      if (!status.ok()) {
+        return errors::NotFound(this->filename_, ": cannot open (", status.message(), ")");
       }
-      file_ = std::move(f);
+      if (!env->NewReadOnlyMemoryRegionFromFile(this->filename_, &s->region).ok() ||
+          (s->region != nullptr && s->region->data() == nullptr)) {
+        s->region.reset();  // no mapping: read() every record
+      }
+      source_ = std::move(s);
     }
-    *file = file_;
+    *source = source_;
     return Status();
   }
 
-  Status ReadOne(const tensorflow::RandomAccessFile& file, int64_t index, bool flip,
+  Status ReadOne(const Source& source, uint64_t mapped, int64_t index, bool flip,
                  const Conversion<T>& conv, T* out) const {
     if (index < 0 || index >= num_records_) {
       return errors::InvalidArgument(this->Where(index), ": out of range (the file has ",
                                      num_records_, " records)");
     }
+    const uint64_t offset = uint64_t(index) * uint64_t(record_bytes_);
+    if (offset + uint64_t(record_bytes_) <= mapped) {
+      const uint8_t* r = static_cast<const uint8_t*>(source.region->data()) + offset;
+      return Check(r, index, offset, flip, conv, out);
+    }
     // One buffer per thread, reused: the record stays in cache until it is decoded.
     static thread_local std::vector<char> buffer;
     if (buffer.size() < size_t(record_bytes_)) buffer.resize(size_t(record_bytes_));
-    const uint64_t offset = uint64_t(index) * uint64_t(record_bytes_);
     absl::string_view got;
-    Status s = file.Read(offset, got, absl::MakeSpan(buffer.data(), size_t(record_bytes_)));
+    Status s =
+        source.file->Read(offset, got, absl::MakeSpan(buffer.data(), size_t(record_bytes_)));
     if (got.size() < size_t(record_bytes_)) {
       if (s.ok() || tensorflow::errors::IsOutOfRange(s)) {
         return errors::DataLoss(this->Where(index), ": is truncated (", got.size(), " of ",
@@ -308,7 +384,12 @@ class ReadImageRecordsOp : public ImageRecordsOpBase<T> {
       return errors::DataLoss(this->Where(index), ": read failed at offset ", offset, " (",
                               s.message(), ")");
     }
-    const uint8_t* r = reinterpret_cast<const uint8_t*>(got.data());
+    return Check(reinterpret_cast<const uint8_t*>(got.data()), index, offset, flip, conv, out);
+  }
+
+  // Verifies the framing and checksums of the record at `r` and decodes it.
+  Status Check(const uint8_t* r, int64_t index, uint64_t offset, bool flip,
+               const Conversion<T>& conv, T* out) const {
     const uint64_t length = LoadLE64(r);
     if (MaskCrc(Crc32c(r, 8)) != LoadLE32(r + 8)) {
       return errors::DataLoss(this->Where(index), ": is damaged (header checksum mismatch at "
@@ -319,17 +400,15 @@ class ReadImageRecordsOp : public ImageRecordsOpBase<T> {
       return errors::DataLoss(this->Where(index), ": holds ", length, " bytes, but every "
                               "record of this file should hold ", expected);
     }
-    if (MaskCrc(Crc32c(r + kHeaderBytes, length)) != LoadLE32(r + kHeaderBytes + length)) {
-      return errors::DataLoss(this->Where(index), ": is damaged (data checksum mismatch at "
-                              "offset ", offset, ")");
-    }
-    return this->DecodeOne(r + kHeaderBytes, length, index, flip, conv, out);
+    const typename ImageRecordsOpBase<T>::Checksum sum = {LoadLE32(r + kHeaderBytes + length),
+                                                          offset};
+    return this->DecodeOne(r + kHeaderBytes, length, index, flip, conv, out, &sum);
   }
 
   int64_t record_bytes_;
   int64_t num_records_;
   std::mutex mu_;
-  std::shared_ptr<tensorflow::RandomAccessFile> file_;
+  std::shared_ptr<const Source> source_;
 };
 
 }  // namespace
