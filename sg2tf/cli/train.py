@@ -18,7 +18,11 @@ from sg2tf.training.options import DEFAULTS
 FLAGS = flags.FLAGS
 # Options that may be changed when continuing a run from its checkpoint.
 RESUME_OVERRIDABLE = ("kimg", "tick_kimg", "snap", "keep_checkpoints", "cpu_devices", "strategy",
-                      "outdir", "xla", "dry_run")
+                      "outdir", "xla", "dry_run", "metrics", "metrics_num_gen", "inception",
+                      "vgg16", "lpips")
+# Flags that, left at their defaults, keep the values saved with a resumed run.
+KEEP_SAVED_WHEN_DEFAULT = ("kimg", "tick_kimg", "snap", "keep_checkpoints", "strategy", "xla",
+                           "metrics", "metrics_num_gen")
 
 
 from sg2tf.training.setup import (TrainingError, build_networks, configure_cpu_devices as _configure_cpu_devices,
@@ -100,6 +104,12 @@ def train(raw):
     except ValueError as e:
         raise TrainingError(str(e)) from None
     opts["num_workers"] = num_workers
+    metric_files = {}
+    if opts["metrics"] and is_chief:
+        try:  # every feature network file is there, before any work
+            metric_files = options_lib.metric_feature_files(opts)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
     source = None
     if resume_kind == "network":
         try:
@@ -204,12 +214,15 @@ def train(raw):
         meta = dict(tick=cur_tick, kimg=cur_nimg / 1000)
         manager.save(cur_nimg, meta)
         if is_chief:
+            snapshot = f"network-snapshot-{snap_kimg:06d}"
             sg2tf.io.snapshot.save_snapshot(
-                os.path.join(run_dir, f"network-snapshot-{snap_kimg:06d}"),
-                {"G": G, "D": D, "G_ema": G_ema},
+                os.path.join(run_dir, snapshot), {"G": G, "D": D, "G_ema": G_ema},
                 dict(meta, augment_p=float(trainer.augment_p.numpy()), options=opts))
             image_utils.atomic_save_png(os.path.join(run_dir, f"fakes{snap_kimg:06d}.png"),
                                         fakes_grid(G_ema, opts, grid_z, grid_c))
+            if opts["metrics"]:
+                snapshot_metrics(G_ema, opts, info, metric_files, run_dir, snapshot,
+                                 cur_nimg / 1000, log)
 
     import sg2tf.io.snapshot  # noqa: F401
     while cur_nimg < total_nimg:
@@ -253,6 +266,33 @@ def train(raw):
     return run_dir
 
 
+def snapshot_metrics(G_ema, opts, info, feature_files, run_dir, snapshot, kimg, log):
+    """Computes `opts["metrics"]` of G_ema against the training data (mirrored with
+    --mirror, at the training resolution), appends one JSON line per metric to
+    `metric-<name>.jsonl` and logs `Metrics/<name>` scalars to TensorBoard."""
+    import json
+
+    from sg2tf.metrics import runner
+
+    for record in runner.compute_metrics(
+            opts["metrics"], G_ema, info, network_path=snapshot, mirror=opts["mirror"],
+            num_gen=opts["metrics_num_gen"], feature_paths=feature_files,
+            cache=runner.StatsCache(), resolution=opts["resolution"]):
+        name = record["metric"]
+        record.update(snapshot=snapshot, kimg=kimg, num_gen=opts["metrics_num_gen"]
+                      or runner.METRICS[name].num_gen)
+        with open(os.path.join(run_dir, f"metric-{name}.jsonl"), "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+        results = record["results"]
+        log.print(f"metric {name}: " + " ".join(f"{k} {v:.4g}" for k, v in results.items())
+                  + f" ({record['total_time_str']}, {snapshot})")
+        scalars = {}
+        for key, value in results.items():
+            suffix = key[len(name) + 1:] if key.startswith(name + "_") else ""
+            scalars[f"Metrics/{name}" + (f"/{suffix}" if suffix else "")] = value
+        log.scalars(scalars, int(round(kimg * 1000)))
+
+
 def main(argv):
     if len(argv) > 1:
         common.fail(f"unexpected arguments {argv[1:]}")
@@ -263,8 +303,8 @@ def main(argv):
             if not FLAGS[name].present and name in ("resume",):
                 raw[name] = FLAGS[name].value
     # Flags left at their defaults do not override the values saved with a resumed run.
-    raw = {k: (v if FLAGS[k].present or k not in ("kimg", "tick_kimg", "snap", "keep_checkpoints", "strategy", "xla")
-               else None) for k, v in raw.items()}
+    raw = {k: (v if FLAGS[k].present or k not in KEEP_SAVED_WHEN_DEFAULT else None)
+           for k, v in raw.items()}
     try:
         train(raw)
     except TrainingError as e:

@@ -77,4 +77,17 @@ flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical dev
 flags.DEFINE_integer("fp16_res", -1, "Run the top N resolutions in reduced precision (-1: 4 on GPU, 0 on CPU).")
 flags.DEFINE_float("conv_clamp", -1.0, "Clamp convolution outputs (-1: 256 with fp16_res > 0; 0: off).")
 flags.DEFINE_enum("precision", "float16", ["float16", "bfloat16"], "Reduced-precision type.")
-flags.DEFINE_bool("xla", False, "Compile the per-replica G-main/D phases with XLA.")
+flags.DEFINE_bool("xla", False, "Compile the whole training step with XLA (reference ops inside; "
+                  "other random draws than without; slow to compile on CPU).")
+
+# Quality metrics at every snapshot.
+flags.DEFINE_string("metrics", None, "Comma-separated metrics of G_ema computed at every snapshot "
+                    "against the training data (fid50k_full, kid50k_full, pr50k3_full, is50k, "
+                    "ppl_wend, ... as sg2tf-metrics; default none). Written to "
+                    "metric-<name>.jsonl and TensorBoard.")
+flags.DEFINE_integer("metrics_num_gen", None, "Generated images per metric (PPL: samples) "
+                     "instead of the metric's own count (50000); for quick checks.")
+flags.DEFINE_string("inception", None, "Inception graph for FID/KID/IS (default: $SG2TF_CACHE or "
+                    "~/.cache/sg2tf; see docs/tools.md).")
+flags.DEFINE_string("vgg16", None, "vgg16.pkl for precision/recall (default: the cache).")
+flags.DEFINE_string("lpips", None, "vgg16_zhang_perceptual.pkl for PPL (default: the cache).")

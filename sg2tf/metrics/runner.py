@@ -67,9 +67,10 @@ def check_labels(G, info):
 # ---------------------------------------------------------------------------- images
 
 
-def real_images(info, max_images=None, mirror=False, batch_size=64):
+def real_images(info, max_images=None, mirror=False, batch_size=64, resolution=None):
     """Yields uint8 NHWC batches of the dataset in stored order (with x-flipped copies
-    after each batch when `mirror`), at most `max_images` in all."""
+    after each batch when `mirror`), at most `max_images` in all; at `resolution` (one
+    of the stored ones; default the highest)."""
     from sg2tf.data import records
 
     left = max_images if max_images is not None else float("inf")
@@ -79,7 +80,7 @@ def real_images(info, max_images=None, mirror=False, batch_size=64):
         x = np.stack(batch).transpose(0, 2, 3, 1)
         return np.concatenate([x, x[:, :, ::-1]]) if mirror else x
 
-    for _, image in records.iter_images(info):
+    for _, image in records.iter_images(info, resolution):
         batch.append(image)
         if len(batch) == batch_size:
             x = flush(batch)[:int(min(left, 2 * batch_size))]
@@ -125,10 +126,10 @@ def _file_identity(path):
         return [str(path)]
 
 
-def real_stats_key(info, spec, mirror, feature_file):
+def real_stats_key(info, spec, mirror, feature_file, resolution=None):
     """A cache key of the dataset file, its size and time, the settings and the network."""
-    blob = json.dumps({"data": _file_identity(info.file()), "count": info.count,
-                       "resolution": info.resolution, "mirror": bool(mirror),
+    blob = json.dumps({"data": _file_identity(info.file(resolution)), "count": info.count,
+                       "resolution": int(resolution or info.resolution), "mirror": bool(mirror),
                        "max_reals": spec.max_reals, "kind": "mean_cov" if spec.kind == "fid"
                        else "features", "net": _file_identity(feature_file)[1:],
                        "netname": os.path.basename(feature_file)}, sort_keys=True)
@@ -177,12 +178,13 @@ def _collect(net, batches, progress=None, with_probs=False):
     return (feats, np.concatenate(probs)) if with_probs else feats
 
 
-def _real_stats(spec, net, feature_file, info, mirror, cache, progress):
-    key = real_stats_key(info, spec, mirror, feature_file)
+def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resolution=None):
+    key = real_stats_key(info, spec, mirror, feature_file, resolution)
     cached = cache.get(key) if cache else None
     if cached is not None:
         return cached, True
-    feats = _collect(net, real_images(info, spec.max_reals, mirror), progress)
+    feats = _collect(net, real_images(info, spec.max_reals, mirror, resolution=resolution),
+                     progress)
     if spec.kind == "fid":
         acc = stats.FeatureStats()
         acc.append(feats)
@@ -244,8 +246,12 @@ def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None,
 
 
 def compute_metric(name, G, info=None, mirror=False, num_gen=None, feature_paths=None,
-                   cache=None, batch_size=16, seed=0, progress_factory=None, nets=None):
-    """Computes one metric; returns `{metric_name: value, ...}` (PR gives two numbers)."""
+                   cache=None, batch_size=16, seed=0, progress_factory=None, nets=None,
+                   resolution=None):
+    """Computes one metric; returns `{metric_name: value, ...}` (PR gives two numbers).
+
+    `resolution`: which stored resolution of the dataset the real images come from
+    (default the highest; training at a lower `--resolution` passes its own)."""
     spec = METRICS[name]
     num = num_gen or spec.num_gen
     paths = feature_paths or {}
@@ -272,7 +278,7 @@ def compute_metric(name, G, info=None, mirror=False, num_gen=None, feature_paths
         raise ValueError(f"{name} compares with real images: pass --data")
     total = info.count * (2 if mirror else 1)
     reals, _ = _real_stats(spec, net, net_file, info, mirror, cache,
-                           progress(min(total, spec.max_reals or total), "reals"))
+                           progress(min(total, spec.max_reals or total), "reals"), resolution)
     fake = _collect(net, generated_images(G, num, info, batch_size, seed),
                     progress(num, "generated"))
     if isinstance(fake, tuple):

@@ -42,6 +42,7 @@ DEFAULTS = dict(
     aug="ada", p=0.0, target=0.6, augpipe="bgc", ada_kimg=500.0, ada_interval=4,
     fp16_res=-1, conv_clamp=-1.0, precision="float16", strategy="auto", xla=False,
     noise_mode="random", grid_seeds=16, shuffle_buffer=None, description="", cpu_devices=0,
+    metrics="", metrics_num_gen=None, inception=None, vgg16=None, lpips=None,
 )
 
 
@@ -179,9 +180,47 @@ def resolve(raw, dataset_info=None, replicas=1, has_gpu=False):
         raise OptionsError("--g_arch/--d_arch must be orig, skip or resnet")
     if o["snap"] < 0 or o["tick_kimg"] <= 0:
         raise OptionsError("--snap must be >= 0 and --tick_kimg > 0")
+    o["metrics"] = parse_metrics(o["metrics"])
+    if o["metrics_num_gen"] is not None and int(o["metrics_num_gen"]) < 2:
+        raise OptionsError("--metrics_num_gen must be at least 2 (or unset: each metric's own count)")
     if not o["dry_run"] and not o["outdir"]:
         raise OptionsError("--outdir is required")
     return o
+
+
+def parse_metrics(value):
+    """`--metrics` (comma-separated names, `none`, or a list from training_options.json)
+    -> list of metric names; unknown names are an `OptionsError`."""
+    from sg2tf.metrics.runner import parse_metrics as parse  # imports TensorFlow: lazily
+
+    if isinstance(value, (list, tuple)):
+        value = ",".join(value)
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise OptionsError(f"--metrics: {e}") from None
+
+
+def metric_feature_files(o):
+    """`{network kind: local file}` of the feature networks `o["metrics"]` need.
+
+    Raises `OptionsError` naming the missing file, its URL and where to put it (nothing
+    is downloaded), so that a run never trains for hours and then fails at its first
+    snapshot.
+    """
+    from sg2tf.metrics import features
+    from sg2tf.metrics.runner import METRICS
+
+    found = {}
+    for name in o["metrics"]:
+        kind = METRICS[name].network
+        if kind in found:
+            continue
+        try:
+            found[kind] = features.locate(kind, o.get(kind))
+        except FileNotFoundError as e:
+            raise OptionsError(f"--metrics={name} needs a feature network: {e}") from None
+    return found
 
 
 def network_kwargs(o):

@@ -81,6 +81,15 @@ class Logger:
                     tf.summary.scalar(k, v)
         self.tb.flush()
 
+    def scalars(self, values, step):
+        """TensorBoard scalars `{tag: value}` at `step` (images shown)."""
+        if not self.enabled:
+            return
+        with self.tb.as_default(step=step):
+            for k, v in values.items():
+                tf.summary.scalar(k, v)
+        self.tb.flush()
+
     def close(self):
         if self.enabled:
             self.log.close()
