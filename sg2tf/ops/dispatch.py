@@ -58,6 +58,29 @@ def impl_scope(impl):
         stack.pop()
 
 
+@contextlib.contextmanager
+def xla_scope():
+    """Traces the ops for XLA in this thread: the reference ops (the compiled kernels have
+    no XLA kernels), in the form XLA compiles well. The reference upfirdn2d then filters
+    with sums of shifted slices, which XLA fuses, instead of depthwise convolutions, which
+    XLA's CPU backend runs about 100 times slower than TensorFlow does. Same results up to
+    float rounding."""
+    stack = getattr(_state, "xla", None)
+    if stack is None:
+        stack = _state.xla = []
+    stack.append(True)
+    try:
+        with impl_scope("ref"):
+            yield
+    finally:
+        stack.pop()
+
+
+def in_xla_scope():
+    """Whether ops are being traced inside `xla_scope()` in this thread."""
+    return bool(getattr(_state, "xla", None))
+
+
 def use_custom(impl=None):
     """True when the op should run the compiled kernel.
 

@@ -118,17 +118,18 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl=Non
             padx0=padx0, padx1=padx1, pady0=pady0, pady1=pady1,
             flip_filter=flip_filter, gain=gain)
     return _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1,
-                          flip_filter, gain)
+                          flip_filter, gain, shifted_sums=dispatch.in_xla_scope())
 
 
 def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter,
-                   gain):
+                   gain, shifted_sums=False):
     x = tf.convert_to_tensor(x)
     if x.shape.rank != 4:
         raise ValueError(f"upfirdn2d expects NHWC input of rank 4, got shape {x.shape}")
     channels = x.shape[-1]
     if channels is None:
         raise ValueError("upfirdn2d needs a static channel count")
+    taps = _constant_taps(f, flip_filter, gain) if shifted_sums else None
     f = tf.stop_gradient(tf.cast(tf.convert_to_tensor(f), x.dtype))
     if f.shape.rank not in (1, 2):
         raise ValueError(f"FIR filter must be 1-D or 2-D, got shape {f.shape}")
@@ -160,6 +161,15 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
     if not flip_filter:
         f = tf.reverse(f, axis=list(range(f.shape.rank)))
 
+    if shifted_sums:
+        if taps is None:  # a filter tensor: its (flipped, scaled) entries as taps
+            if f.shape.rank == 1:
+                taps = ([f[i] for i in range(f.shape[0])],) * 2
+            else:
+                taps = [[f[i, j] for j in range(f.shape[1])] for i in range(f.shape[0])]
+        return _fir_shifted_sums(x, taps, [max(pady0, 0), max(pady1, 0)],
+                                 [max(padx0, 0), max(padx1, 0)], downy, downx)
+
     # Fold a uniform downsampling factor into the convolution stride.
     stride = downx if downx == downy else 1
     strides = [1, stride, stride, 1]
@@ -179,6 +189,65 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
     if stride == 1 and (downx > 1 or downy > 1):
         x = x[:, ::downy, ::downx, :]
     return x
+
+
+def _size(x, axis):
+    """A dimension: a Python int when static (slices then keep static shapes)."""
+    return x.shape[axis] if x.shape[axis] is not None else tf.shape(x)[axis]
+
+
+def _taps(x, weights, axis, stride):
+    """Correlation with `weights` along `axis` (1: y, 2: x) as a sum of strided shifted
+    slices, keeping every `stride`-th output pixel."""
+    last = (_size(x, axis) - len(weights)) // stride * stride  # start of the last window
+    out = None
+    for i, weight in enumerate(weights):
+        if isinstance(weight, float) and weight == 0.0:
+            continue
+        part = x[:, i:i + last + 1:stride] if axis == 1 else x[:, :, i:i + last + 1:stride]
+        if not (isinstance(weight, float) and weight == 1.0):
+            part = part * weight
+        out = part if out is None else out + part
+    if out is None:  # an all-zero filter
+        out = 0.0 * (x[:, :last + 1:stride] if axis == 1 else x[:, :, :last + 1:stride])
+    return out
+
+
+def _constant_taps(f, flip_filter, gain):
+    """The correlation taps of a constant filter as Python floats, flipped for true
+    convolution and scaled by `gain`: `(taps_y, taps_x)` when separable (1-D filters and
+    2-D outer products such as setup_filter's 4x4), else a list of rows; None for a
+    tensor filter."""
+    if isinstance(f, (tf.Tensor, tf.Variable)):
+        return None
+    f = np.asarray(f, np.float64)
+    if f.ndim == 1:
+        f = (f if flip_filter else f[::-1]) * np.sqrt(gain)
+        return [float(v) for v in f], [float(v) for v in f]
+    f = (f if flip_filter else f[::-1, ::-1]) * gain
+    u, s, vt = np.linalg.svd(f)
+    fy, fx = u[:, 0] * np.sqrt(s[0]), vt[0] * np.sqrt(s[0])
+    if np.allclose(np.outer(fy, fx), f, rtol=1e-6, atol=1e-7 * np.abs(f).max()):
+        return [float(v) for v in fy], [float(v) for v in fx]
+    return [[float(v) for v in row] for row in f]
+
+
+def _fir_shifted_sums(x, taps, pad_y, pad_x, stride_y, stride_x):
+    """Pads and correlates with `taps` (`(taps_y, taps_x)` of a separable filter, or the
+    rows of a 2-D one), keeping every stride-th output pixel, with shifted slices only:
+    XLA fuses them into one loop (see `dispatch.xla_scope`)."""
+    if max(pad_y + pad_x) > 0:
+        x = tf.pad(x, [[0, 0], pad_y, pad_x, [0, 0]])
+    if isinstance(taps, tuple):
+        taps_y, taps_x = taps
+        return _taps(_taps(x, taps_x, 2, stride_x), taps_y, 1, stride_y)
+    # Row i of the filter: its horizontal pass, then input rows i, i + stride_y, ...
+    last = (_size(x, 1) - len(taps)) // stride_y * stride_y
+    out = None
+    for i, row in enumerate(taps):
+        part = _taps(x, row, 2, stride_x)[:, i:i + last + 1:stride_y]
+        out = part if out is None else out + part
+    return out
 
 
 def _padding_arg(pad_y, pad_x):

@@ -503,8 +503,9 @@ class Trainer:
                              autograph=False, jit_compile=self.opts["xla"] or None)
             self._step_fns[flags] = fn
         if self.opts["xla"]:
-            # The compiled custom ops have no XLA kernels: XLA compiles the reference ops
-            # (and fuses them itself). Tracing happens inside this call, in this thread.
-            with dispatch.impl_scope("ref"):
+            # The compiled custom ops have no XLA kernels: XLA compiles the reference ops,
+            # in their XLA form (no depthwise convolutions). Tracing happens inside this
+            # call, in this thread.
+            with dispatch.xla_scope():
                 return fn(reals, labels, tf.constant(do_ada))
         return fn(reals, labels, tf.constant(do_ada))
