@@ -6,8 +6,8 @@ order for the same seed:
   * the compiled record reader (`Sg2tf>ReadImageRecords`, used when the op library is
     available and the file is local with fixed-size records, as every raw dataset is):
     record *numbers* are sharded, shuffled, repeated and batched, and one op per batch
-    reads those records from the file (pread), checks their framing, checksums and
-    shape, and writes the NHWC batch with the x-flips and dtype conversion folded in.
+    reads those records from the file (memory-mapped), checks their framing, checksums
+    and shape, and writes the NHWC batch with the x-flips and dtype conversion folded in.
     The shuffle buffer holds numbers, not images, so it costs nothing and iterator
     checkpoints stay small.
   * the stock-TensorFlow reference (`impl="ref"`, no op library, remote files): the
