@@ -11,7 +11,8 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__x86_64__) || defined(__i386__)
+// SG2TF_IMAGE_RECORDS_NO_SIMD builds the portable code only (as on other CPUs).
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(SG2TF_IMAGE_RECORDS_NO_SIMD)
 #include <immintrin.h>
 #define SG2TF_IMAGE_RECORDS_X86 1
 #else
