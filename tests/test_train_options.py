@@ -54,6 +54,18 @@ def test_presets_match_the_official_values():
     assert o["glr"] == "0:0.002,100:0.001" and Schedule.parse(o["dlr"])(0) == 0.002
 
 
+def test_demo_preset_is_narrow_without_path_length_and_mixing():
+    o = options.resolve(dict(cfg="demo", outdir="x"), FakeInfo())
+    assert (o["fmap_max"], o["w_dim"], o["batch"], o["kimg"]) == (32, 128, 16, 50)
+    assert o["pl_weight"] == 0 and o["style_mixing_prob"] == 0
+    assert Schedule.parse(o["gamma"])(0) == pytest.approx(0.2)
+    # Explicit flags still win over the preset; `tiny` keeps the full recipe.
+    o = options.resolve(dict(cfg="demo", outdir="x", pl_weight=2.0, style_mixing_prob=0.5), FakeInfo())
+    assert o["pl_weight"] == 2.0 and o["style_mixing_prob"] == 0.5
+    o = options.resolve(dict(cfg="tiny", outdir="x"), FakeInfo())
+    assert o["pl_weight"] == 2.0 and o["style_mixing_prob"] == 0.9 and o["fmap_max"] == 128
+
+
 @pytest.mark.parametrize("raw, info, replicas, message", [
     (dict(cfg="nope"), FakeInfo(), 1, "unknown preset"),
     (dict(resolution=64), FakeInfo(), 1, "above the dataset"),

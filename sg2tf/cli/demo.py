@@ -1,7 +1,7 @@
 """The main job on the embedded default, end to end (`./run.sh demo`):
 
   1. make the synthetic shapes dataset (`sg2tf-dataset create_synthetic`) as .tfrecords;
-  2. train a small configuration on it (`sg2tf-train --cfg=tiny`), resuming a previous run;
+  2. train a small configuration on it (`sg2tf-train --cfg=demo`), resuming a previous run;
   3. write a sample grid and a truncation grid from the newest snapshot;
   4. export a SavedModel and a TFLite model, load both back and generate from them;
   5. say where everything is and what to try next.
@@ -45,7 +45,7 @@ def make_dataset(path):
 def train(data, runs):
     has_checkpoint = bool(glob.glob(os.path.join(runs, "*", "checkpoints", "*")))
     cmd = [sys.executable, "-m", "sg2tf.cli.train", f"--data={data}", f"--outdir={runs}",
-           "--cfg=tiny", "--mirror", "--aug=noaug", f"--kimg={FLAGS.kimg}",
+           "--cfg=demo", "--mirror", "--aug=noaug", f"--kimg={FLAGS.kimg}",
            f"--tick_kimg={FLAGS.tick_kimg}", f"--snap={FLAGS.snap}", f"--seed={FLAGS.seed}"]
     if has_checkpoint:
         cmd.append("--resume=latest")
@@ -151,7 +151,7 @@ Next, on your own images (activate the environment first: source .venv/bin/activ
   sg2tf-train --outdir=runs --resume=latest          # continue after a stop or crash
   tensorboard --logdir=runs
   sg2tf-generate --network={snapshot} --seeds=0-15 --trunc=0.7 --outdir=out
-Rerun ./run.sh demo --kimg=20 to train this demo further.""")
+Rerun ./run.sh demo --kimg={2 * FLAGS.kimg:g} to train this demo further (it resumes).""")
 
 
 def run():

@@ -7,7 +7,7 @@ from sg2tf.training.options import AUGPIPE_NAMES, PRESETS
 # Run.
 flags.DEFINE_string("data", None, "Training data: a TFRecord dataset directory (sg2tf-dataset).")
 flags.DEFINE_string("outdir", None, "Where to create run directories NNNNN-<desc>/.")
-flags.DEFINE_enum("cfg", "auto", sorted(PRESETS), "Base configuration (official presets; tiny = CPU demo).")
+flags.DEFINE_enum("cfg", "auto", sorted(PRESETS), "Base configuration (official presets; tiny = small full recipe, demo = the 10-minute CPU demo).")
 flags.DEFINE_float("kimg", None, "Training length in thousands of real images (fractions allowed).")
 flags.DEFINE_float("tick_kimg", 4.0, "Progress line, stats and TensorBoard every this many kimg.")
 flags.DEFINE_integer("snap", 50, "Checkpoint, snapshot and image grid every this many ticks (0: end only).")
