@@ -64,7 +64,7 @@ def test_run_directory_contents(shapes, tmp_path):
     assert opts["batch"] == 4 and opts["resolution"] == 8
 
 
-@pytest.mark.parametrize("cfg", ["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar"])
+@pytest.mark.parametrize("cfg", ["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "demo"])
 def test_every_preset_trains_a_step(shapes, tmp_path, cfg):
     raw = dict(TINY, cfg=cfg, mapping_layers=None, snap=0)
     run = _train(data=shapes, outdir=str(tmp_path), kimg=0.004, aug="noaug", **raw)
@@ -123,3 +123,28 @@ def test_resume_after_sigkill_is_exact(shapes, tmp_path):
     assert ticks == [1, 2]
     for a, b in zip(_ema_weights(one_go), _ema_weights(run)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_resume_reads_data_the_way_the_checkpoint_did(shapes, tmp_path):
+    # A checkpoint's data position restores only into a dataset read the same way: a
+    # stock-reader checkpoint resumes with the stock reader even where the compiled one
+    # is available; a compiled-reader checkpoint without the library is a clear error.
+    from sg2tf.data import record_reader
+    from sg2tf.ops import dispatch
+
+    def reader_of(run):
+        with open(os.path.join(checkpoints.latest_checkpoint(run), "done.json")) as f:
+            return json.load(f)["data_reader"]
+
+    with dispatch.impl_scope("ref"):
+        run = _train(data=shapes, outdir=str(tmp_path / "a"), kimg=0.008, **TINY)
+    assert reader_of(run) == "stream"
+    assert _train(outdir=str(tmp_path / "a"), resume="latest", kimg=0.016) == run
+    assert reader_of(run) == "stream"
+
+    if record_reader(shapes, 8) != "compiled":
+        pytest.skip("the op library is not built: no compiled-reader checkpoint to resume")
+    run = _train(data=shapes, outdir=str(tmp_path / "b"), kimg=0.008, **TINY)
+    assert reader_of(run) == "compiled"
+    with dispatch.impl_scope("ref"), pytest.raises(TrainingError, match="compiled record reader"):
+        _train(outdir=str(tmp_path / "b"), resume="latest", kimg=0.016)

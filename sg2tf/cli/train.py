@@ -148,10 +148,25 @@ def train(raw):
     # Every worker reads the same stream of global batches and takes its own slice: the
     # iterator state is then the same on every worker (the chief's checkpoint restores all
     # of them exactly) and the data order does not depend on the number of workers.
+    data_impl = None
+    data_reader = data_lib.record_reader(opts["data"], opts["resolution"])
+    if resume_kind == "checkpoint":
+        with open(os.path.join(resume_path, "done.json")) as f:
+            saved_reader = json.load(f).get("data_reader")
+        # The iterator state restores only into a dataset read the same way.
+        if saved_reader == "stream" and data_reader == "compiled":
+            data_impl, data_reader = "ref", "stream"
+            log.print("data: the checkpoint was written with the stock TFRecord reader; reading the same way")
+        elif saved_reader == "compiled" and data_reader == "stream":
+            raise TrainingError(
+                f"--resume={resume_path}: this checkpoint's data position was saved by the compiled "
+                "record reader, which this process cannot use (no op library, or SG2TF_OPS=ref): "
+                "build the ops (scripts/build_ops.sh) and resume again, or start a new run from "
+                "the run's network snapshot")
     dataset = data_lib.make_dataset(
         opts["data"], opts["resolution"], opts["batch"], mirror=opts["mirror"],
         seed=opts["seed"], labels=opts["c_dim"] > 0,
-        max_images=opts["max_images"], shuffle_buffer=opts["shuffle_buffer"])
+        max_images=opts["max_images"], shuffle_buffer=opts["shuffle_buffer"], impl=data_impl)
     data_iter = iter(dataset)
     worker_batch = opts["batch"] // num_workers
 
@@ -211,7 +226,7 @@ def train(raw):
 
     def publish(final):
         snap_kimg = cur_nimg // 1000
-        meta = dict(tick=cur_tick, kimg=cur_nimg / 1000)
+        meta = dict(tick=cur_tick, kimg=cur_nimg / 1000, data_reader=data_reader)
         manager.save(cur_nimg, meta)
         if is_chief:
             snapshot = f"network-snapshot-{snap_kimg:06d}"

@@ -182,6 +182,20 @@ def _fixed_record_bytes(filename, count):
     return record if tf.io.gfile.stat(filename).length == record * count else None
 
 
+def record_reader(path, resolution=None, dtype="float32", impl=None, split="train"):
+    """Which reader `make_dataset` would use with these arguments: "compiled" (the op
+    library's record reader) or "stream" (`TFRecordDataset` and stock TensorFlow).
+
+    A training checkpoint's iterator state restores only into a dataset read the same
+    way, so `sg2tf-train` records this in each checkpoint and matches it on resume.
+    """
+    info = info_lib.read_info(path, split=split)
+    resolution = info.resolution if resolution is None else int(resolution)
+    shape = (info.channels, resolution, resolution)
+    reader = _choose_reader(info, info.file(resolution), shape, tf.as_dtype(dtype), impl)
+    return "stream" if reader is None else "compiled"
+
+
 def _choose_reader(info, filename, shape, dtype, impl):
     """`reader(index, flip) -> images` of the compiled record reader, or None (stream the file).
 
