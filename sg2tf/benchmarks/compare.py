@@ -26,10 +26,15 @@ Both sides use the same architecture: the official `channel_base` is twice sg2tf
 The PyTorch training side runs the phases of the official training loop with
 `StyleGAN2Loss` (per-batch style mixing, as there), float32, the reference ops.
 
+A generator unit repeats calls shorter than `--gen_min_unit_s` (each worker counts its
+own); the reported seconds are per call.
+
 Output: per variant the timed seconds, median and minimum, images/s (generator) or
-sec/kimg (train), peak RSS of the worker, and `speedup_vs_pytorch`: the PyTorch median
-over the variant's median (> 1: sg2tf is faster), plus the median of the per-round
-ratios; load averages before and after.
+sec/kimg (train), peak RSS of the worker process (it holds one network per config, and
+for the SavedModel mode also the Keras network it was exported from), and
+`speedup_vs_pytorch`: the fastest PyTorch variant's median over the variant's median
+(> 1: sg2tf is faster), `_paired` (median of the per-round ratios) and `_min` (ratio of
+the minima, the least disturbed rounds); load averages before and after.
 """
 
 import json

@@ -109,7 +109,7 @@ class TrainTask:
                                        ("D", self.D, c["d_reg_interval"])):
             ratio = interval / (interval + 1)
             opt = torch.optim.Adam(module.parameters(), lr=c["lr"] * ratio,
-                                   betas=[0, 0.99 ** ratio], eps=1e-8)
+                                   betas=(0.0 ** ratio, 0.99 ** ratio), eps=1e-8)
             self.phases.append((name + "main", module, opt, 1))
             self.phases.append((name + "reg", module, opt, interval))  # Gmain, Greg, Dmain, Dreg
         self.ema_kimg, self.ema_rampup = c["ema_kimg"], c.get("ema_rampup")
