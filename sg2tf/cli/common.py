@@ -16,6 +16,16 @@ def fail(message, code=2):
     sys.exit(code)
 
 
+def start(argv, ops=None):
+    """What every program does first: refuse stray arguments, select the op implementation."""
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}")
+    if ops:
+        from sg2tf.ops import dispatch
+
+        dispatch.set_impl(ops)
+
+
 class Progress:
     """A one-line progress bar with rate and ETA on stderr (quiet when not a TTY
     except for the final line)."""

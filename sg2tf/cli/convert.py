@@ -14,8 +14,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv)
     import sg2tf
     from sg2tf.io import snapshot
 

@@ -113,8 +113,7 @@ def export_and_reload(G, outdir):
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv)
     start = time.time()
     workdir = os.path.abspath(FLAGS.workdir)
     data = os.path.join(workdir, "datasets", f"shapes{FLAGS.resolution}")

@@ -19,8 +19,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv)
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TensorFlow's saving chatter.
     QUANTIZATIONS = export_flags.QUANTIZATIONS

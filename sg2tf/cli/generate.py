@@ -15,18 +15,14 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv, FLAGS.ops)
     import numpy as np
 
     import sg2tf
     from sg2tf import sampling
-    from sg2tf.ops import dispatch
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import parse_range_list
 
-    if FLAGS.ops:
-        dispatch.set_impl(FLAGS.ops)
     if (FLAGS.seeds is None) == (FLAGS.projected_w is None):
         common.fail("give exactly one of --seeds and --projected_w")
     try:

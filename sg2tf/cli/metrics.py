@@ -18,16 +18,12 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv, FLAGS.ops)
     import sg2tf
     import sg2tf.data
     from sg2tf.data import DatasetError
     from sg2tf.metrics import features, runner
-    from sg2tf.ops import dispatch
 
-    if FLAGS.ops:
-        dispatch.set_impl(FLAGS.ops)
     try:
         names = runner.parse_metrics(FLAGS.metrics)
         if not names:

@@ -32,19 +32,15 @@ def load_target(path, resolution, channels):
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv, FLAGS.ops)
     import numpy as np
 
     import sg2tf
     from sg2tf import sampling
     from sg2tf.metrics import features
-    from sg2tf.ops import dispatch
     from sg2tf.tools import projection, video
     from sg2tf.utils import images as image_utils
 
-    if FLAGS.ops:
-        dispatch.set_impl(FLAGS.ops)
     try:
         if FLAGS.num_steps < 1:
             raise ValueError("--num_steps must be positive")

@@ -19,17 +19,13 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv, FLAGS.ops)
     import sg2tf
     import sg2tf.data
     from sg2tf.data import DatasetError
-    from sg2tf.ops import dispatch
     from sg2tf.tools import rank
     from sg2tf.utils import images as image_utils
 
-    if FLAGS.ops:
-        dispatch.set_impl(FLAGS.ops)
     try:
         if FLAGS.shuffles < 1 or FLAGS.batch < 1:
             raise ValueError("--shuffles and --batch must be positive")

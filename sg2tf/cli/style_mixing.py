@@ -16,17 +16,13 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv, FLAGS.ops)
     import sg2tf
     from sg2tf import sampling
-    from sg2tf.ops import dispatch
     from sg2tf.tools import style_mixing as sm
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import parse_range_list
 
-    if FLAGS.ops:
-        dispatch.set_impl(FLAGS.ops)
     try:
         rows = parse_range_list(FLAGS.rows, "rows")
         cols = parse_range_list(FLAGS.cols, "cols")

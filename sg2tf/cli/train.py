@@ -8,7 +8,6 @@ networks -> resume -> loop (ticks, snapshots) -> final snapshot. See docs/traini
 """
 
 import os
-import sys
 
 from absl import app, flags
 
@@ -309,8 +308,7 @@ def snapshot_metrics(G_ema, opts, info, feature_files, run_dir, snapshot, kimg, 
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv)
     raw = {}
     for name in DEFAULTS:
         if name in FLAGS:

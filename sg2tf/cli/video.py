@@ -25,17 +25,13 @@ def parse_grid(spec):
 
 
 def main(argv):
-    if len(argv) > 1:
-        common.fail(f"unexpected arguments {argv[1:]}")
+    common.start(argv, FLAGS.ops)
     import sg2tf
     from sg2tf import sampling
-    from sg2tf.ops import dispatch
     from sg2tf.tools import style_mixing as sm
     from sg2tf.tools import video
     from sg2tf.utils.seeds import parse_range_list
 
-    if FLAGS.ops:
-        dispatch.set_impl(FLAGS.ops)
     try:
         grid = parse_grid(FLAGS.grid)
         seeds = parse_range_list(FLAGS.seeds, "seeds")
