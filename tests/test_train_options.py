@@ -56,7 +56,7 @@ def test_presets_match_the_official_values():
 
 def test_demo_preset_is_narrow_without_path_length_and_mixing():
     o = options.resolve(dict(cfg="demo", outdir="x"), FakeInfo())
-    assert (o["fmap_max"], o["w_dim"], o["batch"], o["kimg"]) == (32, 128, 32, 100)
+    assert (o["fmap_max"], o["w_dim"], o["batch"], o["kimg"]) == (32, 128, 32, 300)
     assert o["pl_weight"] == 0 and o["style_mixing_prob"] == 0
     assert Schedule.parse(o["gamma"])(0) == pytest.approx(0.2)
     # Explicit flags still win over the preset; `tiny` keeps the full recipe.

@@ -26,11 +26,12 @@ PRESETS = {
     # Small and fast, the full recipe: CPU tests and experiments at 8-32 px.
     "tiny": dict(ref_gpus=1, kimg=500, mb=16, mbstd=4, fmaps=1 / 16, lrate=0.0025, gamma=0.05, ema=2, ramp=0.05, map=2,
                  fmap_max=128, w_dim=128),
-    # The embedded demo (`./run.sh demo`): 32 px shapes on 2 CPU cores in about 10 minutes.
+    # The embedded demo (`./run.sh demo`): 32 px shapes on 2 CPU cores, about 30 minutes for
+    # 300 kimg, where the shapes become recognisable (about 10 minutes for 100 kimg).
     # Narrow (32 channels) and, like `cifar`, without path length and style mixing: these
     # reach clean shapes in the fewest CPU seconds; batch 32 is the fastest per kimg on 2
     # cores (docs/training.md has the measurements).
-    "demo": dict(ref_gpus=1, kimg=100, mb=32, mbstd=4, fmaps=1 / 16, lrate=0.0025, gamma=0.2, ema=2, ramp=0.05, map=2,
+    "demo": dict(ref_gpus=1, kimg=300, mb=32, mbstd=4, fmaps=1 / 16, lrate=0.0025, gamma=0.2, ema=2, ramp=0.05, map=2,
                  fmap_max=32, w_dim=128, pl_weight=0.0, mixing=0.0),
 }
 
