@@ -133,8 +133,7 @@ def test_resume_reads_data_the_way_the_checkpoint_did(shapes, tmp_path):
     from sg2tf.ops import dispatch
 
     def reader_of(run):
-        with open(os.path.join(checkpoints.latest_checkpoint(run), "done.json")) as f:
-            return json.load(f)["data_reader"]
+        return checkpoints.read_metadata(checkpoints.latest_checkpoint(run))["data_reader"]
 
     with dispatch.impl_scope("ref"):
         run = _train(data=shapes, outdir=str(tmp_path / "a"), kimg=0.008, **TINY)

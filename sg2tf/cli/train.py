@@ -150,8 +150,7 @@ def train(raw):
     data_impl = None
     data_reader = data_lib.record_reader(opts["data"], opts["resolution"])
     if resume_kind == "checkpoint":
-        with open(os.path.join(resume_path, "done.json")) as f:
-            saved_reader = json.load(f).get("data_reader")
+        saved_reader = checkpoints.read_metadata(resume_path).get("data_reader")
         # The iterator state restores only into a dataset read the same way.
         if saved_reader == "stream" and data_reader == "compiled":
             data_impl, data_reader = "ref", "stream"

@@ -141,8 +141,13 @@ class CheckpointManager:
         """Restores every object from checkpoint directory `path`; returns its metadata."""
         status = self.checkpoint.read(os.path.join(path, "state"))
         status.assert_existing_objects_matched()
-        with open(os.path.join(path, "done.json")) as f:
-            return json.load(f)
+        return read_metadata(path)
+
+
+def read_metadata(path):
+    """The metadata saved with checkpoint directory `path` (its `done.json`)."""
+    with open(os.path.join(path, "done.json")) as f:
+        return json.load(f)
 
 
 def resolve_resume(resume, outdir):
