@@ -73,6 +73,7 @@ def test_demo_preset_is_narrow_without_path_length_and_mixing():
     (dict(batch=6), FakeInfo(), 4, "not divisible by the 4 replicas"),
     (dict(batch=8, batch_gpu=3), FakeInfo(), 1, "does not divide"),
     (dict(aug="fixed"), FakeInfo(), 1, "needs --p"),
+    (dict(channels="32=16"), FakeInfo(), 1, "--channels: bad channel table entry '32=16'"),
 ])
 def test_bad_flags_are_rejected(raw, info, replicas, message):
     with pytest.raises(options.OptionsError, match=message):

@@ -2,6 +2,7 @@
 
   sg2tf-bench train --cfg=tiny --resolution=32 --batch=16 --steps=16
   sg2tf-bench train --cfg=paper256 --resolution=256 --batch=8 --fp16_res=4 --xla
+  sg2tf-bench train --cfg=demo --aug=noaug --channels=4:128,8:64,16:32,32:32
 
 Runs one full lazy-regularization cycle (`d_reg_interval` steps, so every phase variant
 is traced) as warm-up, then times `--steps` steps (default: one more full cycle, so the
@@ -25,6 +26,7 @@ flags.DEFINE_float("p", 0.2, "Augmentation probability during the benchmark.")
 flags.DEFINE_enum("ops", None, ["auto", "custom", "ref"], "Op implementation.")
 flags.DEFINE_integer("fmap_base", None, "Override the preset's fmap_base.")
 flags.DEFINE_float("pl_weight", None, "Override the path-length weight.")
+flags.DEFINE_string("channels", None, "Override the channel table (RES:CH,..., as sg2tf-train --channels).")
 
 FLAGS = flags.FLAGS
 
@@ -61,7 +63,7 @@ def raw_options(**overrides):
     raw = dict(cfg=FLAGS.cfg, resolution=FLAGS.resolution, batch=FLAGS.batch, batch_gpu=FLAGS.batch_gpu,
                fp16_res=FLAGS.fp16_res, precision=FLAGS.precision, xla=FLAGS.xla, aug=FLAGS.aug,
                p=FLAGS.p if FLAGS.aug != "noaug" else 0.0, outdir="/nonexistent", fmap_base=FLAGS.fmap_base,
-               pl_weight=FLAGS.pl_weight)
+               pl_weight=FLAGS.pl_weight, channels=FLAGS.channels)
     raw.update(overrides)
     return raw
 
@@ -88,7 +90,7 @@ def main(argv):
     elapsed = time.time() - t0
     rss, dev = stats.peak_memory_gib()
     sec_per_kimg = elapsed / (steps * B) * 1000
-    return {"cfg": opts["cfg"], "resolution": R, "batch": B, "fp16_res": opts["fp16_res"],
+    return {"cfg": opts["cfg"], "resolution": R, "batch": B, "channels": opts["channels"], "fp16_res": opts["fp16_res"],
             "precision": opts["precision"] if opts["fp16_res"] else "float32", "xla": bool(opts["xla"]),
             "ops": dispatch.get_impl() if hasattr(dispatch, "get_impl") else None,
             "aug": opts["aug"], "steps": steps, "warmup_sec": round(warmup, 1),

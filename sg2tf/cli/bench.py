@@ -27,8 +27,14 @@ def run():
             sys.exit(2)
         raise
 
+    from sg2tf.training.options import OptionsError
+
     def main(args):
-        result = module.main(args)
+        try:
+            result = module.main(args)
+        except OptionsError as e:  # a bad flag: say which, no traceback
+            sys.stderr.write(f"sg2tf-bench {name}: {e}\n")
+            sys.exit(2)
         print(json.dumps({"benchmark": name, **result}, indent=2, sort_keys=True))
 
     app.run(main, argv=[f"sg2tf-bench {name}"] + argv[2:])

@@ -149,6 +149,12 @@ def resolve(raw, dataset_info=None, replicas=1, has_gpu=False):
         o["fmap_base"] = int(spec["fmaps"] * 32768)
     if o["fmap_max"] is None:
         o["fmap_max"] = spec.get("fmap_max", 512)
+    from sg2tf.networks.channels import parse_channel_table  # the package imports TensorFlow
+
+    try:  # a bad table is a flag error here, not a failure after the run directory exists
+        parse_channel_table(o["channels"])
+    except ValueError as e:
+        raise OptionsError(f"--channels: {e}") from None
     if o["w_dim"] is None:
         o["w_dim"] = spec.get("w_dim", 512)
     if o["z_dim"] is None:
