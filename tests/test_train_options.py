@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
+from sg2tf.networks.channels import ChannelSpec
 from sg2tf.training import options
 from sg2tf.training.schedules import Schedule
 
@@ -56,12 +57,18 @@ def test_presets_match_the_official_values():
 
 def test_demo_preset_is_narrow_without_path_length_and_mixing():
     o = options.resolve(dict(cfg="demo", outdir="x"), FakeInfo())
-    assert (o["fmap_max"], o["w_dim"], o["batch"], o["kimg"]) == (32, 128, 32, 300)
+    assert (o["fmap_max"], o["w_dim"], o["batch"], o["kimg"]) == (32, 128, 32, 360)
     assert o["pl_weight"] == 0 and o["style_mixing_prob"] == 0
     assert Schedule.parse(o["gamma"])(0) == pytest.approx(0.2)
+    # 32 channels, 16 at the two top resolutions, for G and D alike.
+    G_kwargs, D_kwargs = options.network_kwargs(o)
+    spec = ChannelSpec(**G_kwargs["synthesis_kwargs"]["channels"])
+    assert [spec(r) for r in (4, 8, 16, 32)] == [32, 32, 16, 16]
+    assert D_kwargs["channels"] == G_kwargs["synthesis_kwargs"]["channels"]
     # Explicit flags still win over the preset; `tiny` keeps the full recipe.
-    o = options.resolve(dict(cfg="demo", outdir="x", pl_weight=2.0, style_mixing_prob=0.5), FakeInfo())
-    assert o["pl_weight"] == 2.0 and o["style_mixing_prob"] == 0.5
+    o = options.resolve(dict(cfg="demo", outdir="x", pl_weight=2.0, style_mixing_prob=0.5,
+                             channels="32:8"), FakeInfo())
+    assert o["pl_weight"] == 2.0 and o["style_mixing_prob"] == 0.5 and o["channels"] == "32:8"
     o = options.resolve(dict(cfg="tiny", outdir="x"), FakeInfo())
     assert o["pl_weight"] == 2.0 and o["style_mixing_prob"] == 0.9 and o["fmap_max"] == 128
 
