@@ -279,7 +279,7 @@ def test_metrics_on_fixtures(G, fixtures_dir, tmp_path, monkeypatch):
     info = sg2tf.data.read_info(str(fixtures_dir / "tfrecords" / "shapes32"))
     cache = runner.StatsCache()
     jsonl = tmp_path / "metrics.jsonl"
-    records = list(runner.compute_metrics(
+    list(runner.compute_metrics(
         ["fid50k_full", "kid50k_full", "is50k", "ppl_wend"], G, info, network_path="g.pkl",
         jsonl_path=str(jsonl), num_gen=12, cache=cache, batch_size=6))
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]

@@ -1,12 +1,9 @@
 """stylegan2-ada-pytorch pickle import (needs the optional torch extra)."""
 
-import io
-import pathlib
 import pickle
 import sys
 import types
 
-import numpy as np
 import pytest
 
 import sg2tf

@@ -15,7 +15,6 @@ a 2x-upsampled, reflect-padded image, then filtered back down (sg2tf.ops.upfirdn
 gradients flow to the input pixels.
 """
 
-import math
 
 import numpy as np
 import tensorflow as tf
@@ -106,7 +105,7 @@ def _rotate3(axis, theta):
 
 def _bilinear_sample(img, coords):
     """Samples `img [N,H,W,C]` at pixel coordinates `coords [N,h,w,2]` (x, y), clamped at edges."""
-    n, h, w = tf.shape(img)[0], tf.shape(img)[1], tf.shape(img)[2]
+    h, w = tf.shape(img)[1], tf.shape(img)[2]
     x, y = coords[..., 0], coords[..., 1]
     x0, y0 = tf.floor(x), tf.floor(y)
     fx, fy = (x - x0)[..., None], (y - y0)[..., None]
@@ -280,7 +279,7 @@ class AugmentPipe:
         x = tf.cast(images, tf.float32)
         u = tf.cast(uniforms, tf.float32)
         p = tf.cast(p, tf.float32)
-        n, c = tf.shape(x)[0], x.shape[-1]
+        c = x.shape[-1]
         G = self.geometric_matrix(u, p)
         if G is not None:
             # Samples whose transform is the identity keep their exact pixels.

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer, compute_cast
+from sg2tf.layers.base import Layer
 from sg2tf.layers.modulated import ModulatedConv2D
 from sg2tf.layers.noise import NoiseInjection
 from sg2tf.ops.bias_act import activation as get_activation

@@ -1,7 +1,6 @@
 """The generator: mapping network plus synthesis network."""
 
 import keras
-import tensorflow as tf
 
 from sg2tf.networks.mapping import MappingNetwork
 from sg2tf.networks.synthesis import SynthesisNetwork

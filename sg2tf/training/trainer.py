@@ -384,12 +384,11 @@ class Trainer:
         return self.strategy.experimental_local_results(value)[0]
 
     def _step(self, reals, labels, do_greg, do_dreg, do_ada):
-        st, opts, B = self.strategy, self.opts, self.batch
+        opts, B = self.opts, self.batch
         self._deps = []
         kimg = tf.cast(self.cur_nimg, tf.float32) / 1000.0
         stats = {}
         p = tf.identity(self.augment_p)
-        ones = tf.ones([], tf.float32)
 
         # G main.
         self.G_lr.assign(self.glr.tf_value(kimg) * self.G_ratio)
