@@ -15,7 +15,6 @@ a 2x-upsampled, reflect-padded image, then filtered back down (sg2tf.ops.upfirdn
 gradients flow to the input pixels.
 """
 
-
 import numpy as np
 import tensorflow as tf
 
