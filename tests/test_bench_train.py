@@ -1,5 +1,5 @@
 """`sg2tf-bench train` end to end on a tiny network: it runs, reports JSON and honours
-the option overrides (here the channel table)."""
+the option overrides (here the channel table and the noise inputs)."""
 
 import json
 import subprocess
@@ -8,12 +8,14 @@ import sys
 
 def test_train_benchmark_reports_json_with_overrides():
     cmd = [sys.executable, "-m", "sg2tf.cli.bench", "train", "--cfg=demo", "--resolution=8", "--batch=4",
-           "--aug=noaug", "--steps=2", "--ops=ref", "--channels=4:16,8:8"]
+           "--aug=noaug", "--steps=2", "--ops=ref", "--channels=4:16,8:8",
+           "--noise_mode=random"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
     assert result["benchmark"] == "train" and result["cfg"] == "demo"
     assert (result["resolution"], result["batch"], result["channels"]) == (8, 4, "4:16,8:8")
+    assert result["noise_mode"] == "random"  # the demo preset's own is "none"
     assert result["steps"] == 2 and result["sec_per_kimg"] > 0 and result["images_per_sec"] > 0
 
 

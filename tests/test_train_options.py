@@ -55,11 +55,12 @@ def test_presets_match_the_official_values():
     assert o["glr"] == "0:0.002,100:0.001" and Schedule.parse(o["dlr"])(0) == 0.002
 
 
-def test_demo_preset_is_narrow_without_path_length_and_mixing():
+def test_demo_preset_is_narrow_without_path_length_mixing_and_noise():
     o = options.resolve(dict(cfg="demo", outdir="x"), FakeInfo())
-    assert (o["fmap_max"], o["w_dim"], o["batch"], o["kimg"]) == (32, 128, 32, 360)
-    assert o["pl_weight"] == 0 and o["style_mixing_prob"] == 0
+    assert (o["fmap_max"], o["w_dim"], o["batch"], o["kimg"]) == (32, 128, 32, 200)
+    assert o["pl_weight"] == 0 and o["style_mixing_prob"] == 0 and o["noise_mode"] == "none"
     assert Schedule.parse(o["gamma"])(0) == pytest.approx(0.2)
+    assert Schedule.parse(o["glr"])(0) == Schedule.parse(o["dlr"])(0) == pytest.approx(0.008)
     # 32 channels, 16 at the two top resolutions, for G and D alike.
     G_kwargs, D_kwargs = options.network_kwargs(o)
     spec = ChannelSpec(**G_kwargs["synthesis_kwargs"]["channels"])
@@ -67,10 +68,12 @@ def test_demo_preset_is_narrow_without_path_length_and_mixing():
     assert D_kwargs["channels"] == G_kwargs["synthesis_kwargs"]["channels"]
     # Explicit flags still win over the preset; `tiny` keeps the full recipe.
     o = options.resolve(dict(cfg="demo", outdir="x", pl_weight=2.0, style_mixing_prob=0.5,
-                             channels="32:8"), FakeInfo())
+                             channels="32:8", noise_mode="random"), FakeInfo())
     assert o["pl_weight"] == 2.0 and o["style_mixing_prob"] == 0.5 and o["channels"] == "32:8"
+    assert o["noise_mode"] == "random"
     o = options.resolve(dict(cfg="tiny", outdir="x"), FakeInfo())
     assert o["pl_weight"] == 2.0 and o["style_mixing_prob"] == 0.9 and o["fmap_max"] == 128
+    assert o["noise_mode"] == "random"
 
 
 @pytest.mark.parametrize("raw, info, replicas, message", [

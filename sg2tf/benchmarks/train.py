@@ -27,6 +27,7 @@ flags.DEFINE_enum("ops", None, ["auto", "custom", "ref"], "Op implementation.")
 flags.DEFINE_integer("fmap_base", None, "Override the preset's fmap_base.")
 flags.DEFINE_float("pl_weight", None, "Override the path-length weight.")
 flags.DEFINE_string("channels", None, "Override the channel table (RES:CH,..., as sg2tf-train --channels).")
+flags.DEFINE_enum("noise_mode", None, ["random", "const", "none"], "Override the preset's G noise inputs.")
 
 FLAGS = flags.FLAGS
 
@@ -63,7 +64,7 @@ def raw_options(**overrides):
     raw = dict(cfg=FLAGS.cfg, resolution=FLAGS.resolution, batch=FLAGS.batch, batch_gpu=FLAGS.batch_gpu,
                fp16_res=FLAGS.fp16_res, precision=FLAGS.precision, xla=FLAGS.xla, aug=FLAGS.aug,
                p=FLAGS.p if FLAGS.aug != "noaug" else 0.0, outdir="/nonexistent", fmap_base=FLAGS.fmap_base,
-               pl_weight=FLAGS.pl_weight, channels=FLAGS.channels)
+               pl_weight=FLAGS.pl_weight, channels=FLAGS.channels, noise_mode=FLAGS.noise_mode)
     raw.update(overrides)
     return raw
 
@@ -90,7 +91,8 @@ def main(argv):
     elapsed = time.time() - t0
     rss, dev = stats.peak_memory_gib()
     sec_per_kimg = elapsed / (steps * B) * 1000
-    return {"cfg": opts["cfg"], "resolution": R, "batch": B, "channels": opts["channels"], "fp16_res": opts["fp16_res"],
+    return {"cfg": opts["cfg"], "resolution": R, "batch": B, "channels": opts["channels"],
+            "noise_mode": opts["noise_mode"], "fp16_res": opts["fp16_res"],
             "precision": opts["precision"] if opts["fp16_res"] else "float32", "xla": bool(opts["xla"]),
             "ops": dispatch.get_impl() if hasattr(dispatch, "get_impl") else None,
             "aug": opts["aug"], "steps": steps, "warmup_sec": round(warmup, 1),

@@ -3,9 +3,9 @@
 from absl import flags
 
 flags.DEFINE_string("workdir", "sg2tf-demo", "Where the dataset, runs and exports go.")
-flags.DEFINE_float("kimg", 360.0, "Training length in thousands of images: 360 (about 18 "
-                   "minutes on a 2-core CPU) gives recognisable shapes, 200 (about 10 minutes) "
-                   "rounded and irregular objects; use a fraction for a quick check.")
+flags.DEFINE_float("kimg", 200.0, "Training length in thousands of images: 200 (about 10 "
+                   "minutes on a 2-core CPU) gives recognisable shapes, longer runs crisper "
+                   "ones; use a fraction for a quick check.")
 flags.DEFINE_float("tick_kimg", 2.0, "Progress line every this many kimg.")
 flags.DEFINE_integer("snap", 10, "Checkpoint and snapshot every this many ticks.")
 flags.DEFINE_integer("num_images", 4000, "Images in the synthetic shapes dataset.")
