@@ -13,6 +13,8 @@ import time
 
 from absl import flags
 
+from sg2tf.layers.noise import NOISE_MODES
+
 flags.DEFINE_string("cfg", "tiny", "Preset.")
 flags.DEFINE_integer("resolution", 32, "Image resolution.")
 flags.DEFINE_integer("batch", None, "Global batch (default: the preset's).")
@@ -27,7 +29,7 @@ flags.DEFINE_enum("ops", None, ["auto", "custom", "ref"], "Op implementation.")
 flags.DEFINE_integer("fmap_base", None, "Override the preset's fmap_base.")
 flags.DEFINE_float("pl_weight", None, "Override the path-length weight.")
 flags.DEFINE_string("channels", None, "Override the channel table (RES:CH,..., as sg2tf-train --channels).")
-flags.DEFINE_enum("noise_mode", None, ["random", "const", "none"], "Override the preset's G noise inputs.")
+flags.DEFINE_enum("noise_mode", None, list(NOISE_MODES), "Override the preset's G noise inputs.")
 
 FLAGS = flags.FLAGS
 

@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from sg2tf.layers.noise import NOISE_MODES
 from sg2tf.training.options import AUGPIPE_NAMES, PRESETS
 
 # Run.
@@ -43,7 +44,7 @@ flags.DEFINE_float("pl_decay", 0.01, "Decay of the path-length mean.")
 flags.DEFINE_integer("pl_batch_shrink", 2, "Path-length batch = batch_gpu / this.")
 flags.DEFINE_integer("g_reg_interval", 4, "Lazy path-length regularization interval.")
 flags.DEFINE_integer("d_reg_interval", 16, "Lazy R1 interval.")
-flags.DEFINE_enum("noise_mode", None, ["random", "const", "none"], "G noise inputs during "
+flags.DEFINE_enum("noise_mode", None, list(NOISE_MODES), "G noise inputs during "
                   "training (default: the preset's, random except for --cfg=demo). random is the "
                   "recipe; const makes runs bit-reproducible across resumes and replica counts "
                   "(random noise is not checkpointed); none trains without noise inputs.")

@@ -191,7 +191,9 @@ def resolve(raw, dataset_info=None, replicas=1, has_gpu=False):
         raise OptionsError("--p must be in [0, 1]")
     if o["noise_mode"] is None:
         o["noise_mode"] = spec.get("noise_mode", "random")
-    if o["noise_mode"] not in ("random", "const", "none"):
+    from sg2tf.layers.noise import NOISE_MODES
+
+    if o["noise_mode"] not in NOISE_MODES:
         raise OptionsError("--noise_mode must be random, const or none")
     if o["strategy"] not in ("auto", "one_device", "mirrored", "multi_worker"):
         raise OptionsError("--strategy must be auto, one_device, mirrored or multi_worker")
