@@ -19,8 +19,6 @@ from sg2tf.utils.seeds import z_from_seeds
 @pytest.fixture(scope="module")
 def pkl_dir(fixtures_dir):
     path = fixtures_dir / "nvlabs_pkl"
-    if not (path / "sg2-f32.pkl").exists():
-        pytest.skip(f"{path}/sg2-f32.pkl not found")
     return path
 
 

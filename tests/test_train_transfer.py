@@ -31,8 +31,6 @@ def test_resume_from_nvlabs_pickle_into_wider_config_with_freezing(fixtures_dir,
     from sg2tf.training.trainer import freeze_filter_d, freeze_filter_g
 
     pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
-    if not pkl.exists():
-        pytest.skip(f"{pkl} not found")
     source = sg2tf.load_network(str(pkl))
     # The pickle: z/w 64, mapping 2, fmap_base 512, fmap_max 64. Here fmap_max 128 widens
     # the 4x4 block (64 -> 128 channels) and so the 8x8 block's first conv and D's last
