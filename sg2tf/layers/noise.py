@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from sg2tf.layers.base import Layer
 
-NOISE_MODES = ("random", "const", "none")
+from sg2tf.constants import NOISE_MODES  # noqa: F401 (re-exported)
 
 
 def check_noise_mode(noise_mode):

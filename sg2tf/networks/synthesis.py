@@ -11,7 +11,7 @@ from sg2tf.layers.synthesis_layers import SynthesisLayer, ToRGB
 from sg2tf.networks.channels import ChannelSpec, log2_resolution
 from sg2tf.ops.upfirdn2d import setup_filter, upsample2d
 
-ARCHITECTURES = ("orig", "skip", "resnet")
+from sg2tf.constants import ARCHITECTURES
 
 
 def check_architecture(architecture):

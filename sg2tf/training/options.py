@@ -37,7 +37,7 @@ PRESETS = {
                  noise_mode="none"),
 }
 
-AUGPIPE_NAMES = ("blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc", "bgcf", "bgcfn", "bgcfnc")
+from sg2tf.constants import AUGPIPE_NAMES  # noqa: E402,F401 (re-exported)
 
 # Defaults of everything that is not a preset value. None = "from the preset / auto".
 DEFAULTS = dict(

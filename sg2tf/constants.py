@@ -1,0 +1,22 @@
+"""Names that flags, options and layers share. Importing this module loads no TensorFlow,
+so flag modules can use it before the programs decide how to start TensorFlow."""
+
+# How G's noise inputs are filled: fresh normal noise, the stored buffers, or zeros.
+NOISE_MODES = ("random", "const", "none")
+
+# G and D architectures of StyleGAN2 (paper, figure 7).
+ARCHITECTURES = ("orig", "skip", "resnet")
+
+# Augmentation modes of StyleGAN2-ADA's train.py (--aug) and its pipelines (--augpipe).
+AUG_MODES = ("ada", "noaug", "fixed")
+AUGPIPE_NAMES = ("blit", "geom", "color", "filter", "noise", "cutout",
+                 "bg", "bgc", "bgcf", "bgcfn", "bgcfnc")
+
+# Op implementations (sg2tf.ops.dispatch): compiled when built, else the TensorFlow reference.
+OP_IMPLS = ("auto", "custom", "ref")
+
+# tf.distribute strategies sg2tf-train can use.
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+
+# Low-precision compute types of the top-resolution blocks.
+LOW_PRECISIONS = ("float16", "bfloat16")
