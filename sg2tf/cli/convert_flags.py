@@ -2,9 +2,12 @@
 
 from absl import flags
 
-flags.DEFINE_string("network", None, "Input network: NVlabs TF pickle, stylegan2-ada-pytorch "
-                    "pickle (torch extra) or sg2tf snapshot.")
+from sg2tf.cli import flags_common as common
+
+common.define_network("Input network: NVlabs TF pickle, stylegan2-ada-pytorch pickle (torch extra) or "
+                      "sg2tf snapshot.")
 flags.DEFINE_string("out", None, "Output snapshot directory.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing snapshot at --out.")
+common.define_overwrite("Replace an existing snapshot at --out.")
+common.define_verbose()
 
 flags.mark_flags_as_required(["network", "out"])

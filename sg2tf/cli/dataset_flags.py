@@ -7,6 +7,8 @@ rejects flags that do not belong to the subcommand it runs.
 
 from absl import flags
 
+from sg2tf.cli import flags_common as common
+
 # Inputs and outputs.
 flags.DEFINE_string("tfrecord_dir", None, "TFRecord dataset directory (created, or read).")
 flags.DEFINE_string("image_dir", None, "Folder of images (png/jpg/webp/bmp, searched recursively).")
@@ -20,7 +22,7 @@ flags.DEFINE_string("source", None, "stylegan2-ada-pytorch dataset: a .zip archi
 flags.DEFINE_string("dest", None, "Output .zip archive, or a folder, in the stylegan2-ada-pytorch layout.")
 flags.DEFINE_string("tfrecord_dir_a", None, "First dataset to compare.")
 flags.DEFINE_string("tfrecord_dir_b", None, "Second dataset to compare.")
-flags.DEFINE_string("output", None, "Output PNG file of the image grid.")
+common.define_output("Output PNG file of the image grid.")
 
 # Writing.
 flags.DEFINE_boolean("shuffle", None, "Store images in the official shuffled order (RandomState(123)). "
@@ -28,8 +30,9 @@ flags.DEFINE_boolean("shuffle", None, "Store images in the official shuffled ord
 flags.DEFINE_enum("resolutions", "all", ["all", "top"],
                   "Levels to store: all (the official format, full size down to 4x4) or top (full size only).")
 flags.DEFINE_enum("encoding", "raw", ["raw", "png"], "Record data: raw (official, uncompressed) or png (lossless).")
-flags.DEFINE_boolean("overwrite", False, "Replace an existing output (only once the new one is complete).")
+common.define_overwrite("Replace an existing output (only once the new one is complete).")
 flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+common.define_verbose()  # every command takes it
 
 # Image conversion.
 flags.DEFINE_enum("resize", None, ["center-crop", "pad"],
@@ -43,7 +46,7 @@ flags.DEFINE_enum("convert_mode", None, ["RGB", "L"],
 
 # Source specific.
 flags.DEFINE_integer("num_images", None, "create_synthetic: images to draw (default 5000); grid: images to show (64).")
-flags.DEFINE_integer("seed", 0, "create_synthetic: random seed.")
+common.define_seed(0, "create_synthetic: random seed.")
 flags.DEFINE_boolean("labels", False, "create_synthetic: store one-hot shape labels.")
 flags.DEFINE_integer("max_images", None, "create_lsun: use only the first N images.")
 flags.DEFINE_boolean("ignore_labels", False, "create_cifar10: store no labels; compare: compare images only.")

@@ -2,19 +2,19 @@
 
 from absl import flags
 
-flags.DEFINE_string("network", None, "Network: NVlabs pickle, stylegan2-ada-pytorch pickle "
-                    "(torch extra) or sg2tf snapshot directory.")
+from sg2tf.cli import flags_common as common
+
+common.define_network()
 flags.DEFINE_string("rows", None, "Row seeds (they give the styles not in --styles), e.g. 85,100.")
 flags.DEFINE_string("cols", None, "Column seeds (they give the --styles layers), e.g. 55,821.")
 flags.DEFINE_string("styles", "0-6", "Style layers taken from the column seeds, e.g. 0-6.")
-flags.DEFINE_float("trunc", 1.0, "Truncation psi (1 = off).")
-flags.DEFINE_integer("trunc_cutoff", None, "Truncate only the first N ws (default: all).")
-flags.DEFINE_integer("class_idx", None, "Class label for conditional networks.")
-flags.DEFINE_enum("noise_mode", "const", ["const", "random", "none"], "Noise mode.")
-flags.DEFINE_string("outdir", None, "Output directory.")
+common.define_truncation()
+common.define_class_idx()
+common.define_noise_mode()
+common.define_outdir()
 flags.DEFINE_bool("save_cells", True, "Also write every cell as <row>-<col>.png.")
-flags.DEFINE_integer("batch", 8, "Images per batch.")
-flags.DEFINE_enum("ops", None, ["auto", "custom", "ref"], "Op implementation "
-                  "(default: $SG2TF_OPS or auto).")
+common.define_batch(8)
+common.define_ops()
+common.define_verbose()
 
 flags.mark_flags_as_required(["network", "rows", "cols", "outdir"])

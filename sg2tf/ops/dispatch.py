@@ -15,7 +15,7 @@ import os
 import threading
 import warnings
 
-VALID_IMPLS = ("auto", "custom", "ref")
+from sg2tf.constants import OP_IMPLS as VALID_IMPLS
 
 _state = threading.local()
 _global_impl = None

@@ -1,0 +1,106 @@
+"""Flags that several programs share, defined in one place.
+
+absl keeps one flag registry per process and a flag can be defined only once, so every
+program has its own flag module (`sg2tf/cli/<program>_flags.py`) and that module calls the
+functions here for the flags it shares with other programs. Each function fixes the flag's
+name, type, choices and meaning; a program passes its own default or help text only where
+they really differ (e.g. what `--outdir` receives). The flags are listed under the calling
+flag module in `--help`, as if it had defined them itself.
+
+Importing this module loads no TensorFlow (tests/test_cli_flags.py checks every flag module).
+"""
+
+import sys
+
+from absl import flags
+
+from sg2tf.constants import NOISE_MODES, OP_IMPLS
+
+NETWORK_HELP = ("Network: NVlabs pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf "
+                "snapshot directory.")
+
+
+def _caller():
+    """The module that called the `define_*` function (absl files the flag under it)."""
+    frame = sys._getframe(2)
+    return frame.f_globals.get("__name__")
+
+
+def define_network(help=NETWORK_HELP):
+    """`--network`: the network file or snapshot to load (required where the program needs it)."""
+    flags.DEFINE_string("network", None, help, module_name=_caller())
+
+
+def define_ops(default=None, help="Op implementation (default: $SG2TF_OPS or auto)."):
+    """`--ops`: the op implementation (`sg2tf.ops.dispatch`)."""
+    flags.DEFINE_enum("ops", default, list(OP_IMPLS), help, module_name=_caller())
+
+
+def define_outdir(help="Output directory."):
+    """`--outdir`: the output directory; `help` says what goes there."""
+    flags.DEFINE_string("outdir", None, help, module_name=_caller())
+
+
+def define_output(help):
+    """`--output`: one output file; `help` says which."""
+    flags.DEFINE_string("output", None, help, module_name=_caller())
+
+
+def define_overwrite(help):
+    """`--overwrite`: replace an existing output (off by default)."""
+    flags.DEFINE_bool("overwrite", False, help, module_name=_caller())
+
+
+def define_seeds(default=None, help="Seeds, e.g. 0-3,42."):
+    """`--seeds`: a list of seeds and ranges (`sg2tf.utils.seeds.parse_range_list`)."""
+    flags.DEFINE_string("seeds", default, help, module_name=_caller())
+
+
+def define_seed(default=0, help="Seed."):
+    """`--seed`: one random seed."""
+    flags.DEFINE_integer("seed", default, help, module_name=_caller())
+
+
+def define_batch(default, help="Images per batch.", **args):
+    """`--batch`: images per batch (`args`: e.g. `lower_bound`)."""
+    flags.DEFINE_integer("batch", default, help, module_name=_caller(), **args)
+
+
+def define_data(help="Dataset directory (.tfrecords)."):
+    """`--data`: a TFRecord dataset directory (sg2tf-dataset)."""
+    flags.DEFINE_string("data", None, help, module_name=_caller())
+
+
+def define_truncation(cutoff_help="Truncate only the first N ws (default: all).", psi=True, **cutoff_args):
+    """`--trunc` (truncation psi; unless `psi` is False) and `--trunc_cutoff`."""
+    module = _caller()
+    if psi:
+        flags.DEFINE_float("trunc", 1.0, "Truncation psi (1 = off).", module_name=module)
+    flags.DEFINE_integer("trunc_cutoff", None, cutoff_help, module_name=module, **cutoff_args)
+
+
+def define_class_idx():
+    """`--class_idx`: the class label of a conditional network."""
+    flags.DEFINE_integer("class_idx", None, "Class label for conditional networks.", module_name=_caller())
+
+
+def define_noise_mode(default="const", help="Noise mode.", exclude=()):
+    """`--noise_mode`: how G's noise inputs are filled (`sg2tf.constants.NOISE_MODES` less `exclude`)."""
+    choices = [m for m in NOISE_MODES if m not in exclude]
+    flags.DEFINE_enum("noise_mode", default, choices, help, module_name=_caller())
+
+
+def define_feature_networks(inception=None, vgg16=None, lpips=None):
+    """`--inception`, `--vgg16`, `--lpips`: the metric and projection feature networks; a flag
+    is defined only when its help text is given (programs take different subsets)."""
+    module = _caller()
+    for name, help in (("inception", inception), ("vgg16", vgg16), ("lpips", lpips)):
+        if help is not None:
+            flags.DEFINE_string(name, None, help, module_name=module)
+
+
+def define_verbose():
+    """`--verbose`: show TensorFlow's start-up and INFO logs (`sg2tf.utils.console`)."""
+    flags.DEFINE_bool("verbose", False, "Show TensorFlow's start-up messages and INFO logs (default: "
+                      "only warnings and errors; also shown when $TF_CPP_MIN_LOG_LEVEL is set).",
+                      module_name=_caller())
