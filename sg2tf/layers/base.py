@@ -17,6 +17,19 @@ class Layer(keras.layers.Layer):
         super().__init__(**kwargs)
 
 
-def compute_cast(x, compute_dtype):
-    """Casts `x` to `compute_dtype` (None keeps its dtype)."""
+COMPUTE_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def check_compute_dtype(compute_dtype, what="compute_dtype"):
+    """Returns `compute_dtype` (a name from COMPUTE_DTYPES, or None) or raises ValueError."""
+    if compute_dtype is not None and compute_dtype not in COMPUTE_DTYPES:
+        raise ValueError(f"{what} must be one of {COMPUTE_DTYPES}, got {compute_dtype!r}")
+    return compute_dtype
+
+
+def compute_cast(x, compute_dtype, force_fp32=False):
+    """Casts `x` to `compute_dtype` (None keeps its dtype); `force_fp32` computes in
+    float32 whatever the layer's dtype (the official API's `force_fp32`)."""
+    if force_fp32:
+        compute_dtype = "float32"
     return x if compute_dtype is None else tf.cast(x, compute_dtype)

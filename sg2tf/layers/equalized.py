@@ -11,7 +11,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer, compute_cast
+from sg2tf.layers.base import Layer, check_compute_dtype, compute_cast
 from sg2tf.ops.bias_act import activation as get_activation
 from sg2tf.ops.bias_act import bias_act
 from sg2tf.ops.conv2d_resample import conv2d_resample
@@ -89,11 +89,12 @@ class EqualizedConv2D(Layer):
       resample_filter: FIR taps for resampling (default `[1, 3, 3, 1]`).
       conv_clamp: clamp the output to `[-conv_clamp, conv_clamp]` (None: off).
       lr_multiplier: learning-rate multiplier.
-      compute_dtype: dtype of the computation ('float16' in mixed-precision blocks);
-        None follows the input.
+      compute_dtype: dtype of the computation ('float16' or 'bfloat16' in
+        reduced-precision blocks); None follows the input.
 
     Shapes: `[N, H, W, in]` -> `[N, H*up/down, W*up/down, filters]`.
-    Call with `gain=g` to scale the output (and the clamp) by g.
+    Call with `gain=g` to scale the output (and the clamp) by g, with `force_fp32=True`
+    to compute in float32 whatever `compute_dtype` is.
     """
 
     def __init__(self, filters, kernel_size, activation="linear", use_bias=True, up=1, down=1,
@@ -110,7 +111,7 @@ class EqualizedConv2D(Layer):
         self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.lr_multiplier = float(lr_multiplier)
-        self.compute_dtype_name = compute_dtype
+        self.compute_dtype_name = check_compute_dtype(compute_dtype)
         self.fir = setup_filter(self.resample_filter or [1, 1])
 
     def build(self, input_shape):
@@ -124,8 +125,8 @@ class EqualizedConv2D(Layer):
             self.bias = self.add_weight(name="bias", shape=[self.filters], initializer="zeros")
         self.weight_gain = float(self.lr_multiplier / np.sqrt(in_channels * k * k))
 
-    def call(self, x, gain=1.0):
-        x = compute_cast(x, self.compute_dtype_name)
+    def call(self, x, gain=1.0, force_fp32=False):
+        x = compute_cast(x, self.compute_dtype_name, force_fp32)
         w = self.weight * self.weight_gain
         x = conv2d_resample(x, w, self.fir, up=self.up, down=self.down)
         act_gain = get_activation(self.activation).def_gain * gain

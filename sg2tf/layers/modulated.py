@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer, compute_cast
+from sg2tf.layers.base import Layer, check_compute_dtype, compute_cast
 from sg2tf.layers.equalized import EqualizedDense
 from sg2tf.ops.conv2d_resample import batched_conv2d_resample, conv2d_resample
 from sg2tf.ops.upfirdn2d import setup_filter
@@ -33,10 +33,12 @@ class ModulatedConv2D(Layer):
       up: 1 or 2.
       resample_filter: FIR taps for upsampling.
       fused_modconv: use the fused implementation.
-      compute_dtype: activation dtype ('float16' in mixed-precision blocks), None to
-        follow the input. Styles and demodulation are always computed in float32.
+      compute_dtype: activation dtype ('float16' or 'bfloat16' in reduced-precision
+        blocks), None to follow the input. Styles and demodulation are always computed
+        in float32.
 
     Shapes: x `[N, H, W, in]`, w `[N, w_dim]` -> `[N, H*up, W*up, filters]`.
+    Call with `force_fp32=True` to compute in float32 whatever `compute_dtype` is.
     """
 
     def __init__(self, filters, kernel_size, w_dim, demodulate=True, up=1,
@@ -50,7 +52,7 @@ class ModulatedConv2D(Layer):
         self.up = int(up)
         self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.fused_modconv = bool(fused_modconv)
-        self.compute_dtype_name = compute_dtype
+        self.compute_dtype_name = check_compute_dtype(compute_dtype)
         self.fir = setup_filter(self.resample_filter or [1, 1])
 
     def build(self, input_shape):
@@ -63,9 +65,9 @@ class ModulatedConv2D(Layer):
                                       initializer=keras.initializers.RandomNormal(0.0, 1.0))
         self.weight_gain = float(1.0 / np.sqrt(in_channels * k * k))
 
-    def call(self, x, w, fused_modconv=None):
+    def call(self, x, w, fused_modconv=None, force_fp32=False):
         fused = self.fused_modconv if fused_modconv is None else bool(fused_modconv)
-        x = compute_cast(x, self.compute_dtype_name)
+        x = compute_cast(x, self.compute_dtype_name, force_fp32)
         styles = self.affine(tf.cast(w, tf.float32))  # [N, in]
         weight = self.weight * self.weight_gain  # [k, k, in, out]
 

@@ -19,9 +19,12 @@ class NoiseInjection(Layer):
     """Adds `noise * strength` to every channel of a feature map.
 
     Noise modes: `random` draws new Gaussian noise per call and sample (from
-    `noise_generator` when given: a `tf.random.Generator` or any object with a
-    `normal(shape)` method), `const` uses the stored `noise_const` buffer (the NVlabs
-    `noiseN` variables), `none` adds nothing.
+    `noise_generator` when given: a `tf.random.Generator`, a `StatelessNoise` or any
+    object with a `normal(shape)` method), `const` uses the stored `noise_const` buffer
+    (the NVlabs `noiseN` variables), `none` adds nothing. Explicit `noise` (`[H, W]`
+    shared by the batch, or `[N, H, W]` per sample) takes the place of the buffer in
+    `const` mode, without changing it (the TF scripts' seeded noise, see
+    `sg2tf.sampling.seeded_noise`).
 
     Args:
       resolution: spatial size of the feature map (the const buffer's size).
@@ -39,11 +42,19 @@ class NoiseInjection(Layer):
             name="noise_const", shape=[self.resolution, self.resolution],
             initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
 
-    def call(self, x, noise_mode="random", noise_generator=None):
+    def call(self, x, noise_mode="random", noise_generator=None, noise=None):
         check_noise_mode(noise_mode)
         if noise_mode == "none":
             return x
-        if noise_mode == "const":
+        if noise_mode == "const" and noise is not None:
+            noise = tf.cast(noise, tf.float32)
+            if noise.shape.rank == 2:
+                noise = noise[tf.newaxis]
+            if noise.shape.rank != 3 or tuple(noise.shape[1:]) != (self.resolution,) * 2:
+                raise ValueError(f"{self.name}: noise must be [H, W] or [N, H, W] with H = W = "
+                                 f"{self.resolution}, got shape {noise.shape}")
+            noise = noise[:, :, :, tf.newaxis]
+        elif noise_mode == "const":
             noise = self.noise_const[tf.newaxis, :, :, tf.newaxis]
         else:
             shape = tf.shape(x)
@@ -58,3 +69,24 @@ class NoiseInjection(Layer):
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution}
+
+
+class StatelessNoise:
+    """A stateless source of G's random noise: `normal(shape)` draws from a seed.
+
+    The k-th call draws from `fold_in(seed, k)`, so one synthesis pass gets independent
+    noise for each layer and the same seed gives the same noise (checkpoint the seed's
+    source, and noise is reproducible). Pass as `noise_generator`.
+
+    Args:
+      seed: a stateless seed, int32/int64 tensor `[2]`.
+    """
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.calls = 0
+
+    def normal(self, shape, dtype=tf.float32):
+        seed = tf.random.experimental.stateless_fold_in(self.seed, self.calls)
+        self.calls += 1
+        return tf.random.stateless_normal(shape, seed, dtype=dtype)

@@ -28,6 +28,8 @@ class SynthesisLayer(Layer):
       compute_dtype: activation dtype, None to follow the input.
 
     Shapes: x `[N, H, W, in]`, w `[N, w_dim]` -> `[N, H*up, W*up, filters]`.
+    Call arguments: `noise_mode`, `noise_generator` and `noise` (see `NoiseInjection`),
+    `force_fp32=True` to compute in float32.
     """
 
     def __init__(self, filters, w_dim, resolution, kernel_size=3, up=1, use_noise=True,
@@ -59,10 +61,11 @@ class SynthesisLayer(Layer):
             self.noise.build((None, self.resolution, self.resolution, self.filters))
         self.bias = self.add_weight(name="bias", shape=[self.filters], initializer="zeros")
 
-    def call(self, x, w, noise_mode="random", fused_modconv=None, gain=1.0, noise_generator=None):
-        x = self.conv(x, w, fused_modconv=fused_modconv)
+    def call(self, x, w, noise_mode="random", fused_modconv=None, gain=1.0, noise_generator=None,
+             force_fp32=False, noise=None):
+        x = self.conv(x, w, fused_modconv=fused_modconv, force_fp32=force_fp32)
         if self.noise is not None:
-            x = self.noise(x, noise_mode=noise_mode, noise_generator=noise_generator)
+            x = self.noise(x, noise_mode=noise_mode, noise_generator=noise_generator, noise=noise)
         act_gain = get_activation(self.activation).def_gain * gain
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp)
@@ -98,8 +101,8 @@ class ToRGB(Layer):
         self.conv.build(input_shape)
         self.bias = self.add_weight(name="bias", shape=[self.channels], initializer="zeros")
 
-    def call(self, x, w, fused_modconv=None):
-        x = self.conv(x, w, fused_modconv=fused_modconv)
+    def call(self, x, w, fused_modconv=None, force_fp32=False):
+        x = self.conv(x, w, fused_modconv=fused_modconv, force_fp32=force_fp32)
         x = bias_act(x, self.bias, clamp=self.conv_clamp)
         return tf.cast(x, tf.float32)
 

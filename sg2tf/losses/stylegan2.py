@@ -8,6 +8,8 @@ summed across gradient-accumulation rounds and replicas.
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.layers.noise import StatelessNoise  # noqa: F401 (lives with the noise layer; re-exported)
+
 
 def mixing_cutoffs(uniforms, num_ws, prob):
     """Per-sample style-mixing cutoffs from two uniforms per sample `[N, 2]`.
@@ -73,24 +75,6 @@ def r1_penalty(D, reals, c, augment=None):
         total = tf.reduce_sum(logits)
     grads = tape.gradient(total, reals)
     return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]), logits
-
-
-class StatelessNoise:
-    """A stateless source of G's random noise: `normal(shape)` draws from a seed.
-
-    The k-th call draws from `fold_in(seed, k)`, so one synthesis pass gets independent
-    noise for each layer and the same seed gives the same noise (checkpoint the seed's
-    source, and noise is reproducible). Pass as `noise_generator`.
-    """
-
-    def __init__(self, seed):
-        self.seed = seed
-        self.calls = 0
-
-    def normal(self, shape, dtype=tf.float32):
-        seed = tf.random.experimental.stateless_fold_in(self.seed, self.calls)
-        self.calls += 1
-        return tf.random.stateless_normal(shape, seed, dtype=dtype)
 
 
 def path_length_noise(shape, seed):

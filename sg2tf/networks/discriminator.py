@@ -8,8 +8,8 @@ from sg2tf.layers.base import Layer
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.mbstd import MinibatchStddev
 from sg2tf.networks.channels import ChannelSpec, log2_resolution
-from sg2tf.networks.mapping import normalize_2nd_moment
-from sg2tf.networks.synthesis import check_architecture
+from sg2tf.networks.common import (block_compute_dtype, check_architecture, check_low_precision,
+                                   normalize_2nd_moment, resolve_block_dtype)
 from sg2tf.ops.upfirdn2d import downsample2d, setup_filter
 
 CONDITIONINGS = ("cmap", "project")
@@ -23,12 +23,24 @@ class DiscriminatorBlock(Layer):
     and `resnet` only at the first; `resnet` adds a residual 1x1 downsampling
     convolution.
 
-    Call: `(x, img)` -> `(x, img)`, x `[N, R, R, in]` -> `[N, R/2, R/2, out]`.
+    Args:
+      in_channels, tmp_channels, out_channels: channels of the input (0 for the first
+        block), of the first convolution and of the output.
+      resolution: this block's input resolution.
+      img_channels: image channels.
+      is_first: the block at the image resolution.
+      architecture: 'orig', 'skip' or 'resnet'.
+      compute_dtype: dtype of the activations: 'float32', 'float16' or 'bfloat16'.
+      use_fp16: the older spelling of compute_dtype='float16' (True) or 'float32'.
+      conv_clamp, resample_filter, activation: see `EqualizedConv2D`.
+
+    Call: `(x, img)` -> `(x, img)`, x `[N, R, R, in]` -> `[N, R/2, R/2, out]`;
+    `force_fp32=True` computes in float32.
     """
 
     def __init__(self, in_channels, tmp_channels, out_channels, resolution, img_channels,
-                 is_first, architecture="resnet", use_fp16=False, conv_clamp=None,
-                 resample_filter=(1, 3, 3, 1), activation="lrelu", **kwargs):
+                 is_first, architecture="resnet", use_fp16=None, conv_clamp=None,
+                 resample_filter=(1, 3, 3, 1), activation="lrelu", compute_dtype=None, **kwargs):
         super().__init__(**kwargs)
         self.in_channels = int(in_channels)
         self.tmp_channels = int(tmp_channels)
@@ -37,12 +49,16 @@ class DiscriminatorBlock(Layer):
         self.img_channels = int(img_channels)
         self.is_first = bool(is_first)
         self.architecture = check_architecture(architecture)
-        self.use_fp16 = bool(use_fp16)
+        self.compute_dtype_name = resolve_block_dtype(compute_dtype, use_fp16, self.name)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.activation = activation
-        self.compute_dtype_name = "float16" if self.use_fp16 else "float32"
         self.fir = setup_filter(self.resample_filter or [1, 1])
+
+    @property
+    def use_fp16(self):
+        """Whether the block computes in a reduced precision (float16 or bfloat16)."""
+        return self.compute_dtype_name != "float32"
 
     def build(self, input_shape=None):
         res = self.resolution
@@ -64,21 +80,21 @@ class DiscriminatorBlock(Layer):
                                         compute_dtype=self.compute_dtype_name, name="skip")
             self.skip.build((None, res, res, self.tmp_channels))
 
-    def call(self, x, img):
-        dtype = self.compute_dtype_name
+    def call(self, x, img, force_fp32=False):
+        dtype = "float32" if force_fp32 else self.compute_dtype_name
         if x is not None:
             x = tf.cast(x, dtype)
         if self.fromrgb is not None:
-            y = self.fromrgb(tf.cast(img, dtype))
+            y = self.fromrgb(tf.cast(img, dtype), force_fp32=force_fp32)
             x = y if x is None else x + y
             img = downsample2d(img, self.fir) if self.architecture == "skip" else None
         if self.skip is not None:
-            y = self.skip(x, gain=float(np.sqrt(0.5)))
-            x = self.conv0(x)
-            x = self.conv1(x, gain=float(np.sqrt(0.5)))
+            y = self.skip(x, gain=float(np.sqrt(0.5)), force_fp32=force_fp32)
+            x = self.conv0(x, force_fp32=force_fp32)
+            x = self.conv1(x, gain=float(np.sqrt(0.5)), force_fp32=force_fp32)
             x = y + x
         else:
-            x = self.conv1(self.conv0(x))
+            x = self.conv1(self.conv0(x, force_fp32=force_fp32), force_fp32=force_fp32)
         return x, img
 
     def get_config(self):
@@ -86,7 +102,7 @@ class DiscriminatorBlock(Layer):
                 "tmp_channels": self.tmp_channels, "out_channels": self.out_channels,
                 "resolution": self.resolution, "img_channels": self.img_channels,
                 "is_first": self.is_first, "architecture": self.architecture,
-                "use_fp16": self.use_fp16, "conv_clamp": self.conv_clamp,
+                "compute_dtype": self.compute_dtype_name, "conv_clamp": self.conv_clamp,
                 "resample_filter": self.resample_filter, "activation": self.activation}
 
 
@@ -105,7 +121,8 @@ class Discriminator(keras.Model):
       img_channels: input channels.
       channels: a `ChannelSpec` or its config dict.
       architecture: 'orig', 'skip' or 'resnet' (default).
-      num_fp16_res: run the top this many resolutions in float16.
+      num_fp16_res: run the top this many resolutions (not below 8x8) in reduced precision.
+      low_precision: their compute dtype, 'float16' (default) or 'bfloat16'.
       conv_clamp: clamp activations.
       resample_filter: FIR taps.
       activation: activation of the convolutions.
@@ -117,13 +134,14 @@ class Discriminator(keras.Model):
       mapping_lr_multiplier: their learning-rate multiplier.
 
     Shapes: images `[N, R, R, C]` in [-1, 1], c `[N, c_dim]` -> logits `[N, 1]` float32.
+    `D(images, c, force_fp32=True)` computes every block in float32.
     """
 
     def __init__(self, c_dim, img_resolution, img_channels, channels=None,
                  architecture="resnet", num_fp16_res=0, conv_clamp=None,
                  resample_filter=(1, 3, 3, 1), activation="lrelu", mbstd_group_size=4,
                  mbstd_num_channels=1, conditioning="cmap", cmap_dim=None, mapping_layers=0,
-                 mapping_lr_multiplier=0.1, **kwargs):
+                 mapping_lr_multiplier=0.1, low_precision="float16", **kwargs):
         super().__init__(**kwargs)
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
@@ -135,6 +153,7 @@ class Discriminator(keras.Model):
         self.channels = channels
         self.architecture = check_architecture(architecture)
         self.num_fp16_res = int(num_fp16_res)
+        self.low_precision = check_low_precision(low_precision)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.activation = activation
@@ -148,14 +167,14 @@ class Discriminator(keras.Model):
 
         log2 = log2_resolution(self.img_resolution)
         self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
-        fp16_from = max(2 ** (log2 + 1 - self.num_fp16_res), 8)
         self.blocks = []
         for res in self.block_resolutions:
             self.blocks.append(DiscriminatorBlock(
                 self.channels(res) if res < self.img_resolution else 0, self.channels(res),
                 self.channels(res // 2), res, self.img_channels,
                 is_first=(res == self.img_resolution), architecture=self.architecture,
-                use_fp16=(self.num_fp16_res > 0 and res >= fp16_from),
+                compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res,
+                                                  self.low_precision),
                 conv_clamp=self.conv_clamp, resample_filter=self.resample_filter,
                 activation=self.activation, name=f"b{res}"))
         self.build(None)
@@ -198,11 +217,16 @@ class Discriminator(keras.Model):
                 fc.build((None, self.cmap_dim))
                 self.mapping_fcs.append(fc)
 
-    def call(self, img, c=None, training=False):
+    @property
+    def block_dtypes(self):
+        """`{resolution: compute dtype}` of the blocks."""
+        return {block.resolution: block.compute_dtype_name for block in self.blocks}
+
+    def call(self, img, c=None, training=False, force_fp32=False):
         img = tf.cast(img, tf.float32)
         x = None
         for block in self.blocks:
-            x, img = block(x, img)
+            x, img = block(x, img, force_fp32=force_fp32)
         x = tf.cast(x, tf.float32)
         if self.fromrgb is not None:
             x = x + self.fromrgb(img)
@@ -230,6 +254,7 @@ class Discriminator(keras.Model):
         return {"name": self.name, "c_dim": self.c_dim, "img_resolution": self.img_resolution,
                 "img_channels": self.img_channels, "channels": self.channels.get_config(),
                 "architecture": self.architecture, "num_fp16_res": self.num_fp16_res,
+                "low_precision": self.low_precision,
                 "conv_clamp": self.conv_clamp, "resample_filter": self.resample_filter,
                 "activation": self.activation, "mbstd_group_size": self.mbstd_group_size,
                 "mbstd_num_channels": self.mbstd_num_channels,

@@ -19,12 +19,13 @@ class Generator(keras.Model):
       mapping_kwargs: arguments of `MappingNetwork` (num_layers, layer_features,
         embed_features, activation, lr_multiplier, w_avg_beta, label_mode).
       synthesis_kwargs: arguments of `SynthesisNetwork` (channels, architecture,
-        num_fp16_res, conv_clamp, resample_filter, use_noise, activation,
+        num_fp16_res, low_precision, conv_clamp, resample_filter, use_noise, activation,
         fused_modconv, noconst, const_channels).
 
     Use `G.mapping(z, c, truncation_psi, truncation_cutoff)` -> ws `[N, num_ws, w_dim]`,
-    `G.synthesis(ws, noise_mode)` -> images `[N, R, R, C]` (NHWC, about [-1, 1]), or
-    both at once with `G.generate(...)` / `G(z, c, ...)`.
+    `G.synthesis(ws, noise_mode, force_fp32=...)` -> images `[N, R, R, C]` (NHWC, about
+    [-1, 1]), or both at once with `G.generate(...)` / `G(z, c, ...)`. `force_fp32=True`
+    computes the reduced-precision blocks in float32, as in the official API.
     """
 
     def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None,
@@ -49,16 +50,22 @@ class Generator(keras.Model):
         self.synthesis.build(None)
 
     def call(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode="const",
-             fused_modconv=None, update_w_avg=False, training=False):
+             fused_modconv=None, update_w_avg=False, training=False, force_fp32=False,
+             noise=None):
         ws = self.mapping(z, c, truncation_psi=truncation_psi,
                           truncation_cutoff=truncation_cutoff, update_w_avg=update_w_avg)
-        return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv)
+        return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv,
+                              force_fp32=force_fp32, noise=noise)
 
     def generate(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode="const",
-                 fused_modconv=None):
-        """Images `[N, R, R, C]` float32 from latents z `[N, z_dim]` (and labels c)."""
+                 fused_modconv=None, force_fp32=False, noise=None):
+        """Images `[N, R, R, C]` float32 from latents z `[N, z_dim]` (and labels c).
+
+        `force_fp32=True` computes in float32; `noise` replaces the const noise buffers
+        (see `SynthesisNetwork.call`)."""
         return self(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                    noise_mode=noise_mode, fused_modconv=fused_modconv)
+                    noise_mode=noise_mode, fused_modconv=fused_modconv, force_fp32=force_fp32,
+                    noise=noise)
 
     def get_config(self):
         mapping = self.mapping.get_config()
@@ -74,4 +81,8 @@ class Generator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        from sg2tf.networks.synthesis import upgrade_legacy_config  # snapshots from before input_mode
+
+        config = dict(config)
+        config["synthesis_kwargs"] = upgrade_legacy_config(config.get("synthesis_kwargs"))
         return cls(**config)

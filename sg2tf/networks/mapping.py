@@ -1,23 +1,15 @@
 """The mapping network: z (and a label) to w, with w_avg tracking and truncation."""
 
-import numbers
-
 import keras
 import tensorflow as tf
 
 from sg2tf.layers.base import Layer
 from sg2tf.layers.equalized import EqualizedDense
+from sg2tf.networks.common import is_one, normalize_2nd_moment
+
+__all__ = ["LABEL_MODES", "MappingNetwork", "is_one", "normalize_2nd_moment"]
 
 LABEL_MODES = ("embed", "concat")
-
-
-def normalize_2nd_moment(x, axis=1, eps=1e-8):
-    """Scales each vector to unit root-mean-square."""
-    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=True) + eps)
-
-
-def is_one(value):
-    return isinstance(value, numbers.Number) and value == 1
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")

@@ -1,0 +1,69 @@
+"""Helpers the networks share: argument checks, 2nd-moment normalisation, the precision of
+each resolution block, and access to the synthesis network's noise buffers."""
+
+import numbers
+
+import tensorflow as tf
+
+from sg2tf.constants import ARCHITECTURES
+from sg2tf.layers.base import COMPUTE_DTYPES, check_compute_dtype
+
+# The reduced-precision types a network's top resolutions can compute in.
+LOW_PRECISION_DTYPES = ("float16", "bfloat16")
+
+__all__ = ["COMPUTE_DTYPES", "LOW_PRECISION_DTYPES", "block_compute_dtype", "check_architecture",
+           "check_compute_dtype", "check_low_precision", "is_one", "noise_variables",
+           "normalize_2nd_moment", "resolve_block_dtype"]
+
+
+def check_architecture(architecture):
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    return architecture
+
+
+def check_low_precision(low_precision):
+    if low_precision not in LOW_PRECISION_DTYPES:
+        raise ValueError(f"low_precision must be one of {LOW_PRECISION_DTYPES}, got "
+                         f"{low_precision!r}")
+    return low_precision
+
+
+def normalize_2nd_moment(x, axis=1, eps=1e-8):
+    """Scales each vector to unit root-mean-square."""
+    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=True) + eps)
+
+
+def is_one(value):
+    return isinstance(value, numbers.Number) and value == 1
+
+
+def block_compute_dtype(resolution, img_resolution, num_fp16_res, low_precision="float16"):
+    """The compute dtype of the block at `resolution`: `low_precision` for the top
+    `num_fp16_res` resolutions (never below 8x8, as in StyleGAN2-ADA), else float32."""
+    log2 = int(img_resolution).bit_length() - 1
+    fp16_from = max(2 ** (log2 + 1 - int(num_fp16_res)), 8)
+    if int(num_fp16_res) > 0 and resolution >= fp16_from:
+        return check_low_precision(low_precision)
+    return "float32"
+
+
+def resolve_block_dtype(compute_dtype, use_fp16, where):
+    """A block's compute dtype from its arguments: `compute_dtype` when given, else the
+    `use_fp16` flag of older configs (float16 or float32). Checks that they agree."""
+    if compute_dtype is None:
+        return "float16" if use_fp16 else "float32"
+    check_compute_dtype(compute_dtype, f"{where}: compute_dtype")
+    if use_fp16 is not None and bool(use_fp16) != (compute_dtype != "float32"):
+        raise ValueError(f"{where}: use_fp16={use_fp16} contradicts compute_dtype="
+                         f"{compute_dtype!r}")
+    return compute_dtype
+
+
+def noise_variables(G):
+    """The synthesis network's `noise_const` buffers (the const noise inputs), in the
+    order of the layers (the NVlabs `noise0`, `noise1`, ... order)."""
+    synthesis = getattr(G, "synthesis", G)
+    return [layer.noise.noise_const for block in synthesis.blocks
+            for layer in (block.conv0, block.conv1)
+            if layer is not None and layer.noise is not None]
