@@ -232,7 +232,13 @@ def generator_from_stub(stub, torch, where="G"):
     if stub.class_name != "Generator" or "synthesis" not in (stub.state.get("_modules") or {}):
         raise NetworkImportError(f"{where}: not a stylegan2-ada-pytorch Generator "
                                  f"(class {stub.class_name!r})")
-    get, finish = _reader(stub.init_kwargs, where)
+    return generator_from_tensors(stub.init_kwargs, tensors_of(stub, torch), where)
+
+
+def generator_from_tensors(init_kwargs, tensors, where="G"):
+    """Builds a `Generator` from a stylegan2-ada-pytorch Generator's `init_kwargs` and its
+    `{torch name: array}` tensors (no torch needed)."""
+    get, finish = _reader(init_kwargs, where)
     mget, mfinish = _reader(get("mapping_kwargs", {}), where + ".mapping_kwargs")
     sget, sfinish = _reader(get("synthesis_kwargs", {}), where + ".synthesis_kwargs")
     z_dim, c_dim, w_dim = int(get("z_dim")), int(get("c_dim", 0)), int(get("w_dim"))
@@ -261,7 +267,7 @@ def generator_from_stub(stub, torch, where="G"):
     finish()
     mfinish()
     sfinish(_G_IGNORED)
-    params = _generator_params(tensors_of(stub, torch), where)
+    params = _generator_params(tensors, where)
     nvlabs_tf._assign(G, params, nvlabs_tf._generator_source_name, where)
     return G
 
@@ -271,7 +277,13 @@ def discriminator_from_stub(stub, torch, where="D"):
     if stub.class_name != "Discriminator":
         raise NetworkImportError(f"{where}: not a stylegan2-ada-pytorch Discriminator "
                                  f"(class {stub.class_name!r})")
-    get, finish = _reader(stub.init_kwargs, where)
+    return discriminator_from_tensors(stub.init_kwargs, tensors_of(stub, torch), where)
+
+
+def discriminator_from_tensors(init_kwargs, tensors, where="D"):
+    """Builds a `Discriminator` from a stylegan2-ada-pytorch Discriminator's `init_kwargs` and
+    its `{torch name: array}` tensors (no torch needed)."""
+    get, finish = _reader(init_kwargs, where)
     bget, bfinish = _reader(get("block_kwargs", {}), where + ".block_kwargs")
     mget, mfinish = _reader(get("mapping_kwargs", {}), where + ".mapping_kwargs")
     eget, efinish = _reader(get("epilogue_kwargs", {}), where + ".epilogue_kwargs")
@@ -312,7 +324,7 @@ def discriminator_from_stub(stub, torch, where="D"):
     bfinish(_G_IGNORED)
     mfinish()
     efinish()
-    params = _discriminator_params(tensors_of(stub, torch), where)
+    params = _discriminator_params(tensors, where)
     nvlabs_tf._assign(D, params, nvlabs_tf._discriminator_source_name, where)
     return D
 

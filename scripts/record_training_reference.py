@@ -1,0 +1,405 @@
+"""Records training steps of stylegan2-ada-pytorch for sg2tf's training parity tests.
+
+Builds the official G, D and G_ema (random weights) and AugmentPipe from a spec, then runs N
+iterations of the official training loop's phases in their order (Gmain, Greg, Dmain, Dreg with
+the lazy intervals, `training.loss.StyleGAN2Loss`, Adam with the lazy-regularization learning-rate
+and beta adjustment, G_ema with ramp-up, the path-length mean, ADA's p adjustment), and writes:
+
+* `<out>.pkl`: the initial G, D, G_ema (and augment pipe) as a stylegan2-ada-pytorch snapshot
+  pickle (each persistent class's `module_src` replaced by a placeholder comment), which
+  `sg2tf.load_network` reads;
+* `<out>.json`: the spec and the official constructor kwargs;
+* `<out>.npz`: the initial tensors (`init/{G,D,G_ema}/<torch name>`), every input and random
+  draw per iteration and phase, the loss terms each phase reports, the gradient of every
+  parameter per phase (as the optimizer sees it), and all weights plus `pl_mean` and `p` after
+  every iteration.
+
+The official code is imported from `--checkout` at run time; none of it is stored. Random
+draws are not re-implemented: `torch.randn`, `torch.rand`, `torch.randn_like` and
+`Tensor.random_` are wrapped while the official code runs, and every value they return is stored
+under the name of what it is for (found from the calling function and the source line), so the
+official code draws and uses exactly the stored values. An unexpected draw is an error.
+
+Keys (`i` = iteration, `P` = phase name: Gmain, Greg, Dmain, Dreg, Gboth, Dboth):
+  it{i}/real_img [B,C,H,W], it{i}/real_c [B,c_dim]
+  it{i}/{P}/gen_z, gen_c                    the phase's latents and generated-image labels
+  it{i}/{P}/mix_cutoff, mix_gate, mix_z     style mixing: cutoff layer, its uniform, second latents
+  it{i}/{P}/noise{k}                        synthesis noise [N,1,H,W] in the order drawn
+  it{i}/{P}/pl_noise                        path-length image directions (before the 1/sqrt(HW))
+  it{i}/{P}/aug{k}/{name}                   the k-th augment call's draws (official shapes; a name
+                                            drawn several times is stacked on a new first axis)
+  it{i}/{P}/loss/{stat}                     what the loss reports (Loss/G/loss -> G_loss, ...)
+  it{i}/{P}/grad/{G|D}/{param}              gradients after the phase's backward passes
+  it{i}/after/{G|D|G_ema}/{tensor}, it{i}/after/pl_mean, it{i}/after/p, it{i}/after/ada_rt
+
+Usage:
+  python scripts/record_training_reference.py --checkout=/work/ext/stylegan2-ada-pytorch \\
+      --spec=spec.json --out=tests/data/training_reference/case [--iterations=4]
+  Flags named like the spec keys override the spec (e.g. --resolution=16 --g_arch=orig).
+"""
+
+import argparse
+import ast
+import copy
+import json
+import os
+import pickle
+import re
+import sys
+
+import numpy as np
+
+DEFAULTS = dict(
+    resolution=8, img_channels=3, z_dim=16, w_dim=16, c_dim=0, mapping_layers=2,
+    channel_base=128, channel_max=16, g_arch="skip", d_arch="resnet", mbstd_group=2, mbstd_channels=1,
+    num_fp16_res=0, conv_clamp=None, augpipe=None, aug_p=0.0, ada_target=None, ada_interval=4, ada_kimg=500,
+    r1_gamma=1.0, pl_weight=2.0, style_mixing_prob=0.9, pl_batch_shrink=2, pl_decay=0.01,
+    g_reg_interval=2, d_reg_interval=2, batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None,
+    iterations=4, seed=0, perturb=0.1)
+
+
+def _official_augpipes(checkout):
+    """The `augpipe_specs` table of the checkout's train.py (evaluated from its syntax tree)."""
+    with open(os.path.join(checkout, "train.py"), encoding="utf-8-sig") as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "augpipe_specs" for t in node.targets):
+            return eval(compile(ast.Expression(node.value), "train.py", "eval"), {"dict": dict})  # noqa: S307
+    raise RuntimeError("augpipe_specs not found in train.py of the checkout")
+
+
+class DrawLog:
+    """Wraps torch's random functions; stores every draw made while `context` is set."""
+
+    def __init__(self, torch):
+        self.torch = torch
+        self.context = None  # (iteration, phase)
+        self.aug_call = -1
+        self.records = {}  # key -> list of arrays
+        self.order = []
+        self._orig = dict(randn=torch.randn, rand=torch.rand, randn_like=torch.randn_like,
+                          random_=torch.Tensor.random_)
+        self._pending_aug = []
+        self._noise_k = 0
+
+    def install(self):
+        torch = self.torch
+        for name in ("randn", "rand", "randn_like"):
+            setattr(torch, name, self._wrap(name, self._orig[name]))
+        orig_random = self._orig["random_"]
+        log = self
+
+        def random_(tensor, *args, **kwargs):
+            out = orig_random(tensor, *args, **kwargs)
+            log._record("random_", sys._getframe(1), out)
+            return out
+        torch.Tensor.random_ = random_
+
+    def uninstall(self):
+        for name in ("randn", "rand", "randn_like"):
+            setattr(self.torch, name, self._orig[name])
+        self.torch.Tensor.random_ = self._orig["random_"]
+
+    def _wrap(self, name, fn):
+        def wrapped(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            self._record(name, sys._getframe(1), out)
+            return out
+        return wrapped
+
+    def start_phase(self, iteration, phase):
+        self.context = (iteration, phase)
+        self.aug_call = -1
+        self._noise_k = 0
+
+    def start_aug_call(self):
+        self._flush_aug()
+        self.aug_call += 1
+
+    def end_phase(self):
+        self._flush_aug()
+        self.context = None
+
+    def _put(self, key, value):
+        self.records.setdefault(key, []).append(value)
+
+    def _record(self, fn, frame, out):
+        if self.context is None:
+            return
+        value = out.detach().cpu().numpy().copy()
+        i, phase = self.context
+        prefix = f"it{i}/{phase}/"
+        src = os.path.basename(frame.f_code.co_filename)
+        func = frame.f_code.co_name
+        line = _source_line(frame)
+        if src == "loss.py" and func == "run_G":
+            name = {"random_": "mix_cutoff", "rand": "mix_gate", "randn_like": "mix_z"}[fn]
+            self._put(prefix + name, value)
+        elif src == "loss.py" and func == "accumulate_gradients" and fn == "randn_like":
+            self._put(prefix + "pl_noise", value)
+        elif src == "networks.py" and func == "forward" and "noise_strength" in line:
+            self._put(prefix + f"noise{self._noise_k}", value)
+            self._noise_k += 1
+        elif src == "augment.py" and func == "forward":
+            self._pending_aug.append((line, value))
+        else:
+            raise RuntimeError(f"unexpected random draw torch.{fn} in {src}:{func}: {line.strip()}")
+
+    def _flush_aug(self):
+        """Names the draws of one augment call from the official source lines: a gate line
+        compares a uniform with `self.<transform> * self.p` (or `p_rot`); the draws before it
+        are that transform's values."""
+        if not self._pending_aug:
+            return
+        i, phase = self.context
+        prefix = f"it{i}/{phase}/aug{self.aug_call}/"
+        values = []
+        last_gate = None
+        for line, value in self._pending_aug:
+            m = re.search(r"<\s*self\.(\w+)\s*\*\s*self\.p|<\s*(p_rot)\b", line)
+            if m:
+                gate = m.group(1) or "rotate"
+                self._put(prefix + gate + "_gate", value)
+                for v in values:
+                    self._put(prefix + gate + "_value", v)
+                values = []
+                last_gate = gate
+            elif "images + torch.randn" in line:
+                self._put(prefix + "noise_pixels", value)
+            elif line.strip().startswith("center =") and last_gate == "cutout":
+                self._put(prefix + "cutout_center", value)
+            else:
+                values.append(value)
+        if values:
+            raise RuntimeError(f"augment draws without a gate: {[v.shape for v in values]}")
+        self._pending_aug = []
+
+
+def _source_line(frame):
+    import linecache
+    return linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+
+
+def _named_tensors(module):
+    out = {n: p.detach().cpu().numpy().astype(np.float32).copy() for n, p in module.named_parameters()}
+    out.update({n: b.detach().cpu().numpy().astype(np.float32).copy() for n, b in module.named_buffers()})
+    return out
+
+
+def _placeholder_sources(obj, torch):
+    """Replaces the `module_src` each persistent object would pickle with a placeholder."""
+    modules = obj.modules() if isinstance(obj, torch.nn.Module) else []
+    for m in modules:
+        if hasattr(type(m), "_orig_module_src"):
+            m._orig_module_src = "# module source omitted (stylegan2-ada-pytorch, not redistributed)\n"
+
+
+def _build(spec, checkout):
+    sys.path.insert(0, checkout)
+    import torch
+    import dnnlib
+    from training import augment, networks
+
+    torch.manual_seed(spec["seed"])
+    common = dict(c_dim=spec["c_dim"], img_resolution=spec["resolution"], img_channels=spec["img_channels"])
+    G_kwargs = dict(z_dim=spec["z_dim"], w_dim=spec["w_dim"],
+                    mapping_kwargs=dict(num_layers=spec["mapping_layers"]),
+                    synthesis_kwargs=dict(channel_base=spec["channel_base"], channel_max=spec["channel_max"],
+                                          num_fp16_res=spec["num_fp16_res"], conv_clamp=spec["conv_clamp"],
+                                          architecture=spec["g_arch"]))
+    D_kwargs = dict(architecture=spec["d_arch"], channel_base=spec["channel_base"],
+                    channel_max=spec["channel_max"], num_fp16_res=spec["num_fp16_res"],
+                    conv_clamp=spec["conv_clamp"], block_kwargs=dict(), mapping_kwargs=dict(),
+                    epilogue_kwargs=dict(mbstd_group_size=spec["mbstd_group"],
+                                         mbstd_num_channels=spec["mbstd_channels"]))
+    G = networks.Generator(**G_kwargs, **common).train().requires_grad_(False)
+    D = networks.Discriminator(**D_kwargs, **common).train().requires_grad_(False)
+    if spec["perturb"]:
+        # The official initialisation has zero biases and noise strengths; move them (and the
+        # rest) a little so that every path carries signal.
+        gen = torch.Generator().manual_seed(spec["seed"] + 1)
+        for module in (G, D):
+            for name, p in module.named_parameters():
+                scale = spec["perturb"] * (p.abs().mean() if p.abs().mean() > 0 else 1.0)
+                p.add_(torch.randn(p.shape, generator=gen) * scale)
+    G_ema = copy.deepcopy(G).eval()
+    aug_kwargs = None
+    pipe = None
+    if spec["augpipe"]:
+        aug_kwargs = spec["augpipe"] if isinstance(spec["augpipe"], dict) else _official_augpipes(checkout)[spec["augpipe"]]
+        if spec["aug_p"] > 0 or spec["ada_target"] is not None:
+            pipe = augment.AugmentPipe(**aug_kwargs).train().requires_grad_(False)
+            pipe.p.copy_(torch.as_tensor(spec["aug_p"]))
+    kwargs = dict(G=dict(G_kwargs, **common), D=dict(D_kwargs, **common), augment=aug_kwargs)
+    return torch, dnnlib, G, D, G_ema, pipe, kwargs
+
+
+def record(spec, checkout, out):
+    torch, dnnlib, G, D, G_ema, pipe, kwargs = _build(spec, checkout)
+    from training import loss as loss_module
+    from training import augment
+    from torch_utils import misc, training_stats
+
+    data = {}
+    for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
+        for k, v in _named_tensors(module).items():
+            data[f"init/{name}/{k}"] = v
+
+    snapshot = dict(training_set_kwargs=dnnlib.EasyDict(class_name="training.dataset.ImageFolderDataset",
+                                                        resolution=spec["resolution"], use_labels=spec["c_dim"] > 0),
+                    augment_pipe=pipe)
+    for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
+        snapshot[name] = copy.deepcopy(module).eval().requires_grad_(False).cpu()
+    if snapshot["augment_pipe"] is not None:
+        snapshot["augment_pipe"] = copy.deepcopy(pipe).eval().requires_grad_(False).cpu()
+    for v in snapshot.values():
+        _placeholder_sources(v, torch)
+    with open(out + ".pkl", "wb") as f:
+        pickle.dump(snapshot, f)
+
+    loss = loss_module.StyleGAN2Loss(device=torch.device("cpu"), G_mapping=G.mapping, G_synthesis=G.synthesis, D=D,
+                                     augment_pipe=pipe, style_mixing_prob=spec["style_mixing_prob"],
+                                     r1_gamma=spec["r1_gamma"], pl_batch_shrink=spec["pl_batch_shrink"],
+                                     pl_decay=spec["pl_decay"], pl_weight=spec["pl_weight"])
+    # Phases and optimizers as the official training loop sets them up.
+    phases = []
+    for name, module, lr, reg_interval in (("G", G, spec["glr"], spec["g_reg_interval"]),
+                                           ("D", D, spec["dlr"], spec["d_reg_interval"])):
+        if reg_interval is None:
+            opt = torch.optim.Adam(module.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
+            phases.append(dict(name=name + "both", module=module, opt=opt, interval=1))
+        else:
+            ratio = reg_interval / (reg_interval + 1)
+            opt = torch.optim.Adam(module.parameters(), lr=lr * ratio, betas=(0.0 ** ratio, 0.99 ** ratio), eps=1e-8)
+            phases.append(dict(name=name + "main", module=module, opt=opt, interval=1))
+            phases.append(dict(name=name + "reg", module=module, opt=opt, interval=reg_interval))
+
+    log = DrawLog(torch)
+    reports = {}
+    orig_report = training_stats.report
+
+    def report(name, value):
+        if log.context is not None:
+            key = name.replace("Loss/", "").replace("/", "_")
+            reports.setdefault(key, []).append(value.detach().cpu().numpy().astype(np.float32).copy())
+        return orig_report(name, value)
+    training_stats.report = report
+    orig_forward = augment.AugmentPipe.forward
+
+    def aug_forward(self, images, debug_percentile=None):
+        log.start_aug_call()
+        return orig_forward(self, images, debug_percentile)
+    augment.AugmentPipe.forward = aug_forward
+    ada_stats = training_stats.Collector(regex="Loss/signs/real") if (pipe is not None and spec["ada_target"] is not None) else None
+
+    rng = np.random.RandomState(spec["seed"] + 2)
+    B, res, ch, c_dim = spec["batch"], spec["resolution"], spec["img_channels"], spec["c_dim"]
+
+    def labels(n):
+        c = np.zeros([n, c_dim], np.float32)
+        if c_dim:
+            c[np.arange(n), rng.randint(c_dim, size=n)] = 1
+        return c
+
+    cur_nimg = 0
+    data_gen = torch.Generator().manual_seed(spec["seed"] + 3)
+    log.install()
+    try:
+        for it in range(spec["iterations"]):
+            real_img = rng.uniform(-1, 1, size=[B, ch, res, res]).astype(np.float32)
+            real_c = labels(B)
+            data[f"it{it}/real_img"], data[f"it{it}/real_c"] = real_img, real_c
+            all_gen_z = torch.randn([len(phases) * B, G.z_dim], generator=data_gen).split(B)
+            all_gen_c = torch.from_numpy(labels(len(phases) * B)).split(B)
+            for phase, gen_z, gen_c in zip(phases, all_gen_z, all_gen_c):
+                if it % phase["interval"] != 0:
+                    continue
+                pname = phase["name"]
+                pre = f"it{it}/{pname}/"
+                data[pre + "gen_z"], data[pre + "gen_c"] = gen_z.numpy(), gen_c.numpy()
+                reports.clear()
+                log.start_phase(it, pname)
+                phase["opt"].zero_grad(set_to_none=True)
+                phase["module"].requires_grad_(True)
+                loss.accumulate_gradients(phase=pname, real_img=torch.from_numpy(real_img),
+                                          real_c=torch.from_numpy(real_c), gen_z=gen_z, gen_c=gen_c,
+                                          sync=True, gain=phase["interval"])
+                phase["module"].requires_grad_(False)
+                log.end_phase()
+                for k, v in reports.items():
+                    data[pre + "loss/" + k] = np.concatenate([a.reshape(-1) for a in v])
+                for name, param in phase["module"].named_parameters():
+                    if param.grad is not None:
+                        misc.nan_to_num(param.grad, nan=0, posinf=1e5, neginf=-1e5, out=param.grad)
+                        data[pre + f"grad/{pname[0]}/{name}"] = param.grad.numpy().astype(np.float32).copy()
+                phase["opt"].step()
+            # G_ema, counters and ADA, as the official loop does them.
+            ema_nimg = spec["ema_kimg"] * 1000
+            if spec["ema_rampup"] is not None:
+                ema_nimg = min(ema_nimg, cur_nimg * spec["ema_rampup"])
+            ema_beta = 0.5 ** (B / max(ema_nimg, 1e-8))
+            for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                p_ema.copy_(p.lerp(p_ema, ema_beta))
+            for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                b_ema.copy_(b)
+            cur_nimg += B
+            batch_idx = it + 1
+            if ada_stats is not None and batch_idx % spec["ada_interval"] == 0:
+                ada_stats.update()
+                rt = ada_stats["Loss/signs/real"]
+                adjust = np.sign(rt - spec["ada_target"]) * (B * spec["ada_interval"]) / (spec["ada_kimg"] * 1000)
+                pipe.p.copy_((pipe.p + adjust).max(misc.constant(0)))
+                data[f"it{it}/after/ada_rt"] = np.float32(rt)
+            for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
+                for k, v in _named_tensors(module).items():
+                    data[f"it{it}/after/{name}/{k}"] = v
+            data[f"it{it}/after/pl_mean"] = loss.pl_mean.numpy().astype(np.float32)
+            data[f"it{it}/after/p"] = np.float32(pipe.p.item() if pipe is not None else 0.0)
+    finally:
+        log.uninstall()
+        training_stats.report = orig_report
+        augment.AugmentPipe.forward = orig_forward
+    for key, values in log.records.items():
+        data[key] = values[0] if len(values) == 1 else np.stack(values)
+    np.savez_compressed(out + ".npz", **data)
+    with open(out + ".json", "w") as f:
+        json.dump(dict(spec=spec, official_kwargs=kwargs), f, indent=1, sort_keys=True)
+    return data
+
+
+def _parse_value(text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkout", required=True, help="path of a stylegan2-ada-pytorch checkout")
+    parser.add_argument("--out", required=True, help="output path without extension (.pkl, .json, .npz)")
+    parser.add_argument("--spec", help="JSON file (or inline JSON object) of spec keys")
+    for key in DEFAULTS:
+        parser.add_argument("--" + key, type=_parse_value, help=f"spec key (default {DEFAULTS[key]!r})")
+    args = parser.parse_args(argv)
+    spec = dict(DEFAULTS)
+    if args.spec:
+        text = args.spec if args.spec.lstrip().startswith("{") else open(args.spec).read()
+        given = json.loads(text)
+        unknown = sorted(set(given) - set(DEFAULTS))
+        if unknown:
+            parser.error(f"--spec: unknown keys {unknown}; known: {sorted(DEFAULTS)}")
+        spec.update(given)
+    for key in DEFAULTS:
+        if getattr(args, key) is not None:
+            spec[key] = getattr(args, key)
+    if not os.path.isfile(os.path.join(args.checkout, "training", "loss.py")):
+        parser.error(f"--checkout={args.checkout}: not a stylegan2-ada-pytorch checkout (no training/loss.py)")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    data = record(spec, args.checkout, args.out)
+    size = os.path.getsize(args.out + ".npz")
+    print(f"wrote {args.out}.{{pkl,json,npz}}: {len(data)} arrays, npz {size / 1e3:.0f} kB")
+
+
+if __name__ == "__main__":
+    main()
