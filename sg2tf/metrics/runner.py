@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from sg2tf.metrics import features as feature_nets
 from sg2tf.metrics import stats
+from sg2tf.networks.common import noise_variables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,11 +196,6 @@ def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resoluti
     if cache:
         cache.put(key, arrays)
     return arrays, False
-
-
-def noise_variables(G):
-    """The synthesis network's `noise_const` buffers (the const noise inputs)."""
-    return [v for v in G.synthesis.variables if v.path.split("/")[-1] == "noise_const"]
 
 
 def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None,

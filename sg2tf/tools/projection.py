@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.metrics.runner import noise_variables
+from sg2tf.networks.common import noise_variables
 
 
 @dataclasses.dataclass
