@@ -20,3 +20,12 @@ STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
 # Low-precision compute types of the top-resolution blocks.
 LOW_PRECISIONS = ("float16", "bfloat16")
+
+# How the inference programs compute (--precision): auto = float32 on a CPU, the network's
+# own mixed precision on a GPU; network = as trained; float16/bfloat16 = those types in the
+# network's reduced-precision blocks (see sg2tf.networks.precision).
+INFERENCE_PRECISIONS = ("auto", "float32", "network", "float16", "bfloat16")
+
+# Program-level noise modes: the layers' modes plus `seeded`, the TF scripts' rule (z and
+# then every noise input drawn from RandomState(seed)).
+SEED_NOISE_MODES = NOISE_MODES + ("seeded",)
