@@ -147,12 +147,26 @@ def generator_from_state(tf_G, where="G"):
             use_noise=bool(get("use_noise", True)),
             activation=get("nonlinearity", "lrelu"),
             const_channels=get("fmap_const", None),
+            input_mode=_input_mode(params, where),
         ),
         name="generator",
     )
     finish()
     _assign(G, params, _generator_source_name, where)
     return G
+
+
+def _input_mode(params, where):
+    """The 4x4 input from the variables: aydao's `noconst` (no kwarg marks it) has Dense0 and
+    Conv0_up in the 4x4 scope instead of Const."""
+    has = {leaf: f"synthesis/4x4/{leaf}/weight" in params for leaf in ("Dense0", "Conv0_up", "Dense")}
+    if has["Dense0"] or has["Conv0_up"]:
+        if not (has["Dense0"] and has["Conv0_up"]):
+            missing = "Conv0_up" if has["Dense0"] else "Dense0"
+            raise NetworkImportError(f"{where}: synthesis/4x4 has aydao's noconst input but no "
+                                     f"synthesis/4x4/{missing}/weight")
+        return "noconst"
+    return "dense" if has["Dense"] else "const"
 
 
 def _generator_source_name(path):
@@ -178,10 +192,14 @@ def _generator_source_name(path):
         scope = f"synthesis/{res}x{res}"
         if rest == "const":
             return f"{scope}/Const/const", lambda a: np.transpose(a[0], [1, 2, 0])
-        m2 = re.fullmatch(r"(conv0|conv1|torgb)/(.*)", rest)
+        m2 = re.fullmatch(r"dense0/(weight|bias)", rest)
+        if m2 and res == 4:  # aydao's noconst: Dense0 (TF [in, out], like EqualizedDense)
+            return f"{scope}/Dense0/{m2.group(1)}", ident
+        m2 = re.fullmatch(r"(conv0|conv_up|conv1|torgb)/(.*)", rest)
         if m2:
             layer, leaf = m2.groups()
-            tf_layer = {"conv0": "Conv0_up", "conv1": "Conv1" if res > 4 else "Conv",
+            # conv_up: aydao's 4x4 Conv0_up, which shares noise0 with 4x4/Conv.
+            tf_layer = {"conv0": "Conv0_up", "conv_up": "Conv0_up", "conv1": "Conv1" if res > 4 else "Conv",
                         "torgb": "ToRGB"}[layer]
             noise_idx = 0 if res == 4 else (2 * log2 - 5 if layer == "conv0" else 2 * log2 - 4)
             if leaf == "noise/noise_const":
