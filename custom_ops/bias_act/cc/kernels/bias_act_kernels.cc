@@ -12,6 +12,7 @@
 #include <string>
 
 #include "custom_ops/bias_act/cc/kernels/bias_act.h"
+#include "custom_ops/bias_act/cc/kernels/bias_act_cpu.h"
 #include "custom_ops/bias_act/cc/kernels/bias_act_gpu.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
@@ -30,44 +31,6 @@ using ::tensorflow::TensorShape;
 namespace errors = ::tensorflow::errors;
 
 namespace {
-
-// Eigen's scalar functors: the functions TensorFlow's CPU kernels evaluate.
-struct EigenMath {
-  static float Exp(float v) { return Eigen::internal::scalar_exp_op<float>()(v); }
-  static float Tanh(float v) { return Eigen::internal::scalar_tanh_op<float>()(v); }
-  static float Log1p(float v) { return Eigen::internal::scalar_log1p_op<float>()(v); }
-  static float Sigmoid(float v) { return Eigen::internal::scalar_logistic_op<float>()(v); }
-};
-
-struct CpuFloatPolicy : EigenMath {
-  static float Round(float v) { return v; }
-};
-
-struct CpuHalfPolicy {
-  static float Round(float v) { return static_cast<float>(Eigen::half(v)); }
-  static float Exp(float v) { return Round(EigenMath::Exp(v)); }
-  static float Tanh(float v) { return Round(EigenMath::Tanh(v)); }
-  static float Log1p(float v) { return Round(EigenMath::Log1p(v)); }
-  static float Sigmoid(float v) { return Round(1.f / Round(1.f + Exp(-v))); }
-};
-
-template <typename T> struct CpuPolicy;
-template <> struct CpuPolicy<float> { typedef CpuFloatPolicy type; };
-template <> struct CpuPolicy<Eigen::half> { typedef CpuHalfPolicy type; };
-
-int ActCode(const std::string& name) {
-  static const char* const kNames[] = {"linear", "relu", "lrelu", "tanh", "sigmoid",
-                                       "elu", "selu", "softplus", "swish"};
-  for (int i = 0; i < 9; ++i) {
-    if (name == kNames[i]) return i + 1;
-  }
-  return 0;
-}
-
-template <typename T>
-float RoundTo(double v) {
-  return static_cast<float>(static_cast<T>(static_cast<float>(v)));
-}
 
 // OP_REQUIRES variant for helpers returning bool.
 #define OP_REQUIRES_VALUE_OR_FALSE(CTX, EXP, STATUS) \
@@ -90,18 +53,9 @@ class BiasActBase : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("gain", &gain));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("clamp", &clamp));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("axis", &axis_));
-    config_.act = ActCode(act);
-    OP_REQUIRES(ctx, config_.act != 0, errors::InvalidArgument("unknown activation ", act));
-    config_.alpha = RoundTo<T>(alpha);
-    config_.gain = RoundTo<T>(gain);
-    config_.clamp = RoundTo<T>(clamp);
-    config_.has_bias = false;
-    config_.has_gain = gain != 1.f;
-    config_.has_clamp = clamp >= 0.f;
-    config_.selu_scale = RoundTo<T>(1.0507009873554804934193349852946);
-    config_.selu_scale_alpha = RoundTo<T>(1.7580993408473768599402175208123);
-    config_.softplus_threshold = static_cast<float>(
-        static_cast<T>(std::log(static_cast<float>(Eigen::NumTraits<T>::epsilon())) + 2.f));
+    const int code = ActCode(act);
+    OP_REQUIRES(ctx, code != 0, errors::InvalidArgument("unknown activation ", act));
+    config_ = MakeConfig<T>(code, alpha, gain, clamp);
   }
 
  protected:
@@ -131,77 +85,11 @@ class BiasActBase : public OpKernel {
   Config config_;
 };
 
-
-// Element loop over [begin, end) of the flat tensors: forward (order 0) or gradient.
-// With inner == 1 (bias on the last axis) the bias index advances with the element.
-template <typename T, int A>
-void RunRange(const Config& config_in, int order, const T* x, const T* b, const T* dy,
-              T* out, int64_t channels, int64_t inner, int64_t begin, int64_t end) {
-  typedef typename CpuPolicy<T>::type P;
-  Config c = config_in;
-  c.act = A;  // Constant after inlining: the switch in bias_act.h folds away.
-  if (b == nullptr) {
-    for (int64_t i = begin; i < end; ++i) {
-      float xv = static_cast<float>(x[i]);
-      float v = order == 0 ? Forward<P>(c, xv, 0.f)
-                           : Grad<P>(c, order, static_cast<float>(dy[i]), xv, 0.f);
-      out[i] = static_cast<T>(v);
-    }
-    return;
-  }
-  int64_t i = begin;
-  while (i < end) {
-    // A run of elements sharing one bias value (inner > 1) or one row of channels.
-    if (inner == 1) {
-      int64_t ch = i % channels;
-      int64_t stop = std::min(end, i + (channels - ch));
-      const T* bb = b + ch - i;
-      if (order == 0) {
-        for (int64_t j = i; j < stop; ++j) {
-          out[j] = static_cast<T>(
-              Forward<P>(c, static_cast<float>(x[j]), static_cast<float>(bb[j])));
-        }
-      } else if (order == 1) {
-        for (int64_t j = i; j < stop; ++j) {
-          out[j] = static_cast<T>(Grad1<P>(c, static_cast<float>(dy[j]),
-                                           static_cast<float>(x[j]),
-                                           static_cast<float>(bb[j])));
-        }
-      } else {
-        for (int64_t j = i; j < stop; ++j) {
-          out[j] = static_cast<T>(GradN<P>(c, order, static_cast<float>(dy[j]),
-                                           static_cast<float>(x[j]),
-                                           static_cast<float>(bb[j])));
-        }
-      }
-      i = stop;
-    } else {
-      int64_t stop = std::min(end, (i / inner + 1) * inner);
-      float bv = static_cast<float>(b[BiasIndex(i, channels, inner)]);
-      for (int64_t j = i; j < stop; ++j) {
-        float xv = static_cast<float>(x[j]);
-        float v = order == 0 ? Forward<P>(c, xv, bv)
-                             : Grad<P>(c, order, static_cast<float>(dy[j]), xv, bv);
-        out[j] = static_cast<T>(v);
-      }
-      i = stop;
-    }
-  }
-}
-
 template <typename T>
 void RunCpu(OpKernelContext* ctx, const Config& c, int order, const T* x, const T* b,
             const T* dy, T* out, int64_t size, int64_t channels, int64_t inner) {
-  typedef void (*RangeFn)(const Config&, int, const T*, const T*, const T*, T*, int64_t,
-                          int64_t, int64_t, int64_t);
-  static const RangeFn kFns[] = {RunRange<T, kLinear>, RunRange<T, kRelu>,
-                                 RunRange<T, kLrelu>, RunRange<T, kTanh>,
-                                 RunRange<T, kSigmoid>, RunRange<T, kElu>,
-                                 RunRange<T, kSelu>, RunRange<T, kSoftplus>,
-                                 RunRange<T, kSwish>};
-  RangeFn fn = kFns[c.act - 1];
-  const bool transcendental = !IsPiecewiseLinear(c.act);
-  const int64_t cost = (transcendental ? 40 : 4) * (order + 1);
+  const RangeFn<T> fn = RangeFor<T>(c);
+  const int64_t cost = CpuElementCost(c, order);
   auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
   pool->ParallelFor(size, cost, [&](int64_t begin, int64_t end) {
     fn(c, order, x, b, dy, out, channels, inner, begin, end);
