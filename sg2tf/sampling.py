@@ -1,11 +1,41 @@
-"""Image generation from seeds or ws, shared by sg2tf-generate, training grids and exports."""
+"""Image generation from seeds or ws, shared by sg2tf-generate, training grids and exports.
+
+Noise modes of the programs: `const` (the stored noise buffers: what stylegan2-ada-pytorch's
+`generate.py` does by default), `random` (fresh noise each call: `--noise-mode=random`
+there), `none` (no noise) and `seeded` (the TensorFlow scripts, StyleGAN2
+`run_generator.py` and StyleGAN2-ADA `generate.py`: z and then every noise input drawn
+from `RandomState(seed)`, see `seeded_inputs`).
+"""
 
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.constants import SEED_NOISE_MODES
 from sg2tf.layers.noise import check_noise_mode
+from sg2tf.networks.common import noise_variables
 from sg2tf.utils.images import to_uint8
-from sg2tf.utils.seeds import z_from_seeds
+from sg2tf.utils.seeds import z_and_noise_from_seed, z_from_seeds
+
+
+def check_seed_noise_mode(noise_mode):
+    if noise_mode not in SEED_NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {SEED_NOISE_MODES}, got {noise_mode!r}")
+    return noise_mode
+
+
+def noise_resolutions(G):
+    """Resolutions of G's noise inputs in the NVlabs `noise0, noise1, ...` order."""
+    return [int(v.shape[0]) for v in noise_variables(G)]
+
+
+def seeded_inputs(G, seeds):
+    """Latents and noise of the TF scripts' seed rule for `seeds`: z `[N, z_dim]` and a
+    list of `[N, H, W]` arrays, one per noise input (pass as `noise=`)."""
+    resolutions = noise_resolutions(G)
+    pairs = [z_and_noise_from_seed(seed, G.z_dim, resolutions) for seed in seeds]
+    z = np.concatenate([p[0] for p in pairs], axis=0)
+    noise = [np.stack([p[1][k] for p in pairs]) for k in range(len(resolutions))]
+    return z, noise
 
 
 def class_labels(G, class_idx, n):
@@ -26,17 +56,27 @@ def class_labels(G, class_idx, n):
 
 def generate_from_seeds(G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None,
                         noise_mode="const", batch_size=8):
-    """Yields `(seeds_chunk, uint8 NHWC images)` batch by batch."""
-    check_noise_mode(noise_mode)
+    """Yields `(seeds_chunk, uint8 NHWC images)` batch by batch.
+
+    `noise_mode='seeded'` draws z and the noise inputs of each seed as the TF scripts do
+    (`seeded_inputs`); the other modes take z from `z_from_seeds`.
+    """
+    check_seed_noise_mode(noise_mode)
     seeds = list(seeds)
     class_labels(G, class_idx, 1)  # Validate before any work.
     for start in range(0, len(seeds), batch_size):
         chunk = seeds[start:start + batch_size]
-        z = z_from_seeds(chunk, G.z_dim)
+        noise = None
+        if noise_mode == "seeded":
+            z, noise = seeded_inputs(G, chunk)
+            noise = [tf.constant(n) for n in noise] or None
+        else:
+            z = z_from_seeds(chunk, G.z_dim)
         c = class_labels(G, class_idx, len(chunk))
         images = G.generate(tf.constant(z), None if c is None else tf.constant(c),
                             truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                            noise_mode=noise_mode)
+                            noise_mode="const" if noise_mode == "seeded" else noise_mode,
+                            noise=noise)
         yield chunk, to_uint8(images.numpy())
 
 
@@ -59,6 +99,7 @@ def load_projected_w(path, G):
 
 def generate_from_ws(G, ws, noise_mode="const", batch_size=8):
     """Yields uint8 NHWC images for ws `[N, num_ws, w_dim]`, batch by batch."""
+    check_noise_mode(noise_mode)
     for start in range(0, len(ws), batch_size):
         images = G.synthesis(tf.constant(ws[start:start + batch_size]), noise_mode=noise_mode)
         yield to_uint8(images.numpy())

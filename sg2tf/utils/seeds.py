@@ -40,3 +40,18 @@ def z_from_seed(seed, z_dim):
 def z_from_seeds(seeds, z_dim):
     """Stacked latents `[len(seeds), z_dim]` of `z_from_seed`."""
     return np.concatenate([z_from_seed(s, z_dim) for s in seeds], axis=0)
+
+
+def z_and_noise_from_seed(seed, z_dim, noise_resolutions):
+    """The TF scripts' seeded inputs (StyleGAN2 `run_generator.py`, StyleGAN2-ADA
+    `generate.py`): `rnd = RandomState(seed)`, `z = rnd.randn(1, z_dim)`, then each noise
+    variable `noiseK`, in creation order, `rnd.randn(1, 1, H, W)`.
+
+    Returns `(z [1, z_dim], [noise [H, W], ...])`, float32.
+    """
+    if not 0 <= int(seed) < 2 ** 32:
+        raise ValueError(f"seed {seed} is outside [0, 2**32)")
+    rnd = np.random.RandomState(int(seed))
+    z = rnd.randn(1, z_dim).astype(np.float32)
+    noise = [rnd.randn(1, 1, r, r)[0, 0].astype(np.float32) for r in noise_resolutions]
+    return z, noise
