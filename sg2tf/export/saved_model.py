@@ -2,12 +2,12 @@
 
 import json
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
 from sg2tf.export.module import SIGNATURES, GeneratorModule
+from sg2tf.networks.precision import with_precision
+from sg2tf.utils import atomic
 
 METADATA_FILE = "sg2tf_export.json"
 CUSTOM_OP_PREFIX = "Sg2tf"
@@ -40,21 +40,6 @@ def check_stock_ops(export_dir):
         raise ValueError(f"{export_dir}: the export uses non-stock ops {bad}")
 
 
-def _write_atomic_dir(build, final_dir):
-    """Calls `build(tmp_dir)` and renames the result to `final_dir` (replacing it)."""
-    parent = os.path.dirname(os.path.abspath(final_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
-    try:
-        build(tmp)
-        if os.path.isdir(final_dir):
-            shutil.rmtree(final_dir)
-        os.replace(tmp, final_dir)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def save_module(module, export_dir, names=SIGNATURES):
     """Saves a `GeneratorModule` with the signatures `names` to `export_dir`."""
     functions = module.concrete_functions(names)
@@ -63,7 +48,7 @@ def save_module(module, export_dir, names=SIGNATURES):
 
 
 def export_saved_model(G, outdir, noise_mode="const", truncation_cutoff=None, version=1,
-                       extra_metadata=None):
+                       extra_metadata=None, precision="float32"):
     """Exports G as a SavedModel at `outdir/<version>` (the layout TF Serving reads
     with `--model_base_path=outdir`).
 
@@ -74,22 +59,27 @@ def export_saved_model(G, outdir, noise_mode="const", truncation_cutoff=None, ve
       truncation_cutoff: truncate only the first this many ws (None: all).
       version: the numeric version subdirectory.
       extra_metadata: more facts for `sg2tf_export.json` (e.g. the source network).
+      precision: compute precision (`sg2tf.networks.precision`): 'float32' (default),
+        'network' (as trained, e.g. float16 blocks for GPU serving), 'float16' or
+        'bfloat16'. `sg2tf_export.json` records it as `compute_precision`.
 
     Returns:
       The SavedModel directory.
     """
     if int(version) < 0:
         raise ValueError(f"version must be a non-negative integer, got {version}")
+    if precision == "auto":
+        raise ValueError("precision: choose float32, network, float16 or bfloat16 for an export "
+                         "(the serving device decides what is fast, not this machine)")
+    G = with_precision(G, precision)
     module = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff)
     export_dir = os.path.join(outdir, str(int(version)))
     metadata = {**module.metadata(), "format": "saved_model",
                 "signatures": list(SIGNATURES), **(extra_metadata or {})}
 
-    def build(tmp):
+    with atomic.atomic_dir(export_dir) as tmp:
         save_module(module, tmp)
         check_stock_ops(tmp)
         with open(os.path.join(tmp, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2, sort_keys=True)
-
-    _write_atomic_dir(build, export_dir)
     return export_dir

@@ -10,13 +10,12 @@ a half-written snapshot.
 
 import json
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
 from sg2tf.networks.discriminator import Discriminator
 from sg2tf.networks.generator import Generator
+from sg2tf.utils import atomic
 
 FORMAT = "sg2tf-network"
 VERSION = 1
@@ -34,13 +33,7 @@ def save_snapshot(path, networks, metadata=None):
     Replaces an existing snapshot at `path` atomically (rename).
     """
     path = os.path.abspath(os.fspath(path))
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a snapshot is not.
-    try:
+    with atomic.atomic_dir(path) as tmp:
         index = {"format": FORMAT, "version": VERSION, "networks": {},
                  "metadata": dict(metadata or {})}
         for key, model in networks.items():
@@ -55,17 +48,6 @@ def save_snapshot(path, networks, metadata=None):
                                       "weights": filename}
         with open(os.path.join(tmp, INDEX), "w") as f:
             json.dump(index, f, indent=1, sort_keys=True)
-        if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
-            os.rmdir(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 

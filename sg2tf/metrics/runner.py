@@ -13,6 +13,7 @@ import tensorflow as tf
 from sg2tf.metrics import features as feature_nets
 from sg2tf.metrics import stats
 from sg2tf.networks.common import noise_variables
+from sg2tf.utils import atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,11 +154,9 @@ class StatsCache:
             return {k: data[k] for k in data.files}
 
     def put(self, key, arrays):
-        os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, key + ".npz")
-        tmp = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic.atomic_file(path) as tmp:
+            np.savez(tmp, **arrays)
         return path
 
 

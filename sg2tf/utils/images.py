@@ -1,9 +1,9 @@
 """Image conversions and PNG writing shared by the programs."""
 
-import os
-
 import numpy as np
 from PIL import Image
+
+from sg2tf.utils import atomic
 
 
 def to_uint8(images):
@@ -36,10 +36,5 @@ def make_grid(images, cols=None):
 
 def atomic_save_png(path, image):
     """Writes a PNG via a temporary file and a rename (no half-written files)."""
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    try:
+    with atomic.atomic_file(path) as tmp:
         save_png(tmp, image)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
