@@ -57,7 +57,9 @@ def test_shared_flags_mean_the_same_everywhere(defined):
         if "ops" in f:
             assert f["ops"]["enum"] == list(constants.OP_IMPLS) and f["ops"]["default"] is None, stem
         if "noise_mode" in f:
-            assert set(f["noise_mode"]["enum"]) <= set(constants.NOISE_MODES), stem
+            assert set(f["noise_mode"]["enum"]) <= set(constants.SEED_NOISE_MODES), stem
+        if "precision" in f:
+            assert set(f["precision"]["enum"]) <= set(constants.INFERENCE_PRECISIONS), stem
         for name in ("network", "outdir", "data", "output", "inception", "vgg16", "lpips"):
             if name in f:
                 assert f[name]["kind"] == "ArgumentParser" and f[name]["default"] is None, (stem, name)

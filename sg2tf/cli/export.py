@@ -32,6 +32,9 @@ def main(argv):
         for name in ("quantize", "batch", "report"):
             if FLAGS[name].present:
                 common.fail(f"--{name} applies to --format=tflite only")
+    elif FLAGS.precision != "float32":
+        common.fail(f"--precision={FLAGS.precision}: TFLite models compute in float32 (TFLite builtins "
+                    "have no float16 activations); --quantize=float16 stores float16 weights")
     import sg2tf
     from sg2tf.export import export_saved_model, export_tflite
     try:
@@ -48,16 +51,19 @@ def main(argv):
     if FLAGS.format == "saved_model":
         path = export_saved_model(G, FLAGS.outdir, noise_mode=FLAGS.noise_mode,
                                   truncation_cutoff=FLAGS.trunc_cutoff,
-                                  version=FLAGS.version, extra_metadata=source)
+                                  version=FLAGS.version, extra_metadata=source,
+                                  precision=FLAGS.precision)
+        with open(os.path.join(path, "sg2tf_export.json")) as f:
+            compute = json.load(f)["compute_precision"]
         print(f"wrote SavedModel {path} (signatures serving_default, mapping, synthesis, "
-              "synthesis_float, generate_seeds)")
+              f"synthesis_float, generate_seeds; computes in {compute})")
         return
     paths, report = export_tflite(G, FLAGS.outdir, quantize=quantize, batch=FLAGS.batch,
                                   noise_mode=FLAGS.noise_mode,
                                   truncation_cutoff=FLAGS.trunc_cutoff, report=FLAGS.report,
                                   extra_metadata=source)
     for q, path in paths.items():
-        line = f"wrote {path} ({os.path.getsize(path) / 2 ** 20:.2f} MiB"
+        line = f"wrote {path} ({os.path.getsize(path) / 2 ** 20:.2f} MiB, computes in float32"
         if report:
             entry = report["variants"][os.path.basename(path)[len("generator-"):-7]]
             err = entry["vs_saved_model"]

@@ -22,6 +22,11 @@ common.define_truncation("Truncate only the first N ws (default: all), fixed in 
                          lower_bound=0)
 flags.DEFINE_bool("report", True, "tflite: measure size, latency and error against the "
                   "SavedModel graph and write tflite_report.json.")
+common.define_precision(
+    "float32", "Compute precision of the export: float32 (default; the official force_fp32=True "
+    "outputs; the only choice for tflite, whose float16 option is weight quantization), network (as "
+    "trained: float16 blocks for GPU serving), float16 or bfloat16 (that type in the network's "
+    "reduced-precision blocks; saved_model only).", choices=("float32", "network", "float16", "bfloat16"))
 common.define_verbose()
 
 flags.mark_flags_as_required(["network", "format", "outdir"])

@@ -14,7 +14,7 @@ import sys
 
 from absl import flags
 
-from sg2tf.constants import NOISE_MODES, OP_IMPLS
+from sg2tf.constants import INFERENCE_PRECISIONS, NOISE_MODES, OP_IMPLS
 
 NETWORK_HELP = ("Network: NVlabs pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf "
                 "snapshot directory.")
@@ -84,10 +84,21 @@ def define_class_idx():
     flags.DEFINE_integer("class_idx", None, "Class label for conditional networks.", module_name=_caller())
 
 
-def define_noise_mode(default="const", help="Noise mode.", exclude=()):
-    """`--noise_mode`: how G's noise inputs are filled (`sg2tf.constants.NOISE_MODES` less `exclude`)."""
-    choices = [m for m in NOISE_MODES if m not in exclude]
+def define_noise_mode(default="const", help="Noise mode.", exclude=(), seeded=False):
+    """`--noise_mode`: how G's noise inputs are filled (`sg2tf.constants.NOISE_MODES` less `exclude`;
+    with `seeded`, also the TF scripts' seed rule, `sg2tf.sampling`)."""
+    choices = [m for m in NOISE_MODES if m not in exclude] + (["seeded"] if seeded else [])
     flags.DEFINE_enum("noise_mode", default, choices, help, module_name=_caller())
+
+
+PRECISION_HELP = ("How the network computes: auto (float32 on a CPU, the network's own mixed precision "
+                  "where a GPU is present), float32 (the official force_fp32=True outputs), network (as "
+                  "trained), float16 or bfloat16 (that type in the network's reduced-precision blocks).")
+
+
+def define_precision(default="auto", help=PRECISION_HELP, choices=INFERENCE_PRECISIONS):
+    """`--precision`: the compute precision of the network (`sg2tf.networks.precision`)."""
+    flags.DEFINE_enum("precision", default, list(choices), help, module_name=_caller())
 
 
 def define_feature_networks(inception=None, vgg16=None, lpips=None):

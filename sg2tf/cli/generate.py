@@ -1,7 +1,11 @@
 """sg2tf-generate: images from a network, by seed or from projected ws.
 
   sg2tf-generate --network=net.pkl --seeds=0-3,42 --trunc=0.7 --outdir=out
-writes out/seed0000.png ... like the official generate.py.
+writes out/seed0000.png ... like stylegan2-ada-pytorch's generate.py (stored noise);
+--noise_mode=seeded writes those of the TensorFlow scripts (StyleGAN2 run_generator.py,
+StyleGAN2-ADA generate.py), which draw the noise inputs from the seed too. On a CPU the
+network computes in float32 (the official force_fp32=True outputs) unless --precision says
+otherwise.
 """
 
 import os
@@ -20,6 +24,7 @@ def main(argv):
 
     import sg2tf
     from sg2tf import sampling
+    from sg2tf.networks.precision import with_precision
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import parse_range_list
 
@@ -31,6 +36,7 @@ def main(argv):
         G = nets.generator
         if G is None:
             common.fail(f"{FLAGS.network}: contains no generator")
+        G = with_precision(G, FLAGS.precision)
         ws = sampling.load_projected_w(FLAGS.projected_w, G) if FLAGS.projected_w else None
         if seeds is not None:
             sampling.class_labels(G, FLAGS.class_idx, 1)

@@ -20,6 +20,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     common.start(argv, FLAGS.ops)
     import sg2tf
+    from sg2tf.networks.precision import with_precision
     import sg2tf.data
     from sg2tf.data import DatasetError
     from sg2tf.metrics import features, runner
@@ -37,6 +38,7 @@ def main(argv):
         G = sg2tf.load_network(FLAGS.network).generator
         if G is None:
             raise ValueError(f"{FLAGS.network}: contains no generator")
+        G = with_precision(G, FLAGS.precision)
         if info is not None and (info.resolution != G.img_resolution
                                  or info.channels != G.img_channels):
             raise ValueError(f"dataset {FLAGS.data} has {info.resolution}x{info.resolution}x"

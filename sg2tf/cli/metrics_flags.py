@@ -21,6 +21,7 @@ flags.DEFINE_bool("cache", True, "Cache real-data statistics under $SG2TF_CACHE/
 common.define_batch(16)
 common.define_seed(0, "Seed of the generated latents.")
 common.define_ops()
+common.define_precision()
 common.define_verbose()
 
 flags.mark_flags_as_required(["network"])

@@ -36,6 +36,7 @@ def main(argv):
     import numpy as np
 
     import sg2tf
+    from sg2tf.networks.precision import with_precision
     from sg2tf import sampling
     from sg2tf.metrics import features
     from sg2tf.tools import projection, video
@@ -47,6 +48,7 @@ def main(argv):
         G = sg2tf.load_network(FLAGS.network).generator
         if G is None:
             raise ValueError(f"{FLAGS.network}: contains no generator")
+        G = with_precision(G, FLAGS.precision)
         c = sampling.class_labels(G, FLAGS.class_idx, 1)
         if not os.path.isfile(FLAGS.target):
             raise FileNotFoundError(f"{FLAGS.target}: no such target image")

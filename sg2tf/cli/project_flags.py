@@ -18,6 +18,7 @@ flags.DEFINE_bool("save_video", False, "Also write proj.mp4 (or .gif) of target 
 common.define_seed(303)
 flags.DEFINE_integer("w_avg_samples", 10000, "Latents for the mean and spread of w.")
 common.define_ops()
+common.define_precision()
 common.define_verbose()
 
 flags.mark_flags_as_required(["network", "target", "outdir"])

@@ -15,6 +15,7 @@ common.define_outdir()
 flags.DEFINE_bool("save_cells", True, "Also write every cell as <row>-<col>.png.")
 common.define_batch(8)
 common.define_ops()
+common.define_precision()
 common.define_verbose()
 
 flags.mark_flags_as_required(["network", "rows", "cols", "outdir"])

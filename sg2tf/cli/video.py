@@ -27,6 +27,7 @@ def parse_grid(spec):
 def main(argv):
     common.start(argv, FLAGS.ops)
     import sg2tf
+    from sg2tf.networks.precision import with_precision
     from sg2tf import sampling
     from sg2tf.tools import style_mixing as sm
     from sg2tf.tools import video
@@ -41,6 +42,7 @@ def main(argv):
         G = sg2tf.load_network(FLAGS.network).generator
         if G is None:
             common.fail(f"{FLAGS.network}: contains no generator")
+        G = with_precision(G, FLAGS.precision)
         sampling.class_labels(G, FLAGS.class_idx, 1)
         common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff,
                            class_idx=FLAGS.class_idx)

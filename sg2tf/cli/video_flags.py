@@ -29,6 +29,7 @@ flags.DEFINE_float("fps", 30, "Frames per second.")
 flags.DEFINE_integer("crf", None, "x264 quality for mp4 (lower is better; default ffmpeg's).")
 common.define_batch(16, "Images per synthesis batch.")
 common.define_ops()
+common.define_precision()
 common.define_verbose()
 
 flags.mark_flags_as_required(["network", "output"])

@@ -12,14 +12,18 @@ Signatures (every output is a dict, as TF Serving and TFLite signature runners n
     computed in the graph (see `numpy_rng`), so a seed gives `sg2tf-generate`'s image.
 
 `c` (float32 `[N, c_dim]`) exists only for conditional networks. The noise mode and
-the truncation cutoff are fixed when exporting. Everything is traced with the
-reference ops (`dispatch.impl_scope('ref')`), so exports hold stock TensorFlow ops.
+the truncation cutoff are fixed when exporting, and so is the compute precision: the
+generator is traced as given, so a float16-trained network is exported in float32 by
+passing `sg2tf.networks.precision.with_precision(G, 'float32')` (the exporters do this by
+default). Everything is traced with the reference ops (`dispatch.impl_scope('ref')`), so
+exports hold stock TensorFlow ops.
 """
 
 
 import tensorflow as tf
 
 from sg2tf.export import numpy_rng
+from sg2tf.networks import precision as precision_lib
 from sg2tf.ops import dispatch
 
 EXPORT_NOISE_MODES = ("const", "none")
@@ -214,5 +218,6 @@ class GeneratorModule(tf.Module):
                 "num_ws": self.num_ws, "img_resolution": self.img_resolution,
                 "img_channels": self.img_channels, "noise_mode": self.noise_mode,
                 "truncation_cutoff": self.truncation_cutoff, "batch": self.batch,
+                "compute_precision": precision_lib.describe(self._G),
                 "seed_rule": "np.random.RandomState(seed).randn(1, z_dim) as float32",
                 "image_rule": "clip(x * 127.5 + 128, 0, 255) cast to uint8"}

@@ -7,8 +7,11 @@ so TFLite clients compute `np.random.RandomState(seed).randn(1, z_dim)` themselv
 (`export/tflite_runner.py` does).
 
 Next to the models, `tflite_report.json` records for every variant its size, its
-latency per call of `serving_default`, and its error against the SavedModel graph
-(float images in [-1, 1] before the uint8 conversion, ws, and uint8 steps).
+latency per call of `serving_default`, its error against the SavedModel graph
+(float images in [-1, 1] before the uint8 conversion, ws, and uint8 steps) and its compute
+precision. Every model computes in float32, whatever precision the network was trained in
+(TFLite builtins have no float16 activations; the `float16` variant stores float16
+weights and dequantizes them).
 """
 
 import json
@@ -23,6 +26,7 @@ import tensorflow as tf
 
 from sg2tf.export.module import TFLITE_SIGNATURES, GeneratorModule
 from sg2tf.export.saved_model import check_stock_ops, save_module
+from sg2tf.networks.precision import with_precision
 
 QUANTIZATIONS = ("none", "float16", "dynamic")
 VARIANT_NAMES = {"none": "float32", "float16": "float16", "dynamic": "dynamic"}
@@ -163,6 +167,9 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
     for q in quantize:
         if q not in QUANTIZATIONS:
             raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {q!r}")
+    # Float32 compute: a network trained with float16 blocks is traced in float32 (builtin
+    # ops only; the official force_fp32=True outputs).
+    G = with_precision(G, "float32")
     module = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff,
                              batch=batch, validate=False)
     os.makedirs(outdir, exist_ok=True)
@@ -173,6 +180,9 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
         check_stock_ops(tmp)
         for q in quantize:
             content = convert(tmp, q)
+            bad = [op for op in model_op_names(content) if op.startswith("CUSTOM:")]
+            if bad:
+                raise ValueError(f"the {VARIANT_NAMES[q]} TFLite model needs non-builtin ops {bad}")
             path = os.path.join(outdir, model_filename(q))
             with open(path + ".tmp", "wb") as f:
                 f.write(content)
@@ -195,7 +205,9 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
     variants = {}
     for q in quantize:
         entry = {"file": os.path.basename(paths[q]), "size_bytes": os.path.getsize(paths[q]),
-                 "ops": model_op_names(models[q])}
+                 "ops": model_op_names(models[q]), "compute_precision": "float32",
+                 "weights": "float16" if q == "float16" else "int8" if q == "dynamic"
+                 else "float32"}
         entry["vs_saved_model"] = compare(models[q], ref_functions, inputs)
         seconds = measure_latency(models[q], inputs, latency_iterations)
         entry["latency_ms"] = seconds * 1000
