@@ -1,54 +1,73 @@
-"""Helpers shared by the command-line programs."""
+"""What the command-line programs share: start-up, errors, progress.
 
-import os
+A program imports its flag module, and in `main` calls `start(argv, FLAGS.ops)` before it
+imports anything that loads TensorFlow. `start` refuses stray arguments, loads TensorFlow
+quietly unless `--verbose` (`sg2tf.utils.console`) and selects the op implementation.
+`run(main)` runs the program, turning an `sg2tf.errors.UserError` into one line on stderr.
+"""
+
 import sys
-import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
+from sg2tf.errors import UserError
+from sg2tf.utils.progress import Progress
 
-class UsageError(Exception):
-    """A bad flag or input file: printed as one line, exit code 2."""
+__all__ = ["Progress", "fail", "run", "start", "verbose_requested"]
 
 
 def fail(message, code=2):
+    """Prints `error: message` on stderr and exits with `code`."""
     sys.stderr.write(f"error: {message}\n")
     sys.exit(code)
 
 
-def start(argv, ops=None):
-    """What every program does first: refuse stray arguments, select the op implementation."""
+def verbose_requested(args):
+    """Whether `args` (command-line arguments, not yet parsed) ask for `--verbose`: for programs
+    that must start TensorFlow before absl parses their flags (`sg2tf-bench`)."""
+    verbose = False
+    for arg in args:
+        if arg == "--":
+            break
+        if arg in ("--verbose", "-verbose"):
+            verbose = True
+        elif arg in ("--noverbose", "-noverbose"):
+            verbose = False
+        elif arg.startswith(("--verbose=", "-verbose=")):
+            verbose = arg.split("=", 1)[1].lower() in ("true", "t", "1", "yes", "y")
+    return verbose
+
+
+def run(main):
+    """`absl.app.run(main)`, where a `UserError` leaving `main` prints `error: <message>` (no
+    traceback) and exits with the error's `exit_code`."""
+
+    def guarded(argv):
+        try:
+            return main(argv)
+        except UserError as e:
+            fail(str(e), e.exit_code)
+
+    app.run(guarded)
+
+
+def start(argv, ops=None, verbose=None):
+    """What every program does first.
+
+    Args:
+      argv: the arguments absl left over (only the program name is allowed).
+      ops: the op implementation (`--ops`), or None for the default.
+      verbose: show TensorFlow's start-up and INFO logs; None: the `--verbose` flag if the
+        program defines it.
+    """
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
+    if verbose is None:
+        verbose = "verbose" in flags.FLAGS and bool(flags.FLAGS["verbose"].value)
+    from sg2tf.utils import console
+
+    console.quiet_start(verbose)
     if ops:
         from sg2tf.ops import dispatch
 
         dispatch.set_impl(ops)
-
-
-class Progress:
-    """A one-line progress bar with rate and ETA on stderr (quiet when not a TTY
-    except for the final line)."""
-
-    def __init__(self, total, label="", stream=None):
-        self.total = max(int(total), 1)
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.start = time.time()
-        self.done = 0
-        self.last = 0.0
-
-    def update(self, n=1):
-        self.done += n
-        now = time.time()
-        if now - self.last < 0.5 and self.done < self.total:
-            return
-        self.last = now
-        elapsed = now - self.start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        line = (f"\r{self.label} {self.done}/{self.total} "
-                f"[{elapsed:5.1f}s, {rate:6.2f}/s, ETA {eta:5.1f}s]")
-        if self.stream.isatty() or self.done >= self.total:
-            self.stream.write(line + ("\n" if self.done >= self.total else ""))
-            self.stream.flush()

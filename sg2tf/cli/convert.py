@@ -5,9 +5,9 @@
 
 import os
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import convert_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -32,7 +32,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

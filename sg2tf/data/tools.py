@@ -23,7 +23,7 @@ from sg2tf.data import output
 from sg2tf.data import records
 from sg2tf.data.errors import DatasetError
 from sg2tf.data.images import archive_name
-from sg2tf.data.progress import Progress
+from sg2tf.utils.progress import Progress
 
 LABEL_FORMATS = ("auto", "index", "vector")
 

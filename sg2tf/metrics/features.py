@@ -20,12 +20,14 @@ import tarfile
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.errors import UserError
 
-class FeatureNetworkMissing(FileNotFoundError):
+
+class FeatureNetworkMissing(UserError, FileNotFoundError):
     """A feature network file is not available locally."""
 
 
-class FeatureNetworkError(ValueError):
+class FeatureNetworkError(UserError, ValueError):
     """A feature network file is present but not understood."""
 
 

@@ -1,0 +1,114 @@
+"""A quiet console for the programs.
+
+TensorFlow prints start-up notices on every run ("oneDNN custom operations are on",
+"Could not find cuda drivers", "failed call to cuInit", CPU-instruction notes) and absl INFO
+lines (e.g. "Sharding callback duration" at every checkpoint) between a program's own output.
+`quiet_start()` hides them unless the user asks (`--verbose`, or `TF_CPP_MIN_LOG_LEVEL` set in
+the environment):
+
+- TensorFlow's C++ log level is set to 2 (warnings and errors are still shown), before
+  TensorFlow is imported;
+- the notices printed while TensorFlow loads and finds its devices bypass that setting (they
+  come before its logging starts), so the import runs with the process's stderr captured,
+  and every captured line that is not a known notice is printed again afterwards;
+- absl and TensorFlow Python logging show warnings and errors only.
+
+Python warnings (e.g. the reference-ops fallback of `sg2tf.ops.dispatch`) are not touched.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+__all__ = ["NOTICES", "is_notice", "quiet_start"]
+
+# Lines TensorFlow prints at start-up that say nothing the user must act on.
+NOTICES = (
+    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR",
+    r"oneDNN custom operations are on",
+    r"Could not find cuda drivers on your machine",
+    r"failed call to cuInit",
+    r"This TensorFlow binary is optimized to use available CPU instructions",
+    r"To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags",
+    r"Unable to register cu(DNN|FFT|BLAS) factory",
+    r"computation placer already registered",
+    r"TF-TRT Warning: Could not find TensorRT",
+    r"Sharding callback duration",
+)
+_NOTICE = re.compile("|".join(NOTICES))
+
+_done = False
+
+
+def is_notice(line):
+    """Whether `line` is one of TensorFlow's start-up notices (`NOTICES`)."""
+    return bool(_NOTICE.search(line))
+
+
+def _user_set_log_level():
+    return "TF_CPP_MIN_LOG_LEVEL" in os.environ and not os.environ.get("_SG2TF_SET_TF_LOG_LEVEL")
+
+
+def quiet_start(verbose=False, load=None):
+    """Loads TensorFlow quietly (see the module docstring); with `verbose`, when the user set
+    `TF_CPP_MIN_LOG_LEVEL`, or after the first call it only calls `load`.
+
+    Call it before anything imports TensorFlow: a program calls it in `sg2tf.cli.common.start`.
+    When TensorFlow is already loaded, only the Python logging is quietened.
+
+    Args:
+      verbose: show everything (absl INFO logging included).
+      load: optional callable that imports what loads TensorFlow (e.g. a module that must set
+        TensorFlow's environment variables before importing it); its result is returned.
+    """
+    global _done
+    from absl import logging as absl_logging
+
+    quiet = not (_done or verbose or _user_set_log_level())
+    if not _done and verbose:
+        absl_logging.set_verbosity(absl_logging.INFO)
+    _done = True
+    if not quiet:
+        return load() if load is not None else None
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ["_SG2TF_SET_TF_LOG_LEVEL"] = "1"  # child programs may set it again themselves
+    if "tensorflow" in sys.modules:
+        result = load() if load is not None else None
+    else:
+        result = _filtered(load)
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    return result
+
+
+def _filtered(load):
+    """Runs `load`, imports TensorFlow and lists its devices with file descriptor 2 redirected
+    to a temporary file, then prints what was captured except the known notices."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            result = load() if load is not None else None
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe ("cuInit") runs here
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines() if line.strip() and not _is_noise(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
+    return result
+
+
+def _is_noise(line):
+    # A notice, or the second line of the CPU-instruction notice.
+    return is_notice(line) or line.startswith("To enable the following instructions:")
