@@ -36,7 +36,7 @@ MODE=auto
 ARCH=""
 OFFICIAL=""
 PREPARE=0
-BUDGET=470
+BUDGET=300
 PY_ARGS=()
 START=$(date +%s)
 
@@ -66,10 +66,14 @@ find_eigen() {
     [[ -n "$d" && -f "$d/Eigen/Core" ]] && { echo "$d"; return; }
   done
   # TensorFlow's headers, found without importing TensorFlow.
-  d="$("$PYTHON_BIN" -c 'import importlib.util as u, os
+  local py
+  for py in "$PYTHON_BIN" "$ROOT/.venv/bin/python"; do
+    [[ -x "$py" ]] || continue
+    d="$("$py" -c 'import importlib.util as u, os
 s = u.find_spec("tensorflow")
 print(os.path.join(s.submodule_search_locations[0], "include") if s else "")' 2>/dev/null || true)"
-  [[ -n "$d" && -f "$d/Eigen/Core" ]] && { echo "$d"; return; }
+    [[ -n "$d" && -f "$d/Eigen/Core" ]] && { echo "$d"; return; }
+  done
   [[ -f /usr/include/eigen3/Eigen/Core ]] && { echo /usr/include/eigen3; return; }
   echo ""
 }

@@ -88,6 +88,23 @@ def test_harness_links_the_cuda_kernels(run):
                             (1, 1, 1, 1), (0, 0, 0, 0))
 
 
+def test_fast_divisor_divides_exactly(run):
+    # The CUDA kernels' 32-bit index math (custom_ops/common/platform.h), on dividends
+    # below 2^31 and divisors from 1 up: every quotient must be exact.
+    _, _, lib = run
+    div = gpu_check.Harness(lib).lib.sg2tf_check_fast_div
+    rng = np.random.default_rng(0)
+    divisors = list(range(1, 600)) + [2 ** k + e for k in range(10, 31) for e in (-1, 0, 1)]
+    divisors += [int(v) for v in rng.integers(1, 2 ** 31, 300)]
+    for d in divisors:
+        ns = [0, 1, d - 1, d, d + 1, 2 * d - 1, 2 ** 31 - 1, 2 ** 31 - 1 - d,
+              (2 ** 31 - 1) // d * d, (2 ** 31 - 1) // d * d - 1]
+        ns += [int(v) for v in rng.integers(0, 2 ** 31, 40)]
+        for n in ns:
+            if 0 <= n < 2 ** 31:
+                assert div(d, n) == n // d, (d, n)
+
+
 def test_reference_catches_a_wrong_kernel_result(run):
     # The comparison is tight enough to see one wrong element of a float16 result.
     _, _, lib = run

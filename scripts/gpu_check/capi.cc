@@ -140,6 +140,11 @@ const char* sg2tf_check_error(int code) {
   }
 }
 
+// n / d by sg2tf::FastDivisor (the CUDA kernels' index math; host evaluation).
+uint32_t sg2tf_check_fast_div(uint32_t d, uint32_t n) {
+  return sg2tf::FastDivisor::Make(d).Div(n);
+}
+
 // Activation code of a name (the op's attribute), 0 when unknown.
 int sg2tf_check_act_code(const char* name) { return ba::ActCode(name); }
 

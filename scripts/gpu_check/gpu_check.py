@@ -69,6 +69,7 @@ class Harness:
             "sg2tf_check_upfirdn2d_gpu": (up_args, _I),
             "sg2tf_check_upfirdn2d_gpu_dev": (up_args + [_P], _I),
             "sg2tf_check_device_info": ([_I, _I64P, ctypes.c_char_p], _I),
+            "sg2tf_check_fast_div": ([ctypes.c_uint32, ctypes.c_uint32], ctypes.c_uint32),
         }
         for name, (args, res) in sigs.items():
             fn = getattr(lib, name)
@@ -324,7 +325,7 @@ def main(argv=None):
     parser.add_argument("--official", default="",
                         help="stylegan2-ada-pytorch checkout (or its torch_utils/ops folder)")
     parser.add_argument("--build-dir", default="", help="folder for the official ops' builds")
-    parser.add_argument("--budget", type=float, default=420.0,
+    parser.add_argument("--budget", type=float, default=300.0,
                         help="seconds this run may take (the benchmark is cut to fit)")
     parser.add_argument("--no-sanitizer", action="store_true")
     parser.add_argument("--no-bench", action="store_true")

@@ -51,23 +51,66 @@ template <> struct Traits<Half16> {
   }
 };
 
-template <typename T>
-__global__ void BiasActKernel(GpuArgs a) {
+// One element: forward or gradient of activation A (a template argument, so that the
+// switches of bias_act.h fold away as in the CPU kernel).
+template <typename T, int A>
+__device__ __forceinline__ void Element(const GpuArgs& a, const Config& c, int64_t i,
+                                        float bv) {
   typedef Traits<T> Tr;
   typedef typename Tr::Storage S;
   typedef typename Tr::Policy P;
-  const S* x = static_cast<const S*>(a.x);
+  const float xv = Tr::Load(static_cast<const S*>(a.x), i);
+  const float v = a.order == 0
+                      ? Forward<P>(c, xv, bv)
+                      : Grad<P>(c, a.order, Tr::Load(static_cast<const S*>(a.dy), i), xv, bv);
+  Tr::Store(static_cast<S*>(a.out), i, v);
+}
+
+// Tensors of fewer than 2^31 elements: 32-bit indices, the bias index by FastDivisor
+// (a divide instruction per element would make the kernel compute-bound).
+template <typename T, int A>
+__global__ void BiasActKernel32(GpuArgs a, FastDivisor inner, FastDivisor channels) {
+  typedef Traits<T> Tr;
+  typedef typename Tr::Storage S;
+  Config c = a.config;
+  c.act = A;
   const S* b = static_cast<const S*>(a.b);
-  const S* dy = static_cast<const S*>(a.dy);
-  S* out = static_cast<S*>(a.out);
+  const uint32_t size = static_cast<uint32_t>(a.size);
+  const uint32_t stride = blockDim.x * gridDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < size; i += stride) {
+    float bv = 0.f;
+    if (b) {
+      const uint32_t q = inner.Div(i);
+      bv = Tr::Load(b, q - channels.Div(q) * channels.d);
+    }
+    Element<T, A>(a, c, i, bv);
+  }
+}
+
+// Larger tensors: 64-bit indices.
+template <typename T, int A>
+__global__ void BiasActKernel64(GpuArgs a) {
+  typedef Traits<T> Tr;
+  typedef typename Tr::Storage S;
+  Config c = a.config;
+  c.act = A;
+  const S* b = static_cast<const S*>(a.b);
   const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < a.size;
        i += stride) {
-    float xv = Tr::Load(x, i);
-    float bv = b ? Tr::Load(b, BiasIndex(i, a.channels, a.inner)) : 0.f;
-    float v = a.order == 0 ? Forward<P>(a.config, xv, bv)
-                           : Grad<P>(a.config, a.order, Tr::Load(dy, i), xv, bv);
-    Tr::Store(out, i, v);
+    const float bv = b ? Tr::Load(b, BiasIndex(i, a.channels, a.inner)) : 0.f;
+    Element<T, A>(a, c, i, bv);
+  }
+}
+
+template <typename T, int A>
+void Launch(const GpuArgs& args, unsigned blocks, int threads, cudaStream_t stream) {
+  if (args.size < (int64_t{1} << 31)) {
+    BiasActKernel32<T, A><<<blocks, threads, 0, stream>>>(
+        args, FastDivisor::Make(static_cast<uint32_t>(args.inner)),
+        FastDivisor::Make(static_cast<uint32_t>(args.channels)));
+  } else {
+    BiasActKernel64<T, A><<<blocks, threads, 0, stream>>>(args);
   }
 }
 
@@ -76,11 +119,18 @@ __global__ void BiasActKernel(GpuArgs a) {
 template <typename T>
 int LaunchGpu(const GpuArgs& args, void* stream) {
   if (args.size == 0) return 0;
+  if (args.config.act < kLinear || args.config.act > kSwish) {
+    return static_cast<int>(cudaErrorInvalidValue);
+  }
   const int threads = 256;
   int64_t blocks = (args.size + threads - 1) / threads;
   if (blocks > 65536) blocks = 65536;  // Grid-stride loop covers the rest.
-  BiasActKernel<T><<<static_cast<unsigned>(blocks), threads, 0,
-                     static_cast<cudaStream_t>(stream)>>>(args);
+  typedef void (*LaunchFn)(const GpuArgs&, unsigned, int, cudaStream_t);
+  static const LaunchFn kLaunch[] = {Launch<T, kLinear>, Launch<T, kRelu>, Launch<T, kLrelu>,
+                                     Launch<T, kTanh>, Launch<T, kSigmoid>, Launch<T, kElu>,
+                                     Launch<T, kSelu>, Launch<T, kSoftplus>, Launch<T, kSwish>};
+  kLaunch[args.config.act - 1](args, static_cast<unsigned>(blocks), threads,
+                               static_cast<cudaStream_t>(stream));
   return static_cast<int>(cudaGetLastError());
 }
 
