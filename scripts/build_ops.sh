@@ -95,7 +95,7 @@ for name, fn in [("upfirdn2d", lambda impl: upfirdn2d(x, f, up=2, padding=[2, 1,
     err = float(tf.reduce_max(tf.abs(fn("custom") - fn("ref"))))
     if not err < 1e-5:
         sys.exit(f"{name}: custom and reference ops disagree (max error {err})")
-from sg2tf.ops.image_records import decode_image_examples
+from sg2tf.data.image_records import decode_image_examples
 img = np.arange(48, dtype=np.uint8).reshape(3, 4, 4)
 rec = tf.constant([tf.train.Example(features=tf.train.Features(feature={
     "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=[3, 4, 4])),

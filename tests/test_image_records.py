@@ -1,4 +1,4 @@
-"""Image record ops (sg2tf.ops.image_records, custom_ops/image_records) and make_dataset's readers.
+"""Image record ops (sg2tf.data.image_records, custom_ops/image_records) and make_dataset's readers.
 
 The compiled reader (`Sg2tf>ReadImageRecords`) and decoder (`Sg2tf>DecodeImageExamples`)
 must give the reference pipeline's batches bit for bit (every dtype, mirroring, shuffling,
@@ -16,7 +16,7 @@ import tensorflow as tf
 import sg2tf.data as data
 from sg2tf.data import sources, writer
 from sg2tf.ops import _custom
-from sg2tf.ops import image_records as ops
+from sg2tf.data import image_records as ops
 
 DTYPES = ["uint8", "float32", "float16", "bfloat16", "float64"]
 

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from sg2tf.data import info as info_lib
 from sg2tf.ops import dispatch
-from sg2tf.ops import image_records as records_ops
+from sg2tf.data import image_records as records_ops
 
 _READ_BUFFER_BYTES = 16 << 20
 _AUTO_SHUFFLE_BYTES = 1 << 30  # default shuffle window: about 1 GiB of records
@@ -87,24 +87,19 @@ def make_dataset(
         names it) and an `InvalidArgumentError` naming the file and record otherwise.
     """
     info = info_lib.read_info(path, split=split)
-    resolution = info.resolution if resolution is None else int(resolution)
-    filename = info.file(resolution)
+    dtype = records_ops.check_dtype(dtype)
+    if impl is not None and impl not in dispatch.VALID_IMPLS:
+        raise ValueError(f"impl must be one of {dispatch.VALID_IMPLS} or None, got {impl!r}")
+    resolution, filename, shape, reader = _choose_reader(info, resolution, dtype, impl)
     count = info.count if max_images is None else min(info.count, int(max_images))
     if drop_remainder is None:
         drop_remainder = repeat
-    dtype = tf.as_dtype(dtype)
-    if dtype != tf.uint8 and not dtype.is_floating:
-        raise ValueError(f"dtype must be uint8 or a float type, got {dtype.name}")
-    if impl is not None and impl not in dispatch.VALID_IMPLS:
-        raise ValueError(f"impl must be one of {dispatch.VALID_IMPLS} or None, got {impl!r}")
 
     label_array = info_lib.load_labels(info.label_file) if (labels and info.label_file) else None
     if label_array is None:
         label_array = np.zeros([info.count, 0], np.float32)
     label_array = label_array[:count]
 
-    shape = (info.channels, resolution, resolution)
-    reader = _choose_reader(info, filename, shape, dtype, impl)
     labels_ds = tf.data.Dataset.from_tensor_slices(label_array)
     numbers = tf.data.Dataset.range(count)  # record numbers: what the reader reads, or for errors
     if reader is None:
@@ -190,19 +185,26 @@ def record_reader(path, resolution=None, dtype="float32", impl=None, split="trai
     way, so `sg2tf-train` records this in each checkpoint and matches it on resume.
     """
     info = info_lib.read_info(path, split=split)
-    resolution = info.resolution if resolution is None else int(resolution)
-    shape = (info.channels, resolution, resolution)
-    reader = _choose_reader(info, info.file(resolution), shape, tf.as_dtype(dtype), impl)
+    reader = _choose_reader(info, resolution, tf.as_dtype(dtype), impl)[3]
     return "stream" if reader is None else "compiled"
 
 
-def _choose_reader(info, filename, shape, dtype, impl):
-    """`reader(index, flip) -> images` of the compiled record reader, or None (stream the file).
+def _choose_reader(info, resolution, dtype, impl):
+    """`(resolution, filename, shape, reader)`: the resolution to read (None: the dataset's),
+    its file, the records' CHW shape and `reader(index, flip) -> images` of the compiled record
+    reader, or None (stream the file).
 
     The compiled reader needs the op library (`impl`/`SG2TF_OPS` permitting; `auto` warns
     once when it is missing), a raw dataset, a local file of fixed-size records and a
     dtype the kernel writes. Otherwise records are streamed with `TFRecordDataset`.
     """
+    resolution = info.resolution if resolution is None else int(resolution)
+    filename = info.file(resolution)
+    shape = (info.channels, resolution, resolution)
+    return resolution, filename, shape, _compiled_reader(info, filename, shape, dtype, impl)
+
+
+def _compiled_reader(info, filename, shape, dtype, impl):
     if info.encoding != "raw" or dtype not in records_ops.CUSTOM_DTYPES:
         return None
     if not dispatch.use_custom(impl):

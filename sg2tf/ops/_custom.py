@@ -313,13 +313,13 @@ def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, p
 
 
 def decode_image_examples(serialized, index, flip, table, *, shape, filename=""):
-    """`Sg2tf>DecodeImageExamples` (see sg2tf.ops.image_records.decode_image_examples)."""
+    """`Sg2tf>DecodeImageExamples` (see sg2tf.data.image_records.decode_image_examples)."""
     return _library().sg2tf_decode_image_examples(serialized, index, flip, table,
                                                   shape=shape, filename=filename)
 
 
 def read_image_records(index, flip, table, *, shape, filename, record_bytes, num_records):
-    """`Sg2tf>ReadImageRecords` (see sg2tf.ops.image_records.read_image_records)."""
+    """`Sg2tf>ReadImageRecords` (see sg2tf.data.image_records.read_image_records)."""
     return _library().sg2tf_read_image_records(index, flip, table, shape=shape,
                                                filename=filename, record_bytes=record_bytes,
                                                num_records=num_records)

@@ -36,7 +36,8 @@ FEATURES = {
 }
 
 
-def _check_dtype(dtype):
+def check_dtype(dtype):
+    """`dtype` as a tf.DType; ValueError unless uint8 or a float type."""
     dtype = tf.as_dtype(dtype)
     if dtype != tf.uint8 and not dtype.is_floating:
         raise ValueError(f"dtype must be uint8 or a float type, got {dtype.name}")
@@ -45,7 +46,7 @@ def _check_dtype(dtype):
 
 def to_dtype(images, dtype):
     """uint8 pixels -> `dtype`: unchanged for uint8, else `x * (2 / 255) - 1` in [-1, 1]."""
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     if dtype == tf.uint8:
         return images
     images = tf.cast(images, tf.float32) * (2.0 / 255.0) - 1.0
@@ -125,7 +126,7 @@ def decode_image_examples(serialized, shape, *, flip=None, dtype="uint8", index=
     Raises (when run): InvalidArgumentError naming the file and record when a record
     does not parse, has another shape or another data size.
     """
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     shape = tuple(int(s) for s in shape)
     serialized = tf.convert_to_tensor(serialized, tf.string)
     if index is None:
@@ -152,7 +153,7 @@ def read_image_records(filename, index, shape, record_bytes, num_records, *, fli
     truncated record, InvalidArgumentError for a wrong shape or size (as
     `decode_image_examples`).
     """
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     if dtype not in CUSTOM_DTYPES:
         raise ValueError(f"read_image_records supports {[d.name for d in CUSTOM_DTYPES]}, "
                          f"got {dtype.name}")
