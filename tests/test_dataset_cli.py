@@ -334,3 +334,113 @@ def test_entry_point_exit_status(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sg2tf.cli.dataset", "info", f"--tfrecord_dir={tmp_path / 'none'}"],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "not a dataset directory" in r.stderr
+
+
+# --- source names and filter (cleaning a dataset after sg2tf-rank) --------------------------
+
+def _record_bytes(info):
+    from sg2tf.data.records import iter_records
+
+    return {r: [rec for _, rec in iter_records(info.files[r])] for r in info.resolutions}
+
+
+def test_names_sidecar_follows_the_shuffle(good_dir, tmp_path):
+    from sg2tf.data.names import read_names
+
+    out = tmp_path / "ds"
+    assert run("create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={out}") == 0
+    info = info_lib.read_info(str(out))
+    names = read_names(info)
+    assert sorted(names) == ["a0.png", "a1.png", "a2.png", "a3.png", "sub/b.png"]
+    assert names != sorted(names)  # the official shuffle reorders 5 images
+    stored = records.load_images(info)
+    for i, name in enumerate(names):  # record i holds the file the sidecar names
+        assert np.array_equal(stored[i], np.asarray(PIL.Image.open(good_dir / name)).transpose(2, 0, 1))
+    # Datasets written from arrays, and official ones, have no names.
+    assert run("create_synthetic", f"--tfrecord_dir={tmp_path / 's'}", "--num_images=4", "--resolution=8") == 0
+    assert read_names(info_lib.read_info(str(tmp_path / "s"))) is None
+    # A sidecar that does not fit is an error naming it.
+    sidecar = out / "ds-names.json"
+    doc = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps(dict(doc, names=doc["names"][:4], count=4)))
+    from sg2tf.data.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="ds-names.json: 4 names for 5 records"):
+        read_names(info)
+
+
+def test_filter_by_ranking_and_by_list(good_dir, tmp_path, capsys):
+    from sg2tf.data.names import read_names
+    from sg2tf.tools import rank
+
+    src = tmp_path / "ds"
+    assert run("create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={src}") == 0
+    info = info_lib.read_info(str(src))
+    names = read_names(info)
+    # A ranking as sg2tf-rank writes it: lowest score first.
+    order = np.array([3, 0, 4, 1, 2])
+    mean = np.zeros(5)
+    mean[order] = np.arange(5)
+    rank.write_tsv(tmp_path / "ranking.tsv", order, mean, np.zeros(5), names=names)
+    capsys.readouterr()
+    out = tmp_path / "clean"
+    assert run("filter", f"--tfrecord_dir={src}", f"--dest={out}", f"--rank_file={tmp_path / 'ranking.tsv'}",
+               "--drop_fraction=0.4") == 0
+    assert "Left out 2 images (the lowest-ranked 2 of 5 ranked images (40%))" in capsys.readouterr().out
+    new = info_lib.read_info(str(out))
+    kept = [1, 2, 4]  # records 3 and 0 are the two lowest
+    assert new.count == 3 and new.name == "clean" and new.resolutions == info.resolutions
+    assert read_names(new) == [names[i] for i in kept]
+    before, after = _record_bytes(info), _record_bytes(new)
+    for r in info.resolutions:  # byte-identical records, stored order kept
+        assert after[r] == [before[r][i] for i in kept]
+
+    # By name (and a comment line, and an index), from a hand-made list.
+    listing = tmp_path / "bad.txt"
+    listing.write_text(f"# the blurry ones\n{names[4]}\n\n1\n")
+    assert run("filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'clean2'}", f"--drop_list={listing}") == 0
+    assert read_names(info_lib.read_info(str(tmp_path / "clean2"))) == [names[i] for i in (0, 2, 3)]
+
+    listing.write_text("a0.png\nnot-there.png\n")
+    assert "bad.txt:2: 'not-there.png': no image of the dataset has that name" in _error(
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}", f"--drop_list={listing}")
+    listing.write_text("7\n")
+    assert "bad.txt:1: index 7 is outside the dataset (5 records)" in _error(
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}", f"--drop_list={listing}")
+    _nothing_left(tmp_path, "c3")
+
+    # A ranking of another dataset, no selection, a bad fraction, an existing or the same output.
+    other = list(names)
+    other[0], other[1] = other[1], other[0]
+    rank.write_tsv(tmp_path / "other.tsv", order, mean, np.zeros(5), names=other)
+    assert "a ranking of another dataset?" in _error(
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}",
+        f"--rank_file={tmp_path / 'other.tsv'}", "--drop_fraction=0.2")
+    assert "give either a ranking" in _error(capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}")
+    assert "--drop_fraction=1.0: expected a fraction in [0, 1)" in _error(
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}",
+        f"--rank_file={tmp_path / 'ranking.tsv'}", "--drop_fraction=1")
+    assert "already exists; pass --overwrite" in _error(
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={out}", f"--drop_list={listing}")
+    assert "must be a new directory" in _error(
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={src}", "--overwrite", f"--drop_list={listing}")
+    _nothing_left(tmp_path, "c3")
+
+
+def test_filter_keeps_labels_of_an_official_dataset(fixtures_dir, tmp_path, capsys):
+    """No names sidecar (an official dataset): record indices, labels follow the records."""
+    src = _copy_fixture(fixtures_dir, tmp_path)
+    info = info_lib.read_info(str(src))
+    listing = tmp_path / "drop.txt"
+    listing.write_text("0\n5\n5\n")
+    out = tmp_path / "l-clean"
+    assert run("filter", f"--tfrecord_dir={src}", f"--dest={out}", f"--drop_list={listing}") == 0
+    new = info_lib.read_info(str(out))
+    kept = [i for i in range(info.count) if i not in (0, 5)]
+    assert new.count == info.count - 2 and new.label_size == info.label_size
+    np.testing.assert_array_equal(records.read_labels(new), records.read_labels(info)[kept])
+    before, after = _record_bytes(info), _record_bytes(new)
+    assert all(after[r] == [before[r][i] for i in kept] for r in info.resolutions)
+    listing.write_text("a0.png\n")
+    assert "the dataset has no source names (only record indices)" in _error(
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'x'}", f"--drop_list={listing}")

@@ -106,3 +106,64 @@ def test_program_is_stable_across_shuffles(fixtures_dir, tmp_path):
     assert stats["mean_shuffle_std"] > 0  # mbstd really couples the batch
     assert stats["noise_ratio"] < 0.1 and stats["min_spearman"] > 0.9
     assert Image.open(out / "top.png").size == (64, 64)  # 3 images, 2 columns
+
+
+def test_tsv_names_and_drop_selection(tmp_path):
+    scores = np.array([[0.5, -1.0, 2.0, 0.0]])
+    order, mean, std = rank.ranking(scores)
+    names = ["c.png", "a.png", "d/e.png", "b.png"]
+    path = tmp_path / "r.tsv"
+    rank.write_tsv(path, order, mean, std, names=names)
+    header, first = path.read_text().splitlines()[:2]
+    assert header.split("\t") == ["rank", "index", "name", "score", "score_std"]
+    assert first.split("\t")[:3] == ["0", "1", "a.png"]
+    idx, s, got_names = rank.read_tsv(path, with_names=True)
+    assert list(idx) == [1, 3, 0, 2] and got_names == ["a.png", "b.png", "c.png", "d/e.png"]
+    drop, what = rank.drop_indices(4, names, rank_file=path, drop_fraction=0.5)
+    assert list(drop) == [1, 3] and "lowest-ranked 2 of 4" in what
+    assert list(rank.drop_indices(4, names, rank_file=path, drop_fraction=0.0)[0]) == []
+    # round(fraction * ranked): 0.3 of 4 is 1.2 -> 1 image; 0.4 -> 1.6 -> 2.
+    assert len(rank.drop_indices(4, names, rank_file=path, drop_fraction=0.3)[0]) == 1
+    assert len(rank.drop_indices(4, names, rank_file=path, drop_fraction=0.4)[0]) == 2
+    with pytest.raises(ValueError, match="outside the dataset"):
+        rank.drop_indices(3, None, rank_file=path, drop_fraction=0.5)
+    (tmp_path / "x.tsv").write_text("a\tb\n1\t2\n")
+    with pytest.raises(ValueError, match="not a ranking written by sg2tf-rank"):
+        rank.drop_indices(4, names, rank_file=tmp_path / "x.tsv", drop_fraction=0.5)
+    listing = tmp_path / "l.txt"
+    listing.write_text("3\n")  # an index; with a file named "3" it would be that file
+    assert list(rank.drop_indices(4, names, drop_list=listing)[0]) == [3]
+    assert list(rank.drop_indices(4, ["x", "y", "z", "3"], drop_list=listing)[0]) == [3]
+    assert list(rank.drop_indices(5, ["x", "y", "z", "w", "3"], drop_list=listing)[0]) == [4]
+
+
+def test_rank_names_files_then_filter_drops_them(fixtures_dir, tmp_path):
+    """Gwern's workflow end to end: a dataset from files, sg2tf-rank names them, the
+    lowest-ranked 25% are left out by sg2tf-dataset filter."""
+    from sg2tf.cli import dataset as dataset_cli
+    from sg2tf.data.names import read_names
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
+    data = tmp_path / "faces"
+    assert dataset_cli.main(["sg2tf-dataset", "create_from_images", f"--image_dir={folder}",
+                             f"--tfrecord_dir={data}", "--noprogress"]) == 0
+    names = read_names(sg2tf.data.read_info(str(data)))
+    out = tmp_path / "rank"
+    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.rank",
+                        f"--network={fixtures_dir / 'nvlabs_pkl' / 'sg2-f32.pkl'}",
+                        f"--data={data}", f"--outdir={out}", "--batch=4", "--shuffles=2"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "sg2tf-dataset filter" in r.stdout
+    idx, scores, ranked_names = rank.read_tsv(out / "ranking.tsv", with_names=True)
+    assert ranked_names == [names[i] for i in idx] and sorted(ranked_names) == sorted(names)
+    clean = tmp_path / "faces-clean"
+    assert dataset_cli.main(["sg2tf-dataset", "filter", f"--tfrecord_dir={data}", f"--dest={clean}",
+                             f"--rank_file={out / 'ranking.tsv'}", "--drop_fraction=0.25",
+                             "--noprogress"]) == 0
+    left = read_names(sg2tf.data.read_info(str(clean)))
+    assert sorted(left) == sorted(ranked_names[2:])

@@ -10,11 +10,9 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from sg2tf.cli import dataset_flags  # noqa: E402
+from sg2tf.cli import dataset_flags
 
 FLAGS = flags.FLAGS
 PROG = "sg2tf-dataset"
@@ -43,6 +41,7 @@ def _command_help(command):
 def _execute(command):
     """Runs one subcommand with the parsed FLAGS; returns the exit status."""
     from sg2tf.data import images, sources, synthetic, tools, writer
+    from sg2tf.data.errors import DatasetError
 
     f = FLAGS
     write = dict(resolutions=f.resolutions, encoding=f.encoding, overwrite=f.overwrite, progress=f.progress)
@@ -78,7 +77,7 @@ def _execute(command):
         if f.verify:
             from sg2tf.data import info as info_lib
             from sg2tf.data import records
-            from sg2tf.data.progress import Progress
+            from sg2tf.utils.progress import Progress
 
             info = info_lib.read_info(f.tfrecord_dir, split=f.split)
             with Progress(info.count * len(info.resolutions), "Verifying", enabled=f.progress) as bar:
@@ -96,6 +95,20 @@ def _execute(command):
         result = tools.compare(f.tfrecord_dir_a, f.tfrecord_dir_b, ignore_labels=f.ignore_labels)
         print(json.dumps(result, indent=2))
         return 0 if result["identical"] else 1
+    elif command == "filter":
+        from sg2tf.data import info as info_lib
+        from sg2tf.data.names import read_names
+        from sg2tf.tools.rank import drop_indices
+
+        info = info_lib.read_info(f.tfrecord_dir)
+        writer.check_filter_output(f.tfrecord_dir, f.dest, f.overwrite)
+        try:
+            drop, what = drop_indices(info.count, read_names(info), rank_file=f.rank_file,
+                                      drop_fraction=f.drop_fraction, drop_list=f.drop_list)
+        except (ValueError, OSError) as e:
+            raise DatasetError(str(e)) from None
+        new = writer.filter_dataset(f.tfrecord_dir, f.dest, drop, overwrite=f.overwrite, progress=f.progress)
+        print(f"Left out {len(drop)} images ({what}); wrote {new.count} of {info.count} to {new.path}")
     elif command == "grid":
         width, height = tools.grid(f.tfrecord_dir, f.output, num_images=f.num_images or 64,
                                    resolution=f.resolution, columns=f.columns, overwrite=f.overwrite)
@@ -116,7 +129,7 @@ def main(argv):
         sys.stdout.write(_command_help(command))
         return 0
 
-    from sg2tf.data.errors import DatasetError
+    from sg2tf.errors import UserError  # DatasetError and the others: no TensorFlow yet
 
     _, required, optional = dataset_flags.COMMANDS[command]
     try:
@@ -138,11 +151,14 @@ def main(argv):
         if problem:
             sys.stderr.write(f"{PROG} {command}: {problem} (see {PROG} {command} --help)\n")
             return 2
+        from sg2tf.utils import console
+
+        console.quiet_start(FLAGS.verbose)
         try:
             return _execute(command)
-        except DatasetError as e:
+        except UserError as e:
             sys.stderr.write(f"\n{PROG} {command}: error: {e}\n")
-            return 1
+            return e.exit_code
         except KeyboardInterrupt:
             sys.stderr.write(f"\n{PROG} {command}: interrupted; no output was left behind\n")
             return 130

@@ -19,7 +19,8 @@ flags.DEFINE_string("mnist_dir", None, "Folder with train-images-idx3-ubyte.gz a
 flags.DEFINE_string("lmdb_dir", None, "LSUN category LMDB directory (needs the lmdb extra).")
 flags.DEFINE_string("output_dir", None, "Folder to extract PNG images and dataset.json into.")
 flags.DEFINE_string("source", None, "stylegan2-ada-pytorch dataset: a .zip archive or a folder (with dataset.json).")
-flags.DEFINE_string("dest", None, "Output .zip archive, or a folder, in the stylegan2-ada-pytorch layout.")
+flags.DEFINE_string("dest", None, "to_zip: output .zip archive, or a folder, in the stylegan2-ada-pytorch layout; "
+                    "filter: the new dataset directory.")
 flags.DEFINE_string("tfrecord_dir_a", None, "First dataset to compare.")
 flags.DEFINE_string("tfrecord_dir_b", None, "Second dataset to compare.")
 common.define_output("Output PNG file of the image grid.")
@@ -58,6 +59,13 @@ flags.DEFINE_integer("columns", None, "grid: images per row (default: square gri
 flags.DEFINE_boolean("verify", False, "info: also read and check every record of every file.")
 flags.DEFINE_enum("split", "train", ["train", "validation"], "info: which split (StyleGAN2-ADA validation files).")
 
+# Cleaning (filter).
+flags.DEFINE_string("rank_file", None, "filter: a ranking.tsv that sg2tf-rank wrote for this dataset.")
+flags.DEFINE_float("drop_fraction", None, "filter: with --rank_file, leave out the lowest-ranked fraction "
+                   "(0.1: the worst 10% of the ranked images).")
+flags.DEFINE_string("drop_list", None, "filter: a text file of images to leave out, one per line: a source "
+                    "file name (ranking.tsv's name column) or a record index; '#' starts a comment line.")
+
 _WRITE = ["shuffle", "resolutions", "encoding", "overwrite", "progress"]
 _IMAGES = ["resize", "resolution", "resize_filter", "convert_mode"]
 
@@ -89,4 +97,7 @@ COMMANDS = {
                ["tfrecord_dir", "dest"], ["resolution", "label_format", "overwrite", "progress"]),
     "from_zip": ("Create a dataset from the stylegan2-ada-pytorch format (.zip or folder, dataset.json labels).",
                  ["source", "tfrecord_dir"], _IMAGES + _WRITE),
+    "filter": ("Write a copy without the lowest-ranked images (--rank_file, --drop_fraction) or the listed ones "
+               "(--drop_list); records are copied as stored, with labels and source names.",
+               ["tfrecord_dir", "dest"], ["rank_file", "drop_fraction", "drop_list", "overwrite", "progress"]),
 }

@@ -2,9 +2,14 @@
 
   sg2tf-rank --network=snapshot.pkl --data=datasets/faces --outdir=rank --export_percent=2
 
-writes rank/ranking.tsv (rank, index, score, score_std; lowest score first: the images
-D finds least real are the first to review), rank/stability.json and optionally
+writes rank/ranking.tsv (rank, index, name, score, score_std; lowest score first: the
+images D finds least real are the first to review; `name` is the source file when
+sg2tf-dataset wrote the dataset from files), rank/stability.json and optionally
 rank/bottom.png and rank/top.png. Images are held in memory at D's resolution.
+To write the dataset without the lowest-ranked 10%:
+
+  sg2tf-dataset filter --tfrecord_dir=datasets/faces --output_dir=datasets/faces-clean \
+      --rank_file=rank/ranking.tsv --drop_fraction=0.1
 """
 
 import json
@@ -36,6 +41,9 @@ def main(argv):
         if D is None:
             raise ValueError(f"{FLAGS.network}: contains no discriminator")
         images, labels = rank.load_for_ranking(D, info, FLAGS.limit)
+        from sg2tf.data.names import read_names
+
+        names = read_names(info)
     except (ValueError, FileNotFoundError, OSError, DatasetError) as e:
         common.fail(str(e))
 
@@ -47,7 +55,8 @@ def main(argv):
         common.fail(str(e))
     order, mean, std = rank.ranking(scores)
     os.makedirs(FLAGS.outdir, exist_ok=True)
-    rank.write_tsv(os.path.join(FLAGS.outdir, "ranking.tsv"), order, mean, std, labels)
+    rank.write_tsv(os.path.join(FLAGS.outdir, "ranking.tsv"), order, mean, std, labels,
+                   None if names is None else names[:len(images)])
     stats = rank.stability(scores)
     with open(os.path.join(FLAGS.outdir, "stability.json"), "w") as f:
         json.dump(stats, f, indent=1)
@@ -58,7 +67,12 @@ def main(argv):
     print(f"ranked {len(images)} images over {FLAGS.shuffles} shuffles: score spread "
           f"{stats['score_spread']:.4g}, mean std across shuffles {stats['mean_shuffle_std']:.3g}"
           f" ({100 * stats['noise_ratio']:.1f}%), min Spearman {stats['min_spearman']:.3f}")
-    print(f"wrote {os.path.join(FLAGS.outdir, 'ranking.tsv')}")
+    print(f"wrote {os.path.join(FLAGS.outdir, 'ranking.tsv')}"
+          + ("" if names is not None else " (the dataset records no source file names: images are "
+             "named by record index)"))
+    print(f"to drop the lowest-ranked 10%: sg2tf-dataset filter --tfrecord_dir={FLAGS.data} "
+          f"--output_dir=CLEANED_DIR --rank_file={os.path.join(FLAGS.outdir, 'ranking.tsv')} "
+          "--drop_fraction=0.1")
 
 
 def run():

@@ -19,7 +19,7 @@ import PIL.Image
 
 from sg2tf.data import format as fmt
 from sg2tf.data.errors import DatasetError
-from sg2tf.data.progress import Progress
+from sg2tf.utils.progress import Progress
 from sg2tf.data.writer import ImageSource
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -259,7 +259,7 @@ def image_source(source, *, resize=None, resolution=None, convert_mode=None, res
         return array[np.newaxis] if array.ndim == 2 else array.transpose(2, 0, 1)
 
     return ImageSource(num_images=len(names), resolution=target, channels=channels, load=load, labels=labels,
-                       describe=lambda i: files.where(names[i]))
+                       describe=lambda i: files.where(names[i]), names=list(names))
 
 
 def _describe_mode(mode):

@@ -17,17 +17,20 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.data import format as fmt
+from sg2tf.data import names as names_lib
 from sg2tf.data import output
 from sg2tf.data.errors import DatasetError
-from sg2tf.data.progress import Progress
+from sg2tf.utils.progress import Progress
 
 
 @dataclasses.dataclass
 class ImageSource:
     """Images to write: `load(i)` returns image `i` as CHW uint8, `i` in [0, num_images).
 
-    `labels` is None or a `[num_images, label_size]` array in the same (unshuffled) order.
-    `load` may be called from several threads at once unless `thread_safe` is False.
+    `labels` is None or a `[num_images, label_size]` array in the same (unshuffled) order;
+    `names` is None or the images' source file names in that order (stored in the
+    `<name>-names.json` sidecar, see `sg2tf.data.names`). `load` may be called from several
+    threads at once unless `thread_safe` is False.
     """
 
     num_images: int
@@ -37,6 +40,7 @@ class ImageSource:
     labels: np.ndarray | None = None
     describe: Callable[[int], str] = str  # names image i in error messages
     thread_safe: bool = True
+    names: list | None = None
 
 
 class DatasetWriter:
@@ -46,6 +50,7 @@ class DatasetWriter:
             for image in images:  # CHW uint8, in the final order
                 w.add_image(image)
             w.add_labels(labels)  # optional, same order
+            w.add_names(names)    # optional: source file names, same order
 
     Args:
       resolutions: "all" (the official format: every level down to 4x4) or "top" (only the
@@ -71,6 +76,7 @@ class DatasetWriter:
         self.overwrite = overwrite
         self.num_images = 0
         self._labels = None
+        self._names = None
         self._context = None
         self._writers = []
 
@@ -99,6 +105,13 @@ class DatasetWriter:
             raise DatasetError(f"labels have shape {list(labels.shape)}, expected [{self.num_images}, label_size]")
         self._labels = labels.astype(np.float32)
 
+    def add_names(self, names):
+        names = list(names)
+        if len(names) != self.num_images:
+            raise DatasetError(f"{len(names)} source names for {self.num_images} images")
+        names_lib.encode(names)  # checks them now, not at the end
+        self._names = names
+
     def __exit__(self, exc_type, exc, tb):
         try:
             for writer in self._writers:
@@ -111,6 +124,10 @@ class DatasetWriter:
                 path = posixpath.join(self._temp, fmt.labels_filename(self.name))
                 with tf.io.gfile.GFile(path, "wb") as f:
                     f.write(buf.getvalue())
+            if exc_type is None and self._names is not None:
+                if len(self._names) != self.num_images:
+                    raise DatasetError(f"{len(self._names)} source names for {self.num_images} images")
+                names_lib.write_names(self._temp, self.name, self._names)
         except BaseException:
             self._context.__exit__(*sys.exc_info())
             raise
@@ -150,6 +167,8 @@ def write_dataset(tfrecord_dir, source, *, shuffle=True, resolutions="all", enco
         raise DatasetError(f"{tfrecord_dir}: no images to write")
     if source.labels is not None and len(source.labels) != source.num_images:
         raise DatasetError(f"{len(source.labels)} labels for {source.num_images} images")
+    if source.names is not None and len(source.names) != source.num_images:
+        raise DatasetError(f"{len(source.names)} source names for {source.num_images} images")
     order = fmt.shuffled_order(source.num_images) if shuffle else np.arange(source.num_images)
     if num_threads is None:
         num_threads = min(8, os.cpu_count() or 1) if source.thread_safe else 1
@@ -169,6 +188,58 @@ def write_dataset(tfrecord_dir, source, *, shuffle=True, resolutions="all", enco
                 bar.update()
         if source.labels is not None:
             writer.add_labels(np.asarray(source.labels)[order])
+        if source.names is not None:
+            writer.add_names([source.names[int(i)] for i in order])
     from sg2tf.data.info import read_info
 
     return read_info(tfrecord_dir)
+
+
+def check_filter_output(tfrecord_dir, output_dir, overwrite):
+    """Fails early if `filter_dataset` could not write `output_dir`."""
+    if os.path.abspath(output_dir.rstrip("/")) == os.path.abspath(tfrecord_dir.rstrip("/")):
+        raise DatasetError(f"{output_dir}: the output must be a new directory, not the dataset being filtered")
+    output.check_output(output_dir, overwrite)
+
+
+def filter_dataset(tfrecord_dir, output_dir, drop, *, overwrite=False, progress=True):
+    """Writes `tfrecord_dir` without the records `drop` (record indices) to `output_dir`.
+
+    Every kept record is copied byte for byte at every stored resolution, in the stored order;
+    labels and source names (if any) follow. Returns the new dataset's `DatasetInfo`.
+    """
+    from sg2tf.data import records
+    from sg2tf.data.info import load_labels, read_info
+
+    info = read_info(tfrecord_dir)
+    check_filter_output(tfrecord_dir, output_dir, overwrite)
+    drop = np.unique(np.asarray(list(drop), np.int64))
+    if len(drop) and (drop[0] < 0 or drop[-1] >= info.count):
+        bad = drop[0] if drop[0] < 0 else drop[-1]
+        raise DatasetError(f"record index {bad} is outside {tfrecord_dir} (records 0..{info.count - 1})")
+    keep = np.ones(info.count, bool)
+    keep[drop] = False
+    if not keep.any():
+        raise DatasetError(f"dropping all {info.count} images of {tfrecord_dir} would leave an empty dataset")
+    source_names = names_lib.read_names(info)
+    prefix = posixpath.basename(output_dir.rstrip("/"))
+    with output.atomic_dir(output_dir, overwrite) as temp:
+        with Progress(info.count * len(info.resolutions), f"Writing {output_dir}", enabled=progress) as bar:
+            for r in info.resolutions:
+                read = 0
+                with tf.io.TFRecordWriter(posixpath.join(temp, fmt.tfrecord_filename(prefix, r))) as w:
+                    for index, record in records.iter_records(info.files[r]):
+                        if index < info.count and keep[index]:
+                            w.write(record)
+                        read += 1
+                        bar.update()
+                if read != info.count:
+                    raise DatasetError(f"{info.files[r]}: read {read} records, expected {info.count}")
+        if info.label_file is not None:
+            buf = io.BytesIO()
+            np.save(buf, load_labels(info.label_file)[keep])
+            with tf.io.gfile.GFile(posixpath.join(temp, fmt.labels_filename(prefix)), "wb") as f:
+                f.write(buf.getvalue())
+        if source_names is not None:
+            names_lib.write_names(temp, prefix, [n for n, k in zip(source_names, keep) if k])
+    return read_info(output_dir)

@@ -3,6 +3,12 @@
 Minibatch standard deviation makes D's score of an image depend on the other images
 in its group, so each image is scored in `num_shuffles` random batch arrangements and
 the scores are averaged; their spread across shuffles is reported per image.
+
+The ranking names each image by its record index and, when the dataset was written from
+files by sg2tf-dataset (which records them, see `sg2tf.data.names`), by its source file.
+`drop_indices` turns a ranking ("the lowest X%") or a list of names / indices into the
+records that `sg2tf-dataset filter` leaves out (Gwern's workflow: rank, look, delete the
+worst).
 """
 
 import csv
@@ -112,27 +118,105 @@ def ranking(scores):
     return order, mean, std
 
 
-def write_tsv(path, order, mean, std, labels=None):
-    """Writes `rank  index  score  score_std  [label]` sorted by score, atomically."""
+def write_tsv(path, order, mean, std, labels=None, names=None):
+    """Writes `rank  index  [name]  score  score_std  [label]` sorted by score, atomically.
+
+    `names`: the source file name of every record (index order), or None (no column).
+    """
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
-        w.writerow(["rank", "index", "score", "score_std"] + (["label"] if labels is not None
-                                                             else []))
+        w.writerow(["rank", "index"] + (["name"] if names is not None else []) + ["score", "score_std"]
+                   + (["label"] if labels is not None else []))
         for rank, i in enumerate(order):
-            row = [rank, int(i), f"{mean[i]:.6g}", f"{std[i]:.3g}"]
+            row = [rank, int(i)] + ([names[i]] if names is not None else [])
+            row += [f"{mean[i]:.6g}", f"{std[i]:.3g}"]
             if labels is not None:
                 row.append(int(np.argmax(labels[i])) if labels.shape[1] else "")
             w.writerow(row)
     os.replace(tmp, path)
 
 
-def read_tsv(path):
-    """`(indices, scores)` in file order, as written by `write_tsv`."""
+def read_tsv(path, with_names=False):
+    """`(indices, scores)` in file order, as written by `write_tsv`; with `with_names`,
+    `(indices, scores, names)`, names None when the file has no name column."""
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return (np.array([int(r["index"]) for r in rows]),
-            np.array([float(r["score"]) for r in rows]))
+        reader = csv.DictReader(f, delimiter="\t")
+        rows = list(reader)
+        columns = reader.fieldnames or []
+    missing = [c for c in ("rank", "index", "score") if c not in columns]
+    if missing:
+        raise ValueError(f"{path}: not a ranking written by sg2tf-rank (no {', '.join(missing)} column)")
+    try:
+        indices = np.array([int(r["index"]) for r in rows], np.int64)
+        scores = np.array([float(r["score"]) for r in rows])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: bad index or score ({e})") from None
+    if not with_names:
+        return indices, scores
+    names = [r["name"] for r in rows] if "name" in columns else None
+    return indices, scores, names
+
+
+def drop_indices(count, names=None, rank_file=None, drop_fraction=None, drop_list=None):
+    """Record indices to leave out of a dataset of `count` records.
+
+    Args:
+      count: the dataset's record count.
+      names: its records' source names (`sg2tf.data.names.read_names`), or None.
+      rank_file: a ranking.tsv of this dataset; with `drop_fraction`, its lowest-ranked
+        `round(drop_fraction * ranked images)` records are dropped.
+      drop_fraction: in [0, 1).
+      drop_list: a text file, one image per line: a source name (as in ranking.tsv) or a
+        record index; blank lines and lines starting with `#` are skipped. A line that is a
+        name of this dataset is that name, even if it is also a number.
+
+    Returns:
+      `(sorted unique int64 indices, description)`. Raises ValueError naming the file, line
+      or value that does not fit the dataset.
+    """
+    if (rank_file is None) == (drop_list is None):
+        raise ValueError("give either a ranking (--rank_file with --drop_fraction) or a list of images "
+                         "(--drop_list)")
+    drop = []
+    if rank_file is not None:
+        if drop_fraction is None or not 0 <= drop_fraction < 1:
+            raise ValueError(f"--drop_fraction={drop_fraction}: expected a fraction in [0, 1) with --rank_file")
+        indices, _, ranked_names = read_tsv(rank_file, with_names=True)
+        if len(indices) and (indices.min() < 0 or indices.max() >= count):
+            raise ValueError(f"{rank_file}: index {indices.max() if indices.max() >= count else indices.min()} is "
+                             f"outside the dataset ({count} records): a ranking of another dataset?")
+        if len(set(indices.tolist())) != len(indices):
+            raise ValueError(f"{rank_file}: an index is listed twice")
+        if ranked_names is not None and names is not None:
+            for i, n in zip(indices, ranked_names):
+                if names[i] != n:
+                    raise ValueError(f"{rank_file}: record {i} is {n!r} there but {names[i]!r} in the dataset: "
+                                     "a ranking of another dataset?")
+        k = int(np.floor(drop_fraction * len(indices) + 0.5))
+        drop = indices[:k].tolist()
+        what = f"the lowest-ranked {k} of {len(indices)} ranked images ({100 * drop_fraction:g}%)"
+    else:
+        if drop_fraction is not None:
+            raise ValueError("--drop_fraction goes with --rank_file, not with --drop_list")
+        by_name = {n: i for i, n in enumerate(names)} if names is not None else {}
+        with open(drop_list, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                item = line.strip()
+                if not item or item.startswith("#"):
+                    continue
+                if item in by_name:
+                    drop.append(by_name[item])
+                elif item.isdigit() and int(item) < count:
+                    drop.append(int(item))
+                elif item.isdigit():
+                    raise ValueError(f"{drop_list}:{line_no}: index {item} is outside the dataset ({count} records)")
+                else:
+                    known = "no image of the dataset has that name" if names else \
+                        "the dataset has no source names (only record indices)"
+                    raise ValueError(f"{drop_list}:{line_no}: {item!r}: {known}")
+        what = f"{len(set(drop))} images listed in {drop_list}"
+    return np.unique(np.asarray(drop, np.int64)), what
 
 
 def export_grids(images, order, percent, cols=None):
