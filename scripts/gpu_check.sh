@@ -142,8 +142,11 @@ else
   TOOLCHAIN="no nvcc | $("$CXX" --version | head -1)"
 fi
 
+# On a GPU also a variant whose CUDA kernels always take their 64-bit-index path.
+WIDE=0
+[[ -n "$NVCC" && $MODE != compile-only ]] && WIDE=1
 # Build outputs are cached by a hash of the sources, flags and toolchain.
-KEY="$( (cd "$ROOT" && cat "${SOURCES[@]}"; echo "${NVCC_FLAGS[*]} ${CXX_FLAGS[*]} $TOOLCHAIN") \
+KEY="$( (cd "$ROOT" && cat "${SOURCES[@]}"; echo "${NVCC_FLAGS[*]} ${CXX_FLAGS[*]} $TOOLCHAIN $WIDE") \
         | sha256sum | cut -c1-16)"
 BUILD="$WORK/build/sm_$ARCH-$KEY"
 LIB="$BUILD/libsg2tf_gpu_check.so"
@@ -154,12 +157,16 @@ say() { echo "$*" | tee -a "$LOG"; }
 
 build() {
   local tmp="$BUILD.tmp.$$"
+  # Leftovers of interrupted builds, and all but the newest few cached builds.
+  rm -rf "$WORK/build/"*.tmp.*
+  ls -dt "$WORK/build/sm_"* 2>/dev/null | tail -n +4 | xargs -r rm -rf
   rm -rf "$tmp"
   mkdir -p "$tmp"
   local t0=$(date +%s) pids=() objs=("$tmp/capi.o")
   (cd "$ROOT" && "$CXX" "${CXX_FLAGS[@]}" -c scripts/gpu_check/capi.cc -o "$tmp/capi.o") \
     >"$tmp/capi.log" 2>&1 &
   pids+=($!)
+  local wide_objs=("$tmp/capi.o")
   if [[ -n "$NVCC" ]]; then
     for src in bias_act/cc/kernels/bias_act_kernels.cu.cc \
                upfirdn2d/cc/kernels/upfirdn2d_kernels.cu.cc; do
@@ -168,6 +175,13 @@ build() {
       (cd "$ROOT" && "$NVCC" -c "${NVCC_FLAGS[@]}" "custom_ops/$src" -o "$obj") \
         >"$obj.log" 2>&1 &
       pids+=($!)
+      if [[ $WIDE == 1 ]]; then
+        obj="${obj%.cu.o}.wide.cu.o"
+        wide_objs+=("$obj")
+        (cd "$ROOT" && "$NVCC" -c "${NVCC_FLAGS[@]}" -DSG2TF_CUDA_FORCE_WIDE_INDEX=1 \
+           "custom_ops/$src" -o "$obj") >"$obj.log" 2>&1 &
+        pids+=($!)
+      fi
     done
   fi
   local failed=0 pid
@@ -177,6 +191,10 @@ build() {
   if [[ -n "$NVCC" ]]; then
     "$NVCC" -shared -o "$tmp/libsg2tf_gpu_check.so" "${objs[@]}" >>"$LOG" 2>&1 \
       || die "linking with nvcc failed (see $LOG)"
+    if [[ $WIDE == 1 ]]; then
+      "$NVCC" -shared -o "$tmp/libsg2tf_gpu_check_wide.so" "${wide_objs[@]}" >>"$LOG" 2>&1 \
+        || die "linking with nvcc failed (see $LOG)"
+    fi
   else
     "$CXX" -shared -o "$tmp/libsg2tf_gpu_check.so" "${objs[@]}" >>"$LOG" 2>&1 \
       || die "linking failed (see $LOG)"
@@ -205,6 +223,7 @@ LEFT=$(( BUDGET - ($(date +%s) - START) ))
 set +e
 PYTHONUNBUFFERED=1 "$PYTHON_BIN" "$ROOT/scripts/gpu_check/gpu_check.py" --lib "$LIB" \
   --mode "$MODE" --report "$OUT_DIR/gpu_check.json" --official "$OFFICIAL" \
+  --lib-wide "$BUILD/libsg2tf_gpu_check_wide.so" \
   --build-dir "$WORK/build/official" --budget "$LEFT" --build-info "$OUT_DIR/build_info.json" \
   ${PY_ARGS[@]+"${PY_ARGS[@]}"} 2>&1 | tee -a "$LOG"
 RC=${PIPESTATUS[0]}

@@ -20,8 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
 sys.path.insert(0, str(ROOT / "scripts" / "gpu_check"))
 
-import cases as C  # noqa: E402
-import gpu_check  # noqa: E402
+import cases as C
+import gpu_check
 
 
 def _nvcc():
@@ -40,7 +40,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check")
     env = dict(os.environ, PYTHON=sys.executable, NVCC=_nvcc())
     proc = subprocess.run([str(SCRIPT), "--compile-only", "--out", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-4000:]
     report = json.loads((out / "gpu_check.json").read_text())
@@ -48,7 +48,7 @@ def run(tmp_path_factory):
 
 
 def test_compile_only_run_passes_every_case(run):
-    report, text, lib = run
+    report, text, _ = run
     assert report["mode"] == "compile-only" and report["ok"] is True
     assert report["build"]["arch"].startswith("sm_")
     parity = report["parity"]

@@ -167,7 +167,6 @@ def _copy_bandwidth(torch):
     b = torch.empty_like(a)
     ms = _time_ms(lambda: b.copy_(a), torch)
     nbytes = 2 * a.numel() * 4
-    del a, b
     return dict(bytes=nbytes, ms=round(ms, 4), gbs=round(nbytes / ms / 1e6, 1))
 
 

@@ -5,7 +5,8 @@ kernels' headers, linked with the ops' own CUDA sources) and calls this with --l
 
   full          (a GPU is present) parity of the CUDA kernels against the CPU kernels and
                 a float64 numpy reference on every case of cases.py, float32 and float16,
-                forward and gradients; compute-sanitizer memcheck on the small cases;
+                forward and gradients (and the kernels' 64-bit-index variants on the
+                small cases); compute-sanitizer memcheck on the small cases;
                 timings against the official stylegan2-ada-pytorch kernels (bench.py)
                 and bias_act's memory bandwidth against the device's.
   compile-only  (no GPU) the CPU kernels against the numpy reference on every case but
@@ -32,8 +33,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import cases as C  # noqa: E402
-import reference as R  # noqa: E402
+import cases as C
+import reference as R
 
 DTYPE_CODE = {"float32": 0, "float16": 1}
 _P = ctypes.c_void_p
@@ -181,7 +182,7 @@ def run_bias_act(h, use_gpu, include_large, rows):
         x, b, dy = C.bias_act_inputs(case)
         code, alpha, gain, clamp = C.bias_act_attrs(case)
         storage = np.dtype(case["dtype"])
-        for order in range(0, 4):
+        for order in range(4):
             ref, ambiguous = R.bias_act(x, b, case["axis"], case["act"], alpha, gain, clamp,
                                         order, dy, storage)
             mask = ~ambiguous if order else None
@@ -246,9 +247,9 @@ def summarize(rows):
         s["checks"] += 1
         s["failures"] += 0 if row["ok"] else 1
         for k, v in row.items():
-            if k.endswith("_vs_ref") or k.endswith("_vs_cpu"):
-                if v is not None and v / row["tol"] > s["worst"].get(k, (0, 0))[1]:
-                    s["worst"][k] = (v, v / row["tol"])
+            if k.endswith(("_vs_ref", "_vs_cpu")) and v is not None and \
+                    v / row["tol"] > s["worst"].get(k, (0, 0))[1]:
+                s["worst"][k] = (v, v / row["tol"])
     for s in out.values():
         s["worst"] = {k: dict(rel_err=v[0], fraction_of_tol=round(v[1], 4))
                       for k, v in s["worst"].items()}
@@ -279,7 +280,7 @@ def run_sanitizer(args, timeout):
            "sanitize-child", "--report", child_report]
     start = time.time()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
         tail = (e.stdout or b"")[-2000:]
         return dict(status="timeout", seconds=timeout,
@@ -319,6 +320,8 @@ def _first_file(paths):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lib", required=True, help="harness library (gpu_check.sh builds it)")
+    parser.add_argument("--lib-wide", default="",
+                        help="the harness built with SG2TF_CUDA_FORCE_WIDE_INDEX=1 (optional)")
     parser.add_argument("--mode", default="auto",
                         choices=["auto", "full", "compile-only", "sanitize-child"])
     parser.add_argument("--report", required=True, help="JSON report path")
@@ -368,6 +371,14 @@ def main(argv=None):
         report["parity"] = run_parity(h, use_gpu=mode != "compile-only",
                                       include_large=mode == "full")
         ok &= report["parity"]["ok"]
+        if mode == "full" and args.lib_wide and os.path.exists(args.lib_wide):
+            # The 64-bit-index kernels (tensors of 2^31 elements or more), forced on the
+            # small cases.
+            print("parity of the 64-bit-index CUDA kernels (forced, small cases)", flush=True)
+            wide = run_parity(Harness(args.lib_wide), use_gpu=True, include_large=False)
+            wide.pop("rows")
+            report["parity_wide_index"] = wide
+            ok &= wide["ok"]
         if mode == "full" and not args.no_sanitizer:
             print("compute-sanitizer memcheck (small cases) ...", flush=True)
             report["sanitizer"] = run_sanitizer(args, timeout=max(
@@ -404,7 +415,8 @@ def goals(report):
     g = {}
     parity = report.get("parity")
     if parity and report.get("mode") == "full":
-        g["parity_within_tolerances"] = parity["ok"]
+        g["parity_within_tolerances"] = parity["ok"] and \
+            report.get("parity_wide_index", {}).get("ok", True)
     bench = report.get("bench") or {}
     if bench.get("cases"):
         timed = [c for c in bench["cases"] if c.get("speedup") is not None]

@@ -3,6 +3,12 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+// 1: always run the 64-bit-index kernels (scripts/gpu_check.sh builds such a variant to
+// check them on small tensors; real tensors reach them only from 2^31 elements).
+#ifndef SG2TF_CUDA_FORCE_WIDE_INDEX
+#define SG2TF_CUDA_FORCE_WIDE_INDEX 0
+#endif
+
 #include "custom_ops/bias_act/cc/kernels/bias_act_gpu.h"
 
 namespace sg2tf {
@@ -105,7 +111,7 @@ __global__ void BiasActKernel64(GpuArgs a) {
 
 template <typename T, int A>
 void Launch(const GpuArgs& args, unsigned blocks, int threads, cudaStream_t stream) {
-  if (args.size < (int64_t{1} << 31)) {
+  if (!SG2TF_CUDA_FORCE_WIDE_INDEX && args.size < (int64_t{1} << 31)) {
     BiasActKernel32<T, A><<<blocks, threads, 0, stream>>>(
         args, FastDivisor::Make(static_cast<uint32_t>(args.inner)),
         FastDivisor::Make(static_cast<uint32_t>(args.channels)));

@@ -4,6 +4,12 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+// 1: always run the 64-bit-index kernels (scripts/gpu_check.sh builds such a variant to
+// check them on small tensors; real tensors reach them only from 2^31 elements).
+#ifndef SG2TF_CUDA_FORCE_WIDE_INDEX
+#define SG2TF_CUDA_FORCE_WIDE_INDEX 0
+#endif
+
 #include "custom_ops/upfirdn2d/cc/kernels/upfirdn2d_gpu.h"
 
 namespace sg2tf {
@@ -105,7 +111,7 @@ int LaunchGpu(const Params& p, const void* x, const float* f, void* y, void* str
   int64_t blocks = (total + threads - 1) / threads;
   if (blocks > 65536) blocks = 65536;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (total < (int64_t{1} << 31)) {
+  if (!SG2TF_CUDA_FORCE_WIDE_INDEX && total < (int64_t{1} << 31)) {
     UpFirDn2DKernel32<T><<<static_cast<unsigned>(blocks), threads, 0, s>>>(
         p, static_cast<const S*>(x), f, static_cast<S*>(y),
         FastDivisor::Make(static_cast<uint32_t>(p.channels)),
