@@ -182,7 +182,9 @@ def run_bias_act(h, use_gpu, include_large, rows):
         x, b, dy = C.bias_act_inputs(case)
         code, alpha, gain, clamp = C.bias_act_attrs(case)
         storage = np.dtype(case["dtype"])
-        for order in range(4):
+        # Large tensors check the launch's index math and grid-stride loop: the forward
+        # and first-order kernels suffice there (their numpy references are slow).
+        for order in (0, 1) if case.get("large") else range(4):
             ref, ambiguous = R.bias_act(x, b, case["axis"], case["act"], alpha, gain, clamp,
                                         order, dy, storage)
             mask = ~ambiguous if order else None
