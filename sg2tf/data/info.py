@@ -60,11 +60,6 @@ class DatasetInfo:
             )
         return self.files[resolution]
 
-    def shape(self, resolution=None):
-        """`[H, W, C]` of one image at `resolution` (default: full)."""
-        r = self.resolution if resolution is None else int(resolution)
-        return [r, r, self.channels]
-
 
 def _join(directory, name):
     return directory.rstrip("/") + "/" + name

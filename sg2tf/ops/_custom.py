@@ -155,13 +155,6 @@ def load_library():
     return result
 
 
-def _reset_for_tests():
-    """Forgets the outcome of `load_library` (TensorFlow keeps a loaded library)."""
-    global _result
-    with _lock:
-        _result = None
-
-
 def _library():
     module, reason = load_library()
     if module is None:
