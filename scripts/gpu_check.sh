@@ -159,7 +159,7 @@ build() {
   local tmp="$BUILD.tmp.$$"
   # Leftovers of interrupted builds, and all but the newest few cached builds.
   rm -rf "$WORK/build/"*.tmp.*
-  ls -dt "$WORK/build/sm_"* 2>/dev/null | tail -n +4 | xargs -r rm -rf
+  { ls -dt "$WORK/build/sm_"* 2>/dev/null || true; } | tail -n +4 | xargs -r rm -rf
   rm -rf "$tmp"
   mkdir -p "$tmp"
   local t0=$(date +%s) pids=() objs=("$tmp/capi.o")
