@@ -2,14 +2,25 @@
 
   sg2tf-bench generator [--configs=small,f256] [--batches=1,8] [--iterations=3]
       [--modes=eager,function,xla,saved_model,tflite-float32,tflite-float16,tflite-dynamic]
-      [--pytorch_json=FILE]
+      [--precisions=float32,float16,bfloat16] [--pytorch_json=FILE]
 
-Configs (random weights, float32 everywhere, noise_mode='const', psi 0.7):
+Configs (random weights, noise_mode='const', psi 0.7):
   * small: 32x32, z/w 64, 2 mapping layers, fmap_base 512, fmap_max 64 (the size of the
     NVlabs test fixture);
   * f256: StyleGAN2 config-f at 256x256: z/w 512, 8 mapping layers, fmap_base 16384
     (TF1's value; stylegan2-ada-pytorch's channel_base 32768), fmap_max 512: 512 channels
-    up to 64x64, 256 at 128x128, 128 at 256x256 (30.0M parameters).
+    up to 64x64, 256 at 128x128, 128 at 256x256 (30.0M parameters);
+  * f256-ada: f256 as StyleGAN2-ADA trains it: num_fp16_res 4 (32-256 px), conv_clamp 256.
+
+--precisions computes each config in those precisions (`sg2tf.networks.precision`:
+float32, network, float16, bfloat16; a network without reduced-precision blocks gets
+them at its top 4 resolutions). With several, the timed calls are interleaved (one call
+of each precision in turn), so a shared machine slows them alike; the result holds
+`<mode>@<precision>/batch<N>` (float32 keeps `<mode>/batch<N>`), the speed ratio to
+float32 `<mode>@<precision>_vs_float32/batch<N>`, and the error of each precision
+against float32 (`accuracy` over 8 seeds: largest and mean uint8 step, share of
+values more than 2 steps off, largest float error).
+TFLite modes compute in float32 only.
 
 Every mode runs with the reference ops unless --ops says otherwise (exports always use
 them). Each measurement is one warm-up call, then the median of --iterations timed calls.
@@ -35,6 +46,10 @@ CONFIGS = {
     "f256": dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
                  mapping_kwargs=dict(num_layers=8),
                  synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512))),
+    "f256-ada": dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
+                     mapping_kwargs=dict(num_layers=8),
+                     synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512),
+                                           num_fp16_res=4, conv_clamp=256)),
 }
 MODES = ("eager", "function", "xla", "saved_model", "tflite-float32", "tflite-float16",
          "tflite-dynamic")
@@ -45,6 +60,8 @@ flags.DEFINE_integer("iterations", 3, "Timed calls per measurement.", lower_boun
 flags.DEFINE_list("modes", list(MODES), f"Modes: {', '.join(MODES)}.")
 flags.DEFINE_enum("ops", "ref", ["auto", "custom", "ref"], "Op implementation of the "
                   "eager, tf.function and XLA modes (XLA always uses ref).")
+flags.DEFINE_list("precisions", ["float32"], "Compute precisions: float32, network, float16, "
+                  "bfloat16 (timed calls interleaved).")
 flags.DEFINE_string("pytorch_json", None, "JSON of the official PyTorch generator's speed: "
                     "{config: {batch1_images_per_s: .., batch8_images_per_s: ..}, ...}.")
 
@@ -96,7 +113,7 @@ def _callables(G, mode, batch, workdir, ops=None):
     if mode == "saved_model":
         path = os.path.join(workdir, "saved_model")
         if not os.path.isdir(path):
-            export_saved_model(G, path)
+            export_saved_model(G, path, precision="network")  # G's precision, as given.
         sig = tf.saved_model.load(os.path.join(path, "1")).signatures["serving_default"]
         return lambda: sig(z=z, truncation_psi=psi)["images"].numpy()
     if mode.startswith("tflite-"):
@@ -112,29 +129,87 @@ def _callables(G, mode, batch, workdir, ops=None):
     raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
 
 
-def benchmark_config(config, batches, modes, iterations):
+def time_interleaved(fns, iterations):
+    """`{name: median seconds per call}`, one warm-up call each, then the timed calls
+    in turn (one call of each function per round)."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(iterations):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def precision_accuracy(nets, num=8):
+    """uint8 steps and float error of each precision against float32 (8 seeds, psi 0.7)."""
+    import tensorflow as tf
+
+    from sg2tf.networks.precision import describe, with_precision
+    from sg2tf.utils.images import to_uint8
+    from sg2tf.utils.seeds import z_from_seeds
+
+    any_net = next(iter(nets.values()))
+    z = tf.constant(z_from_seeds(range(num), any_net.z_dim))
+    ref_net = nets.get("float32") or with_precision(any_net, "float32")
+    ref = ref_net.generate(z, None, truncation_psi=0.7, noise_mode="const").numpy()
+    out = {}
+    for name, net in nets.items():
+        img = net.generate(z, None, truncation_psi=0.7, noise_mode="const").numpy()
+        steps = np.abs(to_uint8(img).astype(np.int32) - to_uint8(ref).astype(np.int32))
+        out[name] = {"blocks": describe(net), "uint8_max_step": int(np.max(steps)),
+                     "uint8_mean_step": float(np.mean(steps)),
+                     "uint8_share_over_2_steps": float(np.mean(steps > 2)),
+                     "max_abs_error": float(np.max(np.abs(img - ref)))}
+    return out
+
+
+def benchmark_config(config, batches, modes, iterations, precisions=("float32",)):
+    from sg2tf.networks.precision import with_precision
+
     G = build_generator(config)
     result = {"params": int(sum(np.prod(v.shape) for v in G.trainable_variables)),
               "resolution": G.img_resolution}
+    nets = {p: with_precision(G, p) for p in precisions}
+    if len(precisions) > 1 or precisions[0] != "float32":
+        result["accuracy"] = precision_accuracy(nets)
     workdir = tempfile.mkdtemp(prefix=f"sg2tf-bench-{config}-")
     try:
         for mode in modes:
             for batch in batches:
-                key = f"{mode}/batch{batch}"
+                fns = {}
+                for p in precisions:
+                    key = f"{mode}/batch{batch}" if p == "float32" else f"{mode}@{p}/batch{batch}"
+                    if mode.startswith("tflite-") and p != "float32":
+                        result[key] = {"error": "TFLite models compute in float32"}
+                        continue
+                    try:
+                        fns[key] = _callables(nets[p], mode, batch, os.path.join(workdir, p))
+                    except Exception as e:  # A mode that fails is reported, not fatal.
+                        result[key] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
                 try:
-                    fn = _callables(G, mode, batch, workdir)
-                    seconds = time_call(fn, iterations)
-                    result[key] = {"images_per_s": batch / seconds,
-                                   "ms_per_batch": seconds * 1000}
-                except Exception as e:  # A mode that fails is reported, not fatal.
-                    result[key] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
-                print(f"{config} {key}: {result[key]}", flush=True)
+                    seconds = time_interleaved(fns, iterations)
+                except Exception as e:
+                    seconds = {}
+                    for key in fns:
+                        result[key] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+                for key, s in seconds.items():
+                    result[key] = {"images_per_s": batch / s, "ms_per_batch": s * 1000}
+                base = result.get(f"{mode}/batch{batch}", {}).get("images_per_s")
+                for p in precisions:
+                    ours = result.get(f"{mode}@{p}/batch{batch}", {}).get("images_per_s")
+                    if p != "float32" and base and ours:
+                        result[f"{mode}@{p}_vs_float32/batch{batch}"] = ours / base
+                for key in [k for k in result if k.startswith(f"{mode}") and k.endswith(f"/batch{batch}")]:
+                    print(f"{config} {key}: {result[key]}", flush=True)
         for q in ("float32", "float16", "dynamic"):
-            path = os.path.join(workdir, f"tflite-b{batches[0]}",
+            path = os.path.join(workdir, "float32", f"tflite-b{batches[0]}",
                                 f"generator-{'float32' if q == 'float32' else q}.tflite")
             if os.path.exists(path):
                 result[f"tflite-{q}/size_bytes"] = os.path.getsize(path)
-        sm = os.path.join(workdir, "saved_model", "1")
+        sm = os.path.join(workdir, precisions[0], "saved_model", "1")
         if os.path.isdir(sm):
             result["saved_model/size_bytes"] = sum(
                 os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(sm)
@@ -149,16 +224,21 @@ def main(argv):
 
     del argv
     configs = [c for c in FLAGS.configs if c]
+    from sg2tf.constants import INFERENCE_PRECISIONS
+
+    precisions = [p for p in FLAGS.precisions if p] or ["float32"]
     unknown = [c for c in configs if c not in CONFIGS] + [m for m in FLAGS.modes
                                                           if m not in MODES]
+    unknown += [p for p in precisions if p not in INFERENCE_PRECISIONS or p == "auto"]
     if unknown:
         raise ValueError(f"unknown configs/modes {unknown}")
     batches = [int(b) for b in FLAGS.batches]
     out = {"cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
-           "iterations": FLAGS.iterations, "ops": FLAGS.ops, "configs": {}}
+           "iterations": FLAGS.iterations, "ops": FLAGS.ops, "precisions": precisions,
+           "configs": {}}
     for config in configs:
         out["configs"][config] = benchmark_config(config, batches, FLAGS.modes,
-                                                  FLAGS.iterations)
+                                                  FLAGS.iterations, precisions)
     if FLAGS.pytorch_json:
         with open(FLAGS.pytorch_json) as f:
             torch_result = json.load(f)
