@@ -46,6 +46,17 @@ def custom_ops_available():
     return library is not None, reason
 
 
+@pytest.fixture(scope="module")
+def lib():
+    """The compiled op library (its Python module); skips the test when it is not built."""
+    from sg2tf.ops import _custom
+
+    module, reason = _custom.load_library()
+    if module is None:
+        pytest.skip(f"custom ops unavailable: {reason}")
+    return module
+
+
 @pytest.fixture(params=["ref", "custom"])
 def op_impl(request):
     """Runs a test once per op implementation; the custom one skips when not built."""

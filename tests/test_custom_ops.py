@@ -33,14 +33,6 @@ TOL = {tf.float32: 4e-6, tf.float16: 1.5e-2}
 TOL_SECOND = {tf.float32: 2e-5, tf.float16: 3e-2}
 
 
-@pytest.fixture(scope="module")
-def lib():
-    module, reason = _custom.load_library()
-    if module is None:
-        pytest.skip(f"custom ops unavailable: {reason}")
-    return module
-
-
 def _rel_err(ref, got):
     ref = np.asarray(ref, np.float64)
     got = np.asarray(got, np.float64)

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import sg2tf.data as data
+from sg2tf.data import format as fmt
 from sg2tf.data import records, sources, writer
 
 
@@ -112,17 +113,12 @@ def test_official_fixture_through_pipeline(fixtures_dir, op_impl):
 
 
 def test_wrong_shape_record_names_file_and_record(tmp_path, op_impl):
-    # a file whose record 2 is 8x8 while the others are 4x4 (same byte count per record is impossible,
-    # so build it with matching total size: 4 records of 1x4x4 and one of 1x... ) -> use shape tampering
+    # Record 2 is 1x2x8: as many bytes as the 1x4x4 others, so only its shape is wrong.
     path = tmp_path / "bad"
     path.mkdir()
-    good = np.zeros([1, 4, 4], np.uint8)
     with tf.io.TFRecordWriter(str(path / "bad-r02.tfrecords")) as w:
         for i in range(4):
-            ex = tf.train.Example(features=tf.train.Features(feature={
-                "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=[1, 4, 4] if i != 2 else [1, 2, 8])),
-                "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[good.tobytes()]))}))
-            w.write(ex.SerializeToString())
+            w.write(fmt.encode_example(np.zeros([1, 2, 8] if i == 2 else [1, 4, 4], np.uint8)))
     ds = data.make_dataset(str(path), batch_size=4, repeat=False, shuffle_buffer=0)
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"bad-r02\.tfrecords: record 2: has shape \[1, 2, 8\], expected \[1, 4, 4\]"):

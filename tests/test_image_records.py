@@ -15,18 +15,9 @@ import tensorflow as tf
 
 import sg2tf.data as data
 from sg2tf.data import sources, writer
-from sg2tf.ops import _custom
 from sg2tf.data import image_records as ops
 
 DTYPES = ["uint8", "float32", "float16", "bfloat16", "float64"]
-
-
-@pytest.fixture(scope="module")
-def lib():
-    module, reason = _custom.load_library()
-    if module is None:
-        pytest.skip(f"custom ops unavailable: {reason}")
-    return module
 
 
 @pytest.fixture(scope="module")

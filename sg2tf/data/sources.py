@@ -5,6 +5,7 @@ Labels become one-hot float32 vectors as in the official tool.
 """
 
 import gzip
+import importlib
 import io
 import os
 import pickle
@@ -39,13 +40,18 @@ def _array_source(images, labels, where):
                        describe=lambda i: f"{where}: image {i}")
 
 
+def _import_extra(module, command, extra):
+    """Imports an optional dependency, or says which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise DatasetError(f"{command} needs {module}: pip install 'sg2tf[{extra}]'") from None
+
+
 def hdf5_source(hdf5_filename):
     """The largest `data<R>x<R>` array of a legacy (Progressive GAN) HDF5 archive, with
     `<name>-labels.npy` next to it as labels when present. Needs the `hdf5` extra (h5py)."""
-    try:
-        import h5py
-    except ImportError:
-        raise DatasetError("create_from_hdf5 needs h5py: pip install 'sg2tf[hdf5]'") from None
+    h5py = _import_extra("h5py", "create_from_hdf5", "hdf5")
     if not os.path.isfile(hdf5_filename):
         raise DatasetError(f"{hdf5_filename}: no such file")
     try:
@@ -156,10 +162,7 @@ def mnist_source(mnist_dir):
 def lsun_source(lmdb_dir, resolution=256, max_images=None):
     """One LSUN category from its LMDB: centre crop, Lanczos resize to `resolution`.
     Needs the `lmdb` extra. An image that fails to decode is an error naming its key."""
-    try:
-        import lmdb
-    except ImportError:
-        raise DatasetError("create_lsun needs lmdb: pip install 'sg2tf[lmdb]'") from None
+    lmdb = _import_extra("lmdb", "create_lsun", "lmdb")
     if not os.path.isdir(lmdb_dir):
         raise DatasetError(f"{lmdb_dir}: no such LMDB directory")
     try:

@@ -131,6 +131,23 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+def _prepare(path, check):
+    """The clean path, its file system and parent (created) once `check` passed."""
+    path = _clean(path)
+    fs = _fs(path)
+    if check is not None:
+        check()
+    parent = fs.split(path)[0]
+    if parent:
+        fs.makedirs(parent)
+    return path, fs, parent
+
+
+def _recheck(check):
+    if check is not None:
+        check()  # something may have appeared at the final path meanwhile
+
+
 @contextlib.contextmanager
 def atomic_dir(path, check=None, durable=False):
     """Yields a new empty directory beside `path` that becomes `path` when the block completes.
@@ -145,19 +162,12 @@ def atomic_dir(path, check=None, durable=False):
 
     On any exception (KeyboardInterrupt included) the temporary directory is removed.
     """
-    path = _clean(path)
-    fs = _fs(path)
-    if check is not None:
-        check()
-    parent = fs.split(path)[0]
-    if parent:
-        fs.makedirs(parent)
+    path, fs, parent = _prepare(path, check)
     temp = temp_sibling(path)
     fs.makedirs(temp, exist_ok=False)
     try:
         yield temp
-        if check is not None:
-            check()  # something may have appeared at `path` meanwhile
+        _recheck(check)
         if durable and fs is _LOCAL:
             _fsync_tree(temp)
         _replace(fs, temp, path)
@@ -173,18 +183,11 @@ def atomic_file(path, check=None):
     """Yields a temporary file name beside `path` (ending in `path`'s suffix) that becomes
     `path` when the block completes. The block writes the file; an existing file at `path`
     is replaced. `check` as for `atomic_dir`. On any exception the temporary file is removed."""
-    path = _clean(path)
-    fs = _fs(path)
-    if check is not None:
-        check()
-    parent = fs.split(path)[0]
-    if parent:
-        fs.makedirs(parent)
+    path, fs, _ = _prepare(path, check)
     temp = temp_sibling(path, keep_suffix=True)
     try:
         yield temp
-        if check is not None:
-            check()
+        _recheck(check)
         fs.rename(temp, path)
     except BaseException:
         if fs.exists(temp):
