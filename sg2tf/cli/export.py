@@ -10,9 +10,9 @@ See docs/serving.md for the signatures and how to serve and query the exports.
 import json
 import os
 
-from absl import app, flags, logging
+from absl import flags, logging
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import export_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -79,7 +79,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

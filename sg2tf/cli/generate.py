@@ -10,9 +10,9 @@ otherwise.
 
 import os
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import generate_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -71,7 +71,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

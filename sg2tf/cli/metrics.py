@@ -9,9 +9,9 @@ Feature networks are read from --inception/--vgg16/--lpips or from $SG2TF_CACHE
 import json
 import os
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import metrics_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -66,7 +66,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

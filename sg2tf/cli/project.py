@@ -8,9 +8,9 @@ and the official scripts read it), out/proj.png and out/target.png.
 
 import os
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import project_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -84,7 +84,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ To write the dataset without the lowest-ranked 10%:
 import json
 import os
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import rank_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -76,7 +76,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

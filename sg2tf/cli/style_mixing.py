@@ -7,9 +7,9 @@ writes out/grid.png (column seeds along the top, row seeds down the left) and, w
 
 import os
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import style_mixing_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -54,7 +54,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

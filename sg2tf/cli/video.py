@@ -9,9 +9,9 @@ mp4 needs the `video` extra (imageio-ffmpeg); without it the video is written as
 
 import re
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.cli import video_flags  # noqa: F401 (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -77,7 +77,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":
