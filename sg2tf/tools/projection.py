@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.networks.common import noise_variables
+from sg2tf.utils import atomic
 
 
 @dataclasses.dataclass
@@ -188,11 +189,8 @@ def synthesize_with_noise(G, ws, noise):
 def save_projected_w(path, ws):
     """Writes `projected_w.npz` with key `w` `[1, num_ws, w_dim]` (the official layout,
     read by `sg2tf-generate --projected_w`)."""
-    import os
-
     ws = np.asarray(ws, np.float32)
     if ws.ndim == 2:
         ws = ws[np.newaxis]
-    tmp = f"{path}.tmp-{os.getpid()}.npz"
-    np.savez(tmp, w=ws)
-    os.replace(tmp, path)
+    with atomic.atomic_file(path) as tmp:
+        np.savez(tmp, w=ws)

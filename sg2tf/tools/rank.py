@@ -12,12 +12,12 @@ worst).
 """
 
 import csv
-import os
 
 import numpy as np
 import tensorflow as tf
 
 from sg2tf.data import records
+from sg2tf.utils import atomic
 from sg2tf.utils.images import make_grid
 
 
@@ -123,8 +123,7 @@ def write_tsv(path, order, mean, std, labels=None, names=None):
 
     `names`: the source file name of every record (index order), or None (no column).
     """
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
+    with atomic.atomic_file(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(["rank", "index"] + (["name"] if names is not None else []) + ["score", "score_std"]
                    + (["label"] if labels is not None else []))
@@ -134,7 +133,6 @@ def write_tsv(path, order, mean, std, labels=None, names=None):
             if labels is not None:
                 row.append(int(np.argmax(labels[i])) if labels.shape[1] else "")
             w.writerow(row)
-    os.replace(tmp, path)
 
 
 def read_tsv(path, with_names=False):
