@@ -10,13 +10,13 @@ The exact G and D counts are those of the official networks with his channels
 (tests/data/official_network_sizes.json, from scripts/official_network_sizes.py).
 """
 
-import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from absl import flags
 
 from sg2tf.training import options
 from sg2tf.training.schedules import Schedule
@@ -64,17 +64,25 @@ def his_channels(table):
     return {4: c64, 8: c64, 16: c64, 32: c64, 64: c64, 128: c128, 256: c256, 512: c512, 1024: c1024}
 
 
+# sg2tf-train's flags are absl globals that clash with other programs' flags in one test
+# process (--seed, --resolution, ...): parse in a child process, which imports no TensorFlow.
+_PARSE = """
+import json, sys
+from absl import flags
+from sg2tf.cli import train_flags
+from sg2tf.training.options import DEFAULTS
+F = flags.FLAGS
+F(["sg2tf-train", "--flagfile=" + sys.argv[1]])
+print(json.dumps({n: F[n].value for n in DEFAULTS if n in F and F[n].present}))
+"""
+
+
 def parse_flagfile(path):
     """The options a flag file sets, parsed by sg2tf-train's own flag definitions."""
-    from sg2tf.cli import train_flags  # noqa: F401 (defines the training flags on absl's FLAGS)
-
-    values = flags.FlagValues()
-    for name in options.DEFAULTS:
-        if name in flags.FLAGS:
-            values[name] = copy.deepcopy(flags.FLAGS[name])
-    values(["sg2tf-train", f"--flagfile={path}"])
-    return {name: values[name].value for name in options.DEFAULTS
-            if name in values and values[name].present}
+    r = subprocess.run([sys.executable, "-c", _PARSE, str(path)], capture_output=True, text=True, timeout=120,
+                       cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
