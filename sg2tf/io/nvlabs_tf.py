@@ -16,12 +16,13 @@ import re
 
 import numpy as np
 
+from sg2tf.errors import UserError
 from sg2tf.io import safe_pickle
 from sg2tf.networks.discriminator import Discriminator
 from sg2tf.networks.generator import Generator
 
 
-class NetworkImportError(ValueError):
+class NetworkImportError(UserError, ValueError):
     """A network file cannot be converted; the message says what and where."""
 
 

@@ -16,8 +16,10 @@ import pickle
 
 import numpy as np
 
+from sg2tf.errors import UserError
 
-class UnsafePickleError(pickle.UnpicklingError):
+
+class UnsafePickleError(UserError, pickle.UnpicklingError):
     """The pickle references something outside the allow-list."""
 
 
