@@ -138,7 +138,6 @@ def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impl
 def main(argv):
     """Runs the benchmark; returns `{rRES: {case: images/s, ...}}` plus settings."""
     del argv
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     results = {"unit": "images/s", "cpu_count": os.cpu_count(), "load_avg": []}
     with tempfile.TemporaryDirectory(dir=FLAGS.data_dir) as root:
         for r in FLAGS.data_resolutions:

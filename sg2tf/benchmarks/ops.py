@@ -25,7 +25,6 @@ import time
 if "tensorflow" not in sys.modules:
     # Lets get_memory_info report peak CPU memory; harmless for GPU runs.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -70,7 +70,9 @@ def quiet_start(verbose=False, load=None):
         absl_logging.set_verbosity(absl_logging.INFO)
     _done = True
     if not quiet:
-        return load() if load is not None else None
+        result = load() if load is not None else None
+        _one_log_handler()
+        return result
     absl_logging.set_verbosity(absl_logging.WARNING)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     os.environ["_SG2TF_SET_TF_LOG_LEVEL"] = "1"  # child programs may set it again themselves
@@ -81,7 +83,20 @@ def quiet_start(verbose=False, load=None):
     import logging
 
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    _one_log_handler()
     return result
+
+
+def _one_log_handler():
+    """TensorFlow gives its Python logger a handler of its own when it is imported before absl's
+    handler exists (`sg2tf-bench` imports it before `app.run`); then every warning would also
+    reach absl's handler and show twice."""
+    if "tensorflow" in sys.modules:
+        import logging
+
+        logger = logging.getLogger("tensorflow")
+        if logger.handlers:
+            logger.propagate = False
 
 
 def _filtered(load):
