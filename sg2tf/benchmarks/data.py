@@ -105,9 +105,7 @@ def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impl
         def run(cpu):
             # A fresh pipeline per round; the warm-up steps fill its shuffle buffer.
             it = iter(make_dataset(path, batch_size=batch, mirror=True, dtype=dtype, seed=0, impl=impl))
-            rate = _rate(lambda: int(next(it)[0].shape[0]), seconds, cpu=cpu)
-            del it
-            return rate
+            return _rate(lambda: int(next(it)[0].shape[0]), seconds, cpu=cpu)
         return run
 
     cases = {"raw_read": lambda cpu: _raw_read_rate(filename, on_disk, seconds, cpu), "tfrecord_read": tfrecord_read}

@@ -7,7 +7,6 @@ the input print one clear message and exit with status 1; bad usage exits with s
 """
 
 import json
-import os
 import sys
 
 from absl import flags
