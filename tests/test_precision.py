@@ -186,3 +186,27 @@ def test_float32_precision_matches_the_official_float32_path(name):
     images = G.synthesis(np.load(ref_dir / case["ws"]), noise_mode=case["noise_mode"]).numpy()
     np.testing.assert_allclose(images, np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1),
                                atol=1e-4, rtol=0)
+
+
+# --------------------------------------------------------------------------- sg2tf-generate
+
+def test_generate_cli_seeded_writes_the_tf_scripts_pngs(tmp_path):
+    """`sg2tf-generate --noise_mode=seeded --precision=float32` (auto's choice on a CPU)."""
+    import os
+    import subprocess
+    import sys
+
+    name = FP16_CASES[0]
+    ref_dir, ref = _seeded_reference(name)
+    case = ref["cases"][1]
+    seeds = ",".join(str(s) for s in ref["seeds"])
+    result = subprocess.run(
+        [sys.executable, "-m", "sg2tf.cli.generate", f"--network={DATA / (name + '.pkl')}",
+         f"--seeds={seeds}", f"--trunc={case['psi']}", f"--class_idx={ref['class_idx']}",
+         "--noise_mode=seeded", "--precision=float32", f"--outdir={tmp_path}", "--batch=2"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for seed in ref["seeds"]:
+        np.testing.assert_array_equal(_png(tmp_path / f"seed{seed:04d}.png"),
+                                      _png(ref_dir / case["folder"] / f"seed{seed:04d}.png"))
