@@ -20,6 +20,12 @@ Then `<case>-reference/`, computed by the official PyTorch port from that pickle
     `noise_const` buffers set to the draws, `noise_mode='const'`), labels one-hot of
     `class_idx` for conditional networks, `clip(x * 127.5 + 128, 0, 255)` as uint8.
 
+`--torch=NAME` also writes `torch-<NAME>.pkl`: the `legacy.load_network_pkl` networks
+pickled as stylegan2-ada-pytorch's training loop writes snapshots (`dict(training_set_kwargs,
+G, D, G_ema, augment_pipe)` of `copy.deepcopy(module).eval().requires_grad_(False).cpu()`;
+augment_pipe None, as with `--aug=noaug`), every persistent class's `module_src` replaced
+by a placeholder before pickling. It shares the references of its TF case.
+
 `--refresh-d-fp32=NAME` only adds `d-logits-fp32.npy` (D with force_fp32=True) to an
 existing case's reference folder.
 
@@ -329,16 +335,40 @@ def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False)
         json.dump(ref, f, indent=1)
 
 
+def write_torch_pickle(legacy, pkl, out, case):
+    import copy
+
+    with open(pkl, "rb") as f:
+        data = legacy.load_network_pkl(f)
+    snapshot = dict(training_set_kwargs=dict(
+        class_name="training.dataset.ImageFolderDataset", path="dataset.zip",
+        use_labels=bool(case["G"].get("label_size")), max_size=1000, xflip=False,
+        resolution=case["G"]["resolution"]))
+    for name in ("G", "D", "G_ema"):  # Copies first: copying rebuilds from module_src.
+        snapshot[name] = copy.deepcopy(data[name]).eval().requires_grad_(False).cpu()
+    for name in ("G", "D", "G_ema"):
+        for sub in snapshot[name].modules():  # No NVIDIA source in the file.
+            if hasattr(type(sub), "_orig_module_src"):
+                type(sub)._orig_module_src = PLACEHOLDER_SRC
+    snapshot["augment_pipe"] = None
+    with open(out + ".tmp", "wb") as f:
+        pickle.dump(snapshot, f)
+    os.replace(out + ".tmp", out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pytorch", required=True, help="stylegan2-ada-pytorch checkout")
     parser.add_argument("--outdir", default="tests/data/nvlabs_synth")
     parser.add_argument("--case", action="append", choices=sorted(CASES),
                         help="cases to make (default: all)")
+    parser.add_argument("--torch", action="append", default=[], choices=sorted(CASES),
+                        help="also write torch-NAME.pkl (the official port's snapshot format)")
     parser.add_argument("--refresh-d-fp32", action="append", default=[], metavar="NAME",
                         help="only add d-logits-fp32.npy to an existing case's references")
     args = parser.parse_args()
-    cases = [] if args.refresh_d_fp32 and not args.case else (args.case or sorted(CASES))
+    only_extras = (args.refresh_d_fp32 or args.torch) and not args.case
+    cases = [] if only_extras else (args.case or sorted(CASES))
     for name in cases:  # Pickles first: the stand-in module must not meet the real dnnlib.
         write_pickle(os.path.join(args.outdir, f"{name}.pkl"), CASES[name])
     for key in [k for k in sys.modules if k == "dnnlib" or k.startswith("dnnlib.")]:
@@ -352,6 +382,10 @@ def main():
         write_references(torch, legacy, PIL.Image, os.path.join(args.outdir, f"{name}.pkl"),
                          os.path.join(args.outdir, f"{name}-reference"), CASES[name])
         print(f"wrote {name}.pkl and {name}-reference/")
+    for name in args.torch:
+        write_torch_pickle(legacy, os.path.join(args.outdir, f"{name}.pkl"),
+                           os.path.join(args.outdir, f"torch-{name}.pkl"), CASES[name])
+        print(f"wrote torch-{name}.pkl")
     for name in args.refresh_d_fp32:
         write_references(torch, legacy, PIL.Image, os.path.join(args.outdir, f"{name}.pkl"),
                          os.path.join(args.outdir, f"{name}-reference"), None, d_only=True)

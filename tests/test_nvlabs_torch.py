@@ -15,6 +15,7 @@ from sg2tf.io import nvlabs_torch  # noqa: E402
 from test_nvlabs_import_configs import DATA, check_discriminator, check_generator  # noqa: E402
 
 PICKLES = {"torch-ada-cond-clamp-32.pkl": "ada-cond-clamp-32",
+           "torch-ada-cond-fp16-16.pkl": "ada-cond-fp16-16",
            "torch-sg2-gray-resnet-skip-64.pkl": "sg2-gray-resnet-skip-64"}
 
 
@@ -79,3 +80,12 @@ def test_hostile_globals_in_torch_pickles_are_refused(tmp_path):
     with pytest.raises(safe_pickle.UnsafePickleError, match="refusing to load"):
         nvlabs_torch.load_torch_pickle(data)
     assert not marker.exists()
+
+
+def test_torch_fp16_pickle_keeps_its_precision():
+    """num_fp16_res/conv_clamp of a stylegan2-ada-pytorch snapshot: float16 blocks as
+    trained, the official float32 outputs with force_fp32 (test above)."""
+    nets = sg2tf.load_network(DATA / "torch-ada-cond-fp16-16.pkl")
+    assert nets.G_ema.synthesis.block_dtypes == {4: "float32", 8: "float16", 16: "float16"}
+    assert nets.D.block_dtypes == {16: "float16", 8: "float16"}
+    assert nets.G_ema.synthesis.conv_clamp == 256 and nets.D.conv_clamp == 256
