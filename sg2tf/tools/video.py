@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.sampling import class_labels
+from sg2tf.utils import atomic
 from sg2tf.utils.images import make_grid, to_uint8
 from sg2tf.utils.seeds import z_from_seeds
 
@@ -172,7 +173,7 @@ class VideoWriter:
         if self.format == "mp4" and not have_ffmpeg():
             raise ValueError("writing .mp4 needs imageio and imageio-ffmpeg "
                              "(pip install 'sg2tf[video]'); or write a .gif")
-        self._tmp = f"{self.path}.tmp-{os.getpid()}{ext}"
+        self._tmp = atomic.temp_sibling(self.path, keep_suffix=True)
         self._frames = []
         self._writer = None
         if self.format == "mp4":
