@@ -34,7 +34,7 @@ def test_generator_configs_have_the_official_channels():
 
 
 def test_train_config_follows_the_options():
-    opts = options_lib.resolve(dict(cfg="tiny", resolution=32, aug="noaug", outdir="/x"), None, 1)
+    opts = options_lib.resolve(dict(cfg="tiny", resolution=32, aug="noaug", outdir="/x"), None, 1).to_dict()
     conf = compare.torch_train_config(opts)
     assert conf["channel_base"] == 2 * opts["fmap_base"] and conf["batch"] == opts["batch"]
     assert conf["gamma"] == float(opts["gamma"]) and conf["lr"] == float(opts["glr"])

@@ -35,26 +35,21 @@ def _stats(G, D, z, reals):
 
 @pytest.mark.slow
 def test_tiny_config_learns_shapes(tmp_path):
-    import keras
     import tensorflow as tf
 
     from sg2tf.data import make_dataset, read_info, synthetic, writer
     from sg2tf.training import options
-    from sg2tf.training.setup import build_networks
-    from sg2tf.training.trainer import Trainer
+    from sg2tf.training.setup import build_trainer
 
     path = str(tmp_path / "shapes16")
     writer.write_dataset(path, synthetic.synthetic_source(512, resolution=16, seed=0), progress=False)
     # The tiny preset, narrower; R1 every step and no path length: one compiled step.
     raw = dict(cfg="tiny", resolution=16, fmap_max=64, w_dim=64, batch=16, aug="noaug", pl_weight=0,
                d_reg_interval=1, outdir="x", seed=1, data=path)
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     opts = options.resolve(raw, read_info(path), 1)
-    keras.utils.set_random_seed(opts["seed"])
-    with strategy.scope():
-        G, D, G_ema = build_networks(opts)
-    trainer = Trainer(opts, strategy, G, D, G_ema)
-    batches = iter(make_dataset(path, 16, opts["batch"], seed=1, labels=False, shuffle_buffer=512))
+    trainer = build_trainer(opts)
+    G, D, G_ema = trainer.G, trainer.D, trainer.G_ema
+    batches = iter(make_dataset(path, 16, opts.batch, seed=1, labels=False, shuffle_buffer=512))
     reals = next(iter(make_dataset(path, 16, 128, seed=123, labels=False, shuffle_buffer=512)))[0]
     z = tf.constant(np.random.RandomState(7).randn(128, G.z_dim).astype(np.float32))
 

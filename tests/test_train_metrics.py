@@ -54,7 +54,7 @@ def _tensorboard_tags(run):
 
 
 def test_metrics_at_every_snapshot(shapes, tmp_path, monkeypatch):
-    from sg2tf.cli.train import train
+    from sg2tf.training.loop import train
 
     monkeypatch.setenv("SG2TF_CACHE", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
@@ -80,7 +80,7 @@ def test_metrics_at_every_snapshot(shapes, tmp_path, monkeypatch):
 
 
 def test_metric_errors_before_any_work(shapes, tmp_path, monkeypatch):
-    from sg2tf.cli.train import train
+    from sg2tf.training.loop import train
 
     monkeypatch.setenv("SG2TF_CACHE", str(tmp_path / "empty-cache"))
     outdir = tmp_path / "runs"

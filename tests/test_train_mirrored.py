@@ -47,10 +47,13 @@ for k in ("loss_G", "loss_D", "scores_real", "scores_fake", "r1_penalty", "pl_pe
     assert abs(float(s1[k]) - float(s2[k])) < 1e-4 * (1 + abs(float(s1[k]))), (k, float(s1[k]), float(s2[k]))
 assert abs(float(two.pl_mean.numpy()) - 0.01 * float(s2["pl_length"])) < 1e-6
 assert float(two.pl_mean.numpy()) > 0
-worst = max(float(np.max(np.abs(a.numpy() - b.numpy()))) for m1, m2 in ((one.G, two.G), (one.D, two.D), (one.G_ema, two.G_ema)) for a, b in zip(m1.variables, m2.variables))
+worst = max(float(np.max(np.abs(a.numpy() - b.numpy())))
+            for m1, m2 in ((one.G, two.G), (one.D, two.D), (one.G_ema, two.G_ema))
+            for a, b in zip(m1.variables, m2.variables))
 print("max weight difference", worst)
 assert worst < 1e-4, worst
-changed = max(float(np.max(np.abs(a.numpy() - b))) for a, b in zip(two.G.trainable_variables, [v.numpy() for v in make_trainer().G.trainable_variables]))
+initial = [v.numpy() for v in make_trainer().G.trainable_variables]
+changed = max(float(np.max(np.abs(a.numpy() - b))) for a, b in zip(two.G.trainable_variables, initial))
 assert changed > 1e-4, changed
 print("OK")
 '''

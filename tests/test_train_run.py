@@ -34,7 +34,7 @@ def shapes(tmp_path_factory):
 
 
 def _train(**raw):
-    from sg2tf.cli.train import train
+    from sg2tf.training.loop import train
 
     return train(raw)
 

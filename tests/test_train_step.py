@@ -9,8 +9,7 @@ import pytest
 import tensorflow as tf
 
 from sg2tf.training import options
-from sg2tf.training.setup import build_networks
-from sg2tf.training.trainer import Trainer
+from sg2tf.training.setup import build_trainer
 
 SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
              batch=4, mbstd_group=2, noise_mode="const", aug="noaug", outdir="x", seed=1,
@@ -20,18 +19,9 @@ SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapp
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
-def make_trainer(strategy=None, augment=False, **overrides):
-    import keras
-
-    from sg2tf.augment import AugmentPipe
-
+def make_trainer(strategy=None, **overrides):
     strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
-    opts = options.resolve(dict(SMALL, **overrides), None, strategy.num_replicas_in_sync)
-    keras.utils.set_random_seed(opts["seed"])
-    with strategy.scope():
-        G, D, G_ema = build_networks(opts)
-    pipe = AugmentPipe("bgc") if augment else None
-    return Trainer(opts, strategy, G, D, G_ema, pipe)
+    return build_trainer(options.resolve(dict(SMALL, **overrides), None, strategy.num_replicas_in_sync), strategy)
 
 
 def data(n=4, seed=0):
@@ -105,9 +95,7 @@ def test_nonfinite_step_is_skipped_and_counted():
 
 
 def test_ada_adjusts_p_from_the_sign_of_real_scores():
-    t = make_trainer(augment=True, aug="ada", p=0.5, ada_kimg=0.1, ada_interval=1, target=-1.5,
-                     pl_weight=0)
-    t.opts["aug"] = "ada"
+    t = make_trainer(aug="ada", augpipe="bgc", p=0.5, ada_kimg=0.1, ada_interval=1, target=-1.5, pl_weight=0)
     p0 = float(t.augment_p.numpy())
     t.train_step(*data())
     # target -1.5: any mean sign is above it, so p rises by batch * interval / (ada_kimg * 1000)

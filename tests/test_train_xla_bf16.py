@@ -9,8 +9,7 @@ import pytest
 import tensorflow as tf
 
 from sg2tf.training import options
-from sg2tf.training.setup import build_networks
-from sg2tf.training.trainer import Trainer
+from sg2tf.training.setup import build_trainer
 
 SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
              batch=4, mbstd_group=2, noise_mode="const", aug="noaug", outdir="x", seed=1,
@@ -19,17 +18,8 @@ SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapp
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
-def make_trainer(augpipe=None, **overrides):
-    import keras
-
-    from sg2tf.augment import AugmentPipe
-
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    opts = options.resolve(dict(SMALL, **overrides), None, 1)
-    keras.utils.set_random_seed(opts["seed"])
-    with strategy.scope():
-        G, D, G_ema = build_networks(opts)
-    return Trainer(opts, strategy, G, D, G_ema, AugmentPipe(augpipe) if augpipe else None)
+def make_trainer(**overrides):
+    return build_trainer(options.resolve(dict(SMALL, **overrides), None, 1))
 
 
 def data(seed=0, n=4):

@@ -277,7 +277,7 @@ def main(argv):
                     raw["xla"] = bool(raw["xla"])
                 setup[spec] = w.call(cmd="setup", task="train", raw=raw, ops=keys.get("ops"))
                 labelled.append((spec, w))
-            opts = options_lib.resolve(dict(base), None, 1)
+            opts = options_lib.resolve(dict(base), None, 1).to_dict()
             tconf = torch_train_config(opts)
             for label, tw in torch_workers:
                 setup[label] = tw.call(cmd="setup", task="train", config=tconf)

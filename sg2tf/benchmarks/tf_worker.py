@@ -75,7 +75,7 @@ class TrainTask:
         from sg2tf.benchmarks import train
 
         self.trainer, self.reals, self.labels, self.opts = train.build(raw, ops)
-        self.cycle = self.opts["d_reg_interval"]
+        self.cycle = self.opts.d_reg_interval
         self.params = int(sum(np.prod(v.shape) for m in (self.trainer.G, self.trainer.D)
                               for v in m.trainable_variables))
         self.unit()  # warm-up: every phase combination is traced

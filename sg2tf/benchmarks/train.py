@@ -13,7 +13,7 @@ import time
 
 from absl import flags
 
-from sg2tf.layers.noise import NOISE_MODES
+from sg2tf.constants import AUG_MODES, LOW_PRECISIONS, NOISE_MODES, OP_IMPLS
 
 flags.DEFINE_string("cfg", "tiny", "Preset.")
 flags.DEFINE_integer("resolution", 32, "Image resolution.")
@@ -21,11 +21,11 @@ flags.DEFINE_integer("batch", None, "Global batch (default: the preset's).")
 flags.DEFINE_integer("batch_gpu", None, "Per-replica round batch.")
 flags.DEFINE_integer("steps", None, "Timed steps (default: d_reg_interval).")
 flags.DEFINE_integer("fp16_res", 0, "Reduced-precision resolutions.")
-flags.DEFINE_enum("precision", "float16", ["float16", "bfloat16"], "Reduced-precision type.")
+flags.DEFINE_enum("precision", "float16", list(LOW_PRECISIONS), "Reduced-precision type.")
 flags.DEFINE_bool("xla", False, "XLA-compile the step.")
-flags.DEFINE_enum("aug", "ada", ["ada", "noaug", "fixed"], "Augmentation.")
+flags.DEFINE_enum("aug", "ada", list(AUG_MODES), "Augmentation.")
 flags.DEFINE_float("p", 0.2, "Augmentation probability during the benchmark.")
-flags.DEFINE_enum("ops", None, ["auto", "custom", "ref"], "Op implementation.")
+flags.DEFINE_enum("ops", None, list(OP_IMPLS), "Op implementation.")
 flags.DEFINE_integer("fmap_base", None, "Override the preset's fmap_base.")
 flags.DEFINE_float("pl_weight", None, "Override the path-length weight.")
 flags.DEFINE_string("channels", None, "Override the channel table (RES:CH,..., as sg2tf-train --channels).")
@@ -40,22 +40,17 @@ def build(raw, ops=None):
     Shared with `sg2tf-bench compare`, so that both time the same step."""
     import tensorflow as tf
 
-    from sg2tf.augment import AugmentPipe
     from sg2tf.ops import dispatch
     from sg2tf.training import options as options_lib
-    from sg2tf.training.setup import build_networks, make_strategy
-    from sg2tf.training.trainer import Trainer
+    from sg2tf.training.setup import build_trainer, make_strategy
 
     if ops:
         dispatch.set_impl(ops)
     strategy, _, _, _ = make_strategy("auto")
     opts = options_lib.resolve({k: v for k, v in raw.items() if v is not None}, None,
                                strategy.num_replicas_in_sync)
-    with strategy.scope():
-        G, D, G_ema = build_networks(opts)
-    pipe = AugmentPipe(opts["augpipe"]) if opts["aug"] != "noaug" else None
-    trainer = Trainer(opts, strategy, G, D, G_ema, pipe)
-    B, R = opts["batch"], opts["resolution"]
+    trainer = build_trainer(opts, strategy)
+    B, R = opts.batch, opts.resolution
     reals = tf.random.uniform([B, R, R, 3], -1, 1, seed=0)
     labels = tf.zeros([B, 0])
     return trainer, reals, labels, opts
@@ -79,8 +74,8 @@ def main(argv):
     from sg2tf.training import stats
 
     trainer, reals, labels, opts = build(raw_options(), FLAGS.ops)
-    B, R = opts["batch"], opts["resolution"]
-    cycle = opts["d_reg_interval"]
+    B, R = opts.batch, opts.resolution
+    cycle = opts.d_reg_interval
     t0 = time.time()
     for _ in range(cycle):
         trainer.train_step(reals, labels)
@@ -93,11 +88,11 @@ def main(argv):
     elapsed = time.time() - t0
     rss, dev = stats.peak_memory_gib()
     sec_per_kimg = elapsed / (steps * B) * 1000
-    return {"cfg": opts["cfg"], "resolution": R, "batch": B, "channels": opts["channels"],
-            "noise_mode": opts["noise_mode"], "fp16_res": opts["fp16_res"],
-            "precision": opts["precision"] if opts["fp16_res"] else "float32", "xla": bool(opts["xla"]),
+    return {"cfg": opts.cfg, "resolution": R, "batch": B, "channels": opts.channels,
+            "noise_mode": opts.noise_mode, "fp16_res": opts.fp16_res,
+            "precision": opts.precision if opts.fp16_res else "float32", "xla": bool(opts.xla),
             "ops": dispatch.get_impl() if hasattr(dispatch, "get_impl") else None,
-            "aug": opts["aug"], "steps": steps, "warmup_sec": round(warmup, 1),
+            "aug": opts.aug, "steps": steps, "warmup_sec": round(warmup, 1),
             "sec_per_kimg": round(sec_per_kimg, 2), "kimg_per_10min": round(600 / sec_per_kimg, 3),
             "images_per_sec": round(steps * B / elapsed, 2), "host_peak_gib": round(rss, 2),
             "device_peak_gib": None if dev is None else round(dev, 2),

@@ -1,19 +1,24 @@
-"""Flags of sg2tf-train. Unset flags (None) take the preset's value (`--cfg`)."""
+"""Flags of sg2tf-train. Unset flags (None) take the preset's value (`--cfg`).
+
+No TensorFlow here: the names come from `sg2tf.constants` and `sg2tf.training.presets`.
+"""
 
 from absl import flags
 
-from sg2tf.layers.noise import NOISE_MODES
-from sg2tf.training.options import AUGPIPE_NAMES, PRESETS
+from sg2tf.cli import flags_common as common
+from sg2tf.constants import ARCHITECTURES, AUG_MODES, AUGPIPE_NAMES, LOW_PRECISIONS, NOISE_MODES, STRATEGIES
+from sg2tf.training.presets import PRESETS
 
 # Run.
-flags.DEFINE_string("data", None, "Training data: a TFRecord dataset directory (sg2tf-dataset).")
-flags.DEFINE_string("outdir", None, "Where to create run directories NNNNN-<desc>/.")
-flags.DEFINE_enum("cfg", "auto", sorted(PRESETS), "Base configuration (official presets; tiny = small full recipe, demo = the 10-minute CPU demo).")
+common.define_data("Training data: a TFRecord dataset directory (sg2tf-dataset).")
+common.define_outdir("Where to create run directories NNNNN-<desc>/.")
+flags.DEFINE_enum("cfg", "auto", sorted(PRESETS), "Base configuration (official presets; tiny = small full "
+                  "recipe, demo = the 10-minute CPU demo).")
 flags.DEFINE_float("kimg", None, "Training length in thousands of real images (fractions allowed).")
 flags.DEFINE_float("tick_kimg", 4.0, "Progress line, stats and TensorBoard every this many kimg.")
 flags.DEFINE_integer("snap", 50, "Checkpoint, snapshot and image grid every this many ticks (0: end only).")
 flags.DEFINE_integer("keep_checkpoints", 3, "Keep the last this many checkpoints.")
-flags.DEFINE_integer("seed", 0, "Random seed (latents, augmentation, data order, initialisation).")
+common.define_seed(0, "Random seed (latents, augmentation, data order, initialisation).")
 flags.DEFINE_bool("dry_run", False, "Print the resolved training options and exit.")
 flags.DEFINE_string("resume", None, "latest (newest run under --outdir), a run directory, a "
                     "checkpoint directory, a network snapshot or an NVlabs pickle.")
@@ -31,7 +36,7 @@ flags.DEFINE_integer("shuffle_buffer", None, "Shuffle window in images (default:
                      "of each checkpoint).")
 
 # Batch and optimisation.
-flags.DEFINE_integer("batch", None, "Global batch size.")
+common.define_batch(None, "Global batch size.")
 flags.DEFINE_integer("batch_gpu", None, "Per-replica batch per accumulation round (default: batch/replicas).")
 flags.DEFINE_string("glr", None, "G learning rate, or a kimg schedule like 0:0.002,10000:0.0002.")
 flags.DEFINE_string("dlr", None, "D learning rate, or a kimg schedule.")
@@ -44,10 +49,10 @@ flags.DEFINE_float("pl_decay", 0.01, "Decay of the path-length mean.")
 flags.DEFINE_integer("pl_batch_shrink", 2, "Path-length batch = batch_gpu / this.")
 flags.DEFINE_integer("g_reg_interval", 4, "Lazy path-length regularization interval.")
 flags.DEFINE_integer("d_reg_interval", 16, "Lazy R1 interval.")
-flags.DEFINE_enum("noise_mode", None, list(NOISE_MODES), "G noise inputs during "
-                  "training (default: the preset's, random except for --cfg=demo). random is the "
-                  "recipe; const makes runs bit-reproducible across resumes and replica counts "
-                  "(random noise is not checkpointed); none trains without noise inputs.")
+flags.DEFINE_enum("noise_mode", None, list(NOISE_MODES), "G noise inputs during training (default: the "
+                  "preset's, random except for --cfg=demo): random is the recipe, const uses G's stored noise "
+                  "buffers, none trains without noise inputs. Random noise comes from checkpointed seeds, so a "
+                  "resumed run continues exactly in every mode.")
 
 # Architecture.
 flags.DEFINE_integer("fmap_base", None, "Channel formula base (channels = base / 2^stage).")
@@ -60,11 +65,12 @@ flags.DEFINE_integer("z_dim", None, "Z width.")
 flags.DEFINE_integer("mbstd_group", None, "Minibatch-stddev group size.")
 flags.DEFINE_integer("mbstd_channels", 1, "Minibatch-stddev channels.")
 flags.DEFINE_bool("noconst", False, "G starts from a projection of w instead of a constant.")
-flags.DEFINE_enum("g_arch", "skip", ["orig", "skip", "resnet"], "G architecture.")
-flags.DEFINE_enum("d_arch", "resnet", ["orig", "skip", "resnet"], "D architecture.")
+flags.DEFINE_enum("g_arch", "skip", list(ARCHITECTURES), "G architecture.")
+flags.DEFINE_enum("d_arch", None, list(ARCHITECTURES), "D architecture (default: the preset's, resnet except "
+                  "for --cfg=cifar, orig).")
 
 # Augmentation.
-flags.DEFINE_enum("aug", "ada", ["ada", "noaug", "fixed"], "Augmentation mode.")
+flags.DEFINE_enum("aug", "ada", list(AUG_MODES), "Augmentation mode.")
 flags.DEFINE_float("p", 0.0, "Initial (ada) or fixed augmentation probability.")
 flags.DEFINE_float("target", 0.6, "ADA target for E[sign(D(reals))].")
 flags.DEFINE_enum("augpipe", "bgc", list(AUGPIPE_NAMES), "Augmentation pipeline.")
@@ -72,13 +78,13 @@ flags.DEFINE_float("ada_kimg", 500.0, "ADA speed: kimg for p to go from 0 to 1."
 flags.DEFINE_integer("ada_interval", 4, "Adjust p every this many steps.")
 
 # Distribution and precision.
-flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
+flags.DEFINE_enum("strategy", "auto", list(STRATEGIES),
                   "auto: MirroredStrategy over all GPUs, else one device; multi_worker: from TF_CONFIG.")
 flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (testing "
                      "MirroredStrategy on a CPU host).")
 flags.DEFINE_integer("fp16_res", -1, "Run the top N resolutions in reduced precision (-1: 4 on GPU, 0 on CPU).")
 flags.DEFINE_float("conv_clamp", -1.0, "Clamp convolution outputs (-1: 256 with fp16_res > 0; 0: off).")
-flags.DEFINE_enum("precision", "float16", ["float16", "bfloat16"], "Reduced-precision type.")
+flags.DEFINE_enum("precision", "float16", list(LOW_PRECISIONS), "Reduced-precision type.")
 flags.DEFINE_bool("xla", False, "Compile the whole training step with XLA (reference ops inside; "
                   "other random draws than without; slow to compile on CPU).")
 
@@ -89,7 +95,8 @@ flags.DEFINE_string("metrics", None, "Comma-separated metrics of G_ema computed 
                     "metric-<name>.jsonl and TensorBoard.")
 flags.DEFINE_integer("metrics_num_gen", None, "Generated images per metric (PPL: samples) "
                      "instead of the metric's own count (50000); for quick checks.")
-flags.DEFINE_string("inception", None, "Inception graph for FID/KID/IS (default: $SG2TF_CACHE or "
-                    "~/.cache/sg2tf; see docs/tools.md).")
-flags.DEFINE_string("vgg16", None, "vgg16.pkl for precision/recall (default: the cache).")
-flags.DEFINE_string("lpips", None, "vgg16_zhang_perceptual.pkl for PPL (default: the cache).")
+common.define_feature_networks(
+    inception="Inception graph for FID/KID/IS (default: $SG2TF_CACHE or ~/.cache/sg2tf; see docs/tools.md).",
+    vgg16="vgg16.pkl for precision/recall (default: the cache).",
+    lpips="vgg16_zhang_perceptual.pkl for PPL (default: the cache).")
+common.define_verbose()

@@ -1,52 +1,41 @@
-"""Training options: presets (`--cfg`), defaults, resolution against the dataset, validation.
+"""Training options: one frozen dataclass, resolved and validated in one place.
 
-`resolve(raw, ...)` turns the raw flag values into the complete, JSON-serialisable option
-dict that is written to `training_options.json` and drives the run. Every error a user
-can make with flags is raised here as `OptionsError`, before any work starts.
+`resolve(given, ...)` turns the options a user gave (`{option name: value}`, the flag names
+of sg2tf-train) into a complete `TrainingOptions`: every unset option takes its value from
+the preset (`--cfg`), the dataset or the machine. Every error a user can make with flags is
+raised there as `OptionsError`, before any work starts. A run writes its options to
+`training_options.json` (a flat JSON object, one key per field) and a resumed run reads
+them back with `TrainingOptions.from_json`.
+
+No TensorFlow at import: flag modules and `--dry_run` may import this module.
 """
 
+import dataclasses
 import json
+import os
+from typing import Optional
 
+from sg2tf import constants
+from sg2tf.errors import UserError
+from sg2tf.training.presets import PRESETS, PresetError, preset_values
 from sg2tf.training.schedules import Schedule
 
+__all__ = ["DEFAULTS", "OptionsError", "PRESETS", "TrainingOptions", "resolve"]
 
-class OptionsError(ValueError):
+
+class OptionsError(UserError, ValueError):
     """A bad flag combination; the message names the flag."""
 
 
-# The official StyleGAN2-ADA presets: (ref_gpus, kimg, batch, mbstd group, fmaps, lr, gamma,
-# ema kimg, ema rampup, mapping layers), plus `tiny` for CPU demos.
-PRESETS = {
-    "auto": dict(ref_gpus=-1, kimg=25000, mb=-1, mbstd=-1, fmaps=-1, lrate=-1, gamma=-1, ema=-1, ramp=0.05, map=2),
-    "stylegan2": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=10, ema=10, ramp=None, map=8),
-    "paper256": dict(ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=0.5, lrate=0.0025, gamma=1, ema=20, ramp=None, map=8),
-    "paper512": dict(ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=1, lrate=0.0025, gamma=0.5, ema=20, ramp=None, map=8),
-    "paper1024": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema=10, ramp=None, map=8),
-    "cifar": dict(ref_gpus=2, kimg=100000, mb=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema=500, ramp=0.05, map=2),
-    # Small and fast, the full recipe: CPU tests and experiments at 8-32 px.
-    "tiny": dict(ref_gpus=1, kimg=500, mb=16, mbstd=4, fmaps=1 / 16, lrate=0.0025, gamma=0.05, ema=2, ramp=0.05, map=2,
-                 fmap_max=128, w_dim=128),
-    # The embedded demo (`./run.sh demo`): 32 px shapes on 2 CPU cores, about 10 minutes for
-    # 200 kimg, where the shapes are recognisable. Narrow (32 channels, 16 at 16 and 32 px,
-    # where most of the arithmetic is), like `cifar` without path length and style mixing,
-    # without noise inputs (flat shapes have no stochastic detail), and with a high learning
-    # rate: together these reach recognisable shapes in the fewest CPU seconds; batch 32 is
-    # the fastest per kimg on 2 cores (docs/training.md has the measurements).
-    "demo": dict(ref_gpus=1, kimg=200, mb=32, mbstd=4, fmaps=1 / 16, lrate=0.008, gamma=0.2, ema=2, ramp=0.05, map=2,
-                 fmap_max=32, channels="16:16,32:16", w_dim=128, pl_weight=0.0, mixing=0.0,
-                 noise_mode="none"),
-}
-
-from sg2tf.constants import AUGPIPE_NAMES  # noqa: E402,F401 (re-exported)
-
-# Defaults of everything that is not a preset value. None = "from the preset / auto".
+# The options a user can give (sg2tf-train's flags) and their defaults. None = "from the
+# preset / the dataset / the machine" (see `resolve`).
 DEFAULTS = dict(
     data=None, outdir=None, cfg="auto", kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3,
     seed=0, dry_run=False, resume=None, freezed=0, freeze_g=0, cond=False, mirror=False,
     resolution=None, max_images=None, batch=None, batch_gpu=None, glr=None, dlr=None, gamma=None,
     ema_kimg=None, ema_rampup=-1.0, mapping_layers=None, mapping_width=None, w_dim=None,
     z_dim=None, fmap_base=None, fmap_max=None, channels="", mbstd_group=None,
-    mbstd_channels=1, noconst=False, g_arch="skip", d_arch="resnet", style_mixing_prob=None,
+    mbstd_channels=1, noconst=False, g_arch="skip", d_arch=None, style_mixing_prob=None,
     pl_weight=None, pl_decay=0.01, pl_batch_shrink=2, g_reg_interval=4, d_reg_interval=16,
     aug="ada", p=0.0, target=0.6, augpipe="bgc", ada_kimg=500.0, ada_interval=4,
     fp16_res=-1, conv_clamp=-1.0, precision="float16", strategy="auto", xla=False,
@@ -55,38 +44,169 @@ DEFAULTS = dict(
 )
 
 
-def preset_values(cfg, resolution, replicas):
-    """The preset's values for a dataset resolution and replica count (the `auto` formulas)."""
-    if cfg not in PRESETS:
-        raise OptionsError(f"--cfg: unknown preset {cfg!r}; choose from {sorted(PRESETS)}")
-    spec = dict(PRESETS[cfg])
-    if cfg == "auto":
-        res = resolution
-        spec["mb"] = max(min(replicas * min(4096 // res, 32), 64), replicas)
-        spec["mbstd"] = min(spec["mb"] // replicas, 4)
-        spec["fmaps"] = 1 if res >= 512 else 0.5
-        spec["lrate"] = 0.002 if res >= 1024 else 0.0025
-        spec["gamma"] = 0.0002 * (res ** 2) / spec["mb"]
-        spec["ema"] = spec["mb"] * 10 / 32
-    return spec
+@dataclasses.dataclass(frozen=True)
+class TrainingOptions:
+    """The complete options of a training run (what `training_options.json` holds).
+
+    Field names are sg2tf-train's flag names (see `sg2tf/cli/train_flags.py` for their
+    meaning), plus what `resolve` derives: `channels_img`, `dataset_count` and `c_dim` from
+    the dataset, `replicas`, `num_workers` and `accumulation_rounds` from the strategy.
+    Schedules (`glr`, `dlr`, `gamma`) are kept in their canonical text form.
+    """
+
+    # Run.
+    data: Optional[str]
+    outdir: Optional[str]
+    cfg: str
+    kimg: float
+    tick_kimg: float
+    snap: int
+    keep_checkpoints: int
+    seed: int
+    dry_run: bool
+    resume: Optional[str]
+    description: str
+    grid_seeds: int
+    # Transfer learning.
+    freezed: int
+    freeze_g: int
+    # Data.
+    cond: bool
+    mirror: bool
+    resolution: int
+    max_images: Optional[int]
+    shuffle_buffer: Optional[int]
+    channels_img: int
+    dataset_count: Optional[int]
+    c_dim: int
+    # Batch and optimisation.
+    batch: int
+    batch_gpu: int
+    replicas: int
+    num_workers: int
+    accumulation_rounds: int
+    glr: str
+    dlr: str
+    gamma: str
+    ema_kimg: float
+    ema_rampup: Optional[float]
+    style_mixing_prob: float
+    pl_weight: float
+    pl_decay: float
+    pl_batch_shrink: int
+    g_reg_interval: int
+    d_reg_interval: int
+    noise_mode: str
+    # Architecture.
+    mapping_layers: int
+    mapping_width: int
+    w_dim: int
+    z_dim: int
+    fmap_base: int
+    fmap_max: int
+    channels: str
+    mbstd_group: int
+    mbstd_channels: int
+    noconst: bool
+    g_arch: str
+    d_arch: str
+    # Augmentation.
+    aug: str
+    p: float
+    target: float
+    augpipe: str
+    ada_kimg: float
+    ada_interval: int
+    # Distribution and precision.
+    fp16_res: int
+    conv_clamp: Optional[float]
+    precision: str
+    strategy: str
+    xla: bool
+    cpu_devices: int
+    # Quality metrics.
+    metrics: tuple
+    metrics_num_gen: Optional[int]
+    inception: Optional[str]
+    vgg16: Optional[str]
+    lpips: Optional[str]
+
+    def to_dict(self):
+        """`{field: value}` with JSON types (the metrics as a list)."""
+        d = dataclasses.asdict(self)
+        d["metrics"] = list(self.metrics)
+        return d
+
+    def to_json(self):
+        """The text of `training_options.json`."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)
+
+    @staticmethod
+    def saved_values(text_or_dict):
+        """The given-option values saved in a `training_options.json` (text or parsed dict).
+
+        Files of every sg2tf version are flat objects keyed by option name; keys this version
+        does not know (derived values, removed options) are left out.
+        """
+        saved = json.loads(text_or_dict) if isinstance(text_or_dict, str) else dict(text_or_dict)
+        if not isinstance(saved, dict):
+            raise OptionsError("training_options.json: not a JSON object")
+        return {k: v for k, v in saved.items() if k in DEFAULTS}
+
+    @property
+    def run_description(self):
+        """The run directory suffix, e.g. `shapes-tiny-batch16-ada`."""
+        data = os.path.basename(os.path.normpath(self.data)) if self.data else "nodata"
+        parts = [data, self.cfg, f"batch{self.batch}", self.aug]
+        if self.cond:
+            parts.insert(1, "cond")
+        if self.description:
+            parts.append(self.description)
+        return "-".join(str(p) for p in parts)
+
+    def network_kwargs(self):
+        """`(G_kwargs, D_kwargs)` for `Generator(**G_kwargs)` and `Discriminator(**D_kwargs)`."""
+        channels = dict(fmap_base=self.fmap_base, fmap_max=self.fmap_max, table=self.channels or None)
+        G = dict(z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, img_resolution=self.resolution,
+                 img_channels=self.channels_img,
+                 mapping_kwargs=dict(num_layers=self.mapping_layers, layer_features=self.mapping_width),
+                 synthesis_kwargs=dict(channels=channels, architecture=self.g_arch,
+                                       num_fp16_res=self.fp16_res, conv_clamp=self.conv_clamp,
+                                       noconst=bool(self.noconst)))
+        D = dict(c_dim=self.c_dim, img_resolution=self.resolution, img_channels=self.channels_img,
+                 channels=channels, architecture=self.d_arch, num_fp16_res=self.fp16_res,
+                 conv_clamp=self.conv_clamp, mbstd_group_size=self.mbstd_group or None,
+                 mbstd_num_channels=self.mbstd_channels)
+        return G, D
 
 
-def resolve(raw, dataset_info=None, replicas=1, has_gpu=False):
-    """Complete option dict from raw flag values.
+def _choice(o, key, choices, flag=None):
+    if o[key] not in choices:
+        raise OptionsError(f"--{flag or key}={o[key]}: choose from {', '.join(choices)}")
+
+
+def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
+    """The complete `TrainingOptions` for the options a user gave.
 
     Args:
-      raw: dict of flag values (missing keys take `DEFAULTS`).
+      given: `{option name: value}` (names of `DEFAULTS`; missing or None values take their
+        defaults, then the preset's, the dataset's or the machine's value).
       dataset_info: the dataset's `DatasetInfo` (resolution, channels, labels); None is
         allowed only with an explicit `resolution` (benchmarks, tests with fake data).
       replicas: number of replicas in sync.
       has_gpu: whether GPUs are visible (default mixed precision on GPU only).
+      num_workers: number of hosts (input pipelines).
+
+    Raises:
+      OptionsError: naming the flag that is wrong.
     """
-    o = dict(DEFAULTS)
-    unknown = set(raw) - set(DEFAULTS)
+    unknown = set(given) - set(DEFAULTS)
     if unknown:
         raise OptionsError(f"unknown options {sorted(unknown)}")
-    o.update({k: v for k, v in raw.items() if v is not None})
+    o = dict(DEFAULTS)
+    o.update({k: v for k, v in given.items() if v is not None})
 
+    # Data.
     if dataset_info is not None:
         res = int(o["resolution"] or dataset_info.resolution)
         if res > dataset_info.resolution:
@@ -103,22 +223,29 @@ def resolve(raw, dataset_info=None, replicas=1, has_gpu=False):
         if not o["resolution"]:
             raise OptionsError("--resolution is required without a dataset")
         o["resolution"] = int(o["resolution"])
-        o.setdefault("channels_img", 3)
-        label_size = int(raw.get("label_size", 0) if "label_size" in raw else 0)
+        o["channels_img"] = 3
+        label_size = 0
         o["dataset_count"] = None
-    o.setdefault("channels_img", 3)
     if o["cond"] and label_size == 0:
         raise OptionsError("--cond: the dataset has no labels")
     o["c_dim"] = label_size if o["cond"] else 0
 
-    spec = preset_values(o["cfg"], o["resolution"], replicas)
-    if o["kimg"] is None:
-        o["kimg"] = spec["kimg"]
+    try:
+        spec = preset_values(o["cfg"], o["resolution"], replicas)
+    except PresetError as e:
+        raise OptionsError(str(e)) from None
+
+    def preset(key, preset_key=None, default=None):
+        """Fills an unset option from the preset."""
+        if o[key] is None:
+            o[key] = spec.get(preset_key or key, default)
+
+    # Length and batch.
+    preset("kimg")
     o["kimg"] = float(o["kimg"])
     if o["kimg"] <= 0:
         raise OptionsError("--kimg must be > 0")
-    if o["batch"] is None:
-        o["batch"] = spec["mb"]
+    preset("batch", "mb")
     o["batch"] = int(o["batch"])
     if o["batch_gpu"] is None:
         o["batch_gpu"] = o["batch"] // replicas
@@ -131,26 +258,33 @@ def resolve(raw, dataset_info=None, replicas=1, has_gpu=False):
         raise OptionsError(f"--batch_gpu={o['batch_gpu']} does not divide the per-replica batch "
                            f"{o['batch'] // replicas} (--batch={o['batch']} over {replicas} replicas)")
     o["replicas"] = replicas
+    o["num_workers"] = num_workers
     o["accumulation_rounds"] = o["batch"] // replicas // o["batch_gpu"]
 
+    # Optimisation.
     for key, default in (("glr", spec["lrate"]), ("dlr", spec["lrate"]), ("gamma", spec["gamma"])):
-        o[key] = Schedule.parse(o[key] if o[key] is not None else default, key).spec()
-    if o["ema_kimg"] is None:
-        o["ema_kimg"] = spec["ema"]
+        try:
+            o[key] = Schedule.parse(o[key] if o[key] is not None else default, key).spec()
+        except ValueError as e:
+            raise OptionsError(str(e)) from None
+    preset("ema_kimg", "ema")
     o["ema_kimg"] = float(o["ema_kimg"])
     if o["ema_rampup"] is None or o["ema_rampup"] < 0:
         o["ema_rampup"] = spec["ramp"]
     o["ema_rampup"] = o["ema_rampup"] or None
-    if o["mbstd_group"] is None:
-        o["mbstd_group"] = spec["mbstd"]
+    preset("style_mixing_prob", "mixing", 0.9)
+    preset("pl_weight", "pl_weight", 2.0)
+    preset("noise_mode", "noise_mode", "random")
+    _choice(o, "noise_mode", constants.NOISE_MODES)
+
+    # Architecture.
+    preset("mbstd_group", "mbstd")
     if o["mbstd_group"] and o["batch_gpu"] % min(o["mbstd_group"], o["batch_gpu"]):
         raise OptionsError(f"--batch_gpu={o['batch_gpu']} is not a multiple of --mbstd_group={o['mbstd_group']}")
-    if o["mapping_layers"] is None:
-        o["mapping_layers"] = spec["map"]
+    preset("mapping_layers", "map")
     if o["fmap_base"] is None:
         o["fmap_base"] = int(spec["fmaps"] * 32768)
-    if o["fmap_max"] is None:
-        o["fmap_max"] = spec.get("fmap_max", 512)
+    preset("fmap_max", "fmap_max", 512)
     if not o["channels"]:
         o["channels"] = spec.get("channels", "")
     from sg2tf.networks.channels import parse_channel_table  # the package imports TensorFlow
@@ -159,54 +293,41 @@ def resolve(raw, dataset_info=None, replicas=1, has_gpu=False):
         parse_channel_table(o["channels"])
     except ValueError as e:
         raise OptionsError(f"--channels: {e}") from None
-    if o["w_dim"] is None:
-        o["w_dim"] = spec.get("w_dim", 512)
+    preset("w_dim", "w_dim", 512)
     if o["z_dim"] is None:
         o["z_dim"] = o["w_dim"]
     if o["mapping_width"] is None:
         o["mapping_width"] = o["w_dim"]
-    cifar = o["cfg"] == "cifar"
-    if o["style_mixing_prob"] is None:
-        o["style_mixing_prob"] = spec.get("mixing", 0.0 if cifar else 0.9)
-    if o["pl_weight"] is None:
-        o["pl_weight"] = spec.get("pl_weight", 0.0 if cifar else 2.0)
-    if cifar and "d_arch" not in raw:
-        o["d_arch"] = "orig"
+    preset("d_arch", "d_arch", "resnet")
+    _choice(o, "g_arch", constants.ARCHITECTURES)
+    _choice(o, "d_arch", constants.ARCHITECTURES)
 
+    # Precision and distribution.
     if o["fp16_res"] is None or o["fp16_res"] < 0:
         o["fp16_res"] = 4 if has_gpu else 0
     if o["conv_clamp"] is None or o["conv_clamp"] < 0:
         o["conv_clamp"] = 256.0 if o["fp16_res"] > 0 else None
     o["conv_clamp"] = o["conv_clamp"] or None
-    if o["precision"] not in ("float16", "bfloat16"):
-        raise OptionsError("--precision must be float16 or bfloat16")
+    _choice(o, "precision", constants.LOW_PRECISIONS)
+    _choice(o, "strategy", constants.STRATEGIES)
 
-    if o["aug"] not in ("ada", "noaug", "fixed"):
-        raise OptionsError("--aug must be ada, noaug or fixed")
-    if o["augpipe"] not in AUGPIPE_NAMES:
-        raise OptionsError(f"--augpipe: unknown pipeline {o['augpipe']!r}; choose from {list(AUGPIPE_NAMES)}")
+    # Augmentation.
+    _choice(o, "aug", constants.AUG_MODES)
+    _choice(o, "augpipe", constants.AUGPIPE_NAMES)
     if o["aug"] == "fixed" and not o["p"]:
         raise OptionsError("--aug=fixed needs --p > 0")
     if not 0 <= o["p"] <= 1:
         raise OptionsError("--p must be in [0, 1]")
-    if o["noise_mode"] is None:
-        o["noise_mode"] = spec.get("noise_mode", "random")
-    from sg2tf.layers.noise import NOISE_MODES
 
-    if o["noise_mode"] not in NOISE_MODES:
-        raise OptionsError("--noise_mode must be random, const or none")
-    if o["strategy"] not in ("auto", "one_device", "mirrored", "multi_worker"):
-        raise OptionsError("--strategy must be auto, one_device, mirrored or multi_worker")
-    if o["g_arch"] not in ("orig", "skip", "resnet") or o["d_arch"] not in ("orig", "skip", "resnet"):
-        raise OptionsError("--g_arch/--d_arch must be orig, skip or resnet")
+    # Run.
     if o["snap"] < 0 or o["tick_kimg"] <= 0:
         raise OptionsError("--snap must be >= 0 and --tick_kimg > 0")
-    o["metrics"] = parse_metrics(o["metrics"])
+    o["metrics"] = tuple(parse_metrics(o["metrics"]))
     if o["metrics_num_gen"] is not None and int(o["metrics_num_gen"]) < 2:
         raise OptionsError("--metrics_num_gen must be at least 2 (or unset: each metric's own count)")
     if not o["dry_run"] and not o["outdir"]:
         raise OptionsError("--outdir is required")
-    return o
+    return TrainingOptions(**o)
 
 
 def parse_metrics(value):
@@ -222,8 +343,8 @@ def parse_metrics(value):
         raise OptionsError(f"--metrics: {e}") from None
 
 
-def metric_feature_files(o):
-    """`{network kind: local file}` of the feature networks `o["metrics"]` need.
+def metric_feature_files(opts):
+    """`{network kind: local file}` of the feature networks `opts.metrics` need.
 
     Raises `OptionsError` naming the missing file, its URL and where to put it (nothing
     is downloaded), so that a run never trains for hours and then fails at its first
@@ -233,44 +354,12 @@ def metric_feature_files(o):
     from sg2tf.metrics.runner import METRICS
 
     found = {}
-    for name in o["metrics"]:
+    for name in opts.metrics:
         kind = METRICS[name].network
         if kind in found:
             continue
         try:
-            found[kind] = features.locate(kind, o.get(kind))
+            found[kind] = features.locate(kind, getattr(opts, kind))
         except FileNotFoundError as e:
             raise OptionsError(f"--metrics={name} needs a feature network: {e}") from None
     return found
-
-
-def network_kwargs(o):
-    """`(G_kwargs, D_kwargs)` for `Generator(**G_kwargs)` and `Discriminator(**D_kwargs)`."""
-    channels = dict(fmap_base=o["fmap_base"], fmap_max=o["fmap_max"], table=o["channels"] or None)
-    G = dict(z_dim=o["z_dim"], c_dim=o["c_dim"], w_dim=o["w_dim"], img_resolution=o["resolution"],
-             img_channels=o["channels_img"],
-             mapping_kwargs=dict(num_layers=o["mapping_layers"], layer_features=o["mapping_width"]),
-             synthesis_kwargs=dict(channels=channels, architecture=o["g_arch"],
-                                   num_fp16_res=o["fp16_res"], conv_clamp=o["conv_clamp"],
-                                   noconst=bool(o["noconst"])))
-    D = dict(c_dim=o["c_dim"], img_resolution=o["resolution"], img_channels=o["channels_img"],
-             channels=channels, architecture=o["d_arch"], num_fp16_res=o["fp16_res"],
-             conv_clamp=o["conv_clamp"], mbstd_group_size=o["mbstd_group"] or None,
-             mbstd_num_channels=o["mbstd_channels"])
-    return G, D
-
-
-def describe(o):
-    """The run directory suffix, e.g. `shapes-tiny-batch16-ada`."""
-    import os
-    data = os.path.basename(os.path.normpath(o["data"])) if o.get("data") else "nodata"
-    parts = [data, o["cfg"], f"batch{o['batch']}", o["aug"] if o["aug"] != "ada" else "ada"]
-    if o["cond"]:
-        parts.insert(1, "cond")
-    if o["description"]:
-        parts.append(o["description"])
-    return "-".join(str(p) for p in parts)
-
-
-def to_json(o):
-    return json.dumps(o, indent=2, sort_keys=True, default=str)

@@ -7,7 +7,6 @@ the first 20000 kimg.
 """
 
 import numpy as np
-import tensorflow as tf
 
 
 class Schedule:
@@ -55,6 +54,8 @@ class Schedule:
 
     def tf_value(self, kimg):
         """Value at `kimg` (a float32 scalar tensor), for use inside a tf.function."""
+        import tensorflow as tf  # lazily: option parsing needs no TensorFlow
+
         ks = tf.constant([k for k, _ in self.points], tf.float32)
         vs = tf.constant([v for _, v in self.points], tf.float32)
         kimg = tf.cast(kimg, tf.float32)
@@ -70,9 +71,6 @@ class Schedule:
         if self.is_constant:
             return repr(self.points[0][1])
         return ",".join(f"{k:g}:{v!r}" for k, v in self.points)
-
-    def scaled(self, factor):
-        return Schedule([(k, v * factor) for k, v in self.points])
 
     def __repr__(self):
         return f"Schedule({self.spec()})"

@@ -1,9 +1,11 @@
-"""Setting up a training run: strategy, devices, networks."""
+"""Setting up a training run: strategy, devices, networks, the trainer."""
 
 import os
 
+from sg2tf.errors import UserError
 
-class TrainingError(Exception):
+
+class TrainingError(UserError):
     """A user error (bad flags, data, resume source): one line, exit code 2."""
 
 
@@ -60,7 +62,8 @@ def make_strategy(name):
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         workers = len(tf_config["cluster"].get("worker", [])) + len(tf_config["cluster"].get("chief", []))
         task = tf_config.get("task", {})
-        worker_id = task.get("index", 0) + (1 if task.get("type") == "worker" and "chief" in tf_config["cluster"] else 0)
+        after_chief = task.get("type") == "worker" and "chief" in tf_config["cluster"]
+        worker_id = task.get("index", 0) + (1 if after_chief else 0)
         is_chief = (task.get("type") == "chief") or (task.get("type") == "worker" and worker_id == 0)
         return strategy, max(workers, 1), worker_id, is_chief
     gpus = tf.config.list_logical_devices("GPU")
@@ -79,16 +82,50 @@ def _set_low_precision(model, dtype):
 
 
 def build_networks(opts):
-    from sg2tf.networks import Discriminator, Generator
-    from sg2tf.training.options import network_kwargs
+    """`(G, D, G_ema)` for `opts` (a `TrainingOptions`); G_ema starts as a copy of G.
 
-    g_kwargs, d_kwargs = network_kwargs(opts)
+    Call inside the strategy's scope, after seeding (`keras.utils.set_random_seed`).
+    """
+    from sg2tf.networks import Discriminator, Generator
+
+    g_kwargs, d_kwargs = opts.network_kwargs()
     G = Generator(**g_kwargs, name="generator")
     D = Discriminator(**d_kwargs, name="discriminator")
     G_ema = Generator.from_config(G.get_config())
     for e, g in zip(G_ema.variables, G.variables):
         e.assign(g)
-    if opts["fp16_res"] > 0 and opts["precision"] == "bfloat16":
+    if opts.fp16_res > 0 and opts.precision == "bfloat16":
         for net in (G, D, G_ema):
             _set_low_precision(net, "bfloat16")
     return G, D, G_ema
+
+
+_FROM_OPTIONS = object()
+
+
+def build_trainer(opts, strategy=None, num_workers=1, augment_pipe=_FROM_OPTIONS):
+    """The `Trainer` of `opts`: seeds Keras with `opts.seed`, builds the networks in the
+    strategy's scope and the augmentation pipeline of `opts` (none with `--aug=noaug`).
+
+    The one set-up of sg2tf-train, sg2tf-bench train and the tests.
+
+    Args:
+      opts: a `TrainingOptions`.
+      strategy: a tf.distribute strategy (default: one CPU device).
+      num_workers: hosts (input pipelines) taking part.
+      augment_pipe: an `AugmentPipe` or None instead of the one `opts` names.
+    """
+    import keras
+    import tensorflow as tf
+
+    from sg2tf.training.trainer import Trainer
+
+    strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
+    keras.utils.set_random_seed(opts.seed)
+    with strategy.scope():
+        G, D, G_ema = build_networks(opts)
+    if augment_pipe is _FROM_OPTIONS:
+        from sg2tf.augment import AugmentPipe
+
+        augment_pipe = AugmentPipe(opts.augpipe) if opts.aug != "noaug" else None
+    return Trainer(opts, strategy, G, D, G_ema, augment_pipe, num_workers=num_workers)

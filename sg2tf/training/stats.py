@@ -3,7 +3,6 @@
 import json
 import os
 import resource
-import sys
 import time
 
 import numpy as np
@@ -113,7 +112,3 @@ class Timer:
 
     def __call__(self):
         return time.time() - self.start
-
-
-def stderr(msg):
-    sys.stderr.write(msg + "\n")

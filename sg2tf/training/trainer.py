@@ -113,7 +113,7 @@ class Trainer:
     """Networks, optimizers, counters and the distributed training step.
 
     Args:
-      opts: resolved options (`sg2tf.training.options`).
+      opts: the run's `sg2tf.training.options.TrainingOptions`.
       strategy: a tf.distribute strategy; the networks must have been created in its scope.
       G, D, G_ema: networks (G_ema has G's configuration).
       augment_pipe: an `sg2tf.augment.AugmentPipe` or None.
@@ -129,24 +129,24 @@ class Trainer:
         self.num_replicas = strategy.num_replicas_in_sync
         self.num_workers = num_workers
         self.local_replicas = self.num_replicas // num_workers
-        self.batch = int(opts["batch"])
-        self.batch_gpu = int(opts["batch_gpu"])
+        self.batch = int(opts.batch)
+        self.batch_gpu = int(opts.batch_gpu)
         self.per_replica = self.batch // self.num_replicas
         self.rounds = self.per_replica // self.batch_gpu
-        self.fp16 = opts["fp16_res"] > 0 and opts["precision"] == "float16"
-        self.glr = schedules.Schedule.parse(opts["glr"], "glr")
-        self.dlr = schedules.Schedule.parse(opts["dlr"], "dlr")
-        self.gamma = schedules.Schedule.parse(opts["gamma"], "gamma")
-        self.noise_mode = opts["noise_mode"]
-        self.pl_batch = max(self.batch_gpu // opts["pl_batch_shrink"], 1)
-        self.do_pl = opts["pl_weight"] > 0 and opts["g_reg_interval"] > 0
-        self.do_r1 = max(v for _, v in self.gamma.points) > 0 and opts["d_reg_interval"] > 0
+        self.fp16 = opts.fp16_res > 0 and opts.precision == "float16"
+        self.glr = schedules.Schedule.parse(opts.glr, "glr")
+        self.dlr = schedules.Schedule.parse(opts.dlr, "dlr")
+        self.gamma = schedules.Schedule.parse(opts.gamma, "gamma")
+        self.noise_mode = opts.noise_mode
+        self.pl_batch = max(self.batch_gpu // opts.pl_batch_shrink, 1)
+        self.do_pl = opts.pl_weight > 0 and opts.g_reg_interval > 0
+        self.do_r1 = max(v for _, v in self.gamma.points) > 0 and opts.d_reg_interval > 0
 
         for g, e in zip(G.variables, G_ema.variables):
             if g.path.split("/", 1)[1] != e.path.split("/", 1)[1] or g.shape != e.shape:
                 raise ValueError(f"G_ema does not match G: {e.path} vs {g.path}")
-        frozen_g = freeze_filter_g(G, opts["freeze_g"])
-        frozen_d = freeze_filter_d(D, opts["freezed"])
+        frozen_g = freeze_filter_g(G, opts.freeze_g)
+        frozen_d = freeze_filter_d(D, opts.freezed)
         self.G_vars = [v for v in G.trainable_variables if v.path not in frozen_g]
         self.D_vars = [v for v in D.trainable_variables if v.path not in frozen_d]
         self.frozen = sorted(frozen_g | frozen_d)
@@ -154,22 +154,22 @@ class Trainer:
         with strategy.scope():
             self.G_lr = tf.Variable(0.0, trainable=False, name="G_lr")
             self.D_lr = tf.Variable(0.0, trainable=False, name="D_lr")
-            self.opt_G, self.G_ratio = make_optimizer(self.G_lr, opts["g_reg_interval"] if self.do_pl else 0, self.fp16)
-            self.opt_D, self.D_ratio = make_optimizer(self.D_lr, opts["d_reg_interval"] if self.do_r1 else 0, self.fp16)
+            self.opt_G, self.G_ratio = make_optimizer(self.G_lr, opts.g_reg_interval if self.do_pl else 0, self.fp16)
+            self.opt_D, self.D_ratio = make_optimizer(self.D_lr, opts.d_reg_interval if self.do_r1 else 0, self.fp16)
             self.opt_G.build(self.G_vars)
             self.opt_D.build(self.D_vars)
             self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
             self.cur_tick = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_tick")
             self.batch_idx = tf.Variable(0, dtype=tf.int64, trainable=False, name="batch_idx")
             self.pl_mean = tf.Variable(0.0, trainable=False, name="pl_mean")
-            self.augment_p = tf.Variable(float(opts["p"]) if opts["aug"] != "noaug" else 0.0,
+            self.augment_p = tf.Variable(float(opts.p) if opts.aug != "noaug" else 0.0,
                                          trainable=False, name="augment_p")
             self.ada_sign_sum = tf.Variable(0.0, trainable=False, name="ada_sign_sum")
             self.ada_sign_count = tf.Variable(0.0, trainable=False, name="ada_sign_count")
             self.skipped_G = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_G")
             self.skipped_D = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_D")
         # Drawn in cross-replica context only: one stream for the whole run.
-        self.rng = tf.random.Generator.from_seed(int(opts["seed"]))
+        self.rng = tf.random.Generator.from_seed(int(opts.seed))
         self._step_fns = {}
 
     # ---------------------------------------------------------------- checkpoint content
@@ -216,7 +216,7 @@ class Trainer:
         z = self.rng.normal([n, self.G.z_dim])
         mix_z = self.rng.normal([n, self.G.z_dim])
         cut = losses.mixing_cutoffs(self.rng.uniform([n, 2]), self.G.num_ws,
-                                    self.opts["style_mixing_prob"])
+                                    self.opts.style_mixing_prob)
         return z, mix_z, cut
 
     def _aug_randoms(self, n):
@@ -225,7 +225,7 @@ class Trainer:
         return (self.rng.uniform([n, self.augment_pipe.num_uniforms]),
                 self.rng.make_seeds(1)[:, 0])
 
-    def _apply(self, opt, grads, variables, loss_scale):
+    def _apply(self, opt, grads, variables):
         """Applies summed local grads unless any replica's are non-finite; returns 1 if skipped."""
         ctx = tf.distribute.get_replica_context()
         bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, _nonfinite_count(grads))
@@ -237,7 +237,8 @@ class Trainer:
         opt.apply_gradients(zip(grads, variables))
         # Read the updated variables, so that the result (which the next phase waits for)
         # depends on the update and its all-reduce.
-        with tf.control_dependencies([v.value.read_value() for v in variables[:1]] + [opt.iterations.value.read_value()]):
+        reads = [v.value.read_value() for v in variables[:1]] + [opt.iterations.value.read_value()]
+        with tf.control_dependencies(reads):
             return tf.cast(skip, tf.float32) + 0.0
 
     def _noise_seed(self):
@@ -256,116 +257,129 @@ class Trainer:
         return losses.StatelessNoise(tf.random.experimental.stateless_fold_in(seed, group))
 
     def _mixing(self):
-        return self.opts["style_mixing_prob"] > 0
+        return self.opts.style_mixing_prob > 0
 
     # ---------------------------------------------------------------- replica phases
-    def _g_main(self, labels, z, mix_z, cut, aug_u, aug_seed, p, noise_seed):
-        labels, z, mix_z, cut = self._slice(labels), self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
-        aug_u = self._global_slice(aug_u)
-        grads = None
-        loss_sum = tf.constant(0.0)
-        score_sum = tf.constant(0.0)
-        w_sum = tf.zeros([self.G.w_dim])
+    def _accumulate(self, opt, variables, round_loss, prepare=None):
+        """The skeleton of every phase: per accumulation round, the gradients of a loss
+        (summed over rounds), then one optimizer update unless any replica's are non-finite.
+
+        Args:
+          opt, variables: the optimizer and the variables it updates.
+          round_loss: `round_loss(r, prepared) -> (loss, sums)`, run under the gradient tape:
+            the round's share of the loss and `{name: tensor}` statistics, summed over rounds.
+          prepare: optional `prepare(r)`, run before the tape (inputs that need no gradient).
+
+        Returns:
+          `{name: sum over rounds}` plus `"skipped"` (1.0 if the update was skipped).
+        """
+        grads, sums = None, {}
         for r in range(self.rounds):
+            prepared = prepare(r) if prepare is not None else None
             with tf.GradientTape() as tape:
-                img, ws = losses.generate_images(self.G, self._round(z, r), self._round(labels, r),
-                                                 self._round(mix_z, r) if self._mixing() else None,
-                                                 self._round(cut, r), self.noise_mode,
-                                                 self._noise(noise_seed, r))
-                img = self._augment(img, self._round(aug_u, r), aug_seed + r, p)
-                logits = self.D(img, self._round(labels, r))
-                per_sample = losses.g_nonsaturating(logits)
-                loss = tf.reduce_sum(per_sample) / self.batch
-                scaled = self.opt_G.scale_loss(loss)
-            g = _gradients(tape, scaled, self.G_vars)
+                loss, values = round_loss(r, prepared)
+                scaled = opt.scale_loss(loss)
+            g = _gradients(tape, scaled, variables)
             grads = g if grads is None else [a + b for a, b in zip(grads, g)]
-            loss_sum += tf.reduce_sum(per_sample)
-            score_sum += tf.reduce_sum(tf.cast(logits, tf.float32))
-            w_sum += tf.reduce_sum(ws[:, 0], axis=0)
-        skipped = self._apply(self.opt_G, grads, self.G_vars, None)
-        return {"loss_G": loss_sum, "scores_fake_G": score_sum, "w_sum": w_sum, "skipped_G": skipped}
+            for k, v in values.items():
+                sums[k] = v if k not in sums else sums[k] + v
+        sums["skipped"] = self._apply(opt, grads, variables)
+        return sums
+
+    def _g_main(self, labels, z, mix_z, cut, aug_u, aug_seed, p, noise_seed):
+        labels = self._slice(labels)
+        z, mix_z, cut = self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
+        aug_u = self._global_slice(aug_u)
+
+        def round_loss(r, _):
+            img, ws = losses.generate_images(self.G, self._round(z, r), self._round(labels, r),
+                                             self._round(mix_z, r) if self._mixing() else None,
+                                             self._round(cut, r), self.noise_mode,
+                                             self._noise(noise_seed, r))
+            img = self._augment(img, self._round(aug_u, r), aug_seed + r, p)
+            logits = self.D(img, self._round(labels, r))
+            per_sample = losses.g_nonsaturating(logits)
+            return tf.reduce_sum(per_sample) / self.batch, {
+                "loss_G": tf.reduce_sum(per_sample), "scores_fake_G": tf.reduce_sum(tf.cast(logits, tf.float32)),
+                "w_sum": tf.reduce_sum(ws[:, 0], axis=0)}
+
+        out = self._accumulate(self.opt_G, self.G_vars, round_loss)
+        out["skipped_G"] = out.pop("skipped")
+        return out
 
     def _g_reg(self, labels, z, mix_z, cut, pl_seed, pl_mean, noise_seed):
-        labels, z, mix_z, cut = self._slice(labels), self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
-        ctx = tf.distribute.get_replica_context()
-        rid = ctx.replica_id_in_sync_group
+        labels = self._slice(labels)
+        z, mix_z, cut = self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
+        rid = tf.distribute.get_replica_context().replica_id_in_sync_group
         res, ch = self.G.img_resolution, self.G.img_channels
-        grads = None
-        pen_sum = tf.constant(0.0)
-        len_sum = tf.constant(0.0)
         n_total = self.pl_batch * self.rounds * self.num_replicas
-        weight = self.opts["pl_weight"] * self.opts["g_reg_interval"]
-        for r in range(self.rounds):
+        weight = self.opts.pl_weight * self.opts.g_reg_interval
+
+        def directions(r):
             seed = tf.stack([pl_seed[0], pl_seed[1] + tf.cast(rid * self.rounds + r, tf.int64)])
-            noise = losses.stylegan2.path_length_noise([self.pl_batch, res, res, ch], seed)
-            with tf.GradientTape() as tape:
-                lengths = losses.path_lengths(
-                    self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
-                    self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
-                    self._round(cut, r, self.pl_batch), self.noise_mode, self._noise(noise_seed, r))
-                # Each group of samples (one round on one replica) measures its penalty
-                # against the stored mean moved towards the group's own mean (the official
-                # per-GPU update); groups do not see each other, so the result does not
-                # depend on how groups are laid out over replicas and rounds. The stored
-                # mean moves once per step, towards the mean of all groups (below).
-                local_mean = tf.stop_gradient(tf.reduce_mean(lengths))
-                group_mean = tf.stop_gradient(pl_mean + (local_mean - pl_mean) * self.opts["pl_decay"])
-                penalty = tf.square(lengths - group_mean)
-                loss = tf.reduce_sum(penalty) * weight / n_total
-                scaled = self.opt_G.scale_loss(loss)
-            g = _gradients(tape, scaled, self.G_vars)
-            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
-            pen_sum += tf.reduce_sum(penalty)
-            len_sum += tf.reduce_sum(lengths)
-        skipped = self._apply(self.opt_G, grads, self.G_vars, None)
-        return {"pl_penalty": pen_sum, "pl_length_sum": len_sum, "skipped_G": skipped}
+            return losses.stylegan2.path_length_noise([self.pl_batch, res, res, ch], seed)
+
+        def round_loss(r, noise):
+            lengths = losses.path_lengths(
+                self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
+                self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
+                self._round(cut, r, self.pl_batch), self.noise_mode, self._noise(noise_seed, r))
+            # Each group of samples (one round on one replica) measures its penalty
+            # against the stored mean moved towards the group's own mean (the official
+            # per-GPU update); groups do not see each other, so the result does not
+            # depend on how groups are laid out over replicas and rounds. The stored
+            # mean moves once per step, towards the mean of all groups (`_step`).
+            local_mean = tf.stop_gradient(tf.reduce_mean(lengths))
+            group_mean = tf.stop_gradient(pl_mean + (local_mean - pl_mean) * self.opts.pl_decay)
+            penalty = tf.square(lengths - group_mean)
+            return tf.reduce_sum(penalty) * weight / n_total, {
+                "pl_penalty": tf.reduce_sum(penalty), "pl_length_sum": tf.reduce_sum(lengths)}
+
+        out = self._accumulate(self.opt_G, self.G_vars, round_loss, directions)
+        out["skipped_G"] = out.pop("skipped")
+        return out
 
     def _d_main(self, reals, labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p, noise_seed):
         reals, labels = self._slice(reals), self._slice(labels)
         z, mix_z, cut = self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
         aug_u_fake, aug_u_real = self._global_slice(aug_u_fake), self._global_slice(aug_u_real)
-        grads = None
-        sums = {k: tf.constant(0.0) for k in ("loss_D", "scores_real", "scores_fake", "signs_real")}
-        for r in range(self.rounds):
-            c = self._round(labels, r)
-            img, _ = losses.generate_images(self.G, self._round(z, r), c,
+
+        def fakes(r):  # G's images need no gradient here: generated outside the tape
+            img, _ = losses.generate_images(self.G, self._round(z, r), self._round(labels, r),
                                             self._round(mix_z, r) if self._mixing() else None,
                                             self._round(cut, r), self.noise_mode,
                                             self._noise(noise_seed, r))
-            img = tf.stop_gradient(img)
-            with tf.GradientTape() as tape:
-                fake = self.D(self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p), c)
-                real = self.D(self._augment(self._round(reals, r), self._round(aug_u_real, r),
-                                            aug_seed + 2 * r + 1, p), c)
-                per_sample = losses.d_logistic(fake, real)
-                scaled = self.opt_D.scale_loss(tf.reduce_sum(per_sample) / self.batch)
-            g = _gradients(tape, scaled, self.D_vars)
-            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
-            sums["loss_D"] += tf.reduce_sum(per_sample)
-            sums["scores_real"] += tf.reduce_sum(tf.cast(real, tf.float32))
-            sums["scores_fake"] += tf.reduce_sum(tf.cast(fake, tf.float32))
-            sums["signs_real"] += tf.reduce_sum(tf.sign(tf.cast(real, tf.float32)))
-        sums["skipped_D"] = self._apply(self.opt_D, grads, self.D_vars, None)
-        return sums
+            return tf.stop_gradient(img)
+
+        def round_loss(r, img):
+            c = self._round(labels, r)
+            fake = self.D(self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p), c)
+            real = self.D(self._augment(self._round(reals, r), self._round(aug_u_real, r),
+                                        aug_seed + 2 * r + 1, p), c)
+            per_sample = losses.d_logistic(fake, real)
+            real32 = tf.cast(real, tf.float32)
+            return tf.reduce_sum(per_sample) / self.batch, {
+                "loss_D": tf.reduce_sum(per_sample), "scores_real": tf.reduce_sum(real32),
+                "scores_fake": tf.reduce_sum(tf.cast(fake, tf.float32)), "signs_real": tf.reduce_sum(tf.sign(real32))}
+
+        out = self._accumulate(self.opt_D, self.D_vars, round_loss, fakes)
+        out["skipped_D"] = out.pop("skipped")
+        return out
 
     def _d_reg(self, reals, labels, aug_u, aug_seed, p, gamma):
         reals, labels, aug_u = self._slice(reals), self._slice(labels), self._global_slice(aug_u)
-        grads = None
-        r1_sum = tf.constant(0.0)
-        sign_sum = tf.constant(0.0)
-        weight = gamma * 0.5 * self.opts["d_reg_interval"]
-        for r in range(self.rounds):
+        weight = gamma * 0.5 * self.opts.d_reg_interval
+
+        def round_loss(r, _):
             u = self._round(aug_u, r)
-            augment = lambda x, u=u, r=r: self._augment(x, u, aug_seed + r, p)  # noqa: E731
-            with tf.GradientTape() as tape:
-                penalty, logits = losses.r1_penalty(self.D, self._round(reals, r), self._round(labels, r), augment)
-                scaled = self.opt_D.scale_loss(tf.reduce_sum(penalty) * weight / self.batch)
-            g = _gradients(tape, scaled, self.D_vars)
-            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
-            r1_sum += tf.reduce_sum(penalty)
-            sign_sum += tf.reduce_sum(tf.sign(logits))
-        skipped = self._apply(self.opt_D, grads, self.D_vars, None)
-        return {"r1_penalty": r1_sum, "signs_real_reg": sign_sum, "skipped_D": skipped}
+            augment = lambda x: self._augment(x, u, aug_seed + r, p)  # noqa: E731
+            penalty, logits = losses.r1_penalty(self.D, self._round(reals, r), self._round(labels, r), augment)
+            return tf.reduce_sum(penalty) * weight / self.batch, {
+                "r1_penalty": tf.reduce_sum(penalty), "signs_real_reg": tf.reduce_sum(tf.sign(logits))}
+
+        out = self._accumulate(self.opt_D, self.D_vars, round_loss)
+        out["skipped_D"] = out.pop("skipped")
+        return out
 
     # ---------------------------------------------------------------- the step
     def _run(self, fn, args):
@@ -416,7 +430,7 @@ class Trainer:
             red = self._reduce(out)
             n_pl = float(self.pl_batch * self.rounds * self.num_replicas)
             pl_length = red["pl_length_sum"] / n_pl
-            self.pl_mean.assign(self.pl_mean + (pl_length - self.pl_mean) * opts["pl_decay"])
+            self.pl_mean.assign(self.pl_mean + (pl_length - self.pl_mean) * opts.pl_decay)
             stats["pl_penalty"] = red["pl_penalty"] / n_pl
             stats["pl_length"] = pl_length
             stats["pl_mean"] = tf.identity(self.pl_mean)
@@ -447,10 +461,10 @@ class Trainer:
             stats["gamma"] = gamma
 
         # G_ema.
-        ema_nimg = opts["ema_kimg"] * 1000.0
+        ema_nimg = opts.ema_kimg * 1000.0
         nimg = tf.cast(self.cur_nimg, tf.float32)
-        if opts["ema_rampup"]:
-            ema_nimg = tf.minimum(ema_nimg, nimg * opts["ema_rampup"])
+        if opts.ema_rampup:
+            ema_nimg = tf.minimum(ema_nimg, nimg * opts.ema_rampup)
         ema_beta = tf.pow(0.5, B / tf.maximum(tf.cast(ema_nimg, tf.float32), 1e-8))
         for g, e in zip(self.G.variables, self.G_ema.variables):
             if g.trainable:
@@ -465,11 +479,11 @@ class Trainer:
         self.batch_idx.assign_add(1)
         self.ada_sign_sum.assign_add(signs)
         self.ada_sign_count.assign_add(count)
-        if self.opts["aug"] == "ada" and self.augment_pipe is not None:
+        if self.opts.aug == "ada" and self.augment_pipe is not None:
             rt = self.ada_sign_sum / tf.maximum(self.ada_sign_count, 1.0)
 
             def adjust_p():
-                adjust = tf.sign(rt - opts["target"]) * (B * opts["ada_interval"]) / (opts["ada_kimg"] * 1000.0)
+                adjust = tf.sign(rt - opts.target) * (B * opts.ada_interval) / (opts.ada_kimg * 1000.0)
                 self.augment_p.assign(tf.clip_by_value(self.augment_p + adjust, 0.0, 1.0))
                 self.ada_sign_sum.assign(0.0)
                 self.ada_sign_count.assign(0.0)
@@ -486,10 +500,10 @@ class Trainer:
     def phase_flags(self, batch_idx):
         """`(do_greg, do_dreg, do_ada)` for the step at `batch_idx` (the official schedule)."""
         o = self.opts
-        do_greg = self.do_pl and batch_idx % o["g_reg_interval"] == 0
-        do_dreg = self.do_r1 and batch_idx % o["d_reg_interval"] == 0
-        do_ada = (o["aug"] == "ada" and self.augment_pipe is not None
-                  and (batch_idx + 1) % o["ada_interval"] == 0)
+        do_greg = self.do_pl and batch_idx % o.g_reg_interval == 0
+        do_dreg = self.do_r1 and batch_idx % o.d_reg_interval == 0
+        do_ada = (o.aug == "ada" and self.augment_pipe is not None
+                  and (batch_idx + 1) % o.ada_interval == 0)
         return bool(do_greg), bool(do_dreg), bool(do_ada)
 
     def train_step(self, reals, labels):
@@ -499,9 +513,9 @@ class Trainer:
         fn = self._step_fns.get(flags)
         if fn is None:
             fn = tf.function(lambda r, l, a, f=flags: self._step(r, l, *f, a),
-                             autograph=False, jit_compile=self.opts["xla"] or None)
+                             autograph=False, jit_compile=self.opts.xla or None)
             self._step_fns[flags] = fn
-        if self.opts["xla"]:
+        if self.opts.xla:
             # The compiled custom ops have no XLA kernels: XLA compiles the reference ops,
             # in their XLA form (no depthwise convolutions). Tracing happens inside this
             # call, in this thread.

@@ -1,0 +1,295 @@
+"""The training loop of sg2tf-train as a library function: `train(given)`.
+
+`train` runs in phases, top to bottom:
+  1. options: the resume source, the strategy, the dataset, then `TrainingOptions`
+     (every user error is raised here, before any work; `--dry_run` stops here);
+  2. run directory (`training_options.json`, log);
+  3. data: the tf.data pipeline (its position is part of every checkpoint);
+  4. networks and trainer (`setup.build_trainer`), weights from a `--resume` network;
+  5. resume from a checkpoint (the whole state, exactly);
+  6. the loop: steps, ticks (progress line, stats.jsonl, TensorBoard), snapshots
+     (checkpoint, network snapshot, fakes grid, metrics) every `snap` ticks and at the end.
+
+See docs/training.md for the run directory and the resume rules.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from sg2tf.training import options as options_lib
+from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy
+
+# Options a resumed run may change; the others keep the values saved with the run.
+RESUME_OVERRIDABLE = ("kimg", "tick_kimg", "snap", "keep_checkpoints", "cpu_devices", "strategy",
+                      "outdir", "xla", "dry_run", "metrics", "metrics_num_gen", "inception",
+                      "vgg16", "lpips")
+# Options of this process and machine, never taken from the saved run (`outdir` defaults to
+# the resumed run's parent).
+LOCAL_OPTIONS = ("cpu_devices", "dry_run", "outdir")
+
+
+def train(given):
+    """Trains with the options a user gave (`{option name: value}`, sg2tf-train's flag names;
+    missing or None: the default, the preset's or the resumed run's value).
+
+    Returns the run directory (None for a dry run). Raises `TrainingError` for user errors.
+    """
+    given = {k: v for k, v in given.items() if v is not None}
+    configure_cpu_devices(given.get("cpu_devices", 0))
+
+    import tensorflow as tf
+
+    import sg2tf
+    import sg2tf.io.snapshot
+    from sg2tf import data as data_lib
+    from sg2tf.training import checkpoints, stats as stats_lib, transfer
+    from sg2tf.utils import images as image_utils
+    from sg2tf.utils.seeds import z_from_seeds
+
+    # ---- 1. Options (before any work). ----------------------------------------------------
+    resume_kind, resume_path = None, None
+    if given.get("resume"):
+        try:
+            resume_kind, resume_path = checkpoints.resolve_resume(given["resume"], given.get("outdir"))
+        except (ValueError, OSError) as e:
+            raise TrainingError(str(e)) from None
+    run_dir = None
+    if resume_kind == "checkpoint":
+        run_dir = os.path.dirname(os.path.dirname(resume_path))
+        given = resumed_options(given, run_dir)
+    try:
+        strategy, num_workers, worker_id, is_chief = make_strategy(given.get("strategy", "auto"))
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
+    replicas = strategy.num_replicas_in_sync
+    info = None
+    if given.get("data"):
+        try:
+            info = data_lib.read_info(given["data"])
+        except (data_lib.DatasetError, OSError) as e:
+            raise TrainingError(f"--data: {e}") from None
+    elif not given.get("dry_run"):
+        raise TrainingError("--data is required")
+    try:
+        opts = options_lib.resolve(given, info, replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")),
+                                   num_workers=num_workers)
+        metric_files = {}
+        if opts.metrics and is_chief:  # every feature network file is there, before any work
+            metric_files = options_lib.metric_feature_files(opts)
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
+    source = None
+    if resume_kind == "network":
+        try:
+            source = sg2tf.load_network(resume_path)
+        except Exception as e:  # noqa: BLE001 (any loader failure is the user's file)
+            raise TrainingError(f"--resume={resume_path}: cannot load ({type(e).__name__}: {e})") from None
+    if opts.dry_run:
+        print(opts.to_json())
+        return None
+
+    # ---- 2. Run directory. ----------------------------------------------------------------
+    if run_dir is None and is_chief:
+        run_dir = checkpoints.next_run_dir(opts.outdir, opts.run_description)
+        with open(os.path.join(run_dir, "training_options.json"), "w") as f:
+            f.write(opts.to_json())
+    log = stats_lib.Logger(run_dir, enabled=is_chief)
+    run_dir = run_dir or opts.outdir  # other workers write nothing (checkpoint copies go to a temp dir)
+    log.print(f"sg2tf-train: run directory {run_dir}")
+    log.print(f"strategy {type(strategy).__name__}: {replicas} replicas, {num_workers} workers; "
+              f"batch {opts.batch} = {replicas} x {opts.batch_gpu} x {opts.accumulation_rounds} rounds")
+
+    # ---- 3. Data. -------------------------------------------------------------------------
+    import keras
+
+    # The global seed also enters tf.data's shuffle order: set it before building the
+    # pipeline, so a run depends only on its options (not on what ran before in-process).
+    keras.utils.set_random_seed(opts.seed)
+    data_impl, data_reader = None, data_lib.record_reader(opts.data, opts.resolution)
+    if resume_kind == "checkpoint":
+        data_impl, data_reader = _resumed_reader(resume_path, data_reader, log)
+    # Every worker reads the same stream of global batches and takes its own slice: the
+    # iterator state is then the same on every worker (the chief's checkpoint restores all
+    # of them exactly) and the data order does not depend on the number of workers.
+    data_iter = iter(data_lib.make_dataset(
+        opts.data, opts.resolution, opts.batch, mirror=opts.mirror, seed=opts.seed, labels=opts.c_dim > 0,
+        max_images=opts.max_images, shuffle_buffer=opts.shuffle_buffer, impl=data_impl))
+    worker_batch = opts.batch // num_workers
+
+    def next_batch():
+        reals, labels = next(data_iter)
+        if num_workers == 1:
+            return reals, labels
+        lo = worker_id * worker_batch
+        return reals[lo:lo + worker_batch], labels[lo:lo + worker_batch]
+
+    # ---- 4. Networks and trainer. ---------------------------------------------------------
+    trainer = build_trainer(opts, strategy, num_workers=num_workers)
+    G, D, G_ema = trainer.G, trainer.D, trainer.G_ema
+    if source is not None:
+        for name, dst, src in (("G", G, source.G), ("D", D, source.D),
+                               ("G_ema", G_ema, source.G_ema or source.G)):
+            if src is None:
+                log.print(f"{name}: not in {resume_path}; kept initial weights")
+                continue
+            for line in transfer.report(name, transfer.copy_matching(src, dst)):
+                log.print(line)
+    if trainer.frozen:
+        log.print(f"frozen variables: {len(trainer.frozen)} ({opts.freezed} D layers, G below {opts.freeze_g})")
+
+    # ---- 5. Resume. -----------------------------------------------------------------------
+    manager = checkpoints.CheckpointManager(run_dir, dict(trainer.checkpoint_objects(), data=data_iter),
+                                            keep=opts.keep_checkpoints, is_chief=is_chief)
+    if resume_kind == "checkpoint":
+        meta = manager.restore(resume_path)
+        log.print(f"resumed from {resume_path} at {meta['nimg'] / 1000:.3f} kimg, tick {meta['tick']}")
+        log.truncate_stats(meta["tick"])
+
+    # ---- 6. The loop. ---------------------------------------------------------------------
+    grid_z = z_from_seeds(range(opts.grid_seeds), G.z_dim)
+    grid_c = None
+    if opts.c_dim:
+        grid_c = np.eye(opts.c_dim, dtype=np.float32)[np.arange(opts.grid_seeds) % opts.c_dim]
+    if is_chief and resume_kind != "checkpoint":
+        image_utils.atomic_save_png(os.path.join(run_dir, "reals.png"), image_utils.make_grid(
+            image_utils.to_uint8(next(iter(data_lib.make_dataset(
+                opts.data, opts.resolution, min(opts.grid_seeds, info.count),
+                shuffle_buffer=0, repeat=False, labels=False)))[0].numpy())))
+        image_utils.atomic_save_png(os.path.join(run_dir, "fakes_init.png"), fakes_grid(G_ema, grid_z, grid_c))
+
+    total_nimg = int(round(opts.kimg * 1000))
+    tick_nimg = int(round(opts.tick_kimg * 1000))
+    cur_nimg = int(trainer.cur_nimg.numpy())
+    cur_tick = int(trainer.cur_tick.numpy())
+    tick_start_nimg = cur_nimg
+    tick_stats = stats_lib.TickStats()
+    timer = stats_lib.Timer()
+    tick_start_time = time.time()
+    log.print(f"training for {opts.kimg:g} kimg from {cur_nimg / 1000:g} kimg")
+
+    def publish():
+        """Checkpoint, then (chief) network snapshot, fakes grid and metrics."""
+        snap_kimg = cur_nimg // 1000
+        meta = dict(tick=cur_tick, kimg=cur_nimg / 1000, data_reader=data_reader)
+        manager.save(cur_nimg, meta)
+        if is_chief:
+            snapshot = f"network-snapshot-{snap_kimg:06d}"
+            sg2tf.io.snapshot.save_snapshot(
+                os.path.join(run_dir, snapshot), {"G": G, "D": D, "G_ema": G_ema},
+                dict(meta, augment_p=float(trainer.augment_p.numpy()), options=opts.to_dict()))
+            image_utils.atomic_save_png(os.path.join(run_dir, f"fakes{snap_kimg:06d}.png"),
+                                        fakes_grid(G_ema, grid_z, grid_c))
+            if opts.metrics:
+                snapshot_metrics(G_ema, opts, info, metric_files, run_dir, snapshot, cur_nimg / 1000, log)
+
+    while cur_nimg < total_nimg:
+        reals, labels = next_batch()
+        tick_stats.add(trainer.train_step(reals, labels))
+        cur_nimg += opts.batch
+        done = cur_nimg >= total_nimg
+        if not done and cur_nimg < tick_start_nimg + tick_nimg:
+            continue
+        # End of tick.
+        cur_tick += 1
+        trainer.cur_tick.assign(cur_tick)
+        values = tick_stats.collect()
+        now = time.time()
+        tick_time = now - tick_start_time
+        tick_kimg = (cur_nimg - tick_start_nimg) / 1000
+        sec_per_kimg = tick_time / max(tick_kimg, 1e-9)
+        rss, dev = stats_lib.peak_memory_gib()
+        record = dict(values, tick=cur_tick, kimg=cur_nimg / 1000, sec_per_kimg=sec_per_kimg,
+                      images_per_sec=tick_kimg * 1000 / max(tick_time, 1e-9), time=timer(),
+                      loss_G=values.get("loss_G"), loss_D=values.get("loss_D"),
+                      augment_p=float(trainer.augment_p.numpy()),
+                      skipped_steps=int(trainer.skipped_G.numpy() + trainer.skipped_D.numpy()),
+                      pl_mean=float(trainer.pl_mean.numpy()), host_peak_gib=rss)
+        if dev is not None:
+            record["device_peak_gib"] = dev
+        record.pop("skipped", None)
+        eta = (total_nimg - cur_nimg) / 1000 * sec_per_kimg
+        mem = f"host {rss:.2f} GiB" + (f", device {dev:.2f} GiB" if dev is not None else "")
+        log.print(f"tick {cur_tick:<5d} kimg {cur_nimg / 1000:<8.3f} time {stats_lib.format_time(timer()):<8s} "
+                  f"sec/kimg {sec_per_kimg:<7.2f} ETA {stats_lib.format_time(eta):<8s} "
+                  f"loss G {values.get('loss_G', float('nan')):.3f} D {values.get('loss_D', float('nan')):.3f} "
+                  f"p {record['augment_p']:.3f} mem {mem}")
+        log.tick(record)
+        if done or (opts.snap and cur_tick % opts.snap == 0):
+            publish()
+        tick_start_nimg = cur_nimg
+        tick_start_time = time.time()
+    log.print(f"done: {cur_nimg / 1000:g} kimg in {stats_lib.format_time(timer())}; run directory {run_dir}")
+    log.close()
+    return run_dir
+
+
+def resumed_options(given, run_dir):
+    """The options of a run continued from its checkpoint: the saved ones, with the given
+    values of `RESUME_OVERRIDABLE`; `LOCAL_OPTIONS` are never taken from the saved run."""
+    with open(os.path.join(run_dir, "training_options.json")) as f:
+        saved = options_lib.TrainingOptions.saved_values(f.read())
+    base = {k: v for k, v in saved.items() if k not in LOCAL_OPTIONS and k != "resume"}
+    base.update({k: given[k] for k in RESUME_OVERRIDABLE if k in given})
+    base["resume"] = given["resume"]
+    base["outdir"] = given.get("outdir") or os.path.dirname(run_dir)
+    return base
+
+
+def _resumed_reader(resume_path, data_reader, log):
+    """`(impl, reader)` of the data pipeline that can restore the checkpoint's data position:
+    its iterator state restores only into a dataset read the same way."""
+    from sg2tf.training import checkpoints
+
+    saved_reader = checkpoints.read_metadata(resume_path).get("data_reader")
+    if saved_reader == "stream" and data_reader == "compiled":
+        log.print("data: the checkpoint was written with the stock TFRecord reader; reading the same way")
+        return "ref", "stream"
+    if saved_reader == "compiled" and data_reader == "stream":
+        raise TrainingError(
+            f"--resume={resume_path}: this checkpoint's data position was saved by the compiled "
+            "record reader, which this process cannot use (no op library, or SG2TF_OPS=ref): "
+            "build the ops (scripts/build_ops.sh) and resume again, or start a new run from "
+            "the run's network snapshot")
+    return None, data_reader
+
+
+def fakes_grid(G, z, c):
+    """uint8 grid: the fixed seeds at psi 1 (top) and psi 0.7 (bottom), const noise."""
+    from sg2tf.utils import images as image_utils
+
+    rows = []
+    for psi in (1.0, 0.7):
+        imgs = []
+        for i in range(0, len(z), 8):
+            imgs.append(G.generate(z[i:i + 8], None if c is None else c[i:i + 8],
+                                   truncation_psi=psi, noise_mode="const").numpy())
+        rows.append(np.concatenate(imgs))
+    images = image_utils.to_uint8(np.concatenate(rows))
+    return image_utils.make_grid(images, cols=max(int(np.ceil(np.sqrt(len(z)))), 1))
+
+
+def snapshot_metrics(G_ema, opts, info, feature_files, run_dir, snapshot, kimg, log):
+    """Computes `opts.metrics` of G_ema against the training data (mirrored with --mirror,
+    at the training resolution), appends one JSON line per metric to `metric-<name>.jsonl`
+    and logs `Metrics/<name>` scalars to TensorBoard."""
+    from sg2tf.metrics import runner
+
+    for record in runner.compute_metrics(
+            list(opts.metrics), G_ema, info, network_path=snapshot, mirror=opts.mirror,
+            num_gen=opts.metrics_num_gen, feature_paths=feature_files,
+            cache=runner.StatsCache(), resolution=opts.resolution):
+        name = record["metric"]
+        record.update(snapshot=snapshot, kimg=kimg, num_gen=opts.metrics_num_gen or runner.METRICS[name].num_gen)
+        with open(os.path.join(run_dir, f"metric-{name}.jsonl"), "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+        results = record["results"]
+        log.print(f"metric {name}: " + " ".join(f"{k} {v:.4g}" for k, v in results.items())
+                  + f" ({record['total_time_str']}, {snapshot})")
+        scalars = {}
+        for key, value in results.items():
+            suffix = key[len(name) + 1:] if key.startswith(name + "_") else ""
+            scalars[f"Metrics/{name}" + (f"/{suffix}" if suffix else "")] = value
+        log.scalars(scalars, int(round(kimg * 1000)))
