@@ -74,13 +74,6 @@ def make_strategy(name):
     return tf.distribute.OneDeviceStrategy(device), 1, 0, True
 
 
-def _set_low_precision(model, dtype):
-    """Switches the float16 layers of a network to `dtype` (bfloat16)."""
-    for layer in [model] + list(model._flatten_layers(include_self=False, recursive=True)):
-        if getattr(layer, "compute_dtype_name", None) == "float16":
-            layer.compute_dtype_name = dtype
-
-
 def build_networks(opts):
     """`(G, D, G_ema)` for `opts` (a `TrainingOptions`); G_ema starts as a copy of G.
 
@@ -89,14 +82,16 @@ def build_networks(opts):
     from sg2tf.networks import Discriminator, Generator
 
     g_kwargs, d_kwargs = opts.network_kwargs()
+    if opts.precision == "bfloat16":
+        # The reduced-precision blocks' type is part of the networks' configs, so snapshots
+        # and checkpoints come back in bfloat16.
+        g_kwargs["synthesis_kwargs"] = {**g_kwargs["synthesis_kwargs"], "low_precision": "bfloat16"}
+        d_kwargs = {**d_kwargs, "low_precision": "bfloat16"}
     G = Generator(**g_kwargs, name="generator")
     D = Discriminator(**d_kwargs, name="discriminator")
     G_ema = Generator.from_config(G.get_config())
     for e, g in zip(G_ema.variables, G.variables):
         e.assign(g)
-    if opts.fp16_res > 0 and opts.precision == "bfloat16":
-        for net in (G, D, G_ema):
-            _set_low_precision(net, "bfloat16")
     return G, D, G_ema
 
 
