@@ -44,19 +44,102 @@ def test_schedule_tf_value_matches_python():
         assert float(s.tf_value(np.float32(kimg))) == pytest.approx(s(kimg), rel=1e-5)
 
 
-def test_presets_match_the_official_values():
-    o = options.resolve(dict(cfg="paper256", outdir="x"), FakeInfo())
-    assert (o.batch, o.mbstd_group, o.fmap_base, o.mapping_layers) == (64, 8, 16384, 8)
-    assert Schedule.parse(o.glr)(0) == 0.0025 and Schedule.parse(o.gamma)(0) == 1
-    assert o.ema_kimg == 20 and o.ema_rampup is None
-    o = options.resolve(dict(cfg="cifar", outdir="x"), FakeInfo())
-    assert o.pl_weight == 0 and o.style_mixing_prob == 0 and o.d_arch == "orig"
-    o = options.resolve(dict(cfg="auto", outdir="x"), FakeInfo(), replicas=1)
-    # auto at 32x32: batch min(4096 // 32, 32) = 32, gamma 0.0002 * 32^2 / 32
-    assert o.batch == 32 and Schedule.parse(o.gamma)(0) == pytest.approx(0.0064)
-    assert o.ema_kimg == 10 and o.fmap_base == 16384
-    o = options.resolve(dict(cfg="stylegan2", outdir="x", glr="0:0.002,100:0.001"), FakeInfo())
-    assert o.glr == "0:0.002,100:0.001" and Schedule.parse(o.dlr)(0) == 0.002
+# Reference sizes and settings of the official presets and of l4rz's models, computed by
+# scripts/official_network_sizes.py from stylegan2-ada-pytorch's train.py rules and networks.
+OFFICIAL = json.load(open(os.path.join(os.path.dirname(__file__), "data", "official_network_sizes.json")))
+# stylegan2-ada-pytorch training/loss.py, StyleGAN2Loss defaults (train.py changes them for cifar only).
+LOSS_DEFAULTS = dict(style_mixing_prob=0.9, pl_weight=2)
+
+
+class Info(FakeInfo):
+    def __init__(self, resolution):
+        super().__init__()
+        self.resolution = resolution
+        self.resolutions = tuple(2 ** i for i in range(int(np.log2(resolution)), 1, -1))
+
+
+@pytest.mark.parametrize("cfg", sorted(OFFICIAL["presets"]))
+def test_official_presets_resolve_the_official_settings(cfg):
+    assert OFFICIAL["inputs"]["gpus"] == 1
+    for res, ref in OFFICIAL["presets"][cfg].items():
+        o = options.resolve(dict(cfg=cfg, outdir="x"), Info(int(res)), replicas=1)
+        where = f"{cfg} at {res} px"
+        assert (o.batch, o.batch_gpu, o.kimg, o.mapping_layers) == (
+            ref["batch"], ref["batch_gpu"], ref["kimg"], ref["mapping_layers"]), where
+        assert o.fmap_base == ref["fmap_base_tf"] and o.fmap_max == ref["channel_max"], where
+        assert (o.mbstd_group, o.d_arch, o.w_dim, o.z_dim) == (
+            ref["D_mbstd_group_size"], ref["D_architecture"], ref["w_dim"], ref["z_dim"]), where
+        assert Schedule.parse(o.glr)(0) == Schedule.parse(o.dlr)(0) == pytest.approx(ref["lr"]), where
+        assert Schedule.parse(o.gamma)(0) == pytest.approx(ref["gamma"]), where
+        assert (o.ema_kimg, o.ema_rampup) == (pytest.approx(ref["ema_kimg"]), ref["ema_rampup"]), where
+        for key in ("style_mixing_prob", "pl_weight"):
+            expected = LOSS_DEFAULTS[key] if ref[key] is None else ref[key]
+            assert getattr(o, key) == expected, (where, key)
+
+
+@pytest.mark.parametrize("cfg", sorted(OFFICIAL["presets"]))
+def test_official_presets_build_the_official_networks(cfg):
+    from sg2tf.training import setup
+
+    for res, ref in OFFICIAL["presets"][cfg].items():
+        o = options.resolve(dict(cfg=cfg, outdir="x"), Info(int(res)), replicas=1)
+        sizes = setup.network_sizes(o)
+        assert sizes == {"G_params": ref["G_params"], "D_params": ref["D_params"],
+                         "G_channels": ref["G_channels"]}, f"{cfg} at {res} px"
+
+
+def test_official_totals_of_the_issue():
+    # G + D trainable parameters: stylegan2 at 1024 px 59.38M, paper256 48.77M.
+    assert OFFICIAL["presets"]["stylegan2"]["1024"]["total_params"] == 59382573
+    assert OFFICIAL["presets"]["paper256"]["256"]["total_params"] == 48768547
+
+
+def test_dry_run_reports_the_network_sizes():
+    # paper256 at 256 px: official G 24767458 and D 24001089 trainable parameters, channels
+    # 512 up to 32 px, then 256, 128, 64 (channel_base 16384 / res).
+    ref = OFFICIAL["presets"]["paper256"]["256"]
+    code = "import sys; from sg2tf.cli.train import run; sys.argv[0] = 'sg2tf-train'; run()"
+    proc = subprocess.run([sys.executable, "-c", code, "--cfg=paper256", "--resolution=256", "--dry_run"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert (out["G_params"], out["D_params"]) == (ref["G_params"], ref["D_params"]) == (24767458, 24001089)
+    assert out["G_channels"] == {"4": 512, "8": 512, "16": 512, "32": 512, "64": 256, "128": 128, "256": 64}
+    assert out["fmap_base"] == 8192 and out["batch_gpu"] == 8
+
+
+def test_tiny_and_demo_keep_their_widths():
+    # sg2tf's own presets, tuned before the official fmap_base was fixed: the same channels
+    # (fmap_base 2048: 128 up to 32 px under tiny's fmap_max 128).
+    for cfg, expected in (("tiny", [128, 128, 128, 128]), ("demo", [32, 32, 16, 16])):
+        o = options.resolve(dict(cfg=cfg, outdir="x"), FakeInfo())
+        spec = ChannelSpec(**o.network_kwargs()[0]["synthesis_kwargs"]["channels"])
+        assert o.fmap_base == 2048 and [spec(r) for r in (4, 8, 16, 32)] == expected, cfg
+
+
+def test_fmap_base_keeps_its_tf1_meaning():
+    # --fmap_base is the TF1 nf() base: channels(res) = min(2 * fmap_base / res, fmap_max).
+    o = options.resolve(dict(cfg="paper256", fmap_base=4096, outdir="x"), Info(256))
+    spec = ChannelSpec(**o.network_kwargs()[0]["synthesis_kwargs"]["channels"])
+    assert [spec(r) for r in (4, 32, 64, 128, 256)] == [512, 256, 128, 64, 32]
+
+
+def test_batch_gpu_rule():
+    # stylegan2-ada-pytorch train.py: batch_gpu = mb // ref_gpus for a preset; batch // gpus
+    # with --batch; auto: ref_gpus = gpus.
+    o = options.resolve(dict(cfg="stylegan2", outdir="x"), Info(64), replicas=1)
+    assert (o.batch, o.batch_gpu, o.accumulation_rounds) == (32, 32 // 8, 8)
+    o = options.resolve(dict(cfg="stylegan2", outdir="x"), Info(64), replicas=2)
+    assert (o.batch_gpu, o.accumulation_rounds) == (4, 4)
+    o = options.resolve(dict(cfg="cifar", outdir="x"), Info(32), replicas=2)
+    assert (o.batch, o.batch_gpu, o.accumulation_rounds) == (64, 64 // 2, 1)
+    o = options.resolve(dict(cfg="stylegan2", batch=16, outdir="x"), Info(64), replicas=2)
+    assert (o.batch_gpu, o.accumulation_rounds) == (8, 1)
+    o = options.resolve(dict(cfg="auto", outdir="x"), Info(256), replicas=2)
+    assert (o.batch, o.batch_gpu) == (32, 16)
+    # More replicas than the preset was made for: the per-replica batch, no accumulation.
+    o = options.resolve(dict(cfg="cifar", outdir="x"), Info(32), replicas=4)
+    assert (o.batch_gpu, o.accumulation_rounds) == (16, 1)
 
 
 def test_demo_preset_is_narrow_without_path_length_mixing_and_noise():

@@ -37,7 +37,9 @@ flags.DEFINE_integer("shuffle_buffer", None, "Shuffle window in images (default:
 
 # Batch and optimisation.
 common.define_batch(None, "Global batch size.")
-flags.DEFINE_integer("batch_gpu", None, "Per-replica batch per accumulation round (default: batch/replicas).")
+flags.DEFINE_integer("batch_gpu", None, "Per-replica batch per accumulation round (default: the preset's batch "
+                     "over the GPU count it was made for, as the official train.py, e.g. 4 for stylegan2; "
+                     "with --batch: batch / replicas).")
 flags.DEFINE_string("glr", None, "G learning rate, or a kimg schedule like 0:0.002,10000:0.0002.")
 flags.DEFINE_string("dlr", None, "D learning rate, or a kimg schedule.")
 flags.DEFINE_string("gamma", None, "R1 weight, or a kimg schedule like 0:10,20000:5.")

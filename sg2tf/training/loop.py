@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from sg2tf.training import options as options_lib
-from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy
+from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy, network_sizes
 
 # Options a resumed run may change; the others keep the values saved with the run.
 RESUME_OVERRIDABLE = ("kimg", "tick_kimg", "snap", "keep_checkpoints", "cpu_devices", "strategy",
@@ -88,7 +88,7 @@ def train(given):
         except Exception as e:  # noqa: BLE001 (any loader failure is the user's file)
             raise TrainingError(f"--resume={resume_path}: cannot load ({type(e).__name__}: {e})") from None
     if opts.dry_run:
-        print(opts.to_json())
+        print(json.dumps(dict(opts.to_dict(), **network_sizes(opts)), indent=2, sort_keys=True, default=str))
         return None
 
     # ---- 2. Run directory. ----------------------------------------------------------------

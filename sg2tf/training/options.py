@@ -245,10 +245,16 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
     o["kimg"] = float(o["kimg"])
     if o["kimg"] <= 0:
         raise OptionsError("--kimg must be > 0")
+    batch_given = o["batch"] is not None
     preset("batch", "mb")
     o["batch"] = int(o["batch"])
     if o["batch_gpu"] is None:
+        # As the official train.py: the preset's batch over the GPU count it was tuned for
+        # (what fits in a GPU's memory), gradient accumulation making up the global batch on
+        # fewer devices; an explicit --batch is split over the replicas.
         o["batch_gpu"] = o["batch"] // replicas
+        if not batch_given:
+            o["batch_gpu"] = min(o["batch_gpu"], spec["mb"] // spec["ref_gpus"])
     o["batch_gpu"] = int(o["batch_gpu"])
     if o["batch"] < 1 or o["batch_gpu"] < 1:
         raise OptionsError("--batch and --batch_gpu must be >= 1")
@@ -283,7 +289,10 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
         raise OptionsError(f"--batch_gpu={o['batch_gpu']} is not a multiple of --mbstd_group={o['mbstd_group']}")
     preset("mapping_layers", "map")
     if o["fmap_base"] is None:
-        o["fmap_base"] = int(spec["fmaps"] * 32768)
+        # The TF1 `nf()` base: channels(res) = min(2 * fmap_base / res, fmap_max). The official
+        # TF code sets fmaps * 16384 (stylegan2-ada-pytorch: channel_base = fmaps * 32768 with
+        # channel_base / res, the same channels).
+        o["fmap_base"] = int(spec["fmaps"] * 16384)
     preset("fmap_max", "fmap_max", 512)
     if not o["channels"]:
         o["channels"] = spec.get("channels", "")

@@ -1,8 +1,8 @@
 """The `--cfg` presets of sg2tf-train. No TensorFlow: flag modules import this module.
 
 The official StyleGAN2-ADA presets (its train.py `cfg_specs`) plus `tiny` and `demo`.
-Each preset holds: `ref_gpus` (the GPU count the preset was tuned for), `kimg`, `mb` (global
-batch), `mbstd` (minibatch-stddev group), `fmaps` (width factor), `lrate`, `gamma`, `ema`
+Each preset holds: `ref_gpus` (the GPU count the preset was tuned for: the default per-GPU
+batch is `mb // ref_gpus`), `kimg`, `mb` (global batch), `mbstd` (minibatch-stddev group), `fmaps` (width factor), `lrate`, `gamma`, `ema`
 (G_ema half-life in kimg), `ramp` (G_ema ramp-up), `map` (mapping layers); a preset may add
 defaults of other options by their option names (`fmap_max`, `w_dim`, `channels`,
 `pl_weight`, `mixing`, `noise_mode`). `auto` (-1 entries) is computed from the resolution
@@ -23,8 +23,9 @@ PRESETS = {
                       map=8),
     "cifar": dict(ref_gpus=2, kimg=100000, mb=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema=500, ramp=0.05,
                   map=2, pl_weight=0.0, mixing=0.0, d_arch="orig"),
-    # Small and fast, the full recipe: CPU tests and experiments at 8-32 px.
-    "tiny": dict(ref_gpus=1, kimg=500, mb=16, mbstd=4, fmaps=1 / 16, lrate=0.0025, gamma=0.05, ema=2, ramp=0.05, map=2,
+    # Small and fast, the full recipe: CPU tests and experiments at 8-32 px (128 channels up to
+# 32 px, 64 at 64 px).
+    "tiny": dict(ref_gpus=1, kimg=500, mb=16, mbstd=4, fmaps=1 / 8, lrate=0.0025, gamma=0.05, ema=2, ramp=0.05, map=2,
                  fmap_max=128, w_dim=128),
     # The embedded demo (`./run.sh demo`): 32 px shapes on 2 CPU cores, about 10 minutes for
     # 200 kimg, where the shapes are recognisable. Narrow (32 channels, 16 at 16 and 32 px,
@@ -32,7 +33,7 @@ PRESETS = {
     # without noise inputs (flat shapes have no stochastic detail), and with a high learning
     # rate: together these reach recognisable shapes in the fewest CPU seconds; batch 32 is
     # the fastest per kimg on 2 cores (docs/training.md has the measurements).
-    "demo": dict(ref_gpus=1, kimg=200, mb=32, mbstd=4, fmaps=1 / 16, lrate=0.008, gamma=0.2, ema=2, ramp=0.05, map=2,
+    "demo": dict(ref_gpus=1, kimg=200, mb=32, mbstd=4, fmaps=1 / 8, lrate=0.008, gamma=0.2, ema=2, ramp=0.05, map=2,
                  fmap_max=32, channels="16:16,32:16", w_dim=128, pl_weight=0.0, mixing=0.0,
                  noise_mode="none"),
 }
@@ -49,6 +50,7 @@ def preset_values(cfg, resolution, replicas):
     spec = dict(PRESETS[cfg])
     if cfg == "auto":
         res = resolution
+        spec["ref_gpus"] = replicas
         spec["mb"] = max(min(replicas * min(4096 // res, 32), 64), replicas)
         spec["mbstd"] = min(spec["mb"] // replicas, 4)
         spec["fmaps"] = 1 if res >= 512 else 0.5

@@ -2,6 +2,8 @@
 
 import os
 
+import numpy as np
+
 from sg2tf.errors import UserError
 
 
@@ -93,6 +95,23 @@ def build_networks(opts):
     for e, g in zip(G_ema.variables, G.variables):
         e.assign(g)
     return G, D, G_ema
+
+
+def network_sizes(opts):
+    """What `--dry_run` reports of the networks `opts` builds: `{"G_params", "D_params",
+    "G_channels"}`, the trainable parameter counts of G and D (as the official training loop
+    prints them) and G's channels per resolution (`{"4": 512, ..., "1024": 32}`)."""
+    from sg2tf.networks import Discriminator, Generator
+
+    g_kwargs, d_kwargs = opts.network_kwargs()
+    G = Generator(**g_kwargs, name="generator")
+    D = Discriminator(**d_kwargs, name="discriminator")
+
+    def count(net):
+        return int(sum(int(np.prod(v.shape)) for v in net.trainable_variables))
+
+    channels = {str(block.resolution): int(block.out_channels) for block in G.synthesis.blocks}
+    return {"G_params": count(G), "D_params": count(D), "G_channels": channels}
 
 
 _FROM_OPTIONS = object()
