@@ -2,7 +2,8 @@
 
 The official StyleGAN2-ADA presets (its train.py `cfg_specs`) plus `tiny` and `demo`.
 Each preset holds: `ref_gpus` (the GPU count the preset was tuned for: the default per-GPU
-batch is `mb // ref_gpus`), `kimg`, `mb` (global batch), `mbstd` (minibatch-stddev group), `fmaps` (width factor), `lrate`, `gamma`, `ema`
+batch is `mb // ref_gpus`), `kimg`, `mb` (global batch), `mbstd` (minibatch-stddev group),
+`fmaps` (width factor: channels `min(fmaps * 32768 / res, 512)`), `lrate`, `gamma`, `ema`
 (G_ema half-life in kimg), `ramp` (G_ema ramp-up), `map` (mapping layers); a preset may add
 defaults of other options by their option names (`fmap_max`, `w_dim`, `channels`,
 `pl_weight`, `mixing`, `noise_mode`). `auto` (-1 entries) is computed from the resolution
