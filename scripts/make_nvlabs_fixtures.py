@@ -26,6 +26,14 @@ G, D, G_ema, augment_pipe)` of `copy.deepcopy(module).eval().requires_grad_(Fals
 augment_pipe None, as with `--aug=noaug`), every persistent class's `module_src` replaced
 by a placeholder before pickling. It shares the references of its TF case.
 
+`--check=PKL` checks any official pickle (TF or PyTorch, e.g. a downloaded network) the
+same way instead of writing anything (the torch-*.pkl fixtures cannot be: their sources are
+placeholders the official loader cannot rebuild): it computes ws, const-noise images (force_fp32),
+D logits (force_fp32) and the TF scripts' seeded images with the official port, runs
+sg2tf (`force_fp32=True`, and as trained) on the same inputs, and prints the largest
+differences as JSON (the tests' tolerance is 1e-4 for float32 images and logits, 0 uint8
+steps for the seeded PNGs).
+
 `--refresh-d-fp32=NAME` only adds `d-logits-fp32.npy` (D with force_fp32=True) to an
 existing case's reference folder.
 
@@ -356,17 +364,85 @@ def write_torch_pickle(legacy, pkl, out, case):
     os.replace(out + ".tmp", out)
 
 
+def check_pickle(torch, legacy, path, seeds=(0, 1, 2), psi=0.7):
+    """Largest differences between sg2tf and the official port on the pickle at `path`."""
+    import sg2tf
+    from sg2tf import sampling
+    from sg2tf.networks.precision import with_precision
+
+    with open(path, "rb") as f:
+        data = legacy.load_network_pkl(f)
+    G, D = data["G_ema"], data["D"]
+    nets = sg2tf.load_network(path)
+    ours = nets.G_ema if nets.G_ema is not None else nets.G
+    seeds = list(seeds)
+    z = np.concatenate([np.random.RandomState(s).randn(1, G.z_dim) for s in seeds]).astype(np.float32)
+    c = labels_for(seeds, G.c_dim)
+    report = {"network": os.path.abspath(path), "seeds": seeds, "psi": psi,
+              "sg2tf_blocks": {str(k): v for k, v in ours.synthesis.block_dtypes.items()}}
+    with torch.no_grad():
+        ws = G.mapping(torch.from_numpy(z), torch.from_numpy(c), truncation_psi=psi)
+        want = G.synthesis(ws, noise_mode="const", force_fp32=True).numpy().transpose(0, 2, 3, 1)
+        got_ws = ours.mapping(z, c if G.c_dim else None, truncation_psi=psi).numpy()
+        report["ws_max_abs_error"] = float(np.abs(got_ws - ws.numpy()).max())
+        for force in (True, False):
+            img = ours.synthesis(ws.numpy(), noise_mode="const", force_fp32=force).numpy()
+            key = "images_force_fp32" if force else "images_as_trained"
+            report[f"{key}_max_abs_error"] = float(np.abs(img - want).max())
+        if D is not None and nets.D is not None:
+            n = 4
+            rng = np.random.RandomState(99)
+            images = rng.uniform(-1, 1, [n, D.img_channels, D.img_resolution, D.img_resolution])
+            images = images.astype(np.float32)
+            dlabels = labels_for(range(n), D.c_dim)
+            logits = D(torch.from_numpy(images), torch.from_numpy(dlabels), force_fp32=True).numpy()
+            got = nets.D(images.transpose(0, 2, 3, 1), dlabels if D.c_dim else None,
+                         force_fp32=True).numpy()
+            report["d_logits_force_fp32_max_abs_error"] = float(np.abs(got - logits).max())
+        # The TF scripts' seeded images (class 0 for conditional networks).
+        layers = noise_layers(G)
+        saved = [layer.noise_const.clone() for layer in layers]
+        class_idx = 0 if G.c_dim else None
+        label = torch.zeros([1, G.c_dim])
+        if class_idx is not None:
+            label[:, class_idx] = 1
+        official = []
+        for seed in seeds:
+            rnd = np.random.RandomState(seed)
+            zs = rnd.randn(1, G.z_dim)
+            for layer in layers:
+                r = layer.resolution
+                layer.noise_const.copy_(torch.from_numpy(rnd.randn(1, 1, r, r)[0, 0]).float())
+            official.append(to_uint8(G(torch.from_numpy(zs).float(), label, truncation_psi=psi,
+                                       noise_mode="const", force_fp32=True).numpy())[0])
+        for layer, value in zip(layers, saved):
+            layer.noise_const.copy_(value)
+        mine = np.concatenate([images for _, images in sampling.generate_from_seeds(
+            with_precision(ours, "float32"), seeds, psi, None, class_idx, "seeded", 4)])
+        report["seeded_uint8_max_step"] = int(np.abs(mine.astype(int) - np.stack(official)).max())
+    return report
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pytorch", required=True, help="stylegan2-ada-pytorch checkout")
     parser.add_argument("--outdir", default="tests/data/nvlabs_synth")
     parser.add_argument("--case", action="append", choices=sorted(CASES),
                         help="cases to make (default: all)")
+    parser.add_argument("--check", metavar="PKL", help="compare sg2tf with the official port on "
+                        "this pickle and print the differences (writes nothing)")
     parser.add_argument("--torch", action="append", default=[], choices=sorted(CASES),
                         help="also write torch-NAME.pkl (the official port's snapshot format)")
     parser.add_argument("--refresh-d-fp32", action="append", default=[], metavar="NAME",
                         help="only add d-logits-fp32.npy to an existing case's references")
     args = parser.parse_args()
+    if args.check:
+        sys.path.insert(0, os.path.abspath(args.pytorch))
+        import torch
+        import legacy
+
+        print(json.dumps(check_pickle(torch, legacy, args.check), indent=1))
+        return
     only_extras = (args.refresh_d_fp32 or args.torch) and not args.case
     cases = [] if only_extras else (args.case or sorted(CASES))
     for name in cases:  # Pickles first: the stand-in module must not meet the real dnnlib.
