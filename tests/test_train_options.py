@@ -27,21 +27,42 @@ class FakeInfo:
         self.label_size = label_size
 
 
-def test_schedule_constant_and_piecewise_linear():
+def test_schedule_steps_ramps_and_constants():
     assert Schedule.parse("0.002")(123) == pytest.approx(0.002)
+    # "2e-3, then 2e-4 from 10000 kimg": a step (the README's --glr example).
     s = Schedule.parse("0:0.002,10000:0.0002")
-    assert s(0) == pytest.approx(0.002)
-    assert s(5000) == pytest.approx(0.0011)
-    assert s(20000) == pytest.approx(0.0002)
-    assert Schedule.parse(s.spec()).points == s.points
-    with pytest.raises(ValueError, match="--glr"):
-        Schedule.parse("0:abc", "glr")
+    assert [s(k) for k in (0, 5000, 9999.9, 10000, 20000)] == [0.002, 0.002, 0.002, 0.0002, 0.0002]
+    # An explicit linear ramp.
+    s = Schedule.parse("0:10..20000:5")
+    assert [s(k) for k in (0, 5000, 20000, 30000)] == pytest.approx([10, 8.75, 5, 5])
+    # Mixed: constant, then a ramp, then a step; before the first point its value.
+    s = Schedule.parse("100:0.002,1000:0.002..2000:0.001,3000:0.0001")
+    assert [s(k) for k in (0, 500, 1000, 1500, 2000, 2999, 3000)] == pytest.approx(
+        [0.002, 0.002, 0.002, 0.0015, 0.001, 0.001, 0.0001])
+    for text in ("0:0.002,10000:0.0002", "0:10..20000:5", "100:0.002,1000:0.002..2000:0.001,3000:0.0001",
+                 "0:1,12345678.5:2"):
+        s, again = Schedule.parse(text), Schedule.parse(Schedule.parse(text).spec())
+        assert (again.points, again.ramps) == (s.points, s.ramps), text
+    for bad in ("0:abc", "10:1,5:2", "0:1..", "0:1,0:2"):
+        with pytest.raises(ValueError, match="--glr="):
+            Schedule.parse(bad, "glr")
 
 
 def test_schedule_tf_value_matches_python():
-    s = Schedule.parse("100:10,2000:5,3000:1")
-    for kimg in (0.0, 100.0, 150.5, 1999.0, 2500.0, 5000.0):
-        assert float(s.tf_value(np.float32(kimg))) == pytest.approx(s(kimg), rel=1e-5)
+    for text in ("100:10,2000:5,3000:1", "100:10..2000:5,3000:1", "0:1..10:2..20:0"):
+        s = Schedule.parse(text)
+        for kimg in (0.0, 100.0, 150.5, 1999.0, 2000.0, 2500.0, 3000.0, 5000.0, 5.0, 10.0, 15.0, 25.0):
+            assert float(s.tf_value(np.float32(kimg))) == pytest.approx(s(kimg), rel=1e-5), (text, kimg)
+
+
+def test_schedules_of_older_runs_keep_their_meaning():
+    # training_options.json written before the step syntax: commas were linear ramps.
+    old = dict(cfg="tiny", outdir="x", glr="0:0.002,10000:0.0002", dlr="0.002", gamma="0:10,20000:5")
+    given = options.TrainingOptions.saved_values(old)
+    assert (given["glr"], given["dlr"], given["gamma"]) == ("0:0.002..10000:0.0002", "0.002", "0:10.0..20000:5.0")
+    assert Schedule.parse(given["glr"])(5000) == pytest.approx(0.0011)
+    new = json.loads(options.resolve(given, FakeInfo()).to_json())
+    assert new["schedule_syntax"] == 2 and options.TrainingOptions.saved_values(new)["glr"] == given["glr"]
 
 
 # Reference sizes and settings of the official presets and of l4rz's models, computed by

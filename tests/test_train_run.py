@@ -81,8 +81,6 @@ def test_errors_before_any_work(shapes, tmp_path):
         _train(data=shapes, outdir=str(tmp_path), cond=True)
     with pytest.raises(TrainingError, match="no such file"):
         _train(data=shapes, outdir=str(tmp_path), resume=str(tmp_path / "missing.pkl"))
-    with pytest.raises(TrainingError, match="no run with a complete checkpoint"):
-        _train(data=shapes, outdir=str(tmp_path), resume="latest")
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(b"not a pickle")
     with pytest.raises(TrainingError, match="cannot load"):
@@ -123,6 +121,61 @@ def test_resume_after_sigkill_is_exact(shapes, tmp_path):
     assert ticks == [1, 2]
     for a, b in zip(_ema_weights(one_go), _ema_weights(run)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_resume_applies_changed_options_as_a_step_schedule_would(shapes, tmp_path):
+    # Resuming at 8 images with a new learning rate and gamma continues exactly as one run
+    # whose schedules step there: the optimizer state, counters and data position are kept
+    # and the new values apply from the resumed image count.
+    common = dict(TINY, aug="ada", p=0.2, kimg=0.016, d_reg_interval=2)
+    one_go = _train(data=shapes, outdir=str(tmp_path / "a"), **dict(common, glr="0:0.002,0.008:0.001",
+                                                                      gamma="0:1,0.008:0.5"))
+    run = _train(data=shapes, outdir=str(tmp_path / "b"), **dict(common, kimg=0.008, glr="0.002", gamma="1"))
+    assert _train(outdir=str(tmp_path / "b"), resume="latest", kimg=0.016, glr="0.001", gamma="0.5") == run
+    for a, b in zip(_ema_weights(one_go), _ema_weights(run)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
+    assert [t["tick"] for t in ticks] == [1, 2] and ticks[1]["G_lr"] == pytest.approx(0.001)
+    log = open(os.path.join(run, "log.txt")).read()
+    for line in ("gamma 1 -> 0.5 (from 0.008 kimg)", "glr 0.002 -> 0.001 (from 0.008 kimg)",
+                 "kimg 0.008 -> 0.016 (from 0.008 kimg)"):
+        assert line in log, line
+    saved = json.load(open(os.path.join(run, "training_options.json")))
+    assert (saved["glr"], saved["gamma"], saved["kimg"]) == ("0.001", "0.5", 0.016)
+    assert saved["resume_changes"] == [{"kimg": 0.008, "changes": {
+        "gamma": ["1.0", "0.5"], "glr": ["0.002", "0.001"], "kimg": [0.008, 0.016]}}]
+
+
+def test_resume_refuses_architecture_changes_and_applies_augmentation_changes(shapes, tmp_path):
+    run = _train(data=shapes, outdir=str(tmp_path), kimg=0.008, aug="ada", p=0.2, **TINY)
+    before = open(os.path.join(run, "training_options.json")).read()
+    with pytest.raises(TrainingError, match=r"cannot change --fmap_max \(32 -> 16\), --mapping_layers \(2 -> 4\) "
+                                            r"of a run continued from its checkpoint \(they define the networks\)"):
+        _train(outdir=str(tmp_path), resume="latest", kimg=0.016, fmap_max=16, mapping_layers=4)
+    with pytest.raises(TrainingError, match=r"--seed \(3 -> 4\).*the data position and the random state"):
+        _train(outdir=str(tmp_path), resume=run, kimg=0.016, seed=4)
+    assert open(os.path.join(run, "training_options.json")).read() == before
+    # The same values as saved are no change; a new augmentation probability replaces the
+    # restored one.
+    _train(outdir=str(tmp_path), resume="latest", kimg=0.012, fmap_max=32, aug="fixed", p=0.5, tick_kimg=0.004)
+    ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
+    assert ticks[-1]["kimg"] == pytest.approx(0.012) and ticks[-1]["augment_p"] == pytest.approx(0.5)
+    log = open(os.path.join(run, "log.txt")).read()
+    assert "aug ada -> fixed" in log and "p 0.2 -> 0.5" in log and "fmap_max" not in log
+
+
+def test_resume_latest_without_a_checkpoint_starts_a_new_run(shapes, tmp_path, capsys):
+    # A first run killed before its first checkpoint: --resume=latest starts again.
+    killed = tmp_path / "00000-shapes-tiny-batch4-ada"
+    killed.mkdir()
+    (killed / "training_options.json").write_text("{}")
+    run = _train(data=shapes, outdir=str(tmp_path), resume="latest", kimg=0.004, **dict(TINY, snap=0))
+    assert os.path.basename(run).startswith("00001-")
+    line = (f"--resume=latest: no run with a complete checkpoint under {str(tmp_path)!r}; "
+            "starting a new run")
+    assert capsys.readouterr().out.count(line) == 1
+    assert open(os.path.join(run, "log.txt")).readline().strip() == line
+    assert checkpoints.latest_run_dir(str(tmp_path)) == run
 
 
 def test_resume_reads_data_the_way_the_checkpoint_did(shapes, tmp_path):

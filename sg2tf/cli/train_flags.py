@@ -40,9 +40,12 @@ common.define_batch(None, "Global batch size.")
 flags.DEFINE_integer("batch_gpu", None, "Per-replica batch per accumulation round (default: the preset's batch "
                      "over the GPU count it was made for, as the official train.py, e.g. 4 for stylegan2; "
                      "with --batch: batch / replicas).")
-flags.DEFINE_string("glr", None, "G learning rate, or a kimg schedule like 0:0.002,10000:0.0002.")
-flags.DEFINE_string("dlr", None, "D learning rate, or a kimg schedule.")
-flags.DEFINE_string("gamma", None, "R1 weight, or a kimg schedule like 0:10,20000:5.")
+flags.DEFINE_string("glr", None, "G learning rate, or a kimg schedule of KIMG:VALUE points: 0:0.002,10000:0.0002 "
+                    "is 0.002, and 0.0002 from 10000 kimg on (a comma steps); 0:0.002..10000:0.0002 falls "
+                    "linearly over the first 10000 kimg (.. ramps).")
+flags.DEFINE_string("dlr", None, "D learning rate, or a kimg schedule (as --glr).")
+flags.DEFINE_string("gamma", None, "R1 weight, or a kimg schedule (as --glr), e.g. 0:10,20000:5: 10, and 5 from "
+                    "20000 kimg on.")
 flags.DEFINE_float("ema_kimg", None, "G_ema half-life in kimg.")
 flags.DEFINE_float("ema_rampup", -1.0, "G_ema ramp-up (fraction of cur_nimg; 0: off; <0: preset).")
 flags.DEFINE_float("style_mixing_prob", None, "Style mixing probability (0 disables).")

@@ -22,10 +22,15 @@ import numpy as np
 from sg2tf.training import options as options_lib
 from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy, network_sizes
 
-# Options a resumed run may change; the others keep the values saved with the run.
-RESUME_OVERRIDABLE = ("kimg", "tick_kimg", "snap", "keep_checkpoints", "cpu_devices", "strategy",
-                      "outdir", "xla", "dry_run", "metrics", "metrics_num_gen", "inception",
-                      "vgg16", "lpips")
+# Options a run continued from its checkpoint cannot change, and why. Every other option given
+# on resuming takes effect from the resumed image count.
+FIXED_ON_RESUME = dict.fromkeys(
+    ("cfg", "resolution", "cond", "fmap_base", "fmap_max", "channels", "mapping_layers", "mapping_width",
+     "w_dim", "z_dim", "mbstd_group", "mbstd_channels", "noconst", "g_arch", "d_arch"),
+    "they define the networks")
+FIXED_ON_RESUME.update(dict.fromkeys(("freezed", "freeze_g"), "they define what the optimizers train"))
+FIXED_ON_RESUME.update(dict.fromkeys(("data", "mirror", "max_images", "shuffle_buffer", "batch", "seed"),
+                                     "the data position and the random state are restored"))
 # Options of this process and machine, never taken from the saved run (`outdir` defaults to
 # the resumed run's parent).
 LOCAL_OPTIONS = ("cpu_devices", "dry_run", "outdir")
@@ -50,16 +55,27 @@ def train(given):
     from sg2tf.utils.seeds import z_from_seeds
 
     # ---- 1. Options (before any work). ----------------------------------------------------
+    notes = []  # what phase 1 decided, for log.txt
+    if given.get("resume") == "latest" and checkpoints.latest_run_dir(given.get("outdir")) is None:
+        # The preemptible-machine loop always passes --resume=latest: a first run killed
+        # before its first checkpoint starts again from scratch.
+        notes.append(f"--resume=latest: no run with a complete checkpoint under {given.get('outdir')!r}; "
+                     "starting a new run")
+        print(notes[-1], flush=True)
+        given = {k: v for k, v in given.items() if k != "resume"}
     resume_kind, resume_path = None, None
     if given.get("resume"):
         try:
             resume_kind, resume_path = checkpoints.resolve_resume(given["resume"], given.get("outdir"))
         except (ValueError, OSError) as e:
             raise TrainingError(str(e)) from None
-    run_dir = None
+    run_dir, saved = None, None
     if resume_kind == "checkpoint":
         run_dir = os.path.dirname(os.path.dirname(resume_path))
-        given = resumed_options(given, run_dir)
+        saved = read_saved_options(run_dir)
+        given = resumed_options(given, saved, run_dir)
+    elif resume_kind == "network":
+        given = options_lib.transfer_defaults(given)
     try:
         strategy, num_workers, worker_id, is_chief = make_strategy(given.get("strategy", "auto"))
     except ValueError as e:
@@ -74,8 +90,21 @@ def train(given):
     elif not given.get("dry_run"):
         raise TrainingError("--data is required")
     try:
-        opts = options_lib.resolve(given, info, replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")),
-                                   num_workers=num_workers)
+        machine = dict(replicas=replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")),
+                       num_workers=num_workers)
+        opts = options_lib.resolve(given, info, **machine)
+        changes = {}
+        if resume_kind == "checkpoint":
+            before = options_lib.resolve(resumed_options({}, saved, run_dir), info, **machine)
+            changes = option_changes(before, opts)
+            fixed = sorted(k for k in changes if k in FIXED_ON_RESUME)
+            if fixed:
+                reasons = sorted({FIXED_ON_RESUME[k] for k in fixed})
+                raise TrainingError(
+                    f"--resume={given['resume']}: cannot change " + ", ".join(
+                        f"--{k} ({format_value(changes[k][0])} -> {format_value(changes[k][1])})" for k in fixed)
+                    + f" of a run continued from its checkpoint ({'; '.join(reasons)}); start a new run "
+                    "from one of its network snapshots instead (--resume=RUN/network-snapshot-NNNNNN)")
         metric_files = {}
         if opts.metrics and is_chief:  # every feature network file is there, before any work
             metric_files = options_lib.metric_feature_files(opts)
@@ -94,11 +123,20 @@ def train(given):
     # ---- 2. Run directory. ----------------------------------------------------------------
     if run_dir is None and is_chief:
         run_dir = checkpoints.next_run_dir(opts.outdir, opts.run_description)
-        with open(os.path.join(run_dir, "training_options.json"), "w") as f:
-            f.write(opts.to_json())
+        write_options(run_dir, opts)
     log = stats_lib.Logger(run_dir, enabled=is_chief)
     run_dir = run_dir or opts.outdir  # other workers write nothing (checkpoint copies go to a temp dir)
+    for line in notes:
+        log.write(line)
     log.print(f"sg2tf-train: run directory {run_dir}")
+    if changes:
+        resumed_kimg = checkpoints.read_metadata(resume_path)["nimg"] / 1000
+        for key, (old, new) in sorted(changes.items()):
+            log.print(f"{key} {format_value(old)} -> {format_value(new)} (from {resumed_kimg:g} kimg)")
+        if is_chief:
+            history = saved.get("resume_changes", []) + [
+                {"kimg": resumed_kimg, "changes": {k: list(v) for k, v in sorted(changes.items())}}]
+            write_options(run_dir, opts, resume_changes=history)
     log.print(f"strategy {type(strategy).__name__}: {replicas} replicas, {num_workers} workers; "
               f"batch {opts.batch} = {replicas} x {opts.batch_gpu} x {opts.accumulation_rounds} rounds")
 
@@ -147,6 +185,8 @@ def train(given):
         meta = manager.restore(resume_path)
         log.print(f"resumed from {resume_path} at {meta['nimg'] / 1000:.3f} kimg, tick {meta['tick']}")
         log.truncate_stats(meta["tick"])
+        if "p" in changes:  # a new augmentation probability replaces the restored one
+            trainer.augment_p.assign(opts.p if opts.aug != "noaug" else 0.0)
 
     # ---- 6. The loop. ---------------------------------------------------------------------
     grid_z = z_from_seeds(range(opts.grid_seeds), G.z_dim)
@@ -226,16 +266,68 @@ def train(given):
     return run_dir
 
 
-def resumed_options(given, run_dir):
-    """The options of a run continued from its checkpoint: the saved ones, with the given
-    values of `RESUME_OVERRIDABLE`; `LOCAL_OPTIONS` are never taken from the saved run."""
-    with open(os.path.join(run_dir, "training_options.json")) as f:
-        saved = options_lib.TrainingOptions.saved_values(f.read())
-    base = {k: v for k, v in saved.items() if k not in LOCAL_OPTIONS and k != "resume"}
-    base.update({k: given[k] for k in RESUME_OVERRIDABLE if k in given})
-    base["resume"] = given["resume"]
+def read_saved_options(run_dir):
+    """The parsed `training_options.json` of a run."""
+    path = os.path.join(run_dir, "training_options.json")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise TrainingError(f"{path}: cannot read the run's options ({e})") from None
+    if not isinstance(saved, dict):
+        raise TrainingError(f"{path}: not a JSON object")
+    return saved
+
+
+def resumed_options(given, saved, run_dir):
+    """The options of a run continued from its checkpoint: the saved ones, overridden by every
+    option given now; `LOCAL_OPTIONS` are never taken from the saved run."""
+    base = {k: v for k, v in options_lib.TrainingOptions.saved_values(saved).items()
+            if k not in LOCAL_OPTIONS and k != "resume"}
+    if "data" in given and "data" in base and _same_path(given["data"], base["data"]):
+        given = dict(given, data=base["data"])  # the same dataset, spelt another way
+    base.update(given)
     base["outdir"] = given.get("outdir") or os.path.dirname(run_dir)
     return base
+
+
+def _same_path(a, b):
+    return os.path.abspath(os.path.normpath(a)) == os.path.abspath(os.path.normpath(b))
+
+
+def option_changes(before, after):
+    """`{option: (old, new)}` of the options (not the derived values) that differ."""
+    changes = {}
+    for key in options_lib.DEFAULTS:
+        if key in LOCAL_OPTIONS or key == "resume":
+            continue
+        old, new = getattr(before, key), getattr(after, key)
+        if old != new:
+            changes[key] = (list(old) if isinstance(old, tuple) else old, list(new) if isinstance(new, tuple) else new)
+    return changes
+
+
+def format_value(value):
+    """An option value as the change lines show it (`gamma 10 -> 5`)."""
+    if isinstance(value, list):
+        return ",".join(value) or "none"
+    if isinstance(value, str):
+        try:
+            return f"{float(value):g}"  # a constant schedule
+        except ValueError:
+            return value
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def write_options(run_dir, opts, **extra):
+    """Writes the run's `training_options.json` (all or nothing)."""
+    from sg2tf.utils.atomic import atomic_file
+
+    with atomic_file(os.path.join(run_dir, "training_options.json")) as tmp:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(dict(opts.to_dict(), **extra), indent=2, sort_keys=True, default=str))
 
 
 def _resumed_reader(resume_path, data_reader, log):

@@ -18,6 +18,7 @@ from typing import Optional
 from sg2tf import constants
 from sg2tf.errors import UserError
 from sg2tf.training.presets import PRESETS, PresetError, preset_values
+from sg2tf.training import schedules
 from sg2tf.training.schedules import Schedule
 
 __all__ = ["DEFAULTS", "OptionsError", "PRESETS", "TrainingOptions", "resolve"]
@@ -132,9 +133,11 @@ class TrainingOptions:
     lpips: Optional[str]
 
     def to_dict(self):
-        """`{field: value}` with JSON types (the metrics as a list)."""
+        """`{field: value}` with JSON types (the metrics as a list), plus `schedule_syntax`
+        (the version of the schedules' text form)."""
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
+        d["schedule_syntax"] = schedules.SYNTAX
         return d
 
     def to_json(self):
@@ -146,12 +149,18 @@ class TrainingOptions:
         """The given-option values saved in a `training_options.json` (text or parsed dict).
 
         Files of every sg2tf version are flat objects keyed by option name; keys this version
-        does not know (derived values, removed options) are left out.
+        does not know (derived values, removed options) are left out. Schedules of files
+        written before the step syntax (no `schedule_syntax`) were linear ramps.
         """
-        saved = json.loads(text_or_dict) if isinstance(text_or_dict, str) else dict(text_or_dict)
+        saved = json.loads(text_or_dict) if isinstance(text_or_dict, str) else text_or_dict
         if not isinstance(saved, dict):
             raise OptionsError("training_options.json: not a JSON object")
-        return {k: v for k, v in saved.items() if k in DEFAULTS}
+        values = {k: v for k, v in saved.items() if k in DEFAULTS}
+        if saved.get("schedule_syntax", 1) < schedules.SYNTAX:
+            for key in ("glr", "dlr", "gamma"):
+                if values.get(key) is not None:
+                    values[key] = Schedule.from_legacy(values[key], key).spec()
+        return values
 
     @property
     def run_description(self):
@@ -337,6 +346,17 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
     if not o["dry_run"] and not o["outdir"]:
         raise OptionsError("--outdir is required")
     return TrainingOptions(**o)
+
+
+def transfer_defaults(given):
+    """The options of a new run that starts from another network's weights (`--resume` of a
+    snapshot or pickle): as stylegan2-ada-pytorch's train.py, ADA reacts faster at first
+    (`ada_kimg` 100) and G_ema has no ramp-up, unless given."""
+    given = dict(given)
+    given.setdefault("ada_kimg", 100.0)
+    if given.get("ema_rampup") is None or given["ema_rampup"] < 0:
+        given["ema_rampup"] = 0.0
+    return given
 
 
 def parse_metrics(value):

@@ -56,6 +56,12 @@ class Logger:
         self.log.write(line + "\n")
         self.log.flush()
 
+    def write(self, line):
+        """Writes a line to log.txt only (it was printed already)."""
+        if self.enabled:
+            self.log.write(line + "\n")
+            self.log.flush()
+
     def truncate_stats(self, max_tick):
         """Drops stats.jsonl lines of ticks after `max_tick` (work lost since a checkpoint)."""
         path = os.path.join(self.run_dir, "stats.jsonl")
