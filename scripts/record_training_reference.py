@@ -30,7 +30,16 @@ Keys (`i` = iteration, `P` = phase name: Gmain, Greg, Dmain, Dreg, Gboth, Dboth)
                                             drawn several times is stacked on a new first axis)
   it{i}/{P}/loss/{stat}                     what the loss reports (Loss/G/loss -> G_loss, ...)
   it{i}/{P}/grad/{G|D}/{param}              gradients after the phase's backward passes
+  it{i}/{P}/grad_f32_error/{G|D}/{param}    the recording's own rounding error (--float64_check):
+                                            the larger norm of its difference to the same run in
+                                            float64 and to a float32 run whose initial weights
+                                            moved by 2^-24 relative
   it{i}/after/{G|D|G_ema}/{tensor}, it{i}/after/pl_mean, it{i}/after/p, it{i}/after/ada_rt
+
+In the .npz the tensors of each init/after/grad group are packed into one flat float32 array
+(key: the group, e.g. `it0/Gmain/grad/G`), in the order and shapes of `layouts` in the .json
+(`sg2tf.training.replay.load_reference` unpacks them). `--keep_every=false` keeps the weights
+after the last iteration only (the committed fixtures: the tests compare the last).
 
 Usage:
   python scripts/record_training_reference.py --checkout=/work/ext/stylegan2-ada-pytorch \\
@@ -55,7 +64,7 @@ DEFAULTS = dict(
     num_fp16_res=0, conv_clamp=None, augpipe=None, aug_p=0.0, ada_target=None, ada_interval=4, ada_kimg=500,
     r1_gamma=1.0, pl_weight=2.0, style_mixing_prob=0.9, pl_batch_shrink=2, pl_decay=0.01,
     g_reg_interval=2, d_reg_interval=2, batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None,
-    iterations=4, seed=0, perturb=0.1)
+    iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True)
 
 
 def _official_augpipes(checkout):
@@ -81,6 +90,23 @@ class DrawLog:
                           random_=torch.Tensor.random_)
         self._pending_aug = []
         self._noise_k = 0
+        self.sequence = []  # Every recorded draw in order: (function, value).
+        self._replay = None
+
+    def replay(self, float64=False):
+        """From now on, draws made in a phase return the recorded values, in order (as float64)."""
+        self._replay = iter(self.sequence)
+        self._float64 = float64
+
+    def _replayed(self, fn, out):
+        if self.context is None or self._replay is None:
+            return out
+        rec_fn, value = next(self._replay)
+        if rec_fn != fn or tuple(value.shape) != tuple(out.shape):
+            raise RuntimeError(f"replay: draw {fn}{tuple(out.shape)} where {rec_fn}{value.shape} was recorded")
+        if fn == "random_":
+            return out.fill_(int(value))
+        return self.torch.from_numpy(value.astype(np.float64 if self._float64 else value.dtype))
 
     def install(self):
         torch = self.torch
@@ -91,6 +117,8 @@ class DrawLog:
 
         def random_(tensor, *args, **kwargs):
             out = orig_random(tensor, *args, **kwargs)
+            if log._replay is not None:
+                return log._replayed("random_", out)
             log._record("random_", sys._getframe(1), out)
             return out
         torch.Tensor.random_ = random_
@@ -103,6 +131,8 @@ class DrawLog:
     def _wrap(self, name, fn):
         def wrapped(*args, **kwargs):
             out = fn(*args, **kwargs)
+            if self._replay is not None:
+                return self._replayed(name, out)
             self._record(name, sys._getframe(1), out)
             return out
         return wrapped
@@ -113,11 +143,14 @@ class DrawLog:
         self._noise_k = 0
 
     def start_aug_call(self):
+        if self._replay is not None:
+            return
         self._flush_aug()
         self.aug_call += 1
 
     def end_phase(self):
-        self._flush_aug()
+        if self._replay is None:
+            self._flush_aug()
         self.context = None
 
     def _put(self, key, value):
@@ -127,6 +160,7 @@ class DrawLog:
         if self.context is None:
             return
         value = out.detach().cpu().numpy().copy()
+        self.sequence.append((fn, value))
         i, phase = self.context
         prefix = f"it{i}/{phase}/"
         src = os.path.basename(frame.f_code.co_filename)
@@ -181,8 +215,37 @@ def _source_line(frame):
 
 
 def _named_tensors(module):
+    """Parameters and buffers, less the constant resampling filters."""
     out = {n: p.detach().cpu().numpy().astype(np.float32).copy() for n, p in module.named_parameters()}
-    out.update({n: b.detach().cpu().numpy().astype(np.float32).copy() for n, b in module.named_buffers()})
+    out.update({n: b.detach().cpu().numpy().astype(np.float32).copy() for n, b in module.named_buffers()
+                if not n.endswith("resample_filter")})
+    return out
+
+
+def _pack(data, layouts):
+    """Packs per-tensor keys `<group>/<tensor>` of init/after/grad groups into one flat float32
+    array per group (`<group>`; order and shapes in `layouts`): a few hundred small arrays
+    would cost more in zip headers than in data."""
+    out = {}
+    groups = {}
+    for key, value in data.items():
+        m = re.fullmatch(r"(init/(G|D|G_ema)|it\d+/after/(G|D|G_ema)|it\d+/\w+/grad(?:_f32_error)?/(G|D))/(.+)", key)
+        if m:
+            groups.setdefault(m.group(1), {})[m.group(5)] = value
+        else:
+            out[key] = value
+    for group, tensors in groups.items():
+        net = group.split("/")[-1]
+        layout = layouts["G" if net == "G_ema" else net]
+        names = [n for n, _ in layout if n in tensors]
+        if set(names) != set(tensors):
+            raise RuntimeError(f"{group}: tensors outside the layout: {sorted(set(tensors) - set(names))}")
+        if group.split("/")[-2] == "grad" and len(names) != len(tensors):
+            raise RuntimeError(group)
+        out[group] = np.concatenate([np.asarray(tensors[n], np.float32).reshape(-1) for n in names])
+        if group.split("/")[-2] == "grad_f32_error":  # One value per parameter, in layout order.
+            params = [n for n, _ in layout if n in tensors]
+            out[group] = np.asarray([tensors[n] for n in params], np.float32)
     return out
 
 
@@ -236,15 +299,14 @@ def _build(spec, checkout):
 
 def record(spec, checkout, out):
     torch, dnnlib, G, D, G_ema, pipe, kwargs = _build(spec, checkout)
-    from training import loss as loss_module
-    from training import augment
-    from torch_utils import misc, training_stats
 
     data = {}
     for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
         for k, v in _named_tensors(module).items():
             data[f"init/{name}/{k}"] = v
 
+    initial = [copy.deepcopy(m) for m in (G, D, G_ema, pipe)]  # For the float64 run.
+    initial_f32 = [copy.deepcopy(m) for m in (G, D, G_ema, pipe)]  # For the perturbed run.
     snapshot = dict(training_set_kwargs=dnnlib.EasyDict(class_name="training.dataset.ImageFolderDataset",
                                                         resolution=spec["resolution"], use_labels=spec["c_dim"] > 0),
                     augment_pipe=pipe)
@@ -257,10 +319,75 @@ def record(spec, checkout, out):
     with open(out + ".pkl", "wb") as f:
         pickle.dump(snapshot, f)
 
+    log = DrawLog(torch)
+    _run_loop(spec, torch, G, D, G_ema, pipe, log, data, None)
+    for key, values in log.records.items():
+        data[key] = values[0] if len(values) == 1 else np.stack(values)
+    if spec["float64_check"]:
+        # The same iterations in float64 from the same weights and draws: how far the float32
+        # recording is from exact arithmetic, per gradient tensor (the tests' rounding bound).
+        nets64 = [m.double().train().requires_grad_(False) for m in initial[:3]]
+        nets64[2].eval()
+        pipe64 = initial[3].double().train() if initial[3] is not None else None
+        data64 = {}
+        log.replay(float64=True)
+        # The official code casts to torch.float32 by name (mapping input, block dtypes):
+        # make that name float64 for this run.
+        float32, default = torch.float32, torch.get_default_dtype()
+        torch.float32 = torch.float64
+        torch.set_default_dtype(torch.float64)
+        try:
+            _run_loop(spec, torch, *nets64, pipe64, log, data64, data)
+        finally:
+            torch.float32 = float32
+            torch.set_default_dtype(default)
+        # The same iterations in float32 from weights moved by float32 rounding (relative
+        # 2^-24 normal noise): how far rounding differences carry over the iterations.
+        gen = torch.Generator().manual_seed(spec["seed"] + 5)
+        with torch.no_grad():
+            for module in initial_f32[:2]:
+                for p in module.parameters():
+                    p.mul_(1 + torch.randn(p.shape, generator=gen) * 2.0 ** -24)
+            initial_f32[2].load_state_dict(initial_f32[0].state_dict())
+        data_p = {}
+        log.replay(float64=False)
+        _run_loop(spec, torch, *initial_f32, log, data_p, data)
+        for key, g64 in data64.items():
+            m = re.fullmatch(r"(it\d+/\w+)/grad/(G|D)/(.+)", key)
+            if m:
+                g32 = data[key].astype(np.float64)
+                err = max(np.linalg.norm(g32 - g64), np.linalg.norm(g32 - data_p[key].astype(np.float64)))
+                data[f"{m.group(1)}/grad_f32_error/{m.group(2)}/{m.group(3)}"] = np.float32(err)
+    data = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v)
+            for k, v in data.items()}
+    if not spec["keep_every"]:
+        last = spec["iterations"] - 1
+        data = {k: v for k, v in data.items()
+                if not re.match(r"it\d+/after/(G|D|G_ema)/", k) or k.startswith(f"it{last}/after/")}
+    # Tensor order of each network: parameters, then buffers (as _named_tensors lists them).
+    layouts = {name: [[k, list(v.shape)] for k, v in _named_tensors(module).items()]
+               for name, module in (("G", G), ("D", D))}
+    np.savez_compressed(out + ".npz", **_pack(data, layouts))
+    with open(out + ".json", "w") as f:
+        parameters = {name: [n for n, _ in module.named_parameters()] for name, module in (("G", G), ("D", D))}
+        json.dump(dict(spec=spec, official_kwargs=kwargs, layouts=layouts, parameters=parameters), f, indent=1,
+                  sort_keys=True)
+    return data
+
+
+def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
+    """Runs the iterations of the official loop's phases; writes what it records into `data`.
+    `inputs`: None to draw the inputs (recording), or a previous run's `data` to reuse them."""
+    from training import augment
+    from training import loss as loss_module
+    from torch_utils import misc, training_stats
+
+    dtype = next(G.parameters()).dtype
     loss = loss_module.StyleGAN2Loss(device=torch.device("cpu"), G_mapping=G.mapping, G_synthesis=G.synthesis, D=D,
                                      augment_pipe=pipe, style_mixing_prob=spec["style_mixing_prob"],
                                      r1_gamma=spec["r1_gamma"], pl_batch_shrink=spec["pl_batch_shrink"],
                                      pl_decay=spec["pl_decay"], pl_weight=spec["pl_weight"])
+    loss.pl_mean = loss.pl_mean.to(dtype)
     # Phases and optimizers as the official training loop sets them up.
     phases = []
     for name, module, lr, reg_interval in (("G", G, spec["glr"], spec["g_reg_interval"]),
@@ -274,7 +401,6 @@ def record(spec, checkout, out):
             phases.append(dict(name=name + "main", module=module, opt=opt, interval=1))
             phases.append(dict(name=name + "reg", module=module, opt=opt, interval=reg_interval))
 
-    log = DrawLog(torch)
     reports = {}
     orig_report = training_stats.report
 
@@ -290,7 +416,10 @@ def record(spec, checkout, out):
         log.start_aug_call()
         return orig_forward(self, images, debug_percentile)
     augment.AugmentPipe.forward = aug_forward
-    ada_stats = training_stats.Collector(regex="Loss/signs/real") if (pipe is not None and spec["ada_target"] is not None) else None
+    ada_stats = None
+    if pipe is not None and spec["ada_target"] is not None:
+        ada_stats = training_stats.Collector(regex="Loss/signs/real")
+        ada_stats.update()  # Forget what an earlier run reported.
 
     rng = np.random.RandomState(spec["seed"] + 2)
     B, res, ch, c_dim = spec["batch"], spec["resolution"], spec["img_channels"], spec["c_dim"]
@@ -306,23 +435,31 @@ def record(spec, checkout, out):
     log.install()
     try:
         for it in range(spec["iterations"]):
-            real_img = rng.uniform(-1, 1, size=[B, ch, res, res]).astype(np.float32)
-            real_c = labels(B)
+            if inputs is None:
+                real_img = rng.uniform(-1, 1, size=[B, ch, res, res]).astype(np.float32)
+                real_c = labels(B)
+                all_gen_z = torch.randn([len(phases) * B, G.z_dim], generator=data_gen).split(B)
+                all_gen_c = torch.from_numpy(labels(len(phases) * B)).split(B)
+            else:
+                real_img, real_c = inputs[f"it{it}/real_img"], inputs[f"it{it}/real_c"]
+                all_gen_z = [torch.from_numpy(inputs[f"it{it}/{ph['name']}/gen_z"])
+                             if f"it{it}/{ph['name']}/gen_z" in inputs else None for ph in phases]
+                all_gen_c = [torch.from_numpy(inputs[f"it{it}/{ph['name']}/gen_c"])
+                             if f"it{it}/{ph['name']}/gen_c" in inputs else None for ph in phases]
             data[f"it{it}/real_img"], data[f"it{it}/real_c"] = real_img, real_c
-            all_gen_z = torch.randn([len(phases) * B, G.z_dim], generator=data_gen).split(B)
-            all_gen_c = torch.from_numpy(labels(len(phases) * B)).split(B)
             for phase, gen_z, gen_c in zip(phases, all_gen_z, all_gen_c):
                 if it % phase["interval"] != 0:
                     continue
                 pname = phase["name"]
                 pre = f"it{it}/{pname}/"
-                data[pre + "gen_z"], data[pre + "gen_c"] = gen_z.numpy(), gen_c.numpy()
+                gen_z, gen_c = gen_z.to(dtype), gen_c.to(dtype)
+                data[pre + "gen_z"], data[pre + "gen_c"] = gen_z.numpy().astype(np.float32), gen_c.numpy().astype(np.float32)
                 reports.clear()
                 log.start_phase(it, pname)
                 phase["opt"].zero_grad(set_to_none=True)
                 phase["module"].requires_grad_(True)
-                loss.accumulate_gradients(phase=pname, real_img=torch.from_numpy(real_img),
-                                          real_c=torch.from_numpy(real_c), gen_z=gen_z, gen_c=gen_c,
+                loss.accumulate_gradients(phase=pname, real_img=torch.from_numpy(real_img).to(dtype),
+                                          real_c=torch.from_numpy(real_c).to(dtype), gen_z=gen_z, gen_c=gen_c,
                                           sync=True, gain=phase["interval"])
                 phase["module"].requires_grad_(False)
                 log.end_phase()
@@ -331,7 +468,7 @@ def record(spec, checkout, out):
                 for name, param in phase["module"].named_parameters():
                     if param.grad is not None:
                         misc.nan_to_num(param.grad, nan=0, posinf=1e5, neginf=-1e5, out=param.grad)
-                        data[pre + f"grad/{pname[0]}/{name}"] = param.grad.numpy().astype(np.float32).copy()
+                        data[pre + f"grad/{pname[0]}/{name}"] = param.grad.numpy().copy()
                 phase["opt"].step()
             # G_ema, counters and ADA, as the official loop does them.
             ema_nimg = spec["ema_kimg"] * 1000
@@ -348,7 +485,7 @@ def record(spec, checkout, out):
                 ada_stats.update()
                 rt = ada_stats["Loss/signs/real"]
                 adjust = np.sign(rt - spec["ada_target"]) * (B * spec["ada_interval"]) / (spec["ada_kimg"] * 1000)
-                pipe.p.copy_((pipe.p + adjust).max(misc.constant(0)))
+                pipe.p.copy_((pipe.p + adjust).max(misc.constant(0, dtype=pipe.p.dtype)))
                 data[f"it{it}/after/ada_rt"] = np.float32(rt)
             for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
                 for k, v in _named_tensors(module).items():
@@ -359,12 +496,6 @@ def record(spec, checkout, out):
         log.uninstall()
         training_stats.report = orig_report
         augment.AugmentPipe.forward = orig_forward
-    for key, values in log.records.items():
-        data[key] = values[0] if len(values) == 1 else np.stack(values)
-    np.savez_compressed(out + ".npz", **data)
-    with open(out + ".json", "w") as f:
-        json.dump(dict(spec=spec, official_kwargs=kwargs), f, indent=1, sort_keys=True)
-    return data
 
 
 def _parse_value(text):

@@ -12,11 +12,11 @@ as the original draws them). `params(uniforms, seed, shape)` makes these from a
 stateless `seed`), so a batch is augmented identically however it is split across replicas;
 `__call__(..., params=)` takes them directly (the seam the parity tests use). Keys and shapes
 of `params` (N = batch): `<t>_gate [N]` for t in xflip, rotate90, xint, scale, aniso, xfrac,
-brightness, contrast, lumaflip, hue, saturation, noise, cutout; `rotate_gate [2, N]` (pre-,
-post-rotation); `imgfilter_gate [4, N]`; values `xflip_value, rotate90_value, lumaflip_value,
+brightness, contrast, lumaflip, hue, saturation, noise, cutout; `rotate_gate [N, 2]` (pre-,
+post-rotation); `imgfilter_gate [N, 4]`; values `xflip_value, rotate90_value, lumaflip_value,
 hue_value [N]` (uniforms), `scale_value, aniso_value, brightness_value, contrast_value,
 saturation_value, noise_value [N]` (normals), `xint_value [N, 2]` (uniforms), `xfrac_value
-[N, 2]` (normals), `rotate_value [2, N]` (uniforms), `imgfilter_value [4, N]` (normals),
+[N, 2]` (normals), `rotate_value [N, 2]` (uniforms), `imgfilter_value [N, 4]` (normals),
 `noise_pixels [N, H, W, C]` (normals), `cutout_center [N, 2]` (uniforms, x then y).
 
 Groups, as the `--augpipe` letters: b = blit (x-flip, 90-degree rotation, integer
@@ -173,10 +173,10 @@ class AugmentPipe:
         out["xint_gate"], out["xint_value"] = slot("xint"), tf.stack([slot("xint", 1), slot("xint", 2)], 1)
         out["xfrac_gate"] = slot("xfrac")
         out["xfrac_value"] = _normal(tf.stack([slot("xfrac", 1), slot("xfrac", 2)], 1))
-        out["rotate_gate"] = tf.stack([slot("prerot"), slot("postrot")])
-        out["rotate_value"] = tf.stack([slot("prerot", 1), slot("postrot", 1)])
-        out["imgfilter_gate"] = tf.stack([slot("imgfilter", i) for i in range(4)])
-        out["imgfilter_value"] = _normal(tf.stack([slot("imgfilter", 4 + i) for i in range(4)]))
+        out["rotate_gate"] = tf.stack([slot("prerot"), slot("postrot")], 1)
+        out["rotate_value"] = tf.stack([slot("prerot", 1), slot("postrot", 1)], 1)
+        out["imgfilter_gate"] = tf.stack([slot("imgfilter", i) for i in range(4)], 1)
+        out["imgfilter_value"] = _normal(tf.stack([slot("imgfilter", 4 + i) for i in range(4)], 1))
         out["cutout_gate"] = slot("cutout")
         out["cutout_center"] = tf.stack([slot("cutout", 1), slot("cutout", 2)], 1)
         if self._on("noise"):
@@ -209,15 +209,15 @@ class AugmentPipe:
             G, used = G @ _scale(1 / s, 1 / s), True
         p_rot = 1 - tf.sqrt(tf.clip_by_value(1 - self.strength.get("rotate", 0) * p, 0.0, 1.0))
         if self._on("rotate"):
-            theta = (d["rotate_value"][0] * 2 - 1) * np.pi * self.rotate_max
-            theta = tf.where(d["rotate_gate"][0] < p_rot, theta, 0.0)
+            theta = (d["rotate_value"][:, 0] * 2 - 1) * np.pi * self.rotate_max
+            theta = tf.where(d["rotate_gate"][:, 0] < p_rot, theta, 0.0)
             G, used = G @ _rotate(theta), True
         if self._on("aniso"):
             s = gated("aniso", tf.pow(2.0, d["aniso_value"] * self.aniso_std), 1.0)
             G, used = G @ _scale(1 / s, s), True
         if self._on("rotate"):
-            theta = (d["rotate_value"][1] * 2 - 1) * np.pi * self.rotate_max
-            theta = tf.where(d["rotate_gate"][1] < p_rot, theta, 0.0)
+            theta = (d["rotate_value"][:, 1] * 2 - 1) * np.pi * self.rotate_max
+            theta = tf.where(d["rotate_gate"][:, 1] < p_rot, theta, 0.0)
             G = G @ _rotate(theta)
         if self._on("xfrac"):
             t = d["xfrac_value"] * self.xfrac_std
@@ -314,12 +314,12 @@ class AugmentPipe:
     # ------------------------------------------------------------------ filter
     def filter_gains(self, d, p):
         """`[N, 4]` band gains: each band's amplification, power-normalised one at a time."""
-        n = tf.shape(d["imgfilter_gate"])[1]
+        n = tf.shape(d["imgfilter_gate"])[0]
         g = tf.ones([n, 4])
         power = tf.constant(_BAND_POWER)
         for i, band in enumerate(self.imgfilter_bands):
-            t_i = tf.pow(2.0, d["imgfilter_value"][i] * self.imgfilter_std)
-            t_i = tf.where(d["imgfilter_gate"][i] < self.strength["imgfilter"] * p * band, t_i, 1.0)
+            t_i = tf.pow(2.0, d["imgfilter_value"][:, i] * self.imgfilter_std)
+            t_i = tf.where(d["imgfilter_gate"][:, i] < self.strength["imgfilter"] * p * band, t_i, 1.0)
             t = tf.concat([tf.ones([n, i]), t_i[:, None], tf.ones([n, 3 - i])], axis=1)
             t = t / tf.sqrt(tf.reduce_sum(power * tf.square(t), axis=-1, keepdims=True))
             g = g * t

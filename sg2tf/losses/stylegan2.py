@@ -82,12 +82,13 @@ def path_length_noise(shape, seed):
     return tf.random.stateless_normal(shape, seed) / np.sqrt(float(shape[1] * shape[2]))
 
 
-def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random", noise_generator=None):
+def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random", noise_generator=None,
+                 return_ws=False):
     """Per-sample path lengths `sqrt(mean_layers(sum_w(J^T y)^2))` with `y = noise`.
 
     `noise` is `[N, H, W, C]` as from `path_length_noise`. Differentiable w.r.t. G's
     weights (the caller's outer tape records it); the inner gradient is of an unscaled
-    float32 value.
+    float32 value. `return_ws`: return `(lengths, ws)`.
     """
     with tf.GradientTape() as tape:
         ws = mapped_ws(G, z, c, mix_z, cutoffs)
@@ -95,4 +96,5 @@ def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random", 
         images = _synthesis(G, ws, noise_mode, noise_generator)
         total = tf.reduce_sum(tf.cast(images, tf.float32) * noise)
     grads = tape.gradient(total, ws)
-    return tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
+    lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
+    return (lengths, ws) if return_ws else lengths

@@ -15,6 +15,12 @@ global batch is split across replicas and rounds. G's random noise inputs and th
 path-length directions come from per-phase seeds of that generator, folded with the
 sample group (replica, round).
 
+Injected draws (the replay seam). `train_step(reals, labels, draws=..., capture=True)`
+takes every random draw of the step from `draws` (latents, style-mixing cutoffs and second
+latents, generated-image labels, G's noise, path-length directions, augmentation parameters;
+format in `sg2tf.training.replay`) and returns each phase's gradients: how sg2tf is compared
+with the official training loop step for step, and how a training difference is debugged.
+
 Normalisation. Each loss is a mean over the global batch: a round contributes the
 sum of its per-sample losses divided by the global batch size, rounds are summed and
 the optimizer sums over replicas. Statistics are returned as cross-replica sums.
@@ -26,7 +32,7 @@ import tensorflow as tf
 
 from sg2tf import losses
 from sg2tf.ops import dispatch
-from sg2tf.training import schedules
+from sg2tf.training import replay, schedules
 
 
 def _nonfinite_count(grads):
@@ -92,6 +98,28 @@ class SkipNonFiniteOptimizer(keras.optimizers.LossScaleOptimizer):
         pass
 
 
+class TorchAdam(keras.optimizers.Adam):
+    """Adam as `torch.optim.Adam` computes it: epsilon is added to the bias-corrected
+    `sqrt(v / (1 - beta_2^t))`, where Keras (and TF1's `AdamOptimizer`, which StyleGAN2's
+    TF code used) add it to `sqrt(v)` before the correction, an epsilon larger by
+    `1 / sqrt(1 - beta_2^t)` (12x at the first lazy-regularized step). It matters where
+    gradients are tiny (the mapping network's). Same variables as Keras's Adam.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = tf.cast(learning_rate, variable.dtype)
+        gradient = tf.cast(gradient, variable.dtype)
+        step = tf.cast(self.iterations + 1, variable.dtype)
+        beta_1_power = tf.pow(tf.cast(self.beta_1, variable.dtype), step)
+        beta_2_power = tf.pow(tf.cast(self.beta_2, variable.dtype), step)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
+        self.assign_add(v, (tf.square(gradient) - v) * (1 - self.beta_2))
+        alpha = lr / (1 - beta_1_power)
+        self.assign_sub(variable, m * alpha / (tf.sqrt(v / (1 - beta_2_power)) + self.epsilon))
+
+
 def make_optimizer(lr_variable, reg_interval, fp16):
     """Adam(0, 0.99, 1e-8) with the lazy-regularization correction, wrapped for loss scaling.
 
@@ -101,7 +129,7 @@ def make_optimizer(lr_variable, reg_interval, fp16):
     none: their wrapper only skips non-finite steps.
     """
     ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-    adam = keras.optimizers.Adam(learning_rate=lambda: lr_variable.read_value(),
+    adam = TorchAdam(learning_rate=lambda: lr_variable.read_value(),
                                  beta_1=0.0 ** ratio, beta_2=0.99 ** ratio, epsilon=1e-8)
     if fp16:
         return keras.optimizers.LossScaleOptimizer(adam, initial_scale=2.0 ** 15,
@@ -154,8 +182,10 @@ class Trainer:
         with strategy.scope():
             self.G_lr = tf.Variable(0.0, trainable=False, name="G_lr")
             self.D_lr = tf.Variable(0.0, trainable=False, name="D_lr")
-            self.opt_G, self.G_ratio = make_optimizer(self.G_lr, opts.g_reg_interval if self.do_pl else 0, self.fp16)
-            self.opt_D, self.D_ratio = make_optimizer(self.D_lr, opts.d_reg_interval if self.do_r1 else 0, self.fp16)
+            # The lazy-regularization correction follows the intervals alone, as in both originals:
+            # with pl_weight 0 (or gamma 0) the learning rate and betas are still corrected.
+            self.opt_G, self.G_ratio = make_optimizer(self.G_lr, opts.g_reg_interval, self.fp16)
+            self.opt_D, self.D_ratio = make_optimizer(self.D_lr, opts.d_reg_interval, self.fp16)
             self.opt_G.build(self.G_vars)
             self.opt_D.build(self.D_vars)
             self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
@@ -171,6 +201,9 @@ class Trainer:
         # Drawn in cross-replica context only: one stream for the whole run.
         self.rng = tf.random.Generator.from_seed(int(opts.seed))
         self._step_fns = {}
+        self._replay_fns = {}
+        self._draws = None  # The injected draws while a replay step is traced.
+        self._capture = False
 
     # ---------------------------------------------------------------- checkpoint content
     def checkpoint_objects(self):
@@ -194,32 +227,46 @@ class Trainer:
         """This replica's consecutive slice of a worker-level tensor."""
         ctx = tf.distribute.get_replica_context()
         local = ctx.replica_id_in_sync_group % self.local_replicas
-        return x[local * self.per_replica:(local + 1) * self.per_replica]
+        return tf.nest.map_structure(lambda t: t[local * self.per_replica:(local + 1) * self.per_replica], x)
 
     def _global_slice(self, x):
         """This replica's slice of a tensor that spans the global batch."""
         ctx = tf.distribute.get_replica_context()
         rid = ctx.replica_id_in_sync_group
-        return x[rid * self.per_replica:(rid + 1) * self.per_replica]
+        return tf.nest.map_structure(lambda t: t[rid * self.per_replica:(rid + 1) * self.per_replica], x)
 
     def _round(self, x, r, size=None):
         size = size or self.batch_gpu
-        return x[r * self.batch_gpu:r * self.batch_gpu + size]
+        return tf.nest.map_structure(lambda t: t[r * self.batch_gpu:r * self.batch_gpu + size], x)
 
     def _augment(self, images, u, seed, p):
         if self.augment_pipe is None:
             return images
+        if isinstance(u, dict):  # Injected parameters (replay).
+            return self.augment_pipe(images, p, params=u)
         return self.augment_pipe(images, p, u, seed)
 
-    def _latents(self, n):
+    def _injected(self, phase, name, default=None):
+        """The injected draw `name` of `phase` (replay), or `default`."""
+        if self._draws is None or name not in self._draws.get(phase, {}):
+            return default
+        return self._draws[phase][name]
+
+    def _latents(self, n, phase=None):
         """Global-batch latents, mixing latents, mixing cutoffs."""
+        if self._injected(phase, "z") is not None:
+            z = self._injected(phase, "z")
+            cut = self._injected(phase, "cutoffs", tf.fill([n], self.G.num_ws))
+            return z, self._injected(phase, "mix_z", tf.zeros_like(z)), tf.cast(cut, tf.int32)
         z = self.rng.normal([n, self.G.z_dim])
         mix_z = self.rng.normal([n, self.G.z_dim])
         cut = losses.mixing_cutoffs(self.rng.uniform([n, 2]), self.G.num_ws,
                                     self.opts.style_mixing_prob)
         return z, mix_z, cut
 
-    def _aug_randoms(self, n):
+    def _aug_randoms(self, n, phase=None, call=0):
+        if self.augment_pipe is not None and self._injected(phase, "aug") is not None:
+            return self._injected(phase, "aug")[call], tf.zeros([2], tf.int64)
         if self.augment_pipe is None:
             return tf.zeros([n, 1]), tf.zeros([2], tf.int64)
         return (self.rng.uniform([n, self.augment_pipe.num_uniforms]),
@@ -241,17 +288,22 @@ class Trainer:
         with tf.control_dependencies(reads):
             return tf.cast(skip, tf.float32) + 0.0
 
-    def _noise_seed(self):
-        """A seed for G's random noise in one phase (drawn only with noise_mode=random)."""
+    def _noise_seed(self, phase=None):
+        """A seed for G's random noise in one phase (drawn only with noise_mode=random), or
+        the phase's injected noise arrays."""
+        if self.noise_mode == "random" and self._injected(phase, "noise") is not None:
+            return list(self._injected(phase, "noise"))
         if self.noise_mode != "random":
             return tf.zeros([2], tf.int64)
         return self.rng.make_seeds(1)[:, 0]
 
-    def _noise(self, seed, r):
+    def _noise(self, seed, r, size=None):
         """G's noise source for round r on this replica: from the phase seed and the sample
         group (replica, round), so it is checkpointed and does not depend on the layout."""
         if self.noise_mode != "random":
             return None
+        if isinstance(seed, (list, tuple)):  # Injected noise arrays (replay).
+            return replay.RecordedNoise(self._round(self._global_slice(list(seed)), r, size))
         rid = tf.distribute.get_replica_context().replica_id_in_sync_group
         group = tf.cast(rid * self.rounds + r, tf.int64)
         return losses.StatelessNoise(tf.random.experimental.stateless_fold_in(seed, group))
@@ -283,6 +335,8 @@ class Trainer:
             grads = g if grads is None else [a + b for a, b in zip(grads, g)]
             for k, v in values.items():
                 sums[k] = v if k not in sums else sums[k] + v
+        if self._capture:
+            sums["grads"] = [g / opt.scale_loss(tf.constant(1.0)) for g in grads]
         sums["skipped"] = self._apply(opt, grads, variables)
         return sums
 
@@ -316,51 +370,60 @@ class Trainer:
         weight = self.opts.pl_weight * self.opts.g_reg_interval
 
         def directions(r):
+            if pl_seed.shape.rank == 4:  # Injected directions (replay), one group after another.
+                group = rid * self.rounds + r
+                return pl_seed[group * self.pl_batch:(group + 1) * self.pl_batch]
             seed = tf.stack([pl_seed[0], pl_seed[1] + tf.cast(rid * self.rounds + r, tf.int64)])
             return losses.stylegan2.path_length_noise([self.pl_batch, res, res, ch], seed)
 
         def round_loss(r, noise):
-            lengths = losses.path_lengths(
+            lengths, ws = losses.path_lengths(
                 self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
                 self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
-                self._round(cut, r, self.pl_batch), self.noise_mode, self._noise(noise_seed, r))
+                self._round(cut, r, self.pl_batch), self.noise_mode, self._noise(noise_seed, r, self.pl_batch),
+                return_ws=True)
             # Each group of samples (one round on one replica) measures its penalty
             # against the stored mean moved towards the group's own mean (the official
             # per-GPU update); groups do not see each other, so the result does not
             # depend on how groups are laid out over replicas and rounds. The stored
-            # mean moves once per step, towards the mean of all groups (`_step`).
-            local_mean = tf.stop_gradient(tf.reduce_mean(lengths))
-            group_mean = tf.stop_gradient(pl_mean + (local_mean - pl_mean) * self.opts.pl_decay)
+            # mean moves once per step, towards the mean of all groups (`_step`). As in both
+            # originals, the gradient flows through the group's mean too.
+            local_mean = tf.reduce_mean(lengths)
+            group_mean = pl_mean + (local_mean - pl_mean) * self.opts.pl_decay
             penalty = tf.square(lengths - group_mean)
             return tf.reduce_sum(penalty) * weight / n_total, {
-                "pl_penalty": tf.reduce_sum(penalty), "pl_length_sum": tf.reduce_sum(lengths)}
+                "pl_penalty": tf.reduce_sum(penalty), "pl_length_sum": tf.reduce_sum(lengths),
+                "w_sum": tf.reduce_sum(tf.stop_gradient(ws[:, 0]), axis=0)}
 
         out = self._accumulate(self.opt_G, self.G_vars, round_loss, directions)
         out["skipped_G"] = out.pop("skipped")
         return out
 
-    def _d_main(self, reals, labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p, noise_seed):
-        reals, labels = self._slice(reals), self._slice(labels)
+    def _d_main(self, reals, labels, gen_labels, z, mix_z, cut, aug_u_fake, aug_u_real, aug_seed, p, noise_seed):
+        reals, labels, gen_labels = self._slice(reals), self._slice(labels), self._slice(gen_labels)
         z, mix_z, cut = self._global_slice(z), self._global_slice(mix_z), self._global_slice(cut)
         aug_u_fake, aug_u_real = self._global_slice(aug_u_fake), self._global_slice(aug_u_real)
 
         def fakes(r):  # G's images need no gradient here: generated outside the tape
-            img, _ = losses.generate_images(self.G, self._round(z, r), self._round(labels, r),
-                                            self._round(mix_z, r) if self._mixing() else None,
-                                            self._round(cut, r), self.noise_mode,
-                                            self._noise(noise_seed, r))
-            return tf.stop_gradient(img)
+            img, ws = losses.generate_images(self.G, self._round(z, r), self._round(gen_labels, r),
+                                             self._round(mix_z, r) if self._mixing() else None,
+                                             self._round(cut, r), self.noise_mode,
+                                             self._noise(noise_seed, r))
+            return tf.stop_gradient(img), tf.stop_gradient(ws[:, 0])
 
-        def round_loss(r, img):
+        def round_loss(r, fake_and_w):
+            img, w = fake_and_w
             c = self._round(labels, r)
-            fake = self.D(self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p), c)
+            fake = self.D(self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p),
+                          self._round(gen_labels, r))
             real = self.D(self._augment(self._round(reals, r), self._round(aug_u_real, r),
                                         aug_seed + 2 * r + 1, p), c)
             per_sample = losses.d_logistic(fake, real)
             real32 = tf.cast(real, tf.float32)
             return tf.reduce_sum(per_sample) / self.batch, {
                 "loss_D": tf.reduce_sum(per_sample), "scores_real": tf.reduce_sum(real32),
-                "scores_fake": tf.reduce_sum(tf.cast(fake, tf.float32)), "signs_real": tf.reduce_sum(tf.sign(real32))}
+                "scores_fake": tf.reduce_sum(tf.cast(fake, tf.float32)), "signs_real": tf.reduce_sum(tf.sign(real32)),
+                "w_sum": tf.reduce_sum(w, axis=0)}
 
         out = self._accumulate(self.opt_D, self.D_vars, round_loss, fakes)
         out["skipped_D"] = out.pop("skipped")
@@ -386,7 +449,7 @@ class Trainer:
         """strategy.run, ordered after everything of the previous phase: replicas must issue
         their collectives in the same order, and independent phases could interleave."""
         with tf.control_dependencies(self._deps):
-            args = tuple(tf.identity(a) for a in args)
+            args = tf.nest.map_structure(tf.identity, tuple(args))
         out = self.strategy.run(fn, args=args)
         self._deps = [t for v in tf.nest.flatten(out) for t in self.strategy.experimental_local_results(v)]
         return out
@@ -396,6 +459,19 @@ class Trainer:
 
     def _first(self, value):
         return self.strategy.experimental_local_results(value)[0]
+
+    def _update_w_avg(self, w_sum, n):
+        """Moves G's tracked w average towards the mean w of a phase's `n` generated samples
+        (as the original's mapping does in every training-mode call but the mixing one)."""
+        beta = self.G.mapping.w_avg_beta
+        if beta is not None:
+            batch_w = w_sum / n
+            self.G.mapping.w_avg.assign(batch_w + (self.G.mapping.w_avg - batch_w) * beta)
+
+    def _captured(self, out, stats, phase):
+        if "grads" in out:
+            stats["grads/" + phase] = [self.strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
+                                       for g in out.pop("grads")]
 
     def _step(self, reals, labels, do_greg, do_dreg, do_ada):
         opts, B = self.opts, self.batch
@@ -407,14 +483,12 @@ class Trainer:
         # G main.
         self.G_lr.assign(self.glr.tf_value(kimg) * self.G_ratio)
         self.D_lr.assign(self.dlr.tf_value(kimg) * self.D_ratio)
-        z, mix_z, cut = self._latents(B)
-        aug_u, aug_seed = self._aug_randoms(B)
-        out = self._run(self._g_main, (labels, z, mix_z, cut, aug_u, aug_seed, p, self._noise_seed()))
-        w_sum = self._reduce({"w": out.pop("w_sum")})["w"]
-        beta = self.G.mapping.w_avg_beta
-        if beta is not None:
-            batch_w = w_sum / B
-            self.G.mapping.w_avg.assign(batch_w + (self.G.mapping.w_avg - batch_w) * beta)
+        z, mix_z, cut = self._latents(B, "G_main")
+        aug_u, aug_seed = self._aug_randoms(B, "G_main")
+        out = self._run(self._g_main, (self._injected("G_main", "c", labels), z, mix_z, cut, aug_u, aug_seed, p,
+                                       self._noise_seed("G_main")))
+        self._captured(out, stats, "G_main")
+        self._update_w_avg(self._reduce({"w": out.pop("w_sum")})["w"], B)
         red = self._reduce(out)
         stats["loss_G"] = red["loss_G"] / B
         stats["scores_fake_G"] = red["scores_fake_G"] / B
@@ -422,13 +496,17 @@ class Trainer:
 
         # G path-length regularization.
         if do_greg:
-            z, mix_z, cut = self._latents(B)
-            pl_seed = self.rng.make_seeds(1)[:, 0]
-            out = self._run(self._g_reg, (labels, z, mix_z, cut, pl_seed, tf.identity(self.pl_mean),
-                                          self._noise_seed()))
+            z, mix_z, cut = self._latents(B, "G_reg")
+            pl_seed = self._injected("G_reg", "pl_noise")
+            if pl_seed is None:
+                pl_seed = self.rng.make_seeds(1)[:, 0]
+            out = self._run(self._g_reg, (self._injected("G_reg", "c", labels), z, mix_z, cut, pl_seed,
+                                          tf.identity(self.pl_mean), self._noise_seed("G_reg")))
             skipped_G += self._first(out.pop("skipped_G"))
-            red = self._reduce(out)
+            self._captured(out, stats, "G_reg")
             n_pl = float(self.pl_batch * self.rounds * self.num_replicas)
+            self._update_w_avg(self._reduce({"w": out.pop("w_sum")})["w"], n_pl)
+            red = self._reduce(out)
             pl_length = red["pl_length_sum"] / n_pl
             self.pl_mean.assign(self.pl_mean + (pl_length - self.pl_mean) * opts.pl_decay)
             stats["pl_penalty"] = red["pl_penalty"] / n_pl
@@ -436,12 +514,14 @@ class Trainer:
             stats["pl_mean"] = tf.identity(self.pl_mean)
 
         # D main.
-        z, mix_z, cut = self._latents(B)
-        aug_fake, aug_seed = self._aug_randoms(B)
-        aug_real, _ = self._aug_randoms(B)
-        out = self._run(self._d_main, (reals, labels, z, mix_z, cut, aug_fake, aug_real, aug_seed, p,
-                                       self._noise_seed()))
+        z, mix_z, cut = self._latents(B, "D_main")
+        aug_fake, aug_seed = self._aug_randoms(B, "D_main", 0)
+        aug_real, _ = self._aug_randoms(B, "D_main", 1)
+        out = self._run(self._d_main, (reals, labels, self._injected("D_main", "c", labels), z, mix_z, cut,
+                                       aug_fake, aug_real, aug_seed, p, self._noise_seed("D_main")))
         skipped_D = self._first(out.pop("skipped_D"))
+        self._captured(out, stats, "D_main")
+        self._update_w_avg(self._reduce({"w": out.pop("w_sum")})["w"], B)
         red = self._reduce(out)
         stats["loss_D"] = red["loss_D"] / B
         stats["scores_real"] = red["scores_real"] / B
@@ -451,9 +531,10 @@ class Trainer:
         # D R1 regularization.
         if do_dreg:
             gamma = self.gamma.tf_value(kimg)
-            aug_u, aug_seed = self._aug_randoms(B)
+            aug_u, aug_seed = self._aug_randoms(B, "D_reg")
             out = self._run(self._d_reg, (reals, labels, aug_u, aug_seed, p, gamma))
             skipped_D += self._first(out.pop("skipped_D"))
+            self._captured(out, stats, "D_reg")
             red = self._reduce(out)
             stats["r1_penalty"] = red["r1_penalty"] / B
             signs += red["signs_real_reg"]
@@ -506,10 +587,19 @@ class Trainer:
                   and (batch_idx + 1) % o.ada_interval == 0)
         return bool(do_greg), bool(do_dreg), bool(do_ada)
 
-    def train_step(self, reals, labels):
-        """Trains on one global batch (this worker's share: `reals`, `labels`); returns stats."""
+    def train_step(self, reals, labels, draws=None, capture=False):
+        """Trains on one global batch (this worker's share: `reals`, `labels`); returns stats.
+
+        Args:
+          draws: None, or the step's random draws, injected (`{phase: {name: array}}`, see
+            `sg2tf.training.replay`; one worker). Phases the schedule runs must be present.
+          capture: also return each phase's gradients, `stats["grads/<phase>"]` =
+            `{variable path: array}` (summed over replicas and rounds, before the update).
+        """
         do_greg, do_dreg, do_ada = self.phase_flags(int(self.batch_idx.numpy()))
         flags = (do_greg, do_dreg)
+        if draws is not None or capture:
+            return self._replay_step(reals, labels, draws or {}, capture, flags, do_ada)
         fn = self._step_fns.get(flags)
         if fn is None:
             fn = tf.function(lambda r, l, a, f=flags: self._step(r, l, *f, a),
@@ -522,3 +612,30 @@ class Trainer:
             with dispatch.xla_scope():
                 return fn(reals, labels, tf.constant(do_ada))
         return fn(reals, labels, tf.constant(do_ada))
+
+    def _replay_step(self, reals, labels, draws, capture, flags, do_ada):
+        needed = ["G_main", "D_main"] + (["G_reg"] if flags[0] else []) + (["D_reg"] if flags[1] else [])
+        if draws and any(p not in draws for p in needed):
+            raise ValueError(f"train_step: draws lack phases {[p for p in needed if p not in draws]} "
+                             f"(this step runs {needed})")
+        unknown = sorted(set(draws) - set(needed))
+        if unknown:
+            raise ValueError(f"train_step: draws for phases {unknown} that this step does not run ({needed})")
+        key = (flags, capture)
+        fn = self._replay_fns.get(key)
+        if fn is None:
+            def step(r, l, a, d, f=flags, c=capture):
+                self._draws, self._capture = d, c
+                try:
+                    return self._step(r, l, *f, a)
+                finally:
+                    self._draws, self._capture = None, False
+            fn = tf.function(step, autograph=False)
+            self._replay_fns[key] = fn
+        draws = tf.nest.map_structure(tf.convert_to_tensor, draws)
+        stats = fn(reals, labels, tf.constant(do_ada), draws)
+        for phase, variables in (("G_main", self.G_vars), ("G_reg", self.G_vars), ("D_main", self.D_vars),
+                                 ("D_reg", self.D_vars)):
+            if "grads/" + phase in stats:
+                stats["grads/" + phase] = {v.path: g.numpy() for v, g in zip(variables, stats["grads/" + phase])}
+        return stats

@@ -1,0 +1,174 @@
+"""Injected inputs and random draws for `Trainer.train_step`: replaying recorded training steps.
+
+`Trainer.train_step(reals, labels, draws=..., capture=True)` runs one step with every random
+draw taken from `draws` instead of the trainer's generator, and returns, besides the usual
+statistics, each phase's gradients (`grads/<phase>`: `{variable path: array}`, summed over
+replicas and rounds, unscaled). This is how sg2tf is compared with the official training code
+step for step (tests/test_training_parity.py, references recorded by
+scripts/record_training_reference.py), and how a training difference can be debugged: record
+the draws of one side and feed them to the other.
+
+`draws` is `{phase: {name: array}}` for the phases that run in the step (`G_main`, `G_reg`,
+`D_main`, `D_reg`), every array over the global batch (replicas and rounds take their slices):
+
+  z, mix_z [B, z_dim]    latents and style-mixing second latents (G_main, G_reg, D_main)
+  cutoffs [B] int        per-sample style-mixing cutoff layer (num_ws: no mixing)
+  c [B, c_dim]           labels of the generated images (default: the reals' labels)
+  noise                  list of [B, H, W, 1], G's `random` noise in layer order (noise_mode random)
+  pl_noise [Bpl, H, W, C] path-length directions, already divided by sqrt(H*W) (G_reg)
+  aug                    list of `AugmentPipe` params dicts (see sg2tf.augment.ada), one per
+                         augment call: G_main [fakes], D_main [fakes, reals], D_reg [reals]
+
+G_reg uses the first `B // pl_batch_shrink` samples of each round (its `mix_z`, `cutoffs` and
+`noise` may hold just those).
+
+`reference_draws` converts the arrays of a stylegan2-ada-pytorch recording into this form.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+# Official phase names -> the trainer's.
+PHASES = {"Gmain": "G_main", "Greg": "G_reg", "Dmain": "D_main", "Dreg": "D_reg"}
+
+
+class RecordedNoise:
+    """A `noise_generator` (see `SynthesisNetwork.call`) that returns given arrays in order."""
+
+    def __init__(self, arrays):
+        self.arrays = list(arrays)
+        self.calls = 0
+
+    def normal(self, shape, dtype=tf.float32):
+        if self.calls >= len(self.arrays):
+            raise ValueError(f"RecordedNoise: {len(self.arrays)} noise arrays given, the network asks for more")
+        value = tf.cast(self.arrays[self.calls], dtype)
+        self.calls += 1
+        want = [tf.get_static_value(d) if isinstance(d, tf.Tensor) else d for d in shape]
+        if len(want) != value.shape.rank or any(
+                w is not None and v is not None and int(w) != v for w, v in zip(want, value.shape)):
+            raise ValueError(f"RecordedNoise: noise array {self.calls - 1} has shape {value.shape}, "
+                             f"the network asks for {want}")
+        return value
+
+
+def official_aug_params(arrays, n):
+    """stylegan2-ada-pytorch `AugmentPipe` draws (as recorded: `{name: array}`, official shapes,
+    NCHW noise, repeated draws stacked first) -> `AugmentPipe` params (batch first, NHWC)."""
+    out = {}
+    for name, v in arrays.items():
+        v = np.asarray(v, np.float32)
+        if name == "noise_pixels":
+            out[name] = np.transpose(v, [0, 2, 3, 1])
+        elif name in ("cutout_center", "xint_value", "xfrac_value"):
+            out[name] = v.reshape(n, 2)
+        elif name.startswith(("rotate_", "imgfilter_")):
+            out[name] = v.reshape(-1, n).T.copy()
+        else:
+            out[name] = v.reshape(n)
+    return out
+
+
+def _nhwc(a):
+    return np.transpose(np.asarray(a, np.float32), [0, 2, 3, 1])
+
+
+def reference_inputs(data, iteration):
+    """`(reals NHWC, labels)` of a recorded iteration."""
+    return _nhwc(data[f"it{iteration}/real_img"]), np.asarray(data[f"it{iteration}/real_c"], np.float32)
+
+
+def reference_draws(data, iteration, num_ws, style_mixing_prob):
+    """The `draws` of a recorded iteration (`data`: `{key: array}` of the recording's npz)."""
+    draws = {}
+    for official, phase in PHASES.items():
+        pre = f"it{iteration}/{official}/"
+        if pre + "gen_z" not in data or not any(k.startswith(pre + "grad/") for k in data):
+            continue  # Not run, or ran without a loss (pl_weight or r1_gamma 0): nothing to replay.
+        z = np.asarray(data[pre + "gen_z"], np.float32)
+        d = {"z": z, "c": np.asarray(data[pre + "gen_c"], np.float32)}
+        if pre + "mix_cutoff" in data:
+            # The official loss mixes all of a phase's samples at one cutoff, or none.
+            mixed = float(data[pre + "mix_gate"]) < style_mixing_prob
+            cutoff = int(data[pre + "mix_cutoff"]) if mixed else num_ws
+            d["mix_z"] = np.asarray(data[pre + "mix_z"], np.float32)
+            d["cutoffs"] = np.full([d["mix_z"].shape[0]], cutoff, np.int32)
+        noise, k = [], 0
+        while f"{pre}noise{k}" in data:
+            noise.append(_nhwc(data[f"{pre}noise{k}"]))
+            k += 1
+        if noise:
+            d["noise"] = noise
+        if pre + "pl_noise" in data:
+            pl = _nhwc(data[pre + "pl_noise"])
+            d["pl_noise"] = pl / np.float32(np.sqrt(pl.shape[1] * pl.shape[2]))
+        aug, k = [], 0
+        while any(key.startswith(f"{pre}aug{k}/") for key in data):
+            arrays = {key[len(f"{pre}aug{k}/"):]: data[key] for key in data if key.startswith(f"{pre}aug{k}/")}
+            aug.append(official_aug_params(arrays, z.shape[0]))
+            k += 1
+        if aug:
+            d["aug"] = aug
+        draws[phase] = d
+    return draws
+
+
+def official_to_paths(model, tensors, gradients=False):
+    """stylegan2-ada-pytorch tensors (`{torch name: array}`) of a G or D -> `{variable path:
+    float64 array}` of the sg2tf `model`, in sg2tf's layouts (as `load_network` assigns
+    them). `gradients`: the tensors are gradients (the affine bias offset is left out).
+    Tensors the dict lacks are left out."""
+    from sg2tf.io import nvlabs_tf, nvlabs_torch
+    from sg2tf.networks.generator import Generator
+
+    def convert(t):
+        if isinstance(model, Generator):
+            params, source_name = nvlabs_torch._generator_params(t, "G"), nvlabs_tf._generator_source_name
+        else:
+            params, source_name = nvlabs_torch._discriminator_params(t, "D"), nvlabs_tf._discriminator_source_name
+        out = {}
+        for v in model.variables:
+            name, transform = source_name(v.path.split("/", 1)[1])
+            if name in params:
+                out[v.path] = np.asarray(transform(params[name]), np.float64)
+        return out
+
+    out = convert({k: np.asarray(v, np.float64) for k, v in tensors.items()})
+    if gradients:  # The layouts differ by offsets (the affine bias): keep the linear part only.
+        zero = convert({k: np.zeros(np.shape(v)) for k, v in tensors.items()})
+        out = {k: v - zero[k] for k, v in out.items()}
+    return out
+
+
+def load_reference(path):
+    """`(meta, data)` of a recording made by scripts/record_training_reference.py: `path`
+    without extension (`.json` and `.npz`); packed tensor groups are unpacked to per-tensor
+    keys (`init/G/mapping.fc0.weight`, `it0/Gmain/grad/G/...`, ...)."""
+    import json
+    import re
+
+    with open(path + ".json") as f:
+        meta = json.load(f)
+    data = {}
+    with np.load(path + ".npz") as z:
+        for key in z.files:
+            m = re.fullmatch(r"init/(G|D|G_ema)|it\d+/after/(G|D|G_ema)|it\d+/\w+/grad(_f32_error)?/(G|D)", key)
+            if not m:
+                data[key] = z[key]
+                continue
+            net = key.split("/")[-1]
+            flat, offset = z[key], 0
+            grads = "/grad" in key
+            if "/grad_f32_error/" in key:  # One value per parameter.
+                for name, value in zip(meta["parameters"][net], flat):
+                    data[f"{key}/{name}"] = value
+                continue
+            for name, shape in meta["layouts"]["G" if net == "G_ema" else net]:
+                if grads and f"{name}" not in meta["parameters"]["G" if net == "G_ema" else net]:
+                    continue
+                size = int(np.prod(shape))
+                data[f"{key}/{name}"] = flat[offset:offset + size].reshape(shape)
+                offset += size
+            if offset != flat.size:
+                raise ValueError(f"{path}.npz: {key} holds {flat.size} values, its layout {offset}")
+    return meta, data
