@@ -140,3 +140,4 @@ def test_training_settings(model):
         glr = Schedule.parse(opts.glr)
         values = [glr(k) for k in range(0, 6001, 250)]
         assert all(a >= b for a, b in zip(values, values[1:]))
+        assert len(set(values)) > 2, "several steps, not one drop"
