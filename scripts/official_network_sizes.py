@@ -110,7 +110,8 @@ def _measure(dnnlib, G_kwargs, D_kwargs, res):
     d_train, d_frozen, d_buf = _count(D)
     map_train, _, _ = _count(G.mapping)
     syn_train, _, _ = _count(G.synthesis)
-    g_channels = {str(r): int(getattr(G.synthesis, f"b{r}").conv1.weight.shape[0]) for r in G.synthesis.block_resolutions}
+    g_channels = {str(r): int(getattr(G.synthesis, f"b{r}").conv1.weight.shape[0])
+                  for r in G.synthesis.block_resolutions}
     d_channels = {str(r): int(getattr(D, f"b{r}").conv0.weight.shape[0]) for r in D.block_resolutions}
     d_channels["4"] = int(D.b4.in_channels)
     d_channels = dict(sorted(d_channels.items(), key=lambda kv: int(kv[0])))

@@ -54,7 +54,8 @@ def read_names(info):
     except (ValueError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: not a names file ({e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise DatasetError(f"{path}: not a names file (format {doc.get('format') if isinstance(doc, dict) else None!r})")
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise DatasetError(f"{path}: not a names file (format {found!r})")
     if doc.get("version") != VERSION:
         raise DatasetError(f"{path}: names file version {doc.get('version')!r}; this sg2tf reads version {VERSION}")
     names = doc.get("names")
