@@ -28,7 +28,7 @@ def _key(v):
 def test_resume_from_nvlabs_pickle_into_wider_config_with_freezing(fixtures_dir, shapes32, tmp_path):
     import sg2tf
     from sg2tf.training.loop import train
-    from sg2tf.training.trainer import freeze_filter_d, freeze_filter_g
+    from sg2tf.training.freeze import freeze_filter_d, freeze_filter_g
 
     pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
     source = sg2tf.load_network(str(pkl))

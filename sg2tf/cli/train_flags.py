@@ -22,8 +22,11 @@ common.define_seed(0, "Random seed (latents, augmentation, data order, initialis
 flags.DEFINE_bool("dry_run", False, "Print the resolved training options and exit.")
 flags.DEFINE_string("resume", None, "latest (newest run under --outdir), a run directory, a "
                     "checkpoint directory, a network snapshot or an NVlabs pickle.")
-flags.DEFINE_integer("freezed", 0, "Freeze the first N layers of D (transfer learning).")
+flags.DEFINE_integer("freezed", 0, "Freeze the first N layers of D (transfer learning; counted as the official "
+                     "code: per block from the top, fromrgb, conv0, conv1, skip).")
 flags.DEFINE_integer("freeze_g", 0, "Freeze G's synthesis blocks below this resolution.")
+flags.DEFINE_bool("freeze_mapping", False, "Freeze G's mapping network (with --freeze_g=512: l4rz's recipe, "
+                  "mapping and 4x4-256x256 frozen).")
 flags.DEFINE_string("description", "", "Extra text for the run directory name.")
 flags.DEFINE_integer("grid_seeds", 16, "Images per row-block in the fakes grids (seeds 0..N-1).")
 

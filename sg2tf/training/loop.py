@@ -28,7 +28,8 @@ FIXED_ON_RESUME = dict.fromkeys(
     ("cfg", "resolution", "cond", "fmap_base", "fmap_max", "channels", "mapping_layers", "mapping_width",
      "w_dim", "z_dim", "mbstd_group", "mbstd_channels", "noconst", "g_arch", "d_arch"),
     "they define the networks")
-FIXED_ON_RESUME.update(dict.fromkeys(("freezed", "freeze_g"), "they define what the optimizers train"))
+FIXED_ON_RESUME.update(dict.fromkeys(("freezed", "freeze_g", "freeze_mapping"),
+                                     "they define what the optimizers train"))
 FIXED_ON_RESUME.update(dict.fromkeys(("data", "mirror", "max_images", "shuffle_buffer", "batch", "seed"),
                                      "the data position and the random state are restored"))
 # Options of this process and machine, never taken from the saved run (`outdir` defaults to
@@ -176,7 +177,8 @@ def train(given):
             for line in transfer.report(name, transfer.copy_matching(src, dst)):
                 log.print(line)
     if trainer.frozen:
-        log.print(f"frozen variables: {len(trainer.frozen)} ({opts.freezed} D layers, G below {opts.freeze_g})")
+        log.print(f"frozen variables: {len(trainer.frozen)} ({opts.freezed} D layers, G synthesis below "
+                  f"{opts.freeze_g}{', G mapping' if opts.freeze_mapping else ''})")
 
     # ---- 5. Resume. -----------------------------------------------------------------------
     manager = checkpoints.CheckpointManager(run_dir, dict(trainer.checkpoint_objects(), data=data_iter),

@@ -32,7 +32,7 @@ class OptionsError(UserError, ValueError):
 # preset / the dataset / the machine" (see `resolve`).
 DEFAULTS = dict(
     data=None, outdir=None, cfg="auto", kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3,
-    seed=0, dry_run=False, resume=None, freezed=0, freeze_g=0, cond=False, mirror=False,
+    seed=0, dry_run=False, resume=None, freezed=0, freeze_g=0, freeze_mapping=False, cond=False, mirror=False,
     resolution=None, max_images=None, batch=None, batch_gpu=None, glr=None, dlr=None, gamma=None,
     ema_kimg=None, ema_rampup=-1.0, mapping_layers=None, mapping_width=None, w_dim=None,
     z_dim=None, fmap_base=None, fmap_max=None, channels="", mbstd_group=None,
@@ -71,6 +71,7 @@ class TrainingOptions:
     # Transfer learning.
     freezed: int
     freeze_g: int
+    freeze_mapping: bool
     # Data.
     cond: bool
     mirror: bool

@@ -33,6 +33,7 @@ import tensorflow as tf
 from sg2tf import losses
 from sg2tf.ops import dispatch
 from sg2tf.training import replay, schedules
+from sg2tf.training.freeze import freeze_filter_d, freeze_filter_g
 
 
 def _nonfinite_count(grads):
@@ -44,42 +45,6 @@ def _gradients(tape, target, variables):
     """Gradients w.r.t. Keras variables; zeros for variables the target does not reach."""
     return tape.gradient(target, [v.value for v in variables],
                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-
-def freeze_filter_d(D, freezed):
-    """Paths of D's variables frozen by `--freezed=N`: the first N layers in forward order.
-
-    Layers are counted per block from the top resolution: fromrgb (first block only),
-    conv0, conv1; a block's residual `skip` is frozen with its conv1.
-    """
-    if freezed <= 0:
-        return set()
-    layers = []
-    for block in D.blocks:
-        names = (["fromrgb"] if block.fromrgb is not None else []) + ["conv0", "conv1"]
-        layers.extend(f"{block.name}/{n}" for n in names)
-    frozen_layers = layers[:freezed]
-    frozen = set()
-    for v in D.variables:
-        for layer in frozen_layers:
-            block, name = layer.split("/")
-            prefixes = [f"/{block}/{name}/"]
-            if name == "conv1":
-                prefixes.append(f"/{block}/skip/")
-            if any(p in f"/{v.path}" for p in prefixes):
-                frozen.add(v.path)
-    return frozen
-
-
-def freeze_filter_g(G, freeze_res):
-    """Paths of G's variables frozen by `--freeze_g=RES`: synthesis blocks below RES."""
-    if freeze_res <= 0:
-        return set()
-    frozen = set()
-    for block in G.synthesis.blocks:
-        if block.resolution < freeze_res:
-            frozen.update(v.path for v in G.variables if f"/synthesis/{block.name}/" in f"/{v.path}")
-    return frozen
 
 
 class SkipNonFiniteOptimizer(keras.optimizers.LossScaleOptimizer):
@@ -173,7 +138,7 @@ class Trainer:
         for g, e in zip(G.variables, G_ema.variables):
             if g.path.split("/", 1)[1] != e.path.split("/", 1)[1] or g.shape != e.shape:
                 raise ValueError(f"G_ema does not match G: {e.path} vs {g.path}")
-        frozen_g = freeze_filter_g(G, opts.freeze_g)
+        frozen_g = freeze_filter_g(G, opts.freeze_g, opts.freeze_mapping)
         frozen_d = freeze_filter_d(D, opts.freezed)
         self.G_vars = [v for v in G.trainable_variables if v.path not in frozen_g]
         self.D_vars = [v for v in D.trainable_variables if v.path not in frozen_d]
