@@ -34,6 +34,7 @@ Keys (`i` = iteration, `P` = phase name: Gmain, Greg, Dmain, Dreg, Gboth, Dboth)
                                             the larger norm of its difference to the same run in
                                             float64 and to a float32 run whose initial weights
                                             moved by 2^-24 relative
+  it{i}/{P}/loss_f32_error/{stat}           the same for the mean of each reported loss term
   it{i}/after/{G|D|G_ema}/{tensor}, it{i}/after/pl_mean, it{i}/after/p, it{i}/after/ada_rt
 
 In the .npz the tensors of each init/after/grad group are packed into one flat float32 array
@@ -352,6 +353,12 @@ def record(spec, checkout, out):
         data_p = {}
         log.replay(float64=False)
         _run_loop(spec, torch, *initial_f32, log, data_p, data)
+        for key, v64 in data64.items():
+            m = re.fullmatch(r"(it\d+/\w+)/loss/(.+)", key)
+            if m:  # The same measure for the phase's mean loss terms.
+                v32 = float(np.mean(data[key].astype(np.float64)))
+                err = max(abs(v32 - float(np.mean(v64))), abs(v32 - float(np.mean(data_p[key]))))
+                data[f"{m.group(1)}/loss_f32_error/{m.group(2)}"] = np.float32(err)
         for key, g64 in data64.items():
             m = re.fullmatch(r"(it\d+/\w+)/grad/(G|D)/(.+)", key)
             if m:
