@@ -93,7 +93,8 @@ def main(argv=None):
     os.makedirs(args.outdir, exist_ok=True)
     for seed, image in zip(seeds, images):
         Image.fromarray(image[:, :, 0] if image.shape[-1] == 1 else image).save(
-            os.path.join(args.outdir, f"seed{seed:04d}.png"))
+            os.path.join(args.outdir, f"seed{seed:04d}.png")
+        )
     print(f"wrote {len(images)} images to {args.outdir}")
     return 0
 

@@ -59,8 +59,12 @@ def write_png(path, image):
 
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                + chunk(b"IDAT", zlib.compress(bytes(raw), 6)) + chunk(b"IEND", b""))
+        f.write(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(bytes(raw), 6))
+            + chunk(b"IEND", b"")
+        )
 
 
 def request(url, payload=None, timeout=60):
@@ -89,19 +93,16 @@ def label_width(model_url, signature):
 def predict(model_url, signature, inputs, timeout=60):
     """Calls `signature` with the columnar ("inputs") format; returns the images as a
     nested list [N][H][W][C] of ints."""
-    result = request(f"{model_url}:predict", {"signature_name": signature, "inputs": inputs},
-                     timeout)
+    result = request(f"{model_url}:predict", {"signature_name": signature, "inputs": inputs}, timeout)
     outputs = result["outputs"]
     return outputs["images"] if isinstance(outputs, dict) else outputs
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", required=True,
-                        help="model URL, e.g. http://localhost:8501/v1/models/stylegan2")
+    parser.add_argument("--url", required=True, help="model URL, e.g. http://localhost:8501/v1/models/stylegan2")
     parser.add_argument("--seeds", help="seeds, e.g. 0-3,42 (generate_seeds signature)")
-    parser.add_argument("--z_json", help="JSON file with latents [[...], ...] "
-                        "(serving_default signature)")
+    parser.add_argument("--z_json", help="JSON file with latents [[...], ...] (serving_default signature)")
     parser.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
     parser.add_argument("--class_idx", type=int, help="class of a conditional network")
     parser.add_argument("--outdir", required=True)
@@ -125,10 +126,8 @@ def main(argv=None):
         if args.class_idx is not None:
             c_dim = label_width(model_url, signature)
             if not 0 <= args.class_idx < c_dim:
-                raise ValueError(f"--class_idx={args.class_idx} is out of range for a model "
-                                 f"with {c_dim} classes")
-            inputs["c"] = [[1.0 if i == args.class_idx else 0.0 for i in range(c_dim)]
-                           for _ in names]
+                raise ValueError(f"--class_idx={args.class_idx} is out of range for a model with {c_dim} classes")
+            inputs["c"] = [[1.0 if i == args.class_idx else 0.0 for i in range(c_dim)] for _ in names]
         images = predict(model_url, signature, inputs, args.timeout)
     except (RuntimeError, ValueError, OSError, KeyError) as e:
         sys.stderr.write(f"error: {e}\n")

@@ -43,8 +43,7 @@ def load_interpreter(path, threads=None):
             return tf.lite.Interpreter(model_path=path, num_threads=threads)
     except ImportError as e:
         errors.append(str(e))
-    raise ImportError("no TFLite interpreter found (pip install ai-edge-litert): "
-                      + "; ".join(errors))
+    raise ImportError("no TFLite interpreter found (pip install ai-edge-litert): " + "; ".join(errors))
 
 
 def parse_seeds(spec):
@@ -76,10 +75,11 @@ class Generator:
         signatures = self.interpreter.get_signature_list()
         missing = {"serving_default", "mapping", "synthesis_float"} - set(signatures)
         if missing:
-            raise ValueError(f"{path}: not an sg2tf-export TFLite model (missing signatures "
-                             f"{sorted(missing)}; has {sorted(signatures)})")
-        self.runners = {name: self.interpreter.get_signature_runner(name)
-                        for name in signatures}
+            raise ValueError(
+                f"{path}: not an sg2tf-export TFLite model (missing signatures "
+                f"{sorted(missing)}; has {sorted(signatures)})"
+            )
+        self.runners = {name: self.interpreter.get_signature_runner(name) for name in signatures}
         details = self.runners["serving_default"].get_input_details()
         self.batch, self.z_dim = (int(v) for v in details["z"]["shape"])
         self.c_dim = int(details["c"]["shape"][1]) if "c" in details else 0
@@ -88,8 +88,7 @@ class Generator:
         inputs = {"z": z, "truncation_psi": np.float32(psi)}
         if self.c_dim:
             if class_idx is None or not 0 <= class_idx < self.c_dim:
-                raise ValueError(f"the model is conditional: pass --class_idx in "
-                                 f"[0, {self.c_dim - 1}]")
+                raise ValueError(f"the model is conditional: pass --class_idx in [0, {self.c_dim - 1}]")
             c = np.zeros([len(z), self.c_dim], np.float32)
             c[:, class_idx] = 1
             inputs["c"] = c
@@ -101,7 +100,7 @@ class Generator:
         """Returns `(z, ws, images)` for `seeds`, chunked to the model's batch."""
         zs, wss, images = [], [], []
         for start in range(0, len(seeds), self.batch):
-            chunk = list(seeds[start:start + self.batch])
+            chunk = list(seeds[start : start + self.batch])
             count = len(chunk)
             chunk += [chunk[-1]] * (self.batch - count)
             z = np.concatenate([z_from_seed(s, self.z_dim) for s in chunk])
@@ -123,13 +122,11 @@ def main(argv=None):
     parser.add_argument("--seeds", required=True, help="seeds, e.g. 0-3,42")
     parser.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
     parser.add_argument("--class_idx", type=int, help="class of a conditional network")
-    parser.add_argument("--signature", default="serving_default",
-                        choices=["serving_default", "synthesis_float"])
+    parser.add_argument("--signature", default="serving_default", choices=["serving_default", "synthesis_float"])
     parser.add_argument("--outdir", help="write seedNNNN.png here")
     parser.add_argument("--save_npz", help="write seeds, z, ws and images to this .npz")
     parser.add_argument("--threads", type=int, help="interpreter threads")
-    parser.add_argument("--benchmark", type=int, default=0,
-                        help="time this many serving_default calls")
+    parser.add_argument("--benchmark", type=int, default=0, help="time this many serving_default calls")
     args = parser.parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
@@ -144,23 +141,21 @@ def main(argv=None):
         from PIL import Image
 
         os.makedirs(args.outdir, exist_ok=True)
-        uint8 = images if images.dtype == np.uint8 else \
-            np.clip(images * 127.5 + 128, 0, 255).astype(np.uint8)
+        uint8 = images if images.dtype == np.uint8 else np.clip(images * 127.5 + 128, 0, 255).astype(np.uint8)
         for seed, image in zip(seeds, uint8):
             Image.fromarray(image[:, :, 0] if image.shape[-1] == 1 else image).save(
-                os.path.join(args.outdir, f"seed{seed:04d}.png"))
+                os.path.join(args.outdir, f"seed{seed:04d}.png")
+            )
         print(f"wrote {len(seeds)} images to {args.outdir}")
     if args.benchmark:
-        inputs = gen.inputs(z_from_seed(0, gen.z_dim).repeat(gen.batch, 0), args.trunc,
-                            args.class_idx)
+        inputs = gen.inputs(z_from_seed(0, gen.z_dim).repeat(gen.batch, 0), args.trunc, args.class_idx)
         runner = gen.runners["serving_default"]
         runner(**inputs)
         start = time.perf_counter()
         for _ in range(args.benchmark):
             runner(**inputs)
         seconds = (time.perf_counter() - start) / args.benchmark
-        print(f"{seconds * 1000:.2f} ms per call of batch {gen.batch}: "
-              f"{gen.batch / seconds:.2f} images/s")
+        print(f"{seconds * 1000:.2f} ms per call of batch {gen.batch}: {gen.batch / seconds:.2f} images/s")
     return 0
 
 

@@ -92,10 +92,17 @@ def main():
         mu, cov, probs = stats(images)
         confident = probs.max(axis=1) > 0.95
         shares = np.bincount(probs.argmax(axis=1)[confident], minlength=4) / args.num
-        print(json.dumps(dict(snapshot=path, shape_fd=round(frechet_distance(real_mu, real_cov, mu, cov), 1),
-                              confident=round(float(confident.mean()), 3),
-                              shares=dict(zip(("circle", "square", "triangle", "cross"),
-                                              np.round(shares, 3).tolist())))), flush=True)
+        print(
+            json.dumps(
+                dict(
+                    snapshot=path,
+                    shape_fd=round(frechet_distance(real_mu, real_cov, mu, cov), 1),
+                    confident=round(float(confident.mean()), 3),
+                    shares=dict(zip(("circle", "square", "triangle", "cross"), np.round(shares, 3).tolist())),
+                )
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -60,18 +60,54 @@ CASES = {
     # A conditional StyleGAN2-ADA network as train.py configures every run: num_fp16_res 4,
     # conv_clamp 256, skip G, resnet D.
     "ada-cond-fp16-16": {
-        "G": dict(num_channels=3, resolution=16, label_size=4, latent_size=16, dlatent_size=16,
-                  mapping_layers=2, fmap_base=64, fmap_max=8, num_fp16_res=4, conv_clamp=256),
-        "D": dict(num_channels=3, resolution=16, label_size=4, fmap_base=64, fmap_max=8,
-                  num_fp16_res=4, conv_clamp=256, mbstd_group_size=4),
+        "G": dict(
+            num_channels=3,
+            resolution=16,
+            label_size=4,
+            latent_size=16,
+            dlatent_size=16,
+            mapping_layers=2,
+            fmap_base=64,
+            fmap_max=8,
+            num_fp16_res=4,
+            conv_clamp=256,
+        ),
+        "D": dict(
+            num_channels=3,
+            resolution=16,
+            label_size=4,
+            fmap_base=64,
+            fmap_max=8,
+            num_fp16_res=4,
+            conv_clamp=256,
+            mbstd_group_size=4,
+        ),
         "class_idx": 1,
     },
     # Unconditional, train.py --cfg=stylegan2 (mapping 8, mbstd 4) with its fp16 settings.
     "sg2-fp16-uncond-16": {
-        "G": dict(num_channels=3, resolution=16, label_size=0, latent_size=16, dlatent_size=16,
-                  mapping_layers=8, fmap_base=32, fmap_max=8, num_fp16_res=4, conv_clamp=256),
-        "D": dict(num_channels=3, resolution=16, label_size=0, fmap_base=32, fmap_max=8,
-                  num_fp16_res=4, conv_clamp=256, mbstd_group_size=4),
+        "G": dict(
+            num_channels=3,
+            resolution=16,
+            label_size=0,
+            latent_size=16,
+            dlatent_size=16,
+            mapping_layers=8,
+            fmap_base=32,
+            fmap_max=8,
+            num_fp16_res=4,
+            conv_clamp=256,
+        ),
+        "D": dict(
+            num_channels=3,
+            resolution=16,
+            label_size=0,
+            fmap_base=32,
+            fmap_max=8,
+            num_fp16_res=4,
+            conv_clamp=256,
+            mbstd_group_size=4,
+        ),
         "class_idx": None,
     },
 }
@@ -86,6 +122,7 @@ def nf_fn(kw):
 # ------------------------------------------------------------------ variable layouts
 # Each entry: (name, shape, kind); kind selects the initial distribution (see init_value).
 
+
 def mapping_vars(kw):
     out = []
     latent, label = kw.get("latent_size", 512), kw.get("label_size", 0)
@@ -99,8 +136,10 @@ def mapping_vars(kw):
         features += embed
     for i in range(layers):
         width = fmaps if fmaps is not None and i < layers - 1 else dlatent
-        out += [(f"Dense{i}/weight", [features, width], ("map_weight", lrmul)),
-                (f"Dense{i}/bias", [width], ("map_bias", lrmul))]
+        out += [
+            (f"Dense{i}/weight", [features, width], ("map_weight", lrmul)),
+            (f"Dense{i}/bias", [width], ("map_bias", lrmul)),
+        ]
         features = width
     return out
 
@@ -115,11 +154,14 @@ def synthesis_vars(kw):
     if kw.get("use_noise", True):
         for idx in range(num_layers - 1):
             res = (idx + 5) // 2
-            out.append((f"noise{idx}", [1, 1, 2 ** res, 2 ** res], "noise"))
+            out.append((f"noise{idx}", [1, 1, 2**res, 2**res], "noise"))
 
     def modconv(scope, fin, fout, kernel, torgb=False):
-        rows = [(f"{scope}/weight", [kernel, kernel, fin, fout], "torgb" if torgb else "weight"),
-                (f"{scope}/mod_weight", [w, fin], "weight"), (f"{scope}/mod_bias", [fin], "mod_bias")]
+        rows = [
+            (f"{scope}/weight", [kernel, kernel, fin, fout], "torgb" if torgb else "weight"),
+            (f"{scope}/mod_weight", [w, fin], "weight"),
+            (f"{scope}/mod_bias", [fin], "mod_bias"),
+        ]
         if not torgb and kw.get("use_noise", True):
             rows.append((f"{scope}/noise_strength", [], "strength"))
         return rows + [(f"{scope}/bias", [fout], "bias")]
@@ -131,7 +173,7 @@ def synthesis_vars(kw):
         out += modconv("4x4/ToRGB", nf(1), channels, 1, torgb=True)
     fin = nf(1)
     for res in range(3, log2 + 1):
-        s = f"{2 ** res}x{2 ** res}"
+        s = f"{2**res}x{2**res}"
         out += modconv(f"{s}/Conv0_up", fin, nf(res - 1), 3)
         out += modconv(f"{s}/Conv1", nf(res - 1), nf(res - 1), 3)
         if arch == "resnet":
@@ -154,26 +196,35 @@ def discriminator_vars(kw):
     if label > 0:
         out += [("LabelEmbed/weight", [label, mfmaps], "weight"), ("LabelEmbed/bias", [mfmaps], "bias")]
         for i in range(kw.get("mapping_layers", 0)):
-            out += [(f"Mapping{i}/weight", [mfmaps, mfmaps], ("map_weight", lrmul)),
-                    (f"Mapping{i}/bias", [mfmaps], ("map_bias", lrmul))]
+            out += [
+                (f"Mapping{i}/weight", [mfmaps, mfmaps], ("map_weight", lrmul)),
+                (f"Mapping{i}/bias", [mfmaps], ("map_bias", lrmul)),
+            ]
     fin = None
     for res in range(log2, 2, -1):
-        s = f"{2 ** res}x{2 ** res}"
+        s = f"{2**res}x{2**res}"
         if arch == "skip" or res == log2:
-            out += [(f"{s}/FromRGB/weight", [1, 1, channels, nf(res - 1)], "weight"),
-                    (f"{s}/FromRGB/bias", [nf(res - 1)], "bias")]
+            out += [
+                (f"{s}/FromRGB/weight", [1, 1, channels, nf(res - 1)], "weight"),
+                (f"{s}/FromRGB/bias", [nf(res - 1)], "bias"),
+            ]
         fin = nf(res - 1)
-        out += [(f"{s}/Conv0/weight", [3, 3, fin, nf(res - 1)], "weight"),
-                (f"{s}/Conv0/bias", [nf(res - 1)], "bias"),
-                (f"{s}/Conv1_down/weight", [3, 3, nf(res - 1), nf(res - 2)], "weight"),
-                (f"{s}/Conv1_down/bias", [nf(res - 2)], "bias")]
+        out += [
+            (f"{s}/Conv0/weight", [3, 3, fin, nf(res - 1)], "weight"),
+            (f"{s}/Conv0/bias", [nf(res - 1)], "bias"),
+            (f"{s}/Conv1_down/weight", [3, 3, nf(res - 1), nf(res - 2)], "weight"),
+            (f"{s}/Conv1_down/bias", [nf(res - 2)], "bias"),
+        ]
         if arch == "resnet":
             out.append((f"{s}/Skip/weight", [1, 1, nf(res - 1), nf(res - 2)], "weight"))
     if arch == "skip":
-        out += [("4x4/FromRGB/weight", [1, 1, channels, nf(1)], "weight"),
-                ("4x4/FromRGB/bias", [nf(1)], "bias")]
-    out += [("4x4/Conv/weight", [3, 3, nf(1) + mbstd, nf(1)], "weight"), ("4x4/Conv/bias", [nf(1)], "bias"),
-            ("4x4/Dense0/weight", [nf(1) * 16, nf(0)], "weight"), ("4x4/Dense0/bias", [nf(0)], "bias")]
+        out += [("4x4/FromRGB/weight", [1, 1, channels, nf(1)], "weight"), ("4x4/FromRGB/bias", [nf(1)], "bias")]
+    out += [
+        ("4x4/Conv/weight", [3, 3, nf(1) + mbstd, nf(1)], "weight"),
+        ("4x4/Conv/bias", [nf(1)], "bias"),
+        ("4x4/Dense0/weight", [nf(1) * 16, nf(0)], "weight"),
+        ("4x4/Dense0/bias", [nf(0)], "bias"),
+    ]
     width = mfmaps if label > 0 else kw.get("score_max", 1)
     out += [("Output/weight", [nf(0), width], "weight"), ("Output/bias", [width], "bias")]
     return out
@@ -186,12 +237,21 @@ def init_value(rng, shape, kind):
         kind, lrmul = kind
     if kind == "strength":
         return np.array(rng.uniform(0.05, 0.3), np.float32)
-    scale = {"weight": 1.0, "map_weight": 1.0 / lrmul, "bias": 0.1, "map_bias": 0.1 / lrmul,
-             "mod_bias": 0.2, "torgb": 0.2, "noise": 1.0, "avg": 0.3}[kind]
+    scale = {
+        "weight": 1.0,
+        "map_weight": 1.0 / lrmul,
+        "bias": 0.1,
+        "map_bias": 0.1 / lrmul,
+        "mod_bias": 0.2,
+        "torgb": 0.2,
+        "noise": 1.0,
+        "avg": 0.3,
+    }[kind]
     return (rng.standard_normal(shape) * scale).astype(np.float32)
 
 
 # ------------------------------------------------------------------ pickling
+
 
 def _network_class():
     """A stand-in for `dnnlib.tflib.network.Network`, pickled under that name."""
@@ -201,6 +261,7 @@ def _network_class():
             sys.modules.setdefault(part, types.ModuleType(part))
     module = sys.modules[name]
     if not hasattr(module, "Network"):
+
         class Network:
             def __init__(self, state):
                 self.state = state
@@ -216,9 +277,17 @@ def _network_class():
 
 def network(name, func, kwargs, variables, components=None):
     Network = _network_class()
-    return Network({"version": 5, "name": name, "static_kwargs": dict(kwargs),
-                    "components": dict(components or {}), "build_module_src": PLACEHOLDER_SRC,
-                    "build_func_name": func, "variables": [(n, v) for n, v in variables]})
+    return Network(
+        {
+            "version": 5,
+            "name": name,
+            "static_kwargs": dict(kwargs),
+            "components": dict(components or {}),
+            "build_module_src": PLACEHOLDER_SRC,
+            "build_func_name": func,
+            "variables": [(n, v) for n, v in variables],
+        }
+    )
 
 
 def make_generator(rng, kw):
@@ -226,16 +295,22 @@ def make_generator(rng, kw):
     num_ws = int(np.log2(kw["resolution"])) * 2 - 2
     mapping = [(n, init_value(rng, s, k)) for n, s, k in mapping_vars(kw)]
     avg = [("dlatent_avg", init_value(rng, [kw.get("dlatent_size", 512)], "avg"))]
-    return network("G", "G_main", kw, avg, {
-        "synthesis": network("G_synthesis", "G_synthesis", kw, synthesis),
-        "mapping": network("G_mapping", "G_mapping", {**kw, "dlatent_broadcast": num_ws}, mapping)})
+    return network(
+        "G",
+        "G_main",
+        kw,
+        avg,
+        {
+            "synthesis": network("G_synthesis", "G_synthesis", kw, synthesis),
+            "mapping": network("G_mapping", "G_mapping", {**kw, "dlatent_broadcast": num_ws}, mapping),
+        },
+    )
 
 
 def write_pickle(path, case, seed=1234):
     rng = np.random.RandomState(seed)
     G = make_generator(rng, case["G"])
-    D = network("D", "D_main", case["D"],
-                [(n, init_value(rng, s, k)) for n, s, k in discriminator_vars(case["D"])])
+    D = network("D", "D_main", case["D"], [(n, init_value(rng, s, k)) for n, s, k in discriminator_vars(case["D"])])
     Gs = make_generator(rng, case["G"])
     Gs.state["name"] = "Gs"
     with open(path + ".tmp", "wb") as f:
@@ -244,6 +319,7 @@ def write_pickle(path, case, seed=1234):
 
 
 # ------------------------------------------------------------------ references
+
 
 def labels_for(seeds, c_dim):
     c = np.zeros([len(seeds), c_dim], np.float32)
@@ -283,8 +359,15 @@ def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False)
             logits = D(images, labels, force_fp32=True).numpy()
         np.save(os.path.join(ref_dir, "d-logits-fp32.npy"), logits)
         return
-    ref = {"seeds": SEEDS, "class_rule": "class = seed % c_dim (one-hot) for conditional networks",
-           "force_fp32": True, "cases": [], "G_kwargs": case["G"], "D_kwargs": case["D"], "version": 5}
+    ref = {
+        "seeds": SEEDS,
+        "class_rule": "class = seed % c_dim (one-hot) for conditional networks",
+        "force_fp32": True,
+        "cases": [],
+        "G_kwargs": case["G"],
+        "D_kwargs": case["D"],
+        "version": 5,
+    }
     z = np.concatenate([np.random.RandomState(s).randn(1, G.z_dim) for s in SEEDS])
     c = labels_for(SEEDS, G.c_dim)
     with torch.no_grad():
@@ -295,8 +378,9 @@ def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False)
             for mode in ("const", "none"):
                 img = G.synthesis(ws, noise_mode=mode, force_fp32=True).numpy()
                 np.save(os.path.join(ref_dir, f"{tag}-{mode}-images.npy"), img)
-                ref["cases"].append({"psi": psi, "noise_mode": mode, "ws": f"{tag}-ws.npy",
-                                     "images": f"{tag}-{mode}-images.npy"})
+                ref["cases"].append(
+                    {"psi": psi, "noise_mode": mode, "ws": f"{tag}-ws.npy", "images": f"{tag}-{mode}-images.npy"}
+                )
         # D on a fixed batch.
         rng = np.random.RandomState(99)
         n = 4
@@ -310,8 +394,12 @@ def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False)
         np.save(os.path.join(ref_dir, "d-input-images.npy"), images)
         np.save(os.path.join(ref_dir, "d-input-labels.npy"), dlabels)
         np.save(os.path.join(ref_dir, "d-logits.npy"), logits)
-        ref["discriminator"] = {"images": "d-input-images.npy", "labels": "d-input-labels.npy",
-                                "logits": "d-logits.npy", "force_fp32": True}
+        ref["discriminator"] = {
+            "images": "d-input-images.npy",
+            "labels": "d-input-labels.npy",
+            "logits": "d-logits.npy",
+            "force_fp32": True,
+        }
         # The TF scripts' seed images: z and then every noise variable from RandomState(seed).
         layers = noise_layers(G)
         saved = [layer.noise_const.clone() for layer in layers]
@@ -329,16 +417,20 @@ def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False)
                 for layer in layers:
                     r = layer.resolution
                     layer.noise_const.copy_(torch.from_numpy(rnd.randn(1, 1, r, r)[0, 0]).float())
-                img = G(torch.from_numpy(zs).float(), label, truncation_psi=psi, noise_mode="const",
-                        force_fp32=True).numpy()
-                PIL_Image.fromarray(to_uint8(img)[0], "RGB").save(
-                    os.path.join(ref_dir, folder, f"seed{seed:04d}.png"))
+                img = G(
+                    torch.from_numpy(zs).float(), label, truncation_psi=psi, noise_mode="const", force_fp32=True
+                ).numpy()
+                PIL_Image.fromarray(to_uint8(img)[0], "RGB").save(os.path.join(ref_dir, folder, f"seed{seed:04d}.png"))
             seeded.append({"psi": psi, "folder": folder})
         for layer, value in zip(layers, saved):
             layer.noise_const.copy_(value)
-        ref["seeded"] = {"seeds": SEEDED_SEEDS, "class_idx": class_idx, "cases": seeded,
-                         "rule": "rnd = RandomState(seed); z = rnd.randn(1, z_dim); then each "
-                                 "noiseK (creation order) = rnd.randn(1, 1, H, W); noise_mode const"}
+        ref["seeded"] = {
+            "seeds": SEEDED_SEEDS,
+            "class_idx": class_idx,
+            "cases": seeded,
+            "rule": "rnd = RandomState(seed); z = rnd.randn(1, z_dim); then each "
+            "noiseK (creation order) = rnd.randn(1, 1, H, W); noise_mode const",
+        }
     with open(os.path.join(ref_dir, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
 
@@ -348,10 +440,16 @@ def write_torch_pickle(legacy, pkl, out, case):
 
     with open(pkl, "rb") as f:
         data = legacy.load_network_pkl(f)
-    snapshot = dict(training_set_kwargs=dict(
-        class_name="training.dataset.ImageFolderDataset", path="dataset.zip",
-        use_labels=bool(case["G"].get("label_size")), max_size=1000, xflip=False,
-        resolution=case["G"]["resolution"]))
+    snapshot = dict(
+        training_set_kwargs=dict(
+            class_name="training.dataset.ImageFolderDataset",
+            path="dataset.zip",
+            use_labels=bool(case["G"].get("label_size")),
+            max_size=1000,
+            xflip=False,
+            resolution=case["G"]["resolution"],
+        )
+    )
     for name in ("G", "D", "G_ema"):  # Copies first: copying rebuilds from module_src.
         snapshot[name] = copy.deepcopy(data[name]).eval().requires_grad_(False).cpu()
     for name in ("G", "D", "G_ema"):
@@ -378,8 +476,12 @@ def check_pickle(torch, legacy, path, seeds=(0, 1, 2), psi=0.7):
     seeds = list(seeds)
     z = np.concatenate([np.random.RandomState(s).randn(1, G.z_dim) for s in seeds]).astype(np.float32)
     c = labels_for(seeds, G.c_dim)
-    report = {"network": os.path.abspath(path), "seeds": seeds, "psi": psi,
-              "sg2tf_blocks": {str(k): v for k, v in ours.synthesis.block_dtypes.items()}}
+    report = {
+        "network": os.path.abspath(path),
+        "seeds": seeds,
+        "psi": psi,
+        "sg2tf_blocks": {str(k): v for k, v in ours.synthesis.block_dtypes.items()},
+    }
     with torch.no_grad():
         ws = G.mapping(torch.from_numpy(z), torch.from_numpy(c), truncation_psi=psi)
         want = G.synthesis(ws, noise_mode="const", force_fp32=True).numpy().transpose(0, 2, 3, 1)
@@ -396,8 +498,7 @@ def check_pickle(torch, legacy, path, seeds=(0, 1, 2), psi=0.7):
             images = images.astype(np.float32)
             dlabels = labels_for(range(n), D.c_dim)
             logits = D(torch.from_numpy(images), torch.from_numpy(dlabels), force_fp32=True).numpy()
-            got = nets.D(images.transpose(0, 2, 3, 1), dlabels if D.c_dim else None,
-                         force_fp32=True).numpy()
+            got = nets.D(images.transpose(0, 2, 3, 1), dlabels if D.c_dim else None, force_fp32=True).numpy()
             report["d_logits_force_fp32_max_abs_error"] = float(np.abs(got - logits).max())
         # The TF scripts' seeded images (class 0 for conditional networks).
         layers = noise_layers(G)
@@ -413,12 +514,23 @@ def check_pickle(torch, legacy, path, seeds=(0, 1, 2), psi=0.7):
             for layer in layers:
                 r = layer.resolution
                 layer.noise_const.copy_(torch.from_numpy(rnd.randn(1, 1, r, r)[0, 0]).float())
-            official.append(to_uint8(G(torch.from_numpy(zs).float(), label, truncation_psi=psi,
-                                       noise_mode="const", force_fp32=True).numpy())[0])
+            official.append(
+                to_uint8(
+                    G(
+                        torch.from_numpy(zs).float(), label, truncation_psi=psi, noise_mode="const", force_fp32=True
+                    ).numpy()
+                )[0]
+            )
         for layer, value in zip(layers, saved):
             layer.noise_const.copy_(value)
-        mine = np.concatenate([images for _, images in sampling.generate_from_seeds(
-            with_precision(ours, "float32"), seeds, psi, None, class_idx, "seeded", 4)])
+        mine = np.concatenate(
+            [
+                images
+                for _, images in sampling.generate_from_seeds(
+                    with_precision(ours, "float32"), seeds, psi, None, class_idx, "seeded", 4
+                )
+            ]
+        )
         report["seeded_uint8_max_step"] = int(np.abs(mine.astype(int) - np.stack(official)).max())
     return report
 
@@ -427,19 +539,31 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pytorch", required=True, help="stylegan2-ada-pytorch checkout")
     parser.add_argument("--outdir", default="tests/data/nvlabs_synth")
-    parser.add_argument("--case", action="append", choices=sorted(CASES),
-                        help="cases to make (default: all)")
-    parser.add_argument("--check", metavar="PKL", help="compare sg2tf with the official port on "
-                        "this pickle and print the differences (writes nothing)")
-    parser.add_argument("--torch", action="append", default=[], choices=sorted(CASES),
-                        help="also write torch-NAME.pkl (the official port's snapshot format)")
-    parser.add_argument("--refresh-d-fp32", action="append", default=[], metavar="NAME",
-                        help="only add d-logits-fp32.npy to an existing case's references")
+    parser.add_argument("--case", action="append", choices=sorted(CASES), help="cases to make (default: all)")
+    parser.add_argument(
+        "--check",
+        metavar="PKL",
+        help="compare sg2tf with the official port on this pickle and print the differences (writes nothing)",
+    )
+    parser.add_argument(
+        "--torch",
+        action="append",
+        default=[],
+        choices=sorted(CASES),
+        help="also write torch-NAME.pkl (the official port's snapshot format)",
+    )
+    parser.add_argument(
+        "--refresh-d-fp32",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only add d-logits-fp32.npy to an existing case's references",
+    )
     args = parser.parse_args()
     if args.check:
         sys.path.insert(0, os.path.abspath(args.pytorch))
-        import torch
         import legacy
+        import torch
 
         print(json.dumps(check_pickle(torch, legacy, args.check), indent=1))
         return
@@ -450,21 +574,38 @@ def main():
     for key in [k for k in sys.modules if k == "dnnlib" or k.startswith("dnnlib.")]:
         del sys.modules[key]
     sys.path.insert(0, os.path.abspath(args.pytorch))
+    import legacy
     import PIL.Image
     import torch
-    import legacy
 
     for name in cases:
-        write_references(torch, legacy, PIL.Image, os.path.join(args.outdir, f"{name}.pkl"),
-                         os.path.join(args.outdir, f"{name}-reference"), CASES[name])
+        write_references(
+            torch,
+            legacy,
+            PIL.Image,
+            os.path.join(args.outdir, f"{name}.pkl"),
+            os.path.join(args.outdir, f"{name}-reference"),
+            CASES[name],
+        )
         print(f"wrote {name}.pkl and {name}-reference/")
     for name in args.torch:
-        write_torch_pickle(legacy, os.path.join(args.outdir, f"{name}.pkl"),
-                           os.path.join(args.outdir, f"torch-{name}.pkl"), CASES[name])
+        write_torch_pickle(
+            legacy,
+            os.path.join(args.outdir, f"{name}.pkl"),
+            os.path.join(args.outdir, f"torch-{name}.pkl"),
+            CASES[name],
+        )
         print(f"wrote torch-{name}.pkl")
     for name in args.refresh_d_fp32:
-        write_references(torch, legacy, PIL.Image, os.path.join(args.outdir, f"{name}.pkl"),
-                         os.path.join(args.outdir, f"{name}-reference"), None, d_only=True)
+        write_references(
+            torch,
+            legacy,
+            PIL.Image,
+            os.path.join(args.outdir, f"{name}.pkl"),
+            os.path.join(args.outdir, f"{name}-reference"),
+            None,
+            d_only=True,
+        )
         print(f"wrote {name}-reference/d-logits-fp32.npy")
 
 

@@ -27,20 +27,32 @@ ARCHITECTURES = ("orig", "skip", "resnet")
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", help="a stylegan2-ada-pytorch checkout")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data",
-                                                      "official_freeze_layers.json"))
+    parser.add_argument(
+        "--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "official_freeze_layers.json")
+    )
     args = parser.parse_args()
     sys.path.insert(0, os.path.abspath(args.checkout))
     from training import networks  # noqa: E402 (the official checkout)
 
-    result = {"source": "stylegan2-ada-pytorch training.networks.Discriminator(block_kwargs.freeze_layers=N)",
-              "script": "scripts/official_freeze_layers.py", "resolution": RESOLUTION, "architectures": {}}
+    result = {
+        "source": "stylegan2-ada-pytorch training.networks.Discriminator(block_kwargs.freeze_layers=N)",
+        "script": "scripts/official_freeze_layers.py",
+        "resolution": RESOLUTION,
+        "architectures": {},
+    }
     for arch in ARCHITECTURES:
         entry = {"frozen": {}}
         n = 0
         while True:
-            D = networks.Discriminator(c_dim=0, img_resolution=RESOLUTION, img_channels=3, architecture=arch,
-                                       channel_base=256, channel_max=16, block_kwargs=dict(freeze_layers=n))
+            D = networks.Discriminator(
+                c_dim=0,
+                img_resolution=RESOLUTION,
+                img_channels=3,
+                architecture=arch,
+                channel_base=256,
+                channel_max=16,
+                block_kwargs=dict(freeze_layers=n),
+            )
             names = [name for name, p in D.named_parameters() if p.requires_grad]
             if n == 0:
                 entry["parameters"] = names

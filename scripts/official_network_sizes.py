@@ -72,6 +72,7 @@ def _install_import_stand_ins():
         click.IntRange = ParamType
         click.FloatRange = ParamType
         click.pass_context = lambda f: f
+
         def _getattr(name):
             if name.startswith("__"):
                 raise AttributeError(name)
@@ -110,17 +111,28 @@ def _measure(dnnlib, G_kwargs, D_kwargs, res):
     d_train, d_frozen, d_buf = _count(D)
     map_train, _, _ = _count(G.mapping)
     syn_train, _, _ = _count(G.synthesis)
-    g_channels = {str(r): int(getattr(G.synthesis, f"b{r}").conv1.weight.shape[0])
-                  for r in G.synthesis.block_resolutions}
+    g_channels = {
+        str(r): int(getattr(G.synthesis, f"b{r}").conv1.weight.shape[0]) for r in G.synthesis.block_resolutions
+    }
     d_channels = {str(r): int(getattr(D, f"b{r}").conv0.weight.shape[0]) for r in D.block_resolutions}
     d_channels["4"] = int(D.b4.in_channels)
     d_channels = dict(sorted(d_channels.items(), key=lambda kv: int(kv[0])))
     return dict(
-        G_params=g_train, D_params=d_train, total_params=g_train + d_train,
-        G_mapping_params=map_train, G_synthesis_params=syn_train,
-        G_frozen_params=g_frozen, D_frozen_params=d_frozen, G_buffers=g_buf, D_buffers=d_buf,
-        G_channels=g_channels, D_channels=d_channels, num_ws=int(G.num_ws),
-        mapping_layers=int(G.mapping.num_layers), w_dim=int(G.w_dim), z_dim=int(G.z_dim),
+        G_params=g_train,
+        D_params=d_train,
+        total_params=g_train + d_train,
+        G_mapping_params=map_train,
+        G_synthesis_params=syn_train,
+        G_frozen_params=g_frozen,
+        D_frozen_params=d_frozen,
+        G_buffers=g_buf,
+        D_buffers=d_buf,
+        G_channels=g_channels,
+        D_channels=d_channels,
+        num_ws=int(G.num_ws),
+        mapping_layers=int(G.mapping.num_layers),
+        w_dim=int(G.w_dim),
+        z_dim=int(G.z_dim),
         D_architecture=D.b4.architecture,
         D_mbstd_group_size=D.b4.mbstd.group_size if D.b4.mbstd is not None else None,
         D_mbstd_num_channels=D.b4.mbstd.num_channels if D.b4.mbstd is not None else 0,
@@ -138,8 +150,9 @@ def _jsonable(value):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", help="path of a stylegan2-ada-pytorch checkout")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data",
-                                                      "official_network_sizes.json"))
+    parser.add_argument(
+        "--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "official_network_sizes.json")
+    )
     args = parser.parse_args(argv)
 
     checkout = os.path.abspath(args.checkout)
@@ -160,7 +173,7 @@ def main(argv=None):
         "source_commit": head,
         "script": "scripts/official_network_sizes.py",
         "counted": "trainable parameters: torch.nn.Parameter with requires_grad (w_avg, noise_const and "
-                   "resample filters are buffers and not counted; *_buffers gives their element count)",
+        "resample filters are buffers and not counted; *_buffers gives their element count)",
         "inputs": {"gpus": 1, "img_channels": 3, "c_dim": 0, "cond": False, "dataset": "one RGB PNG at the resolution"},
         "presets": {},
         "l4rz": {},
@@ -175,18 +188,27 @@ def main(argv=None):
                 syn = kw.G_kwargs.synthesis_kwargs
                 entry.update(
                     intended=INTENDED.get(cfg) == res or cfg == "auto",
-                    channel_base=int(syn.channel_base), channel_max=int(syn.channel_max),
+                    channel_base=int(syn.channel_base),
+                    channel_max=int(syn.channel_max),
                     fmap_base_tf=int(syn.channel_base) // 2,
-                    batch=int(kw.batch_size), batch_gpu=int(kw.batch_gpu),
-                    lr=float(kw.G_opt_kwargs.lr), gamma=float(kw.loss_kwargs.r1_gamma),
-                    ema_kimg=float(kw.ema_kimg), ema_rampup=kw.ema_rampup, kimg=int(kw.total_kimg),
+                    batch=int(kw.batch_size),
+                    batch_gpu=int(kw.batch_gpu),
+                    lr=float(kw.G_opt_kwargs.lr),
+                    gamma=float(kw.loss_kwargs.r1_gamma),
+                    ema_kimg=float(kw.ema_kimg),
+                    ema_rampup=kw.ema_rampup,
+                    kimg=int(kw.total_kimg),
                     style_mixing_prob=kw.loss_kwargs.get("style_mixing_prob"),
                     pl_weight=kw.loss_kwargs.get("pl_weight"),
-                    num_fp16_res=int(syn.num_fp16_res), conv_clamp=syn.conv_clamp,
+                    num_fp16_res=int(syn.num_fp16_res),
+                    conv_clamp=syn.conv_clamp,
                 )
                 result["presets"][cfg][str(res)] = entry
-                print(f"{cfg:10s} {res:5d}  G {entry['G_params']:>10,d}  D {entry['D_params']:>10,d}  "
-                      f"G+D {entry['total_params'] / 1e6:7.2f}M  G_channels {entry['G_channels']}", flush=True)
+                print(
+                    f"{cfg:10s} {res:5d}  G {entry['G_params']:>10,d}  D {entry['D_params']:>10,d}  "
+                    f"G+D {entry['total_params'] / 1e6:7.2f}M  G_channels {entry['G_channels']}",
+                    flush=True,
+                )
 
         data = _one_image_dataset(tmp, 1024)
         for name, spec in L4RZ.items():
@@ -201,12 +223,21 @@ def main(argv=None):
             got = {int(k): v for k, v in entry["G_channels"].items()}
             if got != expected or {int(k): v for k, v in entry["D_channels"].items()} != expected:
                 raise SystemExit(f"l4rz {name}: channel_base {channel_base}/max {channel_max} does not give his table")
-            entry.update(base_cfg=base_cfg, channel_base=channel_base, channel_max=channel_max,
-                         fmap_base_tf=channel_base // 2, fmap_max_tf=channel_max,
-                         table_64_to_1024=list(spec["table"]), reported_total_M=spec["reported_total_M"])
+            entry.update(
+                base_cfg=base_cfg,
+                channel_base=channel_base,
+                channel_max=channel_max,
+                fmap_base_tf=channel_base // 2,
+                fmap_max_tf=channel_max,
+                table_64_to_1024=list(spec["table"]),
+                reported_total_M=spec["reported_total_M"],
+            )
             result["l4rz"][name] = entry
-            print(f"l4rz {name:8s} G {entry['G_params']:>10,d}  D {entry['D_params']:>10,d}  "
-                  f"G+D {entry['total_params'] / 1e6:7.2f}M (reported {spec['reported_total_M']}M)", flush=True)
+            print(
+                f"l4rz {name:8s} G {entry['G_params']:>10,d}  D {entry['D_params']:>10,d}  "
+                f"G+D {entry['total_params'] / 1e6:7.2f}M (reported {spec['reported_total_M']}M)",
+                flush=True,
+            )
 
     out = os.path.abspath(args.out)
     with open(out + ".tmp", "w") as f:

@@ -9,8 +9,7 @@ ARCHITECTURES = ("orig", "skip", "resnet")
 
 # Augmentation modes of StyleGAN2-ADA's train.py (--aug) and its pipelines (--augpipe).
 AUG_MODES = ("ada", "noaug", "fixed")
-AUGPIPE_NAMES = ("blit", "geom", "color", "filter", "noise", "cutout",
-                 "bg", "bgc", "bgcf", "bgcfn", "bgcfnc")
+AUGPIPE_NAMES = ("blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc", "bgcf", "bgcfn", "bgcfnc")
 
 # Op implementations (sg2tf.ops.dispatch): compiled when built, else the TensorFlow reference.
 OP_IMPLS = ("auto", "custom", "ref")

@@ -45,8 +45,7 @@ def class_labels(G, class_idx, n):
             raise ValueError("--class_idx was given but the network is unconditional (c_dim=0)")
         return None
     if class_idx is None:
-        raise ValueError(f"the network is conditional (c_dim={G.c_dim}): pass --class_idx "
-                         f"in [0, {G.c_dim - 1}]")
+        raise ValueError(f"the network is conditional (c_dim={G.c_dim}): pass --class_idx in [0, {G.c_dim - 1}]")
     if not 0 <= class_idx < G.c_dim:
         raise ValueError(f"--class_idx={class_idx} is out of range [0, {G.c_dim - 1}]")
     c = np.zeros([n, G.c_dim], np.float32)
@@ -54,8 +53,9 @@ def class_labels(G, class_idx, n):
     return c
 
 
-def generate_from_seeds(G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None,
-                        noise_mode="const", batch_size=8):
+def generate_from_seeds(
+    G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None, noise_mode="const", batch_size=8
+):
     """Yields `(seeds_chunk, uint8 NHWC images)` batch by batch.
 
     `noise_mode='seeded'` draws z and the noise inputs of each seed as the TF scripts do
@@ -65,7 +65,7 @@ def generate_from_seeds(G, seeds, truncation_psi=1.0, truncation_cutoff=None, cl
     seeds = list(seeds)
     class_labels(G, class_idx, 1)  # Validate before any work.
     for start in range(0, len(seeds), batch_size):
-        chunk = seeds[start:start + batch_size]
+        chunk = seeds[start : start + batch_size]
         noise = None
         if noise_mode == "seeded":
             z, noise = seeded_inputs(G, chunk)
@@ -73,10 +73,14 @@ def generate_from_seeds(G, seeds, truncation_psi=1.0, truncation_cutoff=None, cl
         else:
             z = z_from_seeds(chunk, G.z_dim)
         c = class_labels(G, class_idx, len(chunk))
-        images = G.generate(tf.constant(z), None if c is None else tf.constant(c),
-                            truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                            noise_mode="const" if noise_mode == "seeded" else noise_mode,
-                            noise=noise)
+        images = G.generate(
+            tf.constant(z),
+            None if c is None else tf.constant(c),
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            noise_mode="const" if noise_mode == "seeded" else noise_mode,
+            noise=noise,
+        )
         yield chunk, to_uint8(images.numpy())
 
 
@@ -86,14 +90,12 @@ def load_projected_w(path, G):
     with np.load(path, allow_pickle=False) as data:
         key = "w" if "w" in data else "dlatents" if "dlatents" in data else None
         if key is None:
-            raise ValueError(f"{path}: expected an array 'w' (or 'dlatents'), found "
-                             f"{sorted(data.keys())}")
+            raise ValueError(f"{path}: expected an array 'w' (or 'dlatents'), found {sorted(data.keys())}")
         ws = np.asarray(data[key], np.float32)
     if ws.ndim == 2:
         ws = ws[np.newaxis]
     if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
-        raise ValueError(f"{path}: ws have shape {ws.shape}, the network needs "
-                         f"[N, {G.num_ws}, {G.w_dim}]")
+        raise ValueError(f"{path}: ws have shape {ws.shape}, the network needs [N, {G.num_ws}, {G.w_dim}]")
     return ws
 
 
@@ -101,5 +103,5 @@ def generate_from_ws(G, ws, noise_mode="const", batch_size=8):
     """Yields uint8 NHWC images for ws `[N, num_ws, w_dim]`, batch by batch."""
     check_noise_mode(noise_mode)
     for start in range(0, len(ws), batch_size):
-        images = G.synthesis(tf.constant(ws[start:start + batch_size]), noise_mode=noise_mode)
+        images = G.synthesis(tf.constant(ws[start : start + batch_size]), noise_mode=noise_mode)
         yield to_uint8(images.numpy())

@@ -11,8 +11,12 @@ DATA = ROOT / "tests" / "data"
 
 # Skip reasons that name a missing optional extra (pyproject's optional dependencies).
 # Under CI (CI=true) any other skip fails the run: a skipped parity test is not a pass.
-OPTIONAL_EXTRA_SKIPS = ("could not import 'torch'", "could not import 'lmdb'",
-                        "imageio-ffmpeg", "tensorflow-serving-api")
+OPTIONAL_EXTRA_SKIPS = (
+    "could not import 'torch'",
+    "could not import 'lmdb'",
+    "imageio-ffmpeg",
+    "tensorflow-serving-api",
+)
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +39,7 @@ def pytest_runtest_makereport(item, call):
     reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
     if not any(extra in reason for extra in OPTIONAL_EXTRA_SKIPS):
         report.outcome = "failed"
-        report.longrepr = (f"skipped under CI for a reason that is not a missing optional extra: "
-                           f"{reason}")
+        report.longrepr = f"skipped under CI for a reason that is not a missing optional extra: {reason}"
 
 
 def custom_ops_available():
@@ -81,5 +84,4 @@ def fast_compiles():
     saved = tf.config.optimizer.get_experimental_options()
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     yield
-    tf.config.optimizer.set_experimental_options(
-        {"disable_meta_optimizer": saved.get("disable_meta_optimizer", False)})
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": saved.get("disable_meta_optimizer", False)})

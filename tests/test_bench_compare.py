@@ -16,8 +16,7 @@ from sg2tf.training import options as options_lib
 
 def test_parse_variant():
     assert compare.parse_variant("saved_model") == ("saved_model", {})
-    assert compare.parse_variant("train+ops=ref+xla=1+onednn=0") == (
-        "train", {"ops": "ref", "xla": 1, "onednn": 0})
+    assert compare.parse_variant("train+ops=ref+xla=1+onednn=0") == ("train", {"ops": "ref", "xla": 1, "onednn": 0})
     with pytest.raises(ValueError, match="KEY=VALUE"):
         compare.parse_variant("train+xla")
 
@@ -43,8 +42,7 @@ def test_train_config_follows_the_options():
 
 
 def test_summary_uses_the_fastest_pytorch_variant():
-    times = {"a": [1.0, 2.0, 3.0], "pytorch[threads=1]": [4.0, 4.0, 4.0],
-             "pytorch[threads=2]": [6.0, 2.0, 6.0]}
+    times = {"a": [1.0, 2.0, 3.0], "pytorch[threads=1]": [4.0, 4.0, 4.0], "pytorch[threads=2]": [6.0, 2.0, 6.0]}
     rss = {k: 100.0 for k in times}
     out = compare._summarise(times, rss, lambda s: {"per_s": 1 / s})
     assert out["pytorch_reference"] == "pytorch[threads=1]"
@@ -58,19 +56,34 @@ def test_tf_worker_protocol():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
         [sys.executable, "-m", "sg2tf.benchmarks.tf_worker", "--inter=1"],
-        input="\n".join(json.dumps(c) for c in (
-            {"cmd": "setup", "task": "generator", "config": "small", "batch": 2,
-             "mode": "function", "ops": "ref", "min_unit_s": 0.0},
-            {"cmd": "time", "n": 2},
-            {"cmd": "bogus"},
-            {"cmd": "quit"})) + "\n",
-        capture_output=True, text=True, env=env, timeout=300)
+        input="\n".join(
+            json.dumps(c)
+            for c in (
+                {
+                    "cmd": "setup",
+                    "task": "generator",
+                    "config": "small",
+                    "batch": 2,
+                    "mode": "function",
+                    "ops": "ref",
+                    "min_unit_s": 0.0,
+                },
+                {"cmd": "time", "n": 2},
+                {"cmd": "bogus"},
+                {"cmd": "quit"},
+            )
+        )
+        + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     replies = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 0, proc.stderr[-2000:]
     setup, timed, bad, quit_ = replies
     assert setup["ok"] and setup["inter"] == 1 and setup["images_per_unit"] >= 2
-    assert setup["params"] == int(sum(np.prod(v.shape) for v in
-                                      build_generator("small").trainable_variables))
+    assert setup["params"] == int(sum(np.prod(v.shape) for v in build_generator("small").trainable_variables))
     assert timed["ok"] and len(timed["seconds"]) == 2 and timed["peak_rss_mib"] > 0
     assert not bad["ok"] and "unknown command" in bad["error"]
     assert quit_["ok"]

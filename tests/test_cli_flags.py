@@ -40,8 +40,19 @@ def defined():
 
 def test_every_program_has_a_flag_module():
     # A program that defines flags inline would escape the checks below.
-    for stem in ("generate", "style_mixing", "video", "project", "metrics", "rank", "convert", "export",
-                 "dataset", "train", "demo"):
+    for stem in (
+        "generate",
+        "style_mixing",
+        "video",
+        "project",
+        "metrics",
+        "rank",
+        "convert",
+        "export",
+        "dataset",
+        "train",
+        "demo",
+    ):
         assert f"{stem}_flags" in FLAG_MODULES
 
 
@@ -71,15 +82,38 @@ def test_shared_flags_mean_the_same_everywhere(defined):
 
 def test_shared_flags_are_defined_only_by_flags_common():
     # The shared names may appear in a flag module only as calls of flags_common.
-    shared = ("network", "ops", "outdir", "seeds", "seed", "batch", "data", "trunc", "trunc_cutoff", "class_idx",
-              "noise_mode", "inception", "vgg16", "lpips", "verbose", "overwrite", "output")
+    shared = (
+        "network",
+        "ops",
+        "outdir",
+        "seeds",
+        "seed",
+        "batch",
+        "data",
+        "trunc",
+        "trunc_cutoff",
+        "class_idx",
+        "noise_mode",
+        "inception",
+        "vgg16",
+        "lpips",
+        "verbose",
+        "overwrite",
+        "output",
+    )
     offenders = []
     for path in CLI.glob("*_flags.py"):
         text = path.read_text()
-        offenders += [f"{path.name}: --{n}" for n in shared
-                      if f'DEFINE_string("{n}"' in text or f'DEFINE_enum("{n}"' in text
-                      or f'DEFINE_integer("{n}"' in text or f'DEFINE_bool("{n}"' in text
-                      or f'DEFINE_boolean("{n}"' in text or f'DEFINE_float("{n}"' in text]
+        offenders += [
+            f"{path.name}: --{n}"
+            for n in shared
+            if f'DEFINE_string("{n}"' in text
+            or f'DEFINE_enum("{n}"' in text
+            or f'DEFINE_integer("{n}"' in text
+            or f'DEFINE_bool("{n}"' in text
+            or f'DEFINE_boolean("{n}"' in text
+            or f'DEFINE_float("{n}"' in text
+        ]
     # train_flags keeps its own --noise_mode (its default is the preset's and its help explains training).
     offenders = [o for o in offenders if o != "train_flags.py: --noise_mode"]
     assert not offenders, offenders
@@ -88,12 +122,18 @@ def test_shared_flags_are_defined_only_by_flags_common():
 def test_programs_keep_their_flag_values():
     # Values a user passes reach the program unchanged (one program, in-process parse).
     proc = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from absl import flags; from sg2tf.cli import generate_flags; "
-         "F = flags.FLAGS; F(['x', '--network=n.pkl', '--outdir=o', '--seeds=1-2', '--ops=ref', "
-         "'--noise_mode=none', '--trunc=0.5', '--trunc_cutoff=3', '--class_idx=2', '--batch=4']); "
-         "print(F.network, F.outdir, F.seeds, F.ops, F.noise_mode, F.trunc, F.trunc_cutoff, F.class_idx, "
-         "F.batch, F.verbose)"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from absl import flags; from sg2tf.cli import generate_flags; "
+            "F = flags.FLAGS; F(['x', '--network=n.pkl', '--outdir=o', '--seeds=1-2', '--ops=ref', "
+            "'--noise_mode=none', '--trunc=0.5', '--trunc_cutoff=3', '--class_idx=2', '--batch=4']); "
+            "print(F.network, F.outdir, F.seeds, F.ops, F.noise_mode, F.trunc, F.trunc_cutoff, F.class_idx, "
+            "F.batch, F.verbose)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["n.pkl", "o", "1-2", "ref", "none", "0.5", "3", "2", "4", "False"]

@@ -12,8 +12,14 @@ from sg2tf.utils import console
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(ROOT, "tests", "data", "fixtures", "nvlabs_pkl", "sg2-f32.pkl")
 # What the issue saw on a newcomer's console (and what --verbose must still show).
-NOISE = ("oneDNN custom operations", "Could not find cuda drivers", "cuInit", "absl::InitializeLog",
-         "cpu_feature_guard", "Sharding callback duration")
+NOISE = (
+    "oneDNN custom operations",
+    "Could not find cuda drivers",
+    "cuInit",
+    "absl::InitializeLog",
+    "cpu_feature_guard",
+    "Sharding callback duration",
+)
 
 
 def _env(**extra):
@@ -91,17 +97,31 @@ def test_training_logs_and_warnings(tmp_path, verbose):
 
 def test_reference_ops_fallback_warning_still_shown_once(tmp_path):
     # No custom-ops library: `auto` falls back to the reference ops and says so, once.
-    r = _run([sys.executable, "-m", "sg2tf.cli.generate", f"--network={FIXTURE}", "--seeds=0,1",
-              "--batch=1", f"--outdir={tmp_path}"], SG2TF_OPS_LIBRARY=str(tmp_path / "missing.so"), SG2TF_OPS="auto")
+    r = _run(
+        [
+            sys.executable,
+            "-m",
+            "sg2tf.cli.generate",
+            f"--network={FIXTURE}",
+            "--seeds=0,1",
+            "--batch=1",
+            f"--outdir={tmp_path}",
+        ],
+        SG2TF_OPS_LIBRARY=str(tmp_path / "missing.so"),
+        SG2TF_OPS="auto",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stderr.count("using the reference TensorFlow ops") == 1, r.stderr
     assert not _noise(r.stderr), r.stderr
 
 
 def test_notice_patterns():
-    assert console.is_notice("I0000 00:00:1.1 7851 cudart_stub.cc:31] Could not find cuda drivers on your "
-                             "machine, GPU will not be used.")
-    assert console.is_notice("E0000 00:00:1.2 7851 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
-                             "error: Failed call to cuInit: UNKNOWN ERROR (303)")
+    assert console.is_notice(
+        "I0000 00:00:1.1 7851 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used."
+    )
+    assert console.is_notice(
+        "E0000 00:00:1.2 7851 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
+        "error: Failed call to cuInit: UNKNOWN ERROR (303)"
+    )
     assert not console.is_notice("W0000 00:00:1.3 1 op_kernel.cc:1] OUT_OF_RANGE: End of sequence")
     assert not console.is_notice("error: data/x: broken record 3")

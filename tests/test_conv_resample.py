@@ -1,12 +1,12 @@
 """Fast paths of the resampling convolutions against the plain formulations.
 
-  * upfirdn2d's reference op pads inside the depthwise convolution (explicit padding)
-    instead of a separate PAD: compared with an explicit pad + VALID filter.
-  * conv2d_resample's upsampling (transposed convolution + FIR) against zero insertion,
-    padding and a correlation, written out with plain ops.
-  * ModulatedConv2D folds style and demodulation into the weight for a static batch of
-    one: compared with the activation-scaling path (the same sample inside a batch of
-    two), values, gradients and second-order gradients (R1 / path length go through it).
+* upfirdn2d's reference op pads inside the depthwise convolution (explicit padding)
+  instead of a separate PAD: compared with an explicit pad + VALID filter.
+* conv2d_resample's upsampling (transposed convolution + FIR) against zero insertion,
+  padding and a correlation, written out with plain ops.
+* ModulatedConv2D folds style and demodulation into the weight for a static batch of
+  one: compared with the activation-scaling path (the same sample inside a batch of
+  two), values, gradients and second-order gradients (R1 / path length go through it).
 """
 
 import numpy as np
@@ -28,8 +28,7 @@ def _pad_then_filter(x, f, padding, gain=1.0, down=1):
     return tf.nn.depthwise_conv2d(x, k, [1, down, down, 1], "VALID")
 
 
-@pytest.mark.parametrize("padding,down", [((1, 1, 1, 1), 1), ((2, 1, 2, 1), 1),
-                                          ((1, 1, 1, 1), 2), ((0, 2, 3, 0), 1)])
+@pytest.mark.parametrize("padding,down", [((1, 1, 1, 1), 1), ((2, 1, 2, 1), 1), ((1, 1, 1, 1), 2), ((0, 2, 3, 0), 1)])
 def test_upfirdn2d_explicit_padding_matches_pad(padding, down):
     x = tf.constant(np.random.RandomState(0).randn(2, 9, 10, 5).astype(np.float32))
     got = upfirdn2d(x, F4, down=down, padding=padding, gain=2.0, impl="ref")
@@ -43,7 +42,7 @@ def _upconv_plain(x, w, f):
     n, h, wd, c = x.shape
     up = tf.reshape(tf.stack([x, tf.zeros_like(x)], axis=3), [n, h, 2 * wd, c])
     up = tf.reshape(tf.stack([up, tf.zeros_like(up)], axis=2), [n, 2 * h, 2 * wd, c])
-    up = up[:, :2 * h - 1, :2 * wd - 1]
+    up = up[:, : 2 * h - 1, : 2 * wd - 1]
     up = tf.pad(up, [[0, 0], [k - 1, k - 1], [k - 1, k - 1], [0, 0]])
     y = tf.nn.conv2d(up, w, 1, "VALID")  # (H-1)*2+k
     fw = f.shape[0]
@@ -69,8 +68,7 @@ def _modconv(up, kernel, demodulate, in_ch=6, out_ch=5, res=8, w_dim=7):
     return layer
 
 
-@pytest.mark.parametrize("up,kernel,demodulate", [(1, 3, True), (2, 3, True),
-                                                  (1, 1, False)])
+@pytest.mark.parametrize("up,kernel,demodulate", [(1, 3, True), (2, 3, True), (1, 1, False)])
 def test_modulated_batch1_fold_matches_activation_scaling(up, kernel, demodulate):
     layer = _modconv(up, kernel, demodulate)
     assert layer._fold_into_weight(tf.zeros([1, 8, 8, 6]))

@@ -62,22 +62,41 @@ ACTS = list(bias_act_mod.ACTIVATIONS)
 # alpha, axis, bias presence, batch 1, odd sizes and channels 1..512 appear.
 _GAINS = [None, 1.0, 0.5, 3.0]
 _CLAMPS = [None, 0.0, 0.7, 256.0]
-_SHAPES = [([1, 5, 7, 3], -1), ([2, 3, 4, 1], -1), ([2, 9, 5, 16], -1), ([3, 4, 5, 6], 1),
-           ([1, 3, 3, 512], -1), ([4, 37], -1), ([2, 7, 64], 1)]
+_SHAPES = [
+    ([1, 5, 7, 3], -1),
+    ([2, 3, 4, 1], -1),
+    ([2, 9, 5, 16], -1),
+    ([3, 4, 5, 6], 1),
+    ([1, 3, 3, 512], -1),
+    ([4, 37], -1),
+    ([2, 7, 64], 1),
+]
 BIAS_ACT_CASES = []
 for i, (act, dtype) in enumerate(itertools.product(ACTS, [tf.float32, tf.float16])):
     shape, axis = _SHAPES[i % len(_SHAPES)]
-    BIAS_ACT_CASES.append(dict(
-        act=act, dtype=dtype, shape=shape, axis=axis, bias=(i % 5 != 4),
-        alpha=0.1 if (act == "lrelu" and dtype == tf.float16) else None,
-        gain=_GAINS[i % 4], clamp=_CLAMPS[(i // 4 + i) % 4]))
-BIAS_ACT_CASES.append(dict(act="lrelu", dtype=tf.float32, shape=[4, 8, 8, 512], axis=-1,
-                           bias=True, alpha=None, gain=None, clamp=256.0))
+    BIAS_ACT_CASES.append(
+        dict(
+            act=act,
+            dtype=dtype,
+            shape=shape,
+            axis=axis,
+            bias=(i % 5 != 4),
+            alpha=0.1 if (act == "lrelu" and dtype == tf.float16) else None,
+            gain=_GAINS[i % 4],
+            clamp=_CLAMPS[(i // 4 + i) % 4],
+        )
+    )
+BIAS_ACT_CASES.append(
+    dict(act="lrelu", dtype=tf.float32, shape=[4, 8, 8, 512], axis=-1, bias=True, alpha=None, gain=None, clamp=256.0)
+)
 
 
 def _case_id(case):
-    return "-".join(f"{k}={getattr(v, 'name', v)}" for k, v in case.items() if k != "shape") + \
-        "-" + "x".join(map(str, case["shape"]))
+    return (
+        "-".join(f"{k}={getattr(v, 'name', v)}" for k, v in case.items() if k != "shape")
+        + "-"
+        + "x".join(map(str, case["shape"]))
+    )
 
 
 def _bias_act_inputs(case, seed=0):
@@ -90,8 +109,9 @@ def _bias_act_inputs(case, seed=0):
 
 def _bias_act_grads(case, impl, x, b, order):
     """Forward value and the gradients up to `order` (R1-style nested tapes)."""
-    kwargs = dict(axis=case["axis"], act=case["act"], alpha=case["alpha"], gain=case["gain"],
-                  clamp=case["clamp"], impl=impl)
+    kwargs = dict(
+        axis=case["axis"], act=case["act"], alpha=case["alpha"], gain=case["gain"], clamp=case["clamp"], impl=impl
+    )
     srcs = [x] if b is None else [x, b]
     with tf.GradientTape(persistent=True) as t3:
         t3.watch(srcs)
@@ -129,8 +149,7 @@ def test_bias_act_parity(lib, case):
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float16])
 def test_bias_act_bit_exact_without_transcendentals(lib, act, dtype):
     # Same arithmetic steps and roundings as TensorFlow's gradients of the reference.
-    case = dict(act=act, dtype=dtype, shape=[2, 5, 7, 33], axis=-1, bias=True, alpha=None,
-                gain=None, clamp=0.9)
+    case = dict(act=act, dtype=dtype, shape=[2, 5, 7, 33], axis=-1, bias=True, alpha=None, gain=None, clamp=0.9)
     x, b = _bias_act_inputs(case, seed=3)
     ref = _bias_act_grads(case, "ref", x, b, order=1)
     got = _bias_act_grads(case, "custom", x, b, order=1)
@@ -140,8 +159,7 @@ def test_bias_act_bit_exact_without_transcendentals(lib, act, dtype):
 
 @pytest.mark.parametrize("act", ["tanh", "swish", "softplus", "selu"])
 def test_bias_act_third_order(lib, act):
-    case = dict(act=act, dtype=tf.float32, shape=[2, 3, 5, 4], axis=-1, bias=True,
-                alpha=None, gain=None, clamp=None)
+    case = dict(act=act, dtype=tf.float32, shape=[2, 3, 5, 4], axis=-1, bias=True, alpha=None, gain=None, clamp=None)
     x, b = _bias_act_inputs(case, seed=1)
     ref = _bias_act_grads(case, "ref", x, b, order=3)
     got = _bias_act_grads(case, "custom", x, b, order=3)
@@ -150,8 +168,9 @@ def test_bias_act_third_order(lib, act):
 
 
 def test_bias_act_in_tf_function(lib):
-    case = dict(act="lrelu", dtype=tf.float32, shape=[2, 6, 6, 8], axis=-1, bias=True,
-                alpha=None, gain=None, clamp=None)
+    case = dict(
+        act="lrelu", dtype=tf.float32, shape=[2, 6, 6, 8], axis=-1, bias=True, alpha=None, gain=None, clamp=None
+    )
     x, b = _bias_act_inputs(case)
 
     @tf.function
@@ -204,8 +223,7 @@ _FILTERS = {
     # A non-symmetric outer product with a negative largest tap (the CPU kernel's
     # separable path), and one perturbed off rank 1 (its 2-D path).
     "3x4r1": np.outer([1, -2, 0.5], [3, 1, -4, 2]).astype(np.float32),
-    "3x4near": (np.outer([1, -2, 0.5], [3, 1, -4, 2])
-                + 1e-3 * np.arange(12).reshape(3, 4)).astype(np.float32),
+    "3x4near": (np.outer([1, -2, 0.5], [3, 1, -4, 2]) + 1e-3 * np.arange(12).reshape(3, 4)).astype(np.float32),
 }
 
 
@@ -249,8 +267,7 @@ UPFIRDN_CASES = [
 
 def _upfirdn_id(case):
     shape, up, down, pad, fname, flip, gain, dtype = case
-    return f"{'x'.join(map(str, shape))}-up{up}-down{down}-pad{pad}-f{fname}-flip{flip}-" \
-           f"gain{gain}-{dtype.name}"
+    return f"{'x'.join(map(str, shape))}-up{up}-down{down}-pad{pad}-f{fname}-flip{flip}-gain{gain}-{dtype.name}"
 
 
 def _upfirdn_grads(case, impl, x):
@@ -260,8 +277,7 @@ def _upfirdn_grads(case, impl, x):
         t2.watch(x)
         with tf.GradientTape() as t1:
             t1.watch(x)
-            y = upfirdn2d(x, f, up=up, down=down, padding=pad, flip_filter=flip, gain=gain,
-                          impl=impl)
+            y = upfirdn2d(x, f, up=up, down=down, padding=pad, flip_filter=flip, gain=gain, impl=impl)
             w = tf.cast(tf.reshape(tf.range(tf.size(y)), tf.shape(y)) % 7 - 3, tf.float32)
             loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2 * 0.5 + tf.cast(y, tf.float32) * w)
         dx = t1.gradient(loss, x)
@@ -276,16 +292,14 @@ def test_upfirdn2d_parity(lib, case):
     x = tf.constant(rng.normal(size=case[0]), case[-1])
     ref = _ref_or_skip(lambda: _upfirdn_grads(case, "ref", x))
     got = _upfirdn_grads(case, "custom", x)
-    for r, g, name, tol in zip(ref, got, ["y", "dx", "d2x"],
-                               [TOL, TOL, TOL_SECOND]):
+    for r, g, name, tol in zip(ref, got, ["y", "dx", "d2x"], [TOL, TOL, TOL_SECOND]):
         _assert_close(r, g, tol[case[-1]], name)
 
 
 def test_upfirdn2d_in_tf_function_with_unknown_sizes(lib):
     f = setup_filter([1, 3, 3, 1])
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 6], tf.float32),
-                                  tf.TensorSpec([], tf.string)])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 6], tf.float32), tf.TensorSpec([], tf.string)])
     def run(x, impl_unused):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -358,21 +372,28 @@ def test_custom_requested_but_missing_raises(fresh_loader, tmp_path):
 
 
 def _fake_library(tmp_path, **overrides):
-    info = dict(api=str(_custom.API_VERSION), tf_version=tf.__version__,
-                cxx11_abi=_custom._tf_cxx11_abi() or "1", cuda="0", compiler="x")
+    info = dict(
+        api=str(_custom.API_VERSION),
+        tf_version=tf.__version__,
+        cxx11_abi=_custom._tf_cxx11_abi() or "1",
+        cuda="0",
+        compiler="x",
+    )
     info.update(overrides)
     text = ";".join(f"{k}={v}" for k, v in info.items())
     path = tmp_path / "_sg2tf_ops.so"
-    path.write_bytes(b"\x7fELF junk <sg2tf-build-info>" + text.encode() +
-                     b"</sg2tf-build-info> more junk")
+    path.write_bytes(b"\x7fELF junk <sg2tf-build-info>" + text.encode() + b"</sg2tf-build-info> more junk")
     return path
 
 
-@pytest.mark.parametrize("override,expected", [
-    (dict(api="999"), "interface version 999"),
-    (dict(tf_version="1.15.0"), "built for TensorFlow 1.15.0"),
-    (dict(cxx11_abi="7"), "_GLIBCXX_USE_CXX11_ABI=7"),
-])
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        (dict(api="999"), "interface version 999"),
+        (dict(tf_version="1.15.0"), "built for TensorFlow 1.15.0"),
+        (dict(cxx11_abi="7"), "_GLIBCXX_USE_CXX11_ABI=7"),
+    ],
+)
 def test_mismatched_library_is_refused(fresh_loader, tmp_path, override, expected):
     path = _fake_library(tmp_path, **override)
     fresh_loader.setenv("SG2TF_OPS_LIBRARY", str(path))
@@ -389,9 +410,12 @@ def test_file_without_build_info_is_refused(fresh_loader, tmp_path):
 
 
 def test_matching_build_info_passes_checks():
-    assert _custom.check_build_info(dict(api=str(_custom.API_VERSION),
-                                         tf_version=tf.__version__,
-                                         cxx11_abi=_custom._tf_cxx11_abi())) is None
+    assert (
+        _custom.check_build_info(
+            dict(api=str(_custom.API_VERSION), tf_version=tf.__version__, cxx11_abi=_custom._tf_cxx11_abi())
+        )
+        is None
+    )
 
 
 def test_loaded_library_reports_its_build(lib):
@@ -406,8 +430,11 @@ CUDA_SOURCES = sorted((ROOT / "custom_ops").glob("**/*.cu.cc"))
 
 
 def _nvcc():
-    for candidate in [os.environ.get("NVCC"), shutil.which("nvcc"),
-                      os.path.join(os.environ.get("CUDA_PATH", "/usr/local/cuda"), "bin", "nvcc")]:
+    for candidate in [
+        os.environ.get("NVCC"),
+        shutil.which("nvcc"),
+        os.path.join(os.environ.get("CUDA_PATH", "/usr/local/cuda"), "bin", "nvcc"),
+    ]:
         if candidate and os.path.isfile(candidate):
             return candidate
     return None
@@ -425,9 +452,22 @@ def test_cuda_sources_compile_with_nvcc(src, tmp_path):
         pytest.skip("nvcc not found (set CUDA_PATH or put nvcc on PATH) - CUDA kernels untested")
     archs = subprocess.run([nvcc, "--list-gpu-arch"], capture_output=True, text=True).stdout
     arch = "80" if "compute_80" in archs or not archs else archs.split()[0].split("_")[1]
-    cmd = [nvcc, "-c", "-x", "cu", "-std=c++17", "-O1", "-DGOOGLE_CUDA=1", f"-I{ROOT}",
-           "-Xcompiler", "-fPIC", f"-gencode=arch=compute_{arch},code=sm_{arch}", str(src),
-           "-o", str(tmp_path / "kernel.o")]
+    cmd = [
+        nvcc,
+        "-c",
+        "-x",
+        "cu",
+        "-std=c++17",
+        "-O1",
+        "-DGOOGLE_CUDA=1",
+        f"-I{ROOT}",
+        "-Xcompiler",
+        "-fPIC",
+        f"-gencode=arch=compute_{arch},code=sm_{arch}",
+        str(src),
+        "-o",
+        str(tmp_path / "kernel.o"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "kernel.o").stat().st_size > 0

@@ -25,9 +25,14 @@ def _official_levels(img):
 
 def test_encode_example_matches_deterministic_proto():
     img = np.random.RandomState(0).randint(0, 256, [3, 8, 8]).astype(np.uint8)
-    ex = tf.train.Example(features=tf.train.Features(feature={
-        "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=img.shape)),
-        "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[img.tobytes()]))}))
+    ex = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=img.shape)),
+                "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[img.tobytes()])),
+            }
+        )
+    )
     assert fmt.encode_example(img) == ex.SerializeToString(deterministic=True)
     back, enc = fmt.decode_example(fmt.encode_example(img))
     assert enc == "raw" and np.array_equal(back, img)
@@ -60,9 +65,14 @@ def test_shuffled_order_is_the_official_one():
 
 def test_decode_example_errors_name_the_record():
     with pytest.raises(DatasetError, match=r"f\.tfrecords: record 3: 5 data bytes do not match shape"):
-        ex = tf.train.Example(features=tf.train.Features(feature={
-            "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=[1, 4, 4])),
-            "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"12345"]))}))
+        ex = tf.train.Example(
+            features=tf.train.Features(
+                feature={
+                    "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=[1, 4, 4])),
+                    "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"12345"])),
+                }
+            )
+        )
         fmt.decode_example(ex.SerializeToString(), "f.tfrecords: record 3")
     with pytest.raises(DatasetError, match="not a tf.train.Example"):
         fmt.decode_example(b"\xff\xff\xff", "x")
@@ -84,8 +94,9 @@ def test_read_official_fixture(fixtures_dir, name):
 
 def test_create_from_images_reproduces_official(fixtures_dir, tmp_path):
     out = str(tmp_path / "shapes32")
-    writer.write_dataset(out, images.image_source(str(fixtures_dir / "tfrecords/shapes32-source"), progress=False),
-                         progress=False)
+    writer.write_dataset(
+        out, images.image_source(str(fixtures_dir / "tfrecords/shapes32-source"), progress=False), progress=False
+    )
     # The official files, plus sg2tf's record-to-source-file sidecar (readers ignore it).
     assert sorted(os.listdir(out)) == sorted(os.listdir(fixtures_dir / "tfrecords/shapes32") + ["shapes32-names.json"])
     assert tools.compare(out, str(fixtures_dir / "tfrecords/shapes32"))["identical"]
@@ -144,8 +155,9 @@ def test_grayscale_and_top_only_and_png(tmp_path):
 
 
 def test_serialization_is_deterministic(tmp_path):
-    src = sources._array_source(np.random.RandomState(4).randint(0, 256, [6, 3, 8, 8]).astype(np.uint8),
-                                np.eye(6, dtype=np.float32), "t")
+    src = sources._array_source(
+        np.random.RandomState(4).randint(0, 256, [6, 3, 8, 8]).astype(np.uint8), np.eye(6, dtype=np.float32), "t"
+    )
     a = writer.write_dataset(str(tmp_path / "a" / "d"), src, progress=False)
     b = writer.write_dataset(str(tmp_path / "b" / "d"), src, progress=False, num_threads=1)
     for f in sorted(os.listdir(a.path)):

@@ -73,8 +73,9 @@ def test_seeded_shuffle_and_mirror_are_deterministic(small, op_impl):
 
 def test_mirror_flips_some_images_horizontally(small, op_impl):
     path, arr, _ = small
-    x, y = _all(data.make_dataset(path, batch_size=10, repeat=False, shuffle_buffer=0, mirror=True, seed=3,
-                                  dtype="uint8"))
+    x, y = _all(
+        data.make_dataset(path, batch_size=10, repeat=False, shuffle_buffer=0, mirror=True, seed=3, dtype="uint8")
+    )
     hwc = arr.transpose(0, 2, 3, 1)
     flipped = [np.array_equal(x[i], hwc[i][:, ::-1]) for i in range(10)]
     same = [np.array_equal(x[i], hwc[i]) for i in range(10)]
@@ -120,8 +121,10 @@ def test_wrong_shape_record_names_file_and_record(tmp_path, op_impl):
         for i in range(4):
             w.write(fmt.encode_example(np.zeros([1, 2, 8] if i == 2 else [1, 4, 4], np.uint8)))
     ds = data.make_dataset(str(path), batch_size=4, repeat=False, shuffle_buffer=0)
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"bad-r02\.tfrecords: record 2: has shape \[1, 2, 8\], expected \[1, 4, 4\]"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"bad-r02\.tfrecords: record 2: has shape \[1, 2, 8\], expected \[1, 4, 4\]",
+    ):
         list(ds)
     with pytest.raises(data.DatasetError, match=r"bad-r02\.tfrecords: record 2: shape \[1, 2, 8\] is not"):
         list(records.iter_images(data.read_info(str(path))))

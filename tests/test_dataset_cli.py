@@ -17,8 +17,11 @@ from sg2tf.data import records
 
 
 def run(*args):
-    return cli.main(["sg2tf-dataset", *args, "--noprogress"] if args and args[0] not in ("compare", "grid")
-                    else ["sg2tf-dataset", *args])
+    return cli.main(
+        ["sg2tf-dataset", *args, "--noprogress"]
+        if args and args[0] not in ("compare", "grid")
+        else ["sg2tf-dataset", *args]
+    )
 
 
 def _save(path, array, mode=None, **kw):
@@ -50,6 +53,7 @@ def _error(capsys, *args):
 
 # --- create_from_images ---------------------------------------------------------------
 
+
 def test_create_from_images_and_tools(good_dir, tmp_path, capsys):
     out = tmp_path / "ds"
     assert run("create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={out}") == 0
@@ -65,10 +69,21 @@ def test_create_from_images_and_tools(good_dir, tmp_path, capsys):
     assert PIL.Image.open(tmp_path / "g.png").size == (24, 16)
 
     # refuses to overwrite, then overwrites when asked
-    assert "already exists; pass --overwrite" in _error(capsys, "create_from_images", f"--image_dir={good_dir}",
-                                                       f"--tfrecord_dir={out}")
-    assert run("create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={out}", "--overwrite",
-               "--shuffle=0", "--resolutions=top", "--encoding=png") == 0
+    assert "already exists; pass --overwrite" in _error(
+        capsys, "create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={out}"
+    )
+    assert (
+        run(
+            "create_from_images",
+            f"--image_dir={good_dir}",
+            f"--tfrecord_dir={out}",
+            "--overwrite",
+            "--shuffle=0",
+            "--resolutions=top",
+            "--encoding=png",
+        )
+        == 0
+    )
     info = info_lib.read_info(str(out))
     assert info.resolutions == (8,) and info.encoding == "png"
     names = ["a0.png", "a1.png", "a2.png", "a3.png", "sub/b.png"]
@@ -96,24 +111,56 @@ def test_roundtrip_zip_and_compare(fixtures_dir, tmp_path, capsys):
 
 def test_extract_cli(fixtures_dir, tmp_path):
     out = tmp_path / "ex"
-    assert run("extract", f"--tfrecord_dir={fixtures_dir / 'tfrecords/shapes32'}", f"--output_dir={out}",
-               "--resolution=16") == 0
+    assert (
+        run(
+            "extract", f"--tfrecord_dir={fixtures_dir / 'tfrecords/shapes32'}", f"--output_dir={out}", "--resolution=16"
+        )
+        == 0
+    )
     assert len([f for f in os.listdir(out) if f.endswith(".png")]) == 12
     assert PIL.Image.open(out / "img00000000.png").size == (16, 16)
 
 
 # --- bad input: message names file and problem; nothing written ---------------------------
 
-@pytest.mark.parametrize("case,make,expect", [
-    ("sizes", lambda d: _save(d / "z.png", _rgb(0, 16)), r"z\.png: size 16x16, but most images are 8x8"),
-    ("cmyk", lambda d: PIL.Image.fromarray(_rgb(0)).convert("CMYK").save(d / "z.jpg"), r"z\.jpg: unsupported mode CMYK"),
-    ("palette", lambda d: PIL.Image.fromarray(_rgb(0)).convert("P").save(d / "z.png"), r"z\.png: unsupported mode P \(palette\)"),
-    ("alpha", lambda d: PIL.Image.fromarray(_rgb(0)).convert("RGBA").save(d / "z.png"), r"z\.png: unsupported mode RGBA"),
-    ("16bit", lambda d: PIL.Image.fromarray(np.full([8, 8], 1000, np.uint16)).save(d / "z.png"), r"z\.png: unsupported mode I;16"),
-    ("truncated", lambda d: (d / "z.png").write_bytes((d / "a0.png").read_bytes()[:60]), r"z\.png: unreadable or truncated"),
-    ("garbage", lambda d: (d / "z.png").write_bytes(b"not an image"), r"z\.png: not a readable image"),
-    ("gray", lambda d: _save(d / "z.png", np.zeros([8, 8], np.uint8), "L"), r"z\.png: mode L, but most images are RGB"),
-])
+
+@pytest.mark.parametrize(
+    "case,make,expect",
+    [
+        ("sizes", lambda d: _save(d / "z.png", _rgb(0, 16)), r"z\.png: size 16x16, but most images are 8x8"),
+        (
+            "cmyk",
+            lambda d: PIL.Image.fromarray(_rgb(0)).convert("CMYK").save(d / "z.jpg"),
+            r"z\.jpg: unsupported mode CMYK",
+        ),
+        (
+            "palette",
+            lambda d: PIL.Image.fromarray(_rgb(0)).convert("P").save(d / "z.png"),
+            r"z\.png: unsupported mode P \(palette\)",
+        ),
+        (
+            "alpha",
+            lambda d: PIL.Image.fromarray(_rgb(0)).convert("RGBA").save(d / "z.png"),
+            r"z\.png: unsupported mode RGBA",
+        ),
+        (
+            "16bit",
+            lambda d: PIL.Image.fromarray(np.full([8, 8], 1000, np.uint16)).save(d / "z.png"),
+            r"z\.png: unsupported mode I;16",
+        ),
+        (
+            "truncated",
+            lambda d: (d / "z.png").write_bytes((d / "a0.png").read_bytes()[:60]),
+            r"z\.png: unreadable or truncated",
+        ),
+        ("garbage", lambda d: (d / "z.png").write_bytes(b"not an image"), r"z\.png: not a readable image"),
+        (
+            "gray",
+            lambda d: _save(d / "z.png", np.zeros([8, 8], np.uint8), "L"),
+            r"z\.png: mode L, but most images are RGB",
+        ),
+    ],
+)
 def test_bad_images(good_dir, tmp_path, capsys, case, make, expect):
     make(good_dir)
     err = _error(capsys, "create_from_images", f"--image_dir={good_dir}", f"--tfrecord_dir={tmp_path / 'out'}")
@@ -155,15 +202,34 @@ def test_opt_in_fixes(tmp_path):
     PIL.Image.fromarray(np.full([16, 16, 3], 99, np.uint8)).convert("P", palette=PIL.Image.ADAPTIVE).save(d / "pal.png")
     PIL.Image.fromarray(np.full([16, 16], 65535, np.uint16)).save(d / "deep.png")
     out = tmp_path / "crop"
-    assert run("create_from_images", f"--image_dir={d}", f"--tfrecord_dir={out}", "--resize=center-crop",
-               "--convert_mode=RGB", "--shuffle=0") == 0
+    assert (
+        run(
+            "create_from_images",
+            f"--image_dir={d}",
+            f"--tfrecord_dir={out}",
+            "--resize=center-crop",
+            "--convert_mode=RGB",
+            "--shuffle=0",
+        )
+        == 0
+    )
     info = info_lib.read_info(str(out))
     assert info.resolution == 8 and info.channels == 3  # largest power of two <= smallest crop (10)
     imgs = records.load_images(info)  # order: deep, pal, tall, wide
     assert imgs[0].min() == 255 and imgs[1].min() == 99 and imgs[2].max() == 50 and imgs[3].min() == 200
     out = tmp_path / "pad"
-    assert run("create_from_images", f"--image_dir={d}", f"--tfrecord_dir={out}", "--resize=pad",
-               "--convert_mode=L", "--resolution=32", "--shuffle=0") == 0
+    assert (
+        run(
+            "create_from_images",
+            f"--image_dir={d}",
+            f"--tfrecord_dir={out}",
+            "--resize=pad",
+            "--convert_mode=L",
+            "--resolution=32",
+            "--shuffle=0",
+        )
+        == 0
+    )
     info = info_lib.read_info(str(out))
     assert info.resolution == 32 and info.channels == 1
     wide = records.load_images(info)[3, 0]
@@ -171,8 +237,9 @@ def test_opt_in_fixes(tmp_path):
 
 
 def test_missing_input_and_bad_usage(tmp_path, capsys):
-    assert "no such file or directory" in _error(capsys, "create_from_images", f"--image_dir={tmp_path / 'nope'}",
-                                                 f"--tfrecord_dir={tmp_path / 'o'}")
+    assert "no such file or directory" in _error(
+        capsys, "create_from_images", f"--image_dir={tmp_path / 'nope'}", f"--tfrecord_dir={tmp_path / 'o'}"
+    )
     assert run("create_from_images", f"--image_dir={tmp_path}") == 2
     assert "missing required flags: --tfrecord_dir" in capsys.readouterr().err
     assert run("info", f"--tfrecord_dir={tmp_path}", "--resize=pad") == 2
@@ -200,6 +267,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 # --- damaged datasets -------------------------------------------------------------------
+
 
 def _copy_fixture(fixtures_dir, tmp_path, name="labeled32"):
     import shutil
@@ -241,6 +309,7 @@ def test_missing_resolution_and_label_mismatch(fixtures_dir, tmp_path, capsys):
 
 # --- the other sources, from tiny files in their original formats ----------------------
 
+
 def test_create_synthetic(tmp_path):
     out = tmp_path / "syn"
     assert run("create_synthetic", f"--tfrecord_dir={out}", "--num_images=24", "--resolution=16", "--labels") == 0
@@ -260,8 +329,9 @@ def test_create_hdf5_without_labels_and_missing_h5(tmp_path, capsys):
         f["data8x8"] = np.random.RandomState(0).randint(0, 256, [3, 1, 8, 8]).astype(np.uint8)
     assert run("create_from_hdf5", f"--hdf5_filename={tmp_path / 'x.h5'}", f"--tfrecord_dir={tmp_path / 'o'}") == 0
     assert info_lib.read_info(str(tmp_path / "o")).channels == 1
-    assert "no such file" in _error(capsys, "create_from_hdf5", f"--hdf5_filename={tmp_path / 'y.h5'}",
-                                    f"--tfrecord_dir={tmp_path / 'p'}")
+    assert "no such file" in _error(
+        capsys, "create_from_hdf5", f"--hdf5_filename={tmp_path / 'y.h5'}", f"--tfrecord_dir={tmp_path / 'p'}"
+    )
 
 
 def test_create_cifar10_cifar100(tmp_path):
@@ -282,8 +352,15 @@ def test_create_cifar10_cifar100(tmp_path):
         pickle.dump({"data": rng.randint(0, 256, [3, 3072]).astype(np.uint8), "fine_labels": [0, 50, 99]}, f)
     with tarfile.open(tmp_path / "cifar-100-python.tar.gz", "w:gz") as tar:
         tar.add(c100, arcname="cifar-100-python")
-    assert run("create_cifar100", f"--cifar100_dir={tmp_path / 'cifar-100-python.tar.gz'}",
-               f"--tfrecord_dir={tmp_path / 'c100'}", "--shuffle=0") == 0
+    assert (
+        run(
+            "create_cifar100",
+            f"--cifar100_dir={tmp_path / 'cifar-100-python.tar.gz'}",
+            f"--tfrecord_dir={tmp_path / 'c100'}",
+            "--shuffle=0",
+        )
+        == 0
+    )
     labels = records.read_labels(info_lib.read_info(str(tmp_path / "c100")))
     assert labels.shape == (3, 100) and labels.argmax(1).tolist() == [0, 50, 99]
 
@@ -324,19 +401,25 @@ def test_create_lsun(tmp_path, capsys):
     with env.begin(write=True) as txn:
         txn.put(b"key1", b"broken")
     env.close()
-    assert "key key1: unreadable image" in _error(capsys, "create_lsun", f"--lmdb_dir={db}",
-                                                  f"--tfrecord_dir={tmp_path / 'l2'}", "--resolution=8")
+    assert "key key1: unreadable image" in _error(
+        capsys, "create_lsun", f"--lmdb_dir={db}", f"--tfrecord_dir={tmp_path / 'l2'}", "--resolution=8"
+    )
     _nothing_left(tmp_path, "l2")
 
 
 def test_entry_point_exit_status(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.dataset", "info", f"--tfrecord_dir={tmp_path / 'none'}"],
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "sg2tf.cli.dataset", "info", f"--tfrecord_dir={tmp_path / 'none'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 1 and "not a dataset directory" in r.stderr
 
 
 # --- source names and filter (cleaning a dataset after sg2tf-rank) --------------------------
+
 
 def _record_bytes(info):
     from sg2tf.data.records import iter_records
@@ -384,8 +467,16 @@ def test_filter_by_ranking_and_by_list(good_dir, tmp_path, capsys):
     rank.write_tsv(tmp_path / "ranking.tsv", order, mean, np.zeros(5), names=names)
     capsys.readouterr()
     out = tmp_path / "clean"
-    assert run("filter", f"--tfrecord_dir={src}", f"--dest={out}", f"--rank_file={tmp_path / 'ranking.tsv'}",
-               "--drop_fraction=0.4") == 0
+    assert (
+        run(
+            "filter",
+            f"--tfrecord_dir={src}",
+            f"--dest={out}",
+            f"--rank_file={tmp_path / 'ranking.tsv'}",
+            "--drop_fraction=0.4",
+        )
+        == 0
+    )
     assert "Left out 2 images (the lowest-ranked 2 of 5 ranked images (40%))" in capsys.readouterr().out
     new = info_lib.read_info(str(out))
     kept = [1, 2, 4]  # records 3 and 0 are the two lowest
@@ -403,10 +494,12 @@ def test_filter_by_ranking_and_by_list(good_dir, tmp_path, capsys):
 
     listing.write_text("a0.png\nnot-there.png\n")
     assert "bad.txt:2: 'not-there.png': no image of the dataset has that name" in _error(
-        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}", f"--drop_list={listing}")
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}", f"--drop_list={listing}"
+    )
     listing.write_text("7\n")
     assert "bad.txt:1: index 7 is outside the dataset (5 records)" in _error(
-        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}", f"--drop_list={listing}")
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}", f"--drop_list={listing}"
+    )
     _nothing_left(tmp_path, "c3")
 
     # A ranking of another dataset, no selection, a bad fraction, an existing or the same output.
@@ -414,16 +507,28 @@ def test_filter_by_ranking_and_by_list(good_dir, tmp_path, capsys):
     other[0], other[1] = other[1], other[0]
     rank.write_tsv(tmp_path / "other.tsv", order, mean, np.zeros(5), names=other)
     assert "a ranking of another dataset?" in _error(
-        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}",
-        f"--rank_file={tmp_path / 'other.tsv'}", "--drop_fraction=0.2")
+        capsys,
+        "filter",
+        f"--tfrecord_dir={src}",
+        f"--dest={tmp_path / 'c3'}",
+        f"--rank_file={tmp_path / 'other.tsv'}",
+        "--drop_fraction=0.2",
+    )
     assert "give either a ranking" in _error(capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}")
     assert "--drop_fraction=1.0: expected a fraction in [0, 1)" in _error(
-        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'c3'}",
-        f"--rank_file={tmp_path / 'ranking.tsv'}", "--drop_fraction=1")
+        capsys,
+        "filter",
+        f"--tfrecord_dir={src}",
+        f"--dest={tmp_path / 'c3'}",
+        f"--rank_file={tmp_path / 'ranking.tsv'}",
+        "--drop_fraction=1",
+    )
     assert "already exists; pass --overwrite" in _error(
-        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={out}", f"--drop_list={listing}")
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={out}", f"--drop_list={listing}"
+    )
     assert "must be a new directory" in _error(
-        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={src}", "--overwrite", f"--drop_list={listing}")
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={src}", "--overwrite", f"--drop_list={listing}"
+    )
     _nothing_left(tmp_path, "c3")
 
 
@@ -443,4 +548,5 @@ def test_filter_keeps_labels_of_an_official_dataset(fixtures_dir, tmp_path, caps
     assert all(after[r] == [before[r][i] for i in kept] for r in info.resolutions)
     listing.write_text("a0.png\n")
     assert "the dataset has no source names (only record indices)" in _error(
-        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'x'}", f"--drop_list={listing}")
+        capsys, "filter", f"--tfrecord_dir={src}", f"--dest={tmp_path / 'x'}", f"--drop_list={listing}"
+    )

@@ -32,11 +32,13 @@ def test_user_errors_share_one_base(module, name, old_base, code):
 
 
 def test_run_prints_a_user_error_as_one_line():
-    code = ("from sg2tf.cli import common\n"
-            "from sg2tf.errors import UserError\n"
-            "class Bad(UserError):\n    exit_code = 3\n"
-            "def main(argv):\n    raise Bad('data/x: record 3 is damaged')\n"
-            "common.run(main)\n")
+    code = (
+        "from sg2tf.cli import common\n"
+        "from sg2tf.errors import UserError\n"
+        "class Bad(UserError):\n    exit_code = 3\n"
+        "def main(argv):\n    raise Bad('data/x: record 3 is damaged')\n"
+        "common.run(main)\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 3
     assert r.stderr == "error: data/x: record 3 is damaged\n"

@@ -20,9 +20,14 @@ SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 SEEDS = [0, 1, 42]
 PSI = 0.7
 CLASS_IDX = 2
-TINY = dict(z_dim=32, w_dim=32, img_resolution=16, img_channels=3,
-            mapping_kwargs=dict(num_layers=2),
-            synthesis_kwargs=dict(channels=dict(fmap_base=256, fmap_max=32)))
+TINY = dict(
+    z_dim=32,
+    w_dim=32,
+    img_resolution=16,
+    img_channels=3,
+    mapping_kwargs=dict(num_layers=2),
+    synthesis_kwargs=dict(channels=dict(fmap_base=256, fmap_max=32)),
+)
 
 # Runs a script with `python -I -S`: no PYTHONPATH, no user site, no .pth files (so
 # not the editable sg2tf finder), no current directory on sys.path; then adds the
@@ -45,18 +50,27 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def run_isolated(script, args, cwd, site=True, forbidden=(), timeout=600):
     boot = BOOT.format(site=SITE_PACKAGES if site else "", forbidden=list(forbidden))
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, "-I", "-S", "-c", boot, str(script),
-                           *[str(a) for a in args]], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", boot, str(script), *[str(a) for a in args]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_sg2tf(module, args, cwd):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen([sys.executable, "-m", module, *[str(a) for a in args]],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *[str(a) for a in args]],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc, what):
@@ -67,7 +81,7 @@ def finish(proc, what):
 
 # The isolated verifier: loads every export with TensorFlow only, runs every signature,
 # sends bad requests, and stores the results for the test process to compare.
-VERIFY = r'''
+VERIFY = r"""
 import json, sys
 import numpy as np
 import tensorflow as tf
@@ -144,7 +158,7 @@ for item in job["tflite"]:
     np.savez(item["out"] + ".npz", z=z, ws=ws, images=images, floats=floats,
              batch=gen.batch)
 print("verified")
-'''
+"""
 
 
 def tiny_generator(c_dim, seed):
@@ -166,8 +180,9 @@ def reference_images(G, class_idx):
     """What sg2tf-generate writes (it calls sampling.generate_from_seeds)."""
     from sg2tf import sampling
 
-    return np.concatenate([images for _, images in sampling.generate_from_seeds(
-        G, SEEDS, PSI, None, class_idx, "const", 8)])
+    return np.concatenate(
+        [images for _, images in sampling.generate_from_seeds(G, SEEDS, PSI, None, class_idx, "const", 8)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -178,47 +193,75 @@ def exports(tmp_path_factory, fixtures_dir):
     pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
     # The NVlabs pickle through the command-line programs (in the background).
     procs = {
-        "sm": run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=saved_model",
-                                             f"--outdir={root / 'nv_sm'}"], root),
-        "tfl": run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=tflite",
-                                              "--batch=2",
-                                              f"--outdir={root / 'nv_tfl'}"], root),
-        "gen": run_sg2tf("sg2tf.cli.generate", [f"--network={pkl}", "--seeds=0,1,42",
-                                                f"--trunc={PSI}",
-                                                f"--outdir={root / 'nv_gen'}"], root),
+        "sm": run_sg2tf(
+            "sg2tf.cli.export", [f"--network={pkl}", "--format=saved_model", f"--outdir={root / 'nv_sm'}"], root
+        ),
+        "tfl": run_sg2tf(
+            "sg2tf.cli.export",
+            [f"--network={pkl}", "--format=tflite", "--batch=2", f"--outdir={root / 'nv_tfl'}"],
+            root,
+        ),
+        "gen": run_sg2tf(
+            "sg2tf.cli.generate",
+            [f"--network={pkl}", "--seeds=0,1,42", f"--trunc={PSI}", f"--outdir={root / 'nv_gen'}"],
+            root,
+        ),
     }
     nets = {}
-    for name, c_dim, quantize, batch in (("uncond", 0, ("none",), 1),
-                                         ("cond", 4, ("none", "float16", "dynamic"), 2)):
+    for name, c_dim, quantize, batch in (("uncond", 0, ("none",), 1), ("cond", 4, ("none", "float16", "dynamic"), 2)):
         G = tiny_generator(c_dim, seed=7 + c_dim)
         class_idx = CLASS_IDX if c_dim else None
         sm = export_saved_model(G, root / f"{name}_sm")
-        _, report = export_tflite(G, root / f"{name}_tfl", quantize=quantize, batch=batch,
-                                  latency_iterations=2)
-        nets[name] = dict(G=G, c_dim=c_dim, z_dim=G.z_dim, class_idx=class_idx,
-                          saved_model=sm, tflite_dir=root / f"{name}_tfl", report=report,
-                          reference=reference_images(G, class_idx))
+        _, report = export_tflite(G, root / f"{name}_tfl", quantize=quantize, batch=batch, latency_iterations=2)
+        nets[name] = dict(
+            G=G,
+            c_dim=c_dim,
+            z_dim=G.z_dim,
+            class_idx=class_idx,
+            saved_model=sm,
+            tflite_dir=root / f"{name}_tfl",
+            report=report,
+            reference=reference_images(G, class_idx),
+        )
     finish(procs["sm"], "sg2tf-export saved_model")
     finish(procs["tfl"], "sg2tf-export tflite")
     finish(procs["gen"], "sg2tf-generate")
     with open(root / "nv_tfl" / "tflite_report.json") as f:
         nv_report = json.load(f)
-    nets["nvlabs"] = dict(G=None, c_dim=0, z_dim=64, class_idx=None,
-                          saved_model=str(root / "nv_sm" / "1"), tflite_dir=root / "nv_tfl",
-                          report=nv_report,
-                          reference=np.stack([np.asarray(Image.open(
-                              root / "nv_gen" / f"seed{s:04d}.png")) for s in SEEDS]))
+    nets["nvlabs"] = dict(
+        G=None,
+        c_dim=0,
+        z_dim=64,
+        class_idx=None,
+        saved_model=str(root / "nv_sm" / "1"),
+        tflite_dir=root / "nv_tfl",
+        report=nv_report,
+        reference=np.stack([np.asarray(Image.open(root / "nv_gen" / f"seed{s:04d}.png")) for s in SEEDS]),
+    )
 
     job = {"runner_dir": str(EXPORT_DIR), "saved_models": [], "tflite": []}
     for name, net in nets.items():
-        job["saved_models"].append(dict(dir=str(net["saved_model"]), out=str(root / name),
-                                        seeds=SEEDS, psi=PSI, c_dim=net["c_dim"],
-                                        z_dim=net["z_dim"], class_idx=CLASS_IDX))
+        job["saved_models"].append(
+            dict(
+                dir=str(net["saved_model"]),
+                out=str(root / name),
+                seeds=SEEDS,
+                psi=PSI,
+                c_dim=net["c_dim"],
+                z_dim=net["z_dim"],
+                class_idx=CLASS_IDX,
+            )
+        )
         for variant in net["report"]["variants"]:
-            job["tflite"].append(dict(
-                model=str(net["tflite_dir"] / f"generator-{variant}.tflite"),
-                out=str(root / f"{name}-{variant}"), seeds=SEEDS, psi=PSI,
-                class_idx=CLASS_IDX))
+            job["tflite"].append(
+                dict(
+                    model=str(net["tflite_dir"] / f"generator-{variant}.tflite"),
+                    out=str(root / f"{name}-{variant}"),
+                    seeds=SEEDS,
+                    psi=PSI,
+                    class_idx=CLASS_IDX,
+                )
+            )
     (root / "job.json").write_text(json.dumps(job))
     (root / "verify.py").write_text(VERIFY)
     work = root / "isolated"
@@ -228,8 +271,7 @@ def exports(tmp_path_factory, fixtures_dir):
     for name, net in nets.items():
         net["sm_out"] = dict(np.load(root / f"{name}.npz"))
         net["sm_info"] = json.loads((root / f"{name}.json").read_text())
-        net["tfl_out"] = {v: dict(np.load(root / f"{name}-{v}.npz"))
-                          for v in net["report"]["variants"]}
+        net["tfl_out"] = {v: dict(np.load(root / f"{name}-{v}.npz")) for v in net["report"]["variants"]}
     return nets
 
 
@@ -244,8 +286,13 @@ def max_step(a, b):
 def test_saved_model_matches_sg2tf_generate(exports, name):
     net = exports[name]
     out = net["sm_out"]
-    assert net["sm_info"]["signatures"] == ["generate_seeds", "mapping", "serving_default",
-                                           "synthesis", "synthesis_float"]
+    assert net["sm_info"]["signatures"] == [
+        "generate_seeds",
+        "mapping",
+        "serving_default",
+        "synthesis",
+        "synthesis_float",
+    ]
     ref = net["reference"]
     for key in ("serving_default", "synthesis", "generate_seeds"):
         assert out[key].dtype == np.uint8 and out[key].shape == ref.shape, key
@@ -254,8 +301,8 @@ def test_saved_model_matches_sg2tf_generate(exports, name):
     np.testing.assert_array_equal(out["generate_seeds"], out["serving_default"])
     assert out["synthesis_float"].dtype == np.float32
     np.testing.assert_array_equal(
-        out["synthesis"], np.clip(out["synthesis_float"] * 127.5 + 128, 0, 255)
-        .astype(np.uint8))
+        out["synthesis"], np.clip(out["synthesis_float"] * 127.5 + 128, 0, 255).astype(np.uint8)
+    )
     if net["G"] is not None:
         import tensorflow as tf
 
@@ -265,8 +312,7 @@ def test_saved_model_matches_sg2tf_generate(exports, name):
         if net["c_dim"]:
             c = np.zeros([len(SEEDS), net["c_dim"]], np.float32)
             c[:, CLASS_IDX] = 1
-        ws = net["G"].mapping(tf.constant(z_from_seeds(SEEDS, net["z_dim"])), c,
-                              truncation_psi=PSI).numpy()
+        ws = net["G"].mapping(tf.constant(z_from_seeds(SEEDS, net["z_dim"])), c, truncation_psi=PSI).numpy()
         np.testing.assert_allclose(out["ws"], ws, atol=1e-5)
 
 
@@ -277,9 +323,8 @@ def test_saved_model_rejects_bad_requests(exports, name):
     # Shapes and dtypes: rejected by the signature's TensorSpecs, naming the input.
     for key in ("z_shape", "z_dtype", "psi_string", "psi_vector", "seeds_dtype", "ws_shape"):
         text = errors[key]
-        assert ("TypeError" in text or "ValueError" in text or "InvalidArgument" in text), text
-        assert ("expected" in text.lower() or "incompatible" in text.lower()
-                or "signature" in text.lower()), text
+        assert "TypeError" in text or "ValueError" in text or "InvalidArgument" in text, text
+        assert "expected" in text.lower() or "incompatible" in text.lower() or "signature" in text.lower(), text
     assert "truncation_psi must be a finite number" in errors["psi_nan"]
     assert "z must contain finite numbers only" in errors["z_nan"]
     assert "seeds must be in [0, 2**32 - 1]" in errors["seeds_range"]
@@ -301,8 +346,7 @@ def test_tflite_matches_saved_model_and_generate(exports, name):
     assert report["vs_saved_model"]["images_max_abs_error"] <= 1e-4
     for variant, entry in net["report"]["variants"].items():
         assert entry["size_bytes"] > 0 and entry["latency_ms"] > 0
-        assert not [op for op in entry["ops"] if op.startswith("CUSTOM") or "FLEX" in op], \
-            entry["ops"]
+        assert not [op for op in entry["ops"] if op.startswith("CUSTOM") or "FLEX" in op], entry["ops"]
         assert {"CONV_2D", "TRANSPOSE_CONV", "DEPTHWISE_CONV_2D"} <= set(entry["ops"])
         err = entry["vs_saved_model"]
         assert np.isfinite(err["images_max_abs_error"])
@@ -325,15 +369,26 @@ def test_saved_model_cli_lists_signatures(exports):
     cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
     if not cli.exists():
         pytest.skip("saved_model_cli is not installed next to this Python")
-    result = subprocess.run([str(cli), "show", "--dir", str(exports["cond"]["saved_model"]),
-                             "--all"], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    result = subprocess.run(
+        [str(cli), "show", "--dir", str(exports["cond"]["saved_model"]), "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     text = result.stdout
     for sig in ("serving_default", "mapping", "synthesis", "synthesis_float", "generate_seeds"):
         assert f"signature_def['{sig}']" in text, sig
-    for tensor in ("inputs['z']", "inputs['c']", "inputs['truncation_psi']",
-                   "inputs['seeds']", "inputs['ws']", "outputs['images']", "outputs['ws']"):
+    for tensor in (
+        "inputs['z']",
+        "inputs['c']",
+        "inputs['truncation_psi']",
+        "inputs['seeds']",
+        "inputs['ws']",
+        "outputs['images']",
+        "outputs['ws']",
+    ):
         assert tensor in text, tensor
     assert "DT_UINT8" in text and "DT_INT64" in text
 
@@ -343,8 +398,7 @@ def test_exports_use_stock_ops_only(exports):
 
     for name in NETS:
         check_stock_ops(exports[name]["saved_model"])
-        assert not [op for op in saved_model_op_types(exports[name]["saved_model"])
-                    if op.startswith("Sg2tf")]
+        assert not [op for op in saved_model_op_types(exports[name]["saved_model"]) if op.startswith("Sg2tf")]
 
 
 class _FakeServing(http.server.BaseHTTPRequestHandler):
@@ -369,10 +423,13 @@ class _FakeServing(http.server.BaseHTTPRequestHandler):
             return self._reply(404, {"error": "not found"})
         defs = {}
         for name, fn in self.model.signatures.items():
-            inputs = {k: {"dtype": "DT_" + spec.dtype.name.upper(),
-                          "tensor_shape": {"dim": [{"size": str(-1 if d is None else d)}
-                                                   for d in spec.shape]}}
-                      for k, spec in fn.structured_input_signature[1].items()}
+            inputs = {
+                k: {
+                    "dtype": "DT_" + spec.dtype.name.upper(),
+                    "tensor_shape": {"dim": [{"size": str(-1 if d is None else d)} for d in spec.shape]},
+                }
+                for k, spec in fn.structured_input_signature[1].items()
+            }
             defs[name] = {"inputs": inputs}
         self._reply(200, {"metadata": {"signature_def": {"signature_def": defs}}})
 
@@ -403,19 +460,29 @@ def test_rest_client_needs_only_the_standard_library(exports, tmp_path):
     try:
         url = f"http://127.0.0.1:{server.server_port}/v1/models/stylegan2"
         # No site-packages at all: the client must work with the standard library.
-        result = run_isolated(EXPORT_DIR / "rest_client.py",
-                              [f"--url={url}", "--seeds=0,1,42", f"--trunc={PSI}",
-                               f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'out'}"],
-                              cwd=tmp_path, site=False, forbidden=("numpy", "tensorflow"))
+        result = run_isolated(
+            EXPORT_DIR / "rest_client.py",
+            [
+                f"--url={url}",
+                "--seeds=0,1,42",
+                f"--trunc={PSI}",
+                f"--class_idx={CLASS_IDX}",
+                f"--outdir={tmp_path / 'out'}",
+            ],
+            cwd=tmp_path,
+            site=False,
+            forbidden=("numpy", "tensorflow"),
+        )
         assert result.returncode == 0, result.stdout + result.stderr
-        images = np.stack([np.asarray(Image.open(tmp_path / "out" / f"seed{s:04d}.png"))
-                           for s in SEEDS])
+        images = np.stack([np.asarray(Image.open(tmp_path / "out" / f"seed{s:04d}.png")) for s in SEEDS])
         assert max_step(images, net["reference"]) <= 1
         # A bad request reaches the user as the signature's message.
-        bad = run_isolated(EXPORT_DIR / "rest_client.py",
-                           [f"--url={url}", "--seeds=0", "--trunc=nan",
-                            f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'bad'}"],
-                           cwd=tmp_path, site=False)
+        bad = run_isolated(
+            EXPORT_DIR / "rest_client.py",
+            [f"--url={url}", "--seeds=0", "--trunc=nan", f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'bad'}"],
+            cwd=tmp_path,
+            site=False,
+        )
         assert bad.returncode == 1
         assert "truncation_psi must be a finite number" in bad.stderr
     finally:
@@ -431,13 +498,14 @@ def test_grpc_client_imports_without_sg2tf(tmp_path):
 
 def test_export_folder_is_not_a_package():
     assert not (EXPORT_DIR / "__init__.py").exists()
-    for name in ("models.config", "batching.config", "rest_client.py", "grpc_client.py",
-                 "tflite_runner.py"):
+    for name in ("models.config", "batching.config", "rest_client.py", "grpc_client.py", "tflite_runner.py"):
         assert (EXPORT_DIR / name).is_file(), name
         if name.endswith(".py"):
-            assert "sg2tf" not in [line.split()[1] for line in
-                                   (EXPORT_DIR / name).read_text().splitlines()
-                                   if line.startswith(("import ", "from "))]
+            assert "sg2tf" not in [
+                line.split()[1]
+                for line in (EXPORT_DIR / name).read_text().splitlines()
+                if line.startswith(("import ", "from "))
+            ]
 
 
 def test_module_refuses_random_noise_and_bad_settings():
@@ -460,38 +528,41 @@ def test_noise_none_and_cutoff_are_baked_in(tmp_path):
     from sg2tf.utils.seeds import z_from_seeds
 
     G = tiny_generator(0, seed=3)
-    path = export_saved_model(G, tmp_path / "m", noise_mode="none", truncation_cutoff=2,
-                              version=3)
+    path = export_saved_model(G, tmp_path / "m", noise_mode="none", truncation_cutoff=2, version=3)
     assert path.endswith(os.sep + "3")
     meta = json.loads((pathlib.Path(path) / "sg2tf_export.json").read_text())
     assert meta["noise_mode"] == "none" and meta["truncation_cutoff"] == 2
     sig = tf.saved_model.load(path).signatures["serving_default"]
     z = z_from_seeds([5, 6], G.z_dim)
     got = sig(z=tf.constant(z), truncation_psi=tf.constant(0.5))["images"].numpy()
-    want = to_uint8(G.generate(tf.constant(z), None, truncation_psi=0.5, truncation_cutoff=2,
-                               noise_mode="none").numpy())
+    want = to_uint8(
+        G.generate(tf.constant(z), None, truncation_psi=0.5, truncation_cutoff=2, noise_mode="none").numpy()
+    )
     assert max_step(got, want) <= 1
 
 
 def test_quantizations_agree_with_cli():
     # In a subprocess: importing a program's flag module defines absl flags process-wide,
     # which would clash with other programs' flags (e.g. sg2tf-train's --outdir) in pytest.
-    code = ("from sg2tf.cli import export_flags; from sg2tf.export import QUANTIZATIONS; "
-            "assert export_flags.QUANTIZATIONS == QUANTIZATIONS, (export_flags.QUANTIZATIONS, "
-            "QUANTIZATIONS)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=300)
+    code = (
+        "from sg2tf.cli import export_flags; from sg2tf.export import QUANTIZATIONS; "
+        "assert export_flags.QUANTIZATIONS == QUANTIZATIONS, (export_flags.QUANTIZATIONS, "
+        "QUANTIZATIONS)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_cli_rejects_bad_flags(tmp_path, fixtures_dir):
     pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
-    proc = run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=saved_model",
-                                          "--batch=4", f"--outdir={tmp_path}"], tmp_path)
+    proc = run_sg2tf(
+        "sg2tf.cli.export", [f"--network={pkl}", "--format=saved_model", "--batch=4", f"--outdir={tmp_path}"], tmp_path
+    )
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "--batch applies to --format=tflite only" in err
-    proc = run_sg2tf("sg2tf.cli.export", [f"--network={pkl}", "--format=tflite",
-                                          "--quantize=int8", f"--outdir={tmp_path}"], tmp_path)
+    proc = run_sg2tf(
+        "sg2tf.cli.export", [f"--network={pkl}", "--format=tflite", "--quantize=int8", f"--outdir={tmp_path}"], tmp_path
+    )
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "--quantize" in err
     assert not list(tmp_path.glob("*.tflite"))

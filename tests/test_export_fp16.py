@@ -22,7 +22,7 @@ CASES = ("ada-cond-fp16-16", "sg2-fp16-uncond-16")
 
 # Runs with `python -I -S` and only site-packages on the path; refuses to start if sg2tf
 # is importable. Runs every export on the reference seeds and saves the uint8 images.
-VERIFY = r'''
+VERIFY = r"""
 import importlib.util, json, sys
 sys.path.append(sys.argv[2])
 if importlib.util.find_spec("sg2tf") is not None:
@@ -51,7 +51,7 @@ for item in job:
                                  for i in range(len(item["seeds"]))])
     np.save(item["out"], images)
 print("verified")
-'''
+"""
 
 
 def official_uint8(name, psi):
@@ -76,26 +76,37 @@ def exports(tmp_path_factory):
         common = dict(seeds=seeds, psi=0.7, z_dim=G.z_dim, c_dim=G.c_dim)
         sm = export_saved_model(G, root / f"{name}-sm")
         sm16 = export_saved_model(G, root / f"{name}-sm16", precision="network")
-        paths, report = export_tflite(G, root / f"{name}-tfl", quantize=("none", "float16"),
-                                      batch=1, latency_iterations=1)
-        out[name] = dict(report=report, meta={
-            key: json.loads((pathlib.Path(path) / "sg2tf_export.json").read_text())
-            for key, path in (("sm", sm), ("sm16", sm16))})
-        for key, path, kind in (("sm", sm, "saved_model"), ("sm16", sm16, "saved_model"),
-                                ("tfl32", paths["none"], "tflite"),
-                                ("tfl16", paths["float16"], "tflite")):
+        paths, report = export_tflite(
+            G, root / f"{name}-tfl", quantize=("none", "float16"), batch=1, latency_iterations=1
+        )
+        out[name] = dict(
+            report=report,
+            meta={
+                key: json.loads((pathlib.Path(path) / "sg2tf_export.json").read_text())
+                for key, path in (("sm", sm), ("sm16", sm16))
+            },
+        )
+        for key, path, kind in (
+            ("sm", sm, "saved_model"),
+            ("sm16", sm16, "saved_model"),
+            ("tfl32", paths["none"], "tflite"),
+            ("tfl16", paths["float16"], "tflite"),
+        ):
             job.append(dict(common, kind=kind, path=str(path), out=str(root / f"{name}-{key}.npy")))
     (root / "job.json").write_text(json.dumps(job))
     (root / "verify.py").write_text(VERIFY)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-I", "-S", str(root / "verify.py"),
-                             str(root / "job.json"), SITE_PACKAGES], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=600)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", str(root / "verify.py"), str(root / "job.json"), SITE_PACKAGES],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0 and "verified" in result.stdout, result.stderr[-4000:]
     for name in CASES:
-        out[name]["images"] = {key: np.load(root / f"{name}-{key}.npy")
-                               for key in ("sm", "sm16", "tfl32", "tfl16")}
+        out[name]["images"] = {key: np.load(root / f"{name}-{key}.npy") for key in ("sm", "sm16", "tfl32", "tfl16")}
     return out
 
 
@@ -135,17 +146,26 @@ def test_float16_saved_model_for_gpu_serving(exports, name):
 
 
 def test_tflite_refuses_other_precisions(tmp_path):
-    from sg2tf.export import export_saved_model
-
     import sg2tf
+    from sg2tf.export import export_saved_model
 
     G = sg2tf.load_network(DATA / f"{CASES[1]}.pkl").G_ema
     with pytest.raises(ValueError, match="precision"):
         export_saved_model(G, tmp_path / "x", precision="auto")
     result = subprocess.run(
-        [sys.executable, "-m", "sg2tf.cli.export", f"--network={DATA / (CASES[1] + '.pkl')}",
-         "--format=tflite", "--precision=network", f"--outdir={tmp_path / 'y'}"],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        [
+            sys.executable,
+            "-m",
+            "sg2tf.cli.export",
+            f"--network={DATA / (CASES[1] + '.pkl')}",
+            "--format=tflite",
+            "--precision=network",
+            f"--outdir={tmp_path / 'y'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert result.returncode == 2 and "TFLite models compute in float32" in result.stderr
     assert not (tmp_path / "y").exists()

@@ -20,13 +20,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
 sys.path.insert(0, str(ROOT / "scripts" / "gpu_check"))
 
-import cases as C
-import gpu_check
+import cases as C  # noqa: E402 (from scripts/gpu_check)
+import gpu_check  # noqa: E402
 
 
 def _nvcc():
-    for candidate in [os.environ.get("NVCC"), shutil.which("nvcc"),
-                      os.path.join(os.environ.get("CUDA_PATH", "/usr/local/cuda"), "bin", "nvcc")]:
+    for candidate in [
+        os.environ.get("NVCC"),
+        shutil.which("nvcc"),
+        os.path.join(os.environ.get("CUDA_PATH", "/usr/local/cuda"), "bin", "nvcc"),
+    ]:
         if candidate and os.path.isfile(candidate):
             return candidate
     return None
@@ -39,8 +42,15 @@ def run(tmp_path_factory):
         pytest.skip("nvcc not found (set NVCC or CUDA_PATH) - GPU check harness not built")
     out = tmp_path_factory.mktemp("gpu_check")
     env = dict(os.environ, PYTHON=sys.executable, NVCC=_nvcc())
-    proc = subprocess.run([str(SCRIPT), "--compile-only", "--out", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [str(SCRIPT), "--compile-only", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-4000:]
     report = json.loads((out / "gpu_check.json").read_text())
@@ -66,16 +76,21 @@ def test_compile_only_run_passes_every_case(run):
     assert max(r["adjoint_f64"] for r in rows if r["kernel"] == "grad") < 1e-10
     assert {r["cpu_path"] for r in rows if r["op"] == "upfirdn2d"} == {"separable", "2d"}
     # The worst error of every case is printed.
-    assert text.count("worst cpu_vs_ref") + text.count("worst cpu2d_vs_ref") + \
-        text.count("worst cpusep_vs_ref") + text.count("worst adjoint_f64") == len(rows)
+    assert text.count("worst cpu_vs_ref") + text.count("worst cpu2d_vs_ref") + text.count(
+        "worst cpusep_vs_ref"
+    ) + text.count("worst adjoint_f64") == len(rows)
 
 
 def test_harness_links_the_cuda_kernels(run):
     _, _, lib = run
     h = gpu_check.Harness(lib)
     assert h.has_cuda
-    for name in ["sg2tf_check_bias_act_gpu", "sg2tf_check_bias_act_gpu_dev",
-                 "sg2tf_check_upfirdn2d_gpu", "sg2tf_check_upfirdn2d_gpu_dev"]:
+    for name in [
+        "sg2tf_check_bias_act_gpu",
+        "sg2tf_check_bias_act_gpu_dev",
+        "sg2tf_check_upfirdn2d_gpu",
+        "sg2tf_check_upfirdn2d_gpu_dev",
+    ]:
         assert hasattr(h.lib, name)
     # Bad arguments are refused with a message, before any CUDA call.
     x = np.zeros([2, 3], np.float32)
@@ -84,8 +99,7 @@ def test_harness_links_the_cuda_kernels(run):
     with pytest.raises(gpu_check.HarnessError, match="order must be"):
         h.bias_act("cpu", x, None, x, -1, 1, 0.0, 1.0, -1.0, 5)
     with pytest.raises(gpu_check.HarnessError, match="bad shape"):
-        h.upfirdn_out_shape(np.zeros([1, 2, 2, 1], np.float32), np.ones([6, 6], np.float32),
-                            (1, 1, 1, 1), (0, 0, 0, 0))
+        h.upfirdn_out_shape(np.zeros([1, 2, 2, 1], np.float32), np.ones([6, 6], np.float32), (1, 1, 1, 1), (0, 0, 0, 0))
 
 
 def test_fast_divisor_divides_exactly(run):
@@ -94,14 +108,24 @@ def test_fast_divisor_divides_exactly(run):
     _, _, lib = run
     div = gpu_check.Harness(lib).lib.sg2tf_check_fast_div
     rng = np.random.default_rng(0)
-    divisors = list(range(1, 600)) + [2 ** k + e for k in range(10, 31) for e in (-1, 0, 1)]
-    divisors += [int(v) for v in rng.integers(1, 2 ** 31, 300)]
+    divisors = list(range(1, 600)) + [2**k + e for k in range(10, 31) for e in (-1, 0, 1)]
+    divisors += [int(v) for v in rng.integers(1, 2**31, 300)]
     for d in divisors:
-        ns = [0, 1, d - 1, d, d + 1, 2 * d - 1, 2 ** 31 - 1, 2 ** 31 - 1 - d,
-              (2 ** 31 - 1) // d * d, (2 ** 31 - 1) // d * d - 1]
-        ns += [int(v) for v in rng.integers(0, 2 ** 31, 40)]
+        ns = [
+            0,
+            1,
+            d - 1,
+            d,
+            d + 1,
+            2 * d - 1,
+            2**31 - 1,
+            2**31 - 1 - d,
+            (2**31 - 1) // d * d,
+            (2**31 - 1) // d * d - 1,
+        ]
+        ns += [int(v) for v in rng.integers(0, 2**31, 40)]
         for n in ns:
-            if 0 <= n < 2 ** 31:
+            if 0 <= n < 2**31:
                 assert div(d, n) == n // d, (d, n)
 
 
@@ -109,8 +133,9 @@ def test_reference_catches_a_wrong_kernel_result(run):
     # The comparison is tight enough to see one wrong element of a float16 result.
     _, _, lib = run
     h = gpu_check.Harness(lib)
-    case = dict(act="lrelu", dtype="float16", shape=[2, 5, 7, 33], axis=-1, bias=True,
-                alpha=None, gain=None, clamp=None)
+    case = dict(
+        act="lrelu", dtype="float16", shape=[2, 5, 7, 33], axis=-1, bias=True, alpha=None, gain=None, clamp=None
+    )
     x, b, dy = C.bias_act_inputs(case)
     code, alpha, gain, clamp = C.bias_act_attrs(case)
     ref, _ = gpu_check.R.bias_act(x, b, -1, "lrelu", alpha, gain, clamp, 0, dy, np.float16)
@@ -126,8 +151,7 @@ def test_cases_match_the_cpu_op_tests():
     ours = [dict(c) for c in C.BIAS_ACT_TEST_CASES]
     theirs = [dict(c, dtype=c["dtype"].name) for c in tests.BIAS_ACT_CASES]
     assert ours == theirs
-    assert [tuple(c[:-1]) + (c[-1].name,) for c in tests.UPFIRDN_CASES] == \
-        [tuple(c) for c in C.UPFIRDN_TEST_CASES]
+    assert [tuple(c[:-1]) + (c[-1].name,) for c in tests.UPFIRDN_CASES] == [tuple(c) for c in C.UPFIRDN_TEST_CASES]
     for name in {c[4] for c in C.UPFIRDN_TEST_CASES}:
         np.testing.assert_array_equal(C.make_filter(name), tests._filter(name))
     acts = importlib.import_module("sg2tf.ops.bias_act").ACTIVATIONS
@@ -152,8 +176,7 @@ def test_harness_cpu_kernels_are_the_tensorflow_ops(run):
         bt = tf.constant(b if b is not None else np.zeros([0], x.dtype))
         attrs = dict(act=case["act"], alpha=alpha, gain=gain, clamp=clamp, axis=case["axis"])
         want = [module.sg2tf_fused_bias_act(x, bt, **attrs).numpy()]
-        want += [module.sg2tf_fused_bias_act_grad(dy, x, bt, order=k, **attrs).numpy()
-                 for k in (1, 2, 3)]
+        want += [module.sg2tf_fused_bias_act_grad(dy, x, bt, order=k, **attrs).numpy() for k in (1, 2, 3)]
         for order in range(4):
             got = h.bias_act("cpu", x, b, dy, case["axis"], code, alpha, gain, clamp, order)
             assert got.tobytes() == want[order].tobytes(), (C.bias_act_id(case), order)
@@ -162,8 +185,18 @@ def test_harness_cpu_kernels_are_the_tensorflow_ops(run):
         updown, pad, flip, gain = C.upfirdn_params(case)
         x = np.random.default_rng(2).normal(size=case["shape"]).astype(case["dtype"])
         want = module.sg2tf_up_fir_dn2d(
-            x, tf.constant(f), upx=updown[0], upy=updown[1], downx=updown[2], downy=updown[3],
-            padx0=pad[0], padx1=pad[1], pady0=pad[2], pady1=pad[3], flip_filter=flip,
-            gain=gain).numpy()
+            x,
+            tf.constant(f),
+            upx=updown[0],
+            upy=updown[1],
+            downx=updown[2],
+            downy=updown[3],
+            padx0=pad[0],
+            padx1=pad[1],
+            pady0=pad[2],
+            pady1=pad[3],
+            flip_filter=flip,
+            gain=gain,
+        ).numpy()
         got, _ = h.upfirdn2d("cpu", x, f, updown, pad, flip, gain)
         assert got.tobytes() == want.tobytes(), C.upfirdn_id(case)

@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 
 import sg2tf.data as data
-from sg2tf.data import sources, writer
 from sg2tf.data import image_records as ops
+from sg2tf.data import sources, writer
 
 DTYPES = ["uint8", "float32", "float16", "bfloat16", "float64"]
 
@@ -26,8 +26,9 @@ def dataset(tmp_path_factory):
     arr = rng.randint(0, 256, [37, 3, 16, 16]).astype(np.uint8)  # every byte value occurs
     labels = rng.rand(37, 2).astype(np.float32)
     path = str(tmp_path_factory.mktemp("ir") / "ir")
-    writer.write_dataset(path, sources._array_source(arr, labels, "t"), shuffle=False, progress=False,
-                         resolutions="top")
+    writer.write_dataset(
+        path, sources._array_source(arr, labels, "t"), shuffle=False, progress=False, resolutions="top"
+    )
     return path, arr
 
 
@@ -59,8 +60,7 @@ def test_readers_agree_sharded_partial_batches(lib, dataset):
     path, _ = dataset
     for pid in range(2):
         ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pid, num_replicas_in_sync=2)
-        kw = dict(batch_size=10, mirror=True, seed=3, repeat=False, input_context=ctx, max_images=33,
-                  dtype="float32")
+        kw = dict(batch_size=10, mirror=True, seed=3, repeat=False, input_context=ctx, max_images=33, dtype="float32")
         ref, custom = _batches(path, "ref", **kw), _batches(path, "custom", **kw)
         assert [len(x) for x, _ in ref] == [5, 5, 5, 2 - pid]  # 17 or 16 of 33 images
         assert all(_same(a[0], b[0]) and _same(a[1], b[1]) for a, b in zip(ref, custom))
@@ -84,14 +84,21 @@ def test_iterator_checkpoint_round_trip(tmp_path, dataset, op_impl):
 
 def _example(image, shape=None):
     shape = image.shape if shape is None else shape
-    return tf.train.Example(features=tf.train.Features(feature={
-        "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=list(shape))),
-        "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()]))})).SerializeToString()
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=list(shape))),
+                "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+            }
+        )
+    ).SerializeToString()
 
 
 # (3, 150, 301): over 128 KiB per image, so streaming stores, with rows not 16/32-byte aligned.
-@pytest.mark.parametrize("shape", [(3, 5, 37), (3, 2, 16), (3, 3, 50), (1, 3, 21), (4, 2, 9), (3, 1, 1),
-                                   (1, 4, 4), (3, 150, 301), (3, 64, 256)])
+@pytest.mark.parametrize(
+    "shape",
+    [(3, 5, 37), (3, 2, 16), (3, 3, 50), (1, 3, 21), (4, 2, 9), (3, 1, 1), (1, 4, 4), (3, 150, 301), (3, 64, 256)],
+)
 def test_decode_examples_parity_odd_shapes(lib, shape):
     rng = np.random.RandomState(sum(shape))
     images = rng.randint(0, 256, (6,) + shape).astype(np.uint8)
@@ -146,13 +153,21 @@ GOOD_SHAPE, GOOD_DATA = _entry(b"shape", _int64s(SHAPE)), _entry(b"data", _bytes
 VALID = {
     "canonical": _example(IMG),
     "unpacked_shape": _example_of(_entry(b"shape", _int64s(SHAPE, packed=False)), GOOD_DATA),
-    "data_first_extra_features": _example_of(_entry(b"format", _bytes(b"raw")), GOOD_DATA,
-                                             _entry(b"label", _len_field(2, _len_field(1, b"\0\0\x80?"))),
-                                             GOOD_SHAPE),
+    "data_first_extra_features": _example_of(
+        _entry(b"format", _bytes(b"raw")),
+        GOOD_DATA,
+        _entry(b"label", _len_field(2, _len_field(1, b"\0\0\x80?"))),
+        GOOD_SHAPE,
+    ),
     "duplicate_key_last_wins": _example_of(_entry(b"data", _bytes(OTHER.tobytes())), GOOD_SHAPE, GOOD_DATA),
     "features_split_in_two": _example_of(GOOD_SHAPE) + _example_of(GOOD_DATA),
-    "unknown_fields": _example_of(GOOD_SHAPE, GOOD_DATA) + _varint(7 << 3 | 0) + _varint(99)
-    + _varint(8 << 3 | 5) + b"abcd" + _varint(9 << 3 | 1) + b"12345678",
+    "unknown_fields": _example_of(GOOD_SHAPE, GOOD_DATA)
+    + _varint(7 << 3 | 0)
+    + _varint(99)
+    + _varint(8 << 3 | 5)
+    + b"abcd"
+    + _varint(9 << 3 | 1)
+    + b"12345678",
 }
 INVALID = {
     "garbage": b"\x0f\x0f\x0f",  # wire type 7 (bytes that are UTF-8: TF puts them in the message)
@@ -201,8 +216,16 @@ def _damaged_copy(tmp_path, path, offset_in_record, record):
 
 # Offsets in record 5: the length (header), the Example before the image bytes, the image
 # bytes, the `shape` feature after them (keys are sorted), the stored data checksum.
-@pytest.mark.parametrize("where, problem", [(3, "header checksum"), (20, "data checksum"), (300, "data checksum"),
-                                            (-12, "data checksum"), (-2, "data checksum")])
+@pytest.mark.parametrize(
+    "where, problem",
+    [
+        (3, "header checksum"),
+        (20, "data checksum"),
+        (300, "data checksum"),
+        (-12, "data checksum"),
+        (-2, "data checksum"),
+    ],
+)
 def test_damaged_record_is_an_error_naming_file_and_record(lib, tmp_path, dataset, where, problem):
     path = _damaged_copy(tmp_path, dataset[0], where, record=5)
     kw = dict(batch_size=8, repeat=False, shuffle_buffer=0)
@@ -226,7 +249,7 @@ def test_checksum_covers_every_byte_flipped_or_not(lib, tmp_path):
             w.write(_example(im))
     raw = bytearray(open(filename, "rb").read())
     record_bytes = len(raw) // 3
-    data_at = record_bytes + raw[record_bytes:2 * record_bytes].find(images[1].tobytes())
+    data_at = record_bytes + raw[record_bytes : 2 * record_bytes].find(images[1].tobytes())
     hwc = images[1].transpose(1, 2, 0)
     with open(filename, "r+b") as f:
         for dtype, step in (("uint8", 1), ("float32", 13)):
@@ -291,8 +314,9 @@ def test_variable_size_records_stream_through_the_custom_decoder(tmp_path, lib):
         for i in range(3):
             w.write(_example(good if i != 1 else good.ravel()[:15], shape=(1, 4, 4)))
     for impl in ("ref", "custom"):
-        with pytest.raises(tf.errors.InvalidArgumentError,
-                           match=r"var-r02\.tfrecords: record 1: holds 15 data bytes, expected 16"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"var-r02\.tfrecords: record 1: holds 15 data bytes, expected 16"
+        ):
             _batches(str(path), impl, batch_size=3, repeat=False, shuffle_buffer=0)
 
 

@@ -41,71 +41,161 @@ EXAMPLES = {
         (dict(units=5, activation="lrelu", lr_multiplier=0.01), lambda m, r: (_normal(r, N, 7),), {}, (N, 5)),
     ],
     "EqualizedConv2D": [
-        (dict(filters=4, kernel_size=3, up=2, conv_clamp=256), lambda m, r: (_normal(r, N, 4, 4, 3),), {},
-         (N, 8, 8, 4)),
-        (dict(filters=4, kernel_size=1, down=2, use_bias=False), lambda m, r: (_normal(r, N, 8, 8, 3),), {},
-         (N, 4, 4, 4)),
+        (
+            dict(filters=4, kernel_size=3, up=2, conv_clamp=256),
+            lambda m, r: (_normal(r, N, 4, 4, 3),),
+            {},
+            (N, 8, 8, 4),
+        ),
+        (
+            dict(filters=4, kernel_size=1, down=2, use_bias=False),
+            lambda m, r: (_normal(r, N, 8, 8, 3),),
+            {},
+            (N, 4, 4, 4),
+        ),
     ],
     "MinibatchStddev": [
         (dict(group_size=2, num_channels=2), lambda m, r: (_normal(r, 4, 4, 4, 6),), {}, (4, 4, 4, 8)),
     ],
     "ModulatedConv2D": [
-        (dict(filters=4, kernel_size=3, w_dim=8), lambda m, r: (_normal(r, N, 4, 4, 3), _normal(r, N, 8)), {},
-         (N, 4, 4, 4)),
-        (dict(filters=4, kernel_size=3, w_dim=8, up=2, demodulate=False, fused_modconv=True),
-         lambda m, r: (_normal(r, N, 4, 4, 3), _normal(r, N, 8)), {}, (N, 8, 8, 4)),
+        (
+            dict(filters=4, kernel_size=3, w_dim=8),
+            lambda m, r: (_normal(r, N, 4, 4, 3), _normal(r, N, 8)),
+            {},
+            (N, 4, 4, 4),
+        ),
+        (
+            dict(filters=4, kernel_size=3, w_dim=8, up=2, demodulate=False, fused_modconv=True),
+            lambda m, r: (_normal(r, N, 4, 4, 3), _normal(r, N, 8)),
+            {},
+            (N, 8, 8, 4),
+        ),
     ],
     "NoiseInjection": [
         (dict(resolution=4), lambda m, r: (_normal(r, N, 4, 4, 3),), dict(noise_mode="const"), (N, 4, 4, 3)),
     ],
     "SynthesisLayer": [
-        (dict(filters=4, w_dim=8, resolution=8, up=2), lambda m, r: (_normal(r, N, 4, 4, 3), _normal(r, N, 8)),
-         dict(noise_mode="const"), (N, 8, 8, 4)),
+        (
+            dict(filters=4, w_dim=8, resolution=8, up=2),
+            lambda m, r: (_normal(r, N, 4, 4, 3), _normal(r, N, 8)),
+            dict(noise_mode="const"),
+            (N, 8, 8, 4),
+        ),
     ],
     "ToRGB": [
         (dict(channels=3, w_dim=8), lambda m, r: (_normal(r, N, 4, 4, 4), _normal(r, N, 8)), {}, (N, 4, 4, 3)),
     ],
     "MappingNetwork": [
-        (dict(z_dim=8, c_dim=0, w_dim=8, num_ws=3, num_layers=2), lambda m, r: (_normal(r, N, 8),), {},
-         (N, 3, 8)),
-        (dict(z_dim=8, c_dim=3, w_dim=8, num_ws=3, num_layers=2),
-         lambda m, r: (_normal(r, N, 8), tf.one_hot([0, 2], 3)), {}, (N, 3, 8)),
+        (dict(z_dim=8, c_dim=0, w_dim=8, num_ws=3, num_layers=2), lambda m, r: (_normal(r, N, 8),), {}, (N, 3, 8)),
+        (
+            dict(z_dim=8, c_dim=3, w_dim=8, num_ws=3, num_layers=2),
+            lambda m, r: (_normal(r, N, 8), tf.one_hot([0, 2], 3)),
+            {},
+            (N, 3, 8),
+        ),
     ],
     "SynthesisBlock": [
-        (dict(in_channels=0, out_channels=8, w_dim=8, resolution=4, img_channels=3, is_last=False),
-         lambda m, r: (None, None, _ws(m, r, m.num_conv + m.num_torgb)), dict(noise_mode="const"),
-         ((N, 4, 4, 8), (N, 4, 4, 3))),
-        (dict(in_channels=8, out_channels=4, w_dim=8, resolution=8, img_channels=3, is_last=True,
-              architecture="resnet"),
-         lambda m, r: (_normal(r, N, 4, 4, 8), None, _ws(m, r, m.num_conv + m.num_torgb)),
-         dict(noise_mode="const"), ((N, 8, 8, 4), (N, 8, 8, 3))),
+        (
+            dict(in_channels=0, out_channels=8, w_dim=8, resolution=4, img_channels=3, is_last=False),
+            lambda m, r: (None, None, _ws(m, r, m.num_conv + m.num_torgb)),
+            dict(noise_mode="const"),
+            ((N, 4, 4, 8), (N, 4, 4, 3)),
+        ),
+        (
+            dict(
+                in_channels=8,
+                out_channels=4,
+                w_dim=8,
+                resolution=8,
+                img_channels=3,
+                is_last=True,
+                architecture="resnet",
+            ),
+            lambda m, r: (_normal(r, N, 4, 4, 8), None, _ws(m, r, m.num_conv + m.num_torgb)),
+            dict(noise_mode="const"),
+            ((N, 8, 8, 4), (N, 8, 8, 3)),
+        ),
     ],
     "SynthesisNetwork": [
-        (dict(w_dim=8, img_resolution=8, img_channels=3, channels=SMALL_CHANNELS),
-         lambda m, r: (_ws(m, r, m.num_ws),), dict(noise_mode="const"), (N, 8, 8, 3)),
+        (
+            dict(w_dim=8, img_resolution=8, img_channels=3, channels=SMALL_CHANNELS),
+            lambda m, r: (_ws(m, r, m.num_ws),),
+            dict(noise_mode="const"),
+            (N, 8, 8, 3),
+        ),
     ],
     "Generator": [
-        (dict(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=3, mapping_kwargs=dict(num_layers=2),
-              synthesis_kwargs=dict(channels=SMALL_CHANNELS)),
-         lambda m, r: (_normal(r, N, 8),), dict(noise_mode="const"), (N, 8, 8, 3)),
-        (dict(z_dim=8, c_dim=2, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs=dict(num_layers=1),
-              synthesis_kwargs=dict(channels=SMALL_CHANNELS, architecture="orig")),
-         lambda m, r: (_normal(r, N, 8), tf.one_hot([1, 0], 2)), dict(noise_mode="const", truncation_psi=0.5),
-         (N, 8, 8, 1)),
+        (
+            dict(
+                z_dim=8,
+                c_dim=0,
+                w_dim=8,
+                img_resolution=8,
+                img_channels=3,
+                mapping_kwargs=dict(num_layers=2),
+                synthesis_kwargs=dict(channels=SMALL_CHANNELS),
+            ),
+            lambda m, r: (_normal(r, N, 8),),
+            dict(noise_mode="const"),
+            (N, 8, 8, 3),
+        ),
+        (
+            dict(
+                z_dim=8,
+                c_dim=2,
+                w_dim=8,
+                img_resolution=8,
+                img_channels=1,
+                mapping_kwargs=dict(num_layers=1),
+                synthesis_kwargs=dict(channels=SMALL_CHANNELS, architecture="orig"),
+            ),
+            lambda m, r: (_normal(r, N, 8), tf.one_hot([1, 0], 2)),
+            dict(noise_mode="const", truncation_psi=0.5),
+            (N, 8, 8, 1),
+        ),
     ],
     "DiscriminatorBlock": [
-        (dict(in_channels=0, tmp_channels=4, out_channels=8, resolution=8, img_channels=3, is_first=True),
-         lambda m, r: (None, _normal(r, N, 8, 8, 3)), {}, ((N, 4, 4, 8), None)),
-        (dict(in_channels=8, tmp_channels=8, out_channels=8, resolution=8, img_channels=3, is_first=False,
-              architecture="skip"),
-         lambda m, r: (_normal(r, N, 8, 8, 8), _normal(r, N, 8, 8, 3)), {}, ((N, 4, 4, 8), (N, 4, 4, 3))),
+        (
+            dict(in_channels=0, tmp_channels=4, out_channels=8, resolution=8, img_channels=3, is_first=True),
+            lambda m, r: (None, _normal(r, N, 8, 8, 3)),
+            {},
+            ((N, 4, 4, 8), None),
+        ),
+        (
+            dict(
+                in_channels=8,
+                tmp_channels=8,
+                out_channels=8,
+                resolution=8,
+                img_channels=3,
+                is_first=False,
+                architecture="skip",
+            ),
+            lambda m, r: (_normal(r, N, 8, 8, 8), _normal(r, N, 8, 8, 3)),
+            {},
+            ((N, 4, 4, 8), (N, 4, 4, 3)),
+        ),
     ],
     "Discriminator": [
-        (dict(c_dim=0, img_resolution=8, img_channels=3, channels=SMALL_CHANNELS, mbstd_group_size=2),
-         lambda m, r: (_normal(r, N, 8, 8, 3),), {}, (N, 1)),
-        (dict(c_dim=3, img_resolution=8, img_channels=3, channels=SMALL_CHANNELS, mbstd_group_size=2,
-              architecture="skip"),
-         lambda m, r: (_normal(r, N, 8, 8, 3), tf.one_hot([0, 1], 3)), {}, (N, 1)),
+        (
+            dict(c_dim=0, img_resolution=8, img_channels=3, channels=SMALL_CHANNELS, mbstd_group_size=2),
+            lambda m, r: (_normal(r, N, 8, 8, 3),),
+            {},
+            (N, 1),
+        ),
+        (
+            dict(
+                c_dim=3,
+                img_resolution=8,
+                img_channels=3,
+                channels=SMALL_CHANNELS,
+                mbstd_group_size=2,
+                architecture="skip",
+            ),
+            lambda m, r: (_normal(r, N, 8, 8, 3), tf.one_hot([0, 1], 3)),
+            {},
+            (N, 1),
+        ),
     ],
 }
 
@@ -219,8 +309,11 @@ class _Holder(keras.Model):
         return self.layer(*args, **self.call_kwargs)
 
     def get_config(self):
-        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer),
-                "call_kwargs": self.call_kwargs}
+        return {
+            **super().get_config(),
+            "layer": keras.saving.serialize_keras_object(self.layer),
+            "call_kwargs": self.call_kwargs,
+        }
 
     @classmethod
     def from_config(cls, config):

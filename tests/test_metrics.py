@@ -44,15 +44,17 @@ def test_kid_matches_direct_mmd():
     x = fake[r.choice(30, 30, replace=False)]
     y = real[r.choice(40, 30, replace=False)]
     m = 30
-    mmd = ((k(x, x).sum() - np.trace(k(x, x))) / (m * (m - 1))
-           + (k(y, y).sum() - np.trace(k(y, y))) / (m * (m - 1)) - 2 * k(x, y).mean())
+    mmd = (
+        (k(x, x).sum() - np.trace(k(x, x))) / (m * (m - 1))
+        + (k(y, y).sum() - np.trace(k(y, y))) / (m * (m - 1))
+        - 2 * k(x, y).mean()
+    )
     got = stats.kernel_inception_distance(real, fake, num_subsets=1, seed=7)
     assert got == pytest.approx(mmd, rel=1e-10)
     # Two samples of one distribution: close to zero next to the shifted one.
     big = rng.normal(size=(300, 5))
     same = stats.kernel_inception_distance(big, rng.normal(size=(300, 5)), num_subsets=10)
-    shifted = stats.kernel_inception_distance(big, rng.normal(size=(300, 5)) + 0.5,
-                                              num_subsets=10)
+    shifted = stats.kernel_inception_distance(big, rng.normal(size=(300, 5)) + 0.5, num_subsets=10)
     assert abs(same) < 0.1 * shifted
 
 
@@ -89,8 +91,7 @@ def test_inception_score_and_ppl_helpers():
     crop = stats.ppl_crop(images)
     np.testing.assert_array_equal(crop, images[:, 24:56, 16:48])
     big = rng.normal(size=(1, 512, 512, 3))
-    np.testing.assert_allclose(stats.ppl_downsample(big)[0, 3, 5],
-                               big[0, 6:8, 10:12].mean(axis=(0, 1)))
+    np.testing.assert_allclose(stats.ppl_downsample(big)[0, 3, 5], big[0, 6:8, 10:12].mean(axis=(0, 1)))
     d = np.concatenate([np.arange(98.0), [1e6, -1e6]])
     lo, hi = np.percentile(d, 1, method="lower"), np.percentile(d, 99, method="higher")
     assert stats.ppl_filter_mean(d) == pytest.approx(d[(d >= lo) & (d <= hi)].mean())
@@ -112,8 +113,7 @@ def _fake_inception_graph(path, channels=4, classes=6):
         k = tf.constant(rng.normal(size=(1, 1, 3, channels)).astype(np.float32))
         y = tf.nn.relu(tf.nn.conv2d(y, k, 1, "SAME"))
         tf.nn.avg_pool2d(y, 8, 1, "VALID", name="pool_3")
-        tf.constant(rng.normal(size=(channels, classes)).astype(np.float32),
-                    name="softmax/weights")
+        tf.constant(rng.normal(size=(channels, classes)).astype(np.float32), name="softmax/weights")
         tf.constant(rng.normal(size=(classes,)).astype(np.float32), name="softmax/biases")
     path.write_bytes(graph.as_graph_def().SerializeToString())
     return k.numpy() if hasattr(k, "numpy") else None
@@ -145,19 +145,19 @@ def _vgg_variables(rng, lins=True, fc=False, oihw=False):
     for block, count in enumerate((2, 2, 3, 3, 3)):
         for j in range(count):
             k = rng.normal(size=(3, 3, cin, CH[block])).astype(np.float32) * 0.3
-            out.append((f"conv{block + 1}_{j + 1}/weight",
-                        k.transpose(3, 2, 0, 1) if oihw else k))
-            out.append((f"conv{block + 1}_{j + 1}/bias",
-                        rng.normal(size=CH[block]).astype(np.float32) * 0.1))
+            out.append((f"conv{block + 1}_{j + 1}/weight", k.transpose(3, 2, 0, 1) if oihw else k))
+            out.append((f"conv{block + 1}_{j + 1}/bias", rng.normal(size=CH[block]).astype(np.float32) * 0.1))
             cin = CH[block]
     if lins:
         for i, c in enumerate(CH):
             out.append((f"lin{i}/weight", np.abs(rng.normal(size=(1, 1, c, 1))).astype(np.float32)))
     if fc:
-        out += [("fc1/weight", rng.normal(size=(2 * 2 * 8, 10)).astype(np.float32) * 0.1),
-                ("fc1/bias", np.zeros(10, np.float32)),
-                ("fc2/weight", rng.normal(size=(10, 7)).astype(np.float32)),
-                ("fc2/bias", np.zeros(7, np.float32))]
+        out += [
+            ("fc1/weight", rng.normal(size=(2 * 2 * 8, 10)).astype(np.float32) * 0.1),
+            ("fc1/bias", np.zeros(10, np.float32)),
+            ("fc2/weight", rng.normal(size=(10, 7)).astype(np.float32)),
+            ("fc2/bias", np.zeros(7, np.float32)),
+        ]
     return out
 
 
@@ -176,9 +176,15 @@ def _dnnlib_pickle(path, variables):
     sys.modules["dnnlib.tflib.network"] = module
     try:
         net = Network()
-        net.state = {"version": 4, "name": "perceptual", "static_kwargs": {},
-                     "components": {}, "build_module_src": "raise SystemExit('never run')",
-                     "build_func_name": "lpips_network", "variables": variables}
+        net.state = {
+            "version": 4,
+            "name": "perceptual",
+            "static_kwargs": {},
+            "components": {},
+            "build_module_src": "raise SystemExit('never run')",
+            "build_func_name": "lpips_network",
+            "variables": variables,
+        }
         buf = io.BytesIO()
         pickle.dump(net, buf, protocol=4)
     finally:
@@ -197,16 +203,15 @@ def _direct_lpips(a, b, variables):
     def feats(x):
         x = (x / 127.5 - 1 - features.LPIPS_SHIFT) / features.LPIPS_SCALE
         out, i = [], 0
-        for block, count in enumerate((2, 2, 3, 3, 3)):
+        for count in (2, 2, 3, 3, 3):
             for _ in range(count):
                 x = np.asarray(tf.nn.relu(tf.nn.conv2d(x, convs[i][0], 1, "SAME") + convs[i][1]))
                 i += 1
-            out.append(x / np.sqrt((x ** 2).sum(-1, keepdims=True) + 1e-20))
+            out.append(x / np.sqrt((x**2).sum(-1, keepdims=True) + 1e-20))
             x = np.asarray(tf.nn.max_pool2d(x, 2, 2, "VALID"))
         return out
 
-    return sum(((fa - fb) ** 2 * w).sum(-1).mean(axis=(1, 2))
-               for fa, fb, w in zip(feats(a), feats(b), lins))
+    return sum(((fa - fb) ** 2 * w).sum(-1).mean(axis=(1, 2)) for fa, fb, w in zip(feats(a), feats(b), lins))
 
 
 def test_lpips_from_dnnlib_pickle(tmp_path):
@@ -274,14 +279,22 @@ def test_metrics_on_fixtures(G, fixtures_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SG2TF_CACHE", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
     _fake_inception_graph(tmp_path / "cache" / "classify_image_graph_def.pb")
-    _dnnlib_pickle(tmp_path / "cache" / "vgg16_zhang_perceptual.pkl",
-                   _vgg_variables(np.random.default_rng(6)))
+    _dnnlib_pickle(tmp_path / "cache" / "vgg16_zhang_perceptual.pkl", _vgg_variables(np.random.default_rng(6)))
     info = sg2tf.data.read_info(str(fixtures_dir / "tfrecords" / "shapes32"))
     cache = runner.StatsCache()
     jsonl = tmp_path / "metrics.jsonl"
-    list(runner.compute_metrics(
-        ["fid50k_full", "kid50k_full", "is50k", "ppl_wend"], G, info, network_path="g.pkl",
-        jsonl_path=str(jsonl), num_gen=12, cache=cache, batch_size=6))
+    list(
+        runner.compute_metrics(
+            ["fid50k_full", "kid50k_full", "is50k", "ppl_wend"],
+            G,
+            info,
+            network_path="g.pkl",
+            jsonl_path=str(jsonl),
+            num_gen=12,
+            cache=cache,
+            batch_size=6,
+        )
+    )
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert [r["metric"] for r in lines] == ["fid50k_full", "kid50k_full", "is50k", "ppl_wend"]
     fid = lines[0]["results"]["fid50k_full"]
@@ -290,16 +303,13 @@ def test_metrics_on_fixtures(G, fixtures_dir, tmp_path, monkeypatch):
     assert len(list((tmp_path / "cache" / "stats").iterdir())) == 2  # FID and KID reals
     # The cached real statistics are reused: the dataset is not read again.
     monkeypatch.setattr(runner, "real_images", lambda *a, **k: pytest.fail("reals re-read"))
-    again = next(runner.compute_metrics(["fid50k_full"], G, info, num_gen=12, cache=cache,
-                                        batch_size=6))
+    again = next(runner.compute_metrics(["fid50k_full"], G, info, num_gen=12, cache=cache, batch_size=6))
     assert np.isfinite(again["results"]["fid50k_full"])
     mirrored_key = runner.real_stats_key(info, runner.METRICS["fid50k_full"], True, "x.pb")
-    assert mirrored_key != runner.real_stats_key(info, runner.METRICS["fid50k_full"], False,
-                                                 "x.pb")
+    assert mirrored_key != runner.real_stats_key(info, runner.METRICS["fid50k_full"], False, "x.pb")
     # Noise buffers are restored after PPL.
     before = [v.numpy().copy() for v in runner.noise_variables(G)]
-    runner.ppl_distances(G, features.load("lpips"), runner.METRICS["ppl_zfull"], 2,
-                         batch_size=2)
+    runner.ppl_distances(G, features.load("lpips"), runner.METRICS["ppl_zfull"], 2, batch_size=2)
     for v, b in zip(runner.noise_variables(G), before):
         np.testing.assert_array_equal(v.numpy(), b)
 
@@ -323,13 +333,20 @@ def test_program(fixtures_dir, tmp_path):
     env = dict(__import__("os").environ, SG2TF_CACHE=str(tmp_path / "cache"))
     net = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
     data = fixtures_dir / "tfrecords" / "shapes32"
-    cmd = [sys.executable, "-m", "sg2tf.cli.metrics", f"--network={net}", f"--data={data}",
-           "--metrics=fid50k_full", "--num_gen=8", "--mirror",
-           f"--output={tmp_path / 'm.jsonl'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.metrics",
+        f"--network={net}",
+        f"--data={data}",
+        "--metrics=fid50k_full",
+        "--num_gen=8",
+        "--mirror",
+        f"--output={tmp_path / 'm.jsonl'}",
+    ]
     missing = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert missing.returncode == 2
-    assert "inception-2015-12-05.tgz" in missing.stderr and str(tmp_path / "cache") in \
-        missing.stderr
+    assert "inception-2015-12-05.tgz" in missing.stderr and str(tmp_path / "cache") in missing.stderr
     (tmp_path / "cache").mkdir()
     _fake_inception_graph(tmp_path / "cache" / "classify_image_graph_def.pb")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

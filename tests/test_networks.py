@@ -16,15 +16,13 @@ from sg2tf.networks import ChannelSpec, Discriminator, Generator, parse_channel_
 def small_generator(**synthesis):
     synthesis.setdefault("channels", dict(fmap_base=128, fmap_max=32))
     c_dim = synthesis.pop("c_dim", 0)
-    return Generator(16, c_dim, 16, 16, 3, mapping_kwargs=dict(num_layers=2),
-                     synthesis_kwargs=synthesis)
+    return Generator(16, c_dim, 16, 16, 3, mapping_kwargs=dict(num_layers=2), synthesis_kwargs=synthesis)
 
 
 LAYER_CASES = [
     (layers.EqualizedDense, dict(units=5, activation="lrelu", lr_multiplier=0.01), (2, 7)),
     (layers.EqualizedConv2D, dict(filters=4, kernel_size=3, up=2, conv_clamp=256), (2, 4, 4, 3)),
-    (layers.EqualizedConv2D, dict(filters=4, kernel_size=1, down=2, use_bias=False),
-     (2, 8, 8, 3)),
+    (layers.EqualizedConv2D, dict(filters=4, kernel_size=1, down=2, use_bias=False), (2, 8, 8, 3)),
     (layers.MinibatchStddev, dict(group_size=2, num_channels=2), (4, 4, 4, 6)),
     (layers.NoiseInjection, dict(resolution=4), (2, 4, 4, 3)),
 ]
@@ -40,8 +38,7 @@ def test_layer_config_round_trip(cls, kwargs, shape, op_impl):
     for a, b in zip(clone.weights, layer.weights):
         a.assign(b)
     kwargs_call = {"noise_mode": "const"} if cls is layers.NoiseInjection else {}
-    np.testing.assert_allclose(clone(x, **kwargs_call).numpy(), layer(x, **kwargs_call).numpy(),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(clone(x, **kwargs_call).numpy(), layer(x, **kwargs_call).numpy(), rtol=1e-6, atol=1e-6)
     assert y.shape == layer.compute_output_shape(shape)
 
 
@@ -70,8 +67,7 @@ def test_minibatch_stddev_matches_numpy():
         layers.MinibatchStddev(group_size=4)(x)
 
 
-@pytest.mark.parametrize("g_arch,d_arch", [("skip", "resnet"), ("orig", "orig"),
-                                           ("resnet", "skip")])
+@pytest.mark.parametrize("g_arch,d_arch", [("skip", "resnet"), ("orig", "orig"), ("resnet", "skip")])
 def test_architectures_build_and_run(g_arch, d_arch, op_impl):
     G = small_generator(architecture=g_arch)
     D = Discriminator(0, 16, 3, channels=dict(fmap_base=128, fmap_max=32), architecture=d_arch)
@@ -83,8 +79,9 @@ def test_architectures_build_and_run(g_arch, d_arch, op_impl):
 
 
 def test_conditional_noconst_fp16_and_channel_table():
-    G = small_generator(c_dim=3, noconst=True, num_fp16_res=2, conv_clamp=256,
-                        channels=dict(fmap_base=128, fmap_max=32, table={16: 8}))
+    G = small_generator(
+        c_dim=3, noconst=True, num_fp16_res=2, conv_clamp=256, channels=dict(fmap_base=128, fmap_max=32, table={16: 8})
+    )
     assert G.synthesis.blocks[-1].out_channels == 8
     assert [b.use_fp16 for b in G.synthesis.blocks] == [False, True, True]
     c = tf.one_hot([0, 2], 3)
@@ -92,8 +89,16 @@ def test_conditional_noconst_fp16_and_channel_table():
     assert np.isfinite(images.numpy()).all()
     with pytest.raises(ValueError, match="conditional"):
         G.generate(tf.random.normal([2, 16]))
-    D = Discriminator(3, 16, 3, channels=dict(fmap_base=128, fmap_max=32), num_fp16_res=2,
-                      conv_clamp=256, mapping_layers=1, mbstd_group_size=None)
+    D = Discriminator(
+        3,
+        16,
+        3,
+        channels=dict(fmap_base=128, fmap_max=32),
+        num_fp16_res=2,
+        conv_clamp=256,
+        mapping_layers=1,
+        mbstd_group_size=None,
+    )
     assert D(images, c).dtype == tf.float32
 
 
@@ -118,8 +123,7 @@ def test_parse_channel_table():
 def test_generator_config_round_trip_and_snapshot(tmp_path):
     G = small_generator(architecture="resnet")
     D = Discriminator(0, 16, 3, channels=dict(fmap_base=128, fmap_max=32))
-    path = snapshot.save_snapshot(tmp_path / "snap", {"G": G, "D": D, "G_ema": G},
-                                  metadata={"kimg": 1.5})
+    path = snapshot.save_snapshot(tmp_path / "snap", {"G": G, "D": D, "G_ema": G}, metadata={"kimg": 1.5})
     nets = sg2tf.load_network(path)
     z = tf.random.normal([2, 16], seed=4)
     np.testing.assert_allclose(nets.G_ema.generate(z).numpy(), G.generate(z).numpy(), atol=1e-6)

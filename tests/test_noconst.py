@@ -35,14 +35,24 @@ FIR = np.outer([1, 3, 3, 1], [1, 3, 3, 1]).astype(np.float64)
 FIR /= FIR.sum()
 
 # A 16x16 network whose nf(0) (32) differs from nf(1) (16): fmap_base 32, fmap_max 32.
-KWARGS = dict(num_channels=4, resolution=16, label_size=0, latent_size=8, dlatent_size=8,
-              mapping_layers=2, mapping_fmaps=8, fmap_base=32, fmap_max=32)
+KWARGS = dict(
+    num_channels=4,
+    resolution=16,
+    label_size=0,
+    latent_size=8,
+    dlatent_size=8,
+    mapping_layers=2,
+    mapping_fmaps=8,
+    fmap_base=32,
+    fmap_max=32,
+)
 NF = {0: 32, 1: 16, 2: 8, 3: 4}  # nf(stage) = min(32 / 2**stage, 32)
 W_DIM = 8
 NUM_WS = 6  # 2 * log2(16) - 2: aydao's input adds no w
 
 
 # --- numpy transcription of the TF1 ops (NCHW, float64) -------------------------------------
+
 
 def lrelu_act(x, b):
     x = x + b.reshape([1, -1] + [1] * (x.ndim - 2))
@@ -62,7 +72,7 @@ def conv_same(x, w):
     out = np.zeros([x.shape[0], w.shape[-1], H, W])
     for u in range(k):
         for v in range(k):
-            out += np.einsum("nihw,nio->nohw", xp[:, :, u:u + H, v:v + W], w[:, u, v])
+            out += np.einsum("nihw,nio->nohw", xp[:, :, u : u + H, v : v + W], w[:, u, v])
     return out
 
 
@@ -75,7 +85,7 @@ def fir(x, k, pad0, pad1):
     out = np.zeros(x.shape[:2] + (H, W))
     for u in range(n):
         for v in range(n):
-            out += xp[:, :, u:u + H, v:v + W] * kf[u, v]
+            out += xp[:, :, u : u + H, v : v + W] * kf[u, v]
     return out
 
 
@@ -87,8 +97,9 @@ def upsample_conv(x, w):
     out = np.zeros([N, w.shape[-1], 2 * (H - 1) + k, 2 * (W - 1) + k])
     for a in range(k):
         for b in range(k):
-            out[:, :, a:a + 2 * H - 1:2, b:b + 2 * W - 1:2] += np.einsum(
-                "nihw,nio->nohw", x, w[:, k - 1 - a, k - 1 - b])
+            out[:, :, a : a + 2 * H - 1 : 2, b : b + 2 * W - 1 : 2] += np.einsum(
+                "nihw,nio->nohw", x, w[:, k - 1 - a, k - 1 - b]
+            )
     return fir(out, FIR * 4, 1, 1)
 
 
@@ -106,7 +117,7 @@ def modulated_conv(x, w_lat, v, scope, up=False, demodulate=True):
     s = dense(w_lat, v[f"{scope}/mod_weight"]) + v[f"{scope}/mod_bias"] + 1  # [N, I]
     ww = weight[np.newaxis] / np.sqrt(k * k * I) * s[:, np.newaxis, np.newaxis, :, np.newaxis]
     if demodulate:
-        ww = ww / np.sqrt(np.sum(ww ** 2, axis=(1, 2, 3), keepdims=True) + 1e-8)
+        ww = ww / np.sqrt(np.sum(ww**2, axis=(1, 2, 3), keepdims=True) + 1e-8)
     return upsample_conv(x, ww) if up else conv_same(x, ww)
 
 
@@ -130,7 +141,7 @@ def reference_images(ws, v, noise, noise_mode="const"):
     x = layer(x, ws, v, noise, "4x4/Conv", 0, noise_mode=noise_mode)
     y = torgb(x, ws, v, "4x4/ToRGB", 2)
     for log2 in (3, 4):
-        r = 2 ** log2
+        r = 2**log2
         x = layer(x, ws, v, noise, f"{r}x{r}/Conv0_up", log2 * 2 - 5, up=True, noise_mode=noise_mode)
         x = layer(x, ws, v, noise, f"{r}x{r}/Conv1", log2 * 2 - 4, noise_mode=noise_mode)
         y = upsample_2d(y) + torgb(x, ws, v, f"{r}x{r}/ToRGB", log2)
@@ -138,6 +149,7 @@ def reference_images(ws, v, noise, noise_mode="const"):
 
 
 # --- a TF1 pickle with aydao's variables ----------------------------------------------------
+
 
 def synthesis_variables(rng):
     v = {}
@@ -157,7 +169,7 @@ def synthesis_variables(rng):
     modconv("4x4/ToRGB", 1, NF[1], 4, noise=False)
     v["4x4/ToRGB/weight"] *= 0.2
     for log2, fin, fout in ((3, NF[1], NF[2]), (4, NF[2], NF[3])):
-        r = 2 ** log2
+        r = 2**log2
         modconv(f"{r}x{r}/Conv0_up", 3, fin, fout)
         modconv(f"{r}x{r}/Conv1", 3, fout, fout)
         modconv(f"{r}x{r}/ToRGB", 1, fout, 4, noise=False)
@@ -168,20 +180,34 @@ def synthesis_variables(rng):
 
 def stub(name, build_func, variables, components=None, **extra_kwargs):
     net = safe_pickle.NetworkStub()
-    net.__setstate__(dict(version=4, name=name, static_kwargs={**KWARGS, **extra_kwargs},
-                          components=components or {}, build_module_src="# placeholder\n",
-                          build_func_name=build_func, variables=list(variables.items())))
+    net.__setstate__(
+        dict(
+            version=4,
+            name=name,
+            static_kwargs={**KWARGS, **extra_kwargs},
+            components=components or {},
+            build_module_src="# placeholder\n",
+            build_func_name=build_func,
+            variables=list(variables.items()),
+        )
+    )
     return net
 
 
 def generator_stub(name, rng):
     synth, noise = synthesis_variables(rng)
     synth_vars = {**{k: v[np.newaxis, np.newaxis] for k, v in noise.items()}, **synth}
-    mapping_vars = {"Dense0/weight": rng.normal(0, 10, [8, 8]), "Dense0/bias": rng.normal(0, 1, [8]),
-                    "Dense1/weight": rng.normal(0, 10, [8, 8]), "Dense1/bias": rng.normal(0, 1, [8])}
+    mapping_vars = {
+        "Dense0/weight": rng.normal(0, 10, [8, 8]),
+        "Dense0/bias": rng.normal(0, 1, [8]),
+        "Dense1/weight": rng.normal(0, 10, [8, 8]),
+        "Dense1/bias": rng.normal(0, 1, [8]),
+    }
     mapping_vars = {k: np.asarray(v, np.float32) for k, v in mapping_vars.items()}
-    comps = {"mapping": stub("G_mapping", "G_mapping", mapping_vars, dlatent_broadcast=NUM_WS),
-             "synthesis": stub("G_synthesis", "G_synthesis_stylegan2", synth_vars)}
+    comps = {
+        "mapping": stub("G_mapping", "G_mapping", mapping_vars, dlatent_broadcast=NUM_WS),
+        "synthesis": stub("G_synthesis", "G_synthesis_stylegan2", synth_vars),
+    }
     top = {"lod": np.array(0, np.float32), "dlatent_avg": rng.normal(0, 0.3, [W_DIM]).astype(np.float32)}
     return stub(name, "G_main", top, comps), synth, noise
 
@@ -213,6 +239,7 @@ def dnnlib_network_class():
 
 def write_tf_pickle(path, networks):
     with dnnlib_network_class() as Network:
+
         class Pickler(pickle.Pickler):
             def reducer_override(self, obj):
                 if isinstance(obj, safe_pickle.NetworkStub):
@@ -270,8 +297,15 @@ def test_noconst_block_without_one_of_its_layers_is_named(noconst_pickle, tmp_pa
 
 def test_fresh_noconst_shares_w0_and_noise0():
     """A new network: Conv0_up reads Conv's noise buffer; w[0] alone drives the 4x4 input."""
-    G = Generator(8, 0, 8, 8, 3, mapping_kwargs=dict(num_layers=1),
-                  synthesis_kwargs=dict(channels=dict(fmap_base=32, fmap_max=32), noconst=True))
+    G = Generator(
+        8,
+        0,
+        8,
+        8,
+        3,
+        mapping_kwargs=dict(num_layers=1),
+        synthesis_kwargs=dict(channels=dict(fmap_base=32, fmap_max=32), noconst=True),
+    )
     b4 = G.synthesis.blocks[0]
     assert b4.input_mode == "noconst" and (b4.input_channels, b4.out_channels) == (32, 16)
     assert [w.shape for w in b4.dense0.weights] == [(8, 128), (128,)]
@@ -291,8 +325,15 @@ def test_fresh_noconst_shares_w0_and_noise0():
 
 def test_legacy_snapshot_config_keeps_the_dense_input():
     """Snapshots saved when `noconst: true` meant sg2tf's dense input still load as that."""
-    G = Generator(8, 0, 8, 8, 3, mapping_kwargs=dict(num_layers=1),
-                  synthesis_kwargs=dict(channels=dict(fmap_base=32, fmap_max=32), input_mode="dense"))
+    G = Generator(
+        8,
+        0,
+        8,
+        8,
+        3,
+        mapping_kwargs=dict(num_layers=1),
+        synthesis_kwargs=dict(channels=dict(fmap_base=32, fmap_max=32), input_mode="dense"),
+    )
     config = G.get_config()
     assert config["synthesis_kwargs"]["input_mode"] == "dense"
     legacy = dict(config, synthesis_kwargs={**config["synthesis_kwargs"], "noconst": True})

@@ -43,8 +43,9 @@ def test_generator_matches_reference(nets, reference, fused, op_impl):
         np.testing.assert_allclose(ws, np.load(ref_dir / case["ws"]), atol=1e-4, rtol=0)
         images = G.synthesis(ws, noise_mode=case["noise_mode"], fused_modconv=fused).numpy()
         want = np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1)
-        np.testing.assert_allclose(images, want, atol=1e-4, rtol=0,
-                                   err_msg=f"psi={case['psi']} noise={case['noise_mode']}")
+        np.testing.assert_allclose(
+            images, want, atol=1e-4, rtol=0, err_msg=f"psi={case['psi']} noise={case['noise_mode']}"
+        )
 
 
 def test_discriminator_matches_reference(nets, reference, op_impl):
@@ -60,15 +61,24 @@ def test_generate_cli_matches_reference_pngs(pkl_dir, reference, tmp_path):
     seeds = ",".join(str(s) for s in ref["seeds"])
     for psi, mode in [(1.0, "const"), (0.7, "none")]:
         out = tmp_path / f"{psi}-{mode}"
-        subprocess.run([sys.executable, "-m", "sg2tf.cli.generate",
-                        f"--network={pkl_dir / 'sg2-f32.pkl'}", f"--seeds={seeds}",
-                        f"--trunc={psi}", f"--noise_mode={mode}", f"--outdir={out}"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sg2tf.cli.generate",
+                f"--network={pkl_dir / 'sg2-f32.pkl'}",
+                f"--seeds={seeds}",
+                f"--trunc={psi}",
+                f"--noise_mode={mode}",
+                f"--outdir={out}",
+            ],
+            check=True,
+            capture_output=True,
+        )
         psi_name = "1" if psi == 1.0 else str(psi)
         for seed in ref["seeds"]:
             got = np.asarray(Image.open(out / f"seed{seed:04d}.png"), np.int16)
-            want = np.asarray(Image.open(ref_dir / f"seed{seed:04d}-psi{psi_name}-{mode}.png"),
-                              np.int16)
+            want = np.asarray(Image.open(ref_dir / f"seed{seed:04d}-psi{psi_name}-{mode}.png"), np.int16)
             assert np.abs(got - want).max() <= 1, f"seed {seed} psi {psi} {mode}"
 
 
@@ -83,6 +93,7 @@ def test_truncation_cutoff(nets):
 
 
 # --- Hostile and damaged pickles -------------------------------------------------
+
 
 class _Evil:
     def __init__(self, target):
@@ -99,11 +110,14 @@ def _marker_pickle(tmp_path, reducer):
     return path
 
 
-@pytest.mark.parametrize("make_reduce", [
-    lambda marker: (os.system, (f"touch {marker}",)),
-    lambda marker: (eval, (f"open({str(marker)!r}, 'w').close()",)),
-    lambda marker: (subprocess.call, (["touch", str(marker)],)),
-])
+@pytest.mark.parametrize(
+    "make_reduce",
+    [
+        lambda marker: (os.system, (f"touch {marker}",)),
+        lambda marker: (eval, (f"open({str(marker)!r}, 'w').close()",)),
+        lambda marker: (subprocess.call, (["touch", str(marker)],)),
+    ],
+)
 def test_hostile_pickles_are_refused_without_running(tmp_path, make_reduce):
     marker = tmp_path / "pwned"
     path = _marker_pickle(tmp_path, make_reduce(marker))
@@ -200,8 +214,7 @@ def test_unknown_kwargs_and_variables_are_named(pkl_dir):
 
     def reshape_variable(data):
         synth = data[2].state["components"]["synthesis"].state
-        synth["variables"] = [(k, v[:, :, :, :16] if k == "8x8/Conv1/weight" else v)
-                              for k, v in synth["variables"]]
+        synth["variables"] = [(k, v[:, :, :, :16] if k == "8x8/Conv1/weight" else v) for k, v in synth["variables"]]
 
     with pytest.raises(nvlabs_tf.NetworkImportError, match="8x8/Conv1/weight.*shape"):
         nvlabs_tf.load_tf_pickle(_mutated(pkl_dir, reshape_variable))

@@ -34,7 +34,7 @@ FP16_CASES = ("ada-fp16-orig-32", "ada-cond-fp16-16", "sg2-fp16-uncond-16")
 FP16_ATOL = (5e-3, 2e-3)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nets(name):
     return sg2tf.load_network(DATA / f"{name}.pkl")
 
@@ -60,13 +60,14 @@ def check_generator(G, name, fused=False, img_atol=None, force_fp32=True):
     c = _labels(ref["seeds"], G.c_dim)
     for case in ref["cases"]:
         ws = G.mapping(z, c, truncation_psi=case["psi"]).numpy()
-        np.testing.assert_allclose(ws, np.load(ref_dir / case["ws"]), atol=1e-4, rtol=0,
-                                   err_msg=f"{name} ws psi={case['psi']}")
-        images = G.synthesis(ws, noise_mode=case["noise_mode"], fused_modconv=fused,
-                             force_fp32=force_fp32).numpy()
+        np.testing.assert_allclose(
+            ws, np.load(ref_dir / case["ws"]), atol=1e-4, rtol=0, err_msg=f"{name} ws psi={case['psi']}"
+        )
+        images = G.synthesis(ws, noise_mode=case["noise_mode"], fused_modconv=fused, force_fp32=force_fp32).numpy()
         want = np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1)
-        np.testing.assert_allclose(images, want, atol=img_atol, rtol=0,
-                                   err_msg=f"{name} psi={case['psi']} noise={case['noise_mode']}")
+        np.testing.assert_allclose(
+            images, want, atol=img_atol, rtol=0, err_msg=f"{name} psi={case['psi']} noise={case['noise_mode']}"
+        )
 
 
 def check_discriminator(D, name, force_fp32=True, atol=None):
@@ -77,8 +78,11 @@ def check_discriminator(D, name, force_fp32=True, atol=None):
     logits = D(images, labels if D.c_dim else None, force_fp32=force_fp32).numpy()
     # The older fp16 case's d-logits.npy is the official float16 path; its float32 one
     # (force_fp32=True) is d-logits-fp32.npy.
-    want = ref_dir / ("d-logits-fp32.npy" if force_fp32 and not spec.get("force_fp32")
-                      and (ref_dir / "d-logits-fp32.npy").exists() else spec["logits"])
+    want = ref_dir / (
+        "d-logits-fp32.npy"
+        if force_fp32 and not spec.get("force_fp32") and (ref_dir / "d-logits-fp32.npy").exists()
+        else spec["logits"]
+    )
     atol = CASES[name][1] if atol is None else atol
     np.testing.assert_allclose(logits, np.load(want), atol=atol, rtol=0, err_msg=f"{name} D")
 
@@ -108,6 +112,7 @@ def test_fp16_networks_run_float16_without_force_fp32(name):
         check_generator(nets.G_ema, name, force_fp32=False)
     check_generator(nets.G_ema, name, force_fp32=False, img_atol=FP16_ATOL[0])
     check_discriminator(nets.D, name, force_fp32=False, atol=FP16_ATOL[1])
+
 
 def test_configurations_are_read_from_the_kwargs():
     cond = _nets("sg2-cond-orig-16")
@@ -142,8 +147,7 @@ def test_conv_clamp_is_exercised():
     nets = nvlabs_tf.load_tf_pickle(data)
     ref_dir, ref = _reference("ada-cond-clamp-32")
     case = ref["cases"][0]
-    images = nets["G_ema"].synthesis(np.load(ref_dir / case["ws"]),
-                                     noise_mode=case["noise_mode"]).numpy()
+    images = nets["G_ema"].synthesis(np.load(ref_dir / case["ws"]), noise_mode=case["noise_mode"]).numpy()
     want = np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1)
     assert np.abs(images - want).max() > 1e-2
 

@@ -11,12 +11,15 @@ from sg2tf.io import safe_pickle
 
 torch = pytest.importorskip("torch")
 
-from sg2tf.io import nvlabs_torch  # noqa: E402
 from test_nvlabs_import_configs import DATA, check_discriminator, check_generator  # noqa: E402
 
-PICKLES = {"torch-ada-cond-clamp-32.pkl": "ada-cond-clamp-32",
-           "torch-ada-cond-fp16-16.pkl": "ada-cond-fp16-16",
-           "torch-sg2-gray-resnet-skip-64.pkl": "sg2-gray-resnet-skip-64"}
+from sg2tf.io import nvlabs_torch  # noqa: E402
+
+PICKLES = {
+    "torch-ada-cond-clamp-32.pkl": "ada-cond-clamp-32",
+    "torch-ada-cond-fp16-16.pkl": "ada-cond-fp16-16",
+    "torch-sg2-gray-resnet-skip-64.pkl": "sg2-gray-resnet-skip-64",
+}
 
 
 @pytest.mark.parametrize("pkl", sorted(PICKLES))
@@ -58,8 +61,9 @@ def _persistent_pickle(meta):
 def test_module_src_is_never_executed(tmp_path):
     marker = tmp_path / "pwned"
     src = f"open({str(marker)!r}, 'w').close()\nclass Generator: pass\n"
-    data = _persistent_pickle(dict(type="class", version=4, module_src=src,
-                                   class_name="Generator", state={"_init_kwargs": {}}))
+    data = _persistent_pickle(
+        dict(type="class", version=4, module_src=src, class_name="Generator", state={"_init_kwargs": {}})
+    )
     path = tmp_path / "net.pkl"
     path.write_bytes(data)
     with pytest.raises(ValueError, match="not a stylegan2-ada-pytorch Generator"):
@@ -73,10 +77,10 @@ def test_hostile_globals_in_torch_pickles_are_refused(tmp_path):
     class Evil:
         def __reduce__(self):
             import os
+
             return (os.system, (f"touch {marker}",))
 
-    data = _persistent_pickle(dict(type="class", version=4, module_src="", class_name="G",
-                                   state={"x": Evil()}))
+    data = _persistent_pickle(dict(type="class", version=4, module_src="", class_name="G", state={"x": Evil()}))
     with pytest.raises(safe_pickle.UnsafePickleError, match="refusing to load"):
         nvlabs_torch.load_torch_pickle(data)
     assert not marker.exists()

@@ -32,14 +32,13 @@ def numpy_upfirdn2d(x, f, up=(1, 1), down=(1, 1), pad=(0, 0, 0, 0), flip=False, 
     up_img = np.zeros([n, h * upy, w * upx, c])
     up_img[:, ::upy, ::upx, :] = x
     padded = np.zeros([n, h * upy + max(py0, 0) + max(py1, 0), w * upx + max(px0, 0) + max(px1, 0), c])
-    padded[:, max(py0, 0):max(py0, 0) + h * upy, max(px0, 0):max(px0, 0) + w * upx] = up_img
-    padded = padded[:, max(-py0, 0):padded.shape[1] - max(-py1, 0),
-                    max(-px0, 0):padded.shape[2] - max(-px1, 0)]
+    padded[:, max(py0, 0) : max(py0, 0) + h * upy, max(px0, 0) : max(px0, 0) + w * upx] = up_img
+    padded = padded[:, max(-py0, 0) : padded.shape[1] - max(-py1, 0), max(-px0, 0) : padded.shape[2] - max(-px1, 0)]
     out_h, out_w = padded.shape[1] - fh + 1, padded.shape[2] - fw + 1
     out = np.zeros([n, out_h, out_w, c])
     for i in range(fh):
         for j in range(fw):
-            out += padded[:, i:i + out_h, j:j + out_w] * f2[i, j]
+            out += padded[:, i : i + out_h, j : j + out_w] * f2[i, j]
     return out[:, ::downy, ::downx]
 
 
@@ -63,8 +62,15 @@ def test_upfirdn2d_matches_numpy(case, op_impl):
     rng = np.random.RandomState(0)
     x = rng.randn(2, h, w, 3).astype(np.float64)
     f = setup_filter(taps, normalize=False)
-    got = upfirdn2d(tf.constant(x), f.astype(np.float64), up=list(up), down=list(down),
-                    padding=list(pad), flip_filter=flip, gain=gain).numpy()
+    got = upfirdn2d(
+        tf.constant(x),
+        f.astype(np.float64),
+        up=list(up),
+        down=list(down),
+        padding=list(pad),
+        flip_filter=flip,
+        gain=gain,
+    ).numpy()
     want = numpy_upfirdn2d(x, f, up, down, pad, flip, gain)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
@@ -152,8 +158,7 @@ def test_bias_act_matches_numpy(act, op_impl):
     x = rng.randn(2, 3, 5, 7) * 2
     b = rng.randn(7)
     for alpha, gain, clamp in [(None, None, None), (0.1, 2.0, 1.5), (None, 0.5, 0.0)]:
-        got = bias_act(tf.constant(x), tf.constant(b), act=act, alpha=alpha, gain=gain,
-                       clamp=clamp).numpy()
+        got = bias_act(tf.constant(x), tf.constant(b), act=act, alpha=alpha, gain=gain, clamp=clamp).numpy()
         want = numpy_bias_act(x, b, act, alpha, gain, clamp)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=f"{alpha} {gain} {clamp}")
 
@@ -195,5 +200,4 @@ def test_impl_switch(monkeypatch):
     with dispatch.impl_scope("auto"):
         assert dispatch.get_impl() == "auto"
     assert dispatch.get_impl() == "ref"
-    assert math.isclose(float(bias_act(tf.constant([1.0]), act="relu").numpy()[0]), math.sqrt(2),
-                        rel_tol=1e-6)
+    assert math.isclose(float(bias_act(tf.constant([1.0]), act="relu").numpy()[0]), math.sqrt(2), rel_tol=1e-6)

@@ -38,16 +38,34 @@ def _png(path):
 
 
 def small_nets(num_fp16_res=2, low_precision="float16"):
-    G = Generator(8, 3, 8, 16, 3, mapping_kwargs=dict(num_layers=2),
-                  synthesis_kwargs=dict(channels=dict(fmap_base=64, fmap_max=8),
-                                        num_fp16_res=num_fp16_res, conv_clamp=256,
-                                        low_precision=low_precision))
-    D = Discriminator(3, 16, 3, channels=dict(fmap_base=64, fmap_max=8),
-                      num_fp16_res=num_fp16_res, conv_clamp=256, low_precision=low_precision)
+    G = Generator(
+        8,
+        3,
+        8,
+        16,
+        3,
+        mapping_kwargs=dict(num_layers=2),
+        synthesis_kwargs=dict(
+            channels=dict(fmap_base=64, fmap_max=8),
+            num_fp16_res=num_fp16_res,
+            conv_clamp=256,
+            low_precision=low_precision,
+        ),
+    )
+    D = Discriminator(
+        3,
+        16,
+        3,
+        channels=dict(fmap_base=64, fmap_max=8),
+        num_fp16_res=num_fp16_res,
+        conv_clamp=256,
+        low_precision=low_precision,
+    )
     return G, D
 
 
 # --------------------------------------------------------------------------- seeded noise
+
 
 @pytest.mark.parametrize("name", FP16_CASES)
 def test_seeded_noise_gives_the_tf_scripts_pngs(name, op_impl):
@@ -58,7 +76,8 @@ def test_seeded_noise_gives_the_tf_scripts_pngs(name, op_impl):
     for case in ref["cases"]:
         got = {}
         for chunk, images in sampling.generate_from_seeds(
-                G, ref["seeds"], case["psi"], None, ref["class_idx"], "seeded", batch_size=2):
+            G, ref["seeds"], case["psi"], None, ref["class_idx"], "seeded", batch_size=2
+        ):
             got.update(zip(chunk, images))
         for seed in ref["seeds"]:
             want = _png(ref_dir / case["folder"] / f"seed{seed:04d}.png")
@@ -71,8 +90,8 @@ def test_seeded_differs_from_const_and_keeps_the_buffers():
     G = P.with_precision(_nets(name).G_ema, "float32")
     before = [v.numpy().copy() for v in sampling.noise_variables(G)]
     seed, psi = ref["seeds"][0], ref["cases"][0]["psi"]
-    (_, seeded), = sampling.generate_from_seeds(G, [seed], psi, None, ref["class_idx"], "seeded")
-    (_, const), = sampling.generate_from_seeds(G, [seed], psi, None, ref["class_idx"], "const")
+    ((_, seeded),) = sampling.generate_from_seeds(G, [seed], psi, None, ref["class_idx"], "seeded")
+    ((_, const),) = sampling.generate_from_seeds(G, [seed], psi, None, ref["class_idx"], "const")
     assert np.abs(seeded.astype(int) - const.astype(int)).max() > 10
     for v, b in zip(sampling.noise_variables(G), before):
         np.testing.assert_array_equal(v.numpy(), b)
@@ -107,6 +126,7 @@ def test_bad_noise_inputs_are_refused():
 
 # --------------------------------------------------------------------------- force_fp32
 
+
 def test_force_fp32_equals_the_float32_network():
     G, D = small_nets()
     z = np.random.RandomState(0).randn(2, 8).astype(np.float32)
@@ -122,6 +142,7 @@ def test_force_fp32_equals_the_float32_network():
 
 
 # --------------------------------------------------------------------------- configs
+
 
 @pytest.mark.parametrize("low", ["float16", "bfloat16"])
 def test_precision_is_in_the_config_and_snapshots_round_trip(low, tmp_path):
@@ -157,20 +178,19 @@ def test_older_configs_with_use_fp16_still_load():
 
 # --------------------------------------------------------------------------- program choice
 
+
 def test_with_precision():
     G, D = small_nets()
     assert P.with_precision(G, "network") is G and P.with_precision(G, "float16") is G
     bf = P.with_precision(G, "bfloat16")
-    assert bf is not G and bf.synthesis.block_dtypes == {4: "float32", 8: "bfloat16",
-                                                         16: "bfloat16"}
+    assert bf is not G and bf.synthesis.block_dtypes == {4: "float32", 8: "bfloat16", 16: "bfloat16"}
     assert P.describe(bf) == "bfloat16 at 8-16 px, float32 below"
     assert P.describe(P.with_precision(D, "float32")) == "float32"
     # Networks trained without reduced precision: float16/bfloat16 use the top 4
     # resolutions (never below 8x8).
     G32, _ = small_nets(num_fp16_res=0)
     assert P.with_precision(G32, "float32") is G32
-    assert P.with_precision(G32, "float16").synthesis.block_dtypes == {
-        4: "float32", 8: "float16", 16: "float16"}
+    assert P.with_precision(G32, "float16").synthesis.block_dtypes == {4: "float32", 8: "float16", 16: "float16"}
     expected = "network" if tf.config.list_logical_devices("GPU") else "float32"
     assert P.resolve("auto") == expected
     with pytest.raises(ValueError, match="precision"):
@@ -184,11 +204,11 @@ def test_float32_precision_matches_the_official_float32_path(name):
     G = P.with_precision(_nets(name).G_ema, "float32")
     case = ref["cases"][0]
     images = G.synthesis(np.load(ref_dir / case["ws"]), noise_mode=case["noise_mode"]).numpy()
-    np.testing.assert_allclose(images, np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1),
-                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(images, np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1), atol=1e-4, rtol=0)
 
 
 # --------------------------------------------------------------------------- sg2tf-generate
+
 
 def test_generate_cli_seeded_writes_the_tf_scripts_pngs(tmp_path):
     """`sg2tf-generate --noise_mode=seeded --precision=float32` (auto's choice on a CPU)."""
@@ -201,15 +221,29 @@ def test_generate_cli_seeded_writes_the_tf_scripts_pngs(tmp_path):
     case = ref["cases"][1]
     seeds = ",".join(str(s) for s in ref["seeds"])
     result = subprocess.run(
-        [sys.executable, "-m", "sg2tf.cli.generate", f"--network={DATA / (name + '.pkl')}",
-         f"--seeds={seeds}", f"--trunc={case['psi']}", f"--class_idx={ref['class_idx']}",
-         "--noise_mode=seeded", "--precision=float32", f"--outdir={tmp_path}", "--batch=2"],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        [
+            sys.executable,
+            "-m",
+            "sg2tf.cli.generate",
+            f"--network={DATA / (name + '.pkl')}",
+            f"--seeds={seeds}",
+            f"--trunc={case['psi']}",
+            f"--class_idx={ref['class_idx']}",
+            "--noise_mode=seeded",
+            "--precision=float32",
+            f"--outdir={tmp_path}",
+            "--batch=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for seed in ref["seeds"]:
-        np.testing.assert_array_equal(_png(tmp_path / f"seed{seed:04d}.png"),
-                                      _png(ref_dir / case["folder"] / f"seed{seed:04d}.png"))
+        np.testing.assert_array_equal(
+            _png(tmp_path / f"seed{seed:04d}.png"), _png(ref_dir / case["folder"] / f"seed{seed:04d}.png")
+        )
 
 
 def test_training_bfloat16_networks_record_their_precision(tmp_path):
@@ -219,10 +253,25 @@ def test_training_bfloat16_networks_record_their_precision(tmp_path):
     from sg2tf.training import options
     from sg2tf.training.setup import build_networks
 
-    opts = options.resolve(dict(resolution=16, cfg="tiny", fmap_base=64, fmap_max=16, w_dim=16,
-                                mapping_layers=2, batch=4, mbstd_group=2, aug="noaug",
-                                outdir=str(tmp_path), fp16_res=2, conv_clamp=256,
-                                precision="bfloat16"), None, 1)
+    opts = options.resolve(
+        dict(
+            resolution=16,
+            cfg="tiny",
+            fmap_base=64,
+            fmap_max=16,
+            w_dim=16,
+            mapping_layers=2,
+            batch=4,
+            mbstd_group=2,
+            aug="noaug",
+            outdir=str(tmp_path),
+            fp16_res=2,
+            conv_clamp=256,
+            precision="bfloat16",
+        ),
+        None,
+        1,
+    )
     G, D, G_ema = build_networks(opts)
     for G_like in (G, G_ema):
         assert G_like.synthesis.block_dtypes == {4: "float32", 8: "bfloat16", 16: "bfloat16"}

@@ -40,22 +40,46 @@ SETTINGS = {
     # M: "initial learning rate was set to 1e-3, decreasing to 1e-4 after 10000 kimg and further
     # to 1e-5 after 20000 kimg"; gamma 10, "after 20000 kimg gamma was decayed to 5 and ... D_lrate
     # to twice the value of G_lrate"; "trained to 30000 kimg".
-    "m": dict(cfg="stylegan2", glr={0: 1e-3, 9999: 1e-3, 10000: 1e-4, 19999: 1e-4, 20000: 1e-5},
-              dlr={0: 1e-3, 10000: 1e-4, 20000: 2e-5}, gamma={0: 10, 19999: 10, 20000: 5},
-              mirror=True, kimg=30000),
+    "m": dict(
+        cfg="stylegan2",
+        glr={0: 1e-3, 9999: 1e-3, 10000: 1e-4, 19999: 1e-4, 20000: 1e-5},
+        dlr={0: 1e-3, 10000: 1e-4, 20000: 2e-5},
+        gamma={0: 10, 19999: 10, 20000: 5},
+        mirror=True,
+        kimg=30000,
+    ),
     # L: "2e-3, later decreased to 2e-4 after 10000 kimg and further to 1e-4 after 20000 kimg",
     # gamma 5, mixing off; FID "after 25000 kimg".
-    "l": dict(cfg="paper1024", glr={0: 2e-3, 9999: 2e-3, 10000: 2e-4, 19999: 2e-4, 20000: 1e-4},
-              dlr={0: 2e-3, 10000: 2e-4, 20000: 1e-4}, gamma={0: 5}, style_mixing_prob=0.0,
-              mirror=True, kimg=25000),
+    "l": dict(
+        cfg="paper1024",
+        glr={0: 2e-3, 9999: 2e-3, 10000: 2e-4, 19999: 2e-4, 20000: 1e-4},
+        dlr={0: 2e-3, 10000: 2e-4, 20000: 1e-4},
+        gamma={0: 5},
+        style_mixing_prob=0.0,
+        mirror=True,
+        kimg=25000,
+    ),
     # XL / XXL: "1.5e-3 initially, decreased in several steps to 1.5e-4 and kept at this value
     # after 6000 kimg", gamma 6, mixing off, num_fp16_res 4, paper1024 augmentation settings.
-    "xl": dict(cfg="paper1024", glr={0: 1.5e-3, 6000: 1.5e-4, 20000: 1.5e-4},
-               dlr={0: 1.5e-3, 6000: 1.5e-4}, gamma={0: 6}, style_mixing_prob=0.0, fp16_res=4,
-               mirror=True, kimg=15000),
-    "xxl": dict(cfg="paper1024", glr={0: 1.5e-3, 6000: 1.5e-4, 20000: 1.5e-4},
-                dlr={0: 1.5e-3, 6000: 1.5e-4}, gamma={0: 6}, style_mixing_prob=0.0, fp16_res=4,
-                mirror=True),
+    "xl": dict(
+        cfg="paper1024",
+        glr={0: 1.5e-3, 6000: 1.5e-4, 20000: 1.5e-4},
+        dlr={0: 1.5e-3, 6000: 1.5e-4},
+        gamma={0: 6},
+        style_mixing_prob=0.0,
+        fp16_res=4,
+        mirror=True,
+        kimg=15000,
+    ),
+    "xxl": dict(
+        cfg="paper1024",
+        glr={0: 1.5e-3, 6000: 1.5e-4, 20000: 1.5e-4},
+        dlr={0: 1.5e-3, 6000: 1.5e-4},
+        gamma={0: 6},
+        style_mixing_prob=0.0,
+        fp16_res=4,
+        mirror=True,
+    ),
 }
 
 
@@ -79,8 +103,7 @@ print(json.dumps({n: F[n].value for n in DEFAULTS if n in F and F[n].present}))
 
 def parse_flagfile(path):
     """The options a flag file sets, parsed by sg2tf-train's own flag definitions."""
-    r = subprocess.run([sys.executable, "-c", _PARSE, str(path)], capture_output=True, text=True, timeout=120,
-                       cwd=ROOT)
+    r = subprocess.run([sys.executable, "-c", _PARSE, str(path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
 

@@ -47,17 +47,16 @@ def test_projection_recovers_w(G, tmp_path):
     optimized noise explain most of an image, which makes w unidentifiable).
     Measured (300 steps, pixel distance): relative w error 0.08 (0.027 at 400 steps);
     bound 0.25 (the average w scores 1.0)."""
-    w_true = np.asarray(G.mapping(tf.constant(np.random.RandomState(5).randn(1, G.z_dim)
-                                              .astype(np.float32)), None,
-                                  truncation_psi=1.0))[0]
+    w_true = np.asarray(
+        G.mapping(tf.constant(np.random.RandomState(5).randn(1, G.z_dim).astype(np.float32)), None, truncation_psi=1.0)
+    )[0]
     target = next(sampling.generate_from_ws(G, w_true[None]))[0]
     cfg = projection.ProjectionConfig(num_steps=300, w_avg_samples=2000, optimize_noise=False)
     start = time.time()
     history, loss, noise = projection.project(G, target, projection.pixel_distance, cfg)
     w_avg = projection.w_statistics(G, 2000)[0][0]
     err = np.linalg.norm(history[-1][0] - w_true[0]) / np.linalg.norm(w_true[0] - w_avg)
-    print(f"projection: relative w error {err:.3f}, loss {loss:.4g}, "
-          f"{time.time() - start:.1f}s")
+    print(f"projection: relative w error {err:.3f}, loss {loss:.4g}, {time.time() - start:.1f}s")
     assert err < 0.25
     image = projection.synthesize_with_noise(G, history[-1:], noise)[0]
     assert np.abs(image.astype(int) - target.astype(int)).mean() < 10
@@ -72,19 +71,20 @@ def test_projection_errors(G):
     with pytest.raises(ValueError, match="shape"):
         projection.project(G, np.zeros((16, 16, 3), np.uint8), projection.pixel_distance, cfg)
     with pytest.raises(ValueError, match="unconditional"):
-        projection.project(G, np.zeros((32, 32, 3), np.uint8), projection.pixel_distance, cfg,
-                           c=np.ones((1, 1), np.float32))
+        projection.project(
+            G, np.zeros((32, 32, 3), np.uint8), projection.pixel_distance, cfg, c=np.ones((1, 1), np.float32)
+        )
 
 
 def test_noise_optimization_lowers_the_distance(G):
     target = next(sampling.generate_from_seeds(G, [3]))[1][0]
     logs = {}
     for opt in (False, True):
-        cfg = projection.ProjectionConfig(num_steps=15, w_avg_samples=500, optimize_noise=opt,
-                                          regularize_noise_weight=0)
+        cfg = projection.ProjectionConfig(
+            num_steps=15, w_avg_samples=500, optimize_noise=opt, regularize_noise_weight=0
+        )
         dists = []
-        projection.project(G, target, projection.pixel_distance, cfg,
-                           on_step=lambda s, w, d: dists.append(d))
+        projection.project(G, target, projection.pixel_distance, cfg, on_step=lambda s, w, d, out=dists: out.append(d))
         logs[opt] = dists
     assert logs[True][-1] < logs[True][0] and logs[False][-1] < logs[False][0]
 
@@ -98,14 +98,22 @@ def test_program(fixtures_dir, tmp_path):
     net = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
     Image.fromarray(np.full((40, 48, 3), 90, np.uint8)).save(tmp_path / "t.png")
     out = tmp_path / "out"
-    base = [sys.executable, "-m", "sg2tf.cli.project", f"--network={net}",
-            f"--target={tmp_path / 't.png'}", f"--outdir={out}", "--num_steps=3", "--w_avg_samples=100"]
+    base = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.project",
+        f"--network={net}",
+        f"--target={tmp_path / 't.png'}",
+        f"--outdir={out}",
+        "--num_steps=3",
+        "--w_avg_samples=100",
+    ]
     env = dict(__import__("os").environ, SG2TF_CACHE=str(tmp_path / "cache"))
-    r = subprocess.run(base + ["--distance=pixel", "--save_video"], capture_output=True,
-                       text=True, timeout=300, env=env)
+    r = subprocess.run(
+        base + ["--distance=pixel", "--save_video"], capture_output=True, text=True, timeout=300, env=env
+    )
     assert r.returncode == 0, r.stderr
     with np.load(out / "projected_w.npz") as data:
         assert data["w"].shape == (1, 8, 64)
     assert Image.open(out / "proj.png").size == (32, 32)
-    assert any(p.name.startswith("proj.") and p.suffix in (".gif", ".mp4")
-               for p in out.iterdir())
+    assert any(p.name.startswith("proj.") and p.suffix in (".gif", ".mp4") for p in out.iterdir())

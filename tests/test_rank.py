@@ -74,31 +74,39 @@ def test_compatibility_errors(fixtures_dir):
     D = types.SimpleNamespace(c_dim=0, img_resolution=32, img_channels=3)
     rank.check_compatible(D, info)
     with pytest.raises(ValueError, match="conditional.*no labels"):
-        rank.check_compatible(types.SimpleNamespace(c_dim=4, img_resolution=32,
-                                                    img_channels=3), info)
+        rank.check_compatible(types.SimpleNamespace(c_dim=4, img_resolution=32, img_channels=3), info)
     labeled = sg2tf.data.read_info(str(fixtures_dir / "tfrecords" / "labeled32"))
     if labeled.label_size:
         with pytest.raises(ValueError, match="labels"):
-            rank.check_compatible(types.SimpleNamespace(c_dim=labeled.label_size + 1,
-                                                        img_resolution=32, img_channels=3),
-                                  labeled)
+            rank.check_compatible(
+                types.SimpleNamespace(c_dim=labeled.label_size + 1, img_resolution=32, img_channels=3), labeled
+            )
     with pytest.raises(ValueError, match="64x64"):
-        rank.check_compatible(types.SimpleNamespace(c_dim=0, img_resolution=64,
-                                                    img_channels=3), info)
+        rank.check_compatible(types.SimpleNamespace(c_dim=0, img_resolution=64, img_channels=3), info)
     with pytest.raises(ValueError, match="1-channel"):
-        rank.check_compatible(types.SimpleNamespace(c_dim=0, img_resolution=32,
-                                                    img_channels=1), info)
+        rank.check_compatible(types.SimpleNamespace(c_dim=0, img_resolution=32, img_channels=1), info)
 
 
 def test_program_is_stable_across_shuffles(fixtures_dir, tmp_path):
     """The fixture D (random weights, mbstd group 4) on the 12 shapes: measured noise
     ratio 2.0% and minimum Spearman 0.986 over 8 shuffles; bounds with margin."""
     out = tmp_path / "rank"
-    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.rank",
-                        f"--network={fixtures_dir / 'nvlabs_pkl' / 'sg2-f32.pkl'}",
-                        f"--data={fixtures_dir / 'tfrecords' / 'shapes32'}", f"--outdir={out}",
-                        "--batch=4", "--shuffles=8", "--export_percent=25"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sg2tf.cli.rank",
+            f"--network={fixtures_dir / 'nvlabs_pkl' / 'sg2-f32.pkl'}",
+            f"--data={fixtures_dir / 'tfrecords' / 'shapes32'}",
+            f"--outdir={out}",
+            "--batch=4",
+            "--shuffles=8",
+            "--export_percent=25",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     idx, scores = rank.read_tsv(out / "ranking.tsv")
     assert sorted(idx) == list(range(12)) and (np.diff(scores) >= 0).all()
@@ -149,21 +157,47 @@ def test_rank_names_files_then_filter_drops_them(fixtures_dir, tmp_path):
     for i in range(8):
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
     data = tmp_path / "faces"
-    assert dataset_cli.main(["sg2tf-dataset", "create_from_images", f"--image_dir={folder}",
-                             f"--tfrecord_dir={data}", "--noprogress"]) == 0
+    assert (
+        dataset_cli.main(
+            ["sg2tf-dataset", "create_from_images", f"--image_dir={folder}", f"--tfrecord_dir={data}", "--noprogress"]
+        )
+        == 0
+    )
     names = read_names(sg2tf.data.read_info(str(data)))
     out = tmp_path / "rank"
-    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.rank",
-                        f"--network={fixtures_dir / 'nvlabs_pkl' / 'sg2-f32.pkl'}",
-                        f"--data={data}", f"--outdir={out}", "--batch=4", "--shuffles=2"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sg2tf.cli.rank",
+            f"--network={fixtures_dir / 'nvlabs_pkl' / 'sg2-f32.pkl'}",
+            f"--data={data}",
+            f"--outdir={out}",
+            "--batch=4",
+            "--shuffles=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert "sg2tf-dataset filter" in r.stdout
     idx, scores, ranked_names = rank.read_tsv(out / "ranking.tsv", with_names=True)
     assert ranked_names == [names[i] for i in idx] and sorted(ranked_names) == sorted(names)
     clean = tmp_path / "faces-clean"
-    assert dataset_cli.main(["sg2tf-dataset", "filter", f"--tfrecord_dir={data}", f"--dest={clean}",
-                             f"--rank_file={out / 'ranking.tsv'}", "--drop_fraction=0.25",
-                             "--noprogress"]) == 0
+    assert (
+        dataset_cli.main(
+            [
+                "sg2tf-dataset",
+                "filter",
+                f"--tfrecord_dir={data}",
+                f"--dest={clean}",
+                f"--rank_file={out / 'ranking.tsv'}",
+                "--drop_fraction=0.25",
+                "--noprogress",
+            ]
+        )
+        == 0
+    )
     left = read_names(sg2tf.data.read_info(str(clean)))
     assert sorted(left) == sorted(ranked_names[2:])

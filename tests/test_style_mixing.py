@@ -42,15 +42,13 @@ def test_parse_styles_checks_range():
 
 def test_table_matches_direct_synthesis(G):
     rows, cols = [1, 2], [3, 1]
-    row_img, col_img, mixed = sm.style_mixing(G, rows, cols, [0, 1, 2], truncation_psi=0.7,
-                                              batch_size=3)
+    row_img, col_img, mixed = sm.style_mixing(G, rows, cols, [0, 1, 2], truncation_psi=0.7, batch_size=3)
     assert mixed.shape == (2, 2, 32, 32, 3) and mixed.dtype == np.uint8
     ws = sm.seeds_to_ws(G, [1, 2, 3], 0.7)
     np.testing.assert_array_equal(row_img, sm.synthesize(G, ws[:2]))
     expect = ws[1].copy()
     expect[:3] = ws[2][:3]  # row seed 2, column seed 3, styles 0-2
-    np.testing.assert_allclose(mixed[1, 0].astype(int), sm.synthesize(G, expect[None])[0],
-                               atol=1)
+    np.testing.assert_allclose(mixed[1, 0].astype(int), sm.synthesize(G, expect[None])[0], atol=1)
     # Mixing a seed with itself changes nothing.
     np.testing.assert_allclose(mixed[0, 1].astype(int), row_img[0].astype(int), atol=1)
     # All styles from the column = the column image.
@@ -71,8 +69,17 @@ def test_conditional_mismatch(G):
 
 def test_program(net_path, tmp_path):
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "sg2tf.cli.style_mixing", f"--network={net_path}",
-           "--rows=0,1", "--cols=5-7", "--styles=0-3", "--trunc=0.5", f"--outdir={out}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.style_mixing",
+        f"--network={net_path}",
+        "--rows=0,1",
+        "--cols=5-7",
+        "--styles=0-3",
+        "--trunc=0.5",
+        f"--outdir={out}",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert Image.open(out / "grid.png").size == (4 * 32, 3 * 32)

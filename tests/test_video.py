@@ -66,8 +66,7 @@ def test_style_walk_changes_only_its_styles(G):
     ws = video.style_walk_ws(G, [0, 1], [5, 6, 7], styles, steps=2)
     base = np.asarray(G.mapping(z_from_seeds([0, 1], G.z_dim), None))
     assert ws.shape == (6, 2, G.num_ws, G.w_dim)
-    np.testing.assert_allclose(ws[:, :, 4:], np.broadcast_to(base[:, 4:], ws[:, :, 4:].shape),
-                               atol=1e-6)
+    np.testing.assert_allclose(ws[:, :, 4:], np.broadcast_to(base[:, 4:], ws[:, :, 4:].shape), atol=1e-6)
     assert np.abs(np.diff(ws[:, 0, :4], axis=0)).max() > 0
     np.testing.assert_allclose(ws[:, 0, :4], ws[:, 1, :4])  # the walk is shared
 
@@ -117,10 +116,23 @@ def test_mp4_falls_back_to_gif_without_ffmpeg(monkeypatch):
 
 def test_program(net_path, tmp_path):
     out = tmp_path / "c.gif"
-    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.video", f"--network={net_path}",
-                        "--kind=coarse", "--seeds=0,1", "--grid=2x1", "--walk_seeds=3,4",
-                        "--steps=2", f"--output={out}"], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sg2tf.cli.video",
+            f"--network={net_path}",
+            "--kind=coarse",
+            "--seeds=0,1",
+            "--grid=2x1",
+            "--walk_seeds=3,4",
+            "--steps=2",
+            f"--output={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     with Image.open(out) as gif:
         assert gif.n_frames == 4 and gif.size == (64, 32)

@@ -24,8 +24,7 @@ import subprocess
 import sys
 import time
 
-OFFICIAL_OPS = {"bias_act": ["bias_act.cpp", "bias_act.cu"],
-                "upfirdn2d": ["upfirdn2d.cpp", "upfirdn2d.cu"]}
+OFFICIAL_OPS = {"bias_act": ["bias_act.cpp", "bias_act.cu"], "upfirdn2d": ["upfirdn2d.cpp", "upfirdn2d.cu"]}
 
 
 def _ops_dir(official):
@@ -55,8 +54,11 @@ def load_official(name, ops_dir, build_dir, verbose=False):
     return cpp_extension.load(
         name=f"sg2tf_check_official_{name}",
         sources=[os.path.join(ops_dir, f) for f in OFFICIAL_OPS[name]],
-        extra_cuda_cflags=["--use_fast_math"], extra_include_paths=_extra_includes(),
-        build_directory=d, verbose=verbose)
+        extra_cuda_cflags=["--use_fast_math"],
+        extra_include_paths=_extra_includes(),
+        build_directory=d,
+        verbose=verbose,
+    )
 
 
 class OfficialBuild:
@@ -70,8 +72,10 @@ class OfficialBuild:
         self.started = time.time()
         self.error = None
         if self.ops_dir is None:
-            self.error = (f"no official ops at {official!r} (run scripts/gpu_check.sh --prepare "
-                          "and carry .gpu_check/carry, or pass --official)")
+            self.error = (
+                f"no official ops at {official!r} (run scripts/gpu_check.sh --prepare "
+                "and carry .gpu_check/carry, or pass --official)"
+            )
             return
         # Same arch list in the builders and in this process, so that loading does not
         # rebuild.
@@ -82,8 +86,10 @@ class OfficialBuild:
             self.logs[name] = log
             with open(log, "w") as fh:
                 self.procs[name] = subprocess.Popen(
-                    [sys.executable, os.path.abspath(__file__), "--build", name, self.ops_dir,
-                     self.build_dir], stdout=fh, stderr=subprocess.STDOUT)
+                    [sys.executable, os.path.abspath(__file__), "--build", name, self.ops_dir, self.build_dir],
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                )
 
     def wait(self, seconds):
         """Waits at most `seconds` more for the builds; {name: module or error string}."""
@@ -94,8 +100,7 @@ class OfficialBuild:
                 rc = proc.wait(timeout=max(1.0, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 proc.kill()
-                out[name] = (f"build did not finish in {time.time() - self.started:.0f} s "
-                             f"(log: {self.logs[name]})")
+                out[name] = f"build did not finish in {time.time() - self.started:.0f} s (log: {self.logs[name]})"
                 continue
             if rc != 0:
                 with open(self.logs[name]) as fh:
@@ -153,12 +158,31 @@ def bench_cases():
             base = dict(res=res, dtype=dtype, batch=32, channels=ch)
             out.append(dict(base, op="bias_act", kind="forward", hw=(res, res)))
             out.append(dict(base, op="bias_act", kind="grad", hw=(res, res)))
-            out.append(dict(base, op="upfirdn2d", kind="up2", hw=(res // 2, res // 2),
-                            updown=(2, 2, 1, 1), pad=(2, 1, 2, 1), gain=4.0))
-            out.append(dict(base, op="upfirdn2d", kind="filter", hw=(res + 1, res + 1),
-                            updown=(1, 1, 1, 1), pad=(1, 1, 1, 1), gain=4.0))
-            out.append(dict(base, op="upfirdn2d", kind="down2", hw=(res, res),
-                            updown=(1, 1, 2, 2), pad=(1, 1, 1, 1), gain=1.0))
+            out.append(
+                dict(
+                    base,
+                    op="upfirdn2d",
+                    kind="up2",
+                    hw=(res // 2, res // 2),
+                    updown=(2, 2, 1, 1),
+                    pad=(2, 1, 2, 1),
+                    gain=4.0,
+                )
+            )
+            out.append(
+                dict(
+                    base,
+                    op="upfirdn2d",
+                    kind="filter",
+                    hw=(res + 1, res + 1),
+                    updown=(1, 1, 1, 1),
+                    pad=(1, 1, 1, 1),
+                    gain=4.0,
+                )
+            )
+            out.append(
+                dict(base, op="upfirdn2d", kind="down2", hw=(res, res), updown=(1, 1, 2, 2), pad=(1, 1, 1, 1), gain=1.0)
+            )
     return out
 
 
@@ -191,8 +215,7 @@ def run(h, official, device, budget):
     res["official_build_s"] = round(time.time() - official.started, 1)
     stream = torch.cuda.current_stream().cuda_stream
     sqrt2 = math.sqrt(2.0)
-    f2d = torch.tensor(np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0, dtype=torch.float32,
-                       device="cuda")
+    f2d = torch.tensor(np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0, dtype=torch.float32, device="cuda")
     fshape = (ctypes.c_int * 2)(4, 4)
     for case in bench_cases():
         row = dict(case)
@@ -205,8 +228,10 @@ def run(h, official, device, budget):
         except Exception as e:  # noqa: BLE001 - one failing case must not lose the rest
             row["error"] = f"{type(e).__name__}: {e}"[:500]
         torch.cuda.empty_cache()
-        line = {k: row.get(k) for k in ("op", "kind", "res", "dtype", "sg2tf_ms", "official_ms",
-                                         "speedup", "bandwidth_fraction", "error")}
+        line = {
+            k: row.get(k)
+            for k in ("op", "kind", "res", "dtype", "sg2tf_ms", "official_ms", "speedup", "bandwidth_fraction", "error")
+        }
         print(f"  bench {line}", flush=True)
     res["seconds"] = round(time.time() - t0, 1)
     res["ok"] = not any("error" in c for c in res["cases"])
@@ -234,8 +259,21 @@ def _bench_case(h, torch, mods, row, stream, sqrt2, f2d, fshape, peak):
 
         def ours():
             return h.lib.sg2tf_check_bias_act_gpu_dev(
-                dt, x.data_ptr(), b.data_ptr(), dy.data_ptr() if grad else None,
-                out.data_ptr(), size, c, 1, 1 if grad else 0, 3, 0.2, sqrt2, 256.0, stream)
+                dt,
+                x.data_ptr(),
+                b.data_ptr(),
+                dy.data_ptr() if grad else None,
+                out.data_ptr(),
+                size,
+                c,
+                1,
+                1 if grad else 0,
+                3,
+                0.2,
+                sqrt2,
+                256.0,
+                stream,
+            )
 
         h.check(ours(), "bias_act (bench)")
         timings["sg2tf"] = _time_ms(ours, torch)
@@ -248,11 +286,9 @@ def _bench_case(h, torch, mods, row, stream, sqrt2, f2d, fshape, peak):
                 yo = mod.bias_act(xo, b, null, null, null, 0, 1, 3, 0.2, sqrt2, 256.0)
                 if grad:
                     dyo = dy.permute(0, 3, 1, 2) if conv is None else conv(dy)
-                    fn = (lambda xo=xo, yo=yo, dyo=dyo:
-                          mod.bias_act(dyo, b, xo, yo, null, 1, 1, 3, 0.2, sqrt2, 256.0))
+                    fn = lambda xo=xo, yo=yo, dyo=dyo: mod.bias_act(dyo, b, xo, yo, null, 1, 1, 3, 0.2, sqrt2, 256.0)
                 else:
-                    fn = (lambda xo=xo: mod.bias_act(xo, b, null, null, null, 0, 1, 3, 0.2, sqrt2,
-                                                     256.0))
+                    fn = lambda xo=xo: mod.bias_act(xo, b, null, null, null, 0, 1, 3, 0.2, sqrt2, 256.0)
                 ref = fn()
                 torch.cuda.synchronize()
                 row[f"vs_official_{name}_rel_err"] = _rel_err(torch, ref.permute(0, 2, 3, 1), out)
@@ -274,9 +310,9 @@ def _bench_case(h, torch, mods, row, stream, sqrt2, f2d, fshape, peak):
         row["out_hw"] = (hw[0], hw[1])
 
         def ours():
-            return h.lib.sg2tf_check_upfirdn2d_gpu_dev(dt, x.data_ptr(), xshape, f2d.data_ptr(), 2,
-                                                       fshape, ud, pd, 0, row["gain"],
-                                                       out.data_ptr(), stream)
+            return h.lib.sg2tf_check_upfirdn2d_gpu_dev(
+                dt, x.data_ptr(), xshape, f2d.data_ptr(), 2, fshape, ud, pd, 0, row["gain"], out.data_ptr(), stream
+            )
 
         h.check(ours(), "upfirdn2d (bench)")
         timings["sg2tf"] = _time_ms(ours, torch)
@@ -284,8 +320,9 @@ def _bench_case(h, torch, mods, row, stream, sqrt2, f2d, fshape, peak):
         if mod is not None and not isinstance(mod, str):
             for name, conv in layouts.items():
                 xo = x_cl if conv is None else conv(x)
-                fn = (lambda xo=xo: mod.upfirdn2d(xo, f2d, upx, upy, downx, downy, padx0, padx1,
-                                                  pady0, pady1, False, row["gain"]))
+                fn = lambda xo=xo: mod.upfirdn2d(
+                    xo, f2d, upx, upy, downx, downy, padx0, padx1, pady0, pady1, False, row["gain"]
+                )
                 ref = fn()
                 torch.cuda.synchronize()
                 row[f"vs_official_{name}_rel_err"] = _rel_err(torch, ref.permute(0, 2, 3, 1), out)

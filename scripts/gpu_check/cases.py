@@ -42,20 +42,36 @@ def bias_act_tol(dtype, order):
 _ACTS = list(ACTIVATIONS)
 _GAINS = [None, 1.0, 0.5, 3.0]
 _CLAMPS = [None, 0.0, 0.7, 256.0]
-_SHAPES = [([1, 5, 7, 3], -1), ([2, 3, 4, 1], -1), ([2, 9, 5, 16], -1), ([3, 4, 5, 6], 1),
-           ([1, 3, 3, 512], -1), ([4, 37], -1), ([2, 7, 64], 1)]
+_SHAPES = [
+    ([1, 5, 7, 3], -1),
+    ([2, 3, 4, 1], -1),
+    ([2, 9, 5, 16], -1),
+    ([3, 4, 5, 6], 1),
+    ([1, 3, 3, 512], -1),
+    ([4, 37], -1),
+    ([2, 7, 64], 1),
+]
 
 
 def _test_bias_act_cases():
     cases = []
     for i, (act, dtype) in enumerate(itertools.product(_ACTS, ["float32", "float16"])):
         shape, axis = _SHAPES[i % len(_SHAPES)]
-        cases.append(dict(
-            act=act, dtype=dtype, shape=shape, axis=axis, bias=(i % 5 != 4),
-            alpha=0.1 if (act == "lrelu" and dtype == "float16") else None,
-            gain=_GAINS[i % 4], clamp=_CLAMPS[(i // 4 + i) % 4]))
-    cases.append(dict(act="lrelu", dtype="float32", shape=[4, 8, 8, 512], axis=-1, bias=True,
-                      alpha=None, gain=None, clamp=256.0))
+        cases.append(
+            dict(
+                act=act,
+                dtype=dtype,
+                shape=shape,
+                axis=axis,
+                bias=(i % 5 != 4),
+                alpha=0.1 if (act == "lrelu" and dtype == "float16") else None,
+                gain=_GAINS[i % 4],
+                clamp=_CLAMPS[(i // 4 + i) % 4],
+            )
+        )
+    cases.append(
+        dict(act="lrelu", dtype="float32", shape=[4, 8, 8, 512], axis=-1, bias=True, alpha=None, gain=None, clamp=256.0)
+    )
     return cases
 
 
@@ -66,20 +82,64 @@ def _extra_bias_act_cases():
         for j, dtype in enumerate(["float32", "float16"]):
             act = _ACTS[(i + j) % len(_ACTS)]
             # NHWC (bias on the last axis) and NCHW (bias on axis 1, inner > 1).
-            cases.append(dict(act=act, dtype=dtype, shape=[2, 3, 5, c], axis=-1, bias=True,
-                              alpha=None, gain=None, clamp=[None, 256.0, 0.7][i % 3]))
-            cases.append(dict(act=_ACTS[(i + j + 4) % len(_ACTS)], dtype=dtype,
-                              shape=[1, c, 3, 5], axis=1, bias=(i % 4 != 3), alpha=None,
-                              gain=[None, 2.0][i % 2], clamp=None))
+            cases.append(
+                dict(
+                    act=act,
+                    dtype=dtype,
+                    shape=[2, 3, 5, c],
+                    axis=-1,
+                    bias=True,
+                    alpha=None,
+                    gain=None,
+                    clamp=[None, 256.0, 0.7][i % 3],
+                )
+            )
+            cases.append(
+                dict(
+                    act=_ACTS[(i + j + 4) % len(_ACTS)],
+                    dtype=dtype,
+                    shape=[1, c, 3, 5],
+                    axis=1,
+                    bias=(i % 4 != 3),
+                    alpha=None,
+                    gain=[None, 2.0][i % 2],
+                    clamp=None,
+                )
+            )
     # StyleGAN2's layer op (lrelu, gain sqrt 2, clamp 256) at a generator shape, and
     # tensors of more than 65536 * 256 elements (the launch's grid-stride loop wraps).
     for dtype in ["float32", "float16"]:
-        cases.append(dict(act="lrelu", dtype=dtype, shape=[2, 32, 32, 512], axis=-1, bias=True,
-                          alpha=None, gain=None, clamp=256.0))
-        cases.append(dict(act="lrelu", dtype=dtype, shape=[3, 129, 131, 331], axis=-1,
-                          bias=True, alpha=None, gain=None, clamp=256.0, large=True))
-        cases.append(dict(act="swish", dtype=dtype, shape=[3, 331, 129, 131], axis=1,
-                          bias=True, alpha=None, gain=None, clamp=4.0, large=True))
+        cases.append(
+            dict(
+                act="lrelu", dtype=dtype, shape=[2, 32, 32, 512], axis=-1, bias=True, alpha=None, gain=None, clamp=256.0
+            )
+        )
+        cases.append(
+            dict(
+                act="lrelu",
+                dtype=dtype,
+                shape=[3, 129, 131, 331],
+                axis=-1,
+                bias=True,
+                alpha=None,
+                gain=None,
+                clamp=256.0,
+                large=True,
+            )
+        )
+        cases.append(
+            dict(
+                act="swish",
+                dtype=dtype,
+                shape=[3, 331, 129, 131],
+                axis=1,
+                bias=True,
+                alpha=None,
+                gain=None,
+                clamp=4.0,
+                large=True,
+            )
+        )
     return cases
 
 
@@ -89,8 +149,10 @@ BIAS_ACT_CASES = BIAS_ACT_TEST_CASES + _extra_bias_act_cases()
 
 def bias_act_id(case):
     shape = "x".join(map(str, case["shape"]))
-    return (f"{case['act']}-{case['dtype']}-{shape}-axis{case['axis']}-bias{int(case['bias'])}"
-            f"-alpha{case['alpha']}-gain{case['gain']}-clamp{case['clamp']}")
+    return (
+        f"{case['act']}-{case['dtype']}-{shape}-axis{case['axis']}-bias{int(case['bias'])}"
+        f"-alpha{case['alpha']}-gain{case['gain']}-clamp{case['clamp']}"
+    )
 
 
 def bias_act_inputs(case, seed=0):
@@ -116,10 +178,11 @@ def bias_act_attrs(case):
 def bias_act_layout(shape, axis):
     """(size, channels, inner) of the kernels' [outer, channels, inner] view."""
     axis = axis % len(shape)
-    return int(np.prod(shape)), int(shape[axis]), int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return int(np.prod(shape)), int(shape[axis]), int(np.prod(shape[axis + 1 :], dtype=np.int64))
 
 
 # --------------------------------------------------------------------------- upfirdn2d
+
 
 def _setup_filter(taps, separable=None):
     """sg2tf.ops.upfirdn2d.setup_filter's defaults (normalize, no flip, gain 1)."""
@@ -145,8 +208,7 @@ _FILTER_SPECS = {
     "8sep": ("sep", [1, 3, 5, 7, 7, 5, 3, 1]),
     "1x8": np.linspace(-1, 2, 8, dtype=np.float32).reshape(1, 8),
     "3x4r1": np.outer([1, -2, 0.5], [3, 1, -4, 2]).astype(np.float32),
-    "3x4near": (np.outer([1, -2, 0.5], [3, 1, -4, 2])
-                + 1e-3 * np.arange(12).reshape(3, 4)).astype(np.float32),
+    "3x4near": (np.outer([1, -2, 0.5], [3, 1, -4, 2]) + 1e-3 * np.arange(12).reshape(3, 4)).astype(np.float32),
 }
 
 
@@ -187,8 +249,9 @@ UPFIRDN_TEST_CASES = [
 
 def _as_dict(case, large=False):
     shape, up, down, pad, fname, flip, gain, dtype = case
-    return dict(shape=list(shape), up=up, down=down, padding=pad, filter=fname, flip=flip,
-                gain=gain, dtype=dtype, large=large)
+    return dict(
+        shape=list(shape), up=up, down=down, padding=pad, filter=fname, flip=flip, gain=gain, dtype=dtype, large=large
+    )
 
 
 def _extra_upfirdn_cases():
@@ -197,10 +260,20 @@ def _extra_upfirdn_cases():
     filters = ["4", "3x3", "6", "8sep", "5x2", "2"]
     for i, (u, d) in enumerate(itertools.product(range(1, 5), range(1, 5))):
         dtype = ["float32", "float16"][i % 2]
-        cases.append(_as_dict(([1 + i % 2, 9 + i % 3, 10 + i % 4, 3 + i % 5],
-                               [u, 1 + (u + i) % 4], [d, 1 + (d + 2 * i) % 4],
-                               [i % 3, (i + 1) % 3 - 1, 1, i % 2], filters[i % len(filters)],
-                               bool(i % 3 == 0), [1.0, 2.0, 0.5][i % 3], dtype)))
+        cases.append(
+            _as_dict(
+                (
+                    [1 + i % 2, 9 + i % 3, 10 + i % 4, 3 + i % 5],
+                    [u, 1 + (u + i) % 4],
+                    [d, 1 + (d + 2 * i) % 4],
+                    [i % 3, (i + 1) % 3 - 1, 1, i % 2],
+                    filters[i % len(filters)],
+                    bool(i % 3 == 0),
+                    [1.0, 2.0, 0.5][i % 3],
+                    dtype,
+                )
+            )
+        )
     # Channels 1..512 with StyleGAN2's resampling filter, up and down.
     for i, c in enumerate([1, 2, 3, 5, 8, 9, 31, 32, 33, 64, 255, 512]):
         for dtype in ["float32", "float16"]:
@@ -210,10 +283,8 @@ def _extra_upfirdn_cases():
                 cases.append(_as_dict(([1, 8, 7, c], 1, 2, [1, 1, 1, 1], "4", False, 1.0, dtype)))
     # More than 65536 * 256 outputs (grid-stride loop wraps), and a large odd image.
     for dtype in ["float32", "float16"]:
-        cases.append(_as_dict(([2, 64, 64, 513], 2, 1, [2, 1, 2, 1], "4", False, 4.0, dtype),
-                              large=True))
-        cases.append(_as_dict(([1, 257, 255, 3], 1, 2, [1, 1, 1, 1], "4", False, 1.0, dtype),
-                              large=True))
+        cases.append(_as_dict(([2, 64, 64, 513], 2, 1, [2, 1, 2, 1], "4", False, 4.0, dtype), large=True))
+        cases.append(_as_dict(([1, 257, 255, 3], 1, 2, [1, 1, 1, 1], "4", False, 1.0, dtype), large=True))
     return cases
 
 
@@ -237,8 +308,7 @@ def upfirdn_params(case):
     """(updown (upx, upy, downx, downy), pad (padx0, padx1, pady0, pady1), flip, gain)."""
     upx, upy = _pair(case["up"])
     downx, downy = _pair(case["down"])
-    return (upx, upy, downx, downy), parse_padding(case["padding"]), bool(case["flip"]), \
-        float(case["gain"])
+    return (upx, upy, downx, downy), parse_padding(case["padding"]), bool(case["flip"]), float(case["gain"])
 
 
 def out_size(size, up, pad0, pad1, taps, down):
@@ -265,5 +335,7 @@ def upfirdn_grad_params(shape, f, updown, pad, flip):
 
 def upfirdn_id(case):
     shape = "x".join(map(str, case["shape"]))
-    return (f"{shape}-up{case['up']}-down{case['down']}-pad{case['padding']}-f{case['filter']}"
-            f"-flip{case['flip']}-gain{case['gain']}-{case['dtype']}")
+    return (
+        f"{shape}-up{case['up']}-down{case['down']}-pad{case['padding']}-f{case['filter']}"
+        f"-flip{case['flip']}-gain{case['gain']}-{case['dtype']}"
+    )

@@ -33,8 +33,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import cases as C
-import reference as R
+import cases as C  # noqa: E402 (beside this script)
+import reference as R  # noqa: E402
 
 DTYPE_CODE = {"float32": 0, "float16": 1}
 _P = ctypes.c_void_p
@@ -91,22 +91,41 @@ class Harness:
         out = dict(count=int(info[0]))
         if out["count"]:
             clock_khz, bus_bits = int(info[4]), int(info[5])
-            out.update(name=name.value.decode(), cc=f"{info[1]}.{info[2]}",
-                       multiprocessors=int(info[3]), memory_clock_khz=clock_khz,
-                       memory_bus_bits=bus_bits, l2_bytes=int(info[6]),
-                       peak_bandwidth_gbs=2.0 * clock_khz * 1e3 * bus_bits / 8 / 1e9)
+            out.update(
+                name=name.value.decode(),
+                cc=f"{info[1]}.{info[2]}",
+                multiprocessors=int(info[3]),
+                memory_clock_khz=clock_khz,
+                memory_bus_bits=bus_bits,
+                l2_bytes=int(info[6]),
+                peak_bandwidth_gbs=2.0 * clock_khz * 1e3 * bus_bits / 8 / 1e9,
+            )
         return out
 
     # --- bias_act
     def bias_act(self, device, x, b, dy, axis, code, alpha, gain, clamp, order):
         size, channels, inner = C.bias_act_layout(x.shape, axis)
         out = np.empty_like(x)
-        fn = self.lib.sg2tf_check_bias_act_cpu if device == "cpu" else \
-            self.lib.sg2tf_check_bias_act_gpu
-        ptr = (lambda a: None if a is None else a.ctypes.data)
-        self.check(fn(DTYPE_CODE[x.dtype.name], ptr(x), ptr(b), ptr(dy) if order else None,
-                      out.ctypes.data, size, channels, inner, order, code, alpha, gain, clamp),
-                   f"bias_act ({device})")
+        fn = self.lib.sg2tf_check_bias_act_cpu if device == "cpu" else self.lib.sg2tf_check_bias_act_gpu
+        ptr = lambda a: None if a is None else a.ctypes.data
+        self.check(
+            fn(
+                DTYPE_CODE[x.dtype.name],
+                ptr(x),
+                ptr(b),
+                ptr(dy) if order else None,
+                out.ctypes.data,
+                size,
+                channels,
+                inner,
+                order,
+                code,
+                alpha,
+                gain,
+                clamp,
+            ),
+            f"bias_act ({device})",
+        )
         return out
 
     # --- upfirdn2d
@@ -119,9 +138,10 @@ class Harness:
     def upfirdn_out_shape(self, x, f, updown, pad):
         xshape, fshape, ud, pd = self._up_args(x, f, updown, pad)
         hw = (ctypes.c_int * 2)()
-        self.check(self.lib.sg2tf_check_upfirdn2d_out_size(DTYPE_CODE[x.dtype.name], xshape,
-                                                           f.ndim, fshape, ud, pd, hw),
-                   "upfirdn2d output size")
+        self.check(
+            self.lib.sg2tf_check_upfirdn2d_out_size(DTYPE_CODE[x.dtype.name], xshape, f.ndim, fshape, ud, pd, hw),
+            "upfirdn2d output size",
+        )
         return [x.shape[0], hw[0], hw[1], x.shape[3]]
 
     def upfirdn2d(self, device, x, f, updown, pad, flip, gain, force=0):
@@ -132,13 +152,31 @@ class Harness:
         dt = DTYPE_CODE[x.dtype.name]
         if device == "cpu":
             sep = ctypes.c_int(0)
-            self.check(self.lib.sg2tf_check_upfirdn2d_cpu(
-                dt, x.ctypes.data, xshape, f.ctypes.data, f.ndim, fshape, ud, pd, int(flip), gain,
-                y.ctypes.data, force, ctypes.byref(sep)), "upfirdn2d (cpu)")
+            self.check(
+                self.lib.sg2tf_check_upfirdn2d_cpu(
+                    dt,
+                    x.ctypes.data,
+                    xshape,
+                    f.ctypes.data,
+                    f.ndim,
+                    fshape,
+                    ud,
+                    pd,
+                    int(flip),
+                    gain,
+                    y.ctypes.data,
+                    force,
+                    ctypes.byref(sep),
+                ),
+                "upfirdn2d (cpu)",
+            )
             return y, bool(sep.value)
-        self.check(self.lib.sg2tf_check_upfirdn2d_gpu(
-            dt, x.ctypes.data, xshape, f.ctypes.data, f.ndim, fshape, ud, pd, int(flip), gain,
-            y.ctypes.data), "upfirdn2d (gpu)")
+        self.check(
+            self.lib.sg2tf_check_upfirdn2d_gpu(
+                dt, x.ctypes.data, xshape, f.ctypes.data, f.ndim, fshape, ud, pd, int(flip), gain, y.ctypes.data
+            ),
+            "upfirdn2d (gpu)",
+        )
         return y, None
 
 
@@ -169,8 +207,7 @@ def _record(rows, op, case_id, kind, dtype, tol, errs, extra=None):
     rows.append(row)
     worst = max(errs.items(), key=lambda kv: -1 if kv[1] is None else kv[1])
     status = "ok  " if row["ok"] else "FAIL"
-    print(f"  {status} {op} {kind:<7} {case_id}: worst {worst[0]} {worst[1]:.3g} (tol {tol:g})",
-          flush=True)
+    print(f"  {status} {op} {kind:<7} {case_id}: worst {worst[0]} {worst[1]:.3g} (tol {tol:g})", flush=True)
     return row
 
 
@@ -185,17 +222,23 @@ def run_bias_act(h, use_gpu, include_large, rows):
         # Large tensors check the launch's index math and grid-stride loop: the forward
         # and first-order kernels suffice there (their numpy references are slow).
         for order in (0, 1) if case.get("large") else range(4):
-            ref, ambiguous = R.bias_act(x, b, case["axis"], case["act"], alpha, gain, clamp,
-                                        order, dy, storage)
+            ref, ambiguous = R.bias_act(x, b, case["axis"], case["act"], alpha, gain, clamp, order, dy, storage)
             mask = ~ambiguous if order else None
             cpu = h.bias_act("cpu", x, b, dy, case["axis"], code, alpha, gain, clamp, order)
             errs = dict(cpu_vs_ref=rel_err(ref, cpu, mask))
             if use_gpu:
                 gpu = h.bias_act("gpu", x, b, dy, case["axis"], code, alpha, gain, clamp, order)
                 errs.update(gpu_vs_ref=rel_err(ref, gpu, mask), gpu_vs_cpu=rel_err(cpu, gpu, mask))
-            _record(rows, "bias_act", cid, "forward" if order == 0 else f"order{order}",
-                    case["dtype"], C.bias_act_tol(case["dtype"], order), errs,
-                    dict(excluded_at_clamp=int(np.sum(~mask)) if mask is not None else 0))
+            _record(
+                rows,
+                "bias_act",
+                cid,
+                "forward" if order == 0 else f"order{order}",
+                case["dtype"],
+                C.bias_act_tol(case["dtype"], order),
+                errs,
+                dict(excluded_at_clamp=int(np.sum(~mask)) if mask is not None else 0),
+            )
 
 
 def run_upfirdn2d(h, use_gpu, include_large, rows):
@@ -220,8 +263,10 @@ def run_upfirdn2d(h, use_gpu, include_large, rows):
         lhs = float(np.sum(y_ref * dy.astype(np.float64)))
         rhs = float(np.sum(x.astype(np.float64) * dx_ref))
         adjoint = abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-300)
-        for kind, inp, ref, params in [("forward", x, y_ref, (updown, pad, flip)),
-                                       ("grad", dy, dx_ref, (gud, gpad, gflip))]:
+        for kind, inp, ref, params in [
+            ("forward", x, y_ref, (updown, pad, flip)),
+            ("grad", dy, dx_ref, (gud, gpad, gflip)),
+        ]:
             errs = {}
             paths = {}
             cpu0 = None
@@ -237,8 +282,7 @@ def run_upfirdn2d(h, use_gpu, include_large, rows):
             extra = dict(cpu_path=paths["cpu_vs_ref"])
             if kind == "grad":
                 errs["adjoint_f64"] = adjoint
-            _record(rows, "upfirdn2d", cid, kind, case["dtype"], C.TOL[case["dtype"]], errs,
-                    extra)
+            _record(rows, "upfirdn2d", cid, kind, case["dtype"], C.TOL[case["dtype"]], errs, extra)
 
 
 def summarize(rows):
@@ -249,49 +293,73 @@ def summarize(rows):
         s["checks"] += 1
         s["failures"] += 0 if row["ok"] else 1
         for k, v in row.items():
-            if k.endswith(("_vs_ref", "_vs_cpu")) and v is not None and \
-                    v / row["tol"] > s["worst"].get(k, (0, 0))[1]:
+            if k.endswith(("_vs_ref", "_vs_cpu")) and v is not None and v / row["tol"] > s["worst"].get(k, (0, 0))[1]:
                 s["worst"][k] = (v, v / row["tol"])
     for s in out.values():
-        s["worst"] = {k: dict(rel_err=v[0], fraction_of_tol=round(v[1], 4))
-                      for k, v in s["worst"].items()}
+        s["worst"] = {k: dict(rel_err=v[0], fraction_of_tol=round(v[1], 4)) for k, v in s["worst"].items()}
     return out
 
 
 def run_parity(h, use_gpu, include_large):
     rows = []
-    print(f"parity: CPU kernels vs numpy reference{' and CUDA kernels' if use_gpu else ''}",
-          flush=True)
+    print(f"parity: CPU kernels vs numpy reference{' and CUDA kernels' if use_gpu else ''}", flush=True)
     run_bias_act(h, use_gpu, include_large, rows)
     run_upfirdn2d(h, use_gpu, include_large, rows)
     failures = [r for r in rows if not r["ok"]]
-    return dict(checks=len(rows), failures=len(failures), ok=not failures,
-                summary=summarize(rows), failed=failures[:50], rows=rows)
+    return dict(
+        checks=len(rows),
+        failures=len(failures),
+        ok=not failures,
+        summary=summarize(rows),
+        failed=failures[:50],
+        rows=rows,
+    )
 
 
 def run_sanitizer(args, timeout):
     """compute-sanitizer memcheck over the small cases, in a child process."""
-    tool = args.compute_sanitizer or _which("compute-sanitizer") or \
-        _first_file(["/usr/local/cuda/bin/compute-sanitizer"])
+    tool = (
+        args.compute_sanitizer or _which("compute-sanitizer") or _first_file(["/usr/local/cuda/bin/compute-sanitizer"])
+    )
     if not tool:
         return dict(status="unavailable", reason="compute-sanitizer not found")
-    child_report = os.path.join(os.path.dirname(os.path.abspath(args.report)),
-                                "sanitizer_child.json")
-    cmd = [tool, "--tool", "memcheck", "--error-exitcode", "86", "--print-limit", "20",
-           sys.executable, os.path.abspath(__file__), "--lib", args.lib, "--mode",
-           "sanitize-child", "--report", child_report]
+    child_report = os.path.join(os.path.dirname(os.path.abspath(args.report)), "sanitizer_child.json")
+    cmd = [
+        tool,
+        "--tool",
+        "memcheck",
+        "--error-exitcode",
+        "86",
+        "--print-limit",
+        "20",
+        sys.executable,
+        os.path.abspath(__file__),
+        "--lib",
+        args.lib,
+        "--mode",
+        "sanitize-child",
+        "--report",
+        child_report,
+    ]
     start = time.time()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
         tail = (e.stdout or b"")[-2000:]
-        return dict(status="timeout", seconds=timeout,
-                    output_tail=tail.decode(errors="replace") if isinstance(tail, bytes) else tail)
+        return dict(
+            status="timeout",
+            seconds=timeout,
+            output_tail=tail.decode(errors="replace") if isinstance(tail, bytes) else tail,
+        )
     out = proc.stdout + proc.stderr
     summary = re.search(r"ERROR SUMMARY: (\d+) error", out)
-    res = dict(tool="memcheck", command=" ".join(cmd[:5]) + " python gpu_check.py ...",
-               seconds=round(time.time() - start, 1), returncode=proc.returncode,
-               output_tail=out[-3000:])
+    res = dict(
+        tool="memcheck",
+        command=" ".join(cmd[:5]) + " python gpu_check.py ...",
+        seconds=round(time.time() - start, 1),
+        returncode=proc.returncode,
+        output_tail=out[-3000:],
+    )
     if summary is None or "Device not supported" in out:
         res["status"] = "unavailable"
         res["reason"] = "compute-sanitizer did not run the program (see output_tail)"
@@ -322,16 +390,16 @@ def _first_file(paths):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lib", required=True, help="harness library (gpu_check.sh builds it)")
-    parser.add_argument("--lib-wide", default="",
-                        help="the harness built with SG2TF_CUDA_FORCE_WIDE_INDEX=1 (optional)")
-    parser.add_argument("--mode", default="auto",
-                        choices=["auto", "full", "compile-only", "sanitize-child"])
+    parser.add_argument(
+        "--lib-wide", default="", help="the harness built with SG2TF_CUDA_FORCE_WIDE_INDEX=1 (optional)"
+    )
+    parser.add_argument("--mode", default="auto", choices=["auto", "full", "compile-only", "sanitize-child"])
     parser.add_argument("--report", required=True, help="JSON report path")
-    parser.add_argument("--official", default="",
-                        help="stylegan2-ada-pytorch checkout (or its torch_utils/ops folder)")
+    parser.add_argument("--official", default="", help="stylegan2-ada-pytorch checkout (or its torch_utils/ops folder)")
     parser.add_argument("--build-dir", default="", help="folder for the official ops' builds")
-    parser.add_argument("--budget", type=float, default=300.0,
-                        help="seconds this run may take (the benchmark is cut to fit)")
+    parser.add_argument(
+        "--budget", type=float, default=300.0, help="seconds this run may take (the benchmark is cut to fit)"
+    )
     parser.add_argument("--no-sanitizer", action="store_true")
     parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--compute-sanitizer", default="", help="path of compute-sanitizer")
@@ -348,15 +416,18 @@ def main(argv=None):
     if mode == "auto":
         mode = "full" if device.get("count", 0) > 0 else "compile-only"
     if mode in ("full", "sanitize-child") and device.get("count", 0) == 0:
-        print(f"gpu_check: mode {mode} needs a GPU; none found ({device.get('error')})",
-              file=sys.stderr)
+        print(f"gpu_check: mode {mode} needs a GPU; none found ({device.get('error')})", file=sys.stderr)
         return 2
     report = dict(
-        tool="sg2tf scripts/gpu_check", mode=mode,
+        tool="sg2tf scripts/gpu_check",
+        mode=mode,
         started_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        host=dict(machine=platform.machine(), python=platform.python_version(),
-                  numpy=np.__version__, cpus=os.cpu_count()),
-        library=h.path, device=device)
+        host=dict(
+            machine=platform.machine(), python=platform.python_version(), numpy=np.__version__, cpus=os.cpu_count()
+        ),
+        library=h.path,
+        device=device,
+    )
     if args.build_info and os.path.exists(args.build_info):
         with open(args.build_info) as fh:
             report["build"] = json.load(fh)
@@ -365,13 +436,15 @@ def main(argv=None):
     if mode == "full" and not args.no_bench:
         import bench  # torch only from here on
 
-        official = bench.start_official_build(args.official, args.build_dir or os.path.join(
-            os.path.dirname(os.path.abspath(args.lib)), "official"), device)
+        official = bench.start_official_build(
+            args.official,
+            args.build_dir or os.path.join(os.path.dirname(os.path.abspath(args.lib)), "official"),
+            device,
+        )
 
     ok = True
     try:
-        report["parity"] = run_parity(h, use_gpu=mode != "compile-only",
-                                      include_large=mode == "full")
+        report["parity"] = run_parity(h, use_gpu=mode != "compile-only", include_large=mode == "full")
         ok &= report["parity"]["ok"]
         if mode == "full" and args.lib_wide and os.path.exists(args.lib_wide):
             # The 64-bit-index kernels (tensors of 2^31 elements or more), forced on the
@@ -383,10 +456,13 @@ def main(argv=None):
             ok &= wide["ok"]
         if mode == "full" and not args.no_sanitizer:
             print("compute-sanitizer memcheck (small cases) ...", flush=True)
-            report["sanitizer"] = run_sanitizer(args, timeout=max(
-                30.0, min(200.0, args.budget - (time.time() - start) - 120)))
-            print(f"  sanitizer: {report['sanitizer']['status']}"
-                  f" ({report['sanitizer'].get('errors', '-')} errors)", flush=True)
+            report["sanitizer"] = run_sanitizer(
+                args, timeout=max(30.0, min(200.0, args.budget - (time.time() - start) - 120))
+            )
+            print(
+                f"  sanitizer: {report['sanitizer']['status']} ({report['sanitizer'].get('errors', '-')} errors)",
+                flush=True,
+            )
             ok &= report["sanitizer"]["status"] in ("clean", "unavailable")
         if official is not None:
             remaining = args.budget - (time.time() - start)
@@ -406,9 +482,11 @@ def main(argv=None):
     with open(args.report, "w") as fh:
         json.dump(report, fh, indent=1)
     p = report.get("parity", {})
-    print(f"gpu_check: mode {mode}, {p.get('checks', 0)} parity checks, "
-          f"{p.get('failures', 0)} failures; goals {json.dumps(report['goals'])}; "
-          f"{'OK' if ok else 'FAILED'} in {report['elapsed_s']} s; report {args.report}")
+    print(
+        f"gpu_check: mode {mode}, {p.get('checks', 0)} parity checks, "
+        f"{p.get('failures', 0)} failures; goals {json.dumps(report['goals'])}; "
+        f"{'OK' if ok else 'FAILED'} in {report['elapsed_s']} s; report {args.report}"
+    )
     return 0 if ok else 1
 
 
@@ -417,16 +495,18 @@ def goals(report):
     g = {}
     parity = report.get("parity")
     if parity and report.get("mode") == "full":
-        g["parity_within_tolerances"] = parity["ok"] and \
-            report.get("parity_wide_index", {}).get("ok", True)
+        g["parity_within_tolerances"] = parity["ok"] and report.get("parity_wide_index", {}).get("ok", True)
     bench = report.get("bench") or {}
     if bench.get("cases"):
         timed = [c for c in bench["cases"] if c.get("speedup") is not None]
         if timed:
             g["at_least_as_fast_as_official"] = all(c["speedup"] >= 1.0 for c in timed)
             g["slowest_speedup"] = min(c["speedup"] for c in timed)
-        frac = [c["bandwidth_fraction"] for c in bench["cases"]
-                if c.get("op") == "bias_act" and c.get("bandwidth_fraction") is not None]
+        frac = [
+            c["bandwidth_fraction"]
+            for c in bench["cases"]
+            if c.get("op") == "bias_act" and c.get("bandwidth_fraction") is not None
+        ]
         if frac:
             g["bias_act_bandwidth_fraction_min"] = min(frac)
             g["bias_act_at_least_70pct_bandwidth"] = min(frac) >= 0.7

@@ -126,10 +126,8 @@ def upfirdn2d(x, f, updown, pad, flip, gain, storage):
     n, h, w, c = x.shape
     z = np.zeros([n, h * upy, w * upx, c])
     z[:, ::upy, ::upx, :] = x
-    z = np.pad(z, [(0, 0), (max(pady0, 0), max(pady1, 0)), (max(padx0, 0), max(padx1, 0)),
-                   (0, 0)])
-    z = z[:, max(-pady0, 0):z.shape[1] - max(-pady1, 0),
-          max(-padx0, 0):z.shape[2] - max(-padx1, 0), :]
+    z = np.pad(z, [(0, 0), (max(pady0, 0), max(pady1, 0)), (max(padx0, 0), max(padx1, 0)), (0, 0)])
+    z = z[:, max(-pady0, 0) : z.shape[1] - max(-pady1, 0), max(-padx0, 0) : z.shape[2] - max(-padx1, 0), :]
     wts = filter_weights(f, gain, storage)
     if not flip:
         wts = wts[::-1, ::-1]
@@ -142,6 +140,8 @@ def upfirdn2d(x, f, updown, pad, flip, gain, storage):
     for ky in range(fh):
         for kx in range(fw):
             if wts[ky, kx] != 0.0:
-                y += wts[ky, kx] * z[:, ky:ky + (out_h - 1) * downy + 1:downy,
-                                     kx:kx + (out_w - 1) * downx + 1:downx, :]
+                y += (
+                    wts[ky, kx]
+                    * z[:, ky : ky + (out_h - 1) * downy + 1 : downy, kx : kx + (out_w - 1) * downx + 1 : downx, :]
+                )
     return y

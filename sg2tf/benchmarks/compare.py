@@ -51,20 +51,27 @@ from sg2tf.benchmarks.generator import CONFIGS as GEN_CONFIGS
 flags.DEFINE_enum("task", "generator", ["generator", "train"], "What to compare.")
 flags.DEFINE_string("torch_python", None, "Python with torch and numpy (the PyTorch side).")
 flags.DEFINE_string("nvlabs_src", None, "A stylegan2-ada-pytorch checkout.")
-flags.DEFINE_list("torch_variants", ["threads=0", "threads=0+omp_wait=passive", "threads=1"],
-                  "PyTorch workers, KEY=VALUE joined by '+': threads (torch.set_num_threads, "
-                  "0: all cores), interop (torch.set_num_interop_threads), omp_wait "
-                  "(OMP_WAIT_POLICY: active/passive; default: OpenMP's own). Speed-ups are "
-                  "against the fastest of them (by median).")
+flags.DEFINE_list(
+    "torch_variants",
+    ["threads=0", "threads=0+omp_wait=passive", "threads=1"],
+    "PyTorch workers, KEY=VALUE joined by '+': threads (torch.set_num_threads, "
+    "0: all cores), interop (torch.set_num_interop_threads), omp_wait "
+    "(OMP_WAIT_POLICY: active/passive; default: OpenMP's own). Speed-ups are "
+    "against the fastest of them (by median).",
+)
 flags.DEFINE_integer("repeats", 5, "Timed rounds.", lower_bound=1)
 flags.DEFINE_list("variants", None, "sg2tf variants (default: saved_model / train).")
 flags.DEFINE_list("gen_configs", ["small", "f256"], f"Generator configs: {', '.join(GEN_CONFIGS)}.")
 flags.DEFINE_list("gen_batches", ["1", "8"], "Generator batch sizes.")
-flags.DEFINE_float("gen_min_unit_s", 0.5, "A generator unit repeats calls that are shorter "
-                   "(each worker calibrates its own count).")
-flags.DEFINE_list("train_options", ["cfg=tiny", "resolution=32", "aug=noaug"],
-                  "Training options KEY=VALUE (as sg2tf-train flags: cfg, resolution, batch, "
-                  "fmap_base, fmap_max, w_dim, aug, p, pl_weight, gamma, ...).")
+flags.DEFINE_float(
+    "gen_min_unit_s", 0.5, "A generator unit repeats calls that are shorter (each worker calibrates its own count)."
+)
+flags.DEFINE_list(
+    "train_options",
+    ["cfg=tiny", "resolution=32", "aug=noaug"],
+    "Training options KEY=VALUE (as sg2tf-train flags: cfg, resolution, batch, "
+    "fmap_base, fmap_max, w_dim, aug, p, pl_weight, gamma, ...).",
+)
 
 FLAGS = flags.FLAGS
 WORKER_KEYS = ("inter", "intra", "onednn", "ops")
@@ -95,18 +102,32 @@ def torch_generator_config(config):
     """The official Generator's arguments for a `sg2tf-bench generator` config."""
     c = GEN_CONFIGS[config]
     ch = c["synthesis_kwargs"]["channels"]
-    return dict(z_dim=c["z_dim"], w_dim=c["w_dim"], resolution=c["img_resolution"],
-                mapping_layers=c["mapping_kwargs"]["num_layers"],
-                channel_base=2 * ch["fmap_base"], channel_max=ch["fmap_max"])
+    return dict(
+        z_dim=c["z_dim"],
+        w_dim=c["w_dim"],
+        resolution=c["img_resolution"],
+        mapping_layers=c["mapping_kwargs"]["num_layers"],
+        channel_base=2 * ch["fmap_base"],
+        channel_max=ch["fmap_max"],
+    )
 
 
 def torch_train_config(opts):
     """The official networks, loss and optimizer settings for resolved sg2tf options."""
-    if opts["channels"] or opts["c_dim"] or opts["fp16_res"] or opts["g_arch"] != "skip" \
-            or opts["d_arch"] != "resnet" or opts["mbstd_channels"] != 1 \
-            or opts["mapping_width"] != opts["w_dim"] or opts["noconst"]:
-        raise ValueError("the PyTorch side supports the default architectures (skip G, resnet D), "
-                         "no channel table, no labels, float32 only")
+    if (
+        opts["channels"]
+        or opts["c_dim"]
+        or opts["fp16_res"]
+        or opts["g_arch"] != "skip"
+        or opts["d_arch"] != "resnet"
+        or opts["mbstd_channels"] != 1
+        or opts["mapping_width"] != opts["w_dim"]
+        or opts["noconst"]
+    ):
+        raise ValueError(
+            "the PyTorch side supports the default architectures (skip G, resnet D), "
+            "no channel table, no labels, float32 only"
+        )
     glr, dlr = opts["glr"], opts["dlr"]
     gamma = opts["gamma"]
     for name, value in (("glr", glr), ("dlr", dlr), ("gamma", gamma)):
@@ -114,15 +135,29 @@ def torch_train_config(opts):
             raise ValueError(f"--{name}: the comparison needs a constant, got {value!r}")
     if float(glr) != float(dlr):
         raise ValueError("the comparison needs glr == dlr")
-    return dict(z_dim=opts["z_dim"], w_dim=opts["w_dim"], resolution=opts["resolution"],
-                mapping_layers=opts["mapping_layers"], channel_base=2 * opts["fmap_base"],
-                channel_max=opts["fmap_max"], batch=opts["batch"], batch_gpu=opts["batch_gpu"],
-                mbstd_group=opts["mbstd_group"], gamma=float(gamma), lr=float(glr),
-                pl_weight=opts["pl_weight"], pl_decay=opts["pl_decay"],
-                pl_batch_shrink=opts["pl_batch_shrink"], style_mixing_prob=opts["style_mixing_prob"],
-                g_reg_interval=opts["g_reg_interval"], d_reg_interval=opts["d_reg_interval"],
-                ema_kimg=opts["ema_kimg"], ema_rampup=opts["ema_rampup"], aug=opts["aug"],
-                p=opts["p"])
+    return dict(
+        z_dim=opts["z_dim"],
+        w_dim=opts["w_dim"],
+        resolution=opts["resolution"],
+        mapping_layers=opts["mapping_layers"],
+        channel_base=2 * opts["fmap_base"],
+        channel_max=opts["fmap_max"],
+        batch=opts["batch"],
+        batch_gpu=opts["batch_gpu"],
+        mbstd_group=opts["mbstd_group"],
+        gamma=float(gamma),
+        lr=float(glr),
+        pl_weight=opts["pl_weight"],
+        pl_decay=opts["pl_decay"],
+        pl_batch_shrink=opts["pl_batch_shrink"],
+        style_mixing_prob=opts["style_mixing_prob"],
+        g_reg_interval=opts["g_reg_interval"],
+        d_reg_interval=opts["d_reg_interval"],
+        ema_kimg=opts["ema_kimg"],
+        ema_rampup=opts["ema_rampup"],
+        aug=opts["aug"],
+        p=opts["p"],
+    )
 
 
 class Worker:
@@ -130,8 +165,7 @@ class Worker:
 
     def __init__(self, label, argv, env=None):
         self.label = label
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env, bufsize=1)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, bufsize=1)
         self.info = {}
 
     def call(self, **cmd):
@@ -168,8 +202,13 @@ def _start_workers(variants):
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         if "onednn" in keys:
             env["TF_ENABLE_ONEDNN_OPTS"] = str(int(keys["onednn"]))
-        argv = [sys.executable, "-m", "sg2tf.benchmarks.tf_worker",
-                f"--inter={int(keys.get('inter', 0))}", f"--intra={int(keys.get('intra', 0))}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "sg2tf.benchmarks.tf_worker",
+            f"--inter={int(keys.get('inter', 0))}",
+            f"--intra={int(keys.get('intra', 0))}",
+        ]
         workers.append((spec, name, keys, Worker(spec, argv, env)))
     worker_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_worker.py")
     torch_workers = []
@@ -178,9 +217,13 @@ def _start_workers(variants):
         env = dict(os.environ)
         if "omp_wait" in keys:
             env["OMP_WAIT_POLICY"] = str(keys["omp_wait"]).upper()
-        argv = [FLAGS.torch_python, worker_py, f"--nvlabs_src={FLAGS.nvlabs_src}",
-                f"--threads={int(keys.get('threads', 0))}",
-                f"--interop={int(keys.get('interop', 0))}"]
+        argv = [
+            FLAGS.torch_python,
+            worker_py,
+            f"--nvlabs_src={FLAGS.nvlabs_src}",
+            f"--threads={int(keys.get('threads', 0))}",
+            f"--interop={int(keys.get('interop', 0))}",
+        ]
         torch_workers.append((_torch_label(spec), Worker(_torch_label(spec), argv, env)))
     return workers, torch_workers
 
@@ -207,9 +250,12 @@ def _summarise(times, rss, per_unit):
     out["pytorch_reference"] = best
     for label, secs in times.items():
         secs = np.asarray(secs)
-        entry = {"seconds": [round(float(s), 4) for s in secs],
-                 "median_s": float(np.median(secs)), "min_s": float(np.min(secs)),
-                 "peak_rss_mib": round(rss[label], 1)}
+        entry = {
+            "seconds": [round(float(s), 4) for s in secs],
+            "median_s": float(np.median(secs)),
+            "min_s": float(np.min(secs)),
+            "peak_rss_mib": round(rss[label], 1),
+        }
         entry.update(per_unit(float(np.median(secs))))
         if label not in torch_labels:
             entry["speedup_vs_pytorch"] = float(np.median(ref) / np.median(secs))
@@ -226,9 +272,13 @@ def main(argv):
     if not os.path.isdir(os.path.join(FLAGS.nvlabs_src, "training")):
         raise ValueError(f"--nvlabs_src={FLAGS.nvlabs_src}: no training/ package there")
     variants = FLAGS.variants or (["saved_model"] if FLAGS.task == "generator" else ["train"])
-    result = {"task": FLAGS.task, "cpu_count": os.cpu_count(), "repeats": FLAGS.repeats,
-              "load_avg_start": os.getloadavg(),
-              "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    result = {
+        "task": FLAGS.task,
+        "cpu_count": os.cpu_count(),
+        "repeats": FLAGS.repeats,
+        "load_avg_start": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
     workers, torch_workers = _start_workers(variants)
     try:
         if FLAGS.task == "generator":
@@ -239,28 +289,49 @@ def main(argv):
                     setup = {}
                     labelled = []
                     for spec, name, keys, w in workers:
-                        setup[spec] = w.call(cmd="setup", task="generator", config=config,
-                                             batch=batch, mode=name, ops=keys.get("ops", "ref"),
-                                             min_unit_s=FLAGS.gen_min_unit_s)
+                        setup[spec] = w.call(
+                            cmd="setup",
+                            task="generator",
+                            config=config,
+                            batch=batch,
+                            mode=name,
+                            ops=keys.get("ops", "ref"),
+                            min_unit_s=FLAGS.gen_min_unit_s,
+                        )
                         labelled.append((spec, w))
                     for label, tw in torch_workers:
                         setup[label] = tw.call(
-                            cmd="setup", task="generator", config=torch_generator_config(config),
-                            batch=batch, min_unit_s=FLAGS.gen_min_unit_s)
+                            cmd="setup",
+                            task="generator",
+                            config=torch_generator_config(config),
+                            batch=batch,
+                            min_unit_s=FLAGS.gen_min_unit_s,
+                        )
                         labelled.append((label, tw))
                     times, rss = _interleave(labelled, FLAGS.repeats)
                     # Units of different workers may hold different numbers of calls.
-                    per_call = {label: [s / (setup[label]["images_per_unit"] // batch)
-                                        for s in secs] for label, secs in times.items()}
+                    per_call = {
+                        label: [s / (setup[label]["images_per_unit"] // batch) for s in secs]
+                        for label, secs in times.items()
+                    }
                     entry = _summarise(per_call, rss, lambda s, b=batch: {"images_per_s": b / s})
                     for label in setup:
                         entry[label]["params"] = setup[label]["params"]
                         entry[label]["calls_per_unit"] = setup[label]["images_per_unit"] // batch
                     entry["load_avg_end"] = os.getloadavg()
                     result["configs"][key] = entry
-                    print(key, json.dumps({k: {m: v[m] for m in ("images_per_s", "speedup_vs_pytorch")
-                                                if m in v} for k, v in entry.items()
-                                           if isinstance(v, dict)}), file=sys.stderr, flush=True)
+                    print(
+                        key,
+                        json.dumps(
+                            {
+                                k: {m: v[m] for m in ("images_per_s", "speedup_vs_pytorch") if m in v}
+                                for k, v in entry.items()
+                                if isinstance(v, dict)
+                            }
+                        ),
+                        file=sys.stderr,
+                        flush=True,
+                    )
         else:
             from sg2tf.training import options as options_lib
 
@@ -271,7 +342,7 @@ def main(argv):
             base.setdefault("outdir", "/nonexistent")
             labelled = []
             setup = {}
-            for spec, name, keys, w in workers:
+            for spec, _name, keys, w in workers:
                 raw = dict(base, **{k: v for k, v in keys.items() if k not in WORKER_KEYS})
                 if "xla" in raw:
                     raw["xla"] = bool(raw["xla"])
@@ -282,10 +353,25 @@ def main(argv):
             for label, tw in torch_workers:
                 setup[label] = tw.call(cmd="setup", task="train", config=tconf)
                 labelled.append((label, tw))
-            result["options"] = {k: opts[k] for k in ("cfg", "resolution", "batch", "fmap_base",
-                                                      "fmap_max", "w_dim", "mapping_layers",
-                                                      "mbstd_group", "gamma", "pl_weight", "aug",
-                                                      "p", "d_reg_interval", "g_reg_interval")}
+            result["options"] = {
+                k: opts[k]
+                for k in (
+                    "cfg",
+                    "resolution",
+                    "batch",
+                    "fmap_base",
+                    "fmap_max",
+                    "w_dim",
+                    "mapping_layers",
+                    "mbstd_group",
+                    "gamma",
+                    "pl_weight",
+                    "aug",
+                    "p",
+                    "d_reg_interval",
+                    "g_reg_interval",
+                )
+            }
             result["pytorch_config"] = tconf
             images = opts["batch"] * opts["d_reg_interval"]
             times, rss = _interleave(labelled, FLAGS.repeats)

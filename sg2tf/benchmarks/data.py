@@ -86,8 +86,14 @@ def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impl
     record_bytes = 3 * resolution * resolution
     count = max(batch * 2, (megabytes << 20) // record_bytes)
     path = os.path.join(root, f"bench{resolution}")
-    info = writer.write_dataset(path, synthetic.synthetic_source(count, resolution), shuffle=False,
-                                resolutions="top", progress=False, overwrite=True)
+    info = writer.write_dataset(
+        path,
+        synthetic.synthetic_source(count, resolution),
+        shuffle=False,
+        resolutions="top",
+        progress=False,
+        overwrite=True,
+    )
     filename = info.file()
     on_disk = os.path.getsize(filename) / count
     out = {"images": count, "record_bytes": int(on_disk), "batch": batch, "repeat": repeat}
@@ -106,6 +112,7 @@ def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impl
             # A fresh pipeline per round; the warm-up steps fill its shuffle buffer.
             it = iter(make_dataset(path, batch_size=batch, mirror=True, dtype=dtype, seed=0, impl=impl))
             return _rate(lambda: int(next(it)[0].shape[0]), seconds, cpu=cpu)
+
         return run
 
     cases = {"raw_read": lambda cpu: _raw_read_rate(filename, on_disk, seconds, cpu), "tfrecord_read": tfrecord_read}
@@ -140,7 +147,14 @@ def main(argv):
     with tempfile.TemporaryDirectory(dir=FLAGS.data_dir) as root:
         for r in FLAGS.data_resolutions:
             results["load_avg"].append(_load_avg())
-            results[f"r{int(r)}"] = bench_resolution(int(r), root, FLAGS.data_megabytes, FLAGS.data_seconds,
-                                                     FLAGS.data_batch, FLAGS.data_repeat, FLAGS.data_impls)
+            results[f"r{int(r)}"] = bench_resolution(
+                int(r),
+                root,
+                FLAGS.data_megabytes,
+                FLAGS.data_seconds,
+                FLAGS.data_batch,
+                FLAGS.data_repeat,
+                FLAGS.data_impls,
+            )
     results["load_avg"].append(_load_avg())
     return results

@@ -40,30 +40,55 @@ import numpy as np
 from absl import flags
 
 CONFIGS = {
-    "small": dict(z_dim=64, c_dim=0, w_dim=64, img_resolution=32, img_channels=3,
-                  mapping_kwargs=dict(num_layers=2),
-                  synthesis_kwargs=dict(channels=dict(fmap_base=512, fmap_max=64))),
-    "f256": dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
-                 mapping_kwargs=dict(num_layers=8),
-                 synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512))),
-    "f256-ada": dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
-                     mapping_kwargs=dict(num_layers=8),
-                     synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512),
-                                           num_fp16_res=4, conv_clamp=256)),
+    "small": dict(
+        z_dim=64,
+        c_dim=0,
+        w_dim=64,
+        img_resolution=32,
+        img_channels=3,
+        mapping_kwargs=dict(num_layers=2),
+        synthesis_kwargs=dict(channels=dict(fmap_base=512, fmap_max=64)),
+    ),
+    "f256": dict(
+        z_dim=512,
+        c_dim=0,
+        w_dim=512,
+        img_resolution=256,
+        img_channels=3,
+        mapping_kwargs=dict(num_layers=8),
+        synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512)),
+    ),
+    "f256-ada": dict(
+        z_dim=512,
+        c_dim=0,
+        w_dim=512,
+        img_resolution=256,
+        img_channels=3,
+        mapping_kwargs=dict(num_layers=8),
+        synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512), num_fp16_res=4, conv_clamp=256),
+    ),
 }
-MODES = ("eager", "function", "xla", "saved_model", "tflite-float32", "tflite-float16",
-         "tflite-dynamic")
+MODES = ("eager", "function", "xla", "saved_model", "tflite-float32", "tflite-float16", "tflite-dynamic")
 
 flags.DEFINE_list("configs", ["small", "f256"], f"Configs: {', '.join(CONFIGS)}.")
 flags.DEFINE_list("batches", ["1", "8"], "Batch sizes.")
 flags.DEFINE_integer("iterations", 3, "Timed calls per measurement.", lower_bound=1)
 flags.DEFINE_list("modes", list(MODES), f"Modes: {', '.join(MODES)}.")
-flags.DEFINE_enum("ops", "ref", ["auto", "custom", "ref"], "Op implementation of the "
-                  "eager, tf.function and XLA modes (XLA always uses ref).")
-flags.DEFINE_list("precisions", ["float32"], "Compute precisions: float32, network, float16, "
-                  "bfloat16 (timed calls interleaved).")
-flags.DEFINE_string("pytorch_json", None, "JSON of the official PyTorch generator's speed: "
-                    "{config: {batch1_images_per_s: .., batch8_images_per_s: ..}, ...}.")
+flags.DEFINE_enum(
+    "ops",
+    "ref",
+    ["auto", "custom", "ref"],
+    "Op implementation of the eager, tf.function and XLA modes (XLA always uses ref).",
+)
+flags.DEFINE_list(
+    "precisions", ["float32"], "Compute precisions: float32, network, float16, bfloat16 (timed calls interleaved)."
+)
+flags.DEFINE_string(
+    "pytorch_json",
+    None,
+    "JSON of the official PyTorch generator's speed: "
+    "{config: {batch1_images_per_s: .., batch8_images_per_s: ..}, ...}.",
+)
 
 FLAGS = flags.FLAGS
 
@@ -121,8 +146,7 @@ def _callables(G, mode, batch, workdir, ops=None):
         quantize = "none" if variant == "float32" else variant
         outdir = os.path.join(workdir, f"tflite-b{batch}")
         paths, _ = export_tflite(G, outdir, quantize=(quantize,), batch=batch, report=False)
-        interpreter = tf.lite.Interpreter(model_path=paths[quantize],
-                                          num_threads=os.cpu_count())
+        interpreter = tf.lite.Interpreter(model_path=paths[quantize], num_threads=os.cpu_count())
         runner = interpreter.get_signature_runner("serving_default")
         inputs = {"z": z.numpy(), "truncation_psi": np.float32(0.7)}
         return lambda: runner(**inputs)["images"]
@@ -159,10 +183,13 @@ def precision_accuracy(nets, num=8):
     for name, net in nets.items():
         img = net.generate(z, None, truncation_psi=0.7, noise_mode="const").numpy()
         steps = np.abs(to_uint8(img).astype(np.int32) - to_uint8(ref).astype(np.int32))
-        out[name] = {"blocks": describe(net), "uint8_max_step": int(np.max(steps)),
-                     "uint8_mean_step": float(np.mean(steps)),
-                     "uint8_share_over_2_steps": float(np.mean(steps > 2)),
-                     "max_abs_error": float(np.max(np.abs(img - ref)))}
+        out[name] = {
+            "blocks": describe(net),
+            "uint8_max_step": int(np.max(steps)),
+            "uint8_mean_step": float(np.mean(steps)),
+            "uint8_share_over_2_steps": float(np.mean(steps > 2)),
+            "max_abs_error": float(np.max(np.abs(img - ref))),
+        }
     return out
 
 
@@ -170,8 +197,7 @@ def benchmark_config(config, batches, modes, iterations, precisions=("float32",)
     from sg2tf.networks.precision import with_precision
 
     G = build_generator(config)
-    result = {"params": int(sum(np.prod(v.shape) for v in G.trainable_variables)),
-              "resolution": G.img_resolution}
+    result = {"params": int(sum(np.prod(v.shape) for v in G.trainable_variables)), "resolution": G.img_resolution}
     nets = {p: with_precision(G, p) for p in precisions}
     if len(precisions) > 1 or precisions[0] != "float32":
         result["accuracy"] = precision_accuracy(nets)
@@ -205,15 +231,16 @@ def benchmark_config(config, batches, modes, iterations, precisions=("float32",)
                 for key in [k for k in result if k.startswith(f"{mode}") and k.endswith(f"/batch{batch}")]:
                     print(f"{config} {key}: {result[key]}", flush=True)
         for q in ("float32", "float16", "dynamic"):
-            path = os.path.join(workdir, "float32", f"tflite-b{batches[0]}",
-                                f"generator-{'float32' if q == 'float32' else q}.tflite")
+            path = os.path.join(
+                workdir, "float32", f"tflite-b{batches[0]}", f"generator-{'float32' if q == 'float32' else q}.tflite"
+            )
             if os.path.exists(path):
                 result[f"tflite-{q}/size_bytes"] = os.path.getsize(path)
         sm = os.path.join(workdir, precisions[0], "saved_model", "1")
         if os.path.isdir(sm):
             result["saved_model/size_bytes"] = sum(
-                os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(sm)
-                for f in files)
+                os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(sm) for f in files
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -227,18 +254,21 @@ def main(argv):
     from sg2tf.constants import INFERENCE_PRECISIONS
 
     precisions = [p for p in FLAGS.precisions if p] or ["float32"]
-    unknown = [c for c in configs if c not in CONFIGS] + [m for m in FLAGS.modes
-                                                          if m not in MODES]
+    unknown = [c for c in configs if c not in CONFIGS] + [m for m in FLAGS.modes if m not in MODES]
     unknown += [p for p in precisions if p not in INFERENCE_PRECISIONS or p == "auto"]
     if unknown:
         raise ValueError(f"unknown configs/modes {unknown}")
     batches = [int(b) for b in FLAGS.batches]
-    out = {"cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
-           "iterations": FLAGS.iterations, "ops": FLAGS.ops, "precisions": precisions,
-           "configs": {}}
+    out = {
+        "cpu_count": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "iterations": FLAGS.iterations,
+        "ops": FLAGS.ops,
+        "precisions": precisions,
+        "configs": {},
+    }
     for config in configs:
-        out["configs"][config] = benchmark_config(config, batches, FLAGS.modes,
-                                                  FLAGS.iterations, precisions)
+        out["configs"][config] = benchmark_config(config, batches, FLAGS.modes, FLAGS.iterations, precisions)
     if FLAGS.pytorch_json:
         with open(FLAGS.pytorch_json) as f:
             torch_result = json.load(f)
@@ -249,6 +279,5 @@ def main(argv):
                 for mode in FLAGS.modes:
                     ours = out["configs"][config].get(f"{mode}/batch{batch}", {})
                     if "images_per_s" in ours and theirs:
-                        out["configs"][config][f"{mode}_vs_pytorch/batch{batch}"] = \
-                            ours["images_per_s"] / theirs
+                        out["configs"][config][f"{mode}_vs_pytorch/batch{batch}"] = ours["images_per_s"] / theirs
     return out

@@ -38,8 +38,9 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch", 4, "Batch size of every case.")
 flags.DEFINE_integer("iters", 5, "Timed iterations per case (median reported).")
 flags.DEFINE_integer("warmup", 2, "Untimed iterations per case (tracing, caches).")
-flags.DEFINE_integer("repeat", 1, "Times each case is measured (reference and custom "
-                     "alternating); the median is reported.")
+flags.DEFINE_integer(
+    "repeat", 1, "Times each case is measured (reference and custom alternating); the median is reported."
+)
 flags.DEFINE_enum("dtype", "float32", ["float32", "float16"], "Tensor dtype.")
 flags.DEFINE_list("ops", ["upfirdn2d", "bias_act"], "Op families to time.")
 flags.DEFINE_bool("small", False, "Only the smaller shapes (a quick check).")
@@ -53,15 +54,32 @@ def _cases(batch, small):
         up, down = up[:2], down[:1]
     cases = []
     for res, ch in up:
-        cases.append(("upfirdn2d", f"upsample2d {res}px x{ch}", [batch, res, res, ch],
-                      lambda x, impl: upsample2d(x, f, up=2, impl=impl)))
+        cases.append(
+            (
+                "upfirdn2d",
+                f"upsample2d {res}px x{ch}",
+                [batch, res, res, ch],
+                lambda x, impl: upsample2d(x, f, up=2, impl=impl),
+            )
+        )
     for res, ch in down:
-        cases.append(("upfirdn2d", f"downsample2d {res}px x{ch}", [batch, res, res, ch],
-                      lambda x, impl: downsample2d(x, f, down=2, impl=impl)))
+        cases.append(
+            (
+                "upfirdn2d",
+                f"downsample2d {res}px x{ch}",
+                [batch, res, res, ch],
+                lambda x, impl: downsample2d(x, f, down=2, impl=impl),
+            )
+        )
     for res, ch in [(2 * r, c) for r, c in up] + down:
-        cases.append(("bias_act", f"bias_act lrelu {res}px x{ch}", [batch, res, res, ch],
-                      lambda x, impl, ch=ch: bias_act(
-                          x, tf.linspace(-1.0, 1.0, ch), act="lrelu", clamp=256.0, impl=impl)))
+        cases.append(
+            (
+                "bias_act",
+                f"bias_act lrelu {res}px x{ch}",
+                [batch, res, res, ch],
+                lambda x, impl, ch=ch: bias_act(x, tf.linspace(-1.0, 1.0, ch), act="lrelu", clamp=256.0, impl=impl),
+            )
+        )
     return cases
 
 
@@ -113,15 +131,21 @@ def _load_avg():
         return None
 
 
-def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act"),
-        small=False, repeat=1):
+def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act"), small=False, repeat=1):
     """Runs the benchmark and returns the result dict (see the module docstring)."""
     library, reason = _custom.load_library()
     device = _device()
-    result = {"device": device, "dtype": dtype, "batch": batch, "iters": iters,
-              "tensorflow": tf.__version__, "custom_available": library is not None,
-              "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()
-              or os.cpu_count(), "repeat": repeat, "load_avg": [_load_avg()]}
+    result = {
+        "device": device,
+        "dtype": dtype,
+        "batch": batch,
+        "iters": iters,
+        "tensorflow": tf.__version__,
+        "custom_available": library is not None,
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "repeat": repeat,
+        "load_avg": [_load_avg()],
+    }
     if library is None:
         result["error"] = f"custom ops unavailable: {reason}"
         return result
@@ -140,11 +164,16 @@ def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act
                 ref_times.append(_time_step(ref_step, x, iters, warmup if i == 0 else 1))
                 custom_times.append(_time_step(custom_step, x, iters, warmup if i == 0 else 1))
             ref_ms, custom_ms = float(np.median(ref_times)), float(np.median(custom_times))
-            row = {"op": op, "case": name, "shape": shape,
-                   "ref_ms": round(ref_ms, 2), "custom_ms": round(custom_ms, 2),
-                   "speedup": round(ref_ms / custom_ms, 2),
-                   "ref_peak_mb": _peak_mb(device, ref_step, x),
-                   "custom_peak_mb": _peak_mb(device, custom_step, x)}
+            row = {
+                "op": op,
+                "case": name,
+                "shape": shape,
+                "ref_ms": round(ref_ms, 2),
+                "custom_ms": round(custom_ms, 2),
+                "speedup": round(ref_ms / custom_ms, 2),
+                "ref_peak_mb": _peak_mb(device, ref_step, x),
+                "custom_peak_mb": _peak_mb(device, custom_step, x),
+            }
             if repeat > 1:
                 row["speedups"] = [round(r / c, 2) for r, c in zip(ref_times, custom_times)]
             rows.append(row)
@@ -164,8 +193,7 @@ def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act
         }
         peaks = [(r["ref_peak_mb"], r["custom_peak_mb"]) for r in sel]
         if all(a is not None and b is not None and b > 0 for a, b in peaks):
-            entry["peak_memory_ratio_geomean"] = round(
-                float(np.exp(np.mean([np.log(a / b) for a, b in peaks]))), 2)
+            entry["peak_memory_ratio_geomean"] = round(float(np.exp(np.mean([np.log(a / b) for a, b in peaks]))), 2)
         summary[op] = entry
     result["summary"] = summary
     return result
@@ -173,5 +201,12 @@ def run(batch=4, iters=5, warmup=2, dtype="float32", ops=("upfirdn2d", "bias_act
 
 def main(argv):
     del argv
-    return run(batch=FLAGS.batch, iters=FLAGS.iters, warmup=FLAGS.warmup, dtype=FLAGS.dtype,
-               ops=tuple(FLAGS.ops), small=FLAGS.small, repeat=FLAGS.repeat)
+    return run(
+        batch=FLAGS.batch,
+        iters=FLAGS.iters,
+        warmup=FLAGS.warmup,
+        dtype=FLAGS.dtype,
+        ops=tuple(FLAGS.ops),
+        small=FLAGS.small,
+        repeat=FLAGS.repeat,
+    )

@@ -45,13 +45,24 @@ class GeneratorTask:
     def __init__(self, torch, networks, config, batch, min_unit_s=0.0):
         self.torch = torch
         torch.manual_seed(0)
-        self.G = networks.Generator(
-            z_dim=config["z_dim"], c_dim=0, w_dim=config["w_dim"],
-            img_resolution=config["resolution"], img_channels=3,
-            mapping_kwargs=dict(num_layers=config["mapping_layers"]),
-            synthesis_kwargs=dict(channel_base=config["channel_base"],
-                                  channel_max=config["channel_max"], num_fp16_res=0,
-                                  conv_clamp=None)).eval().requires_grad_(False)
+        self.G = (
+            networks.Generator(
+                z_dim=config["z_dim"],
+                c_dim=0,
+                w_dim=config["w_dim"],
+                img_resolution=config["resolution"],
+                img_channels=3,
+                mapping_kwargs=dict(num_layers=config["mapping_layers"]),
+                synthesis_kwargs=dict(
+                    channel_base=config["channel_base"],
+                    channel_max=config["channel_max"],
+                    num_fp16_res=0,
+                    conv_clamp=None,
+                ),
+            )
+            .eval()
+            .requires_grad_(False)
+        )
         self.z = torch.randn([batch, config["z_dim"]])
         self.params = sum(p.numel() for p in self.G.parameters())
         self.call()  # warm-up
@@ -81,35 +92,67 @@ class TrainTask:
         self.batch = c["batch"]
         self.batch_gpu = c.get("batch_gpu") or c["batch"]
         self.resolution = c["resolution"]
-        common = dict(channel_base=c["channel_base"], channel_max=c["channel_max"],
-                      num_fp16_res=0, conv_clamp=None)
-        self.G = networks.Generator(
-            z_dim=c["z_dim"], c_dim=0, w_dim=c["w_dim"], img_resolution=c["resolution"],
-            img_channels=3, mapping_kwargs=dict(num_layers=c["mapping_layers"]),
-            synthesis_kwargs=dict(common, architecture="skip")).train().requires_grad_(False)
-        self.D = networks.Discriminator(
-            c_dim=0, img_resolution=c["resolution"], img_channels=3, architecture="resnet",
-            epilogue_kwargs=dict(mbstd_group_size=c["mbstd_group"]),
-            **common).train().requires_grad_(False)
+        common = dict(channel_base=c["channel_base"], channel_max=c["channel_max"], num_fp16_res=0, conv_clamp=None)
+        self.G = (
+            networks.Generator(
+                z_dim=c["z_dim"],
+                c_dim=0,
+                w_dim=c["w_dim"],
+                img_resolution=c["resolution"],
+                img_channels=3,
+                mapping_kwargs=dict(num_layers=c["mapping_layers"]),
+                synthesis_kwargs=dict(common, architecture="skip"),
+            )
+            .train()
+            .requires_grad_(False)
+        )
+        self.D = (
+            networks.Discriminator(
+                c_dim=0,
+                img_resolution=c["resolution"],
+                img_channels=3,
+                architecture="resnet",
+                epilogue_kwargs=dict(mbstd_group_size=c["mbstd_group"]),
+                **common,
+            )
+            .train()
+            .requires_grad_(False)
+        )
         self.G_ema = copy.deepcopy(self.G).eval()
         self.augment_pipe = None
         if c.get("aug", "noaug") != "noaug":
-            bgc = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
-                       brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+            bgc = dict(
+                xflip=1,
+                rotate90=1,
+                xint=1,
+                scale=1,
+                rotate=1,
+                aniso=1,
+                xfrac=1,
+                brightness=1,
+                contrast=1,
+                lumaflip=1,
+                hue=1,
+                saturation=1,
+            )
             self.augment_pipe = augment.AugmentPipe(**bgc).train().requires_grad_(False)
             self.augment_pipe.p.copy_(torch.as_tensor(float(c["p"])))
         self.loss = loss_mod.StyleGAN2Loss(
-            device=torch.device("cpu"), G_mapping=self.G.mapping, G_synthesis=self.G.synthesis,
-            D=self.D, augment_pipe=self.augment_pipe,
-            style_mixing_prob=c["style_mixing_prob"], r1_gamma=c["gamma"],
-            pl_batch_shrink=c["pl_batch_shrink"], pl_decay=c["pl_decay"],
-            pl_weight=c["pl_weight"])
+            device=torch.device("cpu"),
+            G_mapping=self.G.mapping,
+            G_synthesis=self.G.synthesis,
+            D=self.D,
+            augment_pipe=self.augment_pipe,
+            style_mixing_prob=c["style_mixing_prob"],
+            r1_gamma=c["gamma"],
+            pl_batch_shrink=c["pl_batch_shrink"],
+            pl_decay=c["pl_decay"],
+            pl_weight=c["pl_weight"],
+        )
         self.phases = []
-        for name, module, interval in (("G", self.G, c["g_reg_interval"]),
-                                       ("D", self.D, c["d_reg_interval"])):
+        for name, module, interval in (("G", self.G, c["g_reg_interval"]), ("D", self.D, c["d_reg_interval"])):
             ratio = interval / (interval + 1)
-            opt = torch.optim.Adam(module.parameters(), lr=c["lr"] * ratio,
-                                   betas=(0.0 ** ratio, 0.99 ** ratio), eps=1e-8)
+            opt = torch.optim.Adam(module.parameters(), lr=c["lr"] * ratio, betas=(0.0**ratio, 0.99**ratio), eps=1e-8)
             self.phases.append((name + "main", module, opt, 1))
             self.phases.append((name + "reg", module, opt, interval))  # Gmain, Greg, Dmain, Dreg
         self.ema_kimg, self.ema_rampup = c["ema_kimg"], c.get("ema_rampup")
@@ -133,8 +176,9 @@ class TrainTask:
             module.requires_grad_(True)
             zs, cs = z.split(bg), torch.zeros([B, 0]).split(bg)
             for real_img, rc, gz, gc in zip(reals, real_c, zs, cs):
-                self.loss.accumulate_gradients(phase=name, real_img=real_img, real_c=rc,
-                                               gen_z=gz, gen_c=gc, sync=True, gain=interval)
+                self.loss.accumulate_gradients(
+                    phase=name, real_img=real_img, real_c=rc, gen_z=gz, gen_c=gc, sync=True, gain=interval
+                )
             module.requires_grad_(False)
             for param in module.parameters():
                 if param.grad is not None:
@@ -185,16 +229,21 @@ def main():
                 task = None
                 start = time.perf_counter()
                 if cmd["task"] == "generator":
-                    task = GeneratorTask(torch, networks, cmd["config"], cmd["batch"],
-                                         cmd.get("min_unit_s", 0.0))
+                    task = GeneratorTask(torch, networks, cmd["config"], cmd["batch"], cmd.get("min_unit_s", 0.0))
                 else:
                     task = TrainTask(torch, (networks, loss, augment), cmd["config"])
-                _reply({"ok": True, "setup_s": time.perf_counter() - start,
-                        "params": task.params, "torch": torch.__version__,
+                _reply(
+                    {
+                        "ok": True,
+                        "setup_s": time.perf_counter() - start,
+                        "params": task.params,
+                        "torch": torch.__version__,
                         "images_per_unit": getattr(task, "images", None),
                         "threads": torch.get_num_threads(),
                         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-                        "peak_rss_mib": _peak_rss_mib()})
+                        "peak_rss_mib": _peak_rss_mib(),
+                    }
+                )
             elif cmd["cmd"] == "time":
                 seconds = []
                 for _ in range(int(cmd.get("n", 1))):

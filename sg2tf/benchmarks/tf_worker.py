@@ -76,8 +76,9 @@ class TrainTask:
 
         self.trainer, self.reals, self.labels, self.opts = train.build(raw, ops)
         self.cycle = self.opts.d_reg_interval
-        self.params = int(sum(np.prod(v.shape) for m in (self.trainer.G, self.trainer.D)
-                              for v in m.trainable_variables))
+        self.params = int(
+            sum(np.prod(v.shape) for m in (self.trainer.G, self.trainer.D) for v in m.trainable_variables)
+        )
         self.unit()  # warm-up: every phase combination is traced
 
     def unit(self):
@@ -111,17 +112,28 @@ def main():
                     task = None
                     start = time.perf_counter()
                     if cmd["task"] == "generator":
-                        task = GeneratorTask(cmd["config"], cmd["batch"], cmd["mode"],
-                                             cmd.get("ops") or "ref", cmd.get("min_unit_s", 0.0))
+                        task = GeneratorTask(
+                            cmd["config"],
+                            cmd["batch"],
+                            cmd["mode"],
+                            cmd.get("ops") or "ref",
+                            cmd.get("min_unit_s", 0.0),
+                        )
                     else:
                         task = TrainTask(cmd["raw"], cmd.get("ops"))
-                    _reply({"ok": True, "setup_s": time.perf_counter() - start,
-                            "params": task.params, "tensorflow": tf.__version__,
+                    _reply(
+                        {
+                            "ok": True,
+                            "setup_s": time.perf_counter() - start,
+                            "params": task.params,
+                            "tensorflow": tf.__version__,
                             "images_per_unit": getattr(task, "images", None),
                             "inter": tf.config.threading.get_inter_op_parallelism_threads(),
                             "intra": tf.config.threading.get_intra_op_parallelism_threads(),
                             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
-                            "peak_rss_mib": _peak_rss_mib()})
+                            "peak_rss_mib": _peak_rss_mib(),
+                        }
+                    )
                 elif cmd["cmd"] == "time":
                     seconds = []
                     for _ in range(int(cmd.get("n", 1))):

@@ -26,8 +26,9 @@ def run():
     from sg2tf.utils import console
 
     try:
-        module = console.quiet_start(common.verbose_requested(argv[2:]),
-                                     load=lambda: importlib.import_module(f"sg2tf.benchmarks.{name}"))
+        module = console.quiet_start(
+            common.verbose_requested(argv[2:]), load=lambda: importlib.import_module(f"sg2tf.benchmarks.{name}")
+        )
     except ModuleNotFoundError as e:
         if e.name == f"sg2tf.benchmarks.{name}":
             sys.stderr.write(f"sg2tf-bench: benchmark {name!r} is not available in this build\n")

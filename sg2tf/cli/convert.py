@@ -1,14 +1,16 @@
 """sg2tf-convert: any supported network file -> a native sg2tf snapshot (no pickle).
 
-  sg2tf-convert --network=stylegan2-ffhq-config-f.pkl --out=ffhq-snapshot
+sg2tf-convert --network=stylegan2-ffhq-config-f.pkl --out=ffhq-snapshot
 """
 
 import os
 
 from absl import flags
 
-from sg2tf.cli import common
-from sg2tf.cli import convert_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,
+    convert_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 

@@ -48,9 +48,14 @@ def _execute(command):
     source = None
     if command in ("create_from_images", "from_zip"):
         writer.output.check_output(f.tfrecord_dir, f.overwrite)  # before validating a big folder
-        source = images.image_source(f.image_dir if command == "create_from_images" else f.source,
-                                     resize=f.resize, resolution=f.resolution, convert_mode=f.convert_mode,
-                                     resize_filter=f.resize_filter, progress=f.progress)
+        source = images.image_source(
+            f.image_dir if command == "create_from_images" else f.source,
+            resize=f.resize,
+            resolution=f.resolution,
+            convert_mode=f.convert_mode,
+            resize_filter=f.resize_filter,
+            progress=f.progress,
+        )
     elif command == "create_from_hdf5":
         source = sources.hdf5_source(f.hdf5_filename)
     elif command == "create_cifar10":
@@ -63,12 +68,15 @@ def _execute(command):
         writer.output.check_output(f.tfrecord_dir, f.overwrite)
         source = sources.lsun_source(f.lmdb_dir, resolution=f.resolution or 256, max_images=f.max_images)
     elif command == "create_synthetic":
-        source = synthetic.synthetic_source(f.num_images or 5000, resolution=f.resolution or 32, seed=f.seed,
-                                            labels=f.labels)
+        source = synthetic.synthetic_source(
+            f.num_images or 5000, resolution=f.resolution or 32, seed=f.seed, labels=f.labels
+        )
     if source is not None:
         info = writer.write_dataset(f.tfrecord_dir, source, shuffle=shuffle, **write)
-        print(f"Wrote {info.count} images ({info.resolution}x{info.resolution}x{info.channels}, "
-              f"labels {info.label_size}, resolutions {list(info.resolutions)}) to {info.path}")
+        print(
+            f"Wrote {info.count} images ({info.resolution}x{info.resolution}x{info.channels}, "
+            f"labels {info.label_size}, resolutions {list(info.resolutions)}) to {info.path}"
+        )
         return 0
 
     if command == "info":
@@ -83,12 +91,24 @@ def _execute(command):
                 summary["verified_records"] = records.verify(info, bar)
         print(json.dumps(summary, indent=2))
     elif command == "extract":
-        info = tools.extract(f.tfrecord_dir, f.output_dir, resolution=f.resolution, label_format=f.label_format,
-                             overwrite=f.overwrite, progress=f.progress)
+        info = tools.extract(
+            f.tfrecord_dir,
+            f.output_dir,
+            resolution=f.resolution,
+            label_format=f.label_format,
+            overwrite=f.overwrite,
+            progress=f.progress,
+        )
         print(f"Extracted {info.count} images to {f.output_dir}")
     elif command == "to_zip":
-        info = tools.to_zip(f.tfrecord_dir, f.dest, resolution=f.resolution, label_format=f.label_format,
-                            overwrite=f.overwrite, progress=f.progress)
+        info = tools.to_zip(
+            f.tfrecord_dir,
+            f.dest,
+            resolution=f.resolution,
+            label_format=f.label_format,
+            overwrite=f.overwrite,
+            progress=f.progress,
+        )
         print(f"Exported {info.count} images to {f.dest}")
     elif command == "compare":
         result = tools.compare(f.tfrecord_dir_a, f.tfrecord_dir_b, ignore_labels=f.ignore_labels)
@@ -102,15 +122,26 @@ def _execute(command):
         info = info_lib.read_info(f.tfrecord_dir)
         writer.check_filter_output(f.tfrecord_dir, f.dest, f.overwrite)
         try:
-            drop, what = drop_indices(info.count, read_names(info), rank_file=f.rank_file,
-                                      drop_fraction=f.drop_fraction, drop_list=f.drop_list)
+            drop, what = drop_indices(
+                info.count,
+                read_names(info),
+                rank_file=f.rank_file,
+                drop_fraction=f.drop_fraction,
+                drop_list=f.drop_list,
+            )
         except (ValueError, OSError) as e:
             raise DatasetError(str(e)) from None
         new = writer.filter_dataset(f.tfrecord_dir, f.dest, drop, overwrite=f.overwrite, progress=f.progress)
         print(f"Left out {len(drop)} images ({what}); wrote {new.count} of {info.count} to {new.path}")
     elif command == "grid":
-        width, height = tools.grid(f.tfrecord_dir, f.output, num_images=f.num_images or 64,
-                                   resolution=f.resolution, columns=f.columns, overwrite=f.overwrite)
+        width, height = tools.grid(
+            f.tfrecord_dir,
+            f.output,
+            num_images=f.num_images or 64,
+            resolution=f.resolution,
+            columns=f.columns,
+            overwrite=f.overwrite,
+        )
         print(f"Saved a {width}x{height} grid to {f.output}")
     return 0
 

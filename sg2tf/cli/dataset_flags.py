@@ -19,31 +19,53 @@ flags.DEFINE_string("mnist_dir", None, "Folder with train-images-idx3-ubyte.gz a
 flags.DEFINE_string("lmdb_dir", None, "LSUN category LMDB directory (needs the lmdb extra).")
 flags.DEFINE_string("output_dir", None, "Folder to extract PNG images and dataset.json into.")
 flags.DEFINE_string("source", None, "stylegan2-ada-pytorch dataset: a .zip archive or a folder (with dataset.json).")
-flags.DEFINE_string("dest", None, "to_zip: output .zip archive, or a folder, in the stylegan2-ada-pytorch layout; "
-                    "filter: the new dataset directory.")
+flags.DEFINE_string(
+    "dest",
+    None,
+    "to_zip: output .zip archive, or a folder, in the stylegan2-ada-pytorch layout; filter: the new dataset directory.",
+)
 flags.DEFINE_string("tfrecord_dir_a", None, "First dataset to compare.")
 flags.DEFINE_string("tfrecord_dir_b", None, "Second dataset to compare.")
 common.define_output("Output PNG file of the image grid.")
 
 # Writing.
-flags.DEFINE_boolean("shuffle", None, "Store images in the official shuffled order (RandomState(123)). "
-                     "Default: on, except from_zip (off, so a round trip is exact).")
-flags.DEFINE_enum("resolutions", "all", ["all", "top"],
-                  "Levels to store: all (the official format, full size down to 4x4) or top (full size only).")
+flags.DEFINE_boolean(
+    "shuffle",
+    None,
+    "Store images in the official shuffled order (RandomState(123)). "
+    "Default: on, except from_zip (off, so a round trip is exact).",
+)
+flags.DEFINE_enum(
+    "resolutions",
+    "all",
+    ["all", "top"],
+    "Levels to store: all (the official format, full size down to 4x4) or top (full size only).",
+)
 flags.DEFINE_enum("encoding", "raw", ["raw", "png"], "Record data: raw (official, uncompressed) or png (lossless).")
 common.define_overwrite("Replace an existing output (only once the new one is complete).")
 flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 common.define_verbose()  # every command takes it
 
 # Image conversion.
-flags.DEFINE_enum("resize", None, ["center-crop", "pad"],
-                  "Make non-square / odd-sized images square (crop the centre, or pad with black), "
-                  "then scale to --resolution.")
-flags.DEFINE_integer("resolution", None, "Output resolution (creators) or resolution to read (tools). "
-                     "Default: the images' own / the full resolution; 256 for create_lsun.")
+flags.DEFINE_enum(
+    "resize",
+    None,
+    ["center-crop", "pad"],
+    "Make non-square / odd-sized images square (crop the centre, or pad with black), then scale to --resolution.",
+)
+flags.DEFINE_integer(
+    "resolution",
+    None,
+    "Output resolution (creators) or resolution to read (tools). "
+    "Default: the images' own / the full resolution; 256 for create_lsun.",
+)
 flags.DEFINE_enum("resize_filter", "lanczos", ["lanczos", "box", "bicubic"], "Filter for scaling images.")
-flags.DEFINE_enum("convert_mode", None, ["RGB", "L"],
-                  "Convert every image to RGB or grayscale (palette, alpha (dropped), CMYK, 16-bit (scaled)).")
+flags.DEFINE_enum(
+    "convert_mode",
+    None,
+    ["RGB", "L"],
+    "Convert every image to RGB or grayscale (palette, alpha (dropped), CMYK, 16-bit (scaled)).",
+)
 
 # Source specific.
 flags.DEFINE_integer("num_images", None, "create_synthetic: images to draw (default 5000); grid: images to show (64).")
@@ -53,51 +75,104 @@ flags.DEFINE_integer("max_images", None, "create_lsun: use only the first N imag
 flags.DEFINE_boolean("ignore_labels", False, "create_cifar10: store no labels; compare: compare images only.")
 
 # Tools.
-flags.DEFINE_enum("label_format", "auto", ["auto", "index", "vector"],
-                  "dataset.json labels: class indices, float vectors, or auto (indices when exact).")
+flags.DEFINE_enum(
+    "label_format",
+    "auto",
+    ["auto", "index", "vector"],
+    "dataset.json labels: class indices, float vectors, or auto (indices when exact).",
+)
 flags.DEFINE_integer("columns", None, "grid: images per row (default: square grid).")
 flags.DEFINE_boolean("verify", False, "info: also read and check every record of every file.")
 flags.DEFINE_enum("split", "train", ["train", "validation"], "info: which split (StyleGAN2-ADA validation files).")
 
 # Cleaning (filter).
 flags.DEFINE_string("rank_file", None, "filter: a ranking.tsv that sg2tf-rank wrote for this dataset.")
-flags.DEFINE_float("drop_fraction", None, "filter: with --rank_file, leave out the lowest-ranked fraction "
-                   "(0.1: the worst 10% of the ranked images).")
-flags.DEFINE_string("drop_list", None, "filter: a text file of images to leave out, one per line: a source "
-                    "file name (ranking.tsv's name column) or a record index; '#' starts a comment line.")
+flags.DEFINE_float(
+    "drop_fraction",
+    None,
+    "filter: with --rank_file, leave out the lowest-ranked fraction (0.1: the worst 10% of the ranked images).",
+)
+flags.DEFINE_string(
+    "drop_list",
+    None,
+    "filter: a text file of images to leave out, one per line: a source "
+    "file name (ranking.tsv's name column) or a record index; '#' starts a comment line.",
+)
 
 _WRITE = ["shuffle", "resolutions", "encoding", "overwrite", "progress"]
 _IMAGES = ["resize", "resolution", "resize_filter", "convert_mode"]
 
 # name: (summary, required flags, optional flags)
 COMMANDS = {
-    "create_from_images": ("Create a dataset from a folder of images (validated before anything is written).",
-                           ["image_dir", "tfrecord_dir"], _IMAGES + _WRITE),
-    "create_from_hdf5": ("Create a dataset from a legacy HDF5 archive (largest data<R>x<R> array).",
-                         ["hdf5_filename", "tfrecord_dir"], _WRITE),
-    "create_cifar10": ("Create a dataset from CIFAR-10 (python version), with one-hot labels.",
-                       ["cifar10_dir", "tfrecord_dir"], ["ignore_labels"] + _WRITE),
-    "create_cifar100": ("Create a dataset from CIFAR-100 (python version), with one-hot fine labels.",
-                        ["cifar100_dir", "tfrecord_dir"], _WRITE),
-    "create_mnist": ("Create a dataset from MNIST (padded to 32x32, grayscale), with one-hot labels.",
-                     ["mnist_dir", "tfrecord_dir"], _WRITE),
-    "create_lsun": ("Create a dataset from one LSUN category LMDB (centre crop, resize).",
-                    ["lmdb_dir", "tfrecord_dir"], ["resolution", "max_images"] + _WRITE),
-    "create_synthetic": ("Create the demo dataset: coloured shapes, any resolution, optional labels.",
-                         ["tfrecord_dir"], ["num_images", "resolution", "seed", "labels"] + _WRITE),
-    "info": ("Print a dataset's resolutions, image count, channels, labels and file sizes as JSON.",
-             ["tfrecord_dir"], ["verify", "split", "progress"]),
-    "extract": ("Write every image as img%08d.png in record order, plus dataset.json with the labels.",
-                ["tfrecord_dir", "output_dir"], ["resolution", "label_format", "overwrite", "progress"]),
-    "compare": ("Compare two datasets record by record; exit status 1 if they differ.",
-                ["tfrecord_dir_a", "tfrecord_dir_b"], ["ignore_labels"]),
-    "grid": ("Save the first N images as a PNG grid.",
-             ["tfrecord_dir", "output"], ["num_images", "resolution", "columns", "overwrite"]),
-    "to_zip": ("Convert to the stylegan2-ada-pytorch format (.zip, or a folder) with dataset.json.",
-               ["tfrecord_dir", "dest"], ["resolution", "label_format", "overwrite", "progress"]),
-    "from_zip": ("Create a dataset from the stylegan2-ada-pytorch format (.zip or folder, dataset.json labels).",
-                 ["source", "tfrecord_dir"], _IMAGES + _WRITE),
-    "filter": ("Write a copy without the lowest-ranked images (--rank_file, --drop_fraction) or the listed ones "
-               "(--drop_list); records are copied as stored, with labels and source names.",
-               ["tfrecord_dir", "dest"], ["rank_file", "drop_fraction", "drop_list", "overwrite", "progress"]),
+    "create_from_images": (
+        "Create a dataset from a folder of images (validated before anything is written).",
+        ["image_dir", "tfrecord_dir"],
+        _IMAGES + _WRITE,
+    ),
+    "create_from_hdf5": (
+        "Create a dataset from a legacy HDF5 archive (largest data<R>x<R> array).",
+        ["hdf5_filename", "tfrecord_dir"],
+        _WRITE,
+    ),
+    "create_cifar10": (
+        "Create a dataset from CIFAR-10 (python version), with one-hot labels.",
+        ["cifar10_dir", "tfrecord_dir"],
+        ["ignore_labels"] + _WRITE,
+    ),
+    "create_cifar100": (
+        "Create a dataset from CIFAR-100 (python version), with one-hot fine labels.",
+        ["cifar100_dir", "tfrecord_dir"],
+        _WRITE,
+    ),
+    "create_mnist": (
+        "Create a dataset from MNIST (padded to 32x32, grayscale), with one-hot labels.",
+        ["mnist_dir", "tfrecord_dir"],
+        _WRITE,
+    ),
+    "create_lsun": (
+        "Create a dataset from one LSUN category LMDB (centre crop, resize).",
+        ["lmdb_dir", "tfrecord_dir"],
+        ["resolution", "max_images"] + _WRITE,
+    ),
+    "create_synthetic": (
+        "Create the demo dataset: coloured shapes, any resolution, optional labels.",
+        ["tfrecord_dir"],
+        ["num_images", "resolution", "seed", "labels"] + _WRITE,
+    ),
+    "info": (
+        "Print a dataset's resolutions, image count, channels, labels and file sizes as JSON.",
+        ["tfrecord_dir"],
+        ["verify", "split", "progress"],
+    ),
+    "extract": (
+        "Write every image as img%08d.png in record order, plus dataset.json with the labels.",
+        ["tfrecord_dir", "output_dir"],
+        ["resolution", "label_format", "overwrite", "progress"],
+    ),
+    "compare": (
+        "Compare two datasets record by record; exit status 1 if they differ.",
+        ["tfrecord_dir_a", "tfrecord_dir_b"],
+        ["ignore_labels"],
+    ),
+    "grid": (
+        "Save the first N images as a PNG grid.",
+        ["tfrecord_dir", "output"],
+        ["num_images", "resolution", "columns", "overwrite"],
+    ),
+    "to_zip": (
+        "Convert to the stylegan2-ada-pytorch format (.zip, or a folder) with dataset.json.",
+        ["tfrecord_dir", "dest"],
+        ["resolution", "label_format", "overwrite", "progress"],
+    ),
+    "from_zip": (
+        "Create a dataset from the stylegan2-ada-pytorch format (.zip or folder, dataset.json labels).",
+        ["source", "tfrecord_dir"],
+        _IMAGES + _WRITE,
+    ),
+    "filter": (
+        "Write a copy without the lowest-ranked images (--rank_file, --drop_fraction) or the listed ones "
+        "(--drop_list); records are copied as stored, with labels and source names.",
+        ["tfrecord_dir", "dest"],
+        ["rank_file", "drop_fraction", "drop_list", "overwrite", "progress"],
+    ),
 }

@@ -16,8 +16,7 @@ from absl import flags
 
 from sg2tf.constants import INFERENCE_PRECISIONS, NOISE_MODES, OP_IMPLS
 
-NETWORK_HELP = ("Network: NVlabs pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf "
-                "snapshot directory.")
+NETWORK_HELP = "Network: NVlabs pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf snapshot directory."
 
 
 def _caller():
@@ -91,9 +90,11 @@ def define_noise_mode(default="const", help="Noise mode.", exclude=(), seeded=Fa
     flags.DEFINE_enum("noise_mode", default, choices, help, module_name=_caller())
 
 
-PRECISION_HELP = ("How the network computes: auto (float32 on a CPU, the network's own mixed precision "
-                  "where a GPU is present), float32 (the official force_fp32=True outputs), network (as "
-                  "trained), float16 or bfloat16 (that type in the network's reduced-precision blocks).")
+PRECISION_HELP = (
+    "How the network computes: auto (float32 on a CPU, the network's own mixed precision "
+    "where a GPU is present), float32 (the official force_fp32=True outputs), network (as "
+    "trained), float16 or bfloat16 (that type in the network's reduced-precision blocks)."
+)
 
 
 def define_precision(default="auto", help=PRECISION_HELP, choices=INFERENCE_PRECISIONS):
@@ -112,6 +113,10 @@ def define_feature_networks(inception=None, vgg16=None, lpips=None):
 
 def define_verbose():
     """`--verbose`: show TensorFlow's start-up and INFO logs (`sg2tf.utils.console`)."""
-    flags.DEFINE_bool("verbose", False, "Show TensorFlow's start-up messages and INFO logs (default: "
-                      "only warnings and errors; also shown when $TF_CPP_MIN_LOG_LEVEL is set).",
-                      module_name=_caller())
+    flags.DEFINE_bool(
+        "verbose",
+        False,
+        "Show TensorFlow's start-up messages and INFO logs (default: "
+        "only warnings and errors; also shown when $TF_CPP_MIN_LOG_LEVEL is set).",
+        module_name=_caller(),
+    )

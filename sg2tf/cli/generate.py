@@ -12,8 +12,10 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import common
-from sg2tf.cli import generate_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,
+    generate_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 
@@ -48,25 +50,22 @@ def main(argv):
     if seeds is not None:
         progress = common.Progress(len(seeds), "generating")
         batches = sampling.generate_from_seeds(
-            G, seeds, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.class_idx, FLAGS.noise_mode,
-            FLAGS.batch)
+            G, seeds, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.class_idx, FLAGS.noise_mode, FLAGS.batch
+        )
         for chunk, images in batches:
             for seed, image in zip(chunk, images):
-                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"),
-                                            image)
+                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"), image)
                 written.append(image)
             progress.update(len(chunk))
     else:
         index = 0
         for images in sampling.generate_from_ws(G, ws, FLAGS.noise_mode, FLAGS.batch):
             for image in images:
-                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"proj{index:02d}.png"),
-                                            image)
+                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"proj{index:02d}.png"), image)
                 written.append(image)
                 index += 1
     if FLAGS.grid:
-        image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "grid.png"),
-                                    image_utils.make_grid(np.stack(written)))
+        image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "grid.png"), image_utils.make_grid(np.stack(written)))
     print(f"wrote {len(written)} images to {FLAGS.outdir}")
 
 

@@ -11,8 +11,10 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import common
-from sg2tf.cli import metrics_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,
+    metrics_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 
@@ -20,10 +22,10 @@ FLAGS = flags.FLAGS
 def main(argv):
     common.start(argv, FLAGS.ops)
     import sg2tf
-    from sg2tf.networks.precision import with_precision
     import sg2tf.data
     from sg2tf.data import DatasetError
     from sg2tf.metrics import features, runner
+    from sg2tf.networks.precision import with_precision
 
     try:
         names = runner.parse_metrics(FLAGS.metrics)
@@ -39,11 +41,12 @@ def main(argv):
         if G is None:
             raise ValueError(f"{FLAGS.network}: contains no generator")
         G = with_precision(G, FLAGS.precision)
-        if info is not None and (info.resolution != G.img_resolution
-                                 or info.channels != G.img_channels):
-            raise ValueError(f"dataset {FLAGS.data} has {info.resolution}x{info.resolution}x"
-                             f"{info.channels} images, the generator makes {G.img_resolution}x"
-                             f"{G.img_resolution}x{G.img_channels}")
+        if info is not None and (info.resolution != G.img_resolution or info.channels != G.img_channels):
+            raise ValueError(
+                f"dataset {FLAGS.data} has {info.resolution}x{info.resolution}x"
+                f"{info.channels} images, the generator makes {G.img_resolution}x"
+                f"{G.img_resolution}x{G.img_channels}"
+            )
         runner.check_labels(G, info)
         paths = {"inception": FLAGS.inception, "vgg16": FLAGS.vgg16, "lpips": FLAGS.lpips}
         for kind in {runner.METRICS[n].network for n in names}:  # fail before any work
@@ -56,10 +59,19 @@ def main(argv):
         output = os.path.join(FLAGS.network, f"metric-{'-'.join(names)}.jsonl")
     try:
         for record in runner.compute_metrics(
-                names, G, info, network_path=FLAGS.network, jsonl_path=output,
-                mirror=FLAGS.mirror, num_gen=FLAGS.num_gen, feature_paths=paths,
-                cache=runner.StatsCache() if FLAGS.cache else None, batch_size=FLAGS.batch,
-                seed=FLAGS.seed, progress_factory=common.Progress):
+            names,
+            G,
+            info,
+            network_path=FLAGS.network,
+            jsonl_path=output,
+            mirror=FLAGS.mirror,
+            num_gen=FLAGS.num_gen,
+            feature_paths=paths,
+            cache=runner.StatsCache() if FLAGS.cache else None,
+            batch_size=FLAGS.batch,
+            seed=FLAGS.seed,
+            progress_factory=common.Progress,
+        ):
             print(json.dumps(record, sort_keys=True), flush=True)
     except (ValueError, FileNotFoundError, DatasetError) as e:
         common.fail(str(e))

@@ -10,8 +10,10 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import common
-from sg2tf.cli import project_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,
+    project_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 
@@ -36,9 +38,9 @@ def main(argv):
     import numpy as np
 
     import sg2tf
-    from sg2tf.networks.precision import with_precision
     from sg2tf import sampling
     from sg2tf.metrics import features
+    from sg2tf.networks.precision import with_precision
     from sg2tf.tools import projection, video
     from sg2tf.utils import images as image_utils
 
@@ -61,12 +63,15 @@ def main(argv):
         common.fail(str(e))
 
     os.makedirs(FLAGS.outdir, exist_ok=True)
-    cfg = projection.ProjectionConfig(num_steps=FLAGS.num_steps, w_plus=FLAGS.w_plus,
-                                      optimize_noise=FLAGS.optimize_noise, seed=FLAGS.seed,
-                                      w_avg_samples=FLAGS.w_avg_samples)
+    cfg = projection.ProjectionConfig(
+        num_steps=FLAGS.num_steps,
+        w_plus=FLAGS.w_plus,
+        optimize_noise=FLAGS.optimize_noise,
+        seed=FLAGS.seed,
+        w_avg_samples=FLAGS.w_avg_samples,
+    )
     progress = common.Progress(FLAGS.num_steps, "projecting")
-    history, loss, noise = projection.project(G, target, distance, cfg, c=c,
-                                              progress=progress)
+    history, loss, noise = projection.project(G, target, distance, cfg, c=c, progress=progress)
     projection.save_projected_w(os.path.join(FLAGS.outdir, "projected_w.npz"), history[-1])
     image = projection.synthesize_with_noise(G, history[-1:], noise)[0]
     image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "proj.png"), image)
@@ -77,7 +82,7 @@ def main(argv):
             print(note)
         with video.VideoWriter(path, fps=60) as writer:
             for start in range(0, len(history), 16):
-                frames = projection.synthesize_with_noise(G, history[start:start + 16], noise)
+                frames = projection.synthesize_with_noise(G, history[start : start + 16], noise)
                 for frame in frames:
                     writer.append(np.concatenate([target, frame], axis=1))
     print(f"final loss {loss:.4g}; wrote {FLAGS.outdir}/projected_w.npz")

@@ -9,8 +9,12 @@ flags.DEFINE_string("target", None, "Target image (resized/cropped to the genera
 common.define_outdir("Output directory: projected_w.npz, proj.png, target.png.")
 flags.DEFINE_integer("num_steps", 1000, "Optimization steps.")
 flags.DEFINE_bool("w_plus", False, "Optimize one w per style input (W+) instead of one w.")
-flags.DEFINE_enum("distance", "lpips", ["lpips", "pixel"], "lpips: the official objective "
-                  "(needs vgg16_zhang_perceptual.pkl); pixel: mean squared error.")
+flags.DEFINE_enum(
+    "distance",
+    "lpips",
+    ["lpips", "pixel"],
+    "lpips: the official objective (needs vgg16_zhang_perceptual.pkl); pixel: mean squared error.",
+)
 common.define_feature_networks(lpips="The NVlabs vgg16_zhang_perceptual.pkl (default: cache).")
 flags.DEFINE_bool("optimize_noise", True, "Optimize the noise inputs too (official).")
 common.define_class_idx()

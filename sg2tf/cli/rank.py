@@ -17,8 +17,10 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import common
-from sg2tf.cli import rank_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,
+    rank_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 
@@ -49,14 +51,19 @@ def main(argv):
 
     progress = common.Progress(len(images) * FLAGS.shuffles, "scoring")
     try:
-        scores = rank.score_shuffles(D, images, labels, FLAGS.shuffles, FLAGS.batch,
-                                     FLAGS.seed, progress)
+        scores = rank.score_shuffles(D, images, labels, FLAGS.shuffles, FLAGS.batch, FLAGS.seed, progress)
     except ValueError as e:
         common.fail(str(e))
     order, mean, std = rank.ranking(scores)
     os.makedirs(FLAGS.outdir, exist_ok=True)
-    rank.write_tsv(os.path.join(FLAGS.outdir, "ranking.tsv"), order, mean, std, labels,
-                   None if names is None else names[:len(images)])
+    rank.write_tsv(
+        os.path.join(FLAGS.outdir, "ranking.tsv"),
+        order,
+        mean,
+        std,
+        labels,
+        None if names is None else names[: len(images)],
+    )
     stats = rank.stability(scores)
     with open(os.path.join(FLAGS.outdir, "stability.json"), "w") as f:
         json.dump(stats, f, indent=1)
@@ -64,15 +71,20 @@ def main(argv):
         bottom, top = rank.export_grids(images, order, FLAGS.export_percent)
         image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "bottom.png"), bottom)
         image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "top.png"), top)
-    print(f"ranked {len(images)} images over {FLAGS.shuffles} shuffles: score spread "
-          f"{stats['score_spread']:.4g}, mean std across shuffles {stats['mean_shuffle_std']:.3g}"
-          f" ({100 * stats['noise_ratio']:.1f}%), min Spearman {stats['min_spearman']:.3f}")
-    print(f"wrote {os.path.join(FLAGS.outdir, 'ranking.tsv')}"
-          + ("" if names is not None else " (the dataset records no source file names: images are "
-             "named by record index)"))
-    print(f"to drop the lowest-ranked 10%: sg2tf-dataset filter --tfrecord_dir={FLAGS.data} "
-          f"--output_dir=CLEANED_DIR --rank_file={os.path.join(FLAGS.outdir, 'ranking.tsv')} "
-          "--drop_fraction=0.1")
+    print(
+        f"ranked {len(images)} images over {FLAGS.shuffles} shuffles: score spread "
+        f"{stats['score_spread']:.4g}, mean std across shuffles {stats['mean_shuffle_std']:.3g}"
+        f" ({100 * stats['noise_ratio']:.1f}%), min Spearman {stats['min_spearman']:.3f}"
+    )
+    print(
+        f"wrote {os.path.join(FLAGS.outdir, 'ranking.tsv')}"
+        + ("" if names is not None else " (the dataset records no source file names: images are named by record index)")
+    )
+    print(
+        f"to drop the lowest-ranked 10%: sg2tf-dataset filter --tfrecord_dir={FLAGS.data} "
+        f"--output_dir=CLEANED_DIR --rank_file={os.path.join(FLAGS.outdir, 'ranking.tsv')} "
+        "--drop_fraction=0.1"
+    )
 
 
 def run():

@@ -9,8 +9,10 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import common
-from sg2tf.cli import style_mixing_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,
+    style_mixing_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 
@@ -18,8 +20,8 @@ FLAGS = flags.FLAGS
 def main(argv):
     common.start(argv, FLAGS.ops)
     import sg2tf
-    from sg2tf.networks.precision import with_precision
     from sg2tf import sampling
+    from sg2tf.networks.precision import with_precision
     from sg2tf.tools import style_mixing as sm
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import parse_range_list
@@ -40,17 +42,14 @@ def main(argv):
     total = len(set(rows + cols)) + len(rows) * len(cols)
     progress = common.Progress(total, "style mixing")
     row_images, col_images, mixed = sm.style_mixing(
-        G, rows, cols, styles, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.noise_mode,
-        FLAGS.class_idx, FLAGS.batch, progress)
+        G, rows, cols, styles, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.noise_mode, FLAGS.class_idx, FLAGS.batch, progress
+    )
     if FLAGS.save_cells:
         for i, row in enumerate(rows):
             for j, col in enumerate(cols):
-                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"{row}-{col}.png"),
-                                            mixed[i, j])
-    image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "grid.png"),
-                                sm.table_grid(row_images, col_images, mixed))
-    print(f"wrote {FLAGS.outdir}/grid.png ({len(rows)} rows x {len(cols)} columns, "
-          f"styles {styles})")
+                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"{row}-{col}.png"), mixed[i, j])
+    image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "grid.png"), sm.table_grid(row_images, col_images, mixed))
+    print(f"wrote {FLAGS.outdir}/grid.png ({len(rows)} rows x {len(cols)} columns, styles {styles})")
 
 
 def run():

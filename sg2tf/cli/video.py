@@ -11,8 +11,10 @@ import re
 
 from absl import flags
 
-from sg2tf.cli import common
-from sg2tf.cli import video_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,
+    video_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 
@@ -27,8 +29,8 @@ def parse_grid(spec):
 def main(argv):
     common.start(argv, FLAGS.ops)
     import sg2tf
-    from sg2tf.networks.precision import with_precision
     from sg2tf import sampling
+    from sg2tf.networks.precision import with_precision
     from sg2tf.tools import style_mixing as sm
     from sg2tf.tools import video
     from sg2tf.utils.seeds import parse_range_list
@@ -44,11 +46,9 @@ def main(argv):
             common.fail(f"{FLAGS.network}: contains no generator")
         G = with_precision(G, FLAGS.precision)
         sampling.class_labels(G, FLAGS.class_idx, 1)
-        common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff,
-                           class_idx=FLAGS.class_idx)
+        common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff, class_idx=FLAGS.class_idx)
         if FLAGS.kind == "interpolation":
-            ws = video.interpolation_ws(G, seeds, grid, steps=FLAGS.steps, loop=FLAGS.loop,
-                                        **common_args)
+            ws = video.interpolation_ws(G, seeds, grid, steps=FLAGS.steps, loop=FLAGS.loop, **common_args)
         elif FLAGS.kind == "circular":
             if len(seeds) < 2:
                 raise ValueError("--kind=circular needs two seeds")
@@ -58,12 +58,21 @@ def main(argv):
         else:
             cells = grid[0] * grid[1]
             if len(seeds) != cells:
-                raise ValueError(f"--kind={FLAGS.kind}: give one seed per grid cell "
-                                 f"({cells} for {FLAGS.grid}), got {len(seeds)}")
-            styles = (sm.parse_styles(FLAGS.styles, G.num_ws) if FLAGS.styles
-                      else video.style_range(FLAGS.kind, G.num_ws))
-            ws = video.style_walk_ws(G, seeds, parse_range_list(FLAGS.walk_seeds, "walk_seeds"),
-                                     styles, steps=FLAGS.steps, loop=FLAGS.loop, **common_args)
+                raise ValueError(
+                    f"--kind={FLAGS.kind}: give one seed per grid cell ({cells} for {FLAGS.grid}), got {len(seeds)}"
+                )
+            styles = (
+                sm.parse_styles(FLAGS.styles, G.num_ws) if FLAGS.styles else video.style_range(FLAGS.kind, G.num_ws)
+            )
+            ws = video.style_walk_ws(
+                G,
+                seeds,
+                parse_range_list(FLAGS.walk_seeds, "walk_seeds"),
+                styles,
+                steps=FLAGS.steps,
+                loop=FLAGS.loop,
+                **common_args,
+            )
     except (ValueError, FileNotFoundError, OSError) as e:
         common.fail(str(e))
 

@@ -85,14 +85,34 @@ def _decode_ref(serialized, shape, flip, dtype, index, filename):
     first = _first_bad(shape_ok, index)
     second = _first_bad(size_ok, index)
     checks = [
-        tf.debugging.Assert(tf.reduce_all(shape_ok), [tf.strings.join([
-            where, tf.strings.as_string(first), ": has shape [",
-            _join(tf.gather(shapes, tf.argmin(tf.cast(shape_ok, tf.int32)))),
-            f"], expected {list(shape)}"])]),
-        tf.debugging.Assert(tf.reduce_all(size_ok), [tf.strings.join([
-            where, tf.strings.as_string(second), ": holds ",
-            tf.strings.as_string(tf.gather(lengths, tf.argmin(tf.cast(size_ok, tf.int32)))),
-            f" data bytes, expected {num_bytes} (raw uint8 CHW)"])]),
+        tf.debugging.Assert(
+            tf.reduce_all(shape_ok),
+            [
+                tf.strings.join(
+                    [
+                        where,
+                        tf.strings.as_string(first),
+                        ": has shape [",
+                        _join(tf.gather(shapes, tf.argmin(tf.cast(shape_ok, tf.int32)))),
+                        f"], expected {list(shape)}",
+                    ]
+                )
+            ],
+        ),
+        tf.debugging.Assert(
+            tf.reduce_all(size_ok),
+            [
+                tf.strings.join(
+                    [
+                        where,
+                        tf.strings.as_string(second),
+                        ": holds ",
+                        tf.strings.as_string(tf.gather(lengths, tf.argmin(tf.cast(size_ok, tf.int32)))),
+                        f" data bytes, expected {num_bytes} (raw uint8 CHW)",
+                    ]
+                )
+            ],
+        ),
     ]
     with tf.control_dependencies(checks):
         flat = tf.io.decode_raw(data, tf.uint8)
@@ -110,8 +130,7 @@ def _custom_args(serialized_or_index, flip, dtype):
     return tf.cast(flip, tf.bool), byte_table(dtype)
 
 
-def decode_image_examples(serialized, shape, *, flip=None, dtype="uint8", index=None,
-                          filename="", impl=None):
+def decode_image_examples(serialized, shape, *, flip=None, dtype="uint8", index=None, filename="", impl=None):
     """A batch of serialized image records -> `[B, H, W, C]` images of `dtype`.
 
     Args:
@@ -137,12 +156,10 @@ def decode_image_examples(serialized, shape, *, flip=None, dtype="uint8", index=
     from sg2tf.ops import _custom
 
     flip, table = _custom_args(serialized, flip, dtype)
-    return _custom.decode_image_examples(serialized, index, flip, table, shape=list(shape),
-                                         filename=filename)
+    return _custom.decode_image_examples(serialized, index, flip, table, shape=list(shape), filename=filename)
 
 
-def read_image_records(filename, index, shape, record_bytes, num_records, *, flip=None,
-                       dtype="uint8"):
+def read_image_records(filename, index, shape, record_bytes, num_records, *, flip=None, dtype="uint8"):
     """Records number `index` of a file of fixed-size records -> `[B, H, W, C]` images.
 
     Compiled only (raises RuntimeError without the op library). Every record of
@@ -155,12 +172,17 @@ def read_image_records(filename, index, shape, record_bytes, num_records, *, fli
     """
     dtype = check_dtype(dtype)
     if dtype not in CUSTOM_DTYPES:
-        raise ValueError(f"read_image_records supports {[d.name for d in CUSTOM_DTYPES]}, "
-                         f"got {dtype.name}")
+        raise ValueError(f"read_image_records supports {[d.name for d in CUSTOM_DTYPES]}, got {dtype.name}")
     from sg2tf.ops import _custom
 
     index = tf.cast(index, tf.int64)
     flip, table = _custom_args(index, flip, dtype)
-    return _custom.read_image_records(index, flip, table, shape=[int(s) for s in shape],
-                                      filename=str(filename), record_bytes=int(record_bytes),
-                                      num_records=int(num_records))
+    return _custom.read_image_records(
+        index,
+        flip,
+        table,
+        shape=[int(s) for s in shape],
+        filename=str(filename),
+        record_bytes=int(record_bytes),
+        num_records=int(num_records),
+    )

@@ -19,8 +19,8 @@ import PIL.Image
 
 from sg2tf.data import format as fmt
 from sg2tf.data.errors import DatasetError
-from sg2tf.utils.progress import Progress
 from sg2tf.data.writer import ImageSource
+from sg2tf.utils.progress import Progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 RESIZE_MODES = ("center-crop", "pad")
@@ -150,8 +150,9 @@ def _square(img, resize):
     return canvas
 
 
-def image_source(source, *, resize=None, resolution=None, convert_mode=None, resize_filter="lanczos",
-                 progress=True, num_threads=None):
+def image_source(
+    source, *, resize=None, resolution=None, convert_mode=None, resize_filter="lanczos", progress=True, num_threads=None
+):
     """Validates the images of a folder (recursive) or ZIP and returns an `ImageSource`.
 
     Args:
@@ -216,8 +217,9 @@ def image_source(source, *, resize=None, resolution=None, convert_mode=None, res
                 problems.extend((n, f"size {size[0]}x{size[1]} is not square") for n, size, _ in good if size == main)
                 hints.add("--resize=center-crop or pad makes images square")
             elif not fmt.is_power_of_two(main[0]) or main[0] < 4:
-                problems.extend((n, f"size {size[0]}x{size[1]} is not a power of two >= 4")
-                                for n, size, _ in good if size == main)
+                problems.extend(
+                    (n, f"size {size[0]}x{size[1]} is not a power of two >= 4") for n, size, _ in good if size == main
+                )
                 hints.add("--resolution (with --resize) scales images to a power of two")
         if main is not None and resolution is not None and main[0] != main[1]:
             problems.extend((n, f"size {size[0]}x{size[1]} is not square") for n, size, _ in good if size == main)
@@ -238,7 +240,9 @@ def image_source(source, *, resize=None, resolution=None, convert_mode=None, res
         raise DatasetError(
             f"{files.where(first[0])}: {first[1]}\n"
             f"{len(problems)} of {len(names)} images in {source} cannot be used; nothing was written:\n"
-            + "\n".join(lines) + hint)
+            + "\n".join(lines)
+            + hint
+        )
     if target < 4 or not fmt.is_power_of_two(target):
         raise DatasetError(f"resolution {target} is not a power of two >= 4")
 
@@ -258,14 +262,28 @@ def image_source(source, *, resize=None, resolution=None, convert_mode=None, res
             raise DatasetError(f"{files.where(name)}: decodes to {array.dtype}, expected 8-bit")
         return array[np.newaxis] if array.ndim == 2 else array.transpose(2, 0, 1)
 
-    return ImageSource(num_images=len(names), resolution=target, channels=channels, load=load, labels=labels,
-                       describe=lambda i: files.where(names[i]), names=list(names))
+    return ImageSource(
+        num_images=len(names),
+        resolution=target,
+        channels=channels,
+        load=load,
+        labels=labels,
+        describe=lambda i: files.where(names[i]),
+        names=list(names),
+    )
 
 
 def _describe_mode(mode):
     return {
-        "P": "palette", "PA": "palette with alpha", "RGBA": "alpha channel", "LA": "alpha channel",
-        "CMYK": "CMYK", "YCbCr": "YCbCr", "1": "1-bit", "F": "32-bit float", "I": "32-bit integer",
+        "P": "palette",
+        "PA": "palette with alpha",
+        "RGBA": "alpha channel",
+        "LA": "alpha channel",
+        "CMYK": "CMYK",
+        "YCbCr": "YCbCr",
+        "1": "1-bit",
+        "F": "32-bit float",
+        "I": "32-bit integer",
     }.get(mode, "16-bit" if mode.startswith("I;16") else "not L or RGB")
 
 

@@ -55,9 +55,7 @@ class DatasetInfo:
         resolution = self.resolution if resolution is None else int(resolution)
         if resolution not in self.files:
             missing = posixpath.join(self.path, fmt.tfrecord_filename(self.name, resolution))
-            raise DatasetError(
-                f"{missing}: no such file; dataset {self.path} has resolutions {list(self.resolutions)}"
-            )
+            raise DatasetError(f"{missing}: no such file; dataset {self.path} has resolutions {list(self.resolutions)}")
         return self.files[resolution]
 
 
@@ -134,8 +132,17 @@ def read_info(path, split="train"):
         label_size = labels.shape[1]
 
     return DatasetInfo(
-        path=path, name=name, resolution=top, channels=channels, count=count, label_size=label_size,
-        resolutions=resolutions, encoding=encoding, files=dict(files), label_file=label_file, split=split,
+        path=path,
+        name=name,
+        resolution=top,
+        channels=channels,
+        count=count,
+        label_size=label_size,
+        resolutions=resolutions,
+        encoding=encoding,
+        files=dict(files),
+        label_file=label_file,
+        split=split,
     )
 
 
@@ -160,7 +167,9 @@ def load_labels(label_file):
     except Exception as e:
         raise DatasetError(f"{label_file}: not a readable .npy labels file ({e})") from None
     if labels.ndim != 2 or not (np.issubdtype(labels.dtype, np.number) or labels.dtype == np.bool_):
-        raise DatasetError(f"{label_file}: labels must be a numeric [N, label_size] array, got {labels.dtype} {labels.shape}")
+        raise DatasetError(
+            f"{label_file}: labels must be a numeric [N, label_size] array, got {labels.dtype} {labels.shape}"
+        )
     return labels.astype(np.float32)
 
 

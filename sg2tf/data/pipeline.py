@@ -22,9 +22,9 @@ PNG-encoded datasets are decoded per record, in parallel, before batching.
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.data import image_records as records_ops
 from sg2tf.data import info as info_lib
 from sg2tf.ops import dispatch
-from sg2tf.data import image_records as records_ops
 
 _READ_BUFFER_BYTES = 16 << 20
 _AUTO_SHUFFLE_BYTES = 1 << 30  # default shuffle window: about 1 GiB of records
@@ -141,8 +141,8 @@ def make_dataset(
             serialized, labels, index = batch
             flip = None if coins is None else coins(step, tf.shape(serialized)[0])
             images = records_ops.decode_image_examples(
-                serialized, shape, flip=flip, dtype=dtype, index=index, filename=filename,
-                impl=impl)
+                serialized, shape, flip=flip, dtype=dtype, index=index, filename=filename, impl=impl
+            )
             return images, labels
     else:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
@@ -216,8 +216,7 @@ def _compiled_reader(info, filename, shape, dtype, impl):
         return None
 
     def reader(index, flip):
-        return records_ops.read_image_records(filename, index, shape, record_bytes, info.count,
-                                              flip=flip, dtype=dtype)
+        return records_ops.read_image_records(filename, index, shape, record_bytes, info.count, flip=flip, dtype=dtype)
 
     return reader
 
@@ -236,10 +235,20 @@ def _png_record_parser(filename, shape):
         features = tf.io.parse_single_example(serialized, records_ops.FEATURES)
         index1 = tf.reshape(index, [1])
         checks = [
-            _check(tf.reshape(tf.reduce_all(features["shape"] == expected), [1]), index1, filename,
-                   f"has a shape other than {list(shape)}:", features["shape"]),
-            _check(tf.reshape(tf.strings.substr(features["data"], 0, 8) == b"\x89PNG\r\n\x1a\n", [1]),
-                   index1, filename, "is not PNG data although the dataset is PNG encoded", index1),
+            _check(
+                tf.reshape(tf.reduce_all(features["shape"] == expected), [1]),
+                index1,
+                filename,
+                f"has a shape other than {list(shape)}:",
+                features["shape"],
+            ),
+            _check(
+                tf.reshape(tf.strings.substr(features["data"], 0, 8) == b"\x89PNG\r\n\x1a\n", [1]),
+                index1,
+                filename,
+                "is not PNG data although the dataset is PNG encoded",
+                index1,
+            ),
         ]
         with tf.control_dependencies(checks):
             image = tf.io.decode_png(features["data"], channels=channels)
@@ -259,7 +268,8 @@ def _coin_flipper(mirror, seed, pipeline_id, num_pipelines):
             coin = tf.random.uniform([n])
         else:  # one stateless stream per (seed, batch, input pipeline)
             coin = tf.random.stateless_uniform(
-                [n], seed=tf.stack([tf.constant(seed, tf.int64), step * num_pipelines + pipeline_id]))
+                [n], seed=tf.stack([tf.constant(seed, tf.int64), step * num_pipelines + pipeline_id])
+            )
         return coin < 0.5
 
     return coins

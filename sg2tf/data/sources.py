@@ -32,12 +32,20 @@ def _onehot(labels, num_classes, where):
 def _array_source(images, labels, where):
     """An ImageSource over an in-memory `[N, C, H, W]` uint8 array."""
     if images.ndim != 4 or images.dtype != np.uint8 or images.shape[1] not in (1, 3):
-        raise DatasetError(f"{where}: expected uint8 [N, C, H, W] images with C in (1, 3), got {images.dtype} {list(images.shape)}")
+        raise DatasetError(
+            f"{where}: expected uint8 [N, C, H, W] images with C in (1, 3), got {images.dtype} {list(images.shape)}"
+        )
     n, c, h, w = images.shape
     if h != w or h < 4 or not fmt.is_power_of_two(h):
         raise DatasetError(f"{where}: images are {h}x{w}; they must be square with a power-of-two size >= 4")
-    return ImageSource(num_images=n, resolution=h, channels=c, load=lambda i: images[i], labels=labels,
-                       describe=lambda i: f"{where}: image {i}")
+    return ImageSource(
+        num_images=n,
+        resolution=h,
+        channels=c,
+        load=lambda i: images[i],
+        labels=labels,
+        describe=lambda i: f"{where}: image {i}",
+    )
 
 
 def _import_extra(module, command, extra):
@@ -65,7 +73,9 @@ def hdf5_source(hdf5_filename):
     where = f"{hdf5_filename}:{data.name}"
     n, c, h, w = data.shape
     if data.dtype != np.uint8 or c not in (1, 3) or h != w or h < 4 or not fmt.is_power_of_two(h):
-        raise DatasetError(f"{where}: expected uint8 [N, C, R, R], C in (1, 3), R a power of two; got {data.dtype} {list(data.shape)}")
+        raise DatasetError(
+            f"{where}: expected uint8 [N, C, R, R], C in (1, 3), R a power of two; got {data.dtype} {list(data.shape)}"
+        )
     labels = None
     npy = os.path.splitext(hdf5_filename)[0] + "-labels.npy"
     if os.path.isfile(npy):
@@ -73,8 +83,15 @@ def hdf5_source(hdf5_filename):
         if labels.ndim != 2 or labels.shape[0] != n:
             raise DatasetError(f"{npy}: labels of shape {list(labels.shape)} do not fit {n} images in {where}")
     # h5py is not safe to read from several threads: load one image at a time, in order.
-    return ImageSource(num_images=n, resolution=h, channels=c, load=lambda i: data[i], labels=labels,
-                       describe=lambda i: f"{where}[{i}]", thread_safe=False)
+    return ImageSource(
+        num_images=n,
+        resolution=h,
+        channels=c,
+        load=lambda i: data[i],
+        labels=labels,
+        describe=lambda i: f"{where}[{i}]",
+        thread_safe=False,
+    )
 
 
 def _read_member(path, member):
@@ -141,7 +158,7 @@ def _read_idx(path, magic, ndim):
     header = 4 + 4 * ndim
     if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
         raise DatasetError(f"{path}: not an IDX file with magic {magic:#x}")
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(raw, np.uint8, offset=header)
     if body.size != int(np.prod(dims)):
         raise DatasetError(f"{path}: {body.size} bytes of data for dimensions {dims} (truncated?)")
@@ -188,5 +205,10 @@ def lsun_source(lmdb_dir, resolution=256, max_images=None):
         img = img.resize((resolution, resolution), PIL.Image.LANCZOS)
         return np.asarray(img).transpose(2, 0, 1)
 
-    return ImageSource(num_images=len(keys), resolution=resolution, channels=3, load=load,
-                       describe=lambda i: f"{lmdb_dir}: key {keys[i].decode(errors='replace')}")
+    return ImageSource(
+        num_images=len(keys),
+        resolution=resolution,
+        channels=3,
+        load=load,
+        describe=lambda i: f"{lmdb_dir}: key {keys[i].decode(errors='replace')}",
+    )

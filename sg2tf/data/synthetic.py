@@ -44,8 +44,10 @@ def draw_shape(shape, resolution, rng):
         draw.rectangle([cx - h, cy - h, cx + h, cy + h], fill=foreground)
     elif name == "triangle":
         angle = rng.uniform(0, 2 * np.pi)
-        points = [(cx + radius * np.cos(angle + k * 2 * np.pi / 3), cy + radius * np.sin(angle + k * 2 * np.pi / 3))
-                  for k in range(3)]
+        points = [
+            (cx + radius * np.cos(angle + k * 2 * np.pi / 3), cy + radius * np.sin(angle + k * 2 * np.pi / 3))
+            for k in range(3)
+        ]
         draw.polygon(points, fill=foreground)
     else:  # cross: two bars
         w = radius * 0.3
@@ -67,5 +69,11 @@ def synthetic_source(num_images, resolution=32, seed=0, labels=False):
         return draw_shape(int(classes[i]), resolution, rng).transpose(2, 0, 1)
 
     onehot = np.eye(len(SHAPES), dtype=np.float32)[classes] if labels else None
-    return ImageSource(num_images=num_images, resolution=resolution, channels=3, load=load, labels=onehot,
-                       describe=lambda i: f"synthetic image {i}")
+    return ImageSource(
+        num_images=num_images,
+        resolution=resolution,
+        channels=3,
+        load=load,
+        labels=onehot,
+        describe=lambda i: f"synthetic image {i}",
+    )

@@ -19,8 +19,7 @@ import PIL.Image
 import tensorflow as tf
 
 from sg2tf.data import info as info_lib
-from sg2tf.data import output
-from sg2tf.data import records
+from sg2tf.data import output, records
 from sg2tf.data.errors import DatasetError
 from sg2tf.data.images import archive_name
 from sg2tf.utils.progress import Progress
@@ -31,7 +30,9 @@ LABEL_FORMATS = ("auto", "index", "vector")
 def _png(image, compress_level=6):
     hwc = np.ascontiguousarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
     buf = io.BytesIO()
-    PIL.Image.fromarray(hwc, "L" if image.shape[0] == 1 else "RGB").save(buf, format="png", compress_level=compress_level)
+    PIL.Image.fromarray(hwc, "L" if image.shape[0] == 1 else "RGB").save(
+        buf, format="png", compress_level=compress_level
+    )
     return buf.getvalue()
 
 
@@ -76,6 +77,7 @@ def extract(tfrecord_dir, output_dir, *, resolution=None, label_format="auto", o
     output.check_output(output_dir, overwrite)
     info_lib.read_info(tfrecord_dir)  # fail before creating anything
     with output.atomic_dir(output_dir, overwrite) as temp:
+
         def save(name, data):
             with tf.io.gfile.GFile(posixpath.join(temp, name), "wb") as f:
                 f.write(data)
@@ -102,6 +104,7 @@ def to_zip(tfrecord_dir, dest, *, resolution=None, label_format="auto", overwrit
                     os.remove(local)
             return info
     with output.atomic_dir(dest, overwrite) as temp:
+
         def save(name, data):
             path = posixpath.join(temp, name)
             tf.io.gfile.makedirs(posixpath.dirname(path))
@@ -143,8 +146,14 @@ def compare(dir_a, dir_b, *, ignore_labels=False, max_listed=10):
             bad = np.nonzero(np.any(la[:n] != lb[:n], axis=1))[0]
             num_diff += len(bad)
             diffs.extend(f"label {i} differs" for i in bad[: max(0, max_listed - len(diffs))])
-    return {"identical": not diffs and num_diff == 0, "count_a": a.count, "count_b": b.count,
-            "resolutions": common, "differences": diffs, "num_different": num_diff}
+    return {
+        "identical": not diffs and num_diff == 0,
+        "count_a": a.count,
+        "count_b": b.count,
+        "resolutions": common,
+        "differences": diffs,
+        "num_different": num_diff,
+    }
 
 
 def grid(tfrecord_dir, output_png, *, num_images=64, resolution=None, columns=None, overwrite=False):
@@ -158,7 +167,7 @@ def grid(tfrecord_dir, output_png, *, num_images=64, resolution=None, columns=No
     canvas = np.zeros([info.channels, rows * r, cols * r], np.uint8)
     for i, image in enumerate(images):
         y, x = divmod(i, cols)
-        canvas[:, y * r:(y + 1) * r, x * r:(x + 1) * r] = image
+        canvas[:, y * r : (y + 1) * r, x * r : (x + 1) * r] = image
     with output.atomic_file(output_png, overwrite) as temp:
         with tf.io.gfile.GFile(temp, "wb") as f:
             f.write(_png(canvas))
@@ -170,10 +179,16 @@ def summary(tfrecord_dir, split="train"):
     info = info_lib.read_info(tfrecord_dir, split=split)
     sizes = {r: tf.io.gfile.stat(f).length for r, f in info.files.items()}
     out = {
-        "path": info.path, "name": info.name, "split": info.split,
-        "resolution": info.resolution, "resolutions": list(info.resolutions),
-        "count": info.count, "channels": info.channels, "encoding": info.encoding,
-        "label_size": info.label_size, "label_file": info.label_file,
+        "path": info.path,
+        "name": info.name,
+        "split": info.split,
+        "resolution": info.resolution,
+        "resolutions": list(info.resolutions),
+        "count": info.count,
+        "channels": info.channels,
+        "encoding": info.encoding,
+        "label_size": info.label_size,
+        "label_file": info.label_file,
         "file_bytes": {str(r): sizes[r] for r in info.resolutions},
         "total_bytes": sum(sizes.values()) + (tf.io.gfile.stat(info.label_file).length if info.label_file else 0),
     }

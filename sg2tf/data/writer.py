@@ -11,7 +11,7 @@ import io
 import os
 import posixpath
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -58,8 +58,7 @@ class DatasetWriter:
       encoding: "raw" (official: uncompressed CHW bytes) or "png" (lossless, much smaller).
     """
 
-    def __init__(self, tfrecord_dir, resolution, channels, *, resolutions="all", encoding="raw",
-                 overwrite=False):
+    def __init__(self, tfrecord_dir, resolution, channels, *, resolutions="all", encoding="raw", overwrite=False):
         if channels not in (1, 3):
             raise DatasetError(f"images must have 1 or 3 channels, got {channels}")
         if resolution < 4 or not fmt.is_power_of_two(resolution):
@@ -94,7 +93,8 @@ class DatasetWriter:
     def add_image(self, image):
         if image.shape != self.shape or image.dtype != np.uint8:
             raise DatasetError(
-                f"image {self.num_images}: {image.dtype} {list(image.shape)}, expected uint8 {list(self.shape)}")
+                f"image {self.num_images}: {image.dtype} {list(image.shape)}, expected uint8 {list(self.shape)}"
+            )
         for writer, level in zip(self._writers, fmt.pyramid(image, self.min_resolution)):
             writer.write(fmt.encode_example(level, self.encoding))
         self.num_images += 1
@@ -155,8 +155,17 @@ def _ordered_loads(load, indices, num_threads):
             yield i, future.result()
 
 
-def write_dataset(tfrecord_dir, source, *, shuffle=True, resolutions="all", encoding="raw",
-                  overwrite=False, progress=True, num_threads=None):
+def write_dataset(
+    tfrecord_dir,
+    source,
+    *,
+    shuffle=True,
+    resolutions="all",
+    encoding="raw",
+    overwrite=False,
+    progress=True,
+    num_threads=None,
+):
     """Writes `source` (an `ImageSource`) as a TFRecord dataset; returns its `DatasetInfo`.
 
     With `shuffle` the images and labels go in the official tool's shuffled order
@@ -176,12 +185,20 @@ def write_dataset(tfrecord_dir, source, *, shuffle=True, resolutions="all", enco
     def load(i):
         image = source.load(int(i))
         if image.shape != (source.channels, source.resolution, source.resolution) or image.dtype != np.uint8:
-            raise DatasetError(f"{source.describe(int(i))}: {image.dtype} {list(image.shape)}, expected uint8 "
-                               f"{[source.channels, source.resolution, source.resolution]}")
+            raise DatasetError(
+                f"{source.describe(int(i))}: {image.dtype} {list(image.shape)}, expected uint8 "
+                f"{[source.channels, source.resolution, source.resolution]}"
+            )
         return image
 
-    with DatasetWriter(tfrecord_dir, source.resolution, source.channels, resolutions=resolutions,
-                       encoding=encoding, overwrite=overwrite) as writer:
+    with DatasetWriter(
+        tfrecord_dir,
+        source.resolution,
+        source.channels,
+        resolutions=resolutions,
+        encoding=encoding,
+        overwrite=overwrite,
+    ) as writer:
         with Progress(source.num_images, f"Writing {tfrecord_dir}", enabled=progress) as bar:
             for _, image in _ordered_loads(load, order, num_threads):
                 writer.add_image(image)

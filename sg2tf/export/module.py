@@ -19,7 +19,6 @@ default). Everything is traced with the reference ops (`dispatch.impl_scope('ref
 exports hold stock TensorFlow ops.
 """
 
-
 import tensorflow as tf
 
 from sg2tf.export import numpy_rng
@@ -29,7 +28,7 @@ from sg2tf.ops import dispatch
 EXPORT_NOISE_MODES = ("const", "none")
 SIGNATURES = ("serving_default", "mapping", "synthesis", "synthesis_float", "generate_seeds")
 TFLITE_SIGNATURES = ("serving_default", "mapping", "synthesis", "synthesis_float")
-MAX_SEED = 2 ** 32 - 1
+MAX_SEED = 2**32 - 1
 
 
 def to_uint8(images):
@@ -72,17 +71,19 @@ class GeneratorModule(tf.Module):
         rely on the fixed input shapes.
     """
 
-    def __init__(self, G, noise_mode="const", truncation_cutoff=None, batch=None,
-                 validate=True, name="sg2tf_generator"):
+    def __init__(
+        self, G, noise_mode="const", truncation_cutoff=None, batch=None, validate=True, name="sg2tf_generator"
+    ):
         super().__init__(name=name)
         if noise_mode not in EXPORT_NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {EXPORT_NOISE_MODES} for an export "
-                             f"(random noise is not reproducible), got {noise_mode!r}")
+            raise ValueError(
+                f"noise_mode must be one of {EXPORT_NOISE_MODES} for an export "
+                f"(random noise is not reproducible), got {noise_mode!r}"
+            )
         if batch is not None and int(batch) < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         if truncation_cutoff is not None and not 0 <= int(truncation_cutoff) <= G.num_ws:
-            raise ValueError(f"truncation_cutoff must be in [0, {G.num_ws}], got "
-                             f"{truncation_cutoff}")
+            raise ValueError(f"truncation_cutoff must be in [0, {G.num_ws}], got {truncation_cutoff}")
         self._holder = _Untracked(G)
         self.noise_mode = noise_mode
         self.truncation_cutoff = None if truncation_cutoff is None else int(truncation_cutoff)
@@ -110,15 +111,26 @@ class GeneratorModule(tf.Module):
         if not self.validate:
             return psi
         return tf.debugging.assert_all_finite(
-            psi, "truncation_psi must be a finite number (1 = no truncation, e.g. 0.7)")
+            psi, "truncation_psi must be a finite number (1 = no truncation, e.g. 0.7)"
+        )
 
     def _check_batch(self, x, reference, what):
         if not self.validate:
             return x
         ok = tf.equal(tf.shape(x)[0], tf.shape(reference)[0])
-        with tf.control_dependencies([tf.debugging.Assert(
-                ok, [f"{what} must have as many rows as z (or seeds); got", tf.shape(x)[0],
-                     "and", tf.shape(reference)[0]])]):
+        with tf.control_dependencies(
+            [
+                tf.debugging.Assert(
+                    ok,
+                    [
+                        f"{what} must have as many rows as z (or seeds); got",
+                        tf.shape(x)[0],
+                        "and",
+                        tf.shape(reference)[0],
+                    ],
+                )
+            ]
+        ):
             return tf.identity(x)
 
     def _mapping(self, z, c, psi):
@@ -126,8 +138,7 @@ class GeneratorModule(tf.Module):
         psi = self._check_psi(psi)
         if c is not None:
             c = self._check_finite(self._check_batch(c, z, "c"), "c")
-        return self._G.mapping(z, c, truncation_psi=psi,
-                               truncation_cutoff=self.truncation_cutoff)
+        return self._G.mapping(z, c, truncation_psi=psi, truncation_cutoff=self.truncation_cutoff)
 
     def _synthesis(self, ws):
         return self._G.synthesis(ws, noise_mode=self.noise_mode)
@@ -135,8 +146,9 @@ class GeneratorModule(tf.Module):
     def _seeds_to_z(self, seeds):
         if self.validate:
             ok = tf.logical_and(tf.reduce_all(seeds >= 0), tf.reduce_all(seeds <= MAX_SEED))
-            with tf.control_dependencies([tf.debugging.Assert(
-                    ok, ["seeds must be in [0, 2**32 - 1]; got", seeds], summarize=16)]):
+            with tf.control_dependencies(
+                [tf.debugging.Assert(ok, ["seeds must be in [0, 2**32 - 1]; got", seeds], summarize=16)]
+            ):
                 seeds = tf.identity(seeds)
         return numpy_rng.randn_from_seeds(seeds, self.z_dim)
 
@@ -156,6 +168,7 @@ class GeneratorModule(tf.Module):
         conditional = self.c_dim > 0
 
         if conditional:
+
             def serving_default(z, c, truncation_psi):
                 return {"images": to_uint8(self._synthesis(self._mapping(z, c, truncation_psi)))}
 
@@ -169,17 +182,16 @@ class GeneratorModule(tf.Module):
             latent_specs = [z_spec, c_spec, psi_spec]
             seed_specs = [seeds_spec, c_spec, psi_spec]
         else:
+
             def serving_default(z, truncation_psi):
-                return {"images": to_uint8(self._synthesis(self._mapping(z, None,
-                                                                         truncation_psi)))}
+                return {"images": to_uint8(self._synthesis(self._mapping(z, None, truncation_psi)))}
 
             def mapping(z, truncation_psi):
                 return {"ws": self._mapping(z, None, truncation_psi)}
 
             def generate_seeds(seeds, truncation_psi):
                 z = self._seeds_to_z(seeds)
-                return {"images": to_uint8(self._synthesis(self._mapping(z, None,
-                                                                         truncation_psi)))}
+                return {"images": to_uint8(self._synthesis(self._mapping(z, None, truncation_psi)))}
 
             latent_specs = [z_spec, psi_spec]
             seed_specs = [seeds_spec, psi_spec]
@@ -192,15 +204,17 @@ class GeneratorModule(tf.Module):
             ws = self._check_finite(ws, "ws")
             return {"images": tf.identity(self._synthesis(ws))}
 
-        bodies = {"serving_default": (serving_default, latent_specs),
-                  "mapping": (mapping, latent_specs),
-                  "synthesis": (synthesis, [ws_spec]),
-                  "synthesis_float": (synthesis_float, [ws_spec]),
-                  "generate_seeds": (generate_seeds, seed_specs)}
+        bodies = {
+            "serving_default": (serving_default, latent_specs),
+            "mapping": (mapping, latent_specs),
+            "synthesis": (synthesis, [ws_spec]),
+            "synthesis_float": (synthesis_float, [ws_spec]),
+            "generate_seeds": (generate_seeds, seed_specs),
+        }
         self._functions = {
-            name: tf.function(_with_ref_ops(body), input_signature=specs,
-                              autograph=False)
-            for name, (body, specs) in bodies.items()}
+            name: tf.function(_with_ref_ops(body), input_signature=specs, autograph=False)
+            for name, (body, specs) in bodies.items()
+        }
         # Attributes make the functions part of the saved object graph.
         for key, fn in self._functions.items():
             setattr(self, key, fn)
@@ -214,10 +228,17 @@ class GeneratorModule(tf.Module):
 
     def metadata(self):
         """Facts a client needs, written next to the export as JSON."""
-        return {"z_dim": self.z_dim, "c_dim": self.c_dim, "w_dim": self.w_dim,
-                "num_ws": self.num_ws, "img_resolution": self.img_resolution,
-                "img_channels": self.img_channels, "noise_mode": self.noise_mode,
-                "truncation_cutoff": self.truncation_cutoff, "batch": self.batch,
-                "compute_precision": precision_lib.describe(self._G),
-                "seed_rule": "np.random.RandomState(seed).randn(1, z_dim) as float32",
-                "image_rule": "clip(x * 127.5 + 128, 0, 255) cast to uint8"}
+        return {
+            "z_dim": self.z_dim,
+            "c_dim": self.c_dim,
+            "w_dim": self.w_dim,
+            "num_ws": self.num_ws,
+            "img_resolution": self.img_resolution,
+            "img_channels": self.img_channels,
+            "noise_mode": self.noise_mode,
+            "truncation_cutoff": self.truncation_cutoff,
+            "batch": self.batch,
+            "compute_precision": precision_lib.describe(self._G),
+            "seed_rule": "np.random.RandomState(seed).randn(1, z_dim) as float32",
+            "image_rule": "clip(x * 127.5 + 128, 0, 255) cast to uint8",
+        }

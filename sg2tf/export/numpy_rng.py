@@ -41,42 +41,39 @@ def _seed_state(seeds):
 
     def body(pos, value, keys):
         shifted = tf.bitwise.right_shift(value, _u64(30))
-        value = tf.bitwise.bitwise_and(
-            mult * tf.bitwise.bitwise_xor(value, shifted) + tf.cast(pos, tf.uint64), mask)
+        value = tf.bitwise.bitwise_and(mult * tf.bitwise.bitwise_xor(value, shifted) + tf.cast(pos, tf.uint64), mask)
         return pos + 1, value, keys.write(pos, value)
 
-    _, _, keys = tf.while_loop(lambda pos, value, keys: pos < N, body,
-                               (tf.constant(1, tf.int32), first, keys),
-                               parallel_iterations=1)
+    _, _, keys = tf.while_loop(
+        lambda pos, value, keys: pos < N, body, (tf.constant(1, tf.int32), first, keys), parallel_iterations=1
+    )
     return tf.transpose(keys.stack(), [1, 0])
 
 
 def _twist_part(cur, nxt, far):
     """New key words from key[i], key[i + 1] and key[i + M] (or its new value)."""
-    y = tf.bitwise.bitwise_or(tf.bitwise.bitwise_and(cur, _u64(UPPER_MASK)),
-                              tf.bitwise.bitwise_and(nxt, _u64(LOWER_MASK)))
+    y = tf.bitwise.bitwise_or(
+        tf.bitwise.bitwise_and(cur, _u64(UPPER_MASK)), tf.bitwise.bitwise_and(nxt, _u64(LOWER_MASK))
+    )
     mag = tf.bitwise.bitwise_and(y, _u64(1)) * _u64(MATRIX_A)
-    return tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(far, tf.bitwise.right_shift(y, _u64(1))),
-                                  mag)
+    return tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(far, tf.bitwise.right_shift(y, _u64(1))), mag)
 
 
 def _twist(key):
     """`mt19937_gen` on `[B, 624]`: the sequential recurrence in four vector steps
     (each step only reads words that earlier steps have finished)."""
     k = N - M  # 227
-    a = _twist_part(key[:, 0:k], key[:, 1:k + 1], key[:, M:N])                # i in [0, 227)
-    b = _twist_part(key[:, k:2 * k], key[:, k + 1:2 * k + 1], a)              # [227, 454)
-    c = _twist_part(key[:, 2 * k:N - 1], key[:, 2 * k + 1:N], b[:, :N - 1 - 2 * k])  # [454, 623)
-    d = _twist_part(key[:, N - 1:N], a[:, 0:1], b[:, M - 1 - k:M - k])  # i = 623
+    a = _twist_part(key[:, 0:k], key[:, 1 : k + 1], key[:, M:N])  # i in [0, 227)
+    b = _twist_part(key[:, k : 2 * k], key[:, k + 1 : 2 * k + 1], a)  # [227, 454)
+    c = _twist_part(key[:, 2 * k : N - 1], key[:, 2 * k + 1 : N], b[:, : N - 1 - 2 * k])  # [454, 623)
+    d = _twist_part(key[:, N - 1 : N], a[:, 0:1], b[:, M - 1 - k : M - k])  # i = 623
     return tf.concat([a, b, c, d], axis=1)
 
 
 def _temper(y):
     y = tf.bitwise.bitwise_xor(y, tf.bitwise.right_shift(y, _u64(11)))
-    y = tf.bitwise.bitwise_xor(
-        y, tf.bitwise.bitwise_and(tf.bitwise.left_shift(y, _u64(7)), _u64(0x9D2C5680)))
-    y = tf.bitwise.bitwise_xor(
-        y, tf.bitwise.bitwise_and(tf.bitwise.left_shift(y, _u64(15)), _u64(0xEFC60000)))
+    y = tf.bitwise.bitwise_xor(y, tf.bitwise.bitwise_and(tf.bitwise.left_shift(y, _u64(7)), _u64(0x9D2C5680)))
+    y = tf.bitwise.bitwise_xor(y, tf.bitwise.bitwise_and(tf.bitwise.left_shift(y, _u64(15)), _u64(0xEFC60000)))
     y = tf.bitwise.bitwise_xor(y, tf.bitwise.right_shift(y, _u64(18)))
     return tf.bitwise.bitwise_and(y, _u64(MASK32))
 
@@ -109,21 +106,21 @@ def _randn_impl(seeds, dim):
 
     def cond(key, accept, pairs):
         return tf.logical_or(
-            tf.shape(accept)[1] == 0,
-            tf.reduce_min(tf.reduce_sum(tf.cast(accept, tf.int32), axis=1)) < pairs_needed)
+            tf.shape(accept)[1] == 0, tf.reduce_min(tf.reduce_sum(tf.cast(accept, tf.int32), axis=1)) < pairs_needed
+        )
 
     def body(key, accept, pairs):
         key = _twist(key)
         block_accept, block_pairs = _block_gaussians(_temper(key))
-        return (key, tf.concat([accept, block_accept], axis=1),
-                tf.concat([pairs, block_pairs], axis=1))
+        return (key, tf.concat([accept, block_accept], axis=1), tf.concat([pairs, block_pairs], axis=1))
 
     _, accept, pairs = tf.while_loop(
-        cond, body,
+        cond,
+        body,
         (key, tf.zeros([batch, 0], tf.bool), tf.zeros([batch, 0, 2], tf.float64)),
-        shape_invariants=(tf.TensorShape([None, N]), tf.TensorShape([None, None]),
-                          tf.TensorShape([None, None, 2])),
-        parallel_iterations=1)
+        shape_invariants=(tf.TensorShape([None, N]), tf.TensorShape([None, None]), tf.TensorShape([None, None, 2])),
+        parallel_iterations=1,
+    )
     # Accepted attempts first, in draw order (a stable sort on "rejected").
     order = tf.argsort(tf.cast(tf.logical_not(accept), tf.int32), axis=1, stable=True)
     chosen = tf.gather(pairs, order[:, :pairs_needed], batch_dims=1)  # [B, P, 2]
@@ -147,5 +144,4 @@ def randn_from_seeds(seeds, dim):
 
 
 def _randn_graph(seeds, dim):
-    return _randn_impl.python_function(seeds, dim) if tf.inside_function() else \
-        _randn_impl(seeds, dim)
+    return _randn_impl.python_function(seeds, dim) if tf.inside_function() else _randn_impl(seeds, dim)

@@ -34,8 +34,11 @@ def check_stock_ops(export_dir):
     (the sg2tf custom ops, or any op not registered without them)."""
     from tensorflow.python.framework import op_def_registry
 
-    bad = sorted(op for op in saved_model_op_types(export_dir)
-                 if op.startswith(CUSTOM_OP_PREFIX) or op_def_registry.get(op) is None)
+    bad = sorted(
+        op
+        for op in saved_model_op_types(export_dir)
+        if op.startswith(CUSTOM_OP_PREFIX) or op_def_registry.get(op) is None
+    )
     if bad:
         raise ValueError(f"{export_dir}: the export uses non-stock ops {bad}")
 
@@ -43,12 +46,14 @@ def check_stock_ops(export_dir):
 def save_module(module, export_dir, names=SIGNATURES):
     """Saves a `GeneratorModule` with the signatures `names` to `export_dir`."""
     functions = module.concrete_functions(names)
-    tf.saved_model.save(module, export_dir, signatures=functions,
-                        options=tf.saved_model.SaveOptions(save_debug_info=False))
+    tf.saved_model.save(
+        module, export_dir, signatures=functions, options=tf.saved_model.SaveOptions(save_debug_info=False)
+    )
 
 
-def export_saved_model(G, outdir, noise_mode="const", truncation_cutoff=None, version=1,
-                       extra_metadata=None, precision="float32"):
+def export_saved_model(
+    G, outdir, noise_mode="const", truncation_cutoff=None, version=1, extra_metadata=None, precision="float32"
+):
     """Exports G as a SavedModel at `outdir/<version>` (the layout TF Serving reads
     with `--model_base_path=outdir`).
 
@@ -69,13 +74,14 @@ def export_saved_model(G, outdir, noise_mode="const", truncation_cutoff=None, ve
     if int(version) < 0:
         raise ValueError(f"version must be a non-negative integer, got {version}")
     if precision == "auto":
-        raise ValueError("precision: choose float32, network, float16 or bfloat16 for an export "
-                         "(the serving device decides what is fast, not this machine)")
+        raise ValueError(
+            "precision: choose float32, network, float16 or bfloat16 for an export "
+            "(the serving device decides what is fast, not this machine)"
+        )
     G = with_precision(G, precision)
     module = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff)
     export_dir = os.path.join(outdir, str(int(version)))
-    metadata = {**module.metadata(), "format": "saved_model",
-                "signatures": list(SIGNATURES), **(extra_metadata or {})}
+    metadata = {**module.metadata(), "format": "saved_model", "signatures": list(SIGNATURES), **(extra_metadata or {})}
 
     with atomic.atomic_dir(export_dir) as tmp:
         save_module(module, tmp)

@@ -42,8 +42,7 @@ def convert(saved_model_dir, quantize="none"):
     ops only (the converter fails if any op would need Flex / select TF ops)."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=list(TFLITE_SIGNATURES))
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=list(TFLITE_SIGNATURES))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -65,8 +64,7 @@ def model_op_names(model_content):
     for code in model.operatorCodes:
         number = max(code.builtinCode, code.deprecatedBuiltinCode)
         if number == schema.BuiltinOperator.CUSTOM:
-            custom = code.customCode.decode() if isinstance(code.customCode, bytes) \
-                else str(code.customCode)
+            custom = code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
             names.add(f"CUSTOM:{custom}")
         else:
             names.add(builtin.get(number, str(number)))
@@ -125,26 +123,32 @@ def compare(model_content, reference_functions, inputs):
     ref_uint8 = reference_functions["serving_default"](**inputs)["images"].numpy()
 
     ws = _run(interpreter.get_signature_runner("mapping"), **inputs)["ws"]
-    img_float = _run(interpreter.get_signature_runner("synthesis_float"),
-                     ws=ref_ws)["images"]
+    img_float = _run(interpreter.get_signature_runner("synthesis_float"), ws=ref_ws)["images"]
     img_uint8 = _run(interpreter.get_signature_runner("serving_default"), **inputs)["images"]
     if img_uint8.dtype != np.uint8:
         raise ValueError(f"serving_default returned {img_uint8.dtype}, expected uint8")
     diff = np.abs(img_float.astype(np.float64) - ref_float)
-    mse = float(np.mean(diff ** 2))
+    mse = float(np.mean(diff**2))
     return {
         "ws_max_abs_error": float(np.max(np.abs(ws - ref_ws))),
         "images_max_abs_error": float(np.max(diff)),
         "images_mean_abs_error": float(np.mean(diff)),
         "images_psnr_db": float("inf") if mse == 0 else float(10 * np.log10(4.0 / mse)),
-        "uint8_max_step": int(np.max(np.abs(img_uint8.astype(np.int32)
-                                            - ref_uint8.astype(np.int32)))),
+        "uint8_max_step": int(np.max(np.abs(img_uint8.astype(np.int32) - ref_uint8.astype(np.int32)))),
     }
 
 
-def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
-                  truncation_cutoff=None, report=True, latency_iterations=5,
-                  extra_metadata=None):
+def export_tflite(
+    G,
+    outdir,
+    quantize=("none",),
+    batch=1,
+    noise_mode="const",
+    truncation_cutoff=None,
+    report=True,
+    latency_iterations=5,
+    extra_metadata=None,
+):
     """Writes `generator-{float32,float16,dynamic}.tflite` to `outdir`.
 
     Args:
@@ -170,8 +174,7 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
     # Float32 compute: a network trained with float16 blocks is traced in float32 (builtin
     # ops only; the official force_fp32=True outputs).
     G = with_precision(G, "float32")
-    module = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff,
-                             batch=batch, validate=False)
+    module = GeneratorModule(G, noise_mode=noise_mode, truncation_cutoff=truncation_cutoff, batch=batch, validate=False)
     os.makedirs(outdir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-tflite-", dir=outdir)
     paths, models = {}, {}
@@ -204,18 +207,26 @@ def export_tflite(G, outdir, quantize=("none",), batch=1, noise_mode="const",
     ref_functions = {name: with_tensors(fn) for name, fn in functions.items()}
     variants = {}
     for q in quantize:
-        entry = {"file": os.path.basename(paths[q]), "size_bytes": os.path.getsize(paths[q]),
-                 "ops": model_op_names(models[q]), "compute_precision": "float32",
-                 "weights": "float16" if q == "float16" else "int8" if q == "dynamic"
-                 else "float32"}
+        entry = {
+            "file": os.path.basename(paths[q]),
+            "size_bytes": os.path.getsize(paths[q]),
+            "ops": model_op_names(models[q]),
+            "compute_precision": "float32",
+            "weights": "float16" if q == "float16" else "int8" if q == "dynamic" else "float32",
+        }
         entry["vs_saved_model"] = compare(models[q], ref_functions, inputs)
         seconds = measure_latency(models[q], inputs, latency_iterations)
         entry["latency_ms"] = seconds * 1000
         entry["images_per_s"] = batch / seconds
         variants[VARIANT_NAMES[q]] = entry
-    result = {**module.metadata(), "format": "tflite", "signatures": list(TFLITE_SIGNATURES),
-              "test_inputs": {"seeds": list(range(batch)), "truncation_psi": 0.7},
-              "variants": variants, **(extra_metadata or {})}
+    result = {
+        **module.metadata(),
+        "format": "tflite",
+        "signatures": list(TFLITE_SIGNATURES),
+        "test_inputs": {"seeds": list(range(batch)), "truncation_psi": 0.7},
+        "variants": variants,
+        **(extra_metadata or {}),
+    }
     with open(os.path.join(outdir, REPORT_FILE), "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     return paths, result

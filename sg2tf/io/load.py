@@ -60,8 +60,7 @@ def load_network(path):
         nets, metadata = snapshot.load_snapshot(path)
         return Networks(nets.get("G"), nets.get("D"), nets.get("G_ema"), metadata, path)
     if tf.io.gfile.isdir(path):
-        raise ValueError(f"{path}: a directory, but not an sg2tf snapshot "
-                         f"(no {snapshot.INDEX})")
+        raise ValueError(f"{path}: a directory, but not an sg2tf snapshot (no {snapshot.INDEX})")
     data = _read_bytes(path)
     if data[:1] != b"\x80" and data[:2] != b"(d" and data[:1] != b"}":
         raise ValueError(f"{path}: not a network pickle or sg2tf snapshot")
@@ -74,10 +73,8 @@ def load_network(path):
             nets = nvlabs_torch.load_torch_pickle(data, where=path)
             return Networks(nets["G"], nets["D"], nets["G_ema"], {}, path)
         raise safe_pickle.UnsafePickleError(f"{path}: {e}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError) as e:
-        raise ValueError(f"{path}: damaged or unsupported pickle ({type(e).__name__}: {e})") \
-            from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise ValueError(f"{path}: damaged or unsupported pickle ({type(e).__name__}: {e})") from None
     try:
         nets = nvlabs_tf.load_tf_pickle(obj)
     except nvlabs_tf.NetworkImportError as e:

@@ -30,15 +30,32 @@ G_SYNTHESIS_FUNCS = {"G_synthesis_stylegan2": "sg2", "G_synthesis": "ada"}
 D_FUNCS = {"D_stylegan2": "sg2", "D_main": "ada"}
 
 # Kwargs that only affect training or graph building in the original code.
-_G_IGNORED = {"truncation_psi", "truncation_cutoff", "truncation_psi_val",
-              "truncation_cutoff_val", "style_mixing_prob", "structure", "randomize_noise",
-              "fused_modconv", "is_template_graph", "is_training", "is_validation",
-              "return_dlatents", "force_clean_graph", "mapping_func", "synthesis_func"}
-_D_IGNORED = {"structure", "freeze_layers", "augment_strength", "is_template_graph",
-              "pagan_num", "pagan_fade"}
+_G_IGNORED = {
+    "truncation_psi",
+    "truncation_cutoff",
+    "truncation_psi_val",
+    "truncation_cutoff_val",
+    "style_mixing_prob",
+    "structure",
+    "randomize_noise",
+    "fused_modconv",
+    "is_template_graph",
+    "is_training",
+    "is_validation",
+    "return_dlatents",
+    "force_clean_graph",
+    "mapping_func",
+    "synthesis_func",
+}
+_D_IGNORED = {"structure", "freeze_layers", "augment_strength", "is_template_graph", "pagan_num", "pagan_fade"}
 # Kwargs that select features sg2tf does not implement: accepted at their defaults.
-_D_UNSUPPORTED = {"use_pagan": False, "score_size": 1, "score_max": 1,
-                  "use_spectral_norm": False, "adaptive_dropout": 0}
+_D_UNSUPPORTED = {
+    "use_pagan": False,
+    "score_size": 1,
+    "score_max": 1,
+    "use_spectral_norm": False,
+    "adaptive_dropout": 0,
+}
 
 
 def _kwargs_reader(net, ignored, where):
@@ -56,8 +73,9 @@ def _kwargs_reader(net, ignored, where):
             raise NetworkImportError(f"{where}: unsupported static_kwargs {unknown}")
         dtype = kwargs.get("dtype", "float32")
         if dtype != "float32":
-            raise NetworkImportError(f"{where}: dtype={dtype!r} is not supported "
-                                     "(use num_fp16_res for mixed precision)")
+            raise NetworkImportError(
+                f"{where}: dtype={dtype!r} is not supported (use num_fp16_res for mixed precision)"
+            )
 
     known.add("dtype")
     return get, finish
@@ -73,8 +91,7 @@ def collect_variables(net, prefix=""):
         out[prefix + name] = value
     for comp_name, comp in (state.get("components") or {}).items():
         if not isinstance(comp, safe_pickle.NetworkStub):
-            raise NetworkImportError(f"{state.get('name')}: component {comp_name!r} is not a "
-                                     "dnnlib Network")
+            raise NetworkImportError(f"{state.get('name')}: component {comp_name!r} is not a dnnlib Network")
         out.update(collect_variables(comp, prefix + comp_name + "/"))
     return out
 
@@ -93,14 +110,17 @@ def _rename_lod(params, resolution, kind):
 
 def _channels(get):
     """The `nf(stage)` settings shared by G and D."""
-    return dict(fmap_base=int(get("fmap_base", 16384)), fmap_decay=float(get("fmap_decay", 1.0)),
-                fmap_min=int(get("fmap_min", 1)), fmap_max=int(get("fmap_max", 512)))
+    return dict(
+        fmap_base=int(get("fmap_base", 16384)),
+        fmap_decay=float(get("fmap_decay", 1.0)),
+        fmap_min=int(get("fmap_min", 1)),
+        fmap_max=int(get("fmap_max", 512)),
+    )
 
 
 def _flavor(name, table, where):
     if name not in table:
-        raise NetworkImportError(f"{where}: unsupported network type {name!r}; expected one "
-                                 f"of {sorted(table)}")
+        raise NetworkImportError(f"{where}: unsupported network type {name!r}; expected one of {sorted(table)}")
     return table[name]
 
 
@@ -110,8 +130,10 @@ def generator_from_state(tf_G, where="G"):
     if "synthesis" not in comps or "mapping" not in comps:
         raise NetworkImportError(f"{where}: not a StyleGAN2 generator (no mapping/synthesis)")
     if tf_G.state.get("version", 0) < 4:
-        raise NetworkImportError(f"{where}: pickle state version {tf_G.state.get('version')} "
-                                 "is too old (StyleGAN1); versions 4 and 5 are supported")
+        raise NetworkImportError(
+            f"{where}: pickle state version {tf_G.state.get('version')} "
+            "is too old (StyleGAN1); versions 4 and 5 are supported"
+        )
     flavor = _flavor(comps["synthesis"].state.get("build_func_name"), G_SYNTHESIS_FUNCS, where)
     get, finish = _kwargs_reader(tf_G, _G_IGNORED, where)
     resolution = int(get("resolution", 1024))
@@ -164,8 +186,9 @@ def _input_mode(params, where):
     if has["Dense0"] or has["Conv0_up"]:
         if not (has["Dense0"] and has["Conv0_up"]):
             missing = "Conv0_up" if has["Dense0"] else "Dense0"
-            raise NetworkImportError(f"{where}: synthesis/4x4 has aydao's noconst input but no "
-                                     f"synthesis/4x4/{missing}/weight")
+            raise NetworkImportError(
+                f"{where}: synthesis/4x4 has aydao's noconst input but no synthesis/4x4/{missing}/weight"
+            )
         return "noconst"
     return "dense" if has["Dense"] else "const"
 
@@ -200,13 +223,21 @@ def _generator_source_name(path):
         if m2:
             layer, leaf = m2.groups()
             # conv_up: aydao's 4x4 Conv0_up, which shares noise0 with 4x4/Conv.
-            tf_layer = {"conv0": "Conv0_up", "conv_up": "Conv0_up", "conv1": "Conv1" if res > 4 else "Conv",
-                        "torgb": "ToRGB"}[layer]
+            tf_layer = {
+                "conv0": "Conv0_up",
+                "conv_up": "Conv0_up",
+                "conv1": "Conv1" if res > 4 else "Conv",
+                "torgb": "ToRGB",
+            }[layer]
             noise_idx = 0 if res == 4 else (2 * log2 - 5 if layer == "conv0" else 2 * log2 - 4)
             if leaf == "noise/noise_const":
                 return f"synthesis/noise{noise_idx}", lambda a: a[0, 0]
-            leaf_map = {"bias": "bias", "conv/weight": "weight",
-                        "conv/affine/weight": "mod_weight", "noise/strength": "noise_strength"}
+            leaf_map = {
+                "bias": "bias",
+                "conv/weight": "weight",
+                "conv/affine/weight": "mod_weight",
+                "noise/strength": "noise_strength",
+            }
             if leaf == "conv/affine/bias":
                 return f"{scope}/{tf_layer}/mod_bias", lambda a: a + 1  # TF adds the 1 at run time.
             if leaf in leaf_map:
@@ -267,14 +298,12 @@ def _discriminator_source_name(path):
     m = re.fullmatch(r"b(\d+)/(fromrgb|conv0|conv1|skip)/(weight|bias)", path)
     if m:
         res, layer, leaf = m.groups()
-        tf_layer = {"fromrgb": "FromRGB", "conv0": "Conv0", "conv1": "Conv1_down",
-                    "skip": "Skip"}[layer]
+        tf_layer = {"fromrgb": "FromRGB", "conv0": "Conv0", "conv1": "Conv1_down", "skip": "Skip"}[layer]
         return f"{res}x{res}/{tf_layer}/{leaf}", ident
     m = re.fullmatch(r"b4_(fromrgb|conv|fc|out)/(weight|bias)", path)
     if m:
         layer, leaf = m.groups()
-        tf_layer = {"fromrgb": "4x4/FromRGB", "conv": "4x4/Conv", "fc": "4x4/Dense0",
-                    "out": "Output"}[layer]
+        tf_layer = {"fromrgb": "4x4/FromRGB", "conv": "4x4/Conv", "fc": "4x4/Dense0", "out": "Output"}[layer]
         return f"{tf_layer}/{leaf}", ident
     m = re.fullmatch(r"mapping_embed/(weight|bias)", path)
     if m:
@@ -297,28 +326,29 @@ def _assign(model, params, source_name, where):
         if name is None:
             raise NetworkImportError(f"{where}: no source rule for variable {path}")
         if name not in params:
-            raise NetworkImportError(f"{where}: variable '{name}' (for {path}) is missing "
-                                     "from the pickle")
+            raise NetworkImportError(f"{where}: variable '{name}' (for {path}) is missing from the pickle")
         value = np.asarray(transform(params[name]), dtype=np.float32)
         if tuple(value.shape) != tuple(var.shape):
             raise NetworkImportError(
                 f"{where}: variable '{name}' has shape {tuple(params[name].shape)}, expected "
-                f"{tuple(var.shape)} for {path}")
+                f"{tuple(var.shape)} for {path}"
+            )
         var.assign(value)
         used.add(name)
     unused = sorted(set(params) - used - _IGNORED_SOURCE)
     if unused:
-        raise NetworkImportError(f"{where}: variables not understood by sg2tf: {unused[:8]}"
-                                 + (" ..." if len(unused) > 8 else ""))
+        raise NetworkImportError(
+            f"{where}: variables not understood by sg2tf: {unused[:8]}" + (" ..." if len(unused) > 8 else "")
+        )
 
 
 def load_tf_pickle(data):
     """Converts an unpickled `(G, D, Gs)` tuple into `{'G', 'D', 'G_ema'}` models."""
-    if not (isinstance(data, tuple) and len(data) == 3
-            and all(isinstance(n, safe_pickle.NetworkStub) for n in data)):
-        raise NetworkImportError("not an NVlabs TF network pickle: expected a (G, D, Gs) "
-                                 "tuple of dnnlib Networks")
+    if not (isinstance(data, tuple) and len(data) == 3 and all(isinstance(n, safe_pickle.NetworkStub) for n in data)):
+        raise NetworkImportError("not an NVlabs TF network pickle: expected a (G, D, Gs) tuple of dnnlib Networks")
     tf_G, tf_D, tf_Gs = data
-    return {"G": generator_from_state(tf_G, "G"),
-            "D": discriminator_from_state(tf_D, "D"),
-            "G_ema": generator_from_state(tf_Gs, "Gs")}
+    return {
+        "G": generator_from_state(tf_G, "G"),
+        "D": discriminator_from_state(tf_D, "D"),
+        "G_ema": generator_from_state(tf_Gs, "Gs"),
+    }

@@ -46,11 +46,10 @@ class PersistentObjectStub:
         self.module_src = meta.get("module_src")  # Kept as text, never executed.
         self.class_name = meta.get("class_name")
         self.state = meta.get("state")
-        if self.type != "class" or not isinstance(self.class_name, str) \
-                or not isinstance(self.state, dict):
+        if self.type != "class" or not isinstance(self.class_name, str) or not isinstance(self.state, dict):
             raise safe_pickle.UnsafePickleError(
-                f"unexpected persistent object (type={self.type!r}, "
-                f"class_name={self.class_name!r})")
+                f"unexpected persistent object (type={self.type!r}, class_name={self.class_name!r})"
+            )
 
     @property
     def init_kwargs(self):
@@ -64,8 +63,9 @@ def _import_torch():
     try:
         import torch
     except ImportError:
-        raise ImportError("reading stylegan2-ada-pytorch pickles needs PyTorch: "
-                          "install sg2tf[torch] (pip install 'sg2tf[torch]')") from None
+        raise ImportError(
+            "reading stylegan2-ada-pytorch pickles needs PyTorch: install sg2tf[torch] (pip install 'sg2tf[torch]')"
+        ) from None
     return torch
 
 
@@ -81,8 +81,7 @@ def _allowed(torch):
         if hooks:
             raise safe_pickle.UnsafePickleError("tensors with backward hooks are refused")
 
-    def rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False,
-                          backward_hooks=None, metadata=None):
+    def rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
         check_hooks(backward_hooks)
         if not isinstance(storage, (torch.UntypedStorage, torch.TypedStorage)):
             raise safe_pickle.UnsafePickleError("tensor storage is not a torch storage")
@@ -148,8 +147,7 @@ def _resample(value, where):
 
 def _channel_table(channel_base, channel_max, resolution, with_d_head=False):
     log2 = int(np.log2(resolution))
-    table = {2 ** i: min(int(channel_base) // 2 ** i, int(channel_max))
-             for i in range(2, log2 + 1)}
+    table = {2**i: min(int(channel_base) // 2**i, int(channel_max)) for i in range(2, log2 + 1)}
     if with_d_head:
         table[2] = table[4]  # The torch D's dense head is channels[4] wide.
     return dict(channels=dict(table=table))
@@ -182,9 +180,10 @@ def _generator_params(t, where):
             raise NetworkImportError(f"{where}: tensor {name} not understood by sg2tf")
         res, layer, leaf = int(m.group(1)), m.group(2), m.group(3)
         log2 = int(np.log2(res))
-        scope = f"synthesis/{res}x{res}/" + {
-            "conv0": "Conv0_up", "conv1": "Conv1" if res > 4 else "Conv",
-            "torgb": "ToRGB", "skip": "Skip"}[layer]
+        scope = (
+            f"synthesis/{res}x{res}/"
+            + {"conv0": "Conv0_up", "conv1": "Conv1" if res > 4 else "Conv", "torgb": "ToRGB", "skip": "Skip"}[layer]
+        )
         if leaf == "weight":
             out[f"{scope}/weight"] = _tf_conv(a, flip=layer in ("conv0", "skip"))
         elif leaf == "bias" or leaf == "noise_strength":
@@ -215,9 +214,15 @@ def _discriminator_params(t, where):
         if not m:
             raise NetworkImportError(f"{where}: tensor {name} not understood by sg2tf")
         res, layer, leaf = int(m.group(1)), m.group(2), m.group(3)
-        scope = {"fromrgb": f"{res}x{res}/FromRGB", "conv0": f"{res}x{res}/Conv0",
-                 "conv1": f"{res}x{res}/Conv1_down", "skip": f"{res}x{res}/Skip",
-                 "conv": "4x4/Conv", "fc": "4x4/Dense0", "out": "Output"}[layer]
+        scope = {
+            "fromrgb": f"{res}x{res}/FromRGB",
+            "conv0": f"{res}x{res}/Conv0",
+            "conv1": f"{res}x{res}/Conv1_down",
+            "skip": f"{res}x{res}/Skip",
+            "conv": "4x4/Conv",
+            "fc": "4x4/Dense0",
+            "out": "Output",
+        }[layer]
         if leaf == "weight":
             a = a.T if layer in ("fc", "out") else _tf_conv(a)
         out[f"{scope}/{leaf}"] = a
@@ -230,8 +235,7 @@ _G_IGNORED = {"channels_last", "fused_modconv_default"}
 def generator_from_stub(stub, torch, where="G"):
     """Builds a `Generator` from a stylegan2-ada-pytorch `Generator` persistent object."""
     if stub.class_name != "Generator" or "synthesis" not in (stub.state.get("_modules") or {}):
-        raise NetworkImportError(f"{where}: not a stylegan2-ada-pytorch Generator "
-                                 f"(class {stub.class_name!r})")
+        raise NetworkImportError(f"{where}: not a stylegan2-ada-pytorch Generator (class {stub.class_name!r})")
     return generator_from_tensors(stub.init_kwargs, tensors_of(stub, torch), where)
 
 
@@ -245,7 +249,10 @@ def generator_from_tensors(init_kwargs, tensors, where="G"):
     resolution, channels = int(get("img_resolution")), int(get("img_channels"))
     resample = _resample(sget("resample_filter", [1, 3, 3, 1]), where)
     G = Generator(
-        z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=resolution,
+        z_dim=z_dim,
+        c_dim=c_dim,
+        w_dim=w_dim,
+        img_resolution=resolution,
         img_channels=channels,
         mapping_kwargs=dict(
             num_layers=int(mget("num_layers", 8)),
@@ -254,7 +261,8 @@ def generator_from_tensors(init_kwargs, tensors, where="G"):
             activation=mget("activation", "lrelu"),
             lr_multiplier=float(mget("lr_multiplier", 0.01)),
             w_avg_beta=mget("w_avg_beta", 0.995),
-            label_mode="embed"),
+            label_mode="embed",
+        ),
         synthesis_kwargs=dict(
             **_channel_table(sget("channel_base", 32768), sget("channel_max", 512), resolution),
             architecture=sget("architecture", "skip"),
@@ -262,8 +270,10 @@ def generator_from_tensors(init_kwargs, tensors, where="G"):
             conv_clamp=sget("conv_clamp", None),
             resample_filter=[float(v) for v in resample],
             use_noise=bool(sget("use_noise", True)),
-            activation=sget("activation", "lrelu")),
-        name="generator")
+            activation=sget("activation", "lrelu"),
+        ),
+        name="generator",
+    )
     finish()
     mfinish()
     sfinish(_G_IGNORED)
@@ -275,8 +285,7 @@ def generator_from_tensors(init_kwargs, tensors, where="G"):
 def discriminator_from_stub(stub, torch, where="D"):
     """Builds a `Discriminator` from a stylegan2-ada-pytorch `Discriminator` object."""
     if stub.class_name != "Discriminator":
-        raise NetworkImportError(f"{where}: not a stylegan2-ada-pytorch Discriminator "
-                                 f"(class {stub.class_name!r})")
+        raise NetworkImportError(f"{where}: not a stylegan2-ada-pytorch Discriminator (class {stub.class_name!r})")
     return discriminator_from_tensors(stub.init_kwargs, tensors_of(stub, torch), where)
 
 
@@ -295,18 +304,23 @@ def discriminator_from_tensors(init_kwargs, tensors, where="D"):
     for key in ("embed_features", "layer_features"):
         value = mget(key, None)
         if value is not None and int(value) != int(cmap_dim):
-            raise NetworkImportError(f"{where}: mapping_kwargs.{key}={value} != cmap_dim "
-                                     f"{cmap_dim} is not supported by sg2tf")
+            raise NetworkImportError(
+                f"{where}: mapping_kwargs.{key}={value} != cmap_dim {cmap_dim} is not supported by sg2tf"
+            )
     activation = bget("activation", "lrelu")
-    for name, value in (("mapping_kwargs.activation", mget("activation", "lrelu")),
-                        ("epilogue_kwargs.activation", eget("activation", "lrelu"))):
+    for name, value in (
+        ("mapping_kwargs.activation", mget("activation", "lrelu")),
+        ("epilogue_kwargs.activation", eget("activation", "lrelu")),
+    ):
         if value != activation:
-            raise NetworkImportError(f"{where}: {name}={value!r} differs from the blocks' "
-                                     f"{activation!r}; not supported by sg2tf")
+            raise NetworkImportError(
+                f"{where}: {name}={value!r} differs from the blocks' {activation!r}; not supported by sg2tf"
+            )
     bget("freeze_layers", 0)  # Training only.
     resample = _resample(bget("resample_filter", [1, 3, 3, 1]), where)
     D = Discriminator(
-        c_dim=int(get("c_dim", 0)), img_resolution=resolution,
+        c_dim=int(get("c_dim", 0)),
+        img_resolution=resolution,
         img_channels=int(get("img_channels")),
         **_channel_table(channel_base, channel_max, resolution, with_d_head=True),
         architecture=get("architecture", "resnet"),
@@ -316,10 +330,12 @@ def discriminator_from_tensors(init_kwargs, tensors, where="D"):
         activation=activation,
         mbstd_group_size=eget("mbstd_group_size", 4),
         mbstd_num_channels=int(eget("mbstd_num_channels", 1)),
-        conditioning="cmap", cmap_dim=int(cmap_dim),
+        conditioning="cmap",
+        cmap_dim=int(cmap_dim),
         mapping_layers=int(mget("num_layers", 8)),
         mapping_lr_multiplier=float(mget("lr_multiplier", 0.01)),
-        name="discriminator")
+        name="discriminator",
+    )
     finish()
     bfinish(_G_IGNORED)
     mfinish()
@@ -340,11 +356,11 @@ def load_torch_pickle(data, where="pickle"):
     """Converts stylegan2-ada-pytorch pickle bytes into `{'G', 'D', 'G_ema'}` models."""
     obj, torch = read_torch_pickle(data)
     if not isinstance(obj, dict) or not any(k in obj for k in ("G", "D", "G_ema")):
-        raise NetworkImportError(f"{where}: not a stylegan2-ada-pytorch network pickle "
-                                 "(expected a dict with G, D, G_ema)")
+        raise NetworkImportError(
+            f"{where}: not a stylegan2-ada-pytorch network pickle (expected a dict with G, D, G_ema)"
+        )
     out = {}
-    for key, build in (("G", generator_from_stub), ("D", discriminator_from_stub),
-                       ("G_ema", generator_from_stub)):
+    for key, build in (("G", generator_from_stub), ("D", discriminator_from_stub), ("G_ema", generator_from_stub)):
         stub = obj.get(key)
         if stub is None:
             out[key] = None

@@ -43,7 +43,7 @@ class EasyDictStub(dict):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(name)
+            raise AttributeError(name) from None
 
     def __setstate__(self, state):
         if isinstance(state, dict):
@@ -111,7 +111,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _codecs_encode
         raise UnsafePickleError(
             f"refusing to load '{module}.{name}': network pickles may only contain the "
-            "dnnlib Network state, numpy arrays and plain containers")
+            "dnnlib Network state, numpy arrays and plain containers"
+        )
 
     def persistent_load(self, pid):
         raise UnsafePickleError(f"refusing persistent id {pid!r} in a network pickle")

@@ -34,8 +34,7 @@ def save_snapshot(path, networks, metadata=None):
     """
     path = os.path.abspath(os.fspath(path))
     with atomic.atomic_dir(path) as tmp:
-        index = {"format": FORMAT, "version": VERSION, "networks": {},
-                 "metadata": dict(metadata or {})}
+        index = {"format": FORMAT, "version": VERSION, "networks": {}, "metadata": dict(metadata or {})}
         for key, model in networks.items():
             if model is None:
                 continue
@@ -44,8 +43,7 @@ def save_snapshot(path, networks, metadata=None):
                 raise TypeError(f"cannot snapshot {key}: unsupported class {cls}")
             filename = f"{key}.weights.h5"
             model.save_weights(os.path.join(tmp, filename))
-            index["networks"][key] = {"class": cls, "config": model.get_config(),
-                                      "weights": filename}
+            index["networks"][key] = {"class": cls, "config": model.get_config(), "weights": filename}
         with open(os.path.join(tmp, INDEX), "w") as f:
             json.dump(index, f, indent=1, sort_keys=True)
     return path
@@ -62,14 +60,15 @@ def load_snapshot(path):
     if index.get("format") != FORMAT:
         raise ValueError(f"{index_path}: not an sg2tf snapshot (format={index.get('format')!r})")
     if index.get("version", 0) > VERSION:
-        raise ValueError(f"{index_path}: snapshot version {index['version']} is newer than this "
-                         f"sg2tf supports ({VERSION}); upgrade sg2tf")
+        raise ValueError(
+            f"{index_path}: snapshot version {index['version']} is newer than this "
+            f"sg2tf supports ({VERSION}); upgrade sg2tf"
+        )
     networks = {}
     for key, entry in index.get("networks", {}).items():
         cls = CLASSES.get(entry.get("class"))
         if cls is None:
-            raise ValueError(f"{index_path}: network {key!r} has unknown class "
-                             f"{entry.get('class')!r}")
+            raise ValueError(f"{index_path}: network {key!r} has unknown class {entry.get('class')!r}")
         model = cls.from_config(entry["config"])
         weights = os.path.join(path, entry["weights"])
         if not tf.io.gfile.exists(weights):

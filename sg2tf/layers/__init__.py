@@ -7,5 +7,15 @@ from sg2tf.layers.modulated import ModulatedConv2D
 from sg2tf.layers.noise import NOISE_MODES, NoiseInjection, StatelessNoise
 from sg2tf.layers.synthesis_layers import SynthesisLayer, ToRGB
 
-__all__ = ["EqualizedConv2D", "EqualizedDense", "Layer", "MinibatchStddev", "ModulatedConv2D",
-           "NOISE_MODES", "NoiseInjection", "StatelessNoise", "SynthesisLayer", "ToRGB"]
+__all__ = [
+    "EqualizedConv2D",
+    "EqualizedDense",
+    "Layer",
+    "MinibatchStddev",
+    "ModulatedConv2D",
+    "NOISE_MODES",
+    "NoiseInjection",
+    "StatelessNoise",
+    "SynthesisLayer",
+    "ToRGB",
+]

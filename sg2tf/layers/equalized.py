@@ -7,8 +7,8 @@ at the same speed under Adam (Karras et al. 2018). Biases are scaled by
 which are also the NVlabs TF pickles' layouts.
 """
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from sg2tf.layers.base import Layer, check_compute_dtype, compute_cast
@@ -32,8 +32,7 @@ class EqualizedDense(Layer):
     Shapes: `[N, ..., in]` -> `[N, units]`; inputs of rank > 2 are flattened.
     """
 
-    def __init__(self, units, activation="linear", use_bias=True, bias_init=0.0,
-                 lr_multiplier=1.0, **kwargs):
+    def __init__(self, units, activation="linear", use_bias=True, bias_init=0.0, lr_multiplier=1.0, **kwargs):
         super().__init__(**kwargs)
         get_activation(activation)
         self.units = int(units)
@@ -46,13 +45,17 @@ class EqualizedDense(Layer):
         in_features = int(np.prod(input_shape[1:]))
         self.in_features = in_features
         self.weight = self.add_weight(
-            name="weight", shape=[in_features, self.units],
-            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier))
+            name="weight",
+            shape=[in_features, self.units],
+            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier),
+        )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                name="bias", shape=[self.units],
-                initializer=keras.initializers.Constant(self.bias_init / self.lr_multiplier))
+                name="bias",
+                shape=[self.units],
+                initializer=keras.initializers.Constant(self.bias_init / self.lr_multiplier),
+            )
         self.weight_gain = float(self.lr_multiplier / np.sqrt(in_features))
 
     def call(self, x):
@@ -69,9 +72,14 @@ class EqualizedDense(Layer):
         return (input_shape[0], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "use_bias": self.use_bias, "bias_init": self.bias_init,
-                "lr_multiplier": self.lr_multiplier}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "bias_init": self.bias_init,
+            "lr_multiplier": self.lr_multiplier,
+        }
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
@@ -97,9 +105,20 @@ class EqualizedConv2D(Layer):
     to compute in float32 whatever `compute_dtype` is.
     """
 
-    def __init__(self, filters, kernel_size, activation="linear", use_bias=True, up=1, down=1,
-                 resample_filter=(1, 3, 3, 1), conv_clamp=None, lr_multiplier=1.0,
-                 compute_dtype=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        activation="linear",
+        use_bias=True,
+        up=1,
+        down=1,
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        lr_multiplier=1.0,
+        compute_dtype=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         get_activation(activation)
         self.filters = int(filters)
@@ -118,8 +137,10 @@ class EqualizedConv2D(Layer):
         in_channels = int(input_shape[-1])
         k = self.kernel_size
         self.weight = self.add_weight(
-            name="weight", shape=[k, k, in_channels, self.filters],
-            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier))
+            name="weight",
+            shape=[k, k, in_channels, self.filters],
+            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_multiplier),
+        )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=[self.filters], initializer="zeros")
@@ -142,8 +163,16 @@ class EqualizedConv2D(Layer):
         return (n, scale(h), scale(w), self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "activation": self.activation, "use_bias": self.use_bias, "up": self.up,
-                "down": self.down, "resample_filter": self.resample_filter,
-                "conv_clamp": self.conv_clamp, "lr_multiplier": self.lr_multiplier,
-                "compute_dtype": self.compute_dtype_name}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "up": self.up,
+            "down": self.down,
+            "resample_filter": self.resample_filter,
+            "conv_clamp": self.conv_clamp,
+            "lr_multiplier": self.lr_multiplier,
+            "compute_dtype": self.compute_dtype_name,
+        }

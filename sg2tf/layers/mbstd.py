@@ -37,7 +37,8 @@ class MinibatchStddev(Layer):
             raise ValueError(f"MinibatchStddev: {c} channels are not divisible into {f} groups")
         g = n if self.group_size is None else tf.minimum(self.group_size, n)
         tf.debugging.assert_equal(
-            n % g, 0, message="MinibatchStddev: the batch size must be a multiple of the group size")
+            n % g, 0, message="MinibatchStddev: the batch size must be a multiple of the group size"
+        )
         y = tf.reshape(tf.cast(x, tf.float32), [g, -1, h, w, f, c // f])
         y = y - tf.reduce_mean(y, axis=0)
         y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + 1e-8)  # [n/g, H, W, F, c]
@@ -49,5 +50,4 @@ class MinibatchStddev(Layer):
         return (*input_shape[:-1], input_shape[-1] + self.num_channels)
 
     def get_config(self):
-        return {**super().get_config(), "group_size": self.group_size,
-                "num_channels": self.num_channels}
+        return {**super().get_config(), "group_size": self.group_size, "num_channels": self.num_channels}

@@ -41,9 +41,18 @@ class ModulatedConv2D(Layer):
     Call with `force_fp32=True` to compute in float32 whatever `compute_dtype` is.
     """
 
-    def __init__(self, filters, kernel_size, w_dim, demodulate=True, up=1,
-                 resample_filter=(1, 3, 3, 1), fused_modconv=False, compute_dtype=None,
-                 **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        w_dim,
+        demodulate=True,
+        up=1,
+        resample_filter=(1, 3, 3, 1),
+        fused_modconv=False,
+        compute_dtype=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -61,8 +70,11 @@ class ModulatedConv2D(Layer):
         self.in_channels = in_channels
         self.affine = EqualizedDense(in_channels, bias_init=1.0, name="affine")
         self.affine.build((None, self.w_dim))
-        self.weight = self.add_weight(name="weight", shape=[k, k, in_channels, self.filters],
-                                      initializer=keras.initializers.RandomNormal(0.0, 1.0))
+        self.weight = self.add_weight(
+            name="weight",
+            shape=[k, k, in_channels, self.filters],
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+        )
         self.weight_gain = float(1.0 / np.sqrt(in_channels * k * k))
 
     def call(self, x, w, fused_modconv=None, force_fp32=False):
@@ -108,17 +120,22 @@ class ModulatedConv2D(Layer):
         n, h, w, _ = x.shape
         if n != 1 or h is None or w is None or x.dtype != tf.float32:
             return False
-        weight_size = self.kernel_size ** 2 * self.in_channels * self.filters
-        return weight_size <= h * w * (self.in_channels + self.filters * self.up ** 2)
+        weight_size = self.kernel_size**2 * self.in_channels * self.filters
+        return weight_size <= h * w * (self.in_channels + self.filters * self.up**2)
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
-        return (n, None if h is None else h * self.up, None if w is None else w * self.up,
-                self.filters)
+        return (n, None if h is None else h * self.up, None if w is None else w * self.up, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "w_dim": self.w_dim,
-                "demodulate": self.demodulate, "up": self.up,
-                "resample_filter": self.resample_filter, "fused_modconv": self.fused_modconv,
-                "compute_dtype": self.compute_dtype_name}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "w_dim": self.w_dim,
+            "demodulate": self.demodulate,
+            "up": self.up,
+            "resample_filter": self.resample_filter,
+            "fused_modconv": self.fused_modconv,
+            "compute_dtype": self.compute_dtype_name,
+        }

@@ -3,9 +3,8 @@
 import keras
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer
-
 from sg2tf.constants import NOISE_MODES  # noqa: F401 (re-exported)
+from sg2tf.layers.base import Layer
 
 
 def check_noise_mode(noise_mode):
@@ -39,8 +38,11 @@ class NoiseInjection(Layer):
     def build(self, input_shape):
         self.strength = self.add_weight(name="strength", shape=[], initializer="zeros")
         self.noise_const = self.add_weight(
-            name="noise_const", shape=[self.resolution, self.resolution],
-            initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
+            name="noise_const",
+            shape=[self.resolution, self.resolution],
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            trainable=False,
+        )
 
     def call(self, x, noise_mode="random", noise_generator=None, noise=None):
         check_noise_mode(noise_mode)
@@ -51,8 +53,10 @@ class NoiseInjection(Layer):
             if noise.shape.rank == 2:
                 noise = noise[tf.newaxis]
             if noise.shape.rank != 3 or tuple(noise.shape[1:]) != (self.resolution,) * 2:
-                raise ValueError(f"{self.name}: noise must be [H, W] or [N, H, W] with H = W = "
-                                 f"{self.resolution}, got shape {noise.shape}")
+                raise ValueError(
+                    f"{self.name}: noise must be [H, W] or [N, H, W] with H = W = "
+                    f"{self.resolution}, got shape {noise.shape}"
+                )
             noise = noise[:, :, :, tf.newaxis]
         elif noise_mode == "const":
             noise = self.noise_const[tf.newaxis, :, :, tf.newaxis]

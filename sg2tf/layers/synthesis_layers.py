@@ -32,9 +32,21 @@ class SynthesisLayer(Layer):
     `force_fp32=True` to compute in float32.
     """
 
-    def __init__(self, filters, w_dim, resolution, kernel_size=3, up=1, use_noise=True,
-                 activation="lrelu", resample_filter=(1, 3, 3, 1), conv_clamp=None,
-                 fused_modconv=False, compute_dtype=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        w_dim,
+        resolution,
+        kernel_size=3,
+        up=1,
+        use_noise=True,
+        activation="lrelu",
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        fused_modconv=False,
+        compute_dtype=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         get_activation(activation)
         self.filters = int(filters)
@@ -50,10 +62,16 @@ class SynthesisLayer(Layer):
         self.compute_dtype_name = compute_dtype
 
     def build(self, input_shape):
-        self.conv = ModulatedConv2D(self.filters, self.kernel_size, self.w_dim, up=self.up,
-                                    resample_filter=self.resample_filter,
-                                    fused_modconv=self.fused_modconv,
-                                    compute_dtype=self.compute_dtype_name, name="conv")
+        self.conv = ModulatedConv2D(
+            self.filters,
+            self.kernel_size,
+            self.w_dim,
+            up=self.up,
+            resample_filter=self.resample_filter,
+            fused_modconv=self.fused_modconv,
+            compute_dtype=self.compute_dtype_name,
+            name="conv",
+        )
         self.conv.build(input_shape)
         self.noise = None
         if self.use_noise:
@@ -61,8 +79,17 @@ class SynthesisLayer(Layer):
             self.noise.build((None, self.resolution, self.resolution, self.filters))
         self.bias = self.add_weight(name="bias", shape=[self.filters], initializer="zeros")
 
-    def call(self, x, w, noise_mode="random", fused_modconv=None, gain=1.0, noise_generator=None,
-             force_fp32=False, noise=None):
+    def call(
+        self,
+        x,
+        w,
+        noise_mode="random",
+        fused_modconv=None,
+        gain=1.0,
+        noise_generator=None,
+        force_fp32=False,
+        noise=None,
+    ):
         x = self.conv(x, w, fused_modconv=fused_modconv, force_fp32=force_fp32)
         if self.noise is not None:
             x = self.noise(x, noise_mode=noise_mode, noise_generator=noise_generator, noise=noise)
@@ -71,11 +98,20 @@ class SynthesisLayer(Layer):
         return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "w_dim": self.w_dim,
-                "resolution": self.resolution, "kernel_size": self.kernel_size, "up": self.up,
-                "use_noise": self.use_noise, "activation": self.activation,
-                "resample_filter": self.resample_filter, "conv_clamp": self.conv_clamp,
-                "fused_modconv": self.fused_modconv, "compute_dtype": self.compute_dtype_name}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "w_dim": self.w_dim,
+            "resolution": self.resolution,
+            "kernel_size": self.kernel_size,
+            "up": self.up,
+            "use_noise": self.use_noise,
+            "activation": self.activation,
+            "resample_filter": self.resample_filter,
+            "conv_clamp": self.conv_clamp,
+            "fused_modconv": self.fused_modconv,
+            "compute_dtype": self.compute_dtype_name,
+        }
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
@@ -85,8 +121,7 @@ class ToRGB(Layer):
     Shapes: x `[N, H, W, in]`, w `[N, w_dim]` -> `[N, H, W, channels]` (float32).
     """
 
-    def __init__(self, channels, w_dim, conv_clamp=None, fused_modconv=False,
-                 compute_dtype=None, **kwargs):
+    def __init__(self, channels, w_dim, conv_clamp=None, fused_modconv=False, compute_dtype=None, **kwargs):
         super().__init__(**kwargs)
         self.channels = int(channels)
         self.w_dim = int(w_dim)
@@ -95,9 +130,15 @@ class ToRGB(Layer):
         self.compute_dtype_name = compute_dtype
 
     def build(self, input_shape):
-        self.conv = ModulatedConv2D(self.channels, 1, self.w_dim, demodulate=False,
-                                    fused_modconv=self.fused_modconv,
-                                    compute_dtype=self.compute_dtype_name, name="conv")
+        self.conv = ModulatedConv2D(
+            self.channels,
+            1,
+            self.w_dim,
+            demodulate=False,
+            fused_modconv=self.fused_modconv,
+            compute_dtype=self.compute_dtype_name,
+            name="conv",
+        )
         self.conv.build(input_shape)
         self.bias = self.add_weight(name="bias", shape=[self.channels], initializer="zeros")
 
@@ -107,6 +148,11 @@ class ToRGB(Layer):
         return tf.cast(x, tf.float32)
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels, "w_dim": self.w_dim,
-                "conv_clamp": self.conv_clamp, "fused_modconv": self.fused_modconv,
-                "compute_dtype": self.compute_dtype_name}
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "w_dim": self.w_dim,
+            "conv_clamp": self.conv_clamp,
+            "fused_modconv": self.fused_modconv,
+            "compute_dtype": self.compute_dtype_name,
+        }

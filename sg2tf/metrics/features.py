@@ -42,23 +42,24 @@ FILES = {
     "inception": FeatureFile(
         ("classify_image_graph_def.pb", "inception-2015-12-05.tgz"),
         "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz",
-        "FID, KID and IS"),
+        "FID, KID and IS",
+    ),
     "vgg16": FeatureFile(
         ("vgg16.pkl",),
         "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/metrics/vgg16.pkl",
-        "precision/recall"),
+        "precision/recall",
+    ),
     "lpips": FeatureFile(
         ("vgg16_zhang_perceptual.pkl",),
-        "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/metrics/"
-        "vgg16_zhang_perceptual.pkl",
-        "PPL and sg2tf-project"),
+        "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/metrics/vgg16_zhang_perceptual.pkl",
+        "PPL and sg2tf-project",
+    ),
 }
 
 
 def cache_dir():
     """`$SG2TF_CACHE`, else `~/.cache/sg2tf`."""
-    return os.environ.get("SG2TF_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                         "sg2tf")
+    return os.environ.get("SG2TF_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sg2tf")
 
 
 def locate(kind, path=None):
@@ -66,8 +67,9 @@ def locate(kind, path=None):
     spec = FILES[kind]
     if path:
         if not os.path.isfile(path):
-            raise FeatureNetworkMissing(f"{path}: no such file (the {kind} network for "
-                                        f"{spec.used_by}; fetch it from {spec.url})")
+            raise FeatureNetworkMissing(
+                f"{path}: no such file (the {kind} network for {spec.used_by}; fetch it from {spec.url})"
+            )
         return path
     for name in spec.names:
         candidate = os.path.join(cache_dir(), name)
@@ -77,7 +79,8 @@ def locate(kind, path=None):
     raise FeatureNetworkMissing(
         f"the {kind} network for {spec.used_by} is not available offline: download\n"
         f"  {spec.url}\nand put it at\n  {target}\n"
-        f"(or pass its path with --{kind}; $SG2TF_CACHE moves the cache folder)")
+        f"(or pass its path with --{kind}; $SG2TF_CACHE moves the cache folder)"
+    )
 
 
 # ---------------------------------------------------------------------------- Inception
@@ -86,8 +89,9 @@ def locate(kind, path=None):
 def _read_graph_def(path):
     if path.endswith((".tgz", ".tar.gz")):
         with tarfile.open(path, "r:gz") as tar:
-            member = next((m for m in tar.getmembers()
-                           if os.path.basename(m.name) == "classify_image_graph_def.pb"), None)
+            member = next(
+                (m for m in tar.getmembers() if os.path.basename(m.name) == "classify_image_graph_def.pb"), None
+            )
             if member is None:
                 raise FeatureNetworkError(f"{path}: no classify_image_graph_def.pb inside")
             data = tar.extractfile(member).read()
@@ -121,15 +125,21 @@ class InceptionGraph:
         self.path = path
         graph_def = _read_graph_def(path)
         names = {node.name for node in graph_def.node}
-        missing = [t.split(":")[0] for t in (self.INPUT, self.FEATURES, self.WEIGHTS,
-                                             self.BIASES) if t.split(":")[0] not in names]
+        missing = [
+            t.split(":")[0]
+            for t in (self.INPUT, self.FEATURES, self.WEIGHTS, self.BIASES)
+            if t.split(":")[0] not in names
+        ]
         if missing:
             raise FeatureNetworkError(f"{path}: not the Inception graph (no nodes {missing})")
 
         def imported(images):
             return tf.compat.v1.import_graph_def(
-                graph_def, input_map={self.INPUT: images},
-                return_elements=[self.FEATURES, self.WEIGHTS, self.BIASES], name="inception")
+                graph_def,
+                input_map={self.INPUT: images},
+                return_elements=[self.FEATURES, self.WEIGHTS, self.BIASES],
+                name="inception",
+            )
 
         spec = tf.TensorSpec([None, None, None, 3], tf.float32)
         wrapped = tf.compat.v1.wrap_function(imported, [spec])
@@ -139,8 +149,7 @@ class InceptionGraph:
     def __call__(self, images):
         images = tf.convert_to_tensor(images)
         if images.shape.rank != 4 or images.shape[-1] not in (1, 3):
-            raise ValueError(f"Inception takes NHWC images with 1 or 3 channels, got "
-                             f"{images.shape}")
+            raise ValueError(f"Inception takes NHWC images with 1 or 3 channels, got {images.shape}")
         images = tf.cast(images, tf.float32)
         if images.shape[-1] == 1:
             images = tf.tile(images, [1, 1, 1, 3])
@@ -168,8 +177,7 @@ def _pickle_variables(path):
     except safe_pickle.UnsafePickleError as e:
         raise FeatureNetworkError(f"{path}: {e}") from None
     except Exception as e:  # noqa: BLE001 (damaged pickles raise many kinds)
-        raise FeatureNetworkError(f"{path}: damaged or unsupported pickle "
-                                  f"({type(e).__name__}: {e})") from None
+        raise FeatureNetworkError(f"{path}: damaged or unsupported pickle ({type(e).__name__}: {e})") from None
     if not isinstance(net, safe_pickle.NetworkStub):
         raise FeatureNetworkError(f"{path}: not a dnnlib Network pickle")
     return list(nvlabs_tf.collect_variables(net).items())
@@ -189,8 +197,13 @@ def _split_vgg(variables, where, want_fc):
     convs, rest, pending = [], [], None
     for name, value in variables:
         value = np.asarray(value, np.float32)
-        if value.ndim == 4 and 3 in value.shape and len(convs) < 13 and pending is None \
-                and (value.shape[:2] == (3, 3) or value.shape[2:] == (3, 3)):
+        if (
+            value.ndim == 4
+            and 3 in value.shape
+            and len(convs) < 13
+            and pending is None
+            and (value.shape[:2] == (3, 3) or value.shape[2:] == (3, 3))
+        ):
             pending = _as_hwio(value, f"{where}:{name}")
         elif pending is not None and value.ndim == 1 and value.shape[0] == pending.shape[3]:
             convs.append((pending, value))
@@ -199,8 +212,9 @@ def _split_vgg(variables, where, want_fc):
             rest.append((name, value))
     if len(convs) != 13:
         listing = ", ".join(f"{n}{list(v.shape)}" for n, v in variables[:40])
-        raise FeatureNetworkError(f"{where}: expected VGG16's 13 convolutions, matched "
-                                  f"{len(convs)}; variables: {listing}")
+        raise FeatureNetworkError(
+            f"{where}: expected VGG16's 13 convolutions, matched {len(convs)}; variables: {listing}"
+        )
     taps = [convs[i][0].shape[3] for i in np.cumsum(VGG16_BLOCKS) - 1]
     return convs, taps, rest
 
@@ -234,22 +248,24 @@ class LPIPS:
         self.lins = [tf.constant(np.reshape(w, [-1]).astype(np.float32)) for w in lins]
         taps = [self.convs[i][0].shape[3] for i in np.cumsum(VGG16_BLOCKS) - 1]
         if [int(w.shape[0]) for w in self.lins] != taps:
-            raise FeatureNetworkError(f"LPIPS heads of sizes {[w.shape[0] for w in self.lins]}"
-                                      f" do not match the VGG16 blocks {taps}")
+            raise FeatureNetworkError(
+                f"LPIPS heads of sizes {[w.shape[0] for w in self.lins]} do not match the VGG16 blocks {taps}"
+            )
 
     @classmethod
     def from_pickle(cls, path):
         variables = _pickle_variables(path)
         convs, taps, rest = _split_vgg(variables, path, want_fc=False)
         lins = []
-        for name, value in rest:
-            if len(lins) < 5 and value.size == taps[len(lins)] and \
-                    max(value.shape) == value.size:
+        for _name, value in rest:
+            if len(lins) < 5 and value.size == taps[len(lins)] and max(value.shape) == value.size:
                 lins.append(value)
         if len(lins) != 5:
-            raise FeatureNetworkError(f"{path}: expected 5 LPIPS linear heads of sizes {taps} "
-                                      f"after the convolutions, found "
-                                      f"{[(n, list(v.shape)) for n, v in rest][:10]}")
+            raise FeatureNetworkError(
+                f"{path}: expected 5 LPIPS linear heads of sizes {taps} "
+                f"after the convolutions, found "
+                f"{[(n, list(v.shape)) for n, v in rest][:10]}"
+            )
         return cls(convs, lins)
 
     def _features(self, images):
@@ -290,15 +306,17 @@ class VGG16Features:
         variables = _pickle_variables(path)
         convs, _, rest = _split_vgg(variables, path, want_fc=True)
         fcs, pending = [], None
-        for name, value in rest:
+        for _name, value in rest:
             if value.ndim == 2 and pending is None:
                 pending = value
             elif pending is not None and value.ndim == 1 and value.shape[0] == pending.shape[1]:
                 fcs.append((pending, value))
                 pending = None
         if len(fcs) < 2:
-            raise FeatureNetworkError(f"{path}: expected VGG16's fully connected layers after "
-                                      f"the convolutions, found {[(n, list(v.shape)) for n, v in rest][:10]}")
+            raise FeatureNetworkError(
+                f"{path}: expected VGG16's fully connected layers after "
+                f"the convolutions, found {[(n, list(v.shape)) for n, v in rest][:10]}"
+            )
         return cls(convs, fcs[:2])
 
     def __call__(self, images):
@@ -321,7 +339,8 @@ def load(kind, path=None):
         if found.endswith(".pkl"):
             raise FeatureNetworkError(
                 f"{found}: the NVlabs inception_v3_features.pkl is not rebuilt yet; use the "
-                f"identical frozen graph {FILES['inception'].url}")
+                f"identical frozen graph {FILES['inception'].url}"
+            )
         return InceptionGraph(found)
     if kind == "vgg16":
         return VGG16Features.from_pickle(found)

@@ -28,24 +28,26 @@ class MetricSpec:
 
     @property
     def network(self):
-        return {"fid": "inception", "kid": "inception", "is": "inception", "pr": "vgg16",
-                "ppl": "lpips"}[self.kind]
+        return {"fid": "inception", "kid": "inception", "is": "inception", "pr": "vgg16", "ppl": "lpips"}[self.kind]
 
 
-METRICS = {m.name: m for m in [
-    MetricSpec("fid50k_full", "fid"),
-    MetricSpec("fid50k", "fid", max_reals=50000),
-    MetricSpec("kid50k_full", "kid", max_reals=1000000),
-    MetricSpec("kid50k", "kid", max_reals=50000),
-    MetricSpec("pr50k3_full", "pr", max_reals=200000),
-    MetricSpec("pr50k3", "pr", max_reals=50000),
-    MetricSpec("is50k", "is"),
-    MetricSpec("ppl_zfull", "ppl", space="z", sampling="full"),
-    MetricSpec("ppl_wfull", "ppl", space="w", sampling="full"),
-    MetricSpec("ppl_zend", "ppl", space="z", sampling="end"),
-    MetricSpec("ppl_wend", "ppl", space="w", sampling="end"),
-    MetricSpec("ppl2_wend", "ppl", space="w", sampling="end", crop=False),
-]}
+METRICS = {
+    m.name: m
+    for m in [
+        MetricSpec("fid50k_full", "fid"),
+        MetricSpec("fid50k", "fid", max_reals=50000),
+        MetricSpec("kid50k_full", "kid", max_reals=1000000),
+        MetricSpec("kid50k", "kid", max_reals=50000),
+        MetricSpec("pr50k3_full", "pr", max_reals=200000),
+        MetricSpec("pr50k3", "pr", max_reals=50000),
+        MetricSpec("is50k", "is"),
+        MetricSpec("ppl_zfull", "ppl", space="z", sampling="full"),
+        MetricSpec("ppl_wfull", "ppl", space="w", sampling="full"),
+        MetricSpec("ppl_zend", "ppl", space="z", sampling="end"),
+        MetricSpec("ppl_wend", "ppl", space="w", sampling="end"),
+        MetricSpec("ppl2_wend", "ppl", space="w", sampling="end", crop=False),
+    ]
+}
 PPL_EPSILON = 1e-4
 KID_SUBSETS, KID_SUBSET_SIZE, PR_K, IS_SPLITS = 100, 1000, 3, 10
 
@@ -62,8 +64,7 @@ def check_labels(G, info):
     """Conditional/unconditional agreement of a generator and a dataset."""
     if G.c_dim and info is not None and info.label_size != G.c_dim:
         have = "no labels" if info.label_size == 0 else f"{info.label_size}-wide labels"
-        raise ValueError(f"the network is conditional (c_dim={G.c_dim}) but dataset "
-                         f"{info.path} has {have}")
+        raise ValueError(f"the network is conditional (c_dim={G.c_dim}) but dataset {info.path} has {have}")
 
 
 # ---------------------------------------------------------------------------- images
@@ -85,14 +86,14 @@ def real_images(info, max_images=None, mirror=False, batch_size=64, resolution=N
     for _, image in records.iter_images(info, resolution):
         batch.append(image)
         if len(batch) == batch_size:
-            x = flush(batch)[:int(min(left, 2 * batch_size))]
+            x = flush(batch)[: int(min(left, 2 * batch_size))]
             left -= len(x)
             batch = []
             yield x
             if left <= 0:
                 return
     if batch:
-        yield flush(batch)[:int(min(left, 2 * len(batch)))]
+        yield flush(batch)[: int(min(left, 2 * len(batch)))]
 
 
 def _labels_for(G, info, n, rng):
@@ -112,8 +113,7 @@ def generated_images(G, num, info=None, batch_size=16, seed=0, truncation_psi=1.
     for start in range(0, num, batch_size):
         n = min(batch_size, num - start)
         z = tf.constant(rng.standard_normal([n, G.z_dim]).astype(np.float32))
-        images = G.generate(z, _labels_for(G, info, n, rng), truncation_psi=truncation_psi,
-                            noise_mode="random")
+        images = G.generate(z, _labels_for(G, info, n, rng), truncation_psi=truncation_psi, noise_mode="random")
         yield to_uint8(images.numpy())
 
 
@@ -130,11 +130,19 @@ def _file_identity(path):
 
 def real_stats_key(info, spec, mirror, feature_file, resolution=None):
     """A cache key of the dataset file, its size and time, the settings and the network."""
-    blob = json.dumps({"data": _file_identity(info.file(resolution)), "count": info.count,
-                       "resolution": int(resolution or info.resolution), "mirror": bool(mirror),
-                       "max_reals": spec.max_reals, "kind": "mean_cov" if spec.kind == "fid"
-                       else "features", "net": _file_identity(feature_file)[1:],
-                       "netname": os.path.basename(feature_file)}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "data": _file_identity(info.file(resolution)),
+            "count": info.count,
+            "resolution": int(resolution or info.resolution),
+            "mirror": bool(mirror),
+            "max_reals": spec.max_reals,
+            "kind": "mean_cov" if spec.kind == "fid" else "features",
+            "net": _file_identity(feature_file)[1:],
+            "netname": os.path.basename(feature_file),
+        },
+        sort_keys=True,
+    )
     digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
     name = os.path.basename(info.path.rstrip("/")) or "data"
     return f"{name}-{spec.network}-{'fid' if spec.kind == 'fid' else 'feat'}-{digest}"
@@ -183,8 +191,7 @@ def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resoluti
     cached = cache.get(key) if cache else None
     if cached is not None:
         return cached, True
-    feats = _collect(net, real_images(info, spec.max_reals, mirror, resolution=resolution),
-                     progress)
+    feats = _collect(net, real_images(info, spec.max_reals, mirror, resolution=resolution), progress)
     if spec.kind == "fid":
         acc = stats.FeatureStats()
         acc.append(feats)
@@ -197,8 +204,7 @@ def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resoluti
     return arrays, False
 
 
-def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None,
-                  epsilon=PPL_EPSILON, progress=None):
+def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None, epsilon=PPL_EPSILON, progress=None):
     """The per-sample perceptual path lengths `LPIPS(g(t), g(t + eps)) / eps^2`."""
     rng = np.random.default_rng(seed)
     noise = noise_variables(G)
@@ -215,13 +221,12 @@ def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None,
                 za, zb = stats.slerp(z0, z1, t), stats.slerp(z0, z1, t + epsilon)
                 ws = G.mapping(tf.constant(np.concatenate([za, zb]).astype(np.float32)), c2)
             else:
-                w01 = np.asarray(G.mapping(tf.constant(np.concatenate([z0, z1]).astype(
-                    np.float32)), c2), np.float64)
+                w01 = np.asarray(G.mapping(tf.constant(np.concatenate([z0, z1]).astype(np.float32)), c2), np.float64)
                 w0, w1 = w01[:n], w01[n:]
                 tt = t[:, :, None]
-                ws = tf.constant(np.concatenate([stats.lerp(w0, w1, tt),
-                                                 stats.lerp(w0, w1, tt + epsilon)]).astype(
-                                                     np.float32))
+                ws = tf.constant(
+                    np.concatenate([stats.lerp(w0, w1, tt), stats.lerp(w0, w1, tt + epsilon)]).astype(np.float32)
+                )
             for v in noise:  # one noise draw per minibatch, shared by both endpoints
                 v.assign(rng.standard_normal(v.shape).astype(np.float32))
             images = G.synthesis(ws, noise_mode="const").numpy().astype(np.float64)
@@ -229,9 +234,8 @@ def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None,
                 images = stats.ppl_crop(images)
             images = stats.ppl_downsample(images)
             images = (images + 1) * (255 / 2)
-            d = lpips.distance(tf.constant(images[:n], tf.float32),
-                               tf.constant(images[n:], tf.float32))
-            out.append(np.asarray(d, np.float64) / epsilon ** 2)
+            d = lpips.distance(tf.constant(images[:n], tf.float32), tf.constant(images[n:], tf.float32))
+            out.append(np.asarray(d, np.float64) / epsilon**2)
             if progress:
                 progress.update(n)
     finally:
@@ -240,9 +244,20 @@ def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None,
     return np.concatenate(out)
 
 
-def compute_metric(name, G, info=None, mirror=False, num_gen=None, feature_paths=None,
-                   cache=None, batch_size=16, seed=0, progress_factory=None, nets=None,
-                   resolution=None):
+def compute_metric(
+    name,
+    G,
+    info=None,
+    mirror=False,
+    num_gen=None,
+    feature_paths=None,
+    cache=None,
+    batch_size=16,
+    seed=0,
+    progress_factory=None,
+    nets=None,
+    resolution=None,
+):
     """Computes one metric; returns `{metric_name: value, ...}` (PR gives two numbers).
 
     `resolution`: which stored resolution of the dataset the real images come from
@@ -252,8 +267,10 @@ def compute_metric(name, G, info=None, mirror=False, num_gen=None, feature_paths
     paths = feature_paths or {}
     nets = nets if nets is not None else {}
     if spec.network not in nets:
-        nets[spec.network] = (feature_nets.load(spec.network, paths.get(spec.network)),
-                              feature_nets.locate(spec.network, paths.get(spec.network)))
+        nets[spec.network] = (
+            feature_nets.load(spec.network, paths.get(spec.network)),
+            feature_nets.locate(spec.network, paths.get(spec.network)),
+        )
     net, net_file = nets[spec.network]
     check_labels(G, info)
 
@@ -261,21 +278,21 @@ def compute_metric(name, G, info=None, mirror=False, num_gen=None, feature_paths
         return progress_factory(total, f"{name}: {label}") if progress_factory else None
 
     if spec.kind == "ppl":
-        d = ppl_distances(G, net, spec, num, max(2, batch_size // 2), seed, info,
-                          progress=progress(num, "pairs"))
+        d = ppl_distances(G, net, spec, num, max(2, batch_size // 2), seed, info, progress=progress(num, "pairs"))
         return {name: stats.ppl_filter_mean(d)}
     if spec.kind == "is":
-        _, probs = _collect(net, generated_images(G, num, info, batch_size, seed),
-                            progress(num, "generated"), with_probs=True)
+        _, probs = _collect(
+            net, generated_images(G, num, info, batch_size, seed), progress(num, "generated"), with_probs=True
+        )
         mean, std = stats.inception_score(probs, min(IS_SPLITS, num))
         return {name: mean, name + "_std": std}
     if info is None:
         raise ValueError(f"{name} compares with real images: pass --data")
     total = info.count * (2 if mirror else 1)
-    reals, _ = _real_stats(spec, net, net_file, info, mirror, cache,
-                           progress(min(total, spec.max_reals or total), "reals"), resolution)
-    fake = _collect(net, generated_images(G, num, info, batch_size, seed),
-                    progress(num, "generated"))
+    reals, _ = _real_stats(
+        spec, net, net_file, info, mirror, cache, progress(min(total, spec.max_reals or total), "reals"), resolution
+    )
+    fake = _collect(net, generated_images(G, num, info, batch_size, seed), progress(num, "generated"))
     if isinstance(fake, tuple):
         fake = fake[0]
     if spec.kind == "fid":
@@ -284,8 +301,7 @@ def compute_metric(name, G, info=None, mirror=False, num_gen=None, feature_paths
         mu, sigma = acc.mean_cov()
         return {name: stats.frechet_distance(mu, sigma, reals["mu"], reals["sigma"])}
     if spec.kind == "kid":
-        return {name: stats.kernel_inception_distance(reals["features"], fake, KID_SUBSETS,
-                                                      KID_SUBSET_SIZE, seed)}
+        return {name: stats.kernel_inception_distance(reals["features"], fake, KID_SUBSETS, KID_SUBSET_SIZE, seed)}
     precision, recall = stats.precision_recall(reals["features"], fake, PR_K)
     return {name + "_precision": precision, name + "_recall": recall}
 
@@ -298,10 +314,16 @@ def compute_metrics(names, G, info=None, network_path=None, jsonl_path=None, **k
         start = time.time()
         results = compute_metric(name, G, info, nets=nets, **kwargs)
         elapsed = time.time() - start
-        record = {"results": results, "metric": name, "total_time": elapsed,
-                  "total_time_str": f"{elapsed:.1f}s", "num_gpus": 1,
-                  "snapshot_pkl": network_path, "dataset": getattr(info, "path", None),
-                  "timestamp": time.time()}
+        record = {
+            "results": results,
+            "metric": name,
+            "total_time": elapsed,
+            "total_time_str": f"{elapsed:.1f}s",
+            "num_gpus": 1,
+            "snapshot_pkl": network_path,
+            "dataset": getattr(info, "path", None),
+            "timestamp": time.time(),
+        }
         if jsonl_path:
             with open(jsonl_path, "a") as f:
                 f.write(json.dumps(record, sort_keys=True) + "\n")

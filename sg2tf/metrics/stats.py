@@ -84,8 +84,8 @@ def knn_radii(features, k=3, batch_size=10000):
         raise ValueError(f"k-NN with k={k} needs more than {k} feature vectors")
     out = np.empty(len(features))
     for start in range(0, len(features), batch_size):
-        d = _pairwise_sq_dist(features[start:start + batch_size], features)
-        out[start:start + batch_size] = np.partition(d, k, axis=1)[:, k]
+        d = _pairwise_sq_dist(features[start : start + batch_size], features)
+        out[start : start + batch_size] = np.partition(d, k, axis=1)[:, k]
     return out
 
 
@@ -94,7 +94,7 @@ def manifold_coverage(ref, radii, query, batch_size=10000):
     ref, query = np.asarray(ref, np.float64), np.asarray(query, np.float64)
     inside = 0
     for start in range(0, len(query), batch_size):
-        d = _pairwise_sq_dist(query[start:start + batch_size], ref)
+        d = _pairwise_sq_dist(query[start : start + batch_size], ref)
         inside += int((d <= radii[None, :]).any(axis=1).sum())
     return inside / len(query)
 
@@ -116,7 +116,7 @@ def inception_score(probs, num_splits=10):
         raise ValueError(f"IS with {num_splits} splits needs at least {num_splits} images")
     scores = []
     for i in range(num_splits):
-        part = probs[i * n // num_splits:(i + 1) * n // num_splits]
+        part = probs[i * n // num_splits : (i + 1) * n // num_splits]
         py = part.mean(axis=0, keepdims=True)
         kl = part * (np.log(part + 1e-30) - np.log(py + 1e-30))
         scores.append(np.exp(kl.sum(axis=1).mean()))
@@ -144,7 +144,7 @@ def ppl_crop(images):
     """The face-region crop of the PPL metrics on NHWC images: rows 3/8..7/8,
     columns 2/8..6/8."""
     c = images.shape[1] // 8
-    return images[:, c * 3:c * 7, c * 2:c * 6]
+    return images[:, c * 3 : c * 7, c * 2 : c * 6]
 
 
 def ppl_downsample(images, target=256):

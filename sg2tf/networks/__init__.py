@@ -6,5 +6,13 @@ from sg2tf.networks.generator import Generator
 from sg2tf.networks.mapping import MappingNetwork
 from sg2tf.networks.synthesis import SynthesisBlock, SynthesisNetwork
 
-__all__ = ["ChannelSpec", "Discriminator", "DiscriminatorBlock", "Generator", "MappingNetwork",
-           "SynthesisBlock", "SynthesisNetwork", "parse_channel_table"]
+__all__ = [
+    "ChannelSpec",
+    "Discriminator",
+    "DiscriminatorBlock",
+    "Generator",
+    "MappingNetwork",
+    "SynthesisBlock",
+    "SynthesisNetwork",
+    "parse_channel_table",
+]

@@ -22,8 +22,7 @@ def parse_channel_table(spec):
     for res, ch in items:
         res, ch = int(res), int(ch)
         if res < 2 or res & (res - 1) or ch < 1:
-            raise ValueError(f"bad channel table entry {res}:{ch}; resolution must be a "
-                             "power of two and channels >= 1")
+            raise ValueError(f"bad channel table entry {res}:{ch}; resolution must be a power of two and channels >= 1")
         table[res] = ch
     return table
 
@@ -45,8 +44,7 @@ class ChannelSpec:
         self.table = parse_channel_table(table)
 
     def nf(self, stage):
-        return int(np.clip(int(self.fmap_base / (2.0 ** (stage * self.fmap_decay))),
-                           self.fmap_min, self.fmap_max))
+        return int(np.clip(int(self.fmap_base / (2.0 ** (stage * self.fmap_decay))), self.fmap_min, self.fmap_max))
 
     def __call__(self, res):
         if res in self.table:
@@ -54,9 +52,13 @@ class ChannelSpec:
         return self.nf(int(math.log2(res)) - 1)
 
     def get_config(self):
-        return {"fmap_base": self.fmap_base, "fmap_decay": self.fmap_decay,
-                "fmap_min": self.fmap_min, "fmap_max": self.fmap_max,
-                "table": {str(k): v for k, v in sorted(self.table.items())}}
+        return {
+            "fmap_base": self.fmap_base,
+            "fmap_decay": self.fmap_decay,
+            "fmap_min": self.fmap_min,
+            "fmap_max": self.fmap_max,
+            "table": {str(k): v for k, v in sorted(self.table.items())},
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -69,6 +71,6 @@ class ChannelSpec:
 def log2_resolution(resolution):
     """Checks that `resolution` is a power of two >= 4 and returns its log2."""
     log2 = int(round(math.log2(resolution))) if resolution > 0 else -1
-    if resolution < 4 or 2 ** log2 != resolution:
+    if resolution < 4 or 2**log2 != resolution:
         raise ValueError(f"resolution must be a power of two >= 4, got {resolution}")
     return log2

@@ -11,9 +11,18 @@ from sg2tf.layers.base import COMPUTE_DTYPES, check_compute_dtype
 # The reduced-precision types a network's top resolutions can compute in.
 LOW_PRECISION_DTYPES = ("float16", "bfloat16")
 
-__all__ = ["COMPUTE_DTYPES", "LOW_PRECISION_DTYPES", "block_compute_dtype", "check_architecture",
-           "check_compute_dtype", "check_low_precision", "is_one", "noise_variables",
-           "normalize_2nd_moment", "resolve_block_dtype"]
+__all__ = [
+    "COMPUTE_DTYPES",
+    "LOW_PRECISION_DTYPES",
+    "block_compute_dtype",
+    "check_architecture",
+    "check_compute_dtype",
+    "check_low_precision",
+    "is_one",
+    "noise_variables",
+    "normalize_2nd_moment",
+    "resolve_block_dtype",
+]
 
 
 def check_architecture(architecture):
@@ -24,8 +33,7 @@ def check_architecture(architecture):
 
 def check_low_precision(low_precision):
     if low_precision not in LOW_PRECISION_DTYPES:
-        raise ValueError(f"low_precision must be one of {LOW_PRECISION_DTYPES}, got "
-                         f"{low_precision!r}")
+        raise ValueError(f"low_precision must be one of {LOW_PRECISION_DTYPES}, got {low_precision!r}")
     return low_precision
 
 
@@ -55,8 +63,7 @@ def resolve_block_dtype(compute_dtype, use_fp16, where):
         return "float16" if use_fp16 else "float32"
     check_compute_dtype(compute_dtype, f"{where}: compute_dtype")
     if use_fp16 is not None and bool(use_fp16) != (compute_dtype != "float32"):
-        raise ValueError(f"{where}: use_fp16={use_fp16} contradicts compute_dtype="
-                         f"{compute_dtype!r}")
+        raise ValueError(f"{where}: use_fp16={use_fp16} contradicts compute_dtype={compute_dtype!r}")
     return compute_dtype
 
 
@@ -64,6 +71,9 @@ def noise_variables(G):
     """The synthesis network's `noise_const` buffers (the const noise inputs), in the
     order of the layers (the NVlabs `noise0`, `noise1`, ... order)."""
     synthesis = getattr(G, "synthesis", G)
-    return [layer.noise.noise_const for block in synthesis.blocks
-            for layer in (block.conv0, block.conv1)
-            if layer is not None and layer.noise is not None]
+    return [
+        layer.noise.noise_const
+        for block in synthesis.blocks
+        for layer in (block.conv0, block.conv1)
+        if layer is not None and layer.noise is not None
+    ]

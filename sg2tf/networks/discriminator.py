@@ -8,8 +8,13 @@ from sg2tf.layers.base import Layer
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.mbstd import MinibatchStddev
 from sg2tf.networks.channels import ChannelSpec, log2_resolution
-from sg2tf.networks.common import (block_compute_dtype, check_architecture, check_low_precision,
-                                   normalize_2nd_moment, resolve_block_dtype)
+from sg2tf.networks.common import (
+    block_compute_dtype,
+    check_architecture,
+    check_low_precision,
+    normalize_2nd_moment,
+    resolve_block_dtype,
+)
 from sg2tf.ops.upfirdn2d import downsample2d, setup_filter
 
 CONDITIONINGS = ("cmap", "project")
@@ -38,9 +43,22 @@ class DiscriminatorBlock(Layer):
     `force_fp32=True` computes in float32.
     """
 
-    def __init__(self, in_channels, tmp_channels, out_channels, resolution, img_channels,
-                 is_first, architecture="resnet", use_fp16=None, conv_clamp=None,
-                 resample_filter=(1, 3, 3, 1), activation="lrelu", compute_dtype=None, **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        tmp_channels,
+        out_channels,
+        resolution,
+        img_channels,
+        is_first,
+        architecture="resnet",
+        use_fp16=None,
+        conv_clamp=None,
+        resample_filter=(1, 3, 3, 1),
+        activation="lrelu",
+        compute_dtype=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.in_channels = int(in_channels)
         self.tmp_channels = int(tmp_channels)
@@ -62,9 +80,12 @@ class DiscriminatorBlock(Layer):
 
     def build(self, input_shape=None):
         res = self.resolution
-        common = dict(activation=self.activation, conv_clamp=self.conv_clamp,
-                      resample_filter=self.resample_filter,
-                      compute_dtype=self.compute_dtype_name)
+        common = dict(
+            activation=self.activation,
+            conv_clamp=self.conv_clamp,
+            resample_filter=self.resample_filter,
+            compute_dtype=self.compute_dtype_name,
+        )
         self.fromrgb = None
         if self.is_first or self.architecture == "skip":
             self.fromrgb = EqualizedConv2D(self.tmp_channels, 1, name="fromrgb", **common)
@@ -75,9 +96,15 @@ class DiscriminatorBlock(Layer):
         self.conv1.build((None, res, res, self.tmp_channels))
         self.skip = None
         if self.architecture == "resnet":
-            self.skip = EqualizedConv2D(self.out_channels, 1, use_bias=False, down=2,
-                                        resample_filter=self.resample_filter,
-                                        compute_dtype=self.compute_dtype_name, name="skip")
+            self.skip = EqualizedConv2D(
+                self.out_channels,
+                1,
+                use_bias=False,
+                down=2,
+                resample_filter=self.resample_filter,
+                compute_dtype=self.compute_dtype_name,
+                name="skip",
+            )
             self.skip.build((None, res, res, self.tmp_channels))
 
     def call(self, x, img, force_fp32=False):
@@ -98,12 +125,20 @@ class DiscriminatorBlock(Layer):
         return x, img
 
     def get_config(self):
-        return {**super().get_config(), "in_channels": self.in_channels,
-                "tmp_channels": self.tmp_channels, "out_channels": self.out_channels,
-                "resolution": self.resolution, "img_channels": self.img_channels,
-                "is_first": self.is_first, "architecture": self.architecture,
-                "compute_dtype": self.compute_dtype_name, "conv_clamp": self.conv_clamp,
-                "resample_filter": self.resample_filter, "activation": self.activation}
+        return {
+            **super().get_config(),
+            "in_channels": self.in_channels,
+            "tmp_channels": self.tmp_channels,
+            "out_channels": self.out_channels,
+            "resolution": self.resolution,
+            "img_channels": self.img_channels,
+            "is_first": self.is_first,
+            "architecture": self.architecture,
+            "compute_dtype": self.compute_dtype_name,
+            "conv_clamp": self.conv_clamp,
+            "resample_filter": self.resample_filter,
+            "activation": self.activation,
+        }
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
@@ -137,11 +172,26 @@ class Discriminator(keras.Model):
     `D(images, c, force_fp32=True)` computes every block in float32.
     """
 
-    def __init__(self, c_dim, img_resolution, img_channels, channels=None,
-                 architecture="resnet", num_fp16_res=0, conv_clamp=None,
-                 resample_filter=(1, 3, 3, 1), activation="lrelu", mbstd_group_size=4,
-                 mbstd_num_channels=1, conditioning="cmap", cmap_dim=None, mapping_layers=0,
-                 mapping_lr_multiplier=0.1, low_precision="float16", **kwargs):
+    def __init__(
+        self,
+        c_dim,
+        img_resolution,
+        img_channels,
+        channels=None,
+        architecture="resnet",
+        num_fp16_res=0,
+        conv_clamp=None,
+        resample_filter=(1, 3, 3, 1),
+        activation="lrelu",
+        mbstd_group_size=4,
+        mbstd_num_channels=1,
+        conditioning="cmap",
+        cmap_dim=None,
+        mapping_layers=0,
+        mapping_lr_multiplier=0.1,
+        low_precision="float16",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
@@ -166,17 +216,25 @@ class Discriminator(keras.Model):
         self.fir = setup_filter(self.resample_filter or [1, 1])
 
         log2 = log2_resolution(self.img_resolution)
-        self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
+        self.block_resolutions = [2**i for i in range(log2, 2, -1)]
         self.blocks = []
         for res in self.block_resolutions:
-            self.blocks.append(DiscriminatorBlock(
-                self.channels(res) if res < self.img_resolution else 0, self.channels(res),
-                self.channels(res // 2), res, self.img_channels,
-                is_first=(res == self.img_resolution), architecture=self.architecture,
-                compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res,
-                                                  self.low_precision),
-                conv_clamp=self.conv_clamp, resample_filter=self.resample_filter,
-                activation=self.activation, name=f"b{res}"))
+            self.blocks.append(
+                DiscriminatorBlock(
+                    self.channels(res) if res < self.img_resolution else 0,
+                    self.channels(res),
+                    self.channels(res // 2),
+                    res,
+                    self.img_channels,
+                    is_first=(res == self.img_resolution),
+                    architecture=self.architecture,
+                    compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res, self.low_precision),
+                    conv_clamp=self.conv_clamp,
+                    resample_filter=self.resample_filter,
+                    activation=self.activation,
+                    name=f"b{res}",
+                )
+            )
         self.build(None)
 
     def build(self, input_shape=None):
@@ -185,17 +243,16 @@ class Discriminator(keras.Model):
         ch4 = self.channels(4)
         self.fromrgb = None
         if self.architecture == "skip":
-            self.fromrgb = EqualizedConv2D(ch4, 1, activation=self.activation,
-                                           conv_clamp=self.conv_clamp, name="b4_fromrgb")
+            self.fromrgb = EqualizedConv2D(
+                ch4, 1, activation=self.activation, conv_clamp=self.conv_clamp, name="b4_fromrgb"
+            )
             self.fromrgb.build((None, 4, 4, self.img_channels))
         self.mbstd = None
         extra = 0
         if self.mbstd_num_channels > 0:
-            self.mbstd = MinibatchStddev(self.mbstd_group_size, self.mbstd_num_channels,
-                                         name="b4_mbstd")
+            self.mbstd = MinibatchStddev(self.mbstd_group_size, self.mbstd_num_channels, name="b4_mbstd")
             extra = self.mbstd_num_channels
-        self.conv = EqualizedConv2D(ch4, 3, activation=self.activation,
-                                    conv_clamp=self.conv_clamp, name="b4_conv")
+        self.conv = EqualizedConv2D(ch4, 3, activation=self.activation, conv_clamp=self.conv_clamp, name="b4_conv")
         self.conv.build((None, 4, 4, ch4 + extra))
         self.fc = EqualizedDense(self.channels(2), activation=self.activation, name="b4_fc")
         self.fc.build((None, 4 * 4 * ch4))
@@ -211,9 +268,12 @@ class Discriminator(keras.Model):
             self.embed = EqualizedDense(self.cmap_dim, name="mapping_embed")
             self.embed.build((None, self.c_dim))
             for idx in range(self.mapping_layers):
-                fc = EqualizedDense(self.cmap_dim, activation=self.activation,
-                                    lr_multiplier=self.mapping_lr_multiplier,
-                                    name=f"mapping_fc{idx}")
+                fc = EqualizedDense(
+                    self.cmap_dim,
+                    activation=self.activation,
+                    lr_multiplier=self.mapping_lr_multiplier,
+                    name=f"mapping_fc{idx}",
+                )
                 fc.build((None, self.cmap_dim))
                 self.mapping_fcs.append(fc)
 
@@ -238,8 +298,7 @@ class Discriminator(keras.Model):
         x = self.out(x)
         if self.c_dim:
             if c is None:
-                raise ValueError(f"this discriminator is conditional (c_dim={self.c_dim}); "
-                                 "pass labels c")
+                raise ValueError(f"this discriminator is conditional (c_dim={self.c_dim}); pass labels c")
             c = tf.cast(c, tf.float32)
             if self.embed is not None:
                 cmap = normalize_2nd_moment(self.embed(c))
@@ -251,16 +310,25 @@ class Discriminator(keras.Model):
         return x
 
     def get_config(self):
-        return {"name": self.name, "c_dim": self.c_dim, "img_resolution": self.img_resolution,
-                "img_channels": self.img_channels, "channels": self.channels.get_config(),
-                "architecture": self.architecture, "num_fp16_res": self.num_fp16_res,
-                "low_precision": self.low_precision,
-                "conv_clamp": self.conv_clamp, "resample_filter": self.resample_filter,
-                "activation": self.activation, "mbstd_group_size": self.mbstd_group_size,
-                "mbstd_num_channels": self.mbstd_num_channels,
-                "conditioning": self.conditioning, "cmap_dim": self.cmap_dim,
-                "mapping_layers": self.mapping_layers,
-                "mapping_lr_multiplier": self.mapping_lr_multiplier}
+        return {
+            "name": self.name,
+            "c_dim": self.c_dim,
+            "img_resolution": self.img_resolution,
+            "img_channels": self.img_channels,
+            "channels": self.channels.get_config(),
+            "architecture": self.architecture,
+            "num_fp16_res": self.num_fp16_res,
+            "low_precision": self.low_precision,
+            "conv_clamp": self.conv_clamp,
+            "resample_filter": self.resample_filter,
+            "activation": self.activation,
+            "mbstd_group_size": self.mbstd_group_size,
+            "mbstd_num_channels": self.mbstd_num_channels,
+            "conditioning": self.conditioning,
+            "cmap_dim": self.cmap_dim,
+            "mapping_layers": self.mapping_layers,
+            "mapping_lr_multiplier": self.mapping_lr_multiplier,
+        }
 
     @classmethod
     def from_config(cls, config):

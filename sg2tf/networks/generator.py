@@ -28,8 +28,9 @@ class Generator(keras.Model):
     computes the reduced-precision blocks in float32, as in the official API.
     """
 
-    def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None,
-                 synthesis_kwargs=None, **kwargs):
+    def __init__(
+        self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None, synthesis_kwargs=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.z_dim = int(z_dim)
         self.c_dim = int(c_dim)
@@ -38,46 +39,91 @@ class Generator(keras.Model):
         self.img_channels = int(img_channels)
         self.mapping_kwargs = dict(mapping_kwargs or {})
         self.synthesis_kwargs = dict(synthesis_kwargs or {})
-        self.synthesis = SynthesisNetwork(self.w_dim, self.img_resolution, self.img_channels,
-                                          name="synthesis", **self.synthesis_kwargs)
+        self.synthesis = SynthesisNetwork(
+            self.w_dim, self.img_resolution, self.img_channels, name="synthesis", **self.synthesis_kwargs
+        )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(self.z_dim, self.c_dim, self.w_dim, self.num_ws,
-                                      name="mapping", **self.mapping_kwargs)
+        self.mapping = MappingNetwork(
+            self.z_dim, self.c_dim, self.w_dim, self.num_ws, name="mapping", **self.mapping_kwargs
+        )
         self.build(None)
 
     def build(self, input_shape=None):
         self.mapping.build(None)
         self.synthesis.build(None)
 
-    def call(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode="const",
-             fused_modconv=None, update_w_avg=False, training=False, force_fp32=False,
-             noise=None):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi,
-                          truncation_cutoff=truncation_cutoff, update_w_avg=update_w_avg)
-        return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv,
-                              force_fp32=force_fp32, noise=noise)
+    def call(
+        self,
+        z,
+        c=None,
+        truncation_psi=1,
+        truncation_cutoff=None,
+        noise_mode="const",
+        fused_modconv=None,
+        update_w_avg=False,
+        training=False,
+        force_fp32=False,
+        noise=None,
+    ):
+        ws = self.mapping(
+            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, update_w_avg=update_w_avg
+        )
+        return self.synthesis(
+            ws, noise_mode=noise_mode, fused_modconv=fused_modconv, force_fp32=force_fp32, noise=noise
+        )
 
-    def generate(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode="const",
-                 fused_modconv=None, force_fp32=False, noise=None):
+    def generate(
+        self,
+        z,
+        c=None,
+        truncation_psi=1,
+        truncation_cutoff=None,
+        noise_mode="const",
+        fused_modconv=None,
+        force_fp32=False,
+        noise=None,
+    ):
         """Images `[N, R, R, C]` float32 from latents z `[N, z_dim]` (and labels c).
 
         `force_fp32=True` computes in float32; `noise` replaces the const noise buffers
         (see `SynthesisNetwork.call`)."""
-        return self(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                    noise_mode=noise_mode, fused_modconv=fused_modconv, force_fp32=force_fp32,
-                    noise=noise)
+        return self(
+            z,
+            c,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            noise_mode=noise_mode,
+            fused_modconv=fused_modconv,
+            force_fp32=force_fp32,
+            noise=noise,
+        )
 
     def get_config(self):
         mapping = self.mapping.get_config()
         synthesis = self.synthesis.get_config()
-        for key in ("name", "trainable", "dtype", "z_dim", "c_dim", "w_dim", "num_ws",
-                    "img_resolution", "img_channels"):
+        for key in (
+            "name",
+            "trainable",
+            "dtype",
+            "z_dim",
+            "c_dim",
+            "w_dim",
+            "num_ws",
+            "img_resolution",
+            "img_channels",
+        ):
             mapping.pop(key, None)
             synthesis.pop(key, None)
-        return {"name": self.name, "z_dim": self.z_dim, "c_dim": self.c_dim,
-                "w_dim": self.w_dim, "img_resolution": self.img_resolution,
-                "img_channels": self.img_channels, "mapping_kwargs": mapping,
-                "synthesis_kwargs": synthesis}
+        return {
+            "name": self.name,
+            "z_dim": self.z_dim,
+            "c_dim": self.c_dim,
+            "w_dim": self.w_dim,
+            "img_resolution": self.img_resolution,
+            "img_channels": self.img_channels,
+            "mapping_kwargs": mapping,
+            "synthesis_kwargs": synthesis,
+        }
 
     @classmethod
     def from_config(cls, config):

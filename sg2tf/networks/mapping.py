@@ -39,9 +39,22 @@ class MappingNetwork(Layer):
     Shapes: z `[N, z_dim]`, c `[N, c_dim]` -> `[N, num_ws, w_dim]`.
     """
 
-    def __init__(self, z_dim, c_dim, w_dim, num_ws, num_layers=8, layer_features=None,
-                 embed_features=None, activation="lrelu", lr_multiplier=0.01,
-                 w_avg_beta=0.995, label_mode="embed", normalize_z=True, **kwargs):
+    def __init__(
+        self,
+        z_dim,
+        c_dim,
+        w_dim,
+        num_ws,
+        num_layers=8,
+        layer_features=None,
+        embed_features=None,
+        activation="lrelu",
+        lr_multiplier=0.01,
+        w_avg_beta=0.995,
+        label_mode="embed",
+        normalize_z=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
@@ -70,8 +83,10 @@ class MappingNetwork(Layer):
             features = self.z_dim + self.embed_features
         elif self.c_dim:
             self.label_concat = self.add_weight(
-                name="label_concat", shape=[self.c_dim, self.z_dim],
-                initializer=keras.initializers.RandomNormal(0.0, 1.0))
+                name="label_concat",
+                shape=[self.c_dim, self.z_dim],
+                initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            )
             features = 2 * self.z_dim
         else:
             features = self.z_dim
@@ -80,13 +95,11 @@ class MappingNetwork(Layer):
         self.fcs = []
         for idx in range(self.num_layers):
             units = self.w_dim if idx == self.num_layers - 1 else self.layer_features
-            fc = EqualizedDense(units, activation=self.activation,
-                                lr_multiplier=self.lr_multiplier, name=f"fc{idx}")
+            fc = EqualizedDense(units, activation=self.activation, lr_multiplier=self.lr_multiplier, name=f"fc{idx}")
             fc.build((None, features))
             self.fcs.append(fc)
             features = units
-        self.w_avg = self.add_weight(name="w_avg", shape=[self.w_dim], initializer="zeros",
-                                     trainable=False)
+        self.w_avg = self.add_weight(name="w_avg", shape=[self.w_dim], initializer="zeros", trainable=False)
 
     def call(self, z, c=None, truncation_psi=1, truncation_cutoff=None, update_w_avg=False):
         """Maps z (and c) to ws.
@@ -141,9 +154,18 @@ class MappingNetwork(Layer):
         return x
 
     def get_config(self):
-        return {**super().get_config(), "z_dim": self.z_dim, "c_dim": self.c_dim,
-                "w_dim": self.w_dim, "num_ws": self.num_ws, "num_layers": self.num_layers,
-                "layer_features": self.layer_features,
-                "embed_features": self.embed_features or None, "activation": self.activation,
-                "lr_multiplier": self.lr_multiplier, "w_avg_beta": self.w_avg_beta,
-                "label_mode": self.label_mode, "normalize_z": self.normalize_z}
+        return {
+            **super().get_config(),
+            "z_dim": self.z_dim,
+            "c_dim": self.c_dim,
+            "w_dim": self.w_dim,
+            "num_ws": self.num_ws,
+            "num_layers": self.num_layers,
+            "layer_features": self.layer_features,
+            "embed_features": self.embed_features or None,
+            "activation": self.activation,
+            "lr_multiplier": self.lr_multiplier,
+            "w_avg_beta": self.w_avg_beta,
+            "label_mode": self.label_mode,
+            "normalize_z": self.normalize_z,
+        }

@@ -66,8 +66,12 @@ def with_precision(net, precision):
         target["num_fp16_res"] = num or DEFAULT_LOW_PRECISION_RES
         target["low_precision"] = precision
     current = block_dtypes(net)
-    want = {res: block_compute_dtype(res, config["img_resolution"], target["num_fp16_res"],
-                                     target.get("low_precision", "float16")) for res in current}
+    want = {
+        res: block_compute_dtype(
+            res, config["img_resolution"], target["num_fp16_res"], target.get("low_precision", "float16")
+        )
+        for res in current
+    }
     if want == current:
         return net
     clone = type(net).from_config(config)

@@ -9,12 +9,17 @@ from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.noise import check_noise_mode
 from sg2tf.layers.synthesis_layers import SynthesisLayer, ToRGB
 from sg2tf.networks.channels import ChannelSpec, log2_resolution
-from sg2tf.networks.common import (block_compute_dtype, check_architecture, check_low_precision,
-                                   resolve_block_dtype)
+from sg2tf.networks.common import block_compute_dtype, check_architecture, check_low_precision, resolve_block_dtype
 from sg2tf.ops.upfirdn2d import setup_filter, upsample2d
 
-__all__ = ["INPUT_MODES", "SynthesisBlock", "SynthesisNetwork", "check_architecture", "resolve_input_mode",
-           "upgrade_legacy_config"]
+__all__ = [
+    "INPUT_MODES",
+    "SynthesisBlock",
+    "SynthesisNetwork",
+    "check_architecture",
+    "resolve_input_mode",
+    "upgrade_legacy_config",
+]
 
 # What the 4x4 block starts from: `const` a learned constant (StyleGAN2); `noconst` aydao's
 # w-conditioned input ("Scaling up StyleGAN2"): Dense0 (w[0] -> nf(0)*4 features, lrelu, as
@@ -76,11 +81,27 @@ class SynthesisBlock(Layer):
     (a list of `num_conv` entries, see `NoiseInjection`).
     """
 
-    def __init__(self, in_channels, out_channels, w_dim, resolution, img_channels, is_last,
-                 architecture="skip", use_fp16=None, conv_clamp=None,
-                 resample_filter=(1, 3, 3, 1), use_noise=True, activation="lrelu",
-                 fused_modconv=False, noconst=False, compute_dtype=None, input_mode=None,
-                 input_channels=None, **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        w_dim,
+        resolution,
+        img_channels,
+        is_last,
+        architecture="skip",
+        use_fp16=None,
+        conv_clamp=None,
+        resample_filter=(1, 3, 3, 1),
+        use_noise=True,
+        activation="lrelu",
+        fused_modconv=False,
+        noconst=False,
+        compute_dtype=None,
+        input_mode=None,
+        input_channels=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
@@ -109,10 +130,16 @@ class SynthesisBlock(Layer):
 
     def build(self, input_shape=None):
         res, ch = self.resolution, self.out_channels
-        common = dict(w_dim=self.w_dim, resolution=res, use_noise=self.use_noise,
-                      activation=self.activation, resample_filter=self.resample_filter,
-                      conv_clamp=self.conv_clamp, fused_modconv=self.fused_modconv,
-                      compute_dtype=self.compute_dtype_name)
+        common = dict(
+            w_dim=self.w_dim,
+            resolution=res,
+            use_noise=self.use_noise,
+            activation=self.activation,
+            resample_filter=self.resample_filter,
+            conv_clamp=self.conv_clamp,
+            fused_modconv=self.fused_modconv,
+            compute_dtype=self.compute_dtype_name,
+        )
         self.const = None
         self.input_dense = None
         self.dense0 = None
@@ -130,8 +157,9 @@ class SynthesisBlock(Layer):
                 self.input_dense = EqualizedDense(res * res * ch, name="input_dense")
                 self.input_dense.build((None, self.w_dim))
             else:
-                self.const = self.add_weight(name="const", shape=[res, res, ch],
-                                             initializer=keras.initializers.RandomNormal(0, 1))
+                self.const = self.add_weight(
+                    name="const", shape=[res, res, ch], initializer=keras.initializers.RandomNormal(0, 1)
+                )
         else:
             self.conv0 = SynthesisLayer(ch, up=2, name="conv0", **common)
             self.conv0.build((None, res // 2, res // 2, self.in_channels))
@@ -139,25 +167,38 @@ class SynthesisBlock(Layer):
         self.conv1.build((None, res, res, self.input_channels if self.conv_up is not None else ch))
         self.torgb = None
         if self.num_torgb:
-            self.torgb = ToRGB(self.img_channels, self.w_dim, conv_clamp=self.conv_clamp,
-                               fused_modconv=self.fused_modconv,
-                               compute_dtype=self.compute_dtype_name, name="torgb")
+            self.torgb = ToRGB(
+                self.img_channels,
+                self.w_dim,
+                conv_clamp=self.conv_clamp,
+                fused_modconv=self.fused_modconv,
+                compute_dtype=self.compute_dtype_name,
+                name="torgb",
+            )
             self.torgb.build((None, res, res, ch))
         if self.in_channels and self.architecture == "resnet":
-            self.skip = EqualizedConv2D(ch, 1, use_bias=False, up=2,
-                                        resample_filter=self.resample_filter,
-                                        compute_dtype=self.compute_dtype_name, name="skip")
+            self.skip = EqualizedConv2D(
+                ch,
+                1,
+                use_bias=False,
+                up=2,
+                resample_filter=self.resample_filter,
+                compute_dtype=self.compute_dtype_name,
+                name="skip",
+            )
             self.skip.build((None, res // 2, res // 2, self.in_channels))
 
-    def call(self, x, img, ws, noise_mode="const", fused_modconv=None, noise_generator=None,
-             force_fp32=False, noise=None):
+    def call(
+        self, x, img, ws, noise_mode="const", fused_modconv=None, noise_generator=None, force_fp32=False, noise=None
+    ):
         dtype = "float32" if force_fp32 else self.compute_dtype_name
         w_iter = iter(tf.unstack(ws, axis=1))
         noise = [None] * self.num_conv if noise is None else list(noise)
         if len(noise) != self.num_conv:
             raise ValueError(f"{self.name}: noise needs {self.num_conv} entries, got {len(noise)}")
-        layer_args = dict(noise_mode=noise_mode, fused_modconv=fused_modconv,
-                          noise_generator=noise_generator, force_fp32=force_fp32)
+        layer_args = dict(
+            noise_mode=noise_mode, fused_modconv=fused_modconv, noise_generator=noise_generator, force_fp32=force_fp32
+        )
         if self.in_channels == 0:
             n = tf.shape(ws)[0]
             w0 = next(w_iter)
@@ -171,8 +212,7 @@ class SynthesisBlock(Layer):
                     up_noise = self.conv1.noise.noise_const
                 x = self.conv_up(x, w0, noise=up_noise, **layer_args)
             elif self.input_dense is not None:
-                x = tf.reshape(self.input_dense(w0),
-                               [-1, self.resolution, self.resolution, self.out_channels])
+                x = tf.reshape(self.input_dense(w0), [-1, self.resolution, self.resolution, self.out_channels])
             else:
                 x = tf.tile(self.const[tf.newaxis], [n, 1, 1, 1])
             x = tf.cast(x, dtype)
@@ -181,8 +221,7 @@ class SynthesisBlock(Layer):
             x = tf.cast(x, dtype)
             y = self.skip(x, gain=float(np.sqrt(0.5)), force_fp32=force_fp32)
             x = self.conv0(x, next(w_iter), noise=noise[0], **layer_args)
-            x = self.conv1(x, next(w_iter), gain=float(np.sqrt(0.5)), noise=noise[1],
-                           **layer_args)
+            x = self.conv1(x, next(w_iter), gain=float(np.sqrt(0.5)), noise=noise[1], **layer_args)
             x = y + x
         else:
             x = tf.cast(x, dtype)
@@ -197,14 +236,24 @@ class SynthesisBlock(Layer):
         return x, img
 
     def get_config(self):
-        return {**super().get_config(), "in_channels": self.in_channels,
-                "out_channels": self.out_channels, "w_dim": self.w_dim,
-                "resolution": self.resolution, "img_channels": self.img_channels,
-                "is_last": self.is_last, "architecture": self.architecture,
-                "compute_dtype": self.compute_dtype_name, "conv_clamp": self.conv_clamp,
-                "resample_filter": self.resample_filter, "use_noise": self.use_noise,
-                "activation": self.activation, "fused_modconv": self.fused_modconv,
-                "input_mode": self.input_mode, "input_channels": self.input_channels}
+        return {
+            **super().get_config(),
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "w_dim": self.w_dim,
+            "resolution": self.resolution,
+            "img_channels": self.img_channels,
+            "is_last": self.is_last,
+            "architecture": self.architecture,
+            "compute_dtype": self.compute_dtype_name,
+            "conv_clamp": self.conv_clamp,
+            "resample_filter": self.resample_filter,
+            "use_noise": self.use_noise,
+            "activation": self.activation,
+            "fused_modconv": self.fused_modconv,
+            "input_mode": self.input_mode,
+            "input_channels": self.input_channels,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -235,11 +284,25 @@ class SynthesisNetwork(Layer):
     Shapes: ws `[N, num_ws, w_dim]` -> images `[N, R, R, img_channels]` float32.
     """
 
-    def __init__(self, w_dim, img_resolution, img_channels, channels=None, architecture="skip",
-                 num_fp16_res=0, conv_clamp=None, resample_filter=(1, 3, 3, 1), use_noise=True,
-                 activation="lrelu", fused_modconv=False, noconst=False, const_channels=None,
-                 input_mode=None,
-                 low_precision="float16", **kwargs):
+    def __init__(
+        self,
+        w_dim,
+        img_resolution,
+        img_channels,
+        channels=None,
+        architecture="skip",
+        num_fp16_res=0,
+        conv_clamp=None,
+        resample_filter=(1, 3, 3, 1),
+        use_noise=True,
+        activation="lrelu",
+        fused_modconv=False,
+        noconst=False,
+        const_channels=None,
+        input_mode=None,
+        low_precision="float16",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.w_dim = int(w_dim)
         self.img_resolution = int(img_resolution)
@@ -259,7 +322,7 @@ class SynthesisNetwork(Layer):
         self.const_channels = None if const_channels is None else int(const_channels)
 
         log2 = log2_resolution(self.img_resolution)
-        self.block_resolutions = [2 ** i for i in range(2, log2 + 1)]
+        self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         self.blocks = []
         self.num_ws = 0
         in_channels = 0
@@ -268,14 +331,23 @@ class SynthesisNetwork(Layer):
             if res == 4 and self.const_channels and self.input_mode == "const":
                 out_channels = self.const_channels
             block = SynthesisBlock(
-                in_channels, out_channels, self.w_dim, res, self.img_channels,
-                is_last=(res == self.img_resolution), architecture=self.architecture,
-                compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res,
-                                                  self.low_precision),
-                conv_clamp=self.conv_clamp, resample_filter=self.resample_filter,
-                use_noise=self.use_noise, activation=self.activation,
-                fused_modconv=self.fused_modconv, input_mode=self.input_mode,
-                input_channels=self.channels(2) if res == 4 else None, name=f"b{res}")
+                in_channels,
+                out_channels,
+                self.w_dim,
+                res,
+                self.img_channels,
+                is_last=(res == self.img_resolution),
+                architecture=self.architecture,
+                compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res, self.low_precision),
+                conv_clamp=self.conv_clamp,
+                resample_filter=self.resample_filter,
+                use_noise=self.use_noise,
+                activation=self.activation,
+                fused_modconv=self.fused_modconv,
+                input_mode=self.input_mode,
+                input_channels=self.channels(2) if res == 4 else None,
+                name=f"b{res}",
+            )
             self.blocks.append(block)
             self.num_ws += block.num_conv
             in_channels = out_channels
@@ -295,8 +367,7 @@ class SynthesisNetwork(Layer):
         """`{resolution: compute dtype}` of the blocks."""
         return {block.resolution: block.compute_dtype_name for block in self.blocks}
 
-    def call(self, ws, noise_mode="const", fused_modconv=None, noise_generator=None,
-             force_fp32=False, noise=None):
+    def call(self, ws, noise_mode="const", fused_modconv=None, noise_generator=None, force_fp32=False, noise=None):
         """Images from ws.
 
         Args:
@@ -316,28 +387,43 @@ class SynthesisNetwork(Layer):
             if not self.use_noise:
                 raise ValueError("noise was given but the network has no noise inputs")
             if len(noise) != self.num_noise:
-                raise ValueError(f"noise needs {self.num_noise} arrays (one per convolution), "
-                                 f"got {len(noise)}")
+                raise ValueError(f"noise needs {self.num_noise} arrays (one per convolution), got {len(noise)}")
         x = img = None
         w_idx = 0
         for block in self.blocks:
-            block_ws = ws[:, w_idx:w_idx + block.num_conv + block.num_torgb]
-            block_noise = None if noise is None else noise[w_idx:w_idx + block.num_conv]
-            x, img = block(x, img, block_ws, noise_mode=noise_mode, fused_modconv=fused_modconv,
-                           noise_generator=noise_generator, force_fp32=force_fp32,
-                           noise=block_noise)
+            block_ws = ws[:, w_idx : w_idx + block.num_conv + block.num_torgb]
+            block_noise = None if noise is None else noise[w_idx : w_idx + block.num_conv]
+            x, img = block(
+                x,
+                img,
+                block_ws,
+                noise_mode=noise_mode,
+                fused_modconv=fused_modconv,
+                noise_generator=noise_generator,
+                force_fp32=force_fp32,
+                noise=block_noise,
+            )
             w_idx += block.num_conv
         return img
 
     def get_config(self):
-        return {**super().get_config(), "w_dim": self.w_dim,
-                "img_resolution": self.img_resolution, "img_channels": self.img_channels,
-                "channels": self.channels.get_config(), "architecture": self.architecture,
-                "num_fp16_res": self.num_fp16_res, "low_precision": self.low_precision,
-                "conv_clamp": self.conv_clamp,
-                "resample_filter": self.resample_filter, "use_noise": self.use_noise,
-                "activation": self.activation, "fused_modconv": self.fused_modconv,
-                "input_mode": self.input_mode, "const_channels": self.const_channels}
+        return {
+            **super().get_config(),
+            "w_dim": self.w_dim,
+            "img_resolution": self.img_resolution,
+            "img_channels": self.img_channels,
+            "channels": self.channels.get_config(),
+            "architecture": self.architecture,
+            "num_fp16_res": self.num_fp16_res,
+            "low_precision": self.low_precision,
+            "conv_clamp": self.conv_clamp,
+            "resample_filter": self.resample_filter,
+            "use_noise": self.use_noise,
+            "activation": self.activation,
+            "fused_modconv": self.fused_modconv,
+            "input_mode": self.input_mode,
+            "const_channels": self.const_channels,
+        }
 
     @classmethod
     def from_config(cls, config):

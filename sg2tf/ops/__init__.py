@@ -2,10 +2,17 @@
 
 from sg2tf.ops.bias_act import ACTIVATIONS, bias_act
 from sg2tf.ops.dispatch import get_impl, impl_scope, set_impl
-from sg2tf.ops.upfirdn2d import (downsample2d, filter2d, setup_filter, upfirdn2d,
-                                 upsample2d)
+from sg2tf.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = [
-    "ACTIVATIONS", "bias_act", "downsample2d", "filter2d", "get_impl", "impl_scope",
-    "set_impl", "setup_filter", "upfirdn2d", "upsample2d",
+    "ACTIVATIONS",
+    "bias_act",
+    "downsample2d",
+    "filter2d",
+    "get_impl",
+    "impl_scope",
+    "set_impl",
+    "setup_filter",
+    "upfirdn2d",
+    "upsample2d",
 ]

@@ -47,8 +47,13 @@ _PIECEWISE_LINEAR = ("linear", "relu", "lrelu")
 _BUILD_HINT = "build it with `scripts/build_ops.sh` (see docs/custom_ops.md)"
 
 # The Python functions of the ops the library must hold.
-OP_FUNCTIONS = ("sg2tf_fused_bias_act", "sg2tf_fused_bias_act_grad", "sg2tf_up_fir_dn2d",
-                "sg2tf_decode_image_examples", "sg2tf_read_image_records")
+OP_FUNCTIONS = (
+    "sg2tf_fused_bias_act",
+    "sg2tf_fused_bias_act_grad",
+    "sg2tf_up_fir_dn2d",
+    "sg2tf_decode_image_examples",
+    "sg2tf_read_image_records",
+)
 
 _lock = threading.Lock()
 _result = None  # (module or None, reason or None) once loading was attempted.
@@ -100,16 +105,13 @@ def _major_minor(version):
 def check_build_info(info):
     """Returns None when the library fits this sg2tf and TensorFlow, else the reason."""
     if info.get("api") != str(API_VERSION):
-        return (f"it implements op interface version {info.get('api')}, this sg2tf needs "
-                f"{API_VERSION}; rebuild it")
+        return f"it implements op interface version {info.get('api')}, this sg2tf needs {API_VERSION}; rebuild it"
     built = info.get("tf_version", "?")
     if _major_minor(built) != _major_minor(tf.__version__):
-        return (f"it was built for TensorFlow {built}, but TensorFlow {tf.__version__} is "
-                "running; rebuild it")
+        return f"it was built for TensorFlow {built}, but TensorFlow {tf.__version__} is running; rebuild it"
     abi = _tf_cxx11_abi()
     if abi is not None and info.get("cxx11_abi") != abi:
-        return (f"it was built with _GLIBCXX_USE_CXX11_ABI={info.get('cxx11_abi')}, "
-                f"TensorFlow uses {abi}; rebuild it")
+        return f"it was built with _GLIBCXX_USE_CXX11_ABI={info.get('cxx11_abi')}, TensorFlow uses {abi}; rebuild it"
     return None
 
 
@@ -166,10 +168,13 @@ def _library():
 
 
 def _bias_act_attrs(op):
-    return dict(act=op.get_attr("act").decode() if isinstance(op.get_attr("act"), bytes)
-                else op.get_attr("act"),
-                alpha=op.get_attr("alpha"), gain=op.get_attr("gain"),
-                clamp=op.get_attr("clamp"), axis=op.get_attr("axis"))
+    return dict(
+        act=op.get_attr("act").decode() if isinstance(op.get_attr("act"), bytes) else op.get_attr("act"),
+        alpha=op.get_attr("alpha"),
+        gain=op.get_attr("gain"),
+        clamp=op.get_attr("clamp"),
+        axis=op.get_attr("axis"),
+    )
 
 
 def _reduce_to_bias(dx, b, axis):
@@ -206,7 +211,8 @@ def _bias_act_grad_grad(op, ddx):
         if order + 1 > MAX_BIAS_ACT_ORDER:
             raise NotImplementedError(
                 f"the custom bias_act op has derivatives up to order {MAX_BIAS_ACT_ORDER}; "
-                "use impl='ref' for higher orders")
+                "use impl='ref' for higher orders"
+            )
         d_x = lib.sg2tf_fused_bias_act_grad(ddx * dy, x, b, order=order + 1, **attrs)
     return d_dy, d_x, _reduce_to_bias(d_x, b, attrs["axis"])
 
@@ -225,12 +231,14 @@ def bias_act(x, b, axis=-1, act="linear", alpha=0.0, gain=1.0, clamp=-1.0):
     else:
         b = tf.cast(b, x.dtype)
         rank = x.shape.rank
-        if rank is not None and (b.shape.rank != 1 or (
-                x.shape[axis % rank] is not None and b.shape[0] is not None
-                and b.shape[0] != x.shape[axis % rank])):
+        if rank is not None and (
+            b.shape.rank != 1
+            or (x.shape[axis % rank] is not None and b.shape[0] is not None and b.shape[0] != x.shape[axis % rank])
+        ):
             raise ValueError(f"bias of shape {b.shape} does not match axis {axis} of {x.shape}")
     return _library().sg2tf_fused_bias_act(
-        x, b, act=act, alpha=float(alpha), gain=float(gain), clamp=float(clamp), axis=int(axis))
+        x, b, act=act, alpha=float(alpha), gain=float(gain), clamp=float(clamp), axis=int(axis)
+    )
 
 
 # -------------------------------------------------------------------------- upfirdn2d
@@ -265,17 +273,26 @@ def _upfirdn2d_grad(op, dy):
     gy0, gy1, slice_y = pads(in_h, upy, downy, pady0, pady1, fh)
     gx0, gx1, slice_x = pads(in_w, upx, downx, padx0, padx1, fw)
     dx = _library().sg2tf_up_fir_dn2d(
-        dy, f, upx=downx, upy=downy, downx=upx, downy=upy, padx0=gx0, padx1=gx1,
-        pady0=gy0, pady1=gy1, flip_filter=not op.get_attr("flip_filter"),
-        gain=op.get_attr("gain"))
+        dy,
+        f,
+        upx=downx,
+        upy=downy,
+        downx=upx,
+        downy=upy,
+        padx0=gx0,
+        padx1=gx1,
+        pady0=gy0,
+        pady1=gy1,
+        flip_filter=not op.get_attr("flip_filter"),
+        gain=op.get_attr("gain"),
+    )
     if slice_x or slice_y:
         shape = tf.shape(x)
-        dx = dx[:, :shape[1], :shape[2], :]
+        dx = dx[:, : shape[1], : shape[2], :]
     return dx, None
 
 
-def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, pady1=0,
-              flip_filter=False, gain=1):
+def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, pady1=0, flip_filter=False, gain=1):
     """upfirdn2d with the compiled kernel (see sg2tf.ops.upfirdn2d for the semantics).
 
     `f`: numpy array or tensor, 1-D (separable) or 2-D; no gradient flows to it.
@@ -284,8 +301,7 @@ def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, p
     x = tf.convert_to_tensor(x)
     if x.dtype not in _SUPPORTED_DTYPES:
         ref = importlib.import_module("sg2tf.ops.upfirdn2d")
-        return ref._upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1,
-                                  flip_filter, gain)
+        return ref._upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain)
     if x.shape.rank != 4:
         raise ValueError(f"upfirdn2d expects NHWC input of rank 4, got shape {x.shape}")
     if isinstance(f, np.ndarray) or not tf.is_tensor(f):
@@ -297,9 +313,19 @@ def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, p
     if f.shape.num_elements() is None:
         raise ValueError("the FIR filter needs a static shape")
     return _library().sg2tf_up_fir_dn2d(
-        x, f, upx=int(upx), upy=int(upy), downx=int(downx), downy=int(downy),
-        padx0=int(padx0), padx1=int(padx1), pady0=int(pady0), pady1=int(pady1),
-        flip_filter=bool(flip_filter), gain=float(gain))
+        x,
+        f,
+        upx=int(upx),
+        upy=int(upy),
+        downx=int(downx),
+        downy=int(downy),
+        padx0=int(padx0),
+        padx1=int(padx1),
+        pady0=int(pady0),
+        pady1=int(pady1),
+        flip_filter=bool(flip_filter),
+        gain=float(gain),
+    )
 
 
 # ---------------------------------------------------------------------- image records
@@ -307,24 +333,25 @@ def upfirdn2d(x, f, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, p
 
 def decode_image_examples(serialized, index, flip, table, *, shape, filename=""):
     """`Sg2tf>DecodeImageExamples` (see sg2tf.data.image_records.decode_image_examples)."""
-    return _library().sg2tf_decode_image_examples(serialized, index, flip, table,
-                                                  shape=shape, filename=filename)
+    return _library().sg2tf_decode_image_examples(serialized, index, flip, table, shape=shape, filename=filename)
 
 
 def read_image_records(index, flip, table, *, shape, filename, record_bytes, num_records):
     """`Sg2tf>ReadImageRecords` (see sg2tf.data.image_records.read_image_records)."""
-    return _library().sg2tf_read_image_records(index, flip, table, shape=shape,
-                                               filename=filename, record_bytes=record_bytes,
-                                               num_records=num_records)
+    return _library().sg2tf_read_image_records(
+        index, flip, table, shape=shape, filename=filename, record_bytes=record_bytes, num_records=num_records
+    )
 
 
 def _register_gradients():
     global _gradients_registered
     if _gradients_registered:
         return
-    for name, fn in (("Sg2tf>FusedBiasAct", _bias_act_grad),
-                     ("Sg2tf>FusedBiasActGrad", _bias_act_grad_grad),
-                     ("Sg2tf>UpFirDn2D", _upfirdn2d_grad)):
+    for name, fn in (
+        ("Sg2tf>FusedBiasAct", _bias_act_grad),
+        ("Sg2tf>FusedBiasActGrad", _bias_act_grad_grad),
+        ("Sg2tf>UpFirDn2D", _upfirdn2d_grad),
+    ):
         try:
             tf.RegisterGradient(name)(fn)
         except KeyError:  # Registered already (module reloaded).

@@ -62,7 +62,7 @@ def activation(name):
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+        raise ValueError(f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
 
 
 def bias_act(x, b=None, axis=-1, act="linear", alpha=None, gain=None, clamp=None, impl=None):

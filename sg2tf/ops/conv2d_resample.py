@@ -57,8 +57,7 @@ def conv2d_resample(x, w, f=None, up=1, down=1, impl=None):
         # conv2d_transpose scatters with the kernel; flipping it makes the result a
         # correlation of the zero-upsampled input with w, as in the original.
         shape = tf.shape(x)
-        out_shape = tf.stack([shape[0], (shape[1] - 1) * up + kernel,
-                              (shape[2] - 1) * up + kernel, tf.shape(w)[3]])
+        out_shape = tf.stack([shape[0], (shape[1] - 1) * up + kernel, (shape[2] - 1) * up + kernel, tf.shape(w)[3]])
         w_t = tf.transpose(tf.reverse(w, axis=[0, 1]), [0, 1, 3, 2])
         x = tf.nn.conv2d_transpose(x, w_t, out_shape, strides=[1, up, up, 1], padding="VALID")
         x = tf.ensure_shape(x, [None, None, None, w.shape[3]])
@@ -86,8 +85,9 @@ def _batched_conv2d_valid(x, ww, stride=1):
         patches = []
         for i in range(kernel):
             for j in range(kernel):
-                patches.append(x[:, i:i + stride * (out_h - 1) + 1:stride,
-                                 j:j + stride * (out_w - 1) + 1:stride, :])
+                patches.append(
+                    x[:, i : i + stride * (out_h - 1) + 1 : stride, j : j + stride * (out_w - 1) + 1 : stride, :]
+                )
         cols = tf.reshape(tf.concat(patches, axis=-1), [n, out_h * out_w, kernel * kernel * in_ch])
     y = tf.matmul(cols, tf.reshape(ww, [n, kernel * kernel * in_ch, out_ch]))
     return tf.reshape(y, [n, out_h, out_w, out_ch])

@@ -114,15 +114,37 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl=Non
         from sg2tf.ops import _custom
 
         return _custom.upfirdn2d(
-            x, f, upx=upx, upy=upy, downx=downx, downy=downy,
-            padx0=padx0, padx1=padx1, pady0=pady0, pady1=pady1,
-            flip_filter=flip_filter, gain=gain)
-    return _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1,
-                          flip_filter, gain, shifted_sums=dispatch.in_xla_scope())
+            x,
+            f,
+            upx=upx,
+            upy=upy,
+            downx=downx,
+            downy=downy,
+            padx0=padx0,
+            padx1=padx1,
+            pady0=pady0,
+            pady1=pady1,
+            flip_filter=flip_filter,
+            gain=gain,
+        )
+    return _upfirdn2d_ref(
+        x,
+        f,
+        upx,
+        upy,
+        downx,
+        downy,
+        padx0,
+        padx1,
+        pady0,
+        pady1,
+        flip_filter,
+        gain,
+        shifted_sums=dispatch.in_xla_scope(),
+    )
 
 
-def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter,
-                   gain, shifted_sums=False):
+def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain, shifted_sums=False):
     x = tf.convert_to_tensor(x)
     if x.shape.rank != 4:
         raise ValueError(f"upfirdn2d expects NHWC input of rank 4, got shape {x.shape}")
@@ -154,7 +176,7 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
     # turns it back into PAD + DEPTHWISE_CONV_2D).
     if min(padx0, padx1, pady0, pady1) < 0:
         hh, ww = tf.shape(x)[1], tf.shape(x)[2]
-        x = x[:, max(-pady0, 0):hh - max(-pady1, 0), max(-padx0, 0):ww - max(-padx1, 0), :]
+        x = x[:, max(-pady0, 0) : hh - max(-pady1, 0), max(-padx0, 0) : ww - max(-padx1, 0), :]
 
     # Scale, and flip for true convolution (depthwise_conv2d is a correlation).
     f = f * tf.cast(gain ** (f.shape.rank / 2), x.dtype)
@@ -167,8 +189,7 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
                 taps = ([f[i] for i in range(f.shape[0])],) * 2
             else:
                 taps = [[f[i, j] for j in range(f.shape[1])] for i in range(f.shape[0])]
-        return _fir_shifted_sums(x, taps, [max(pady0, 0), max(pady1, 0)],
-                                 [max(padx0, 0), max(padx1, 0)], downy, downx)
+        return _fir_shifted_sums(x, taps, [max(pady0, 0), max(pady1, 0)], [max(padx0, 0), max(padx1, 0)], downy, downx)
 
     # Fold a uniform downsampling factor into the convolution stride.
     stride = downx if downx == downy else 1
@@ -177,15 +198,12 @@ def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, fli
     pad_x = [max(padx0, 0), max(padx1, 0)]
     if f.shape.rank == 2:
         kernel = tf.tile(f[:, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
-        x = tf.nn.depthwise_conv2d(x, kernel, strides=strides,
-                                   padding=_padding_arg(pad_y, pad_x))
+        x = tf.nn.depthwise_conv2d(x, kernel, strides=strides, padding=_padding_arg(pad_y, pad_x))
     else:
         kernel_x = tf.tile(f[tf.newaxis, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
         kernel_y = tf.tile(f[:, tf.newaxis, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
-        x = tf.nn.depthwise_conv2d(x, kernel_x, strides=[1, 1, 1, 1],
-                                   padding=_padding_arg([0, 0], pad_x))
-        x = tf.nn.depthwise_conv2d(x, kernel_y, strides=strides,
-                                   padding=_padding_arg(pad_y, [0, 0]))
+        x = tf.nn.depthwise_conv2d(x, kernel_x, strides=[1, 1, 1, 1], padding=_padding_arg([0, 0], pad_x))
+        x = tf.nn.depthwise_conv2d(x, kernel_y, strides=strides, padding=_padding_arg(pad_y, [0, 0]))
     if stride == 1 and (downx > 1 or downy > 1):
         x = x[:, ::downy, ::downx, :]
     return x
@@ -204,12 +222,12 @@ def _taps(x, weights, axis, stride):
     for i, weight in enumerate(weights):
         if isinstance(weight, float) and weight == 0.0:
             continue
-        part = x[:, i:i + last + 1:stride] if axis == 1 else x[:, :, i:i + last + 1:stride]
+        part = x[:, i : i + last + 1 : stride] if axis == 1 else x[:, :, i : i + last + 1 : stride]
         if not (isinstance(weight, float) and weight == 1.0):
             part = part * weight
         out = part if out is None else out + part
     if out is None:  # an all-zero filter
-        out = 0.0 * (x[:, :last + 1:stride] if axis == 1 else x[:, :, :last + 1:stride])
+        out = 0.0 * (x[:, : last + 1 : stride] if axis == 1 else x[:, :, : last + 1 : stride])
     return out
 
 
@@ -245,7 +263,7 @@ def _fir_shifted_sums(x, taps, pad_y, pad_x, stride_y, stride_x):
     last = (_size(x, 1) - len(taps)) // stride_y * stride_y
     out = None
     for i, row in enumerate(taps):
-        part = _taps(x, row, 2, stride_x)[:, i:i + last + 1:stride_y]
+        part = _taps(x, row, 2, stride_x)[:, i : i + last + 1 : stride_y]
         out = part if out is None else out + part
     return out
 
@@ -276,10 +294,8 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl=None):
     upx, upy = _pair(up, "up")
     padx0, padx1, pady0, pady1 = parse_padding(padding)
     fw, fh = filter_size(f)
-    p = [padx0 + (fw + upx - 1) // 2, padx1 + (fw - upx) // 2,
-         pady0 + (fh + upy - 1) // 2, pady1 + (fh - upy) // 2]
-    return upfirdn2d(x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * upx * upy,
-                     impl=impl)
+    p = [padx0 + (fw + upx - 1) // 2, padx1 + (fw - upx) // 2, pady0 + (fh + upy - 1) // 2, pady1 + (fh - upy) // 2]
+    return upfirdn2d(x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * upx * upy, impl=impl)
 
 
 def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl=None):
@@ -287,6 +303,10 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl=None):
     downx, downy = _pair(down, "down")
     padx0, padx1, pady0, pady1 = parse_padding(padding)
     fw, fh = filter_size(f)
-    p = [padx0 + (fw - downx + 1) // 2, padx1 + (fw - downx) // 2,
-         pady0 + (fh - downy + 1) // 2, pady1 + (fh - downy) // 2]
+    p = [
+        padx0 + (fw - downx + 1) // 2,
+        padx1 + (fw - downx) // 2,
+        pady0 + (fh - downy + 1) // 2,
+        pady1 + (fh - downy) // 2,
+    ]
     return upfirdn2d(x, f, down=down, padding=p, flip_filter=flip_filter, gain=gain, impl=impl)

@@ -62,8 +62,8 @@ def w_statistics(G, samples, seed=0, c=None):
     z = rng.standard_normal([samples, G.z_dim]).astype(np.float32)
     ws = []
     for start in range(0, samples, 1000):
-        cc = None if c is None else tf.repeat(c, len(z[start:start + 1000]), axis=0)
-        ws.append(np.asarray(G.mapping(tf.constant(z[start:start + 1000]), cc))[:, 0])
+        cc = None if c is None else tf.repeat(c, len(z[start : start + 1000]), axis=0)
+        ws.append(np.asarray(G.mapping(tf.constant(z[start : start + 1000]), cc))[:, 0])
     ws = np.concatenate(ws).astype(np.float64)
     w_avg = ws.mean(axis=0, keepdims=True)
     w_std = float(np.sqrt(((ws - w_avg) ** 2).sum() / samples))
@@ -96,11 +96,13 @@ def project(G, target, distance, cfg=None, c=None, progress=None, on_step=None):
     target = np.asarray(target)
     expect = (G.img_resolution, G.img_resolution, G.img_channels)
     if target.shape != expect:
-        raise ValueError(f"target image has shape {target.shape}, the generator makes "
-                         f"{expect}")
+        raise ValueError(f"target image has shape {target.shape}, the generator makes {expect}")
     if bool(G.c_dim) != (c is not None):
-        raise ValueError("the generator is conditional: pass a class label" if G.c_dim else
-                         "the generator is unconditional: no class label")
+        raise ValueError(
+            "the generator is conditional: pass a class label"
+            if G.c_dim
+            else "the generator is unconditional: no class label"
+        )
     w_avg, w_std = w_statistics(G, cfg.w_avg_samples, cfg.seed, c)
     target_255 = _to_256(tf.constant(target[np.newaxis].astype(np.float32)))
 
@@ -133,8 +135,8 @@ def project(G, target, distance, cfg=None, c=None, progress=None, on_step=None):
                 continue
             mm.assign(beta1 * mm + (1 - beta1) * g)
             ss.assign(beta2 * ss + (1 - beta2) * tf.square(g))
-            mhat = mm / (1 - beta1 ** t)
-            shat = ss / (1 - beta2 ** t)
+            mhat = mm / (1 - beta1**t)
+            shat = ss / (1 - beta2**t)
             p.assign_sub(lr * mhat / (tf.sqrt(shat) + eps))
         for p in params[1:]:  # keep the noise buffers standard normal
             mean = tf.reduce_mean(p)
@@ -148,9 +150,11 @@ def project(G, target, distance, cfg=None, c=None, progress=None, on_step=None):
             v.assign(rng.standard_normal(v.shape).astype(np.float32))
         for step in range(cfg.num_steps):
             lr = learning_rate(cfg, step)
-            dist, loss = step_fn(tf.constant(lr, tf.float32),
-                                 tf.constant(w_noise_scale(cfg, step, w_std), tf.float32),
-                                 tf.constant(step + 1, tf.float32))
+            dist, loss = step_fn(
+                tf.constant(lr, tf.float32),
+                tf.constant(w_noise_scale(cfg, step, w_std), tf.float32),
+                tf.constant(step + 1, tf.float32),
+            )
             history[step] = np.broadcast_to(w_opt.numpy()[0], history.shape[1:])
             loss = float(loss)
             if on_step:

@@ -24,17 +24,20 @@ from sg2tf.utils.images import make_grid
 def check_compatible(D, info):
     """Raises ValueError when D cannot score the dataset (resolution, channels, labels)."""
     if D.img_resolution not in info.resolutions:
-        raise ValueError(f"the discriminator takes {D.img_resolution}x{D.img_resolution} images; "
-                         f"dataset {info.path} stores resolutions {list(info.resolutions)}")
+        raise ValueError(
+            f"the discriminator takes {D.img_resolution}x{D.img_resolution} images; "
+            f"dataset {info.path} stores resolutions {list(info.resolutions)}"
+        )
     if D.img_channels != info.channels:
-        raise ValueError(f"the discriminator takes {D.img_channels}-channel images; dataset "
-                         f"{info.path} has {info.channels}")
+        raise ValueError(
+            f"the discriminator takes {D.img_channels}-channel images; dataset {info.path} has {info.channels}"
+        )
     if D.c_dim and info.label_size == 0:
-        raise ValueError(f"the discriminator is conditional (c_dim={D.c_dim}) but dataset "
-                         f"{info.path} has no labels")
+        raise ValueError(f"the discriminator is conditional (c_dim={D.c_dim}) but dataset {info.path} has no labels")
     if D.c_dim and info.label_size != D.c_dim:
-        raise ValueError(f"the discriminator takes {D.c_dim}-wide labels; dataset {info.path} "
-                         f"has {info.label_size}-wide labels")
+        raise ValueError(
+            f"the discriminator takes {D.c_dim}-wide labels; dataset {info.path} has {info.label_size}-wide labels"
+        )
 
 
 def load_for_ranking(D, info, limit=None):
@@ -43,12 +46,11 @@ def load_for_ranking(D, info, limit=None):
     images = records.load_images(info, D.img_resolution, limit).transpose(0, 2, 3, 1)
     labels = None
     if D.c_dim:
-        labels = records.read_labels(info)[:len(images)].astype(np.float32)
+        labels = records.read_labels(info)[: len(images)].astype(np.float32)
     return images, labels
 
 
-def score_shuffles(D, images, labels=None, num_shuffles=4, batch_size=16, seed=0,
-                   progress=None):
+def score_shuffles(D, images, labels=None, num_shuffles=4, batch_size=16, seed=0, progress=None):
     """D's scores of every image under `num_shuffles` random batch arrangements.
 
     The batch size must be a multiple of D's minibatch-stddev group size; a short last
@@ -62,14 +64,15 @@ def score_shuffles(D, images, labels=None, num_shuffles=4, batch_size=16, seed=0
         raise ValueError("no images to rank")
     group = getattr(D, "mbstd_group_size", None) or batch_size
     if batch_size % min(group, batch_size):
-        raise ValueError(f"--batch={batch_size} must be a multiple of the discriminator's "
-                         f"minibatch-stddev group size ({group})")
+        raise ValueError(
+            f"--batch={batch_size} must be a multiple of the discriminator's minibatch-stddev group size ({group})"
+        )
     rng = np.random.default_rng(seed)
     scores = np.zeros([num_shuffles, n], np.float64)
     for s in range(num_shuffles):
         order = np.arange(n) if num_shuffles == 1 else rng.permutation(n)
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             real = len(idx)
             if real < batch_size and n >= batch_size:
                 others = np.setdiff1d(np.arange(n), idx)
@@ -96,9 +99,12 @@ def stability(scores):
     """
     k, n = scores.shape
     ranks = np.argsort(np.argsort(scores, axis=1), axis=1).astype(np.float64)
-    out = {"shuffles": int(k), "images": int(n),
-           "mean_shuffle_std": float(scores.std(axis=0).mean()),
-           "score_spread": float(scores.mean(axis=0).std())}
+    out = {
+        "shuffles": int(k),
+        "images": int(n),
+        "mean_shuffle_std": float(scores.std(axis=0).mean()),
+        "score_spread": float(scores.mean(axis=0).std()),
+    }
     out["noise_ratio"] = out["mean_shuffle_std"] / max(out["score_spread"], 1e-30)
     spearman, shift = 1.0, 0.0
     for a in range(k):
@@ -125,8 +131,12 @@ def write_tsv(path, order, mean, std, labels=None, names=None):
     """
     with atomic.atomic_file(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
-        w.writerow(["rank", "index"] + (["name"] if names is not None else []) + ["score", "score_std"]
-                   + (["label"] if labels is not None else []))
+        w.writerow(
+            ["rank", "index"]
+            + (["name"] if names is not None else [])
+            + ["score", "score_std"]
+            + (["label"] if labels is not None else [])
+        )
         for rank, i in enumerate(order):
             row = [rank, int(i)] + ([names[i]] if names is not None else [])
             row += [f"{mean[i]:.6g}", f"{std[i]:.3g}"]
@@ -174,23 +184,26 @@ def drop_indices(count, names=None, rank_file=None, drop_fraction=None, drop_lis
       or value that does not fit the dataset.
     """
     if (rank_file is None) == (drop_list is None):
-        raise ValueError("give either a ranking (--rank_file with --drop_fraction) or a list of images "
-                         "(--drop_list)")
+        raise ValueError("give either a ranking (--rank_file with --drop_fraction) or a list of images (--drop_list)")
     drop = []
     if rank_file is not None:
         if drop_fraction is None or not 0 <= drop_fraction < 1:
             raise ValueError(f"--drop_fraction={drop_fraction}: expected a fraction in [0, 1) with --rank_file")
         indices, _, ranked_names = read_tsv(rank_file, with_names=True)
         if len(indices) and (indices.min() < 0 or indices.max() >= count):
-            raise ValueError(f"{rank_file}: index {indices.max() if indices.max() >= count else indices.min()} is "
-                             f"outside the dataset ({count} records): a ranking of another dataset?")
+            raise ValueError(
+                f"{rank_file}: index {indices.max() if indices.max() >= count else indices.min()} is "
+                f"outside the dataset ({count} records): a ranking of another dataset?"
+            )
         if len(set(indices.tolist())) != len(indices):
             raise ValueError(f"{rank_file}: an index is listed twice")
         if ranked_names is not None and names is not None:
             for i, n in zip(indices, ranked_names):
                 if names[i] != n:
-                    raise ValueError(f"{rank_file}: record {i} is {n!r} there but {names[i]!r} in the dataset: "
-                                     "a ranking of another dataset?")
+                    raise ValueError(
+                        f"{rank_file}: record {i} is {n!r} there but {names[i]!r} in the dataset: "
+                        "a ranking of another dataset?"
+                    )
         k = int(np.floor(drop_fraction * len(indices) + 0.5))
         drop = indices[:k].tolist()
         what = f"the lowest-ranked {k} of {len(indices)} ranked images ({100 * drop_fraction:g}%)"
@@ -210,8 +223,11 @@ def drop_indices(count, names=None, rank_file=None, drop_fraction=None, drop_lis
                 elif item.isdigit():
                     raise ValueError(f"{drop_list}:{line_no}: index {item} is outside the dataset ({count} records)")
                 else:
-                    known = "no image of the dataset has that name" if names else \
-                        "the dataset has no source names (only record indices)"
+                    known = (
+                        "no image of the dataset has that name"
+                        if names
+                        else "the dataset has no source names (only record indices)"
+                    )
                     raise ValueError(f"{drop_list}:{line_no}: {item!r}: {known}")
         what = f"{len(set(drop))} images listed in {drop_list}"
     return np.unique(np.asarray(drop, np.int64)), what

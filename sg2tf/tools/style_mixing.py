@@ -15,22 +15,23 @@ def parse_styles(spec, num_ws):
     styles = sorted(set(parse_range_list(spec, name="styles")))
     bad = [s for s in styles if s >= num_ws]
     if bad:
-        raise ValueError(f"--styles: {bad} out of range: the network has {num_ws} style "
-                         f"inputs (0-{num_ws - 1})")
+        raise ValueError(f"--styles: {bad} out of range: the network has {num_ws} style inputs (0-{num_ws - 1})")
     return styles
 
 
-def seeds_to_ws(G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None,
-                batch_size=16):
+def seeds_to_ws(G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None, batch_size=16):
     """Truncated ws `[len(seeds), num_ws, w_dim]` of the official seed rule."""
     seeds = list(seeds)
     out = []
     for start in range(0, len(seeds), batch_size):
-        chunk = seeds[start:start + batch_size]
+        chunk = seeds[start : start + batch_size]
         c = class_labels(G, class_idx, len(chunk))
-        ws = G.mapping(tf.constant(z_from_seeds(chunk, G.z_dim)),
-                       None if c is None else tf.constant(c),
-                       truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        ws = G.mapping(
+            tf.constant(z_from_seeds(chunk, G.z_dim)),
+            None if c is None else tf.constant(c),
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+        )
         out.append(np.asarray(ws))
     return np.concatenate(out, axis=0)
 
@@ -39,8 +40,7 @@ def synthesize(G, ws, noise_mode="const", batch_size=16):
     """uint8 NHWC images of ws `[N, num_ws, w_dim]`."""
     out = []
     for start in range(0, len(ws), batch_size):
-        images = G.synthesis(tf.constant(ws[start:start + batch_size], tf.float32),
-                             noise_mode=noise_mode)
+        images = G.synthesis(tf.constant(ws[start : start + batch_size], tf.float32), noise_mode=noise_mode)
         out.append(to_uint8(images.numpy()))
     return np.concatenate(out, axis=0)
 
@@ -49,13 +49,24 @@ def mix_ws(row_ws, col_ws, styles):
     """All mixes `[rows, cols, num_ws, w_dim]`: row ws with `styles` taken from the column."""
     rows, cols = len(row_ws), len(col_ws)
     mixed = np.repeat(row_ws[:, np.newaxis], cols, axis=1).copy()
-    mixed[:, :, styles] = np.broadcast_to(col_ws[np.newaxis][:, :, styles],
-                                          (rows, cols, len(styles)) + row_ws.shape[2:])
+    mixed[:, :, styles] = np.broadcast_to(
+        col_ws[np.newaxis][:, :, styles], (rows, cols, len(styles)) + row_ws.shape[2:]
+    )
     return mixed
 
 
-def style_mixing(G, row_seeds, col_seeds, styles, truncation_psi=1.0, truncation_cutoff=None,
-                 noise_mode="const", class_idx=None, batch_size=16, progress=None):
+def style_mixing(
+    G,
+    row_seeds,
+    col_seeds,
+    styles,
+    truncation_psi=1.0,
+    truncation_cutoff=None,
+    noise_mode="const",
+    class_idx=None,
+    batch_size=16,
+    progress=None,
+):
     """Generates the style-mixing table.
 
     Returns:
@@ -72,19 +83,18 @@ def style_mixing(G, row_seeds, col_seeds, styles, truncation_psi=1.0, truncation
     mixed_ws = mix_ws(row_ws, col_ws, styles).reshape((-1,) + ws.shape[1:])
     single = {}
     for start in range(0, len(all_seeds), batch_size):
-        chunk = all_seeds[start:start + batch_size]
-        for seed, image in zip(chunk, synthesize(G, ws[start:start + batch_size], noise_mode)):
+        chunk = all_seeds[start : start + batch_size]
+        for seed, image in zip(chunk, synthesize(G, ws[start : start + batch_size], noise_mode)):
             single[seed] = image
         if progress:
             progress.update(len(chunk))
     mixed = []
     for start in range(0, len(mixed_ws), batch_size):
-        mixed.append(synthesize(G, mixed_ws[start:start + batch_size], noise_mode))
+        mixed.append(synthesize(G, mixed_ws[start : start + batch_size], noise_mode))
         if progress:
             progress.update(len(mixed[-1]))
     mixed = np.concatenate(mixed, 0).reshape((len(row_seeds), len(col_seeds)) + mixed[0].shape[1:])
-    return (np.stack([single[s] for s in row_seeds]), np.stack([single[s] for s in col_seeds]),
-            mixed)
+    return (np.stack([single[s] for s in row_seeds]), np.stack([single[s] for s in col_seeds]), mixed)
 
 
 def table_grid(row_images, col_images, mixed):
@@ -93,9 +103,9 @@ def table_grid(row_images, col_images, mixed):
     rows, cols, h, w, c = mixed.shape
     grid = np.zeros([(rows + 1) * h, (cols + 1) * w, c], np.uint8)
     for j in range(cols):
-        grid[:h, (j + 1) * w:(j + 2) * w] = col_images[j]
+        grid[:h, (j + 1) * w : (j + 2) * w] = col_images[j]
     for i in range(rows):
-        grid[(i + 1) * h:(i + 2) * h, :w] = row_images[i]
+        grid[(i + 1) * h : (i + 2) * h, :w] = row_images[i]
         for j in range(cols):
-            grid[(i + 1) * h:(i + 2) * h, (j + 1) * w:(j + 2) * w] = mixed[i, j]
+            grid[(i + 1) * h : (i + 2) * h, (j + 1) * w : (j + 2) * w] = mixed[i, j]
     return grid

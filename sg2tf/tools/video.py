@@ -48,25 +48,41 @@ def catmull_rom(keys, steps, loop=True):
             i, t = intervals - 1, 1.0
         p0, p1, p2, p3 = key(i - 1), key(i), key(i + 1), key(i + 2)
         t2, t3 = t * t, t * t * t
-        out[f] = 0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                        + (3 * p1 - p0 - 3 * p2 + p3) * t3)
+        out[f] = 0.5 * (
+            2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (3 * p1 - p0 - 3 * p2 + p3) * t3
+        )
     return out
 
 
 def _map(G, z, truncation_psi, truncation_cutoff, class_idx, batch_size=32):
     out = []
     for start in range(0, len(z), batch_size):
-        chunk = z[start:start + batch_size]
+        chunk = z[start : start + batch_size]
         c = class_labels(G, class_idx, len(chunk))
-        out.append(np.asarray(G.mapping(tf.constant(chunk, tf.float32),
-                                        None if c is None else tf.constant(c),
-                                        truncation_psi=truncation_psi,
-                                        truncation_cutoff=truncation_cutoff)))
+        out.append(
+            np.asarray(
+                G.mapping(
+                    tf.constant(chunk, tf.float32),
+                    None if c is None else tf.constant(c),
+                    truncation_psi=truncation_psi,
+                    truncation_cutoff=truncation_cutoff,
+                )
+            )
+        )
     return np.concatenate(out, 0)
 
 
-def interpolation_ws(G, seeds, grid=(1, 1), num_keyframes=None, steps=30, loop=True,
-                     truncation_psi=1.0, truncation_cutoff=None, class_idx=None):
+def interpolation_ws(
+    G,
+    seeds,
+    grid=(1, 1),
+    num_keyframes=None,
+    steps=30,
+    loop=True,
+    truncation_psi=1.0,
+    truncation_cutoff=None,
+    class_idx=None,
+):
     """A random walk per grid cell through the ws of `seeds`, interpolated in W.
 
     Cell `i` visits the seeds `seeds[i::cells]`, so `len(seeds)` must be a multiple of
@@ -77,20 +93,21 @@ def interpolation_ws(G, seeds, grid=(1, 1), num_keyframes=None, steps=30, loop=T
     seeds = list(seeds)
     if num_keyframes is None:
         if len(seeds) % cells:
-            raise ValueError(f"{len(seeds)} seeds do not fill a {grid[0]}x{grid[1]} grid "
-                             f"evenly (need a multiple of {cells})")
+            raise ValueError(
+                f"{len(seeds)} seeds do not fill a {grid[0]}x{grid[1]} grid evenly (need a multiple of {cells})"
+            )
         num_keyframes = len(seeds) // cells
     if num_keyframes < 2 or len(seeds) < num_keyframes * cells:
-        raise ValueError(f"a {grid[0]}x{grid[1]} walk needs at least {2 * cells} seeds "
-                         f"(2 keyframes per cell), got {len(seeds)}")
-    seeds = seeds[:num_keyframes * cells]
+        raise ValueError(
+            f"a {grid[0]}x{grid[1]} walk needs at least {2 * cells} seeds (2 keyframes per cell), got {len(seeds)}"
+        )
+    seeds = seeds[: num_keyframes * cells]
     ws = _map(G, z_from_seeds(seeds, G.z_dim), truncation_psi, truncation_cutoff, class_idx)
     ws = ws.reshape((num_keyframes, cells) + ws.shape[1:])
     return catmull_rom(ws, steps, loop).astype(np.float32)
 
 
-def circular_ws(G, seed_a, seed_b, num_frames, truncation_psi=1.0, truncation_cutoff=None,
-                class_idx=None):
+def circular_ws(G, seed_a, seed_b, num_frames, truncation_psi=1.0, truncation_cutoff=None, class_idx=None):
     """A closed loop in Z: `z(t) = a cos(2 pi t) + b sin(2 pi t)` for the latents of two
     seeds (every point is again standard normal). Returns `[frames, 1, num_ws, w_dim]`."""
     a, b = z_from_seeds([seed_a, seed_b], G.z_dim).astype(np.float64)
@@ -108,24 +125,22 @@ def style_range(kind, num_ws):
         ranges = {"coarse": range(0, 4), "middle": range(4, 8), "fine": range(8, num_ws)}
     else:
         half = num_ws // 2
-        ranges = {"coarse": range(0, half), "middle": range(half // 2, half + half // 2),
-                  "fine": range(half, num_ws)}
+        ranges = {"coarse": range(0, half), "middle": range(half // 2, half + half // 2), "fine": range(half, num_ws)}
     if kind not in ranges:
         raise ValueError(f"unknown style range {kind!r}: one of {sorted(ranges)}")
     return list(ranges[kind])
 
 
-def style_walk_ws(G, base_seeds, walk_seeds, styles, steps=30, loop=True, truncation_psi=1.0,
-                  truncation_cutoff=None, class_idx=None):
+def style_walk_ws(
+    G, base_seeds, walk_seeds, styles, steps=30, loop=True, truncation_psi=1.0, truncation_cutoff=None, class_idx=None
+):
     """Style-mixing video: each base seed (one cell each) keeps its ws except `styles`,
     which follow a walk through the ws of `walk_seeds` (shared by all cells).
     Returns `[frames, cells, num_ws, w_dim]`."""
     if len(walk_seeds) < 2:
         raise ValueError("a style walk needs at least 2 walk seeds")
-    base = _map(G, z_from_seeds(base_seeds, G.z_dim), truncation_psi, truncation_cutoff,
-                class_idx)
-    walk = _map(G, z_from_seeds(walk_seeds, G.z_dim), truncation_psi, truncation_cutoff,
-                class_idx)
+    base = _map(G, z_from_seeds(base_seeds, G.z_dim), truncation_psi, truncation_cutoff, class_idx)
+    walk = _map(G, z_from_seeds(walk_seeds, G.z_dim), truncation_psi, truncation_cutoff, class_idx)
     walk = catmull_rom(walk, steps, loop).astype(np.float32)
     ws = np.repeat(base[np.newaxis], len(walk), axis=0)
     ws[:, :, styles] = walk[:, np.newaxis][:, :, styles]
@@ -140,7 +155,7 @@ def render_frames(G, ws, grid, noise_mode="const", batch_size=16, progress=None)
     flat = ws.reshape((-1,) + ws.shape[2:])
     pending = []
     for start in range(0, len(flat), batch_size):
-        images = G.synthesis(tf.constant(flat[start:start + batch_size]), noise_mode=noise_mode)
+        images = G.synthesis(tf.constant(flat[start : start + batch_size]), noise_mode=noise_mode)
         pending.extend(to_uint8(images.numpy()))
         while len(pending) >= cells:
             frame, pending = pending[:cells], pending[cells:]
@@ -171,8 +186,9 @@ class VideoWriter:
             raise ValueError(f"{self.path}: the video must be .mp4 or .gif")
         self.format = ext[1:]
         if self.format == "mp4" and not have_ffmpeg():
-            raise ValueError("writing .mp4 needs imageio and imageio-ffmpeg "
-                             "(pip install 'sg2tf[video]'); or write a .gif")
+            raise ValueError(
+                "writing .mp4 needs imageio and imageio-ffmpeg (pip install 'sg2tf[video]'); or write a .gif"
+            )
         self._tmp = atomic.temp_sibling(self.path, keep_suffix=True)
         self._frames = []
         self._writer = None
@@ -180,9 +196,15 @@ class VideoWriter:
             import imageio
 
             params = ["-crf", str(quality_crf)] if quality_crf is not None else None
-            self._writer = imageio.get_writer(self._tmp, format="FFMPEG", mode="I", fps=self.fps,
-                                              codec="libx264", macro_block_size=1,
-                                              output_params=params)
+            self._writer = imageio.get_writer(
+                self._tmp,
+                format="FFMPEG",
+                mode="I",
+                fps=self.fps,
+                codec="libx264",
+                macro_block_size=1,
+                output_params=params,
+            )
         self.count = 0
 
     def append(self, frame):
@@ -205,8 +227,9 @@ class VideoWriter:
             self._writer.close()
         else:
             duration = max(int(round(1000 / self.fps)), 20)
-            self._frames[0].save(self._tmp, format="GIF", save_all=True,
-                                 append_images=self._frames[1:], duration=duration, loop=0)
+            self._frames[0].save(
+                self._tmp, format="GIF", save_all=True, append_images=self._frames[1:], duration=duration, loop=0
+            )
             self._frames = []
         os.replace(self._tmp, self.path)
 
@@ -235,6 +258,5 @@ def resolve_output(path):
     Returns `(path, note or None)`."""
     if path.lower().endswith(".mp4") and not have_ffmpeg():
         gif = path[:-4] + ".gif"
-        return gif, (f"imageio-ffmpeg is not installed (pip install 'sg2tf[video]'): "
-                     f"writing {gif} instead")
+        return gif, (f"imageio-ffmpeg is not installed (pip install 'sg2tf[video]'): writing {gif} instead")
     return path, None

@@ -30,7 +30,7 @@ def make_grid(images, cols=None):
     grid = np.zeros([rows * h, cols * w, c], dtype=images.dtype)
     for i in range(n):
         r, col = divmod(i, cols)
-        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = images[i]
+        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = images[i]
     return grid
 
 

@@ -32,7 +32,7 @@ def parse_range_list(spec, name="seeds"):
 def z_from_seed(seed, z_dim):
     """The latent of a seed, as the official scripts compute it:
     `np.random.RandomState(seed).randn(1, z_dim)`; returned as float32 `[1, z_dim]`."""
-    if not 0 <= int(seed) < 2 ** 32:
+    if not 0 <= int(seed) < 2**32:
         raise ValueError(f"seed {seed} is outside [0, 2**32)")
     return np.random.RandomState(int(seed)).randn(1, z_dim).astype(np.float32)
 
@@ -49,7 +49,7 @@ def z_and_noise_from_seed(seed, z_dim, noise_resolutions):
 
     Returns `(z [1, z_dim], [noise [H, W], ...])`, float32.
     """
-    if not 0 <= int(seed) < 2 ** 32:
+    if not 0 <= int(seed) < 2**32:
         raise ValueError(f"seed {seed} is outside [0, 2**32)")
     rnd = np.random.RandomState(int(seed))
     z = rnd.randn(1, z_dim).astype(np.float32)
