@@ -82,6 +82,9 @@ case "$cmd" in
     ;;
   test)
     check_machine; setup_venv; build_ops
+    say "lint: ruff check and ruff format --check"
+    "$VENV/bin/ruff" check --quiet . || die "ruff check found problems (run: $VENV/bin/ruff check --fix .)"
+    "$VENV/bin/ruff" format --check --quiet . || die "files need formatting (run: $VENV/bin/ruff format .)"
     say "running the test suite"
     set +e
     "$VENV/bin/python" -m pytest -q "$@"
