@@ -156,12 +156,15 @@ def test_resume_refuses_architecture_changes_and_applies_augmentation_changes(sh
         _train(outdir=str(tmp_path), resume=run, kimg=0.016, seed=4)
     assert open(os.path.join(run, "training_options.json")).read() == before
     # The same values as saved are no change; a new augmentation probability replaces the
-    # restored one.
-    _train(outdir=str(tmp_path), resume="latest", kimg=0.012, fmap_max=32, aug="fixed", p=0.5, tick_kimg=0.004)
+    # restored one; the top resolution switches to float16 (as l4rz raised num_fp16_res).
+    _train(outdir=str(tmp_path), resume="latest", kimg=0.012, fmap_max=32, aug="fixed", p=0.5, tick_kimg=0.004,
+           fp16_res=1, conv_clamp=256)
     ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
     assert ticks[-1]["kimg"] == pytest.approx(0.012) and ticks[-1]["augment_p"] == pytest.approx(0.5)
+    assert np.isfinite(ticks[-1]["loss_G"]) and np.isfinite(ticks[-1]["loss_D"])
     log = open(os.path.join(run, "log.txt")).read()
     assert "aug ada -> fixed" in log and "p 0.2 -> 0.5" in log and "fmap_max" not in log
+    assert "fp16_res 0 -> 1" in log and "conv_clamp None -> 256" in log
 
 
 def test_resume_latest_without_a_checkpoint_starts_a_new_run(shapes, tmp_path, capsys):
