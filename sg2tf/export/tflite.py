@@ -27,6 +27,7 @@ import tensorflow as tf
 from sg2tf.export.module import TFLITE_SIGNATURES, GeneratorModule
 from sg2tf.export.saved_model import check_stock_ops, save_module
 from sg2tf.networks.precision import with_precision
+from sg2tf.utils import atomic
 
 QUANTIZATIONS = ("none", "float16", "dynamic")
 VARIANT_NAMES = {"none": "float32", "float16": "float16", "dynamic": "dynamic"}
@@ -187,9 +188,8 @@ def export_tflite(
             if bad:
                 raise ValueError(f"the {VARIANT_NAMES[q]} TFLite model needs non-builtin ops {bad}")
             path = os.path.join(outdir, model_filename(q))
-            with open(path + ".tmp", "wb") as f:
+            with atomic.atomic_file(path) as temp, open(temp, "wb") as f:
                 f.write(content)
-            os.replace(path + ".tmp", path)
             paths[q], models[q] = path, content
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -227,6 +227,6 @@ def export_tflite(
         "variants": variants,
         **(extra_metadata or {}),
     }
-    with open(os.path.join(outdir, REPORT_FILE), "w") as f:
+    with atomic.atomic_file(os.path.join(outdir, REPORT_FILE)) as temp, open(temp, "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     return paths, result
