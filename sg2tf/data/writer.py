@@ -43,6 +43,14 @@ class ImageSource:
     names: list | None = None
 
 
+def write_labels(directory, prefix, labels):
+    """Writes `labels` (an .npy array) as the dataset's labels file `fmt.labels_filename(prefix)` in `directory`."""
+    buf = io.BytesIO()
+    np.save(buf, labels)
+    with tf.io.gfile.GFile(posixpath.join(directory, fmt.labels_filename(prefix)), "wb") as f:
+        f.write(buf.getvalue())
+
+
 class DatasetWriter:
     """Writes `<dir>/<name>-rNN.tfrecords` (+ `-rxx.labels`) atomically.
 
@@ -119,11 +127,7 @@ class DatasetWriter:
             if exc_type is None and self._labels is not None:
                 if self._labels.shape[0] != self.num_images:
                     raise DatasetError(f"{self._labels.shape[0]} labels for {self.num_images} images")
-                buf = io.BytesIO()
-                np.save(buf, self._labels)
-                path = posixpath.join(self._temp, fmt.labels_filename(self.name))
-                with tf.io.gfile.GFile(path, "wb") as f:
-                    f.write(buf.getvalue())
+                write_labels(self._temp, self.name, self._labels)
             if exc_type is None and self._names is not None:
                 if len(self._names) != self.num_images:
                     raise DatasetError(f"{len(self._names)} source names for {self.num_images} images")
@@ -253,10 +257,7 @@ def filter_dataset(tfrecord_dir, output_dir, drop, *, overwrite=False, progress=
                 if read != info.count:
                     raise DatasetError(f"{info.files[r]}: read {read} records, expected {info.count}")
         if info.label_file is not None:
-            buf = io.BytesIO()
-            np.save(buf, load_labels(info.label_file)[keep])
-            with tf.io.gfile.GFile(posixpath.join(temp, fmt.labels_filename(prefix)), "wb") as f:
-                f.write(buf.getvalue())
+            write_labels(temp, prefix, load_labels(info.label_file)[keep])
         if source_names is not None:
             names_lib.write_names(temp, prefix, [n for n, k in zip(source_names, keep) if k])
     return read_info(output_dir)
