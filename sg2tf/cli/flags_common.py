@@ -14,7 +14,7 @@ import sys
 
 from absl import flags
 
-from sg2tf.constants import INFERENCE_PRECISIONS, NOISE_MODES, OP_IMPLS
+from sg2tf.constants import INFERENCE_PRECISIONS, NOISE_MODES, OP_IMPLS, SEED_NOISE_MODES
 
 NETWORK_HELP = "Network: NVlabs pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf snapshot directory."
 
@@ -86,7 +86,7 @@ def define_class_idx():
 def define_noise_mode(default="const", help="Noise mode.", exclude=(), seeded=False):
     """`--noise_mode`: how G's noise inputs are filled (`sg2tf.constants.NOISE_MODES` less `exclude`;
     with `seeded`, also the TF scripts' seed rule, `sg2tf.sampling`)."""
-    choices = [m for m in NOISE_MODES if m not in exclude] + (["seeded"] if seeded else [])
+    choices = [m for m in (SEED_NOISE_MODES if seeded else NOISE_MODES) if m not in exclude]
     flags.DEFINE_enum("noise_mode", default, choices, help, module_name=_caller())
 
 
