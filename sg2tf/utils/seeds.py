@@ -29,12 +29,17 @@ def parse_range_list(spec, name="seeds"):
     return out
 
 
+def _random_state(seed):
+    """The official scripts' generator for `seed` (which must fit numpy's 32-bit seeds)."""
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed {seed} is outside [0, 2**32)")
+    return np.random.RandomState(int(seed))
+
+
 def z_from_seed(seed, z_dim):
     """The latent of a seed, as the official scripts compute it:
     `np.random.RandomState(seed).randn(1, z_dim)`; returned as float32 `[1, z_dim]`."""
-    if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed {seed} is outside [0, 2**32)")
-    return np.random.RandomState(int(seed)).randn(1, z_dim).astype(np.float32)
+    return _random_state(seed).randn(1, z_dim).astype(np.float32)
 
 
 def z_from_seeds(seeds, z_dim):
@@ -49,9 +54,7 @@ def z_and_noise_from_seed(seed, z_dim, noise_resolutions):
 
     Returns `(z [1, z_dim], [noise [H, W], ...])`, float32.
     """
-    if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed {seed} is outside [0, 2**32)")
-    rnd = np.random.RandomState(int(seed))
+    rnd = _random_state(seed)
     z = rnd.randn(1, z_dim).astype(np.float32)
     noise = [rnd.randn(1, 1, r, r)[0, 0].astype(np.float32) for r in noise_resolutions]
     return z, noise
