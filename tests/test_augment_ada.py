@@ -62,3 +62,20 @@ def test_color_brightness_statistics():
     # brightness: N(0, 0.2) added to every channel
     assert float(tf.math.reduce_std(y[:, 0, 0, 0])) == pytest.approx(0.2, rel=0.1)
     np.testing.assert_allclose(y[:, 0, 0, 0], y[:, 3, 2, 1], atol=1e-6)
+
+
+def test_filter_bank_bands_sum_to_identity():
+    """The four bands of the filter bank split the signal: with all gains 1, `filter` is the
+    identity (an orthonormal wavelet's half-band pair sums to a unit impulse)."""
+    from sg2tf.augment.ada import filter_bank
+
+    bank = filter_bank()
+    total = bank.sum(axis=0)
+    impulse = np.zeros_like(total)
+    impulse[total.size // 2] = 1
+    np.testing.assert_allclose(total, impulse, atol=1e-6)
+    assert bank.shape == (4, 43)
+    pipe = AugmentPipe(dict(imgfilter=1))
+    x = _smooth_images(2, 32)
+    y = pipe.apply_filter(x, tf.ones([2, 4]))
+    np.testing.assert_allclose(y, x, atol=1e-5)
