@@ -81,6 +81,8 @@ def test_errors_before_any_work(shapes, tmp_path):
         _train(data=shapes, outdir=str(tmp_path), cond=True)
     with pytest.raises(TrainingError, match="no such file"):
         _train(data=shapes, outdir=str(tmp_path), resume=str(tmp_path / "missing.pkl"))
+    with pytest.raises(TrainingError, match="--resume=latest: needs --outdir"):
+        _train(data=shapes, resume="latest")
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(b"not a pickle")
     with pytest.raises(TrainingError, match="cannot load"):

@@ -57,10 +57,12 @@ def train(given):
 
     # ---- 1. Options (before any work). ----------------------------------------------------
     notes = []  # what phase 1 decided, for log.txt
-    if given.get("resume") == "latest" and checkpoints.latest_run_dir(given.get("outdir")) is None:
+    if given.get("resume") == "latest" and not given.get("outdir"):
+        raise TrainingError("--resume=latest: needs --outdir (the newest run under it is continued)")
+    if given.get("resume") == "latest" and checkpoints.latest_run_dir(given["outdir"]) is None:
         # The preemptible-machine loop always passes --resume=latest: a first run killed
         # before its first checkpoint starts again from scratch.
-        notes.append(f"--resume=latest: no run with a complete checkpoint under {given.get('outdir')!r}; "
+        notes.append(f"--resume=latest: no run with a complete checkpoint under {given['outdir']!r}; "
                      "starting a new run")
         print(notes[-1], flush=True)
         given = {k: v for k, v in given.items() if k != "resume"}
