@@ -56,16 +56,7 @@ def train(given):
     from sg2tf.utils.seeds import z_from_seeds
 
     # ---- 1. Options (before any work). ----------------------------------------------------
-    notes = []  # what phase 1 decided, for log.txt
-    if given.get("resume") == "latest" and not given.get("outdir"):
-        raise TrainingError("--resume=latest: needs --outdir (the newest run under it is continued)")
-    if given.get("resume") == "latest" and checkpoints.latest_run_dir(given["outdir"]) is None:
-        # The preemptible-machine loop always passes --resume=latest: a first run killed
-        # before its first checkpoint starts again from scratch.
-        notes.append(f"--resume=latest: no run with a complete checkpoint under {given['outdir']!r}; "
-                     "starting a new run")
-        print(notes[-1], flush=True)
-        given = {k: v for k, v in given.items() if k != "resume"}
+    given, notes = _latest_or_new(given)  # notes: what phase 1 decided, for log.txt
     resume_kind, resume_path = None, None
     if given.get("resume"):
         try:
@@ -97,17 +88,9 @@ def train(given):
                        num_workers=num_workers)
         opts = options_lib.resolve(given, info, **machine)
         changes = {}
-        if resume_kind == "checkpoint":
+        if resume_kind == "checkpoint":  # the options as saved, resolved here, against the new ones
             before = options_lib.resolve(resumed_options({}, saved, run_dir), info, **machine)
-            changes = option_changes(before, opts)
-            fixed = sorted(k for k in changes if k in FIXED_ON_RESUME)
-            if fixed:
-                reasons = sorted({FIXED_ON_RESUME[k] for k in fixed})
-                raise TrainingError(
-                    f"--resume={given['resume']}: cannot change " + ", ".join(
-                        f"--{k} ({format_value(changes[k][0])} -> {format_value(changes[k][1])})" for k in fixed)
-                    + f" of a run continued from its checkpoint ({'; '.join(reasons)}); start a new run "
-                    "from one of its network snapshots instead (--resume=RUN/network-snapshot-NNNNNN)")
+            changes = resume_changes(before, opts, given["resume"])
         metric_files = {}
         if opts.metrics and is_chief:  # every feature network file is there, before any work
             metric_files = options_lib.metric_feature_files(opts)
@@ -268,6 +251,38 @@ def train(given):
     log.print(f"done: {cur_nimg / 1000:g} kimg in {stats_lib.format_time(timer())}; run directory {run_dir}")
     log.close()
     return run_dir
+
+
+def _latest_or_new(given):
+    """`(given, notes)`: `--resume=latest` with no complete checkpoint under `--outdir` becomes
+    a new run (the preemptible-machine loop always passes --resume=latest, and a first run may
+    be killed before its first checkpoint)."""
+    if given.get("resume") != "latest":
+        return given, []
+    if not given.get("outdir"):
+        raise TrainingError("--resume=latest: needs --outdir (the newest run under it is continued)")
+    from sg2tf.training import checkpoints
+
+    if checkpoints.latest_run_dir(given["outdir"]) is not None:
+        return given, []
+    note = f"--resume=latest: no run with a complete checkpoint under {given['outdir']!r}; starting a new run"
+    print(note, flush=True)
+    return {k: v for k, v in given.items() if k != "resume"}, [note]
+
+
+def resume_changes(before, after, resume):
+    """`{option: (old, new)}` of a run continued from its checkpoint; raises `TrainingError`
+    naming the changed options that `FIXED_ON_RESUME` lists."""
+    changes = option_changes(before, after)
+    fixed = sorted(k for k in changes if k in FIXED_ON_RESUME)
+    if fixed:
+        reasons = sorted({FIXED_ON_RESUME[k] for k in fixed})
+        listed = ", ".join(f"--{k} ({format_value(changes[k][0])} -> {format_value(changes[k][1])})" for k in fixed)
+        raise TrainingError(
+            f"--resume={resume}: cannot change {listed} of a run continued from its checkpoint "
+            f"({'; '.join(reasons)}); start a new run from one of its network snapshots instead "
+            "(--resume=RUN/network-snapshot-NNNNNN)")
+    return changes
 
 
 def read_saved_options(run_dir):
