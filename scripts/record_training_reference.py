@@ -260,8 +260,8 @@ def _placeholder_sources(obj, torch):
 
 def _build(spec, checkout):
     sys.path.insert(0, checkout)
-    import torch
     import dnnlib
+    import torch
     from training import augment, networks
 
     torch.manual_seed(spec["seed"])
@@ -283,14 +283,16 @@ def _build(spec, checkout):
         # rest) a little so that every path carries signal.
         gen = torch.Generator().manual_seed(spec["seed"] + 1)
         for module in (G, D):
-            for name, p in module.named_parameters():
+            for p in module.parameters():
                 scale = spec["perturb"] * (p.abs().mean() if p.abs().mean() > 0 else 1.0)
                 p.add_(torch.randn(p.shape, generator=gen) * scale)
     G_ema = copy.deepcopy(G).eval()
     aug_kwargs = None
     pipe = None
     if spec["augpipe"]:
-        aug_kwargs = spec["augpipe"] if isinstance(spec["augpipe"], dict) else _official_augpipes(checkout)[spec["augpipe"]]
+        aug_kwargs = spec["augpipe"]
+        if not isinstance(aug_kwargs, dict):
+            aug_kwargs = _official_augpipes(checkout)[aug_kwargs]
         if spec["aug_p"] > 0 or spec["ada_target"] is not None:
             pipe = augment.AugmentPipe(**aug_kwargs).train().requires_grad_(False)
             pipe.p.copy_(torch.as_tensor(spec["aug_p"]))
@@ -385,9 +387,9 @@ def record(spec, checkout, out):
 def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
     """Runs the iterations of the official loop's phases; writes what it records into `data`.
     `inputs`: None to draw the inputs (recording), or a previous run's `data` to reuse them."""
+    from torch_utils import misc, training_stats
     from training import augment
     from training import loss as loss_module
-    from torch_utils import misc, training_stats
 
     dtype = next(G.parameters()).dtype
     loss = loss_module.StyleGAN2Loss(device=torch.device("cpu"), G_mapping=G.mapping, G_synthesis=G.synthesis, D=D,
@@ -460,7 +462,8 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
                 pname = phase["name"]
                 pre = f"it{it}/{pname}/"
                 gen_z, gen_c = gen_z.to(dtype), gen_c.to(dtype)
-                data[pre + "gen_z"], data[pre + "gen_c"] = gen_z.numpy().astype(np.float32), gen_c.numpy().astype(np.float32)
+                data[pre + "gen_z"] = gen_z.numpy().astype(np.float32)
+                data[pre + "gen_c"] = gen_c.numpy().astype(np.float32)
                 reports.clear()
                 log.start_phase(it, pname)
                 phase["opt"].zero_grad(set_to_none=True)

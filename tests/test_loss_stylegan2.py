@@ -60,6 +60,17 @@ def test_path_length_equals_analytic_jacobian():
     assert float(tf.math.reduce_std(noise)) * 4 == pytest.approx(1.0, abs=0.35)
 
 
+def test_path_length_returns_the_ws_it_measured():
+    """`return_ws`: the trainer tracks G's w average from these (the official mapping moves it
+    in the path-length phase too)."""
+    G = LinearG()
+    z = np.random.RandomState(4).randn(2, 3).astype(np.float32)
+    noise = stylegan2.path_length_noise([2, 4, 4, 1], tf.constant([5, 6], tf.int64))
+    lengths, ws = losses.path_lengths(G, z, None, noise, return_ws=True)
+    np.testing.assert_allclose(lengths, losses.path_lengths(G, z, None, noise), rtol=1e-6)
+    np.testing.assert_allclose(ws, G.mapping(z, None), rtol=1e-6)
+
+
 def test_path_length_works_with_batch_of_one():
     G = LinearG()
     noise = stylegan2.path_length_noise([1, 4, 4, 1], tf.constant([3, 4], tf.int64))

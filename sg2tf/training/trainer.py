@@ -589,10 +589,10 @@ class Trainer:
         key = (flags, capture)
         fn = self._replay_fns.get(key)
         if fn is None:
-            def step(r, l, a, d, f=flags, c=capture):
-                self._draws, self._capture = d, c
+            def step(reals_, labels_, do_ada_, draws_, f=flags, c=capture):
+                self._draws, self._capture = draws_, c
                 try:
-                    return self._step(r, l, *f, a)
+                    return self._step(reals_, labels_, *f, do_ada_)
                 finally:
                     self._draws, self._capture = None, False
             fn = tf.function(step, autograph=False)
