@@ -13,13 +13,29 @@ from absl import app, flags
 from sg2tf.errors import UserError
 from sg2tf.utils.progress import Progress
 
-__all__ = ["Progress", "fail", "run", "start", "verbose_requested"]
+__all__ = ["Progress", "fail", "load_generator", "run", "start", "verbose_requested"]
 
 
 def fail(message, code=2):
     """Prints `error: message` on stderr and exits with `code`."""
     sys.stderr.write(f"error: {message}\n")
     sys.exit(code)
+
+
+def load_generator(network, precision=None):
+    """The generator to sample from (G_ema, else G) of the network file `network`, computing in
+    `precision` (`--precision`; None: as stored). Raises ValueError naming the file when it
+    holds no generator."""
+    import sg2tf
+
+    G = sg2tf.load_network(network).generator
+    if G is None:
+        raise ValueError(f"{network}: contains no generator")
+    if precision is not None:
+        from sg2tf.networks.precision import with_precision
+
+        G = with_precision(G, precision)
+    return G
 
 
 def verbose_requested(args):

@@ -40,16 +40,12 @@ def main(argv):
             f"--precision={FLAGS.precision}: TFLite models compute in float32 (TFLite builtins "
             "have no float16 activations); --quantize=float16 stores float16 weights"
         )
-    import sg2tf
     from sg2tf.export import export_saved_model, export_tflite
 
     try:
-        nets = sg2tf.load_network(FLAGS.network)
+        G = common.load_generator(FLAGS.network)
     except (ValueError, FileNotFoundError, OSError) as e:
         common.fail(str(e))
-    G = nets.generator
-    if G is None:
-        common.fail(f"{FLAGS.network}: contains no generator")
     if FLAGS.trunc_cutoff is not None and FLAGS.trunc_cutoff > G.num_ws:
         common.fail(f"--trunc_cutoff={FLAGS.trunc_cutoff} exceeds the {G.num_ws} ws of the network")
     source = {"source_network": os.path.abspath(FLAGS.network)}

@@ -24,9 +24,7 @@ def main(argv):
     common.start(argv, FLAGS.ops)
     import numpy as np
 
-    import sg2tf
     from sg2tf import sampling
-    from sg2tf.networks.precision import with_precision
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import parse_range_list
 
@@ -34,11 +32,7 @@ def main(argv):
         common.fail("give exactly one of --seeds and --projected_w")
     try:
         seeds = parse_range_list(FLAGS.seeds) if FLAGS.seeds is not None else None
-        nets = sg2tf.load_network(FLAGS.network)
-        G = nets.generator
-        if G is None:
-            common.fail(f"{FLAGS.network}: contains no generator")
-        G = with_precision(G, FLAGS.precision)
+        G = common.load_generator(FLAGS.network, FLAGS.precision)
         ws = sampling.load_projected_w(FLAGS.projected_w, G) if FLAGS.projected_w else None
         if seeds is not None:
             sampling.class_labels(G, FLAGS.class_idx, 1)

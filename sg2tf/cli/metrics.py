@@ -25,7 +25,6 @@ def main(argv):
     import sg2tf.data
     from sg2tf.data import DatasetError
     from sg2tf.metrics import features, runner
-    from sg2tf.networks.precision import with_precision
 
     try:
         names = runner.parse_metrics(FLAGS.metrics)
@@ -37,10 +36,7 @@ def main(argv):
         if needs_data and not FLAGS.data:
             raise ValueError(f"{', '.join(needs_data)} compare with real images: pass --data")
         info = sg2tf.data.read_info(FLAGS.data) if FLAGS.data else None
-        G = sg2tf.load_network(FLAGS.network).generator
-        if G is None:
-            raise ValueError(f"{FLAGS.network}: contains no generator")
-        G = with_precision(G, FLAGS.precision)
+        G = common.load_generator(FLAGS.network, FLAGS.precision)
         if info is not None and (info.resolution != G.img_resolution or info.channels != G.img_channels):
             raise ValueError(
                 f"dataset {FLAGS.data} has {info.resolution}x{info.resolution}x"

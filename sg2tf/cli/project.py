@@ -37,20 +37,15 @@ def main(argv):
     common.start(argv, FLAGS.ops)
     import numpy as np
 
-    import sg2tf
     from sg2tf import sampling
     from sg2tf.metrics import features
-    from sg2tf.networks.precision import with_precision
     from sg2tf.tools import projection, video
     from sg2tf.utils import images as image_utils
 
     try:
         if FLAGS.num_steps < 1:
             raise ValueError("--num_steps must be positive")
-        G = sg2tf.load_network(FLAGS.network).generator
-        if G is None:
-            raise ValueError(f"{FLAGS.network}: contains no generator")
-        G = with_precision(G, FLAGS.precision)
+        G = common.load_generator(FLAGS.network, FLAGS.precision)
         c = sampling.class_labels(G, FLAGS.class_idx, 1)
         if not os.path.isfile(FLAGS.target):
             raise FileNotFoundError(f"{FLAGS.target}: no such target image")

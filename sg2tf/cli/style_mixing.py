@@ -19,9 +19,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     common.start(argv, FLAGS.ops)
-    import sg2tf
     from sg2tf import sampling
-    from sg2tf.networks.precision import with_precision
     from sg2tf.tools import style_mixing as sm
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import parse_range_list
@@ -29,10 +27,7 @@ def main(argv):
     try:
         rows = parse_range_list(FLAGS.rows, "rows")
         cols = parse_range_list(FLAGS.cols, "cols")
-        G = sg2tf.load_network(FLAGS.network).generator
-        if G is None:
-            common.fail(f"{FLAGS.network}: contains no generator")
-        G = with_precision(G, FLAGS.precision)
+        G = common.load_generator(FLAGS.network, FLAGS.precision)
         styles = sm.parse_styles(FLAGS.styles, G.num_ws)
         sampling.class_labels(G, FLAGS.class_idx, 1)
     except (ValueError, FileNotFoundError, OSError) as e:

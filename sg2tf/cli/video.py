@@ -28,9 +28,7 @@ def parse_grid(spec):
 
 def main(argv):
     common.start(argv, FLAGS.ops)
-    import sg2tf
     from sg2tf import sampling
-    from sg2tf.networks.precision import with_precision
     from sg2tf.tools import style_mixing as sm
     from sg2tf.tools import video
     from sg2tf.utils.seeds import parse_range_list
@@ -41,10 +39,7 @@ def main(argv):
         if FLAGS.steps < 1 or FLAGS.frames < 1 or FLAGS.fps <= 0:
             raise ValueError("--steps, --frames and --fps must be positive")
         output, note = video.resolve_output(FLAGS.output)
-        G = sg2tf.load_network(FLAGS.network).generator
-        if G is None:
-            common.fail(f"{FLAGS.network}: contains no generator")
-        G = with_precision(G, FLAGS.precision)
+        G = common.load_generator(FLAGS.network, FLAGS.precision)
         sampling.class_labels(G, FLAGS.class_idx, 1)
         common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff, class_idx=FLAGS.class_idx)
         if FLAGS.kind == "interpolation":
