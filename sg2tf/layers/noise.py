@@ -23,7 +23,7 @@ class NoiseInjection(Layer):
     (the NVlabs `noiseN` variables), `none` adds nothing. Explicit `noise` (`[H, W]`
     shared by the batch, or `[N, H, W]` per sample) takes the place of the buffer in
     `const` mode, without changing it (the TF scripts' seeded noise, see
-    `sg2tf.sampling.seeded_noise`).
+    `sg2tf.sampling.seeded_inputs`).
 
     Args:
       resolution: spatial size of the feature map (the const buffer's size).
