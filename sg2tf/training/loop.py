@@ -103,7 +103,7 @@ def train(given):
         except Exception as e:  # noqa: BLE001 (any loader failure is the user's file)
             raise TrainingError(f"--resume={resume_path}: cannot load ({type(e).__name__}: {e})") from None
     if opts.dry_run:
-        print(json.dumps(dict(opts.to_dict(), **network_sizes(opts)), indent=2, sort_keys=True, default=str))
+        print(opts.to_json(**network_sizes(opts)))
         return None
 
     # ---- 2. Run directory. ----------------------------------------------------------------
@@ -346,7 +346,7 @@ def write_options(run_dir, opts, **extra):
 
     with atomic_file(os.path.join(run_dir, "training_options.json")) as tmp:
         with open(tmp, "w") as f:
-            f.write(json.dumps(dict(opts.to_dict(), **extra), indent=2, sort_keys=True, default=str))
+            f.write(opts.to_json(**extra))
 
 
 def _resumed_reader(resume_path, data_reader, log):

@@ -141,9 +141,9 @@ class TrainingOptions:
         d["schedule_syntax"] = schedules.SYNTAX
         return d
 
-    def to_json(self):
-        """The text of `training_options.json`."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)
+    def to_json(self, **extra):
+        """The text of `training_options.json` (`extra`: more top-level keys)."""
+        return json.dumps(dict(self.to_dict(), **extra), indent=2, sort_keys=True, default=str)
 
     @staticmethod
     def saved_values(text_or_dict):
@@ -190,9 +190,9 @@ class TrainingOptions:
         return G, D
 
 
-def _choice(o, key, choices, flag=None):
+def _choice(o, key, choices):
     if o[key] not in choices:
-        raise OptionsError(f"--{flag or key}={o[key]}: choose from {', '.join(choices)}")
+        raise OptionsError(f"--{key}={o[key]}: choose from {', '.join(choices)}")
 
 
 def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
