@@ -3,6 +3,7 @@ and the rule that CI skips a test only for a missing optional extra."""
 
 import os
 import pathlib
+import shutil
 
 import pytest
 
@@ -40,6 +41,19 @@ def pytest_runtest_makereport(item, call):
     if not any(extra in reason for extra in OPTIONAL_EXTRA_SKIPS):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI for a reason that is not a missing optional extra: {reason}"
+
+
+@pytest.fixture(scope="session")
+def nvcc():
+    """The CUDA compiler ($NVCC, nvcc on PATH, or $CUDA_PATH/bin/nvcc); skips the test when there is none."""
+    for candidate in [
+        os.environ.get("NVCC"),
+        shutil.which("nvcc"),
+        os.path.join(os.environ.get("CUDA_PATH", "/usr/local/cuda"), "bin", "nvcc"),
+    ]:
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    pytest.skip("nvcc not found (set NVCC or CUDA_PATH, or put nvcc on PATH): CUDA code not compiled")
 
 
 def custom_ops_available():

@@ -9,7 +9,6 @@ import importlib
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -24,24 +23,11 @@ import cases as C  # noqa: E402 (from scripts/gpu_check)
 import gpu_check  # noqa: E402
 
 
-def _nvcc():
-    for candidate in [
-        os.environ.get("NVCC"),
-        shutil.which("nvcc"),
-        os.path.join(os.environ.get("CUDA_PATH", "/usr/local/cuda"), "bin", "nvcc"),
-    ]:
-        if candidate and os.path.isfile(candidate):
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, nvcc):
     """Runs the script once in compile-only mode; returns (report, output, library)."""
-    if _nvcc() is None:
-        pytest.skip("nvcc not found (set NVCC or CUDA_PATH) - GPU check harness not built")
     out = tmp_path_factory.mktemp("gpu_check")
-    env = dict(os.environ, PYTHON=sys.executable, NVCC=_nvcc())
+    env = dict(os.environ, PYTHON=sys.executable, NVCC=nvcc)
     proc = subprocess.run(
         [str(SCRIPT), "--compile-only", "--out", str(out)],
         cwd=ROOT,
