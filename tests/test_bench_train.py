@@ -7,12 +7,23 @@ import sys
 
 
 def test_train_benchmark_reports_json_with_overrides():
-    cmd = [sys.executable, "-m", "sg2tf.cli.bench", "train", "--cfg=demo", "--resolution=8", "--batch=4",
-           "--aug=noaug", "--steps=2", "--ops=ref", "--channels=4:16,8:8",
-           "--noise_mode=random"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.bench",
+        "train",
+        "--cfg=demo",
+        "--resolution=8",
+        "--batch=4",
+        "--aug=noaug",
+        "--steps=2",
+        "--ops=ref",
+        "--channels=4:16,8:8",
+        "--noise_mode=random",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    result = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert result["benchmark"] == "train" and result["cfg"] == "demo"
     assert (result["resolution"], result["batch"], result["channels"]) == (8, 4, "4:16,8:8")
     assert result["noise_mode"] == "random"  # the demo preset's own is "none"
@@ -20,7 +31,15 @@ def test_train_benchmark_reports_json_with_overrides():
 
 
 def test_train_benchmark_rejects_a_bad_channel_table():
-    cmd = [sys.executable, "-m", "sg2tf.cli.bench", "train", "--cfg=demo", "--resolution=8", "--batch=4",
-           "--channels=8=16"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.bench",
+        "train",
+        "--cfg=demo",
+        "--resolution=8",
+        "--batch=4",
+        "--channels=8=16",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0 and "--channels: bad channel table entry '8=16'" in proc.stderr

@@ -12,8 +12,16 @@ from PIL import Image
 
 
 def run_demo(workdir):
-    cmd = [sys.executable, "-m", "sg2tf.cli.demo", f"--workdir={workdir}", "--kimg=0.05",
-           "--num_images=64", "--tick_kimg=0.05", "--snap=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.demo",
+        f"--workdir={workdir}",
+        "--kimg=0.05",
+        "--num_images=64",
+        "--tick_kimg=0.05",
+        "--snap=1",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -38,7 +46,7 @@ def test_demo_writes_everything_and_reruns(tmp_path):
     assert samples.shape == (8 * 32, 8 * 32, 3)
     assert truncation.shape == (8 * 32, 6 * 32, 3)
     # psi = 0 collapses every seed to the same image (the average w).
-    last_col = [truncation[r * 32:(r + 1) * 32, 5 * 32:] for r in range(8)]
+    last_col = [truncation[r * 32 : (r + 1) * 32, 5 * 32 :] for r in range(8)]
     assert all(np.array_equal(last_col[0], img) for img in last_col[1:])
 
     export = workdir / "export"
@@ -47,8 +55,7 @@ def test_demo_writes_everything_and_reruns(tmp_path):
     saved = np.asarray(Image.open(export / "saved_model_seeds0-7.png"), np.int16)
     tflite = np.asarray(Image.open(export / "tflite_seeds0-7.png"), np.int16)
     assert np.abs(saved - tflite).max() <= 1
-    for hint in ("sg2tf-dataset create_from_images", "sg2tf-train --data=",
-                 "--resume=latest", "tensorboard --logdir"):
+    for hint in ("sg2tf-dataset create_from_images", "sg2tf-train --data=", "--resume=latest", "tensorboard --logdir"):
         assert hint in out
 
     # A rerun reuses the dataset and continues the same run.

@@ -20,8 +20,19 @@ pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
 def small(**overrides):
-    given = dict(cfg="tiny", resolution=OFFICIAL["resolution"], fmap_base=64, fmap_max=16, w_dim=16,
-                 mapping_layers=2, batch=4, mbstd_group=2, outdir="x", aug="noaug", noise_mode="const")
+    given = dict(
+        cfg="tiny",
+        resolution=OFFICIAL["resolution"],
+        fmap_base=64,
+        fmap_max=16,
+        w_dim=16,
+        mapping_layers=2,
+        batch=4,
+        mbstd_group=2,
+        outdir="x",
+        aug="noaug",
+        noise_mode="const",
+    )
     return options.resolve(dict(given, **overrides), None, 1)
 
 
@@ -74,6 +85,7 @@ def test_transfer_defaults_are_the_official_ones():
     assert (o.ada_kimg, o.ema_rampup) == (100, None)
     o = options.resolve(dict(cfg="auto", resolution=32, outdir="x"))
     assert (o.ada_kimg, o.ema_rampup) == (500, 0.05)
-    o = options.resolve(options.transfer_defaults(dict(cfg="auto", resolution=32, outdir="x", ada_kimg=300,
-                                                       ema_rampup=0.1)))
+    o = options.resolve(
+        options.transfer_defaults(dict(cfg="auto", resolution=32, outdir="x", ada_kimg=300, ema_rampup=0.1))
+    )
     assert (o.ada_kimg, o.ema_rampup) == (300, 0.1)

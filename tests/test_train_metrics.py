@@ -13,9 +13,25 @@ import tensorflow as tf
 
 from sg2tf.training.setup import TrainingError
 
-TINY = dict(cfg="tiny", resolution=8, fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
-            batch=4, mbstd_group=2, noise_mode="const", seed=3, tick_kimg=0.008, snap=1,
-            grid_seeds=4, shuffle_buffer=8, aug="noaug", pl_weight=0, gamma="0")
+TINY = dict(
+    cfg="tiny",
+    resolution=8,
+    fmap_base=64,
+    fmap_max=32,
+    w_dim=16,
+    mapping_layers=2,
+    batch=4,
+    mbstd_group=2,
+    noise_mode="const",
+    seed=3,
+    tick_kimg=0.008,
+    snap=1,
+    grid_seeds=4,
+    shuffle_buffer=8,
+    aug="noaug",
+    pl_weight=0,
+    gamma="0",
+)
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -60,22 +76,26 @@ def test_metrics_at_every_snapshot(shapes, tmp_path, monkeypatch):
     (tmp_path / "cache").mkdir()
     _small_inception_graph(tmp_path / "cache" / "classify_image_graph_def.pb")
     names = ["fid50k_full", "kid50k_full", "is50k"]
-    run = train(dict(TINY, data=shapes, outdir=str(tmp_path / "runs"), kimg=0.016,
-                     metrics=",".join(names), metrics_num_gen=8))
+    run = train(
+        dict(TINY, data=shapes, outdir=str(tmp_path / "runs"), kimg=0.016, metrics=",".join(names), metrics_num_gen=8)
+    )
     assert json.load(open(os.path.join(run, "training_options.json")))["metrics"] == names
     for name in names:
         lines = [json.loads(x) for x in open(os.path.join(run, f"metric-{name}.jsonl"))]
         assert [(r["snapshot"], r["kimg"]) for r in lines] == [
-            ("network-snapshot-000000", 0.008), ("network-snapshot-000000", 0.016)]
+            ("network-snapshot-000000", 0.008),
+            ("network-snapshot-000000", 0.016),
+        ]
         for r in lines:
             assert r["metric"] == name and r["num_gen"] == 8 and r["dataset"] == shapes
             assert r["snapshot_pkl"] == "network-snapshot-000000" and r["total_time"] >= 0
             assert all(np.isfinite(v) for v in r["results"].values()), r
-    assert set(json.loads(open(os.path.join(run, "metric-is50k.jsonl")).readline())["results"]) \
-        == {"is50k", "is50k_std"}
+    assert set(json.loads(open(os.path.join(run, "metric-is50k.jsonl")).readline())["results"]) == {
+        "is50k",
+        "is50k_std",
+    }
     tags = _tensorboard_tags(run)
-    assert {"Metrics/fid50k_full", "Metrics/kid50k_full", "Metrics/is50k",
-            "Metrics/is50k/std"} <= tags, sorted(tags)
+    assert {"Metrics/fid50k_full", "Metrics/kid50k_full", "Metrics/is50k", "Metrics/is50k/std"} <= tags, sorted(tags)
     assert "metric fid50k_full:" in open(os.path.join(run, "log.txt")).read()
 
 
@@ -91,14 +111,24 @@ def test_metric_errors_before_any_work(shapes, tmp_path, monkeypatch):
     assert "--metrics=kid50k_full" in str(e.value)
     assert str(tmp_path / "empty-cache") in str(e.value)
     with pytest.raises(TrainingError, match="no such file"):
-        train(dict(TINY, data=shapes, outdir=str(outdir), metrics="ppl_wend",
-                   lpips=str(tmp_path / "lpips.pkl")))
+        train(dict(TINY, data=shapes, outdir=str(outdir), metrics="ppl_wend", lpips=str(tmp_path / "lpips.pkl")))
     assert not outdir.exists()
     # The program: flags reach the same check (a subprocess: absl flags are process-global).
-    r = subprocess.run([sys.executable, "-m", "sg2tf.cli.train", f"--data={shapes}",
-                        f"--outdir={outdir}", "--metrics=fid50k_full,pr50k3", "--cfg=tiny"],
-                       capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, SG2TF_CACHE=str(tmp_path / "empty-cache")))
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sg2tf.cli.train",
+            f"--data={shapes}",
+            f"--outdir={outdir}",
+            "--metrics=fid50k_full,pr50k3",
+            "--cfg=tiny",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, SG2TF_CACHE=str(tmp_path / "empty-cache")),
+    )
     assert r.returncode == 2, r.stderr
     assert "--metrics=fid50k_full needs a feature network" in r.stderr
     assert not outdir.exists()

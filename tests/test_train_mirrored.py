@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-SCRIPT = r'''
+SCRIPT = r"""
 import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 from sg2tf.training.setup import configure_cpu_devices, mirrored_strategy
@@ -56,13 +56,12 @@ initial = [v.numpy() for v in make_trainer().G.trainable_variables]
 changed = max(float(np.max(np.abs(a.numpy() - b))) for a, b in zip(two.G.trainable_variables, initial))
 assert changed > 1e-4, changed
 print("OK")
-'''
+"""
 
 
 def test_two_replicas_match_one_with_path_length_and_r1():
     # One step with every phase: G main, G path length, D main, D R1, G_ema; random noise.
     here = os.path.dirname(os.path.abspath(__file__))
-    out = subprocess.run([sys.executable, "-c", SCRIPT, here], capture_output=True, text=True,
-                         timeout=900)
+    out = subprocess.run([sys.executable, "-c", SCRIPT, here], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0 and "OK\n" in out.stdout, out.stdout[-2000:] + out.stderr[-4000:]
     assert "KEYS OK" in out.stdout

@@ -12,12 +12,28 @@ import pytest
 from sg2tf.training import checkpoints
 
 # Grappler off: these tiny graphs compile faster without it (most of the test's time).
-LAUNCH = ("import sys, tensorflow as tf; "
-          "tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': True}); "
-          "from sg2tf.cli.train import run; sys.argv[0] = 'sg2tf-train'; run()")
-TINY = dict(cfg="tiny", resolution=8, fmap_base=32, fmap_max=16, w_dim=16, mapping_layers=2,
-            batch=4, mbstd_group=2, noise_mode="const", seed=3, tick_kimg=0.004, snap=1,
-            grid_seeds=4, shuffle_buffer=8, aug="noaug")
+LAUNCH = (
+    "import sys, tensorflow as tf; "
+    "tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': True}); "
+    "from sg2tf.cli.train import run; sys.argv[0] = 'sg2tf-train'; run()"
+)
+TINY = dict(
+    cfg="tiny",
+    resolution=8,
+    fmap_base=32,
+    fmap_max=16,
+    w_dim=16,
+    mapping_layers=2,
+    batch=4,
+    mbstd_group=2,
+    noise_mode="const",
+    seed=3,
+    tick_kimg=0.004,
+    snap=1,
+    grid_seeds=4,
+    shuffle_buffer=8,
+    aug="noaug",
+)
 
 
 def _free_ports(n):
@@ -39,10 +55,22 @@ def _launch(args, scratch):
     for i in range(2):
         cwd = scratch / f"worker{i}"
         (cwd / "tmp").mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(cwd / "tmp"),
-                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
-        procs.append(subprocess.Popen([sys.executable, "-c", LAUNCH] + args, env=env, cwd=cwd,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        env = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            TMPDIR=str(cwd / "tmp"),
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", LAUNCH] + args,
+                env=env,
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     try:
         outs = [p.communicate(timeout=240)[0] for p in procs]
     finally:
@@ -65,8 +93,7 @@ def test_two_workers_train_checkpoint_and_resume(tmp_path):
     scratch = tmp_path / "scratch"
     flags = [f"--{k}={v}" for k, v in TINY.items()]
     # One step (with both regularizations), then two more after resuming.
-    outs = _launch([f"--data={data}", f"--outdir={outdir}", "--strategy=multi_worker", "--kimg=0.004"]
-                   + flags, scratch)
+    outs = _launch([f"--data={data}", f"--outdir={outdir}", "--strategy=multi_worker", "--kimg=0.004"] + flags, scratch)
     assert "2 replicas, 2 workers" in outs[0] and "tick 1 " in outs[0]
     assert "tick 1 " not in outs[1]  # only the chief logs
     runs = os.listdir(outdir)
@@ -74,8 +101,7 @@ def test_two_workers_train_checkpoint_and_resume(tmp_path):
     run = str(outdir / runs[0])
     assert [n for n, _ in checkpoints.list_checkpoints(run)] == [4]
 
-    outs = _launch([f"--outdir={outdir}", "--resume=latest", "--strategy=multi_worker", "--kimg=0.012"],
-                   scratch)
+    outs = _launch([f"--outdir={outdir}", "--resume=latest", "--strategy=multi_worker", "--kimg=0.012"], scratch)
     assert "resumed from" in outs[0] and "at 0.004 kimg, tick 1" in outs[0]
     assert os.listdir(outdir) == runs
     assert [n for n, _ in checkpoints.list_checkpoints(run)] == [4, 8, 12]

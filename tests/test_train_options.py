@@ -38,9 +38,14 @@ def test_schedule_steps_ramps_and_constants():
     # Mixed: constant, then a ramp, then a step; before the first point its value.
     s = Schedule.parse("100:0.002,1000:0.002..2000:0.001,3000:0.0001")
     assert [s(k) for k in (0, 500, 1000, 1500, 2000, 2999, 3000)] == pytest.approx(
-        [0.002, 0.002, 0.002, 0.0015, 0.001, 0.001, 0.0001])
-    for text in ("0:0.002,10000:0.0002", "0:10..20000:5", "100:0.002,1000:0.002..2000:0.001,3000:0.0001",
-                 "0:1,12345678.5:2"):
+        [0.002, 0.002, 0.002, 0.0015, 0.001, 0.001, 0.0001]
+    )
+    for text in (
+        "0:0.002,10000:0.0002",
+        "0:10..20000:5",
+        "100:0.002,1000:0.002..2000:0.001,3000:0.0001",
+        "0:1,12345678.5:2",
+    ):
         s, again = Schedule.parse(text), Schedule.parse(Schedule.parse(text).spec())
         assert (again.points, again.ramps) == (s.points, s.ramps), text
     for bad in ("0:abc", "10:1,5:2", "0:1..", "0:1,0:2"):
@@ -76,7 +81,7 @@ class Info(FakeInfo):
     def __init__(self, resolution):
         super().__init__()
         self.resolution = resolution
-        self.resolutions = tuple(2 ** i for i in range(int(np.log2(resolution)), 1, -1))
+        self.resolutions = tuple(2**i for i in range(int(np.log2(resolution)), 1, -1))
 
 
 @pytest.mark.parametrize("cfg", sorted(OFFICIAL["presets"]))
@@ -86,10 +91,18 @@ def test_official_presets_resolve_the_official_settings(cfg):
         o = options.resolve(dict(cfg=cfg, outdir="x"), Info(int(res)), replicas=1)
         where = f"{cfg} at {res} px"
         assert (o.batch, o.batch_gpu, o.kimg, o.mapping_layers) == (
-            ref["batch"], ref["batch_gpu"], ref["kimg"], ref["mapping_layers"]), where
+            ref["batch"],
+            ref["batch_gpu"],
+            ref["kimg"],
+            ref["mapping_layers"],
+        ), where
         assert o.fmap_base == ref["fmap_base_tf"] and o.fmap_max == ref["channel_max"], where
         assert (o.mbstd_group, o.d_arch, o.w_dim, o.z_dim) == (
-            ref["D_mbstd_group_size"], ref["D_architecture"], ref["w_dim"], ref["z_dim"]), where
+            ref["D_mbstd_group_size"],
+            ref["D_architecture"],
+            ref["w_dim"],
+            ref["z_dim"],
+        ), where
         assert Schedule.parse(o.glr)(0) == Schedule.parse(o.dlr)(0) == pytest.approx(ref["lr"]), where
         assert Schedule.parse(o.gamma)(0) == pytest.approx(ref["gamma"]), where
         assert (o.ema_kimg, o.ema_rampup) == (pytest.approx(ref["ema_kimg"]), ref["ema_rampup"]), where
@@ -105,8 +118,9 @@ def test_official_presets_build_the_official_networks(cfg):
     for res, ref in OFFICIAL["presets"][cfg].items():
         o = options.resolve(dict(cfg=cfg, outdir="x"), Info(int(res)), replicas=1)
         sizes = setup.network_sizes(o)
-        assert sizes == {"G_params": ref["G_params"], "D_params": ref["D_params"],
-                         "G_channels": ref["G_channels"]}, f"{cfg} at {res} px"
+        assert sizes == {"G_params": ref["G_params"], "D_params": ref["D_params"], "G_channels": ref["G_channels"]}, (
+            f"{cfg} at {res} px"
+        )
 
 
 def test_official_totals_of_the_issue():
@@ -120,10 +134,14 @@ def test_dry_run_reports_the_network_sizes():
     # 512 up to 32 px, then 256, 128, 64 (channel_base 16384 / res).
     ref = OFFICIAL["presets"]["paper256"]["256"]
     code = "import sys; from sg2tf.cli.train import run; sys.argv[0] = 'sg2tf-train'; run()"
-    proc = subprocess.run([sys.executable, "-c", code, "--cfg=paper256", "--resolution=256", "--dry_run"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--cfg=paper256", "--resolution=256", "--dry_run"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout[proc.stdout.index("{"):])
+    out = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert (out["G_params"], out["D_params"]) == (ref["G_params"], ref["D_params"]) == (24767458, 24001089)
     assert out["G_channels"] == {"4": 512, "8": 512, "16": 512, "32": 512, "64": 256, "128": 128, "256": 64}
     assert out["fmap_base"] == 8192 and out["batch_gpu"] == 8
@@ -175,8 +193,10 @@ def test_demo_preset_is_narrow_without_path_length_mixing_and_noise():
     assert [spec(r) for r in (4, 8, 16, 32)] == [32, 32, 16, 16]
     assert D_kwargs["channels"] == G_kwargs["synthesis_kwargs"]["channels"]
     # Explicit flags still win over the preset; `tiny` keeps the full recipe.
-    o = options.resolve(dict(cfg="demo", outdir="x", pl_weight=2.0, style_mixing_prob=0.5,
-                             channels="32:8", noise_mode="random"), FakeInfo())
+    o = options.resolve(
+        dict(cfg="demo", outdir="x", pl_weight=2.0, style_mixing_prob=0.5, channels="32:8", noise_mode="random"),
+        FakeInfo(),
+    )
     assert o.pl_weight == 2.0 and o.style_mixing_prob == 0.5 and o.channels == "32:8"
     assert o.noise_mode == "random"
     o = options.resolve(dict(cfg="tiny", outdir="x"), FakeInfo())
@@ -184,15 +204,18 @@ def test_demo_preset_is_narrow_without_path_length_mixing_and_noise():
     assert o.noise_mode == "random"
 
 
-@pytest.mark.parametrize("raw, info, replicas, message", [
-    (dict(cfg="nope"), FakeInfo(), 1, "unknown preset"),
-    (dict(resolution=64), FakeInfo(), 1, "above the dataset"),
-    (dict(cond=True), FakeInfo(0), 1, "no labels"),
-    (dict(batch=6), FakeInfo(), 4, "not divisible by the 4 replicas"),
-    (dict(batch=8, batch_gpu=3), FakeInfo(), 1, "does not divide"),
-    (dict(aug="fixed"), FakeInfo(), 1, "needs --p"),
-    (dict(channels="32=16"), FakeInfo(), 1, "--channels: bad channel table entry '32=16'"),
-])
+@pytest.mark.parametrize(
+    "raw, info, replicas, message",
+    [
+        (dict(cfg="nope"), FakeInfo(), 1, "unknown preset"),
+        (dict(resolution=64), FakeInfo(), 1, "above the dataset"),
+        (dict(cond=True), FakeInfo(0), 1, "no labels"),
+        (dict(batch=6), FakeInfo(), 4, "not divisible by the 4 replicas"),
+        (dict(batch=8, batch_gpu=3), FakeInfo(), 1, "does not divide"),
+        (dict(aug="fixed"), FakeInfo(), 1, "needs --p"),
+        (dict(channels="32=16"), FakeInfo(), 1, "--channels: bad channel table entry '32=16'"),
+    ],
+)
 def test_bad_flags_are_rejected(raw, info, replicas, message):
     with pytest.raises(options.OptionsError, match=message):
         options.resolve(dict(raw, outdir="x"), info, replicas)
@@ -210,9 +233,22 @@ def test_options_round_trip_through_training_options_json():
 def test_older_flat_training_options_files_are_read():
     # A file written before the typed options: a flat object with derived keys and without
     # the options added since (noise_mode); unknown keys are left out.
-    old = dict(cfg="tiny", batch=8, batch_gpu=8, replicas=1, accumulation_rounds=1, c_dim=0,
-               channels_img=3, dataset_count=100, num_workers=1, outdir="x", d_arch="resnet",
-               glr="0.0025", metrics=[], removed_option=1)
+    old = dict(
+        cfg="tiny",
+        batch=8,
+        batch_gpu=8,
+        replicas=1,
+        accumulation_rounds=1,
+        c_dim=0,
+        channels_img=3,
+        dataset_count=100,
+        num_workers=1,
+        outdir="x",
+        d_arch="resnet",
+        glr="0.0025",
+        metrics=[],
+        removed_option=1,
+    )
     given = options.TrainingOptions.saved_values(json.dumps(old))
     assert "removed_option" not in given and "replicas" not in given
     o = options.resolve(given, FakeInfo())
@@ -221,17 +257,28 @@ def test_older_flat_training_options_files_are_read():
         options.TrainingOptions.saved_values("[1, 2]")
 
 
-@pytest.mark.parametrize("flag, value", [("g_arch", "deep"), ("d_arch", "x"), ("aug", "always"),
-                                         ("augpipe", "bgcx"), ("noise_mode", "fresh"),
-                                         ("precision", "float8"), ("strategy", "tpu")])
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("g_arch", "deep"),
+        ("d_arch", "x"),
+        ("aug", "always"),
+        ("augpipe", "bgcx"),
+        ("noise_mode", "fresh"),
+        ("precision", "float8"),
+        ("strategy", "tpu"),
+    ],
+)
 def test_bad_choices_name_the_flag_and_the_choices(flag, value):
     with pytest.raises(options.OptionsError, match=f"--{flag}={value}: choose from"):
         options.resolve({flag: value, "outdir": "x"}, FakeInfo())
 
 
 def test_flag_module_loads_no_tensorflow():
-    code = ("import sys; import sg2tf.cli.train_flags, sg2tf.training.options; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow loaded'")
+    code = (
+        "import sys; import sg2tf.cli.train_flags, sg2tf.training.options; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow loaded'"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
 

@@ -15,9 +15,22 @@ import pytest
 from sg2tf.training import checkpoints
 from sg2tf.training.setup import TrainingError
 
-TINY = dict(cfg="tiny", resolution=8, fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
-            batch=4, mbstd_group=2, noise_mode="const", seed=3, tick_kimg=0.008, snap=1,
-            grid_seeds=4, shuffle_buffer=8)
+TINY = dict(
+    cfg="tiny",
+    resolution=8,
+    fmap_base=64,
+    fmap_max=32,
+    w_dim=16,
+    mapping_layers=2,
+    batch=4,
+    mbstd_group=2,
+    noise_mode="const",
+    seed=3,
+    tick_kimg=0.008,
+    snap=1,
+    grid_seeds=4,
+    shuffle_buffer=8,
+)
 
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
@@ -50,8 +63,16 @@ def _ema_weights(run_dir):
 def test_run_directory_contents(shapes, tmp_path):
     run = _train(data=shapes, outdir=str(tmp_path), kimg=0.016, aug="ada", p=0.1, **TINY)
     names = set(os.listdir(run))
-    for name in ("training_options.json", "log.txt", "stats.jsonl", "fakes_init.png", "reals.png",
-                 "fakes000000.png", "network-snapshot-000000", "checkpoints"):
+    for name in (
+        "training_options.json",
+        "log.txt",
+        "stats.jsonl",
+        "fakes_init.png",
+        "reals.png",
+        "fakes000000.png",
+        "network-snapshot-000000",
+        "checkpoints",
+    ):
         assert name in names, name
     assert any(n.startswith("events.out.tfevents") for n in names)
     ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
@@ -97,9 +118,11 @@ def test_resume_after_sigkill_is_exact(shapes, tmp_path):
     one_go = _train(data=shapes, outdir=str(tmp_path / "a"), **common)
     # The same run in a subprocess, killed with SIGKILL once its first checkpoint is published.
     outdir = tmp_path / "b"
-    launch = ("import sys, tensorflow as tf; "
-              "tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': True}); "
-              "from sg2tf.cli.train import run; sys.argv[0] = 'sg2tf-train'; run()")
+    launch = (
+        "import sys, tensorflow as tf; "
+        "tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': True}); "
+        "from sg2tf.cli.train import run; sys.argv[0] = 'sg2tf-train'; run()"
+    )
     args = [sys.executable, "-c", launch, f"--data={shapes}", f"--outdir={outdir}"]
     args += [f"--{k}={v}" for k, v in common.items()]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,8 +153,9 @@ def test_resume_applies_changed_options_as_a_step_schedule_would(shapes, tmp_pat
     # whose schedules step there: the optimizer state, counters and data position are kept
     # and the new values apply from the resumed image count.
     common = dict(TINY, aug="ada", p=0.2, kimg=0.016, d_reg_interval=2)
-    one_go = _train(data=shapes, outdir=str(tmp_path / "a"), **dict(common, glr="0:0.002,0.008:0.001",
-                                                                      gamma="0:1,0.008:0.5"))
+    one_go = _train(
+        data=shapes, outdir=str(tmp_path / "a"), **dict(common, glr="0:0.002,0.008:0.001", gamma="0:1,0.008:0.5")
+    )
     run = _train(data=shapes, outdir=str(tmp_path / "b"), **dict(common, kimg=0.008, glr="0.002", gamma="1"))
     assert _train(outdir=str(tmp_path / "b"), resume="latest", kimg=0.016, glr="0.001", gamma="0.5") == run
     for a, b in zip(_ema_weights(one_go), _ema_weights(run)):
@@ -139,28 +163,44 @@ def test_resume_applies_changed_options_as_a_step_schedule_would(shapes, tmp_pat
     ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
     assert [t["tick"] for t in ticks] == [1, 2] and ticks[1]["G_lr"] == pytest.approx(0.001)
     log = open(os.path.join(run, "log.txt")).read()
-    for line in ("gamma 1 -> 0.5 (from 0.008 kimg)", "glr 0.002 -> 0.001 (from 0.008 kimg)",
-                 "kimg 0.008 -> 0.016 (from 0.008 kimg)"):
+    for line in (
+        "gamma 1 -> 0.5 (from 0.008 kimg)",
+        "glr 0.002 -> 0.001 (from 0.008 kimg)",
+        "kimg 0.008 -> 0.016 (from 0.008 kimg)",
+    ):
         assert line in log, line
     saved = json.load(open(os.path.join(run, "training_options.json")))
     assert (saved["glr"], saved["gamma"], saved["kimg"]) == ("0.001", "0.5", 0.016)
-    assert saved["resume_changes"] == [{"kimg": 0.008, "changes": {
-        "gamma": ["1.0", "0.5"], "glr": ["0.002", "0.001"], "kimg": [0.008, 0.016]}}]
+    assert saved["resume_changes"] == [
+        {"kimg": 0.008, "changes": {"gamma": ["1.0", "0.5"], "glr": ["0.002", "0.001"], "kimg": [0.008, 0.016]}}
+    ]
 
 
 def test_resume_refuses_architecture_changes_and_applies_augmentation_changes(shapes, tmp_path):
     run = _train(data=shapes, outdir=str(tmp_path), kimg=0.008, aug="ada", p=0.2, **TINY)
     before = open(os.path.join(run, "training_options.json")).read()
-    with pytest.raises(TrainingError, match=r"cannot change --fmap_max \(32 -> 16\), --mapping_layers \(2 -> 4\) "
-                                            r"of a run continued from its checkpoint \(they define the networks\)"):
+    with pytest.raises(
+        TrainingError,
+        match=r"cannot change --fmap_max \(32 -> 16\), --mapping_layers \(2 -> 4\) "
+        r"of a run continued from its checkpoint \(they define the networks\)",
+    ):
         _train(outdir=str(tmp_path), resume="latest", kimg=0.016, fmap_max=16, mapping_layers=4)
     with pytest.raises(TrainingError, match=r"--seed \(3 -> 4\).*the data position and the random state"):
         _train(outdir=str(tmp_path), resume=run, kimg=0.016, seed=4)
     assert open(os.path.join(run, "training_options.json")).read() == before
     # The same values as saved are no change; a new augmentation probability replaces the
     # restored one; the top resolution switches to float16 (as l4rz raised num_fp16_res).
-    _train(outdir=str(tmp_path), resume="latest", kimg=0.012, fmap_max=32, aug="fixed", p=0.5, tick_kimg=0.004,
-           fp16_res=1, conv_clamp=256)
+    _train(
+        outdir=str(tmp_path),
+        resume="latest",
+        kimg=0.012,
+        fmap_max=32,
+        aug="fixed",
+        p=0.5,
+        tick_kimg=0.004,
+        fp16_res=1,
+        conv_clamp=256,
+    )
     ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
     assert ticks[-1]["kimg"] == pytest.approx(0.012) and ticks[-1]["augment_p"] == pytest.approx(0.5)
     assert np.isfinite(ticks[-1]["loss_G"]) and np.isfinite(ticks[-1]["loss_D"])
@@ -176,8 +216,7 @@ def test_resume_latest_without_a_checkpoint_starts_a_new_run(shapes, tmp_path, c
     (killed / "training_options.json").write_text("{}")
     run = _train(data=shapes, outdir=str(tmp_path), resume="latest", kimg=0.004, **dict(TINY, snap=0))
     assert os.path.basename(run).startswith("00001-")
-    line = (f"--resume=latest: no run with a complete checkpoint under {str(tmp_path)!r}; "
-            "starting a new run")
+    line = f"--resume=latest: no run with a complete checkpoint under {str(tmp_path)!r}; starting a new run"
     assert capsys.readouterr().out.count(line) == 1
     assert open(os.path.join(run, "log.txt")).readline().strip() == line
     assert checkpoints.latest_run_dir(str(tmp_path)) == run

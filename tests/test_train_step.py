@@ -11,9 +11,21 @@ import tensorflow as tf
 from sg2tf.training import options
 from sg2tf.training.setup import build_trainer
 
-SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
-             batch=4, mbstd_group=2, noise_mode="const", aug="noaug", outdir="x", seed=1,
-             ema_kimg=0.01)
+SMALL = dict(
+    resolution=8,
+    cfg="tiny",
+    fmap_base=64,
+    fmap_max=32,
+    w_dim=16,
+    mapping_layers=2,
+    batch=4,
+    mbstd_group=2,
+    noise_mode="const",
+    aug="noaug",
+    outdir="x",
+    seed=1,
+    ema_kimg=0.01,
+)
 
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
@@ -105,7 +117,7 @@ def test_ada_adjusts_p_from_the_sign_of_real_scores():
 def test_mixed_precision_step_is_finite_and_close_to_float32():
     fp32 = make_trainer(pl_weight=0)
     mixed = make_trainer(pl_weight=0, fp16_res=1, conv_clamp=256)
-    assert mixed.fp16 and float(mixed.opt_D.dynamic_scale.numpy()) == 2.0 ** 15
+    assert mixed.fp16 and float(mixed.opt_D.dynamic_scale.numpy()) == 2.0**15
     assert_close([v.numpy() for v in fp32.G.variables], [v.numpy() for v in mixed.G.variables], 0)
     x, c = data()
     s32, s16 = fp32.train_step(x, c), mixed.train_step(x, c)

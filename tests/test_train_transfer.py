@@ -7,7 +7,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
@@ -27,18 +26,39 @@ def _key(v):
 @pytest.mark.slow
 def test_resume_from_nvlabs_pickle_into_wider_config_with_freezing(fixtures_dir, shapes32, tmp_path):
     import sg2tf
-    from sg2tf.training.loop import train
     from sg2tf.training.freeze import freeze_filter_d, freeze_filter_g
+    from sg2tf.training.loop import train
 
     pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
     source = sg2tf.load_network(str(pkl))
     # The pickle: z/w 64, mapping 2, fmap_base 512, fmap_max 64. Here fmap_max 128 widens
     # the 4x4 block (64 -> 128 channels) and so the 8x8 block's first conv and D's last
     # blocks; everything else is copied.
-    run = train(dict(data=str(shapes32), outdir=str(tmp_path), resume=str(pkl), cfg="tiny",
-                     z_dim=64, w_dim=64, mapping_layers=2, fmap_base=512, fmap_max=128,
-                     batch=4, mbstd_group=4, kimg=0.008, tick_kimg=0.008, snap=1, grid_seeds=4,
-                     aug="noaug", pl_weight=0, gamma="0", freezed=2, freeze_g=16, seed=0))
+    run = train(
+        dict(
+            data=str(shapes32),
+            outdir=str(tmp_path),
+            resume=str(pkl),
+            cfg="tiny",
+            z_dim=64,
+            w_dim=64,
+            mapping_layers=2,
+            fmap_base=512,
+            fmap_max=128,
+            batch=4,
+            mbstd_group=4,
+            kimg=0.008,
+            tick_kimg=0.008,
+            snap=1,
+            grid_seeds=4,
+            aug="noaug",
+            pl_weight=0,
+            gamma="0",
+            freezed=2,
+            freeze_g=16,
+            seed=0,
+        )
+    )
     log = open(os.path.join(run, "log.txt")).read()
     for name in ("G", "D", "G_ema"):
         line = next(l for l in log.splitlines() if l.startswith(f"{name}: copied "))

@@ -11,9 +11,21 @@ import tensorflow as tf
 from sg2tf.training import options
 from sg2tf.training.setup import build_trainer
 
-SMALL = dict(resolution=8, cfg="tiny", fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2,
-             batch=4, mbstd_group=2, noise_mode="const", aug="noaug", outdir="x", seed=1,
-             ema_kimg=0.01)
+SMALL = dict(
+    resolution=8,
+    cfg="tiny",
+    fmap_base=64,
+    fmap_max=32,
+    w_dim=16,
+    mapping_layers=2,
+    batch=4,
+    mbstd_group=2,
+    noise_mode="const",
+    aug="noaug",
+    outdir="x",
+    seed=1,
+    ema_kimg=0.01,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -45,12 +57,22 @@ def test_upfirdn2d_xla_form_matches_the_reference():
     U = importlib.import_module("sg2tf.ops.upfirdn2d")
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(2, 7, 9, 3)).astype(np.float32))
-    filters = [None, U.setup_filter([1, 3, 3, 1]), rng.normal(size=(3, 4)).astype(np.float32),
-               rng.normal(size=(5,)).astype(np.float32),
-               tf.constant(rng.normal(size=(2, 3)).astype(np.float32))]
+    filters = [
+        None,
+        U.setup_filter([1, 3, 3, 1]),
+        rng.normal(size=(3, 4)).astype(np.float32),
+        rng.normal(size=(5,)).astype(np.float32),
+        tf.constant(rng.normal(size=(2, 3)).astype(np.float32)),
+    ]
     # (up, down, padding): plain, up, down, both with crops, uneven factors, stride 3.
-    cases = [(1, 1, 0), (2, 1, 2), (1, 2, [1, -1, 3, 0]), (2, 2, [-1, 2, 0, 1]),
-             ([1, 2], [2, 1], 2), (2, 3, [1, -1, 3, 0])]
+    cases = [
+        (1, 1, 0),
+        (2, 1, 2),
+        (1, 2, [1, -1, 3, 0]),
+        (2, 2, [-1, 2, 0, 1]),
+        ([1, 2], [2, 1], 2),
+        (2, 3, [1, -1, 3, 0]),
+    ]
     for (f, (up, down, pad)), flip in zip(itertools.product(filters, cases), itertools.cycle([False, True, True])):
         a = U.upfirdn2d(x, f, up, down, pad, flip, 1.5, impl="ref")
         with dispatch.xla_scope():
@@ -74,13 +96,14 @@ def test_upfirdn2d_xla_form_matches_the_reference():
     for a, b in zip(ref, xla):
         np.testing.assert_allclose(b, a, atol=1e-5)
 
+
 _stateless_uniform = tf.random.stateless_uniform
 
 
 def _unit(bits):
     """int64 random bits -> float32 uniforms in (0, 1), with plain integer ops."""
     top24 = tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, 40), 0xFFFFFF)
-    return (tf.cast(top24, tf.float32) + 0.5) / 2.0 ** 24
+    return (tf.cast(top24, tf.float32) + 0.5) / 2.0**24
 
 
 def _box_muller(bits):
@@ -104,10 +127,8 @@ class PortableRNG:
         return self.gen.make_seeds(count)
 
 
-def portable_stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=tf.float32, name=None,
-                              alg="philox"):
-    bits = _stateless_uniform([2] + list(shape), seed, dtype=tf.int64, minval=None, maxval=None,
-                              alg="philox")
+def portable_stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=tf.float32, name=None, alg="philox"):
+    bits = _stateless_uniform([2] + list(shape), seed, dtype=tf.int64, minval=None, maxval=None, alg="philox")
     return tf.cast(_box_muller(bits) * stddev + mean, dtype)
 
 

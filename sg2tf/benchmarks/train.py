@@ -47,8 +47,7 @@ def build(raw, ops=None):
     if ops:
         dispatch.set_impl(ops)
     strategy, _, _, _ = make_strategy("auto")
-    opts = options_lib.resolve({k: v for k, v in raw.items() if v is not None}, None,
-                               strategy.num_replicas_in_sync)
+    opts = options_lib.resolve({k: v for k, v in raw.items() if v is not None}, None, strategy.num_replicas_in_sync)
     trainer = build_trainer(opts, strategy)
     B, R = opts.batch, opts.resolution
     reals = tf.random.uniform([B, R, R, 3], -1, 1, seed=0)
@@ -58,10 +57,22 @@ def build(raw, ops=None):
 
 def raw_options(**overrides):
     """The raw option values of this benchmark's flags (plus overrides)."""
-    raw = dict(cfg=FLAGS.cfg, resolution=FLAGS.resolution, batch=FLAGS.batch, batch_gpu=FLAGS.batch_gpu,
-               fp16_res=FLAGS.fp16_res, precision=FLAGS.precision, xla=FLAGS.xla, aug=FLAGS.aug,
-               p=FLAGS.p if FLAGS.aug != "noaug" else 0.0, outdir="/nonexistent", fmap_base=FLAGS.fmap_base,
-               pl_weight=FLAGS.pl_weight, channels=FLAGS.channels, noise_mode=FLAGS.noise_mode)
+    raw = dict(
+        cfg=FLAGS.cfg,
+        resolution=FLAGS.resolution,
+        batch=FLAGS.batch,
+        batch_gpu=FLAGS.batch_gpu,
+        fp16_res=FLAGS.fp16_res,
+        precision=FLAGS.precision,
+        xla=FLAGS.xla,
+        aug=FLAGS.aug,
+        p=FLAGS.p if FLAGS.aug != "noaug" else 0.0,
+        outdir="/nonexistent",
+        fmap_base=FLAGS.fmap_base,
+        pl_weight=FLAGS.pl_weight,
+        channels=FLAGS.channels,
+        noise_mode=FLAGS.noise_mode,
+    )
     raw.update(overrides)
     return raw
 
@@ -88,12 +99,23 @@ def main(argv):
     elapsed = time.time() - t0
     rss, dev = stats.peak_memory_gib()
     sec_per_kimg = elapsed / (steps * B) * 1000
-    return {"cfg": opts.cfg, "resolution": R, "batch": B, "channels": opts.channels,
-            "noise_mode": opts.noise_mode, "fp16_res": opts.fp16_res,
-            "precision": opts.precision if opts.fp16_res else "float32", "xla": bool(opts.xla),
-            "ops": dispatch.get_impl() if hasattr(dispatch, "get_impl") else None,
-            "aug": opts.aug, "steps": steps, "warmup_sec": round(warmup, 1),
-            "sec_per_kimg": round(sec_per_kimg, 2), "kimg_per_10min": round(600 / sec_per_kimg, 3),
-            "images_per_sec": round(steps * B / elapsed, 2), "host_peak_gib": round(rss, 2),
-            "device_peak_gib": None if dev is None else round(dev, 2),
-            "device": "GPU" if tf.config.list_logical_devices("GPU") else "CPU"}
+    return {
+        "cfg": opts.cfg,
+        "resolution": R,
+        "batch": B,
+        "channels": opts.channels,
+        "noise_mode": opts.noise_mode,
+        "fp16_res": opts.fp16_res,
+        "precision": opts.precision if opts.fp16_res else "float32",
+        "xla": bool(opts.xla),
+        "ops": dispatch.get_impl() if hasattr(dispatch, "get_impl") else None,
+        "aug": opts.aug,
+        "steps": steps,
+        "warmup_sec": round(warmup, 1),
+        "sec_per_kimg": round(sec_per_kimg, 2),
+        "kimg_per_10min": round(600 / sec_per_kimg, 3),
+        "images_per_sec": round(steps * B / elapsed, 2),
+        "host_peak_gib": round(rss, 2),
+        "device_peak_gib": None if dev is None else round(dev, 2),
+        "device": "GPU" if tf.config.list_logical_devices("GPU") else "CPU",
+    }

@@ -17,8 +17,10 @@ import time
 
 from absl import app, flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
-from sg2tf.cli import demo_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import (
+    common,  # noqa: F401 (quiet TensorFlow before it loads)
+    demo_flags,  # noqa: F401 (defines the flags)
+)
 
 FLAGS = flags.FLAGS
 PSIS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
@@ -35,25 +37,42 @@ def make_dataset(path):
         info = read_info(path)
         print(f"reusing {path} ({info.count} images, {info.resolution}x{info.resolution})")
         return
-    cmd = [sys.executable, "-m", "sg2tf.cli.dataset", "create_synthetic",
-           f"--tfrecord_dir={path}", f"--num_images={FLAGS.num_images}",
-           f"--resolution={FLAGS.resolution}", f"--seed={FLAGS.seed}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.dataset",
+        "create_synthetic",
+        f"--tfrecord_dir={path}",
+        f"--num_images={FLAGS.num_images}",
+        f"--resolution={FLAGS.resolution}",
+        f"--seed={FLAGS.seed}",
+    ]
     print(" ".join(["sg2tf-dataset"] + cmd[3:]), flush=True)
     subprocess.run(cmd, check=True)
 
 
 def train(data, runs):
     has_checkpoint = bool(glob.glob(os.path.join(runs, "*", "checkpoints", "*")))
-    cmd = [sys.executable, "-m", "sg2tf.cli.train", f"--data={data}", f"--outdir={runs}",
-           "--cfg=demo", "--mirror", "--aug=noaug", f"--kimg={FLAGS.kimg}",
-           f"--tick_kimg={FLAGS.tick_kimg}", f"--snap={FLAGS.snap}", f"--seed={FLAGS.seed}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sg2tf.cli.train",
+        f"--data={data}",
+        f"--outdir={runs}",
+        "--cfg=demo",
+        "--mirror",
+        "--aug=noaug",
+        f"--kimg={FLAGS.kimg}",
+        f"--tick_kimg={FLAGS.tick_kimg}",
+        f"--snap={FLAGS.snap}",
+        f"--seed={FLAGS.seed}",
+    ]
     if has_checkpoint:
         cmd.append("--resume=latest")
         print("continuing the previous run (--resume=latest)")
     print(" ".join(["sg2tf-train"] + cmd[3:]), flush=True)
     subprocess.run(cmd, check=True)
-    run_dirs = sorted(d for d in glob.glob(os.path.join(runs, "[0-9]" * 5 + "-*"))
-                      if os.path.isdir(d))
+    run_dirs = sorted(d for d in glob.glob(os.path.join(runs, "[0-9]" * 5 + "-*")) if os.path.isdir(d))
     snapshots = sorted(glob.glob(os.path.join(run_dirs[-1], "network-snapshot-*")))
     if not snapshots:
         raise RuntimeError(f"training wrote no snapshot under {run_dirs[-1]}")
@@ -66,8 +85,9 @@ def sample_grids(G, outdir):
     from sg2tf import sampling
     from sg2tf.utils import images as image_utils
 
-    samples = np.concatenate([imgs for _, imgs in sampling.generate_from_seeds(
-        G, range(64), truncation_psi=1.0, batch_size=16)])
+    samples = np.concatenate(
+        [imgs for _, imgs in sampling.generate_from_seeds(G, range(64), truncation_psi=1.0, batch_size=16)]
+    )
     grid_path = os.path.join(outdir, "samples.png")
     image_utils.atomic_save_png(grid_path, image_utils.make_grid(samples, cols=8))
     rows = []
@@ -76,8 +96,7 @@ def sample_grids(G, outdir):
             _, imgs = next(sampling.generate_from_seeds(G, [seed], truncation_psi=psi))
             rows.append(imgs[0])
     trunc_path = os.path.join(outdir, "truncation.png")
-    image_utils.atomic_save_png(trunc_path, image_utils.make_grid(np.stack(rows),
-                                                                  cols=len(PSIS)))
+    image_utils.atomic_save_png(trunc_path, image_utils.make_grid(np.stack(rows), cols=len(PSIS)))
     print(f"wrote {grid_path} (seeds 0-63, psi 1)")
     print(f"wrote {trunc_path} (rows: seeds 0-7; columns: psi {', '.join(map(str, PSIS))})")
 
@@ -98,12 +117,13 @@ def export_and_reload(G, outdir):
 
     loaded = tf.saved_model.load(saved_dir)
     from_saved = loaded.signatures["generate_seeds"](
-        seeds=tf.constant(seeds, tf.int64), truncation_psi=tf.constant(0.7))["images"].numpy()
+        seeds=tf.constant(seeds, tf.int64), truncation_psi=tf.constant(0.7)
+    )["images"].numpy()
     interpreter = tf.lite.Interpreter(model_path=paths["none"])
     runner = interpreter.get_signature_runner("serving_default")
-    from_tflite = np.concatenate([
-        runner(z=z_from_seeds([s], G.z_dim), truncation_psi=np.float32(0.7))["images"]
-        for s in seeds])
+    from_tflite = np.concatenate(
+        [runner(z=z_from_seeds([s], G.z_dim), truncation_psi=np.float32(0.7))["images"] for s in seeds]
+    )
     diff = int(np.abs(from_saved.astype(int) - from_tflite.astype(int)).max())
     for name, images in (("saved_model", from_saved), ("tflite", from_tflite)):
         path = os.path.join(outdir, f"{name}_seeds0-7.png")
@@ -141,7 +161,7 @@ def main(argv):
   dataset      {data}
   run          {run_dir}  (log.txt, stats.jsonl, fakes*.png, snapshots, checkpoints)
   network      {snapshot}
-  grids        {os.path.join(workdir, 'samples.png')}, {os.path.join(workdir, 'truncation.png')}
+  grids        {os.path.join(workdir, "samples.png")}, {os.path.join(workdir, "truncation.png")}
   exports      {exports}
 
 Next, on your own images (activate the environment first: source .venv/bin/activate):

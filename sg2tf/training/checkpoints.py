@@ -131,7 +131,7 @@ class CheckpointManager:
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
-        for _, old in list_checkpoints(self.run_dir)[:-self.keep]:
+        for _, old in list_checkpoints(self.run_dir)[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         for stale in glob.glob(os.path.join(self.root, ".tmp-ckpt-*")):
             shutil.rmtree(stale, ignore_errors=True)
@@ -172,8 +172,7 @@ def resolve_resume(resume, outdir):
             return "checkpoint", ckpt
         if snapshot.is_snapshot(resume):
             return "network", resume
-        raise ValueError(f"--resume={resume}: not a run directory with a checkpoint, nor a "
-                         "network snapshot")
+        raise ValueError(f"--resume={resume}: not a run directory with a checkpoint, nor a network snapshot")
     with open(resume, "rb") as f:
         head = f.read(2)
     if not head:

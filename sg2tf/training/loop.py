@@ -25,13 +25,34 @@ from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_dev
 # Options a run continued from its checkpoint cannot change, and why. Every other option given
 # on resuming takes effect from the resumed image count.
 FIXED_ON_RESUME = dict.fromkeys(
-    ("cfg", "resolution", "cond", "fmap_base", "fmap_max", "channels", "mapping_layers", "mapping_width",
-     "w_dim", "z_dim", "mbstd_group", "mbstd_channels", "noconst", "g_arch", "d_arch"),
-    "they define the networks")
-FIXED_ON_RESUME.update(dict.fromkeys(("freezed", "freeze_g", "freeze_mapping"),
-                                     "they define what the optimizers train"))
-FIXED_ON_RESUME.update(dict.fromkeys(("data", "mirror", "max_images", "shuffle_buffer", "batch", "seed"),
-                                     "the data position and the random state are restored"))
+    (
+        "cfg",
+        "resolution",
+        "cond",
+        "fmap_base",
+        "fmap_max",
+        "channels",
+        "mapping_layers",
+        "mapping_width",
+        "w_dim",
+        "z_dim",
+        "mbstd_group",
+        "mbstd_channels",
+        "noconst",
+        "g_arch",
+        "d_arch",
+    ),
+    "they define the networks",
+)
+FIXED_ON_RESUME.update(
+    dict.fromkeys(("freezed", "freeze_g", "freeze_mapping"), "they define what the optimizers train")
+)
+FIXED_ON_RESUME.update(
+    dict.fromkeys(
+        ("data", "mirror", "max_images", "shuffle_buffer", "batch", "seed"),
+        "the data position and the random state are restored",
+    )
+)
 # Options of this process and machine, never taken from the saved run (`outdir` defaults to
 # the resumed run's parent).
 LOCAL_OPTIONS = ("cpu_devices", "dry_run", "outdir")
@@ -51,7 +72,8 @@ def train(given):
     import sg2tf
     import sg2tf.io.snapshot
     from sg2tf import data as data_lib
-    from sg2tf.training import checkpoints, stats as stats_lib, transfer
+    from sg2tf.training import checkpoints, transfer
+    from sg2tf.training import stats as stats_lib
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import z_from_seeds
 
@@ -84,8 +106,7 @@ def train(given):
     elif not given.get("dry_run"):
         raise TrainingError("--data is required")
     try:
-        machine = dict(replicas=replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")),
-                       num_workers=num_workers)
+        machine = dict(replicas=replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")), num_workers=num_workers)
         opts = options_lib.resolve(given, info, **machine)
         changes = {}
         if resume_kind == "checkpoint":  # the options as saved, resolved here, against the new ones
@@ -121,10 +142,13 @@ def train(given):
             log.print(f"{key} {format_value(old)} -> {format_value(new)} (from {resumed_kimg:g} kimg)")
         if is_chief:
             history = saved.get("resume_changes", []) + [
-                {"kimg": resumed_kimg, "changes": {k: list(v) for k, v in sorted(changes.items())}}]
+                {"kimg": resumed_kimg, "changes": {k: list(v) for k, v in sorted(changes.items())}}
+            ]
             write_options(run_dir, opts, resume_changes=history)
-    log.print(f"strategy {type(strategy).__name__}: {replicas} replicas, {num_workers} workers; "
-              f"batch {opts.batch} = {replicas} x {opts.batch_gpu} x {opts.accumulation_rounds} rounds")
+    log.print(
+        f"strategy {type(strategy).__name__}: {replicas} replicas, {num_workers} workers; "
+        f"batch {opts.batch} = {replicas} x {opts.batch_gpu} x {opts.accumulation_rounds} rounds"
+    )
 
     # ---- 3. Data. -------------------------------------------------------------------------
     import keras
@@ -138,9 +162,19 @@ def train(given):
     # Every worker reads the same stream of global batches and takes its own slice: the
     # iterator state is then the same on every worker (the chief's checkpoint restores all
     # of them exactly) and the data order does not depend on the number of workers.
-    data_iter = iter(data_lib.make_dataset(
-        opts.data, opts.resolution, opts.batch, mirror=opts.mirror, seed=opts.seed, labels=opts.c_dim > 0,
-        max_images=opts.max_images, shuffle_buffer=opts.shuffle_buffer, impl=data_impl))
+    data_iter = iter(
+        data_lib.make_dataset(
+            opts.data,
+            opts.resolution,
+            opts.batch,
+            mirror=opts.mirror,
+            seed=opts.seed,
+            labels=opts.c_dim > 0,
+            max_images=opts.max_images,
+            shuffle_buffer=opts.shuffle_buffer,
+            impl=data_impl,
+        )
+    )
     worker_batch = opts.batch // num_workers
 
     def next_batch():
@@ -148,26 +182,28 @@ def train(given):
         if num_workers == 1:
             return reals, labels
         lo = worker_id * worker_batch
-        return reals[lo:lo + worker_batch], labels[lo:lo + worker_batch]
+        return reals[lo : lo + worker_batch], labels[lo : lo + worker_batch]
 
     # ---- 4. Networks and trainer. ---------------------------------------------------------
     trainer = build_trainer(opts, strategy, num_workers=num_workers)
     G, D, G_ema = trainer.G, trainer.D, trainer.G_ema
     if source is not None:
-        for name, dst, src in (("G", G, source.G), ("D", D, source.D),
-                               ("G_ema", G_ema, source.G_ema or source.G)):
+        for name, dst, src in (("G", G, source.G), ("D", D, source.D), ("G_ema", G_ema, source.G_ema or source.G)):
             if src is None:
                 log.print(f"{name}: not in {resume_path}; kept initial weights")
                 continue
             for line in transfer.report(name, transfer.copy_matching(src, dst)):
                 log.print(line)
     if trainer.frozen:
-        log.print(f"frozen variables: {len(trainer.frozen)} ({opts.freezed} D layers, G synthesis below "
-                  f"{opts.freeze_g}{', G mapping' if opts.freeze_mapping else ''})")
+        log.print(
+            f"frozen variables: {len(trainer.frozen)} ({opts.freezed} D layers, G synthesis below "
+            f"{opts.freeze_g}{', G mapping' if opts.freeze_mapping else ''})"
+        )
 
     # ---- 5. Resume. -----------------------------------------------------------------------
-    manager = checkpoints.CheckpointManager(run_dir, dict(trainer.checkpoint_objects(), data=data_iter),
-                                            keep=opts.keep_checkpoints, is_chief=is_chief)
+    manager = checkpoints.CheckpointManager(
+        run_dir, dict(trainer.checkpoint_objects(), data=data_iter), keep=opts.keep_checkpoints, is_chief=is_chief
+    )
     if resume_kind == "checkpoint":
         meta = manager.restore(resume_path)
         log.print(f"resumed from {resume_path} at {meta['nimg'] / 1000:.3f} kimg, tick {meta['tick']}")
@@ -181,10 +217,25 @@ def train(given):
     if opts.c_dim:
         grid_c = np.eye(opts.c_dim, dtype=np.float32)[np.arange(opts.grid_seeds) % opts.c_dim]
     if is_chief and resume_kind != "checkpoint":
-        image_utils.atomic_save_png(os.path.join(run_dir, "reals.png"), image_utils.make_grid(
-            image_utils.to_uint8(next(iter(data_lib.make_dataset(
-                opts.data, opts.resolution, min(opts.grid_seeds, info.count),
-                shuffle_buffer=0, repeat=False, labels=False)))[0].numpy())))
+        image_utils.atomic_save_png(
+            os.path.join(run_dir, "reals.png"),
+            image_utils.make_grid(
+                image_utils.to_uint8(
+                    next(
+                        iter(
+                            data_lib.make_dataset(
+                                opts.data,
+                                opts.resolution,
+                                min(opts.grid_seeds, info.count),
+                                shuffle_buffer=0,
+                                repeat=False,
+                                labels=False,
+                            )
+                        )
+                    )[0].numpy()
+                )
+            ),
+        )
         image_utils.atomic_save_png(os.path.join(run_dir, "fakes_init.png"), fakes_grid(G_ema, grid_z, grid_c))
 
     total_nimg = int(round(opts.kimg * 1000))
@@ -205,10 +256,13 @@ def train(given):
         if is_chief:
             snapshot = f"network-snapshot-{snap_kimg:06d}"
             sg2tf.io.snapshot.save_snapshot(
-                os.path.join(run_dir, snapshot), {"G": G, "D": D, "G_ema": G_ema},
-                dict(meta, augment_p=float(trainer.augment_p.numpy()), options=opts.to_dict()))
-            image_utils.atomic_save_png(os.path.join(run_dir, f"fakes{snap_kimg:06d}.png"),
-                                        fakes_grid(G_ema, grid_z, grid_c))
+                os.path.join(run_dir, snapshot),
+                {"G": G, "D": D, "G_ema": G_ema},
+                dict(meta, augment_p=float(trainer.augment_p.numpy()), options=opts.to_dict()),
+            )
+            image_utils.atomic_save_png(
+                os.path.join(run_dir, f"fakes{snap_kimg:06d}.png"), fakes_grid(G_ema, grid_z, grid_c)
+            )
             if opts.metrics:
                 snapshot_metrics(G_ema, opts, info, metric_files, run_dir, snapshot, cur_nimg / 1000, log)
 
@@ -228,21 +282,31 @@ def train(given):
         tick_kimg = (cur_nimg - tick_start_nimg) / 1000
         sec_per_kimg = tick_time / max(tick_kimg, 1e-9)
         rss, dev = stats_lib.peak_memory_gib()
-        record = dict(values, tick=cur_tick, kimg=cur_nimg / 1000, sec_per_kimg=sec_per_kimg,
-                      images_per_sec=tick_kimg * 1000 / max(tick_time, 1e-9), time=timer(),
-                      loss_G=values.get("loss_G"), loss_D=values.get("loss_D"),
-                      augment_p=float(trainer.augment_p.numpy()),
-                      skipped_steps=int(trainer.skipped_G.numpy() + trainer.skipped_D.numpy()),
-                      pl_mean=float(trainer.pl_mean.numpy()), host_peak_gib=rss)
+        record = dict(
+            values,
+            tick=cur_tick,
+            kimg=cur_nimg / 1000,
+            sec_per_kimg=sec_per_kimg,
+            images_per_sec=tick_kimg * 1000 / max(tick_time, 1e-9),
+            time=timer(),
+            loss_G=values.get("loss_G"),
+            loss_D=values.get("loss_D"),
+            augment_p=float(trainer.augment_p.numpy()),
+            skipped_steps=int(trainer.skipped_G.numpy() + trainer.skipped_D.numpy()),
+            pl_mean=float(trainer.pl_mean.numpy()),
+            host_peak_gib=rss,
+        )
         if dev is not None:
             record["device_peak_gib"] = dev
         record.pop("skipped", None)
         eta = (total_nimg - cur_nimg) / 1000 * sec_per_kimg
         mem = f"host {rss:.2f} GiB" + (f", device {dev:.2f} GiB" if dev is not None else "")
-        log.print(f"tick {cur_tick:<5d} kimg {cur_nimg / 1000:<8.3f} time {stats_lib.format_time(timer()):<8s} "
-                  f"sec/kimg {sec_per_kimg:<7.2f} ETA {stats_lib.format_time(eta):<8s} "
-                  f"loss G {values.get('loss_G', float('nan')):.3f} D {values.get('loss_D', float('nan')):.3f} "
-                  f"p {record['augment_p']:.3f} mem {mem}")
+        log.print(
+            f"tick {cur_tick:<5d} kimg {cur_nimg / 1000:<8.3f} time {stats_lib.format_time(timer()):<8s} "
+            f"sec/kimg {sec_per_kimg:<7.2f} ETA {stats_lib.format_time(eta):<8s} "
+            f"loss G {values.get('loss_G', float('nan')):.3f} D {values.get('loss_D', float('nan')):.3f} "
+            f"p {record['augment_p']:.3f} mem {mem}"
+        )
         log.tick(record)
         if done or (opts.snap and cur_tick % opts.snap == 0):
             publish()
@@ -281,7 +345,8 @@ def resume_changes(before, after, resume):
         raise TrainingError(
             f"--resume={resume}: cannot change {listed} of a run continued from its checkpoint "
             f"({'; '.join(reasons)}); start a new run from one of its network snapshots instead "
-            "(--resume=RUN/network-snapshot-NNNNNN)")
+            "(--resume=RUN/network-snapshot-NNNNNN)"
+        )
     return changes
 
 
@@ -301,8 +366,11 @@ def read_saved_options(run_dir):
 def resumed_options(given, saved, run_dir):
     """The options of a run continued from its checkpoint: the saved ones, overridden by every
     option given now; `LOCAL_OPTIONS` are never taken from the saved run."""
-    base = {k: v for k, v in options_lib.TrainingOptions.saved_values(saved).items()
-            if k not in LOCAL_OPTIONS and k != "resume"}
+    base = {
+        k: v
+        for k, v in options_lib.TrainingOptions.saved_values(saved).items()
+        if k not in LOCAL_OPTIONS and k != "resume"
+    }
     if "data" in given and "data" in base and _same_path(given["data"], base["data"]):
         given = dict(given, data=base["data"])  # the same dataset, spelt another way
     base.update(given)
@@ -363,7 +431,8 @@ def _resumed_reader(resume_path, data_reader, log):
             f"--resume={resume_path}: this checkpoint's data position was saved by the compiled "
             "record reader, which this process cannot use (no op library, or SG2TF_OPS=ref): "
             "build the ops (scripts/build_ops.sh) and resume again, or start a new run from "
-            "the run's network snapshot")
+            "the run's network snapshot"
+        )
     return None, data_reader
 
 
@@ -375,8 +444,11 @@ def fakes_grid(G, z, c):
     for psi in (1.0, 0.7):
         imgs = []
         for i in range(0, len(z), 8):
-            imgs.append(G.generate(z[i:i + 8], None if c is None else c[i:i + 8],
-                                   truncation_psi=psi, noise_mode="const").numpy())
+            imgs.append(
+                G.generate(
+                    z[i : i + 8], None if c is None else c[i : i + 8], truncation_psi=psi, noise_mode="const"
+                ).numpy()
+            )
         rows.append(np.concatenate(imgs))
     images = image_utils.to_uint8(np.concatenate(rows))
     return image_utils.make_grid(images, cols=max(int(np.ceil(np.sqrt(len(z)))), 1))
@@ -389,18 +461,28 @@ def snapshot_metrics(G_ema, opts, info, feature_files, run_dir, snapshot, kimg, 
     from sg2tf.metrics import runner
 
     for record in runner.compute_metrics(
-            list(opts.metrics), G_ema, info, network_path=snapshot, mirror=opts.mirror,
-            num_gen=opts.metrics_num_gen, feature_paths=feature_files,
-            cache=runner.StatsCache(), resolution=opts.resolution):
+        list(opts.metrics),
+        G_ema,
+        info,
+        network_path=snapshot,
+        mirror=opts.mirror,
+        num_gen=opts.metrics_num_gen,
+        feature_paths=feature_files,
+        cache=runner.StatsCache(),
+        resolution=opts.resolution,
+    ):
         name = record["metric"]
         record.update(snapshot=snapshot, kimg=kimg, num_gen=opts.metrics_num_gen or runner.METRICS[name].num_gen)
         with open(os.path.join(run_dir, f"metric-{name}.jsonl"), "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
         results = record["results"]
-        log.print(f"metric {name}: " + " ".join(f"{k} {v:.4g}" for k, v in results.items())
-                  + f" ({record['total_time_str']}, {snapshot})")
+        log.print(
+            f"metric {name}: "
+            + " ".join(f"{k} {v:.4g}" for k, v in results.items())
+            + f" ({record['total_time_str']}, {snapshot})"
+        )
         scalars = {}
         for key, value in results.items():
-            suffix = key[len(name) + 1:] if key.startswith(name + "_") else ""
+            suffix = key[len(name) + 1 :] if key.startswith(name + "_") else ""
             scalars[f"Metrics/{name}" + (f"/{suffix}" if suffix else "")] = value
         log.scalars(scalars, int(round(kimg * 1000)))

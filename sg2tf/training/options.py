@@ -13,12 +13,11 @@ No TensorFlow at import: flag modules and `--dry_run` may import this module.
 import dataclasses
 import json
 import os
-from typing import Optional
 
 from sg2tf import constants
 from sg2tf.errors import UserError
-from sg2tf.training.presets import PRESETS, PresetError, preset_values
 from sg2tf.training import schedules
+from sg2tf.training.presets import PRESETS, PresetError, preset_values
 from sg2tf.training.schedules import Schedule
 
 __all__ = ["DEFAULTS", "OptionsError", "PRESETS", "TrainingOptions", "resolve"]
@@ -31,17 +30,69 @@ class OptionsError(UserError, ValueError):
 # The options a user can give (sg2tf-train's flags) and their defaults. None = "from the
 # preset / the dataset / the machine" (see `resolve`).
 DEFAULTS = dict(
-    data=None, outdir=None, cfg="auto", kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3,
-    seed=0, dry_run=False, resume=None, freezed=0, freeze_g=0, freeze_mapping=False, cond=False, mirror=False,
-    resolution=None, max_images=None, batch=None, batch_gpu=None, glr=None, dlr=None, gamma=None,
-    ema_kimg=None, ema_rampup=-1.0, mapping_layers=None, mapping_width=None, w_dim=None,
-    z_dim=None, fmap_base=None, fmap_max=None, channels="", mbstd_group=None,
-    mbstd_channels=1, noconst=False, g_arch="skip", d_arch=None, style_mixing_prob=None,
-    pl_weight=None, pl_decay=0.01, pl_batch_shrink=2, g_reg_interval=4, d_reg_interval=16,
-    aug="ada", p=0.0, target=0.6, augpipe="bgc", ada_kimg=500.0, ada_interval=4,
-    fp16_res=-1, conv_clamp=-1.0, precision="float16", strategy="auto", xla=False,
-    noise_mode=None, grid_seeds=16, shuffle_buffer=None, description="", cpu_devices=0,
-    metrics="", metrics_num_gen=None, inception=None, vgg16=None, lpips=None,
+    data=None,
+    outdir=None,
+    cfg="auto",
+    kimg=None,
+    tick_kimg=4.0,
+    snap=50,
+    keep_checkpoints=3,
+    seed=0,
+    dry_run=False,
+    resume=None,
+    freezed=0,
+    freeze_g=0,
+    freeze_mapping=False,
+    cond=False,
+    mirror=False,
+    resolution=None,
+    max_images=None,
+    batch=None,
+    batch_gpu=None,
+    glr=None,
+    dlr=None,
+    gamma=None,
+    ema_kimg=None,
+    ema_rampup=-1.0,
+    mapping_layers=None,
+    mapping_width=None,
+    w_dim=None,
+    z_dim=None,
+    fmap_base=None,
+    fmap_max=None,
+    channels="",
+    mbstd_group=None,
+    mbstd_channels=1,
+    noconst=False,
+    g_arch="skip",
+    d_arch=None,
+    style_mixing_prob=None,
+    pl_weight=None,
+    pl_decay=0.01,
+    pl_batch_shrink=2,
+    g_reg_interval=4,
+    d_reg_interval=16,
+    aug="ada",
+    p=0.0,
+    target=0.6,
+    augpipe="bgc",
+    ada_kimg=500.0,
+    ada_interval=4,
+    fp16_res=-1,
+    conv_clamp=-1.0,
+    precision="float16",
+    strategy="auto",
+    xla=False,
+    noise_mode=None,
+    grid_seeds=16,
+    shuffle_buffer=None,
+    description="",
+    cpu_devices=0,
+    metrics="",
+    metrics_num_gen=None,
+    inception=None,
+    vgg16=None,
+    lpips=None,
 )
 
 
@@ -56,8 +107,8 @@ class TrainingOptions:
     """
 
     # Run.
-    data: Optional[str]
-    outdir: Optional[str]
+    data: str | None
+    outdir: str | None
     cfg: str
     kimg: float
     tick_kimg: float
@@ -65,7 +116,7 @@ class TrainingOptions:
     keep_checkpoints: int
     seed: int
     dry_run: bool
-    resume: Optional[str]
+    resume: str | None
     description: str
     grid_seeds: int
     # Transfer learning.
@@ -76,10 +127,10 @@ class TrainingOptions:
     cond: bool
     mirror: bool
     resolution: int
-    max_images: Optional[int]
-    shuffle_buffer: Optional[int]
+    max_images: int | None
+    shuffle_buffer: int | None
     channels_img: int
-    dataset_count: Optional[int]
+    dataset_count: int | None
     c_dim: int
     # Batch and optimisation.
     batch: int
@@ -91,7 +142,7 @@ class TrainingOptions:
     dlr: str
     gamma: str
     ema_kimg: float
-    ema_rampup: Optional[float]
+    ema_rampup: float | None
     style_mixing_prob: float
     pl_weight: float
     pl_decay: float
@@ -121,17 +172,17 @@ class TrainingOptions:
     ada_interval: int
     # Distribution and precision.
     fp16_res: int
-    conv_clamp: Optional[float]
+    conv_clamp: float | None
     precision: str
     strategy: str
     xla: bool
     cpu_devices: int
     # Quality metrics.
     metrics: tuple
-    metrics_num_gen: Optional[int]
-    inception: Optional[str]
-    vgg16: Optional[str]
-    lpips: Optional[str]
+    metrics_num_gen: int | None
+    inception: str | None
+    vgg16: str | None
+    lpips: str | None
 
     def to_dict(self):
         """`{field: value}` with JSON types (the metrics as a list), plus `schedule_syntax`
@@ -177,16 +228,32 @@ class TrainingOptions:
     def network_kwargs(self):
         """`(G_kwargs, D_kwargs)` for `Generator(**G_kwargs)` and `Discriminator(**D_kwargs)`."""
         channels = dict(fmap_base=self.fmap_base, fmap_max=self.fmap_max, table=self.channels or None)
-        G = dict(z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, img_resolution=self.resolution,
-                 img_channels=self.channels_img,
-                 mapping_kwargs=dict(num_layers=self.mapping_layers, layer_features=self.mapping_width),
-                 synthesis_kwargs=dict(channels=channels, architecture=self.g_arch,
-                                       num_fp16_res=self.fp16_res, conv_clamp=self.conv_clamp,
-                                       noconst=bool(self.noconst)))
-        D = dict(c_dim=self.c_dim, img_resolution=self.resolution, img_channels=self.channels_img,
-                 channels=channels, architecture=self.d_arch, num_fp16_res=self.fp16_res,
-                 conv_clamp=self.conv_clamp, mbstd_group_size=self.mbstd_group or None,
-                 mbstd_num_channels=self.mbstd_channels)
+        G = dict(
+            z_dim=self.z_dim,
+            c_dim=self.c_dim,
+            w_dim=self.w_dim,
+            img_resolution=self.resolution,
+            img_channels=self.channels_img,
+            mapping_kwargs=dict(num_layers=self.mapping_layers, layer_features=self.mapping_width),
+            synthesis_kwargs=dict(
+                channels=channels,
+                architecture=self.g_arch,
+                num_fp16_res=self.fp16_res,
+                conv_clamp=self.conv_clamp,
+                noconst=bool(self.noconst),
+            ),
+        )
+        D = dict(
+            c_dim=self.c_dim,
+            img_resolution=self.resolution,
+            img_channels=self.channels_img,
+            channels=channels,
+            architecture=self.d_arch,
+            num_fp16_res=self.fp16_res,
+            conv_clamp=self.conv_clamp,
+            mbstd_group_size=self.mbstd_group or None,
+            mbstd_num_channels=self.mbstd_channels,
+        )
         return G, D
 
 
@@ -220,11 +287,13 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
     if dataset_info is not None:
         res = int(o["resolution"] or dataset_info.resolution)
         if res > dataset_info.resolution:
-            raise OptionsError(f"--resolution={res} is above the dataset's resolution "
-                               f"{dataset_info.resolution} ({dataset_info.path})")
+            raise OptionsError(
+                f"--resolution={res} is above the dataset's resolution {dataset_info.resolution} ({dataset_info.path})"
+            )
         if res not in dataset_info.resolutions:
-            raise OptionsError(f"--resolution={res}: dataset {dataset_info.path} stores only "
-                               f"{list(dataset_info.resolutions)}")
+            raise OptionsError(
+                f"--resolution={res}: dataset {dataset_info.path} stores only {list(dataset_info.resolutions)}"
+            )
         o["resolution"] = res
         o["channels_img"] = dataset_info.channels
         label_size = dataset_info.label_size
@@ -271,8 +340,10 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
     if o["batch"] % replicas:
         raise OptionsError(f"--batch={o['batch']} is not divisible by the {replicas} replicas")
     if (o["batch"] // replicas) % o["batch_gpu"]:
-        raise OptionsError(f"--batch_gpu={o['batch_gpu']} does not divide the per-replica batch "
-                           f"{o['batch'] // replicas} (--batch={o['batch']} over {replicas} replicas)")
+        raise OptionsError(
+            f"--batch_gpu={o['batch_gpu']} does not divide the per-replica batch "
+            f"{o['batch'] // replicas} (--batch={o['batch']} over {replicas} replicas)"
+        )
     o["replicas"] = replicas
     o["num_workers"] = num_workers
     o["accumulation_rounds"] = o["batch"] // replicas // o["batch_gpu"]

@@ -14,29 +14,69 @@ from sg2tf.errors import UserError
 
 PRESETS = {
     "auto": dict(ref_gpus=-1, kimg=25000, mb=-1, mbstd=-1, fmaps=-1, lrate=-1, gamma=-1, ema=-1, ramp=0.05, map=2),
-    "stylegan2": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=10, ema=10, ramp=None,
-                      map=8),
-    "paper256": dict(ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=0.5, lrate=0.0025, gamma=1, ema=20, ramp=None,
-                     map=8),
-    "paper512": dict(ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=1, lrate=0.0025, gamma=0.5, ema=20, ramp=None,
-                     map=8),
-    "paper1024": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema=10, ramp=None,
-                      map=8),
-    "cifar": dict(ref_gpus=2, kimg=100000, mb=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema=500, ramp=0.05,
-                  map=2, pl_weight=0.0, mixing=0.0, d_arch="orig"),
+    "stylegan2": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=10, ema=10, ramp=None, map=8),
+    "paper256": dict(
+        ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=0.5, lrate=0.0025, gamma=1, ema=20, ramp=None, map=8
+    ),
+    "paper512": dict(
+        ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=1, lrate=0.0025, gamma=0.5, ema=20, ramp=None, map=8
+    ),
+    "paper1024": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema=10, ramp=None, map=8),
+    "cifar": dict(
+        ref_gpus=2,
+        kimg=100000,
+        mb=64,
+        mbstd=32,
+        fmaps=1,
+        lrate=0.0025,
+        gamma=0.01,
+        ema=500,
+        ramp=0.05,
+        map=2,
+        pl_weight=0.0,
+        mixing=0.0,
+        d_arch="orig",
+    ),
     # Small and fast, the full recipe: CPU tests and experiments at 8-32 px (128 channels up to
-# 32 px, 64 at 64 px).
-    "tiny": dict(ref_gpus=1, kimg=500, mb=16, mbstd=4, fmaps=1 / 8, lrate=0.0025, gamma=0.05, ema=2, ramp=0.05, map=2,
-                 fmap_max=128, w_dim=128),
+    # 32 px, 64 at 64 px).
+    "tiny": dict(
+        ref_gpus=1,
+        kimg=500,
+        mb=16,
+        mbstd=4,
+        fmaps=1 / 8,
+        lrate=0.0025,
+        gamma=0.05,
+        ema=2,
+        ramp=0.05,
+        map=2,
+        fmap_max=128,
+        w_dim=128,
+    ),
     # The embedded demo (`./run.sh demo`): 32 px shapes on 2 CPU cores, about 10 minutes for
     # 200 kimg, where the shapes are recognisable. Narrow (32 channels, 16 at 16 and 32 px,
     # where most of the arithmetic is), like `cifar` without path length and style mixing,
     # without noise inputs (flat shapes have no stochastic detail), and with a high learning
     # rate: together these reach recognisable shapes in the fewest CPU seconds; batch 32 is
     # the fastest per kimg on 2 cores (docs/training.md has the measurements).
-    "demo": dict(ref_gpus=1, kimg=200, mb=32, mbstd=4, fmaps=1 / 8, lrate=0.008, gamma=0.2, ema=2, ramp=0.05, map=2,
-                 fmap_max=32, channels="16:16,32:16", w_dim=128, pl_weight=0.0, mixing=0.0,
-                 noise_mode="none"),
+    "demo": dict(
+        ref_gpus=1,
+        kimg=200,
+        mb=32,
+        mbstd=4,
+        fmaps=1 / 8,
+        lrate=0.008,
+        gamma=0.2,
+        ema=2,
+        ramp=0.05,
+        map=2,
+        fmap_max=32,
+        channels="16:16,32:16",
+        w_dim=128,
+        pl_weight=0.0,
+        mixing=0.0,
+        noise_mode="none",
+    ),
 }
 
 
@@ -56,6 +96,6 @@ def preset_values(cfg, resolution, replicas):
         spec["mbstd"] = min(spec["mb"] // replicas, 4)
         spec["fmaps"] = 1 if res >= 512 else 0.5
         spec["lrate"] = 0.002 if res >= 1024 else 0.0025
-        spec["gamma"] = 0.0002 * (res ** 2) / spec["mb"]
+        spec["gamma"] = 0.0002 * (res**2) / spec["mb"]
         spec["ema"] = spec["mb"] * 10 / 32
     return spec

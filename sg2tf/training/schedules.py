@@ -57,7 +57,7 @@ class Schedule:
             if ":" not in text:
                 return cls([(0.0, float(text))])
             points, ramps = [], []
-            for i, part in enumerate(text.split(",")):
+            for part in text.split(","):
                 for j, point in enumerate(part.split("..")):
                     if points:
                         ramps.append(j > 0)

@@ -18,8 +18,7 @@ def configure_cpu_devices(n):
     if n and n > 1:
         cpus = tf.config.list_physical_devices("CPU")
         try:
-            tf.config.set_logical_device_configuration(
-                cpus[0], [tf.config.LogicalDeviceConfiguration()] * n)
+            tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * n)
         except RuntimeError:
             pass  # already initialised (tests that configured devices themselves)
 

@@ -11,12 +11,12 @@ import tensorflow as tf
 
 def peak_memory_gib():
     """`(host_peak_rss_gib, device_peak_gib or None)`."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # kB on Linux
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
     dev = None
     gpus = tf.config.list_logical_devices("GPU")
     if gpus:
         try:
-            dev = max(tf.config.experimental.get_memory_info(g.name)["peak"] for g in gpus) / 2 ** 30
+            dev = max(tf.config.experimental.get_memory_info(g.name)["peak"] for g in gpus) / 2**30
         except (ValueError, RuntimeError):
             dev = None
     return rss, dev

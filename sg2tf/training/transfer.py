@@ -30,8 +30,10 @@ def copy_matching(src, dst):
 def report(name, result):
     """Human-readable lines describing `copy_matching`'s result for network `name`."""
     copied, mismatch, missing, unused = result
-    lines = [f"{name}: copied {len(copied)} variables, {len(mismatch)} shape mismatches, "
-             f"{len(missing)} not in the source, {len(unused)} source variables unused"]
+    lines = [
+        f"{name}: copied {len(copied)} variables, {len(mismatch)} shape mismatches, "
+        f"{len(missing)} not in the source, {len(unused)} source variables unused"
+    ]
     lines += [f"  {name} shape mismatch, kept initial value: {k} {s} -> {d}" for k, s, d in mismatch]
     lines += [f"  {name} not in source, kept initial value: {k}" for k in missing]
     lines += [f"  {name} source variable unused: {k}" for k in unused]
