@@ -9,9 +9,9 @@ instead of the full cross product, to keep the file fast.
 """
 
 import importlib
-import itertools
 import pathlib
 import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -22,6 +22,9 @@ from sg2tf.ops import _custom, dispatch
 from sg2tf.ops.upfirdn2d import setup_filter, upfirdn2d
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts" / "gpu_check"))
+import cases as gpu_cases  # noqa: E402 (the op cases, shared with the GPU check)
+
 # The module (sg2tf.ops re-exports the function under the same name).
 bias_act_mod = importlib.import_module("sg2tf.ops.bias_act")
 
@@ -55,38 +58,9 @@ def _ref_or_skip(fn):
 
 # ---------------------------------------------------------------------------- bias_act
 
-ACTS = list(bias_act_mod.ACTIVATIONS)
-# (act, dtype, shape, axis, bias, alpha, gain, clamp); every act, dtype, gain, clamp,
-# alpha, axis, bias presence, batch 1, odd sizes and channels 1..512 appear.
-_GAINS = [None, 1.0, 0.5, 3.0]
-_CLAMPS = [None, 0.0, 0.7, 256.0]
-_SHAPES = [
-    ([1, 5, 7, 3], -1),
-    ([2, 3, 4, 1], -1),
-    ([2, 9, 5, 16], -1),
-    ([3, 4, 5, 6], 1),
-    ([1, 3, 3, 512], -1),
-    ([4, 37], -1),
-    ([2, 7, 64], 1),
-]
-BIAS_ACT_CASES = []
-for i, (act, dtype) in enumerate(itertools.product(ACTS, [tf.float32, tf.float16])):
-    shape, axis = _SHAPES[i % len(_SHAPES)]
-    BIAS_ACT_CASES.append(
-        dict(
-            act=act,
-            dtype=dtype,
-            shape=shape,
-            axis=axis,
-            bias=(i % 5 != 4),
-            alpha=0.1 if (act == "lrelu" and dtype == tf.float16) else None,
-            gain=_GAINS[i % 4],
-            clamp=_CLAMPS[(i // 4 + i) % 4],
-        )
-    )
-BIAS_ACT_CASES.append(
-    dict(act="lrelu", dtype=tf.float32, shape=[4, 8, 8, 512], axis=-1, bias=True, alpha=None, gain=None, clamp=256.0)
-)
+# The cases (TensorFlow-free, shared with the GPU check in scripts/gpu_check/cases.py): every
+# act, dtype, gain, clamp, alpha, axis, bias presence, batch 1, odd sizes and channels 1..512.
+BIAS_ACT_CASES = [dict(c, dtype=tf.as_dtype(c["dtype"])) for c in gpu_cases.BIAS_ACT_TEST_CASES]
 
 
 def _case_id(case):
@@ -208,59 +182,19 @@ def test_bias_act_other_dtype_uses_reference(lib):
 
 # --------------------------------------------------------------------------- upfirdn2d
 
-_FILTERS = {
-    "1": [1.0],
-    "2": [1, 1],
-    "3x3": np.arange(9, dtype=np.float32).reshape(3, 3) - 3.5,
-    "4": [1, 3, 3, 1],
-    "5x2": np.arange(10, dtype=np.float32).reshape(5, 2) + 1,
-    "6": [1, 5, 10, 10, 5, 1],
-    "7sep": ("sep", [1, 2, 3, 4, 3, 2, 1]),
-    "8sep": ("sep", [1, 3, 5, 7, 7, 5, 3, 1]),
-    "1x8": np.linspace(-1, 2, 8, dtype=np.float32).reshape(1, 8),
-    # A non-symmetric outer product with a negative largest tap (the CPU kernel's
-    # separable path), and one perturbed off rank 1 (its 2-D path).
-    "3x4r1": np.outer([1, -2, 0.5], [3, 1, -4, 2]).astype(np.float32),
-    "3x4near": (np.outer([1, -2, 0.5], [3, 1, -4, 2]) + 1e-3 * np.arange(12).reshape(3, 4)).astype(np.float32),
-}
-
 
 def _filter(name):
-    spec = _FILTERS[name]
+    """The named test filter of scripts/gpu_check/cases.py, set up by sg2tf's setup_filter."""
+    spec = gpu_cases.FILTER_SPECS[name]
     if isinstance(spec, tuple):
         return setup_filter(spec[1], separable=True)
     return setup_filter(spec)
 
 
-# (shape NHWC, up, down, padding, filter, flip, gain, dtype): up and down 1..4 in x and y,
-# paddings positive, zero and negative, filter sizes 1..8, odd sizes, batch 1,
-# channels 1..512, both dtypes.
-UPFIRDN_CASES = [
-    ([1, 7, 9, 3], 1, 1, 0, "1", False, 1.0, tf.float32),
-    ([2, 8, 8, 5], 2, 1, [2, 1, 2, 1], "4", False, 4.0, tf.float32),
-    ([2, 9, 7, 4], 1, 2, [1, 1, 1, 1], "4", True, 1.0, tf.float32),
-    ([1, 5, 6, 2], 3, 2, [1, -1, 2, 0], "3x3", False, 2.0, tf.float32),
-    ([2, 11, 6, 1], [1, 4], [3, 1], [-2, 3, 4, -1], "5x2", True, 0.5, tf.float32),
-    ([1, 13, 12, 6], 4, 4, [3, 2, 1, 0], "6", False, 1.0, tf.float32),
-    ([2, 10, 9, 7], 2, 2, [3, 3, 4, 2], "7sep", False, 3.0, tf.float32),
-    ([1, 17, 15, 8], 1, 3, [-1, 2, 3, -2], "8sep", True, 1.0, tf.float32),
-    ([2, 6, 16, 3], [2, 3], [4, 2], [5, 0, 0, 5], "1x8", False, 1.0, tf.float32),
-    ([1, 3, 4, 16], 4, 1, [-3, -2, 1, 1], "2", False, 16.0, tf.float32),
-    ([4, 8, 8, 512], 2, 1, [2, 1, 2, 1], "4", False, 4.0, tf.float32),
-    ([2, 16, 16, 128], 1, 2, [1, 1, 1, 1], "4", False, 1.0, tf.float32),
-    ([1, 5, 5, 3], 1, 1, [1, 1, 1, 1], "3x3", True, 1.0, tf.float16),
-    ([2, 8, 7, 32], 2, 1, [2, 1, 2, 1], "4", False, 4.0, tf.float16),
-    ([2, 9, 10, 64], 1, 2, [1, 1, 1, 1], "4", False, 1.0, tf.float16),
-    ([1, 7, 9, 5], [3, 1], [1, 2], [0, -1, 2, 2], "8sep", False, 2.0, tf.float16),
-    # Channel counts that use every block size of the kernel (32, 8, single).
-    ([2, 9, 8, 45], 2, 1, [2, 1, 2, 1], "4", False, 4.0, tf.float32),
-    ([2, 12, 11, 45], 1, 2, [1, 1, 1, 1], "4", False, 1.0, tf.float32),
-    ([2, 7, 6, 45], 1, 1, [1, 2, 1, 1], "3x3", False, 1.0, tf.float32),
-    ([2, 8, 9, 13], 2, 1, [1, 3, 2, 1], "3x4r1", False, 2.0, tf.float32),
-    ([1, 10, 12, 40], [2, 1], [1, 2], [2, 1, 0, 3], "3x4r1", True, 1.0, tf.float32),
-    ([2, 8, 9, 13], 2, 1, [1, 3, 2, 1], "3x4near", False, 2.0, tf.float32),
-    ([2, 9, 10, 40], 1, 2, [1, 1, 1, 1], "3x4r1", False, 0.05, tf.float16),
-]
+# (shape NHWC, up, down, padding, filter, flip, gain, dtype), from scripts/gpu_check/cases.py:
+# up and down 1..4 in x and y, paddings positive, zero and negative, filter sizes 1..8, odd
+# sizes, batch 1, channels 1..512, both dtypes.
+UPFIRDN_CASES = [(*c[:-1], tf.as_dtype(c[-1])) for c in gpu_cases.UPFIRDN_TEST_CASES]
 
 
 def _upfirdn_id(case):

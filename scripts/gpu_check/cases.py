@@ -1,10 +1,10 @@
 """Parity cases of the GPU check (TensorFlow-free; numpy only).
 
-The first cases of each op are those of tests/test_custom_ops.py (BIAS_ACT_CASES and
-UPFIRDN_CASES, rebuilt here without TensorFlow; tests/test_gpu_check.py checks that they
-agree); the rest widen the sweep: channels 1..512, up and down 1..4 on each axis, and
-large tensors that make the CUDA kernels' grid-stride loops wrap (`large`: GPU runs
-only, the CPU-only mode leaves them out to stay fast).
+The first cases of each op (BIAS_ACT_TEST_CASES, UPFIRDN_TEST_CASES) are also those that
+tests/test_custom_ops.py runs on the TensorFlow ops (tests/test_gpu_check.py checks that the
+filters, activations and tolerances restated here are sg2tf's); the rest widen the sweep:
+channels 1..512, up and down 1..4 on each axis, and large tensors that make the CUDA kernels'
+grid-stride loops wrap (`large`: GPU runs only, the CPU-only mode leaves them out to stay fast).
 """
 
 import itertools
@@ -197,7 +197,7 @@ def _setup_filter(taps, separable=None):
     return np.ascontiguousarray(f, dtype=np.float32)
 
 
-_FILTER_SPECS = {
+FILTER_SPECS = {
     "1": [1.0],
     "2": [1, 1],
     "3x3": np.arange(9, dtype=np.float32).reshape(3, 3) - 3.5,
@@ -213,13 +213,13 @@ _FILTER_SPECS = {
 
 
 def make_filter(name):
-    spec = _FILTER_SPECS[name]
+    spec = FILTER_SPECS[name]
     if isinstance(spec, tuple):
         return _setup_filter(spec[1], separable=True)
     return _setup_filter(spec)
 
 
-# (shape NHWC, up, down, padding, filter, flip, gain, dtype), as the tests write them.
+# (shape NHWC, up, down, padding, filter, flip, gain, dtype); tests/test_custom_ops.py runs them too.
 UPFIRDN_TEST_CASES = [
     ([1, 7, 9, 3], 1, 1, 0, "1", False, 1.0, "float32"),
     ([2, 8, 8, 5], 2, 1, [2, 1, 2, 1], "4", False, 4.0, "float32"),
