@@ -102,17 +102,6 @@ def build_generator(config, seed=0):
     return Generator(**CONFIGS[config])
 
 
-def time_call(fn, iterations):
-    """Median seconds per call after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def _callables(G, mode, batch, workdir, ops=None):
     """A no-argument function generating one batch in `mode` (`ops`: the op
     implementation of eager/function; default: --ops)."""
@@ -194,6 +183,7 @@ def precision_accuracy(nets, num=8):
 
 
 def benchmark_config(config, batches, modes, iterations, precisions=("float32",)):
+    from sg2tf.export.tflite import QUANTIZATIONS, VARIANT_NAMES, model_filename
     from sg2tf.networks.precision import with_precision
 
     G = build_generator(config)
@@ -230,12 +220,10 @@ def benchmark_config(config, batches, modes, iterations, precisions=("float32",)
                         result[f"{mode}@{p}_vs_float32/batch{batch}"] = ours / base
                 for key in [k for k in result if k.startswith(f"{mode}") and k.endswith(f"/batch{batch}")]:
                     print(f"{config} {key}: {result[key]}", flush=True)
-        for q in ("float32", "float16", "dynamic"):
-            path = os.path.join(
-                workdir, "float32", f"tflite-b{batches[0]}", f"generator-{'float32' if q == 'float32' else q}.tflite"
-            )
+        for q in QUANTIZATIONS:
+            path = os.path.join(workdir, "float32", f"tflite-b{batches[0]}", model_filename(q))
             if os.path.exists(path):
-                result[f"tflite-{q}/size_bytes"] = os.path.getsize(path)
+                result[f"tflite-{VARIANT_NAMES[q]}/size_bytes"] = os.path.getsize(path)
         sm = os.path.join(workdir, precisions[0], "saved_model", "1")
         if os.path.isdir(sm):
             result["saved_model/size_bytes"] = sum(
