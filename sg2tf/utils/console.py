@@ -30,7 +30,7 @@ NOTICES = (
     r"Could not find cuda drivers on your machine",
     r"failed call to cuInit",
     r"This TensorFlow binary is optimized to use available CPU instructions",
-    r"To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags",
+    r"To enable the following instructions:",  # the CPU-instruction notice's second line
     r"Unable to register cu(DNN|FFT|BLAS) factory",
     r"computation placer already registered",
     r"TF-TRT Warning: Could not find TensorRT",
@@ -117,13 +117,8 @@ def _filtered(load):
             os.close(saved)
             capture.seek(0)
             text = capture.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines() if line.strip() and not _is_noise(line)]
+            kept = [line for line in text.splitlines() if line.strip() and not is_notice(line)]
             if kept:
                 sys.stderr.write("\n".join(kept) + "\n")
                 sys.stderr.flush()
     return result
-
-
-def _is_noise(line):
-    # A notice, or the second line of the CPU-instruction notice.
-    return is_notice(line) or line.startswith("To enable the following instructions:")
