@@ -87,27 +87,33 @@ def test_compatibility_errors(fixtures_dir):
         rank.check_compatible(types.SimpleNamespace(c_dim=0, img_resolution=32, img_channels=1), info)
 
 
-def test_program_is_stable_across_shuffles(fixtures_dir, tmp_path):
-    """The fixture D (random weights, mbstd group 4) on the 12 shapes: measured noise
-    ratio 2.0% and minimum Spearman 0.986 over 8 shuffles; bounds with margin."""
-    out = tmp_path / "rank"
+def _run_rank(fixtures_dir, data, out, *args):
+    """sg2tf-rank in a child process with the fixture network (random weights, mbstd group 4),
+    batch 4; checks that it succeeded and returns the completed process."""
     r = subprocess.run(
         [
             sys.executable,
             "-m",
             "sg2tf.cli.rank",
             f"--network={fixtures_dir / 'nvlabs_pkl' / 'sg2-f32.pkl'}",
-            f"--data={fixtures_dir / 'tfrecords' / 'shapes32'}",
+            f"--data={data}",
             f"--outdir={out}",
             "--batch=4",
-            "--shuffles=8",
-            "--export_percent=25",
+            *args,
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_program_is_stable_across_shuffles(fixtures_dir, tmp_path):
+    """The fixture D (random weights, mbstd group 4) on the 12 shapes: measured noise
+    ratio 2.0% and minimum Spearman 0.986 over 8 shuffles; bounds with margin."""
+    out = tmp_path / "rank"
+    _run_rank(fixtures_dir, fixtures_dir / "tfrecords" / "shapes32", out, "--shuffles=8", "--export_percent=25")
     idx, scores = rank.read_tsv(out / "ranking.tsv")
     assert sorted(idx) == list(range(12)) and (np.diff(scores) >= 0).all()
     stats = json.loads((out / "stability.json").read_text())
@@ -165,22 +171,7 @@ def test_rank_names_files_then_filter_drops_them(fixtures_dir, tmp_path):
     )
     names = read_names(sg2tf.data.read_info(str(data)))
     out = tmp_path / "rank"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sg2tf.cli.rank",
-            f"--network={fixtures_dir / 'nvlabs_pkl' / 'sg2-f32.pkl'}",
-            f"--data={data}",
-            f"--outdir={out}",
-            "--batch=4",
-            "--shuffles=2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
+    r = _run_rank(fixtures_dir, data, out, "--shuffles=2")
     assert "sg2tf-dataset filter" in r.stdout
     idx, scores, ranked_names = rank.read_tsv(out / "ranking.tsv", with_names=True)
     assert ranked_names == [names[i] for i in idx] and sorted(ranked_names) == sorted(names)
