@@ -120,6 +120,9 @@ def test_bad_noise_inputs_are_refused():
     bad = [np.zeros([r, r], np.float32) for r in (4, 8, 8, 16, 8)]
     with pytest.raises(ValueError, match="H = W = 16"):
         G.synthesis(ws, noise=bad)
+    good = [np.zeros([r, r], np.float32) for r in (4, 8, 8, 16, 16)]
+    with pytest.raises(ValueError, match="needs noise_mode='const', got 'random'"):
+        G.synthesis(ws, noise=good, noise_mode="random")  # was silently ignored
     with pytest.raises(ValueError, match="noise_mode"):
         list(sampling.generate_from_seeds(G, [0], noise_mode="seed"))
 

@@ -384,6 +384,10 @@ class SynthesisNetwork(Layer):
         ws = tf.cast(ws, tf.float32)
         if noise is not None:
             noise = list(noise)
+            if noise_mode != "const":
+                raise ValueError(
+                    f"noise replaces the const noise buffers: it needs noise_mode='const', got {noise_mode!r}"
+                )
             if not self.use_noise:
                 raise ValueError("noise was given but the network has no noise inputs")
             if len(noise) != self.num_noise:
