@@ -109,6 +109,9 @@ def test_official_presets_resolve_the_official_settings(cfg):
         for key in ("style_mixing_prob", "pl_weight"):
             expected = LOSS_DEFAULTS[key] if ref[key] is None else ref[key]
             assert getattr(o, key) == expected, (where, key)
+        # training_loop.py's G_reg_interval=4, D_reg_interval=16; train.py keeps them for every
+        # preset (cifar too, although its pl_weight is 0).
+        assert (o.g_reg_interval, o.d_reg_interval) == (4, 16), where
 
 
 @pytest.mark.parametrize("cfg", sorted(OFFICIAL["presets"]))
@@ -185,6 +188,8 @@ def test_demo_preset_is_narrow_without_path_length_mixing_and_noise():
     o = options.resolve(dict(cfg="demo", outdir="x"), FakeInfo())
     assert (o.fmap_max, o.w_dim, o.batch, o.kimg) == (32, 128, 32, 200)
     assert o.pl_weight == 0 and o.style_mixing_prob == 0 and o.noise_mode == "none"
+    assert o.g_reg_interval == 0  # tuned without the lazy G phase's Adam scaling
+    assert options.resolve(dict(cfg="demo", outdir="x", g_reg_interval=4), FakeInfo()).g_reg_interval == 4
     assert Schedule.parse(o.gamma)(0) == pytest.approx(0.2)
     assert Schedule.parse(o.glr)(0) == Schedule.parse(o.dlr)(0) == pytest.approx(0.008)
     # 32 channels, 16 at the two top resolutions, for G and D alike.
@@ -213,6 +218,7 @@ def test_demo_preset_is_narrow_without_path_length_mixing_and_noise():
         (dict(batch=6), FakeInfo(), 4, "not divisible by the 4 replicas"),
         (dict(batch=8, batch_gpu=3), FakeInfo(), 1, "does not divide"),
         (dict(aug="fixed"), FakeInfo(), 1, "needs --p"),
+        (dict(g_reg_interval=-1), FakeInfo(), 1, "--g_reg_interval and --d_reg_interval must be >= 0"),
         (dict(channels="32=16"), FakeInfo(), 1, "--channels: bad channel table entry '32=16'"),
     ],
 )

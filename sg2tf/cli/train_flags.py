@@ -80,7 +80,13 @@ flags.DEFINE_float("style_mixing_prob", None, "Style mixing probability (0 disab
 flags.DEFINE_float("pl_weight", None, "Path-length regularization weight (0 disables).")
 flags.DEFINE_float("pl_decay", 0.01, "Decay of the path-length mean.")
 flags.DEFINE_integer("pl_batch_shrink", 2, "Path-length batch = batch_gpu / this.")
-flags.DEFINE_integer("g_reg_interval", 4, "Lazy path-length regularization interval.")
+flags.DEFINE_integer(
+    "g_reg_interval",
+    None,
+    "Lazy G regularization interval (default: the preset's, 4 as in the originals, which also scale G's Adam "
+    "by interval / (interval + 1) even without path length; 0: no G regularization phase, path length off, "
+    "and no scaling).",
+)
 flags.DEFINE_integer("d_reg_interval", 16, "Lazy R1 interval.")
 flags.DEFINE_enum(
     "noise_mode",

@@ -70,7 +70,7 @@ DEFAULTS = dict(
     pl_weight=None,
     pl_decay=0.01,
     pl_batch_shrink=2,
-    g_reg_interval=4,
+    g_reg_interval=None,
     d_reg_interval=16,
     aug="ada",
     p=0.0,
@@ -361,6 +361,7 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
     o["ema_rampup"] = o["ema_rampup"] or None
     preset("style_mixing_prob", "mixing", 0.9)
     preset("pl_weight", "pl_weight", 2.0)
+    preset("g_reg_interval", "g_reg_interval", 4)
     preset("noise_mode", "noise_mode", "random")
     _choice(o, "noise_mode", constants.NOISE_MODES)
 
@@ -410,6 +411,8 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
         raise OptionsError("--p must be in [0, 1]")
 
     # Run.
+    if o["g_reg_interval"] < 0 or o["d_reg_interval"] < 0:
+        raise OptionsError("--g_reg_interval and --d_reg_interval must be >= 0 (0: no regularization phase)")
     if o["snap"] < 0 or o["tick_kimg"] <= 0:
         raise OptionsError("--snap must be >= 0 and --tick_kimg > 0")
     o["metrics"] = tuple(parse_metrics(o["metrics"]))

@@ -76,6 +76,9 @@ PRESETS = {
         pl_weight=0.0,
         mixing=0.0,
         noise_mode="none",
+        # Tuned without a lazy G phase: G's Adam is not scaled by 4/5 as it is in the originals
+        # (which keep the G interval even with path length off).
+        g_reg_interval=0,
     ),
 }
 
