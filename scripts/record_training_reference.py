@@ -60,12 +60,43 @@ import sys
 import numpy as np
 
 DEFAULTS = dict(
-    resolution=8, img_channels=3, z_dim=16, w_dim=16, c_dim=0, mapping_layers=2,
-    channel_base=128, channel_max=16, g_arch="skip", d_arch="resnet", mbstd_group=2, mbstd_channels=1,
-    num_fp16_res=0, conv_clamp=None, augpipe=None, aug_p=0.0, ada_target=None, ada_interval=4, ada_kimg=500,
-    r1_gamma=1.0, pl_weight=2.0, style_mixing_prob=0.9, pl_batch_shrink=2, pl_decay=0.01,
-    g_reg_interval=2, d_reg_interval=2, batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None,
-    iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True)
+    resolution=8,
+    img_channels=3,
+    z_dim=16,
+    w_dim=16,
+    c_dim=0,
+    mapping_layers=2,
+    channel_base=128,
+    channel_max=16,
+    g_arch="skip",
+    d_arch="resnet",
+    mbstd_group=2,
+    mbstd_channels=1,
+    num_fp16_res=0,
+    conv_clamp=None,
+    augpipe=None,
+    aug_p=0.0,
+    ada_target=None,
+    ada_interval=4,
+    ada_kimg=500,
+    r1_gamma=1.0,
+    pl_weight=2.0,
+    style_mixing_prob=0.9,
+    pl_batch_shrink=2,
+    pl_decay=0.01,
+    g_reg_interval=2,
+    d_reg_interval=2,
+    batch=4,
+    glr=0.0025,
+    dlr=0.0025,
+    ema_kimg=0.01,
+    ema_rampup=None,
+    iterations=4,
+    seed=0,
+    perturb=0.1,
+    keep_every=True,
+    float64_check=True,
+)
 
 
 def _official_augpipes(checkout):
@@ -87,8 +118,7 @@ class DrawLog:
         self.aug_call = -1
         self.records = {}  # key -> list of arrays
         self.order = []
-        self._orig = dict(randn=torch.randn, rand=torch.rand, randn_like=torch.randn_like,
-                          random_=torch.Tensor.random_)
+        self._orig = dict(randn=torch.randn, rand=torch.rand, randn_like=torch.randn_like, random_=torch.Tensor.random_)
         self._pending_aug = []
         self._noise_k = 0
         self.sequence = []  # Every recorded draw in order: (function, value).
@@ -122,6 +152,7 @@ class DrawLog:
                 return log._replayed("random_", out)
             log._record("random_", sys._getframe(1), out)
             return out
+
         torch.Tensor.random_ = random_
 
     def uninstall(self):
@@ -136,6 +167,7 @@ class DrawLog:
                 return self._replayed(name, out)
             self._record(name, sys._getframe(1), out)
             return out
+
         return wrapped
 
     def start_phase(self, iteration, phase):
@@ -212,14 +244,20 @@ class DrawLog:
 
 def _source_line(frame):
     import linecache
+
     return linecache.getline(frame.f_code.co_filename, frame.f_lineno)
 
 
 def _named_tensors(module):
     """Parameters and buffers, less the constant resampling filters."""
     out = {n: p.detach().cpu().numpy().astype(np.float32).copy() for n, p in module.named_parameters()}
-    out.update({n: b.detach().cpu().numpy().astype(np.float32).copy() for n, b in module.named_buffers()
-                if not n.endswith("resample_filter")})
+    out.update(
+        {
+            n: b.detach().cpu().numpy().astype(np.float32).copy()
+            for n, b in module.named_buffers()
+            if not n.endswith("resample_filter")
+        }
+    )
     return out
 
 
@@ -266,16 +304,28 @@ def _build(spec, checkout):
 
     torch.manual_seed(spec["seed"])
     common = dict(c_dim=spec["c_dim"], img_resolution=spec["resolution"], img_channels=spec["img_channels"])
-    G_kwargs = dict(z_dim=spec["z_dim"], w_dim=spec["w_dim"],
-                    mapping_kwargs=dict(num_layers=spec["mapping_layers"]),
-                    synthesis_kwargs=dict(channel_base=spec["channel_base"], channel_max=spec["channel_max"],
-                                          num_fp16_res=spec["num_fp16_res"], conv_clamp=spec["conv_clamp"],
-                                          architecture=spec["g_arch"]))
-    D_kwargs = dict(architecture=spec["d_arch"], channel_base=spec["channel_base"],
-                    channel_max=spec["channel_max"], num_fp16_res=spec["num_fp16_res"],
-                    conv_clamp=spec["conv_clamp"], block_kwargs=dict(), mapping_kwargs=dict(),
-                    epilogue_kwargs=dict(mbstd_group_size=spec["mbstd_group"],
-                                         mbstd_num_channels=spec["mbstd_channels"]))
+    G_kwargs = dict(
+        z_dim=spec["z_dim"],
+        w_dim=spec["w_dim"],
+        mapping_kwargs=dict(num_layers=spec["mapping_layers"]),
+        synthesis_kwargs=dict(
+            channel_base=spec["channel_base"],
+            channel_max=spec["channel_max"],
+            num_fp16_res=spec["num_fp16_res"],
+            conv_clamp=spec["conv_clamp"],
+            architecture=spec["g_arch"],
+        ),
+    )
+    D_kwargs = dict(
+        architecture=spec["d_arch"],
+        channel_base=spec["channel_base"],
+        channel_max=spec["channel_max"],
+        num_fp16_res=spec["num_fp16_res"],
+        conv_clamp=spec["conv_clamp"],
+        block_kwargs=dict(),
+        mapping_kwargs=dict(),
+        epilogue_kwargs=dict(mbstd_group_size=spec["mbstd_group"], mbstd_num_channels=spec["mbstd_channels"]),
+    )
     G = networks.Generator(**G_kwargs, **common).train().requires_grad_(False)
     D = networks.Discriminator(**D_kwargs, **common).train().requires_grad_(False)
     if spec["perturb"]:
@@ -310,9 +360,14 @@ def record(spec, checkout, out):
 
     initial = [copy.deepcopy(m) for m in (G, D, G_ema, pipe)]  # For the float64 run.
     initial_f32 = [copy.deepcopy(m) for m in (G, D, G_ema, pipe)]  # For the perturbed run.
-    snapshot = dict(training_set_kwargs=dnnlib.EasyDict(class_name="training.dataset.ImageFolderDataset",
-                                                        resolution=spec["resolution"], use_labels=spec["c_dim"] > 0),
-                    augment_pipe=pipe)
+    snapshot = dict(
+        training_set_kwargs=dnnlib.EasyDict(
+            class_name="training.dataset.ImageFolderDataset",
+            resolution=spec["resolution"],
+            use_labels=spec["c_dim"] > 0,
+        ),
+        augment_pipe=pipe,
+    )
     for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
         snapshot[name] = copy.deepcopy(module).eval().requires_grad_(False).cpu()
     if snapshot["augment_pipe"] is not None:
@@ -350,7 +405,7 @@ def record(spec, checkout, out):
         with torch.no_grad():
             for module in initial_f32[:2]:
                 for p in module.parameters():
-                    p.mul_(1 + torch.randn(p.shape, generator=gen) * 2.0 ** -24)
+                    p.mul_(1 + torch.randn(p.shape, generator=gen) * 2.0**-24)
             initial_f32[2].load_state_dict(initial_f32[0].state_dict())
         data_p = {}
         log.replay(float64=False)
@@ -367,20 +422,26 @@ def record(spec, checkout, out):
                 g32 = data[key].astype(np.float64)
                 err = max(np.linalg.norm(g32 - g64), np.linalg.norm(g32 - data_p[key].astype(np.float64)))
                 data[f"{m.group(1)}/grad_f32_error/{m.group(2)}/{m.group(3)}"] = np.float32(err)
-    data = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v)
-            for k, v in data.items()}
+    data = {
+        k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v) for k, v in data.items()
+    }
     if not spec["keep_every"]:
         last = spec["iterations"] - 1
-        data = {k: v for k, v in data.items()
-                if not re.match(r"it\d+/after/(G|D|G_ema)/", k) or k.startswith(f"it{last}/after/")}
+        data = {
+            k: v
+            for k, v in data.items()
+            if not re.match(r"it\d+/after/(G|D|G_ema)/", k) or k.startswith(f"it{last}/after/")
+        }
     # Tensor order of each network: parameters, then buffers (as _named_tensors lists them).
-    layouts = {name: [[k, list(v.shape)] for k, v in _named_tensors(module).items()]
-               for name, module in (("G", G), ("D", D))}
+    layouts = {
+        name: [[k, list(v.shape)] for k, v in _named_tensors(module).items()] for name, module in (("G", G), ("D", D))
+    }
     np.savez_compressed(out + ".npz", **_pack(data, layouts))
     with open(out + ".json", "w") as f:
         parameters = {name: [n for n, _ in module.named_parameters()] for name, module in (("G", G), ("D", D))}
-        json.dump(dict(spec=spec, official_kwargs=kwargs, layouts=layouts, parameters=parameters), f, indent=1,
-                  sort_keys=True)
+        json.dump(
+            dict(spec=spec, official_kwargs=kwargs, layouts=layouts, parameters=parameters), f, indent=1, sort_keys=True
+        )
     return data
 
 
@@ -392,21 +453,31 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
     from training import loss as loss_module
 
     dtype = next(G.parameters()).dtype
-    loss = loss_module.StyleGAN2Loss(device=torch.device("cpu"), G_mapping=G.mapping, G_synthesis=G.synthesis, D=D,
-                                     augment_pipe=pipe, style_mixing_prob=spec["style_mixing_prob"],
-                                     r1_gamma=spec["r1_gamma"], pl_batch_shrink=spec["pl_batch_shrink"],
-                                     pl_decay=spec["pl_decay"], pl_weight=spec["pl_weight"])
+    loss = loss_module.StyleGAN2Loss(
+        device=torch.device("cpu"),
+        G_mapping=G.mapping,
+        G_synthesis=G.synthesis,
+        D=D,
+        augment_pipe=pipe,
+        style_mixing_prob=spec["style_mixing_prob"],
+        r1_gamma=spec["r1_gamma"],
+        pl_batch_shrink=spec["pl_batch_shrink"],
+        pl_decay=spec["pl_decay"],
+        pl_weight=spec["pl_weight"],
+    )
     loss.pl_mean = loss.pl_mean.to(dtype)
     # Phases and optimizers as the official training loop sets them up.
     phases = []
-    for name, module, lr, reg_interval in (("G", G, spec["glr"], spec["g_reg_interval"]),
-                                           ("D", D, spec["dlr"], spec["d_reg_interval"])):
+    for name, module, lr, reg_interval in (
+        ("G", G, spec["glr"], spec["g_reg_interval"]),
+        ("D", D, spec["dlr"], spec["d_reg_interval"]),
+    ):
         if reg_interval is None:
             opt = torch.optim.Adam(module.parameters(), lr=lr, betas=(0.0, 0.99), eps=1e-8)
             phases.append(dict(name=name + "both", module=module, opt=opt, interval=1))
         else:
             ratio = reg_interval / (reg_interval + 1)
-            opt = torch.optim.Adam(module.parameters(), lr=lr * ratio, betas=(0.0 ** ratio, 0.99 ** ratio), eps=1e-8)
+            opt = torch.optim.Adam(module.parameters(), lr=lr * ratio, betas=(0.0**ratio, 0.99**ratio), eps=1e-8)
             phases.append(dict(name=name + "main", module=module, opt=opt, interval=1))
             phases.append(dict(name=name + "reg", module=module, opt=opt, interval=reg_interval))
 
@@ -418,12 +489,14 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
             key = name.replace("Loss/", "").replace("/", "_")
             reports.setdefault(key, []).append(value.detach().cpu().numpy().astype(np.float32).copy())
         return orig_report(name, value)
+
     training_stats.report = report
     orig_forward = augment.AugmentPipe.forward
 
     def aug_forward(self, images, debug_percentile=None):
         log.start_aug_call()
         return orig_forward(self, images, debug_percentile)
+
     augment.AugmentPipe.forward = aug_forward
     ada_stats = None
     if pipe is not None and spec["ada_target"] is not None:
@@ -451,10 +524,18 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
                 all_gen_c = torch.from_numpy(labels(len(phases) * B)).split(B)
             else:
                 real_img, real_c = inputs[f"it{it}/real_img"], inputs[f"it{it}/real_c"]
-                all_gen_z = [torch.from_numpy(inputs[f"it{it}/{ph['name']}/gen_z"])
-                             if f"it{it}/{ph['name']}/gen_z" in inputs else None for ph in phases]
-                all_gen_c = [torch.from_numpy(inputs[f"it{it}/{ph['name']}/gen_c"])
-                             if f"it{it}/{ph['name']}/gen_c" in inputs else None for ph in phases]
+                all_gen_z = [
+                    torch.from_numpy(inputs[f"it{it}/{ph['name']}/gen_z"])
+                    if f"it{it}/{ph['name']}/gen_z" in inputs
+                    else None
+                    for ph in phases
+                ]
+                all_gen_c = [
+                    torch.from_numpy(inputs[f"it{it}/{ph['name']}/gen_c"])
+                    if f"it{it}/{ph['name']}/gen_c" in inputs
+                    else None
+                    for ph in phases
+                ]
             data[f"it{it}/real_img"], data[f"it{it}/real_c"] = real_img, real_c
             for phase, gen_z, gen_c in zip(phases, all_gen_z, all_gen_c):
                 if it % phase["interval"] != 0:
@@ -468,9 +549,15 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
                 log.start_phase(it, pname)
                 phase["opt"].zero_grad(set_to_none=True)
                 phase["module"].requires_grad_(True)
-                loss.accumulate_gradients(phase=pname, real_img=torch.from_numpy(real_img).to(dtype),
-                                          real_c=torch.from_numpy(real_c).to(dtype), gen_z=gen_z, gen_c=gen_c,
-                                          sync=True, gain=phase["interval"])
+                loss.accumulate_gradients(
+                    phase=pname,
+                    real_img=torch.from_numpy(real_img).to(dtype),
+                    real_c=torch.from_numpy(real_c).to(dtype),
+                    gen_z=gen_z,
+                    gen_c=gen_c,
+                    sync=True,
+                    gain=phase["interval"],
+                )
                 phase["module"].requires_grad_(False)
                 log.end_phase()
                 for k, v in reports.items():

@@ -39,8 +39,13 @@ def test_augmentation_is_per_sample_and_split_invariant():
     x = _smooth_images(4)
     u = tf.random.stateless_uniform([4, pipe.num_uniforms], [7, 8])
     whole = pipe(x, 0.7, u, tf.constant([0, 0], tf.int64))
-    halves = tf.concat([pipe(x[:2], 0.7, u[:2], tf.constant([0, 0], tf.int64)),
-                        pipe(x[2:], 0.7, u[2:], tf.constant([0, 0], tf.int64))], 0)
+    halves = tf.concat(
+        [
+            pipe(x[:2], 0.7, u[:2], tf.constant([0, 0], tf.int64)),
+            pipe(x[2:], 0.7, u[2:], tf.constant([0, 0], tf.int64)),
+        ],
+        0,
+    )
     np.testing.assert_allclose(whole, halves, atol=1e-5)
 
 

@@ -55,7 +55,7 @@ def test_path_length_equals_analytic_jacobian():
     lengths = losses.path_lengths(G, z, None, noise)
     y = noise.numpy().reshape(5, 16)
     g = np.einsum("lwp,np->nlw", G.A.numpy(), y)  # d(sum(img * y)) / d ws
-    expected = np.sqrt(np.mean(np.sum(g ** 2, axis=2), axis=1))
+    expected = np.sqrt(np.mean(np.sum(g**2, axis=2), axis=1))
     np.testing.assert_allclose(lengths, expected, rtol=1e-5)
     assert float(tf.math.reduce_std(noise)) * 4 == pytest.approx(1.0, abs=0.35)
 

@@ -47,10 +47,12 @@ ROUNDING_FACTOR = 5
 # later iterations are compared from weights that already differ: not asserted.
 FP16_TOLERANCE = dict(loss=1e-2, grad=0.15, update=0.35, grad_floor=1e-2, grad_iterations=1)
 # Official loss statistic per phase and the trainer's.
-LOSSES = {"G_main": [("G_loss", "loss_G"), ("scores_fake", "scores_fake_G")],
-          "G_reg": [("pl_penalty", "pl_penalty")],
-          "D_main": [("D_loss", "loss_D"), ("scores_real", "scores_real")],
-          "D_reg": [("r1_penalty", "r1_penalty")]}
+LOSSES = {
+    "G_main": [("G_loss", "loss_G"), ("scores_fake", "scores_fake_G")],
+    "G_reg": [("pl_penalty", "pl_penalty")],
+    "D_main": [("D_loss", "loss_D"), ("scores_real", "scores_real")],
+    "D_reg": [("r1_penalty", "r1_penalty")],
+}
 
 
 def load_case(name):
@@ -63,21 +65,50 @@ def trainer_options(spec, **overrides):
     if spec["augpipe"] and (spec["aug_p"] > 0 or spec["ada_target"] is not None):
         aug = "ada" if spec["ada_target"] is not None else "fixed"
     given = dict(
-        resolution=spec["resolution"], cond=spec["c_dim"] > 0, batch=spec["batch"], batch_gpu=spec["batch"],
-        glr=spec["glr"], dlr=spec["dlr"], gamma=spec["r1_gamma"], ema_kimg=spec["ema_kimg"],
-        ema_rampup=spec["ema_rampup"] or 0.0, style_mixing_prob=spec["style_mixing_prob"],
-        pl_weight=spec["pl_weight"], pl_decay=spec["pl_decay"], pl_batch_shrink=spec["pl_batch_shrink"],
-        g_reg_interval=spec["g_reg_interval"], d_reg_interval=spec["d_reg_interval"], aug=aug,
-        p=spec["aug_p"], target=spec["ada_target"] if spec["ada_target"] is not None else 0.6,
-        ada_interval=spec["ada_interval"], ada_kimg=spec["ada_kimg"], fp16_res=spec["num_fp16_res"],
-        conv_clamp=spec["conv_clamp"] if spec["conv_clamp"] is not None else 0.0, precision="float16",
-        noise_mode="random", mapping_layers=spec["mapping_layers"], z_dim=spec["z_dim"], w_dim=spec["w_dim"],
-        mbstd_group=spec["mbstd_group"], mbstd_channels=spec["mbstd_channels"], g_arch=spec["g_arch"],
-        d_arch=spec["d_arch"], seed=spec["seed"], dry_run=True)
+        resolution=spec["resolution"],
+        cond=spec["c_dim"] > 0,
+        batch=spec["batch"],
+        batch_gpu=spec["batch"],
+        glr=spec["glr"],
+        dlr=spec["dlr"],
+        gamma=spec["r1_gamma"],
+        ema_kimg=spec["ema_kimg"],
+        ema_rampup=spec["ema_rampup"] or 0.0,
+        style_mixing_prob=spec["style_mixing_prob"],
+        pl_weight=spec["pl_weight"],
+        pl_decay=spec["pl_decay"],
+        pl_batch_shrink=spec["pl_batch_shrink"],
+        g_reg_interval=spec["g_reg_interval"],
+        d_reg_interval=spec["d_reg_interval"],
+        aug=aug,
+        p=spec["aug_p"],
+        target=spec["ada_target"] if spec["ada_target"] is not None else 0.6,
+        ada_interval=spec["ada_interval"],
+        ada_kimg=spec["ada_kimg"],
+        fp16_res=spec["num_fp16_res"],
+        conv_clamp=spec["conv_clamp"] if spec["conv_clamp"] is not None else 0.0,
+        precision="float16",
+        noise_mode="random",
+        mapping_layers=spec["mapping_layers"],
+        z_dim=spec["z_dim"],
+        w_dim=spec["w_dim"],
+        mbstd_group=spec["mbstd_group"],
+        mbstd_channels=spec["mbstd_channels"],
+        g_arch=spec["g_arch"],
+        d_arch=spec["d_arch"],
+        seed=spec["seed"],
+        dry_run=True,
+    )
     given.update(overrides)
     # What resolve reads of a dataset (a recording has none).
-    info = types.SimpleNamespace(path="recording", resolution=spec["resolution"], resolutions=[spec["resolution"]],
-                                 channels=spec["img_channels"], label_size=spec["c_dim"], count=None)
+    info = types.SimpleNamespace(
+        path="recording",
+        resolution=spec["resolution"],
+        resolutions=[spec["resolution"]],
+        channels=spec["img_channels"],
+        label_size=spec["c_dim"],
+        count=None,
+    )
     return options.resolve(given, dataset_info=info)
 
 
@@ -88,7 +119,7 @@ def build_trainer(meta, data, strategy=None, **overrides):
 
     def tensors(net):
         prefix = f"init/{net}/"
-        return {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)}
 
     with strategy.scope():
         G = nvlabs_torch.generator_from_tensors(kw["G"], tensors("G"), "G")
@@ -135,24 +166,40 @@ def replay_case(name, iterations=None, strategy=None, **overrides):
             for ref_key, key in LOSSES[phase]:
                 ref_loss = np.mean(data[pre + "loss/" + ref_key])
                 rounding = float(data.get(pre + "loss_f32_error/" + ref_key, 0)) / max(abs(ref_loss), 1e-30)
-                errors[f"it{it}/{phase}/loss/{key}"] = (rel(stats[key], ref_loss),
-                                                         max(tol["loss"], ROUNDING_FACTOR * rounding))
+                errors[f"it{it}/{phase}/loss/{key}"] = (
+                    rel(stats[key], ref_loss),
+                    max(tol["loss"], ROUNDING_FACTOR * rounding),
+                )
             net = official[0]
-            grads = {k[len(pre + "grad/" + net + "/"):]: v for k, v in data.items()
-                     if k.startswith(pre + "grad/" + net + "/")}
+            grads = {
+                k[len(pre + "grad/" + net + "/") :]: v
+                for k, v in data.items()
+                if k.startswith(pre + "grad/" + net + "/")
+            }
             ref = replay.official_to_paths(models[net], grads, gradients=True)
             ours = stats["grads/" + phase]
             assert set(ref) == set(ours), f"{phase}: gradients of {sorted(set(ref) ^ set(ours))}"
             # The recording's own float32 rounding error per tensor, relative (the same for every
             # element, so that the layout conversion keeps it).
-            rounding = replay.official_to_paths(models[net], {
-                name: np.full(np.shape(g), float(data[pre + "grad_f32_error/" + net + "/" + name])
-                              / max(np.linalg.norm(g), 1e-30))
-                for name, g in grads.items() if pre + "grad_f32_error/" + net + "/" + name in data}, gradients=True)
+            rounding = replay.official_to_paths(
+                models[net],
+                {
+                    name: np.full(
+                        np.shape(g),
+                        float(data[pre + "grad_f32_error/" + net + "/" + name]) / max(np.linalg.norm(g), 1e-30),
+                    )
+                    for name, g in grads.items()
+                    if pre + "grad_f32_error/" + net + "/" + name in data
+                },
+                gradients=True,
+            )
             phase_norm = np.sqrt(sum(np.sum(np.square(g)) for g in ref.values()))
             for path in ref:
-                bound = max(tol["grad"], ROUNDING_FACTOR * float(np.max(rounding[path], initial=0))) \
-                    if path in rounding else tol["grad"]
+                bound = (
+                    max(tol["grad"], ROUNDING_FACTOR * float(np.max(rounding[path], initial=0)))
+                    if path in rounding
+                    else tol["grad"]
+                )
                 # A reference that is exactly zero (R1 w.r.t. a bias can be): relative to the phase.
                 floor = phase_norm if not np.any(ref[path]) else tol.get("grad_floor", 0) * phase_norm
                 if it < tol.get("grad_iterations", n_it):
@@ -162,9 +209,10 @@ def replay_case(name, iterations=None, strategy=None, **overrides):
     last = n_it - 1
     for net, model in models.items():
         prefix = f"it{last}/after/{net}/"
-        after = replay.official_to_paths(model, {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)})
-        init = replay.official_to_paths(model, {k[len(f"init/{net}/"):]: v for k, v in data.items()
-                                                if k.startswith(f"init/{net}/")})
+        after = replay.official_to_paths(model, {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)})
+        init = replay.official_to_paths(
+            model, {k[len(f"init/{net}/") :]: v for k, v in data.items() if k.startswith(f"init/{net}/")}
+        )
         for v in model.variables:
             if v.path not in after:
                 continue
@@ -201,7 +249,7 @@ def test_cases_present():
     assert any(s["ada_target"] is not None for s in specs.values())
 
 
-MIRRORED = r'''
+MIRRORED = r"""
 import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 from sg2tf.training.setup import configure_cpu_devices, mirrored_strategy
@@ -211,7 +259,7 @@ import test_training_parity as T
 errors = T.replay_case(sys.argv[2], strategy=mirrored_strategy(["/cpu:0", "/cpu:1"]), batch_gpu=int(sys.argv[3]))
 T.check(errors)
 print("MIRRORED OK", len(errors))
-'''
+"""
 
 
 def test_two_replicas_replay_the_official_single_device_run():
@@ -226,8 +274,12 @@ def test_two_replicas_replay_the_official_single_device_run():
     name = "uncond-nopl-nombstd"
     spec = load_case(name)[0]["spec"]
     assert spec["pl_weight"] == 0 and spec["mbstd_channels"] == 0
-    proc = subprocess.run([sys.executable, "-c", MIRRORED, os.path.dirname(__file__), name, str(spec["batch"] // 2)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED, os.path.dirname(__file__), name, str(spec["batch"] // 2)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0 and "MIRRORED OK" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
@@ -241,8 +293,9 @@ def test_recorded_pickle_loads_as_the_recorded_tensors():
     nets = sg2tf.load_network(os.path.join(DATA, name + ".pkl"))
     for net in ("G", "D", "G_ema"):
         model = nets[net]
-        ref = replay.official_to_paths(model, {k[len(f"init/{net}/"):]: v for k, v in data.items()
-                                               if k.startswith(f"init/{net}/")})
+        ref = replay.official_to_paths(
+            model, {k[len(f"init/{net}/") :]: v for k, v in data.items() if k.startswith(f"init/{net}/")}
+        )
         assert ref and set(ref) == {v.path for v in model.variables}
         for v in model.variables:
             np.testing.assert_array_equal(v.numpy(), ref[v.path].astype(np.float32), err_msg=v.path)

@@ -38,8 +38,20 @@ AUGPIPES = {
     "noise": dict(noise=1),
     "cutout": dict(cutout=1),
     "bg": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1),
-    "bgc": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1,
-                contrast=1, lumaflip=1, hue=1, saturation=1),
+    "bgc": dict(
+        xflip=1,
+        rotate90=1,
+        xint=1,
+        scale=1,
+        rotate=1,
+        aniso=1,
+        xfrac=1,
+        brightness=1,
+        contrast=1,
+        lumaflip=1,
+        hue=1,
+        saturation=1,
+    ),
 }
 AUGPIPES["bgcf"] = dict(AUGPIPES["bgc"], imgfilter=1)
 AUGPIPES["bgcfn"] = dict(AUGPIPES["bgcf"], noise=1)
@@ -48,18 +60,43 @@ AUGPIPES["bgcfnc"] = dict(AUGPIPES["bgcfn"], cutout=1)
 # Where each transform's uniforms live in the per-sample random vector: the gate first, then
 # the value(s).
 _SLOTS = {}
-for _name, _n in (("xflip", 2), ("rotate90", 2), ("xint", 3), ("scale", 2), ("prerot", 2),
-                  ("aniso", 2), ("postrot", 2), ("xfrac", 3), ("brightness", 2),
-                  ("contrast", 2), ("lumaflip", 2), ("hue", 2), ("saturation", 2),
-                  ("imgfilter", 8), ("noise", 2), ("cutout", 3)):
+for _name, _n in (
+    ("xflip", 2),
+    ("rotate90", 2),
+    ("xint", 3),
+    ("scale", 2),
+    ("prerot", 2),
+    ("aniso", 2),
+    ("postrot", 2),
+    ("xfrac", 3),
+    ("brightness", 2),
+    ("contrast", 2),
+    ("lumaflip", 2),
+    ("hue", 2),
+    ("saturation", 2),
+    ("imgfilter", 8),
+    ("noise", 2),
+    ("cutout", 3),
+):
     _SLOTS[_name] = (sum(n for _, n in _SLOTS.values()), _n)
 NUM_UNIFORMS = sum(n for _, n in _SLOTS.values())
 
 # Orthonormal wavelet low-pass filters (decomposition taps as PyWavelets lists them):
 # sym6 for the geometric resampling, sym2 (= db2) for the filter bank.
-SYM6 = [0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
-        0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
-        -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148]
+SYM6 = [
+    0.015404109327027373,
+    0.0034907120842174702,
+    -0.11799011114819057,
+    -0.048311742585633,
+    0.4910559419267466,
+    0.787641141030194,
+    0.3379294217276218,
+    -0.07263752278646252,
+    -0.021060292512300564,
+    0.04472490177066578,
+    0.0017677118642428036,
+    -0.007800708325034148,
+]
 SYM2 = [-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025]
 # Expected power of the four filter bands (a 1/f spectrum); a band gain is normalised by it.
 _BAND_POWER = np.array([10, 1, 1, 1], np.float32) / 13
@@ -79,7 +116,7 @@ def filter_bank(lowpass=SYM2, bands=4):
         up[:, ::2] = bank  # Upsample the previous bank by 2 (zeros in between).
         bank = np.stack([np.convolve(row, lo2) for row in up])
         mid = (bank.shape[1] - hi2.size) // 2
-        bank[i, mid:mid + hi2.size] += hi2
+        bank[i, mid : mid + hi2.size] += hi2
     return bank.astype(np.float32)
 
 
@@ -90,8 +127,13 @@ def _normal(u):
 def _mat(rows):
     """Stacks nested lists of `[N]` tensors (or Python numbers) into `[N, R, C]`."""
     ref = next(x for r in rows for x in r if isinstance(x, tf.Tensor))
-    return tf.stack([tf.stack([x if isinstance(x, tf.Tensor) else tf.fill(tf.shape(ref), float(x))
-                               for x in r], axis=-1) for r in rows], axis=-2)
+    return tf.stack(
+        [
+            tf.stack([x if isinstance(x, tf.Tensor) else tf.fill(tf.shape(ref), float(x)) for x in r], axis=-1)
+            for r in rows
+        ],
+        axis=-2,
+    )
 
 
 def _translate(tx, ty):
@@ -128,16 +170,44 @@ class AugmentPipe:
 
     num_uniforms = NUM_UNIFORMS
 
-    def __init__(self, augpipe="bgc", xint_max=0.125, scale_std=0.2, rotate_max=1.0,
-                 aniso_std=0.2, xfrac_std=0.125, brightness_std=0.2, contrast_std=0.5,
-                 hue_max=1.0, saturation_std=1.0, imgfilter_std=1.0, noise_std=0.1,
-                 cutout_size=0.5, imgfilter_bands=(1, 1, 1, 1)):
+    def __init__(
+        self,
+        augpipe="bgc",
+        xint_max=0.125,
+        scale_std=0.2,
+        rotate_max=1.0,
+        aniso_std=0.2,
+        xfrac_std=0.125,
+        brightness_std=0.2,
+        contrast_std=0.5,
+        hue_max=1.0,
+        saturation_std=1.0,
+        imgfilter_std=1.0,
+        noise_std=0.1,
+        cutout_size=0.5,
+        imgfilter_bands=(1, 1, 1, 1),
+    ):
         if isinstance(augpipe, str):
             if augpipe not in AUGPIPES:
                 raise ValueError(f"unknown augpipe {augpipe!r}; choose from {sorted(AUGPIPES)}")
             augpipe = AUGPIPES[augpipe]
-        known = {"xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac", "brightness", "contrast",
-                 "lumaflip", "hue", "saturation", "imgfilter", "noise", "cutout"}
+        known = {
+            "xflip",
+            "rotate90",
+            "xint",
+            "scale",
+            "rotate",
+            "aniso",
+            "xfrac",
+            "brightness",
+            "contrast",
+            "lumaflip",
+            "hue",
+            "saturation",
+            "imgfilter",
+            "noise",
+            "cutout",
+        }
         unknown = sorted(set(augpipe) - known)
         if unknown:
             raise ValueError(f"augpipe: unknown transforms {unknown}; known: {sorted(known)}")
@@ -268,8 +338,7 @@ class AugmentPipe:
         G = _const3([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]]) @ G @ _const3([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
         out_h, out_w = (h + hz_pad * 2) * 2, (w + hz_pad * 2) * 2
         one = tf.ones([n])
-        G = _scale(2 / up_w * one, 2 / up_h * one) @ G @ _const3(
-            [[out_w / 2, 0, 0], [0, out_h / 2, 0], [0, 0, 1]])
+        G = _scale(2 / up_w * one, 2 / up_h * one) @ G @ _const3([[out_w / 2, 0, 0], [0, out_h / 2, 0], [0, 0, 1]])
         # affine_grid(align_corners=False): normalised output pixel centres, mapped by G[:2].
         gx = (2 * np.arange(out_w, dtype=np.float32) + 1) / out_w - 1
         gy = (2 * np.arange(out_h, dtype=np.float32) + 1) / out_h - 1
@@ -385,10 +454,14 @@ def _rotate3(axis, theta):
     x, y, z = (float(a) for a in axis[:3])
     c, s = tf.cos(theta), tf.sin(theta)
     cc = 1 - c
-    return _mat([[x * x * cc + c, x * y * cc - z * s, x * z * cc + y * s, 0],
-                 [y * x * cc + z * s, y * y * cc + c, y * z * cc - x * s, 0],
-                 [z * x * cc - y * s, z * y * cc + x * s, z * z * cc + c, 0],
-                 [0, 0, 0, 1]])
+    return _mat(
+        [
+            [x * x * cc + c, x * y * cc - z * s, x * z * cc + y * s, 0],
+            [y * x * cc + z * s, y * y * cc + c, y * z * cc - x * s, 0],
+            [z * x * cc - y * s, z * y * cc + x * s, z * z * cc + c, 0],
+            [0, 0, 0, 1],
+        ]
+    )
 
 
 def _reflect_pad(x, py, px):
@@ -416,5 +489,6 @@ def _bilinear_zeros(img, ix, iy, width, height, off_x, off_y):
         v = tf.gather_nd(img, tf.stack([yi, xi], axis=-1), batch_dims=1)
         return v * tf.cast(valid, img.dtype)[..., None]
 
-    return ((tap(y0, x0) * (1 - fx) + tap(y0, x0 + 1) * fx) * (1 - fy)
-            + (tap(y0 + 1, x0) * (1 - fx) + tap(y0 + 1, x0 + 1) * fx) * fy)
+    return (tap(y0, x0) * (1 - fx) + tap(y0, x0 + 1) * fx) * (1 - fy) + (
+        tap(y0 + 1, x0) * (1 - fx) + tap(y0 + 1, x0 + 1) * fx
+    ) * fy

@@ -82,8 +82,7 @@ def path_length_noise(shape, seed):
     return tf.random.stateless_normal(shape, seed) / np.sqrt(float(shape[1] * shape[2]))
 
 
-def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random", noise_generator=None,
-                 return_ws=False):
+def path_lengths(G, z, c, noise, mix_z=None, cutoffs=None, noise_mode="random", noise_generator=None, return_ws=False):
     """Per-sample path lengths `sqrt(mean_layers(sum_w(J^T y)^2))` with `y = noise`.
 
     `noise` is `[N, H, W, C]` as from `path_length_noise`. Differentiable w.r.t. G's

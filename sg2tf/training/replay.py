@@ -46,9 +46,11 @@ class RecordedNoise:
         self.calls += 1
         want = [tf.get_static_value(d) if isinstance(d, tf.Tensor) else d for d in shape]
         if len(want) != value.shape.rank or any(
-                w is not None and v is not None and int(w) != v for w, v in zip(want, value.shape)):
-            raise ValueError(f"RecordedNoise: noise array {self.calls - 1} has shape {value.shape}, "
-                             f"the network asks for {want}")
+            w is not None and v is not None and int(w) != v for w, v in zip(want, value.shape)
+        ):
+            raise ValueError(
+                f"RecordedNoise: noise array {self.calls - 1} has shape {value.shape}, the network asks for {want}"
+            )
         return value
 
 
@@ -104,7 +106,7 @@ def reference_draws(data, iteration, num_ws, style_mixing_prob):
             d["pl_noise"] = pl / np.float32(np.sqrt(pl.shape[1] * pl.shape[2]))
         aug, k = [], 0
         while any(key.startswith(f"{pre}aug{k}/") for key in data):
-            arrays = {key[len(f"{pre}aug{k}/"):]: data[key] for key in data if key.startswith(f"{pre}aug{k}/")}
+            arrays = {key[len(f"{pre}aug{k}/") :]: data[key] for key in data if key.startswith(f"{pre}aug{k}/")}
             aug.append(official_aug_params(arrays, z.shape[0]))
             k += 1
         if aug:
@@ -167,7 +169,7 @@ def load_reference(path):
                 if grads and f"{name}" not in meta["parameters"]["G" if net == "G_ema" else net]:
                     continue
                 size = int(np.prod(shape))
-                data[f"{key}/{name}"] = flat[offset:offset + size].reshape(shape)
+                data[f"{key}/{name}"] = flat[offset : offset + size].reshape(shape)
                 offset += size
             if offset != flat.size:
                 raise ValueError(f"{path}.npz: {key} holds {flat.size} values, its layout {offset}")

@@ -26,8 +26,8 @@ sum of its per-sample losses divided by the global batch size, rounds are summed
 the optimizer sums over replicas. Statistics are returned as cross-replica sums.
 """
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from sg2tf import losses
@@ -37,14 +37,15 @@ from sg2tf.training.freeze import freeze_filter_d, freeze_filter_g
 
 
 def _nonfinite_count(grads):
-    return tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(tf.cast(g, tf.float32)), tf.int32))
-                     for g in grads if g is not None] or [tf.constant(0)])
+    return tf.add_n(
+        [tf.reduce_sum(tf.cast(~tf.math.is_finite(tf.cast(g, tf.float32)), tf.int32)) for g in grads if g is not None]
+        or [tf.constant(0)]
+    )
 
 
 def _gradients(tape, target, variables):
     """Gradients w.r.t. Keras variables; zeros for variables the target does not reach."""
-    return tape.gradient(target, [v.value for v in variables],
-                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return tape.gradient(target, [v.value for v in variables], unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
 
 class SkipNonFiniteOptimizer(keras.optimizers.LossScaleOptimizer):
@@ -94,12 +95,12 @@ def make_optimizer(lr_variable, reg_interval, fp16):
     none: their wrapper only skips non-finite steps.
     """
     ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-    adam = TorchAdam(learning_rate=lambda: lr_variable.read_value(),
-                                 beta_1=0.0 ** ratio, beta_2=0.99 ** ratio, epsilon=1e-8)
+    adam = TorchAdam(
+        learning_rate=lambda: lr_variable.read_value(), beta_1=0.0**ratio, beta_2=0.99**ratio, epsilon=1e-8
+    )
     if fp16:
-        return keras.optimizers.LossScaleOptimizer(adam, initial_scale=2.0 ** 15,
-                                                   dynamic_growth_steps=2000), ratio
-    return SkipNonFiniteOptimizer(adam, initial_scale=1.0, dynamic_growth_steps=2 ** 30), ratio
+        return keras.optimizers.LossScaleOptimizer(adam, initial_scale=2.0**15, dynamic_growth_steps=2000), ratio
+    return SkipNonFiniteOptimizer(adam, initial_scale=1.0, dynamic_growth_steps=2**30), ratio
 
 
 class Trainer:
@@ -157,8 +158,9 @@ class Trainer:
             self.cur_tick = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_tick")
             self.batch_idx = tf.Variable(0, dtype=tf.int64, trainable=False, name="batch_idx")
             self.pl_mean = tf.Variable(0.0, trainable=False, name="pl_mean")
-            self.augment_p = tf.Variable(float(opts.p) if opts.aug != "noaug" else 0.0,
-                                         trainable=False, name="augment_p")
+            self.augment_p = tf.Variable(
+                float(opts.p) if opts.aug != "noaug" else 0.0, trainable=False, name="augment_p"
+            )
             self.ada_sign_sum = tf.Variable(0.0, trainable=False, name="ada_sign_sum")
             self.ada_sign_count = tf.Variable(0.0, trainable=False, name="ada_sign_count")
             self.skipped_G = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_G")
@@ -181,8 +183,17 @@ class Trainer:
         for prefix, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
             for i, v in enumerate(opt.variables):
                 objs[f"{prefix}:{i:04d}"] = v.value
-        for v in (self.cur_nimg, self.cur_tick, self.batch_idx, self.pl_mean, self.augment_p,
-                  self.ada_sign_sum, self.ada_sign_count, self.skipped_G, self.skipped_D):
+        for v in (
+            self.cur_nimg,
+            self.cur_tick,
+            self.batch_idx,
+            self.pl_mean,
+            self.augment_p,
+            self.ada_sign_sum,
+            self.ada_sign_count,
+            self.skipped_G,
+            self.skipped_D,
+        ):
             objs["state:" + v.name.split(":")[0]] = v
         objs["rng"] = self.rng
         return objs
@@ -192,17 +203,17 @@ class Trainer:
         """This replica's consecutive slice of a worker-level tensor."""
         ctx = tf.distribute.get_replica_context()
         local = ctx.replica_id_in_sync_group % self.local_replicas
-        return tf.nest.map_structure(lambda t: t[local * self.per_replica:(local + 1) * self.per_replica], x)
+        return tf.nest.map_structure(lambda t: t[local * self.per_replica : (local + 1) * self.per_replica], x)
 
     def _global_slice(self, x):
         """This replica's slice of a tensor that spans the global batch."""
         ctx = tf.distribute.get_replica_context()
         rid = ctx.replica_id_in_sync_group
-        return tf.nest.map_structure(lambda t: t[rid * self.per_replica:(rid + 1) * self.per_replica], x)
+        return tf.nest.map_structure(lambda t: t[rid * self.per_replica : (rid + 1) * self.per_replica], x)
 
     def _round(self, x, r, size=None):
         size = size or self.batch_gpu
-        return tf.nest.map_structure(lambda t: t[r * self.batch_gpu:r * self.batch_gpu + size], x)
+        return tf.nest.map_structure(lambda t: t[r * self.batch_gpu : r * self.batch_gpu + size], x)
 
     def _augment(self, images, u, seed, p):
         if self.augment_pipe is None:
@@ -225,8 +236,7 @@ class Trainer:
             return z, self._injected(phase, "mix_z", tf.zeros_like(z)), tf.cast(cut, tf.int32)
         z = self.rng.normal([n, self.G.z_dim])
         mix_z = self.rng.normal([n, self.G.z_dim])
-        cut = losses.mixing_cutoffs(self.rng.uniform([n, 2]), self.G.num_ws,
-                                    self.opts.style_mixing_prob)
+        cut = losses.mixing_cutoffs(self.rng.uniform([n, 2]), self.G.num_ws, self.opts.style_mixing_prob)
         return z, mix_z, cut
 
     def _aug_randoms(self, n, phase=None, call=0):
@@ -234,8 +244,7 @@ class Trainer:
             return self._injected(phase, "aug")[call], tf.zeros([2], tf.int64)
         if self.augment_pipe is None:
             return tf.zeros([n, 1]), tf.zeros([2], tf.int64)
-        return (self.rng.uniform([n, self.augment_pipe.num_uniforms]),
-                self.rng.make_seeds(1)[:, 0])
+        return (self.rng.uniform([n, self.augment_pipe.num_uniforms]), self.rng.make_seeds(1)[:, 0])
 
     def _apply(self, opt, grads, variables):
         """Applies summed local grads unless any replica's are non-finite; returns 1 if skipped."""
@@ -311,16 +320,23 @@ class Trainer:
         aug_u = self._global_slice(aug_u)
 
         def round_loss(r, _):
-            img, ws = losses.generate_images(self.G, self._round(z, r), self._round(labels, r),
-                                             self._round(mix_z, r) if self._mixing() else None,
-                                             self._round(cut, r), self.noise_mode,
-                                             self._noise(noise_seed, r))
+            img, ws = losses.generate_images(
+                self.G,
+                self._round(z, r),
+                self._round(labels, r),
+                self._round(mix_z, r) if self._mixing() else None,
+                self._round(cut, r),
+                self.noise_mode,
+                self._noise(noise_seed, r),
+            )
             img = self._augment(img, self._round(aug_u, r), aug_seed + r, p)
             logits = self.D(img, self._round(labels, r))
             per_sample = losses.g_nonsaturating(logits)
             return tf.reduce_sum(per_sample) / self.batch, {
-                "loss_G": tf.reduce_sum(per_sample), "scores_fake_G": tf.reduce_sum(tf.cast(logits, tf.float32)),
-                "w_sum": tf.reduce_sum(ws[:, 0], axis=0)}
+                "loss_G": tf.reduce_sum(per_sample),
+                "scores_fake_G": tf.reduce_sum(tf.cast(logits, tf.float32)),
+                "w_sum": tf.reduce_sum(ws[:, 0], axis=0),
+            }
 
         out = self._accumulate(self.opt_G, self.G_vars, round_loss)
         out["skipped_G"] = out.pop("skipped")
@@ -337,16 +353,22 @@ class Trainer:
         def directions(r):
             if pl_seed.shape.rank == 4:  # Injected directions (replay), one group after another.
                 group = rid * self.rounds + r
-                return pl_seed[group * self.pl_batch:(group + 1) * self.pl_batch]
+                return pl_seed[group * self.pl_batch : (group + 1) * self.pl_batch]
             seed = tf.stack([pl_seed[0], pl_seed[1] + tf.cast(rid * self.rounds + r, tf.int64)])
             return losses.stylegan2.path_length_noise([self.pl_batch, res, res, ch], seed)
 
         def round_loss(r, noise):
             lengths, ws = losses.path_lengths(
-                self.G, self._round(z, r, self.pl_batch), self._round(labels, r, self.pl_batch), noise,
+                self.G,
+                self._round(z, r, self.pl_batch),
+                self._round(labels, r, self.pl_batch),
+                noise,
                 self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
-                self._round(cut, r, self.pl_batch), self.noise_mode, self._noise(noise_seed, r, self.pl_batch),
-                return_ws=True)
+                self._round(cut, r, self.pl_batch),
+                self.noise_mode,
+                self._noise(noise_seed, r, self.pl_batch),
+                return_ws=True,
+            )
             # Each group of samples (one round on one replica) measures its penalty
             # against the stored mean moved towards the group's own mean (the official
             # per-GPU update); groups do not see each other, so the result does not
@@ -357,8 +379,10 @@ class Trainer:
             group_mean = pl_mean + (local_mean - pl_mean) * self.opts.pl_decay
             penalty = tf.square(lengths - group_mean)
             return tf.reduce_sum(penalty) * weight / n_total, {
-                "pl_penalty": tf.reduce_sum(penalty), "pl_length_sum": tf.reduce_sum(lengths),
-                "w_sum": tf.reduce_sum(tf.stop_gradient(ws[:, 0]), axis=0)}
+                "pl_penalty": tf.reduce_sum(penalty),
+                "pl_length_sum": tf.reduce_sum(lengths),
+                "w_sum": tf.reduce_sum(tf.stop_gradient(ws[:, 0]), axis=0),
+            }
 
         out = self._accumulate(self.opt_G, self.G_vars, round_loss, directions)
         out["skipped_G"] = out.pop("skipped")
@@ -370,25 +394,33 @@ class Trainer:
         aug_u_fake, aug_u_real = self._global_slice(aug_u_fake), self._global_slice(aug_u_real)
 
         def fakes(r):  # G's images need no gradient here: generated outside the tape
-            img, ws = losses.generate_images(self.G, self._round(z, r), self._round(gen_labels, r),
-                                             self._round(mix_z, r) if self._mixing() else None,
-                                             self._round(cut, r), self.noise_mode,
-                                             self._noise(noise_seed, r))
+            img, ws = losses.generate_images(
+                self.G,
+                self._round(z, r),
+                self._round(gen_labels, r),
+                self._round(mix_z, r) if self._mixing() else None,
+                self._round(cut, r),
+                self.noise_mode,
+                self._noise(noise_seed, r),
+            )
             return tf.stop_gradient(img), tf.stop_gradient(ws[:, 0])
 
         def round_loss(r, fake_and_w):
             img, w = fake_and_w
             c = self._round(labels, r)
-            fake = self.D(self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p),
-                          self._round(gen_labels, r))
-            real = self.D(self._augment(self._round(reals, r), self._round(aug_u_real, r),
-                                        aug_seed + 2 * r + 1, p), c)
+            fake = self.D(
+                self._augment(img, self._round(aug_u_fake, r), aug_seed + 2 * r, p), self._round(gen_labels, r)
+            )
+            real = self.D(self._augment(self._round(reals, r), self._round(aug_u_real, r), aug_seed + 2 * r + 1, p), c)
             per_sample = losses.d_logistic(fake, real)
             real32 = tf.cast(real, tf.float32)
             return tf.reduce_sum(per_sample) / self.batch, {
-                "loss_D": tf.reduce_sum(per_sample), "scores_real": tf.reduce_sum(real32),
-                "scores_fake": tf.reduce_sum(tf.cast(fake, tf.float32)), "signs_real": tf.reduce_sum(tf.sign(real32)),
-                "w_sum": tf.reduce_sum(w, axis=0)}
+                "loss_D": tf.reduce_sum(per_sample),
+                "scores_real": tf.reduce_sum(real32),
+                "scores_fake": tf.reduce_sum(tf.cast(fake, tf.float32)),
+                "signs_real": tf.reduce_sum(tf.sign(real32)),
+                "w_sum": tf.reduce_sum(w, axis=0),
+            }
 
         out = self._accumulate(self.opt_D, self.D_vars, round_loss, fakes)
         out["skipped_D"] = out.pop("skipped")
@@ -403,7 +435,9 @@ class Trainer:
             augment = lambda x: self._augment(x, u, aug_seed + r, p)  # noqa: E731
             penalty, logits = losses.r1_penalty(self.D, self._round(reals, r), self._round(labels, r), augment)
             return tf.reduce_sum(penalty) * weight / self.batch, {
-                "r1_penalty": tf.reduce_sum(penalty), "signs_real_reg": tf.reduce_sum(tf.sign(logits))}
+                "r1_penalty": tf.reduce_sum(penalty),
+                "signs_real_reg": tf.reduce_sum(tf.sign(logits)),
+            }
 
         out = self._accumulate(self.opt_D, self.D_vars, round_loss)
         out["skipped_D"] = out.pop("skipped")
@@ -435,8 +469,9 @@ class Trainer:
 
     def _captured(self, out, stats, phase):
         if "grads" in out:
-            stats["grads/" + phase] = [self.strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
-                                       for g in out.pop("grads")]
+            stats["grads/" + phase] = [
+                self.strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None) for g in out.pop("grads")
+            ]
 
     def _step(self, reals, labels, do_greg, do_dreg, do_ada):
         opts, B = self.opts, self.batch
@@ -450,8 +485,10 @@ class Trainer:
         self.D_lr.assign(self.dlr.tf_value(kimg) * self.D_ratio)
         z, mix_z, cut = self._latents(B, "G_main")
         aug_u, aug_seed = self._aug_randoms(B, "G_main")
-        out = self._run(self._g_main, (self._injected("G_main", "c", labels), z, mix_z, cut, aug_u, aug_seed, p,
-                                       self._noise_seed("G_main")))
+        out = self._run(
+            self._g_main,
+            (self._injected("G_main", "c", labels), z, mix_z, cut, aug_u, aug_seed, p, self._noise_seed("G_main")),
+        )
         self._captured(out, stats, "G_main")
         self._update_w_avg(self._reduce({"w": out.pop("w_sum")})["w"], B)
         red = self._reduce(out)
@@ -465,8 +502,18 @@ class Trainer:
             pl_seed = self._injected("G_reg", "pl_noise")
             if pl_seed is None:
                 pl_seed = self.rng.make_seeds(1)[:, 0]
-            out = self._run(self._g_reg, (self._injected("G_reg", "c", labels), z, mix_z, cut, pl_seed,
-                                          tf.identity(self.pl_mean), self._noise_seed("G_reg")))
+            out = self._run(
+                self._g_reg,
+                (
+                    self._injected("G_reg", "c", labels),
+                    z,
+                    mix_z,
+                    cut,
+                    pl_seed,
+                    tf.identity(self.pl_mean),
+                    self._noise_seed("G_reg"),
+                ),
+            )
             skipped_G += self._first(out.pop("skipped_G"))
             self._captured(out, stats, "G_reg")
             n_pl = float(self.pl_batch * self.rounds * self.num_replicas)
@@ -482,8 +529,22 @@ class Trainer:
         z, mix_z, cut = self._latents(B, "D_main")
         aug_fake, aug_seed = self._aug_randoms(B, "D_main", 0)
         aug_real, _ = self._aug_randoms(B, "D_main", 1)
-        out = self._run(self._d_main, (reals, labels, self._injected("D_main", "c", labels), z, mix_z, cut,
-                                       aug_fake, aug_real, aug_seed, p, self._noise_seed("D_main")))
+        out = self._run(
+            self._d_main,
+            (
+                reals,
+                labels,
+                self._injected("D_main", "c", labels),
+                z,
+                mix_z,
+                cut,
+                aug_fake,
+                aug_real,
+                aug_seed,
+                p,
+                self._noise_seed("D_main"),
+            ),
+        )
         skipped_D = self._first(out.pop("skipped_D"))
         self._captured(out, stats, "D_main")
         self._update_w_avg(self._reduce({"w": out.pop("w_sum")})["w"], B)
@@ -548,8 +609,7 @@ class Trainer:
         o = self.opts
         do_greg = self.do_pl and batch_idx % o.g_reg_interval == 0
         do_dreg = self.do_r1 and batch_idx % o.d_reg_interval == 0
-        do_ada = (o.aug == "ada" and self.augment_pipe is not None
-                  and (batch_idx + 1) % o.ada_interval == 0)
+        do_ada = o.aug == "ada" and self.augment_pipe is not None and (batch_idx + 1) % o.ada_interval == 0
         return bool(do_greg), bool(do_dreg), bool(do_ada)
 
     def train_step(self, reals, labels, draws=None, capture=False):
@@ -567,8 +627,9 @@ class Trainer:
             return self._replay_step(reals, labels, draws or {}, capture, flags, do_ada)
         fn = self._step_fns.get(flags)
         if fn is None:
-            fn = tf.function(lambda r, l, a, f=flags: self._step(r, l, *f, a),
-                             autograph=False, jit_compile=self.opts.xla or None)
+            fn = tf.function(
+                lambda r, lab, a, f=flags: self._step(r, lab, *f, a), autograph=False, jit_compile=self.opts.xla or None
+            )
             self._step_fns[flags] = fn
         if self.opts.xla:
             # The compiled custom ops have no XLA kernels: XLA compiles the reference ops,
@@ -581,26 +642,33 @@ class Trainer:
     def _replay_step(self, reals, labels, draws, capture, flags, do_ada):
         needed = ["G_main", "D_main"] + (["G_reg"] if flags[0] else []) + (["D_reg"] if flags[1] else [])
         if draws and any(p not in draws for p in needed):
-            raise ValueError(f"train_step: draws lack phases {[p for p in needed if p not in draws]} "
-                             f"(this step runs {needed})")
+            raise ValueError(
+                f"train_step: draws lack phases {[p for p in needed if p not in draws]} (this step runs {needed})"
+            )
         unknown = sorted(set(draws) - set(needed))
         if unknown:
             raise ValueError(f"train_step: draws for phases {unknown} that this step does not run ({needed})")
         key = (flags, capture)
         fn = self._replay_fns.get(key)
         if fn is None:
+
             def step(reals_, labels_, do_ada_, draws_, f=flags, c=capture):
                 self._draws, self._capture = draws_, c
                 try:
                     return self._step(reals_, labels_, *f, do_ada_)
                 finally:
                     self._draws, self._capture = None, False
+
             fn = tf.function(step, autograph=False)
             self._replay_fns[key] = fn
         draws = tf.nest.map_structure(tf.convert_to_tensor, draws)
         stats = fn(reals, labels, tf.constant(do_ada), draws)
-        for phase, variables in (("G_main", self.G_vars), ("G_reg", self.G_vars), ("D_main", self.D_vars),
-                                 ("D_reg", self.D_vars)):
+        for phase, variables in (
+            ("G_main", self.G_vars),
+            ("G_reg", self.G_vars),
+            ("D_main", self.D_vars),
+            ("D_reg", self.D_vars),
+        ):
             if "grads/" + phase in stats:
                 stats["grads/" + phase] = {v.path: g.numpy() for v, g in zip(variables, stats["grads/" + phase])}
         return stats
