@@ -10,66 +10,36 @@ defaults of other options by their option names (`fmap_max`, `w_dim`, `channels`
 and the replica count by `preset_values`.
 """
 
+import collections
+
 from sg2tf.errors import UserError
 
-PRESETS = {
-    "auto": dict(ref_gpus=-1, kimg=25000, mb=-1, mbstd=-1, fmaps=-1, lrate=-1, gamma=-1, ema=-1, ramp=0.05, map=2),
-    "stylegan2": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=10, ema=10, ramp=None, map=8),
-    "paper256": dict(
-        ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=0.5, lrate=0.0025, gamma=1, ema=20, ramp=None, map=8
-    ),
-    "paper512": dict(
-        ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=1, lrate=0.0025, gamma=0.5, ema=20, ramp=None, map=8
-    ),
-    "paper1024": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema=10, ramp=None, map=8),
-    "cifar": dict(
-        ref_gpus=2,
-        kimg=100000,
-        mb=64,
-        mbstd=32,
-        fmaps=1,
-        lrate=0.0025,
-        gamma=0.01,
-        ema=500,
-        ramp=0.05,
-        map=2,
-        pl_weight=0.0,
-        mixing=0.0,
-        d_arch="orig",
-    ),
+# The fields every preset sets, in the column order of the table below.
+_Row = collections.namedtuple("_Row", "ref_gpus kimg mb mbstd fmaps lrate gamma ema ramp map")
+_TABLE = {
+    # name: _Row(ref_gpus, kimg, mb, mbstd, fmaps, lrate, gamma, ema, ramp, map)
+    "auto": _Row(-1, 25000, -1, -1, -1, -1, -1, -1, 0.05, 2),
+    "stylegan2": _Row(8, 25000, 32, 4, 1, 0.002, 10, 10, None, 8),
+    "paper256": _Row(8, 25000, 64, 8, 0.5, 0.0025, 1, 20, None, 8),
+    "paper512": _Row(8, 25000, 64, 8, 1, 0.0025, 0.5, 20, None, 8),
+    "paper1024": _Row(8, 25000, 32, 4, 1, 0.002, 2, 10, None, 8),
+    "cifar": _Row(2, 100000, 64, 32, 1, 0.0025, 0.01, 500, 0.05, 2),
     # Small and fast, the full recipe: CPU tests and experiments at 8-32 px (128 channels up to
     # 32 px, 64 at 64 px).
-    "tiny": dict(
-        ref_gpus=1,
-        kimg=500,
-        mb=16,
-        mbstd=4,
-        fmaps=1 / 8,
-        lrate=0.0025,
-        gamma=0.05,
-        ema=2,
-        ramp=0.05,
-        map=2,
-        fmap_max=128,
-        w_dim=128,
-    ),
+    "tiny": _Row(1, 500, 16, 4, 1 / 8, 0.0025, 0.05, 2, 0.05, 2),
     # The embedded demo (`./run.sh demo`): 32 px shapes on 2 CPU cores, about 10 minutes for
     # 200 kimg, where the shapes are recognisable. Narrow (32 channels, 16 at 16 and 32 px,
     # where most of the arithmetic is), like `cifar` without path length and style mixing,
     # without noise inputs (flat shapes have no stochastic detail), and with a high learning
     # rate: together these reach recognisable shapes in the fewest CPU seconds; batch 32 is
     # the fastest per kimg on 2 cores (docs/training.md has the measurements).
+    "demo": _Row(1, 200, 32, 4, 1 / 8, 0.008, 0.2, 2, 0.05, 2),
+}
+# Defaults of other options, by their option names, that a preset adds.
+_OTHER_OPTIONS = {
+    "cifar": dict(pl_weight=0.0, mixing=0.0, d_arch="orig"),
+    "tiny": dict(fmap_max=128, w_dim=128),
     "demo": dict(
-        ref_gpus=1,
-        kimg=200,
-        mb=32,
-        mbstd=4,
-        fmaps=1 / 8,
-        lrate=0.008,
-        gamma=0.2,
-        ema=2,
-        ramp=0.05,
-        map=2,
         fmap_max=32,
         channels="16:16,32:16",
         w_dim=128,
@@ -81,6 +51,7 @@ PRESETS = {
         g_reg_interval=0,
     ),
 }
+PRESETS = {name: {**row._asdict(), **_OTHER_OPTIONS.get(name, {})} for name, row in _TABLE.items()}
 
 
 class PresetError(UserError, ValueError):
