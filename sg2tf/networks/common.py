@@ -6,7 +6,8 @@ import numbers
 import tensorflow as tf
 
 from sg2tf.constants import ARCHITECTURES
-from sg2tf.layers.base import COMPUTE_DTYPES, check_compute_dtype
+from sg2tf.layers.base import COMPUTE_DTYPES, Layer, check_compute_dtype
+from sg2tf.ops.upfirdn2d import setup_filter
 
 # The reduced-precision types a network's top resolutions can compute in.
 LOW_PRECISION_DTYPES = ("float16", "bfloat16")
@@ -14,6 +15,7 @@ LOW_PRECISION_DTYPES = ("float16", "bfloat16")
 __all__ = [
     "COMPUTE_DTYPES",
     "LOW_PRECISION_DTYPES",
+    "ResolutionBlock",
     "block_compute_dtype",
     "check_architecture",
     "check_compute_dtype",
@@ -65,6 +67,54 @@ def resolve_block_dtype(compute_dtype, use_fp16, where):
     if use_fp16 is not None and bool(use_fp16) != (compute_dtype != "float32"):
         raise ValueError(f"{where}: use_fp16={use_fp16} contradicts compute_dtype={compute_dtype!r}")
     return compute_dtype
+
+
+class ResolutionBlock(Layer):
+    """What a synthesis and a discriminator block share: their resolution, image channels,
+    architecture, compute dtype and convolution settings (checked and kept as attributes, with
+    `fir`, the resampling filter), and those entries of `get_config`.
+
+    Args: see `SynthesisBlock` and `DiscriminatorBlock`; `architecture` has no default here.
+    """
+
+    def __init__(
+        self,
+        resolution,
+        img_channels,
+        architecture,
+        use_fp16=None,
+        conv_clamp=None,
+        resample_filter=(1, 3, 3, 1),
+        activation="lrelu",
+        compute_dtype=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.resolution = int(resolution)
+        self.img_channels = int(img_channels)
+        self.architecture = check_architecture(architecture)
+        self.compute_dtype_name = resolve_block_dtype(compute_dtype, use_fp16, self.name)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self.resample_filter = None if resample_filter is None else list(resample_filter)
+        self.activation = activation
+        self.fir = setup_filter(self.resample_filter or [1, 1])
+
+    @property
+    def use_fp16(self):
+        """Whether the block computes in a reduced precision (float16 or bfloat16)."""
+        return self.compute_dtype_name != "float32"
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "resolution": self.resolution,
+            "img_channels": self.img_channels,
+            "architecture": self.architecture,
+            "compute_dtype": self.compute_dtype_name,
+            "conv_clamp": self.conv_clamp,
+            "resample_filter": self.resample_filter,
+            "activation": self.activation,
+        }
 
 
 def noise_variables(G):

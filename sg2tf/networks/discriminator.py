@@ -4,16 +4,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.mbstd import MinibatchStddev
 from sg2tf.networks.channels import ChannelSpec, log2_resolution
 from sg2tf.networks.common import (
+    ResolutionBlock,
     block_compute_dtype,
     check_architecture,
     check_low_precision,
     normalize_2nd_moment,
-    resolve_block_dtype,
 )
 from sg2tf.ops.upfirdn2d import downsample2d, setup_filter
 
@@ -21,7 +20,7 @@ CONDITIONINGS = ("cmap", "project")
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
-class DiscriminatorBlock(Layer):
+class DiscriminatorBlock(ResolutionBlock):
     """One resolution of the discriminator: two convolutions, the second downsampling.
 
     `skip` reads a downsampled copy of the image at every block (FromRGB), `orig`
@@ -52,31 +51,14 @@ class DiscriminatorBlock(Layer):
         img_channels,
         is_first,
         architecture="resnet",
-        use_fp16=None,
-        conv_clamp=None,
-        resample_filter=(1, 3, 3, 1),
-        activation="lrelu",
-        compute_dtype=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # use_fp16, conv_clamp, resample_filter, activation, compute_dtype: ResolutionBlock's.
+        super().__init__(resolution, img_channels, architecture, **kwargs)
         self.in_channels = int(in_channels)
         self.tmp_channels = int(tmp_channels)
         self.out_channels = int(out_channels)
-        self.resolution = int(resolution)
-        self.img_channels = int(img_channels)
         self.is_first = bool(is_first)
-        self.architecture = check_architecture(architecture)
-        self.compute_dtype_name = resolve_block_dtype(compute_dtype, use_fp16, self.name)
-        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
-        self.resample_filter = None if resample_filter is None else list(resample_filter)
-        self.activation = activation
-        self.fir = setup_filter(self.resample_filter or [1, 1])
-
-    @property
-    def use_fp16(self):
-        """Whether the block computes in a reduced precision (float16 or bfloat16)."""
-        return self.compute_dtype_name != "float32"
 
     def build(self, input_shape=None):
         res = self.resolution
@@ -130,14 +112,7 @@ class DiscriminatorBlock(Layer):
             "in_channels": self.in_channels,
             "tmp_channels": self.tmp_channels,
             "out_channels": self.out_channels,
-            "resolution": self.resolution,
-            "img_channels": self.img_channels,
             "is_first": self.is_first,
-            "architecture": self.architecture,
-            "compute_dtype": self.compute_dtype_name,
-            "conv_clamp": self.conv_clamp,
-            "resample_filter": self.resample_filter,
-            "activation": self.activation,
         }
 
 

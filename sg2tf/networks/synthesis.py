@@ -9,8 +9,8 @@ from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.noise import check_noise_mode
 from sg2tf.layers.synthesis_layers import SynthesisLayer, ToRGB
 from sg2tf.networks.channels import ChannelSpec, log2_resolution
-from sg2tf.networks.common import block_compute_dtype, check_architecture, check_low_precision, resolve_block_dtype
-from sg2tf.ops.upfirdn2d import setup_filter, upsample2d
+from sg2tf.networks.common import ResolutionBlock, block_compute_dtype, check_architecture, check_low_precision
+from sg2tf.ops.upfirdn2d import upsample2d
 
 __all__ = [
     "INPUT_MODES",
@@ -50,7 +50,7 @@ def upgrade_legacy_config(config):
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
-class SynthesisBlock(Layer):
+class SynthesisBlock(ResolutionBlock):
     """One resolution of the synthesis network.
 
     The 4x4 block starts from its input (`input_mode`: a learned constant, aydao's
@@ -90,43 +90,26 @@ class SynthesisBlock(Layer):
         img_channels,
         is_last,
         architecture="skip",
-        use_fp16=None,
-        conv_clamp=None,
-        resample_filter=(1, 3, 3, 1),
         use_noise=True,
-        activation="lrelu",
         fused_modconv=False,
         noconst=False,
-        compute_dtype=None,
         input_mode=None,
         input_channels=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # use_fp16, conv_clamp, resample_filter, activation, compute_dtype: ResolutionBlock's.
+        super().__init__(resolution, img_channels, architecture, **kwargs)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.w_dim = int(w_dim)
-        self.resolution = int(resolution)
-        self.img_channels = int(img_channels)
         self.is_last = bool(is_last)
-        self.architecture = check_architecture(architecture)
-        self.compute_dtype_name = resolve_block_dtype(compute_dtype, use_fp16, self.name)
-        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
-        self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.use_noise = bool(use_noise)
-        self.activation = activation
         self.fused_modconv = bool(fused_modconv)
         self.input_mode = resolve_input_mode(input_mode, noconst)
         self.input_channels = int(input_channels or self.out_channels)
         # ws and noise inputs: aydao's Conv0_up shares w[0] and noise0 with Conv.
         self.num_conv = 1 if self.in_channels == 0 else 2
         self.num_torgb = 1 if (self.is_last or self.architecture == "skip") else 0
-        self.fir = setup_filter(self.resample_filter or [1, 1])
-
-    @property
-    def use_fp16(self):
-        """Whether the block computes in a reduced precision (float16 or bfloat16)."""
-        return self.compute_dtype_name != "float32"
 
     def build(self, input_shape=None):
         res, ch = self.resolution, self.out_channels
@@ -241,15 +224,8 @@ class SynthesisBlock(Layer):
             "in_channels": self.in_channels,
             "out_channels": self.out_channels,
             "w_dim": self.w_dim,
-            "resolution": self.resolution,
-            "img_channels": self.img_channels,
             "is_last": self.is_last,
-            "architecture": self.architecture,
-            "compute_dtype": self.compute_dtype_name,
-            "conv_clamp": self.conv_clamp,
-            "resample_filter": self.resample_filter,
             "use_noise": self.use_noise,
-            "activation": self.activation,
             "fused_modconv": self.fused_modconv,
             "input_mode": self.input_mode,
             "input_channels": self.input_channels,
