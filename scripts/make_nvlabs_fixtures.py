@@ -55,61 +55,23 @@ SEEDS = [0, 1, 7]
 SEEDED_SEEDS = [0, 3, 11]
 PSIS = [1.0, 0.7]
 
-# Cases. G/D kwargs are the TF static_kwargs (defaults of training/networks.py otherwise).
+
+def _case(label_size, mapping_layers, fmap_base, class_idx):
+    """G and D kwargs (the TF static_kwargs; defaults of training/networks.py otherwise) of a
+    16x16 RGB network with 16-wide latents, at most 8 channels, train.py's fp16 settings
+    (num_fp16_res 4, conv_clamp 256) and minibatch-stddev groups of 4."""
+    size = dict(num_channels=3, resolution=16, label_size=label_size)
+    width = dict(fmap_base=fmap_base, fmap_max=8, num_fp16_res=4, conv_clamp=256)
+    latents = dict(latent_size=16, dlatent_size=16, mapping_layers=mapping_layers)
+    return {"G": {**size, **latents, **width}, "D": {**size, **width, "mbstd_group_size": 4}, "class_idx": class_idx}
+
+
 CASES = {
     # A conditional StyleGAN2-ADA network as train.py configures every run: num_fp16_res 4,
     # conv_clamp 256, skip G, resnet D.
-    "ada-cond-fp16-16": {
-        "G": dict(
-            num_channels=3,
-            resolution=16,
-            label_size=4,
-            latent_size=16,
-            dlatent_size=16,
-            mapping_layers=2,
-            fmap_base=64,
-            fmap_max=8,
-            num_fp16_res=4,
-            conv_clamp=256,
-        ),
-        "D": dict(
-            num_channels=3,
-            resolution=16,
-            label_size=4,
-            fmap_base=64,
-            fmap_max=8,
-            num_fp16_res=4,
-            conv_clamp=256,
-            mbstd_group_size=4,
-        ),
-        "class_idx": 1,
-    },
+    "ada-cond-fp16-16": _case(label_size=4, mapping_layers=2, fmap_base=64, class_idx=1),
     # Unconditional, train.py --cfg=stylegan2 (mapping 8, mbstd 4) with its fp16 settings.
-    "sg2-fp16-uncond-16": {
-        "G": dict(
-            num_channels=3,
-            resolution=16,
-            label_size=0,
-            latent_size=16,
-            dlatent_size=16,
-            mapping_layers=8,
-            fmap_base=32,
-            fmap_max=8,
-            num_fp16_res=4,
-            conv_clamp=256,
-        ),
-        "D": dict(
-            num_channels=3,
-            resolution=16,
-            label_size=0,
-            fmap_base=32,
-            fmap_max=8,
-            num_fp16_res=4,
-            conv_clamp=256,
-            mbstd_group_size=4,
-        ),
-        "class_idx": None,
-    },
+    "sg2-fp16-uncond-16": _case(label_size=0, mapping_layers=8, fmap_base=32, class_idx=None),
 }
 
 
