@@ -20,6 +20,43 @@ OPTIONAL_EXTRA_SKIPS = (
 )
 
 
+# The smallest training set-up the training tests vary around: the tiny preset at 8x8, narrow,
+# constant noise (the noise inputs are then part of the compared weights, not random draws).
+TINY_OPTIONS = dict(
+    cfg="tiny",
+    resolution=8,
+    fmap_base=64,
+    fmap_max=32,
+    w_dim=16,
+    mapping_layers=2,
+    batch=4,
+    mbstd_group=2,
+    noise_mode="const",
+)
+# A short run of it: a tick and a snapshot every 8 images, a 4-image grid.
+TINY_RUN = dict(seed=3, tick_kimg=0.008, snap=1, grid_seeds=4, shuffle_buffer=8)
+
+
+def tiny_options(**overrides):
+    """TINY_OPTIONS with `overrides` replacing or adding options (a new dict)."""
+    return {**TINY_OPTIONS, **overrides}
+
+
+def tiny_run(**overrides):
+    """TINY_OPTIONS and TINY_RUN with `overrides` replacing or adding options (a new dict)."""
+    return {**TINY_OPTIONS, **TINY_RUN, **overrides}
+
+
+@pytest.fixture(scope="session")
+def shapes(tmp_path_factory):
+    """A synthetic-shapes dataset of 24 images at 16x16 (seed 0), written once per session."""
+    from sg2tf.data import synthetic, writer
+
+    path = str(tmp_path_factory.mktemp("data") / "shapes")
+    writer.write_dataset(path, synthetic.synthetic_source(24, resolution=16, seed=0), progress=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir():
     """tests/data/fixtures: NVlabs pickle with references and official .tfrecords
@@ -27,6 +64,20 @@ def fixtures_dir():
     path = DATA / "fixtures"
     assert path.is_dir(), f"{path} is missing: the checkout is incomplete"
     return path
+
+
+@pytest.fixture(scope="session")
+def f32_pkl(fixtures_dir):
+    """The NVlabs pickle of a small random-weight StyleGAN2 network, float32."""
+    return fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
+
+
+@pytest.fixture(scope="module")
+def f32_G(f32_pkl):
+    """The generator of `f32_pkl`, loaded once per test module."""
+    import sg2tf
+
+    return sg2tf.load_network(f32_pkl).generator
 
 
 @pytest.hookimpl(hookwrapper=True)

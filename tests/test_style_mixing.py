@@ -7,18 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import sg2tf
 from sg2tf.tools import style_mixing as sm
-
-
-@pytest.fixture(scope="module")
-def net_path(fixtures_dir):
-    return fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
-
-
-@pytest.fixture(scope="module")
-def G(net_path):
-    return sg2tf.load_network(net_path).generator
 
 
 def test_mix_ws_swaps_only_the_chosen_layers():
@@ -40,19 +29,19 @@ def test_parse_styles_checks_range():
         sm.parse_styles("a", 8)
 
 
-def test_table_matches_direct_synthesis(G):
+def test_table_matches_direct_synthesis(f32_G):
     rows, cols = [1, 2], [3, 1]
-    row_img, col_img, mixed = sm.style_mixing(G, rows, cols, [0, 1, 2], truncation_psi=0.7, batch_size=3)
+    row_img, col_img, mixed = sm.style_mixing(f32_G, rows, cols, [0, 1, 2], truncation_psi=0.7, batch_size=3)
     assert mixed.shape == (2, 2, 32, 32, 3) and mixed.dtype == np.uint8
-    ws = sm.seeds_to_ws(G, [1, 2, 3], 0.7)
-    np.testing.assert_array_equal(row_img, sm.synthesize(G, ws[:2]))
+    ws = sm.seeds_to_ws(f32_G, [1, 2, 3], 0.7)
+    np.testing.assert_array_equal(row_img, sm.synthesize(f32_G, ws[:2]))
     expect = ws[1].copy()
     expect[:3] = ws[2][:3]  # row seed 2, column seed 3, styles 0-2
-    np.testing.assert_allclose(mixed[1, 0].astype(int), sm.synthesize(G, expect[None])[0], atol=1)
+    np.testing.assert_allclose(mixed[1, 0].astype(int), sm.synthesize(f32_G, expect[None])[0], atol=1)
     # Mixing a seed with itself changes nothing.
     np.testing.assert_allclose(mixed[0, 1].astype(int), row_img[0].astype(int), atol=1)
     # All styles from the column = the column image.
-    _, col_all, mixed_all = sm.style_mixing(G, [2], [3], list(range(G.num_ws)))
+    _, col_all, mixed_all = sm.style_mixing(f32_G, [2], [3], list(range(f32_G.num_ws)))
     np.testing.assert_allclose(mixed_all[0, 0].astype(int), col_all[0].astype(int), atol=1)
     assert np.abs(mixed[1, 0].astype(int) - row_img[1].astype(int)).max() > 0
     grid = sm.table_grid(row_img, col_img, mixed)
@@ -62,18 +51,18 @@ def test_table_matches_direct_synthesis(G):
     np.testing.assert_array_equal(grid[:32, 32:64], col_img[0])
 
 
-def test_conditional_mismatch(G):
+def test_conditional_mismatch(f32_G):
     with pytest.raises(ValueError, match="unconditional"):
-        sm.style_mixing(G, [0], [1], [0], class_idx=3)
+        sm.style_mixing(f32_G, [0], [1], [0], class_idx=3)
 
 
-def test_program(net_path, tmp_path):
+def test_program(f32_pkl, tmp_path):
     out = tmp_path / "out"
     cmd = [
         sys.executable,
         "-m",
         "sg2tf.cli.style_mixing",
-        f"--network={net_path}",
+        f"--network={f32_pkl}",
         "--rows=0,1",
         "--cols=5-7",
         "--styles=0-3",

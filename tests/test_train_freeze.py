@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
+from conftest import tiny_options
 
 from sg2tf.training import options
 from sg2tf.training.freeze import d_layers, freeze_filter_d, freeze_filter_g
@@ -20,19 +21,7 @@ pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
 def small(**overrides):
-    given = dict(
-        cfg="tiny",
-        resolution=OFFICIAL["resolution"],
-        fmap_base=64,
-        fmap_max=16,
-        w_dim=16,
-        mapping_layers=2,
-        batch=4,
-        mbstd_group=2,
-        outdir="x",
-        aug="noaug",
-        noise_mode="const",
-    )
+    given = tiny_options(resolution=OFFICIAL["resolution"], fmap_max=16, outdir="x", aug="noaug")
     return options.resolve(dict(given, **overrides), None, 1)
 
 

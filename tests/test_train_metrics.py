@@ -10,39 +10,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import tiny_run
 
 from sg2tf.training.setup import TrainingError
 
-TINY = dict(
-    cfg="tiny",
-    resolution=8,
-    fmap_base=64,
-    fmap_max=32,
-    w_dim=16,
-    mapping_layers=2,
-    batch=4,
-    mbstd_group=2,
-    noise_mode="const",
-    seed=3,
-    tick_kimg=0.008,
-    snap=1,
-    grid_seeds=4,
-    shuffle_buffer=8,
-    aug="noaug",
-    pl_weight=0,
-    gamma="0",
-)
+TINY = tiny_run(aug="noaug", pl_weight=0, gamma="0")
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
-
-
-@pytest.fixture(scope="module")
-def shapes(tmp_path_factory):
-    from sg2tf.data import synthetic, writer
-
-    path = str(tmp_path_factory.mktemp("data") / "shapes")
-    writer.write_dataset(path, synthetic.synthetic_source(24, resolution=16, seed=0), progress=False)
-    return path
 
 
 def _small_inception_graph(path):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import tiny_run
 
 from sg2tf.training import checkpoints
 
@@ -17,23 +18,7 @@ LAUNCH = (
     "tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': True}); "
     "from sg2tf.cli.train import run; sys.argv[0] = 'sg2tf-train'; run()"
 )
-TINY = dict(
-    cfg="tiny",
-    resolution=8,
-    fmap_base=32,
-    fmap_max=16,
-    w_dim=16,
-    mapping_layers=2,
-    batch=4,
-    mbstd_group=2,
-    noise_mode="const",
-    seed=3,
-    tick_kimg=0.004,
-    snap=1,
-    grid_seeds=4,
-    shuffle_buffer=8,
-    aug="noaug",
-)
+TINY = tiny_run(fmap_base=32, fmap_max=16, tick_kimg=0.004, aug="noaug")
 
 
 def _free_ports(n):

@@ -11,39 +11,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
+from conftest import tiny_run
 
 from sg2tf.training import checkpoints
 from sg2tf.training.setup import TrainingError
 
-TINY = dict(
-    cfg="tiny",
-    resolution=8,
-    fmap_base=64,
-    fmap_max=32,
-    w_dim=16,
-    mapping_layers=2,
-    batch=4,
-    mbstd_group=2,
-    noise_mode="const",
-    seed=3,
-    tick_kimg=0.008,
-    snap=1,
-    grid_seeds=4,
-    shuffle_buffer=8,
-)
+TINY = tiny_run()
 
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
-
-
-@pytest.fixture(scope="module")
-def shapes(tmp_path_factory):
-    from sg2tf.data import synthetic, writer
-
-    path = str(tmp_path_factory.mktemp("data") / "shapes")
-    src = synthetic.synthetic_source(24, resolution=16, seed=0)
-    writer.write_dataset(path, src, progress=False)
-    return path
 
 
 def _train(**raw):

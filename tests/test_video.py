@@ -7,19 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import sg2tf
 from sg2tf.tools import video
 from sg2tf.utils.seeds import z_from_seeds
-
-
-@pytest.fixture(scope="module")
-def net_path(fixtures_dir):
-    return fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
-
-
-@pytest.fixture(scope="module")
-def G(net_path):
-    return sg2tf.load_network(net_path).generator
 
 
 def test_catmull_rom_hits_keyframes_and_loops():
@@ -42,38 +31,38 @@ def test_catmull_rom_hits_keyframes_and_loops():
         video.catmull_rom(keys[:1], 3)
 
 
-def test_interpolation_and_circular_ws(G):
-    ws = video.interpolation_ws(G, range(8), grid=(2, 2), steps=3)
-    assert ws.shape == (6, 4, G.num_ws, G.w_dim)
-    direct = np.asarray(G.mapping(z_from_seeds([0, 1, 2, 3, 4], G.z_dim), None))
+def test_interpolation_and_circular_ws(f32_G):
+    ws = video.interpolation_ws(f32_G, range(8), grid=(2, 2), steps=3)
+    assert ws.shape == (6, 4, f32_G.num_ws, f32_G.w_dim)
+    direct = np.asarray(f32_G.mapping(z_from_seeds([0, 1, 2, 3, 4], f32_G.z_dim), None))
     np.testing.assert_allclose(ws[0], direct[:4], atol=1e-5)  # cells visit seeds[i::4]
     np.testing.assert_allclose(ws[3, 0], direct[4], atol=1e-5)
     with pytest.raises(ValueError, match="multiple of 4"):
-        video.interpolation_ws(G, range(7), grid=(2, 2))
+        video.interpolation_ws(f32_G, range(7), grid=(2, 2))
     with pytest.raises(ValueError, match="at least 8 seeds"):
-        video.interpolation_ws(G, range(4), grid=(2, 2))
-    circ = video.circular_ws(G, 3, 7, num_frames=8)
-    assert circ.shape == (8, 1, G.num_ws, G.w_dim)
-    a, b = np.asarray(G.mapping(z_from_seeds([3, 7], G.z_dim), None))
+        video.interpolation_ws(f32_G, range(4), grid=(2, 2))
+    circ = video.circular_ws(f32_G, 3, 7, num_frames=8)
+    assert circ.shape == (8, 1, f32_G.num_ws, f32_G.w_dim)
+    a, b = np.asarray(f32_G.mapping(z_from_seeds([3, 7], f32_G.z_dim), None))
     np.testing.assert_allclose(circ[0, 0], a, atol=1e-5)
     np.testing.assert_allclose(circ[2, 0], b, atol=1e-4)  # a quarter turn later
 
 
-def test_style_walk_changes_only_its_styles(G):
-    styles = video.style_range("coarse", G.num_ws)
-    assert styles == [0, 1, 2, 3] and video.style_range("fine", G.num_ws) == [4, 5, 6, 7]
+def test_style_walk_changes_only_its_styles(f32_G):
+    styles = video.style_range("coarse", f32_G.num_ws)
+    assert styles == [0, 1, 2, 3] and video.style_range("fine", f32_G.num_ws) == [4, 5, 6, 7]
     assert video.style_range("fine", 18) == list(range(8, 18))
-    ws = video.style_walk_ws(G, [0, 1], [5, 6, 7], styles, steps=2)
-    base = np.asarray(G.mapping(z_from_seeds([0, 1], G.z_dim), None))
-    assert ws.shape == (6, 2, G.num_ws, G.w_dim)
+    ws = video.style_walk_ws(f32_G, [0, 1], [5, 6, 7], styles, steps=2)
+    base = np.asarray(f32_G.mapping(z_from_seeds([0, 1], f32_G.z_dim), None))
+    assert ws.shape == (6, 2, f32_G.num_ws, f32_G.w_dim)
     np.testing.assert_allclose(ws[:, :, 4:], np.broadcast_to(base[:, 4:], ws[:, :, 4:].shape), atol=1e-6)
     assert np.abs(np.diff(ws[:, 0, :4], axis=0)).max() > 0
     np.testing.assert_allclose(ws[:, 0, :4], ws[:, 1, :4])  # the walk is shared
 
 
-def test_render_and_gif(G, tmp_path):
-    ws = video.interpolation_ws(G, range(4), grid=(2, 1), steps=2)
-    frames = list(video.render_frames(G, ws, (2, 1), batch_size=3))
+def test_render_and_gif(f32_G, tmp_path):
+    ws = video.interpolation_ws(f32_G, range(4), grid=(2, 1), steps=2)
+    frames = list(video.render_frames(f32_G, ws, (2, 1), batch_size=3))
     assert len(frames) == 4 and frames[0].shape == (32, 64, 3)
     path = tmp_path / "v.gif"
     with video.VideoWriter(path, fps=10) as writer:
@@ -82,7 +71,7 @@ def test_render_and_gif(G, tmp_path):
     with Image.open(path) as gif:
         assert gif.n_frames == 4 and gif.size == (64, 32)
     with pytest.raises(ValueError, match="does not hold"):
-        next(video.render_frames(G, ws, (3, 1)))
+        next(video.render_frames(f32_G, ws, (3, 1)))
     with pytest.raises(ValueError, match=r"\.mp4 or \.gif"):
         video.VideoWriter(tmp_path / "v.avi")
     # A failure while writing leaves no file behind.
@@ -114,14 +103,14 @@ def test_mp4_falls_back_to_gif_without_ffmpeg(monkeypatch):
         video.VideoWriter("x.mp4")
 
 
-def test_program(net_path, tmp_path):
+def test_program(f32_pkl, tmp_path):
     out = tmp_path / "c.gif"
     r = subprocess.run(
         [
             sys.executable,
             "-m",
             "sg2tf.cli.video",
-            f"--network={net_path}",
+            f"--network={f32_pkl}",
             "--kind=coarse",
             "--seeds=0,1",
             "--grid=2x1",
