@@ -39,33 +39,25 @@ import time
 import numpy as np
 from absl import flags
 
+
+def _config(width, resolution, mapping_layers, fmap_base, fmap_max, **synthesis_kwargs):
+    """An unconditional RGB generator's config: z and w `width` wide."""
+    return dict(
+        z_dim=width,
+        c_dim=0,
+        w_dim=width,
+        img_resolution=resolution,
+        img_channels=3,
+        mapping_kwargs=dict(num_layers=mapping_layers),
+        synthesis_kwargs=dict(channels=dict(fmap_base=fmap_base, fmap_max=fmap_max), **synthesis_kwargs),
+    )
+
+
 CONFIGS = {
-    "small": dict(
-        z_dim=64,
-        c_dim=0,
-        w_dim=64,
-        img_resolution=32,
-        img_channels=3,
-        mapping_kwargs=dict(num_layers=2),
-        synthesis_kwargs=dict(channels=dict(fmap_base=512, fmap_max=64)),
-    ),
-    "f256": dict(
-        z_dim=512,
-        c_dim=0,
-        w_dim=512,
-        img_resolution=256,
-        img_channels=3,
-        mapping_kwargs=dict(num_layers=8),
-        synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512)),
-    ),
-    "f256-ada": dict(
-        z_dim=512,
-        c_dim=0,
-        w_dim=512,
-        img_resolution=256,
-        img_channels=3,
-        mapping_kwargs=dict(num_layers=8),
-        synthesis_kwargs=dict(channels=dict(fmap_base=16384, fmap_max=512), num_fp16_res=4, conv_clamp=256),
+    "small": _config(width=64, resolution=32, mapping_layers=2, fmap_base=512, fmap_max=64),
+    "f256": _config(width=512, resolution=256, mapping_layers=8, fmap_base=16384, fmap_max=512),
+    "f256-ada": _config(
+        width=512, resolution=256, mapping_layers=8, fmap_base=16384, fmap_max=512, num_fp16_res=4, conv_clamp=256
     ),
 }
 MODES = ("eager", "function", "xla", "saved_model", "tflite-float32", "tflite-float16", "tflite-dynamic")

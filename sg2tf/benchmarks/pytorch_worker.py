@@ -26,19 +26,8 @@ Replies are single JSON lines on stdout; everything else goes to stderr.
 
 import argparse
 import copy
-import json
-import resource
 import sys
 import time
-
-
-def _reply(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def _peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 class GeneratorTask:
@@ -219,48 +208,22 @@ def main():
         torch.set_num_interop_threads(args.interop)
     from training import augment, loss, networks  # noqa: E402 (the NVlabs checkout)
 
-    task = None
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        cmd = json.loads(line)
-        try:
-            if cmd["cmd"] == "setup":
-                task = None
-                start = time.perf_counter()
-                if cmd["task"] == "generator":
-                    task = GeneratorTask(torch, networks, cmd["config"], cmd["batch"], cmd.get("min_unit_s", 0.0))
-                else:
-                    task = TrainTask(torch, (networks, loss, augment), cmd["config"])
-                _reply(
-                    {
-                        "ok": True,
-                        "setup_s": time.perf_counter() - start,
-                        "params": task.params,
-                        "torch": torch.__version__,
-                        "images_per_unit": getattr(task, "images", None),
-                        "threads": torch.get_num_threads(),
-                        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-                        "peak_rss_mib": _peak_rss_mib(),
-                    }
-                )
-            elif cmd["cmd"] == "time":
-                seconds = []
-                for _ in range(int(cmd.get("n", 1))):
-                    start = time.perf_counter()
-                    task.unit()
-                    seconds.append(time.perf_counter() - start)
-                _reply({"ok": True, "seconds": seconds, "peak_rss_mib": _peak_rss_mib()})
-            elif cmd["cmd"] == "quit":
-                _reply({"ok": True})
-                return
-            else:
-                _reply({"ok": False, "error": f"unknown command {cmd['cmd']!r}"})
-        except Exception as e:  # Reported to the driver, which decides.
-            import traceback
+    # This file's folder is sys.path[0] when it runs as a script (the only way it runs).
+    from worker_protocol import serve
 
-            traceback.print_exc(file=sys.stderr)
-            _reply({"ok": False, "error": f"{type(e).__name__}: {e}"})
+    def make_task(cmd):
+        if cmd["task"] == "generator":
+            return GeneratorTask(torch, networks, cmd["config"], cmd["batch"], cmd.get("min_unit_s", 0.0))
+        return TrainTask(torch, (networks, loss, augment), cmd["config"])
+
+    def runtime():
+        return {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+        }
+
+    serve(make_task, runtime)
 
 
 if __name__ == "__main__":

@@ -15,22 +15,12 @@ Commands, one JSON object per line on stdin, replies on stdout (see `pytorch_wor
 """
 
 import argparse
-import json
 import os
-import resource
 import shutil
-import sys
 import tempfile
 import time
 
-
-def _reply(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def _peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from sg2tf.benchmarks.worker_protocol import serve
 
 
 def _calls_per_unit(seconds, min_unit_s):
@@ -101,56 +91,23 @@ def main():
         tf.config.threading.set_inter_op_parallelism_threads(args.inter)
     if args.intra:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra)
-    task = None
-    try:
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            cmd = json.loads(line)
-            try:
-                if cmd["cmd"] == "setup":
-                    task = None
-                    start = time.perf_counter()
-                    if cmd["task"] == "generator":
-                        task = GeneratorTask(
-                            cmd["config"],
-                            cmd["batch"],
-                            cmd["mode"],
-                            cmd.get("ops") or "ref",
-                            cmd.get("min_unit_s", 0.0),
-                        )
-                    else:
-                        task = TrainTask(cmd["raw"], cmd.get("ops"))
-                    _reply(
-                        {
-                            "ok": True,
-                            "setup_s": time.perf_counter() - start,
-                            "params": task.params,
-                            "tensorflow": tf.__version__,
-                            "images_per_unit": getattr(task, "images", None),
-                            "inter": tf.config.threading.get_inter_op_parallelism_threads(),
-                            "intra": tf.config.threading.get_intra_op_parallelism_threads(),
-                            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
-                            "peak_rss_mib": _peak_rss_mib(),
-                        }
-                    )
-                elif cmd["cmd"] == "time":
-                    seconds = []
-                    for _ in range(int(cmd.get("n", 1))):
-                        start = time.perf_counter()
-                        task.unit()
-                        seconds.append(time.perf_counter() - start)
-                    _reply({"ok": True, "seconds": seconds, "peak_rss_mib": _peak_rss_mib()})
-                elif cmd["cmd"] == "quit":
-                    _reply({"ok": True})
-                    return
-                else:
-                    _reply({"ok": False, "error": f"unknown command {cmd['cmd']!r}"})
-            except Exception as e:  # Reported to the driver, which decides.
-                import traceback
 
-                traceback.print_exc(file=sys.stderr)
-                _reply({"ok": False, "error": f"{type(e).__name__}: {str(e)[:500]}"})
+    def make_task(cmd):
+        if cmd["task"] == "generator":
+            ops = cmd.get("ops") or "ref"
+            return GeneratorTask(cmd["config"], cmd["batch"], cmd["mode"], ops, cmd.get("min_unit_s", 0.0))
+        return TrainTask(cmd["raw"], cmd.get("ops"))
+
+    def runtime():
+        return {
+            "tensorflow": tf.__version__,
+            "inter": tf.config.threading.get_inter_op_parallelism_threads(),
+            "intra": tf.config.threading.get_intra_op_parallelism_threads(),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+        }
+
+    try:
+        serve(make_task, runtime, max_error_chars=500)
     finally:
         GeneratorTask.cleanup()
 
