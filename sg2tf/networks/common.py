@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from sg2tf.constants import ARCHITECTURES
 from sg2tf.layers.base import COMPUTE_DTYPES, Layer, check_compute_dtype
+from sg2tf.networks.channels import ChannelSpec
 from sg2tf.ops.upfirdn2d import setup_filter
 
 # The reduced-precision types a network's top resolutions can compute in.
@@ -15,6 +16,7 @@ LOW_PRECISION_DTYPES = ("float16", "bfloat16")
 __all__ = [
     "COMPUTE_DTYPES",
     "LOW_PRECISION_DTYPES",
+    "NetworkSettings",
     "ResolutionBlock",
     "block_compute_dtype",
     "check_architecture",
@@ -111,6 +113,56 @@ class ResolutionBlock(Layer):
             "img_channels": self.img_channels,
             "architecture": self.architecture,
             "compute_dtype": self.compute_dtype_name,
+            "conv_clamp": self.conv_clamp,
+            "resample_filter": self.resample_filter,
+            "activation": self.activation,
+        }
+
+
+class NetworkSettings:
+    """What a synthesis network and a discriminator share: image size, channel table,
+    architecture, precision and convolution settings (checked and kept as attributes), and
+    those entries of their configs (`network_settings_config`).
+
+    A mixin placed before the Keras base class; it passes the other keyword arguments on.
+    Args: see `SynthesisNetwork` and `Discriminator`.
+    """
+
+    def __init__(
+        self,
+        img_resolution,
+        img_channels,
+        channels=None,
+        architecture="skip",
+        num_fp16_res=0,
+        conv_clamp=None,
+        resample_filter=(1, 3, 3, 1),
+        activation="lrelu",
+        low_precision="float16",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.img_resolution = int(img_resolution)
+        self.img_channels = int(img_channels)
+        if not isinstance(channels, ChannelSpec):
+            channels = ChannelSpec.from_config(channels)
+        self.channels = channels
+        self.architecture = check_architecture(architecture)
+        self.num_fp16_res = int(num_fp16_res)
+        self.low_precision = check_low_precision(low_precision)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self.resample_filter = None if resample_filter is None else list(resample_filter)
+        self.activation = activation
+
+    def network_settings_config(self):
+        """The config entries of the shared settings."""
+        return {
+            "img_resolution": self.img_resolution,
+            "img_channels": self.img_channels,
+            "channels": self.channels.get_config(),
+            "architecture": self.architecture,
+            "num_fp16_res": self.num_fp16_res,
+            "low_precision": self.low_precision,
             "conv_clamp": self.conv_clamp,
             "resample_filter": self.resample_filter,
             "activation": self.activation,

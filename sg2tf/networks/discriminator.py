@@ -6,12 +6,11 @@ import tensorflow as tf
 
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.mbstd import MinibatchStddev
-from sg2tf.networks.channels import ChannelSpec, log2_resolution
+from sg2tf.networks.channels import log2_resolution
 from sg2tf.networks.common import (
+    NetworkSettings,
     ResolutionBlock,
     block_compute_dtype,
-    check_architecture,
-    check_low_precision,
     normalize_2nd_moment,
 )
 from sg2tf.ops.upfirdn2d import downsample2d, setup_filter
@@ -117,7 +116,7 @@ class DiscriminatorBlock(ResolutionBlock):
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
-class Discriminator(keras.Model):
+class Discriminator(NetworkSettings, keras.Model):
     """Scores images (and labels) with a single logit.
 
     Conditioning: `project` (StyleGAN2) has one output per class and takes the dot
@@ -154,34 +153,19 @@ class Discriminator(keras.Model):
         img_channels,
         channels=None,
         architecture="resnet",
-        num_fp16_res=0,
-        conv_clamp=None,
-        resample_filter=(1, 3, 3, 1),
-        activation="lrelu",
         mbstd_group_size=4,
         mbstd_num_channels=1,
         conditioning="cmap",
         cmap_dim=None,
         mapping_layers=0,
         mapping_lr_multiplier=0.1,
-        low_precision="float16",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # num_fp16_res, conv_clamp, resample_filter, activation, low_precision: NetworkSettings'.
+        super().__init__(img_resolution, img_channels, channels, architecture, **kwargs)
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
         self.c_dim = int(c_dim)
-        self.img_resolution = int(img_resolution)
-        self.img_channels = int(img_channels)
-        if not isinstance(channels, ChannelSpec):
-            channels = ChannelSpec.from_config(channels)
-        self.channels = channels
-        self.architecture = check_architecture(architecture)
-        self.num_fp16_res = int(num_fp16_res)
-        self.low_precision = check_low_precision(low_precision)
-        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
-        self.resample_filter = None if resample_filter is None else list(resample_filter)
-        self.activation = activation
         self.mbstd_group_size = int(mbstd_group_size) if mbstd_group_size else None
         self.mbstd_num_channels = int(mbstd_num_channels)
         self.conditioning = conditioning
@@ -288,15 +272,7 @@ class Discriminator(keras.Model):
         return {
             "name": self.name,
             "c_dim": self.c_dim,
-            "img_resolution": self.img_resolution,
-            "img_channels": self.img_channels,
-            "channels": self.channels.get_config(),
-            "architecture": self.architecture,
-            "num_fp16_res": self.num_fp16_res,
-            "low_precision": self.low_precision,
-            "conv_clamp": self.conv_clamp,
-            "resample_filter": self.resample_filter,
-            "activation": self.activation,
+            **self.network_settings_config(),
             "mbstd_group_size": self.mbstd_group_size,
             "mbstd_num_channels": self.mbstd_num_channels,
             "conditioning": self.conditioning,

@@ -8,8 +8,8 @@ from sg2tf.layers.base import Layer
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.noise import check_noise_mode
 from sg2tf.layers.synthesis_layers import SynthesisLayer, ToRGB
-from sg2tf.networks.channels import ChannelSpec, log2_resolution
-from sg2tf.networks.common import ResolutionBlock, block_compute_dtype, check_architecture, check_low_precision
+from sg2tf.networks.channels import log2_resolution
+from sg2tf.networks.common import NetworkSettings, ResolutionBlock, block_compute_dtype, check_architecture
 from sg2tf.ops.upfirdn2d import upsample2d
 
 __all__ = [
@@ -237,7 +237,7 @@ class SynthesisBlock(ResolutionBlock):
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
-class SynthesisNetwork(Layer):
+class SynthesisNetwork(NetworkSettings, Layer):
     """Generates images from ws.
 
     Args:
@@ -267,32 +267,17 @@ class SynthesisNetwork(Layer):
         img_channels,
         channels=None,
         architecture="skip",
-        num_fp16_res=0,
-        conv_clamp=None,
-        resample_filter=(1, 3, 3, 1),
         use_noise=True,
-        activation="lrelu",
         fused_modconv=False,
         noconst=False,
         const_channels=None,
         input_mode=None,
-        low_precision="float16",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        # num_fp16_res, conv_clamp, resample_filter, activation, low_precision: NetworkSettings'.
+        super().__init__(img_resolution, img_channels, channels, architecture, **kwargs)
         self.w_dim = int(w_dim)
-        self.img_resolution = int(img_resolution)
-        self.img_channels = int(img_channels)
-        if not isinstance(channels, ChannelSpec):
-            channels = ChannelSpec.from_config(channels)
-        self.channels = channels
-        self.architecture = check_architecture(architecture)
-        self.num_fp16_res = int(num_fp16_res)
-        self.low_precision = check_low_precision(low_precision)
-        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
-        self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.use_noise = bool(use_noise)
-        self.activation = activation
         self.fused_modconv = bool(fused_modconv)
         self.input_mode = resolve_input_mode(input_mode, noconst)
         self.const_channels = None if const_channels is None else int(const_channels)
@@ -390,16 +375,8 @@ class SynthesisNetwork(Layer):
         return {
             **super().get_config(),
             "w_dim": self.w_dim,
-            "img_resolution": self.img_resolution,
-            "img_channels": self.img_channels,
-            "channels": self.channels.get_config(),
-            "architecture": self.architecture,
-            "num_fp16_res": self.num_fp16_res,
-            "low_precision": self.low_precision,
-            "conv_clamp": self.conv_clamp,
-            "resample_filter": self.resample_filter,
+            **self.network_settings_config(),
             "use_noise": self.use_noise,
-            "activation": self.activation,
             "fused_modconv": self.fused_modconv,
             "input_mode": self.input_mode,
             "const_channels": self.const_channels,
