@@ -90,26 +90,14 @@ def _execute(command):
             with Progress(info.count * len(info.resolutions), "Verifying", enabled=f.progress) as bar:
                 summary["verified_records"] = records.verify(info, bar)
         print(json.dumps(summary, indent=2))
-    elif command == "extract":
-        info = tools.extract(
-            f.tfrecord_dir,
-            f.output_dir,
-            resolution=f.resolution,
-            label_format=f.label_format,
-            overwrite=f.overwrite,
-            progress=f.progress,
+    elif command in ("extract", "to_zip"):
+        # The same export, to a folder of images or to a zip.
+        export, dest, done = (
+            (tools.extract, f.output_dir, "Extracted") if command == "extract" else (tools.to_zip, f.dest, "Exported")
         )
-        print(f"Extracted {info.count} images to {f.output_dir}")
-    elif command == "to_zip":
-        info = tools.to_zip(
-            f.tfrecord_dir,
-            f.dest,
-            resolution=f.resolution,
-            label_format=f.label_format,
-            overwrite=f.overwrite,
-            progress=f.progress,
-        )
-        print(f"Exported {info.count} images to {f.dest}")
+        options = dict(resolution=f.resolution, label_format=f.label_format, overwrite=f.overwrite, progress=f.progress)
+        info = export(f.tfrecord_dir, dest, **options)
+        print(f"{done} {info.count} images to {dest}")
     elif command == "compare":
         result = tools.compare(f.tfrecord_dir_a, f.tfrecord_dir_b, ignore_labels=f.ignore_labels)
         print(json.dumps(result, indent=2))
