@@ -158,16 +158,28 @@ def _tf_conv(a, flip=False):
     return np.ascontiguousarray(a[::-1, ::-1] if flip else a)
 
 
+def _learned(t):
+    """The `(name, array)` pairs of a network's tensors, without the fixed resampling filters."""
+    return [(name, a) for name, a in t.items() if not name.endswith("resample_filter")]
+
+
+def _mapping_param(name, a, dense_scope):
+    """A torch mapping tensor (`mapping.embed.*`, `mapping.fcN.*`) -> `(TF scope/leaf, array)`,
+    the dense layers in scopes `<dense_scope>N`; None for other tensors."""
+    m = re.fullmatch(r"mapping\.(embed|fc(\d+))\.(weight|bias)", name)
+    if not m:
+        return None
+    scope = "LabelEmbed" if m.group(1) == "embed" else f"{dense_scope}{m.group(2)}"
+    return f"{scope}/{m.group(3)}", a.T if m.group(3) == "weight" else a
+
+
 def _generator_params(t, where):
     """stylegan2-ada-pytorch G tensors -> the NVlabs TF variable names (legacy.py inverted)."""
     out = {}
-    for name, a in t.items():
-        if name.endswith("resample_filter"):
-            continue
-        m = re.fullmatch(r"mapping\.(embed|fc(\d+))\.(weight|bias)", name)
-        if m:
-            scope = "LabelEmbed" if m.group(1) == "embed" else f"Dense{m.group(2)}"
-            out[f"mapping/{scope}/{m.group(3)}"] = a.T if m.group(3) == "weight" else a
+    for name, a in _learned(t):
+        mapped = _mapping_param(name, a, "Dense")
+        if mapped:
+            out[f"mapping/{mapped[0]}"] = mapped[1]
             continue
         if name == "mapping.w_avg":
             out["dlatent_avg"] = a
@@ -202,13 +214,10 @@ def _generator_params(t, where):
 
 def _discriminator_params(t, where):
     out = {}
-    for name, a in t.items():
-        if name.endswith("resample_filter"):
-            continue
-        m = re.fullmatch(r"mapping\.(embed|fc(\d+))\.(weight|bias)", name)
-        if m:
-            scope = "LabelEmbed" if m.group(1) == "embed" else f"Mapping{m.group(2)}"
-            out[f"{scope}/{m.group(3)}"] = a.T if m.group(3) == "weight" else a
+    for name, a in _learned(t):
+        mapped = _mapping_param(name, a, "Mapping")
+        if mapped:
+            out[mapped[0]] = mapped[1]
             continue
         m = re.fullmatch(r"b(\d+)\.(fromrgb|conv0|conv1|skip|conv|fc|out)\.(weight|bias)", name)
         if not m:
