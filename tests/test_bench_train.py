@@ -6,22 +6,14 @@ import subprocess
 import sys
 
 
+def _bench_train(*flags):
+    """Runs `sg2tf-bench train` on the demo preset at 8x8, batch 4, with more flags."""
+    cmd = [sys.executable, "-m", "sg2tf.cli.bench", "train", "--cfg=demo", "--resolution=8", "--batch=4", *flags]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
 def test_train_benchmark_reports_json_with_overrides():
-    cmd = [
-        sys.executable,
-        "-m",
-        "sg2tf.cli.bench",
-        "train",
-        "--cfg=demo",
-        "--resolution=8",
-        "--batch=4",
-        "--aug=noaug",
-        "--steps=2",
-        "--ops=ref",
-        "--channels=4:16,8:8",
-        "--noise_mode=random",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = _bench_train("--aug=noaug", "--steps=2", "--ops=ref", "--channels=4:16,8:8", "--noise_mode=random")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert result["benchmark"] == "train" and result["cfg"] == "demo"
@@ -31,15 +23,5 @@ def test_train_benchmark_reports_json_with_overrides():
 
 
 def test_train_benchmark_rejects_a_bad_channel_table():
-    cmd = [
-        sys.executable,
-        "-m",
-        "sg2tf.cli.bench",
-        "train",
-        "--cfg=demo",
-        "--resolution=8",
-        "--batch=4",
-        "--channels=8=16",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    proc = _bench_train("--channels=8=16")
     assert proc.returncode != 0 and "--channels: bad channel table entry '8=16'" in proc.stderr

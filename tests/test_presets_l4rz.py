@@ -34,6 +34,17 @@ MODELS = {
 }
 
 # His reported settings: option -> value, or {kimg: value} for schedules.
+# XL / XXL: "1.5e-3 initially, decreased in several steps to 1.5e-4 and kept at this value
+# after 6000 kimg", gamma 6, mixing off, num_fp16_res 4, paper1024 augmentation settings.
+XL_XXL = dict(
+    cfg="paper1024",
+    glr={0: 1.5e-3, 6000: 1.5e-4, 20000: 1.5e-4},
+    dlr={0: 1.5e-3, 6000: 1.5e-4},
+    gamma={0: 6},
+    style_mixing_prob=0.0,
+    fp16_res=4,
+    mirror=True,
+)
 SETTINGS = {
     # config-f: "Initial LR was 10^-3 ... Minibatch size was 32, mirror augmentation was enabled".
     "f": dict(cfg="stylegan2", glr={0: 1e-3}, dlr={0: 1e-3}, batch=32, mirror=True),
@@ -59,27 +70,8 @@ SETTINGS = {
         mirror=True,
         kimg=25000,
     ),
-    # XL / XXL: "1.5e-3 initially, decreased in several steps to 1.5e-4 and kept at this value
-    # after 6000 kimg", gamma 6, mixing off, num_fp16_res 4, paper1024 augmentation settings.
-    "xl": dict(
-        cfg="paper1024",
-        glr={0: 1.5e-3, 6000: 1.5e-4, 20000: 1.5e-4},
-        dlr={0: 1.5e-3, 6000: 1.5e-4},
-        gamma={0: 6},
-        style_mixing_prob=0.0,
-        fp16_res=4,
-        mirror=True,
-        kimg=15000,
-    ),
-    "xxl": dict(
-        cfg="paper1024",
-        glr={0: 1.5e-3, 6000: 1.5e-4, 20000: 1.5e-4},
-        dlr={0: 1.5e-3, 6000: 1.5e-4},
-        gamma={0: 6},
-        style_mixing_prob=0.0,
-        fp16_res=4,
-        mirror=True,
-    ),
+    "xl": dict(XL_XXL, kimg=15000),
+    "xxl": XL_XXL,
 }
 
 
