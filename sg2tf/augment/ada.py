@@ -38,21 +38,8 @@ AUGPIPES = {
     "noise": dict(noise=1),
     "cutout": dict(cutout=1),
     "bg": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1),
-    "bgc": dict(
-        xflip=1,
-        rotate90=1,
-        xint=1,
-        scale=1,
-        rotate=1,
-        aniso=1,
-        xfrac=1,
-        brightness=1,
-        contrast=1,
-        lumaflip=1,
-        hue=1,
-        saturation=1,
-    ),
 }
+AUGPIPES["bgc"] = dict(AUGPIPES["bg"], **AUGPIPES["color"])
 AUGPIPES["bgcf"] = dict(AUGPIPES["bgc"], imgfilter=1)
 AUGPIPES["bgcfn"] = dict(AUGPIPES["bgcf"], noise=1)
 AUGPIPES["bgcfnc"] = dict(AUGPIPES["bgcfn"], cutout=1)

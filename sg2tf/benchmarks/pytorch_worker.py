@@ -30,28 +30,29 @@ import sys
 import time
 
 
+def _widths(config):
+    """The channel table of a benchmark config, float32 everywhere and no clamping."""
+    return dict(channel_base=config["channel_base"], channel_max=config["channel_max"], num_fp16_res=0, conv_clamp=None)
+
+
+def _generator(networks, config, **synthesis_kwargs):
+    """The official unconditional RGB Generator of a benchmark config."""
+    return networks.Generator(
+        z_dim=config["z_dim"],
+        c_dim=0,
+        w_dim=config["w_dim"],
+        img_resolution=config["resolution"],
+        img_channels=3,
+        mapping_kwargs=dict(num_layers=config["mapping_layers"]),
+        synthesis_kwargs=dict(_widths(config), **synthesis_kwargs),
+    )
+
+
 class GeneratorTask:
     def __init__(self, torch, networks, config, batch, min_unit_s=0.0):
         self.torch = torch
         torch.manual_seed(0)
-        self.G = (
-            networks.Generator(
-                z_dim=config["z_dim"],
-                c_dim=0,
-                w_dim=config["w_dim"],
-                img_resolution=config["resolution"],
-                img_channels=3,
-                mapping_kwargs=dict(num_layers=config["mapping_layers"]),
-                synthesis_kwargs=dict(
-                    channel_base=config["channel_base"],
-                    channel_max=config["channel_max"],
-                    num_fp16_res=0,
-                    conv_clamp=None,
-                ),
-            )
-            .eval()
-            .requires_grad_(False)
-        )
+        self.G = _generator(networks, config).eval().requires_grad_(False)
         self.z = torch.randn([batch, config["z_dim"]])
         self.params = sum(p.numel() for p in self.G.parameters())
         self.call()  # warm-up
@@ -81,20 +82,7 @@ class TrainTask:
         self.batch = c["batch"]
         self.batch_gpu = c.get("batch_gpu") or c["batch"]
         self.resolution = c["resolution"]
-        common = dict(channel_base=c["channel_base"], channel_max=c["channel_max"], num_fp16_res=0, conv_clamp=None)
-        self.G = (
-            networks.Generator(
-                z_dim=c["z_dim"],
-                c_dim=0,
-                w_dim=c["w_dim"],
-                img_resolution=c["resolution"],
-                img_channels=3,
-                mapping_kwargs=dict(num_layers=c["mapping_layers"]),
-                synthesis_kwargs=dict(common, architecture="skip"),
-            )
-            .train()
-            .requires_grad_(False)
-        )
+        self.G = _generator(networks, c, architecture="skip").train().requires_grad_(False)
         self.D = (
             networks.Discriminator(
                 c_dim=0,
@@ -102,7 +90,7 @@ class TrainTask:
                 img_channels=3,
                 architecture="resnet",
                 epilogue_kwargs=dict(mbstd_group_size=c["mbstd_group"]),
-                **common,
+                **_widths(c),
             )
             .train()
             .requires_grad_(False)
@@ -110,20 +98,9 @@ class TrainTask:
         self.G_ema = copy.deepcopy(self.G).eval()
         self.augment_pipe = None
         if c.get("aug", "noaug") != "noaug":
-            bgc = dict(
-                xflip=1,
-                rotate90=1,
-                xint=1,
-                scale=1,
-                rotate=1,
-                aniso=1,
-                xfrac=1,
-                brightness=1,
-                contrast=1,
-                lumaflip=1,
-                hue=1,
-                saturation=1,
-            )
+            # The official 'bgc' pipe: each geometric and color transform at multiplier 1.
+            geometric = ["xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac"]
+            bgc = dict.fromkeys(geometric + ["brightness", "contrast", "lumaflip", "hue", "saturation"], 1)
             self.augment_pipe = augment.AugmentPipe(**bgc).train().requires_grad_(False)
             self.augment_pipe.p.copy_(torch.as_tensor(float(c["p"])))
         self.loss = loss_mod.StyleGAN2Loss(
