@@ -53,24 +53,12 @@ def _cases(batch, small):
     if small:
         up, down = up[:2], down[:1]
     cases = []
-    for res, ch in up:
-        cases.append(
-            (
-                "upfirdn2d",
-                f"upsample2d {res}px x{ch}",
-                [batch, res, res, ch],
-                lambda x, impl: upsample2d(x, f, up=2, impl=impl),
-            )
-        )
-    for res, ch in down:
-        cases.append(
-            (
-                "upfirdn2d",
-                f"downsample2d {res}px x{ch}",
-                [batch, res, res, ch],
-                lambda x, impl: downsample2d(x, f, down=2, impl=impl),
-            )
-        )
+    resampling = (
+        ("upsample2d", up, lambda x, impl: upsample2d(x, f, up=2, impl=impl)),
+        ("downsample2d", down, lambda x, impl: downsample2d(x, f, down=2, impl=impl)),
+    )
+    for name, sizes, fn in resampling:
+        cases += [("upfirdn2d", f"{name} {res}px x{ch}", [batch, res, res, ch], fn) for res, ch in sizes]
     for res, ch in [(2 * r, c) for r, c in up] + down:
         cases.append(
             (
