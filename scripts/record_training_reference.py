@@ -304,24 +304,17 @@ def _build(spec, checkout):
 
     torch.manual_seed(spec["seed"])
     common = dict(c_dim=spec["c_dim"], img_resolution=spec["resolution"], img_channels=spec["img_channels"])
+    # The channel table and precision settings G's synthesis network and D share.
+    blocks = {name: spec[name] for name in ("channel_base", "channel_max", "num_fp16_res", "conv_clamp")}
     G_kwargs = dict(
         z_dim=spec["z_dim"],
         w_dim=spec["w_dim"],
         mapping_kwargs=dict(num_layers=spec["mapping_layers"]),
-        synthesis_kwargs=dict(
-            channel_base=spec["channel_base"],
-            channel_max=spec["channel_max"],
-            num_fp16_res=spec["num_fp16_res"],
-            conv_clamp=spec["conv_clamp"],
-            architecture=spec["g_arch"],
-        ),
+        synthesis_kwargs=dict(blocks, architecture=spec["g_arch"]),
     )
     D_kwargs = dict(
         architecture=spec["d_arch"],
-        channel_base=spec["channel_base"],
-        channel_max=spec["channel_max"],
-        num_fp16_res=spec["num_fp16_res"],
-        conv_clamp=spec["conv_clamp"],
+        **blocks,
         block_kwargs=dict(),
         mapping_kwargs=dict(),
         epilogue_kwargs=dict(mbstd_group_size=spec["mbstd_group"], mbstd_num_channels=spec["mbstd_channels"]),
