@@ -531,8 +531,12 @@ def main():
         return
     only_extras = (args.refresh_d_fp32 or args.torch) and not args.case
     cases = [] if only_extras else (args.case or sorted(CASES))
+
+    def out(name, suffix=".pkl"):
+        return os.path.join(args.outdir, name + suffix)
+
     for name in cases:  # Pickles first: the stand-in module must not meet the real dnnlib.
-        write_pickle(os.path.join(args.outdir, f"{name}.pkl"), CASES[name])
+        write_pickle(out(name), CASES[name])
     for key in [k for k in sys.modules if k == "dnnlib" or k.startswith("dnnlib.")]:
         del sys.modules[key]
     sys.path.insert(0, os.path.abspath(args.pytorch))
@@ -541,33 +545,13 @@ def main():
     import torch
 
     for name in cases:
-        write_references(
-            torch,
-            legacy,
-            PIL.Image,
-            os.path.join(args.outdir, f"{name}.pkl"),
-            os.path.join(args.outdir, f"{name}-reference"),
-            CASES[name],
-        )
+        write_references(torch, legacy, PIL.Image, out(name), out(name, "-reference"), CASES[name])
         print(f"wrote {name}.pkl and {name}-reference/")
     for name in args.torch:
-        write_torch_pickle(
-            legacy,
-            os.path.join(args.outdir, f"{name}.pkl"),
-            os.path.join(args.outdir, f"torch-{name}.pkl"),
-            CASES[name],
-        )
+        write_torch_pickle(legacy, out(name), out("torch-" + name), CASES[name])
         print(f"wrote torch-{name}.pkl")
     for name in args.refresh_d_fp32:
-        write_references(
-            torch,
-            legacy,
-            PIL.Image,
-            os.path.join(args.outdir, f"{name}.pkl"),
-            os.path.join(args.outdir, f"{name}-reference"),
-            None,
-            d_only=True,
-        )
+        write_references(torch, legacy, PIL.Image, out(name), out(name, "-reference"), None, d_only=True)
         print(f"wrote {name}-reference/d-logits-fp32.npy")
 
 
