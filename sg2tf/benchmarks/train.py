@@ -57,22 +57,10 @@ def build(raw, ops=None):
 
 def raw_options(**overrides):
     """The raw option values of this benchmark's flags (plus overrides)."""
-    raw = dict(
-        cfg=FLAGS.cfg,
-        resolution=FLAGS.resolution,
-        batch=FLAGS.batch,
-        batch_gpu=FLAGS.batch_gpu,
-        fp16_res=FLAGS.fp16_res,
-        precision=FLAGS.precision,
-        xla=FLAGS.xla,
-        aug=FLAGS.aug,
-        p=FLAGS.p if FLAGS.aug != "noaug" else 0.0,
-        outdir="/nonexistent",
-        fmap_base=FLAGS.fmap_base,
-        pl_weight=FLAGS.pl_weight,
-        channels=FLAGS.channels,
-        noise_mode=FLAGS.noise_mode,
-    )
+    # The flags named as the options they set.
+    names = "cfg resolution batch batch_gpu fp16_res precision xla aug fmap_base pl_weight channels noise_mode"
+    raw = {name: FLAGS[name].value for name in names.split()}
+    raw.update(p=FLAGS.p if FLAGS.aug != "noaug" else 0.0, outdir="/nonexistent")
     raw.update(overrides)
     return raw
 
