@@ -17,9 +17,13 @@ import tensorflow as tf
 from sg2tf.ops.upfirdn2d import filter_size, upfirdn2d
 
 
-def _check_kernel(k_h, k_w):
+def _check_arguments(where, k_h, k_w, up, down):
+    """Checks the kernel size and resampling factors; returns the kernel size."""
+    if up > 1 and down > 1:
+        raise ValueError(f"{where}: up and down cannot both be > 1")
     if k_h != k_w or k_h % 2 != 1:
         raise ValueError(f"convolution kernels must be square and odd, got {k_h}x{k_w}")
+    return int(k_h)
 
 
 def _up_fir_padding(f, kernel, up):
@@ -48,10 +52,7 @@ def conv2d_resample(x, w, f=None, up=1, down=1, impl=None):
     Returns:
       `[N, H * up / down, W * up / down, out]`.
     """
-    if up > 1 and down > 1:
-        raise ValueError("conv2d_resample: up and down cannot both be > 1")
-    kernel = int(w.shape[0])
-    _check_kernel(kernel, int(w.shape[1]))
+    kernel = _check_arguments("conv2d_resample", int(w.shape[0]), int(w.shape[1]), up, down)
     w = tf.cast(w, x.dtype)
     if up > 1:
         # conv2d_transpose scatters with the kernel; flipping it makes the result a
@@ -100,10 +101,7 @@ def batched_conv2d_resample(x, ww, f=None, up=1, down=1, impl=None):
       x: `[N, H, W, in]`.
       ww: `[N, k, k, in, out]`.
     """
-    if up > 1 and down > 1:
-        raise ValueError("batched_conv2d_resample: up and down cannot both be > 1")
-    kernel = int(ww.shape[1])
-    _check_kernel(kernel, int(ww.shape[2]))
+    kernel = _check_arguments("batched_conv2d_resample", int(ww.shape[1]), int(ww.shape[2]), up, down)
     ww = tf.cast(ww, x.dtype)
     if up > 1:
         # Zero-insert and pad by k-1 (the trailing inserted zero counts as one), then
