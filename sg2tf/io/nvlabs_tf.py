@@ -193,6 +193,15 @@ def _input_mode(params, where):
     return "dense" if has["Dense"] else "const"
 
 
+def _mapping_layer_name(path, dense_scope):
+    """A mapping layer's variable (`embed/<leaf>`, `fc<i>/<leaf>`) -> its TF name below the
+    mapping scope (`LabelEmbed/<leaf>`, `<dense_scope><i>/<leaf>`); None for other paths."""
+    m = re.fullmatch(r"(embed|fc(\d+))/(weight|bias)", path)
+    if not m:
+        return None
+    return f"{'LabelEmbed' if m.group(1) == 'embed' else dense_scope + m.group(2)}/{m.group(3)}"
+
+
 def _generator_source_name(path):
     """Our variable path (below the model) -> (TF variable name, transform)."""
     ident = lambda a: a
@@ -203,12 +212,9 @@ def _generator_source_name(path):
             return "dlatent_avg", ident
         if rest == "label_concat":
             return "mapping/LabelConcat/weight", ident
-        m2 = re.fullmatch(r"embed/(weight|bias)", rest)
-        if m2:
-            return f"mapping/LabelEmbed/{m2.group(1)}", ident
-        m2 = re.fullmatch(r"fc(\d+)/(weight|bias)", rest)
-        if m2:
-            return f"mapping/Dense{m2.group(1)}/{m2.group(2)}", ident
+        name = _mapping_layer_name(rest, "Dense")
+        if name:
+            return f"mapping/{name}", ident
     m = re.fullmatch(r"synthesis/b(\d+)/(.*)", path)
     if m:
         res, rest = int(m.group(1)), m.group(2)
@@ -305,12 +311,9 @@ def _discriminator_source_name(path):
         layer, leaf = m.groups()
         tf_layer = {"fromrgb": "4x4/FromRGB", "conv": "4x4/Conv", "fc": "4x4/Dense0", "out": "Output"}[layer]
         return f"{tf_layer}/{leaf}", ident
-    m = re.fullmatch(r"mapping_embed/(weight|bias)", path)
-    if m:
-        return f"LabelEmbed/{m.group(1)}", ident
-    m = re.fullmatch(r"mapping_fc(\d+)/(weight|bias)", path)
-    if m:
-        return f"Mapping{m.group(1)}/{m.group(2)}", ident
+    name = _mapping_layer_name(path[len("mapping_") :], "Mapping") if path.startswith("mapping_") else None
+    if name:
+        return name, ident
     return None, None
 
 
