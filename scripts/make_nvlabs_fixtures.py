@@ -308,6 +308,21 @@ def to_uint8(images_nchw):
     return x.astype(np.uint8)
 
 
+def seeded_image(torch, G, layers, seed, class_idx, psi):
+    """The TF scripts' seed image, uint8 HWC: z and then every noise variable (creation order)
+    from RandomState(seed), noise_mode const, float32. Leaves that noise in `layers`."""
+    label = torch.zeros([1, G.c_dim])
+    if class_idx is not None:
+        label[:, class_idx] = 1
+    rnd = np.random.RandomState(seed)
+    zs = rnd.randn(1, G.z_dim)
+    for layer in layers:
+        r = layer.resolution
+        layer.noise_const.copy_(torch.from_numpy(rnd.randn(1, 1, r, r)[0, 0]).float())
+    img = G(torch.from_numpy(zs).float(), label, truncation_psi=psi, noise_mode="const", force_fp32=True)
+    return to_uint8(img.numpy())[0]
+
+
 def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False):
     with open(pkl, "rb") as f:
         data = legacy.load_network_pkl(f)
@@ -366,23 +381,13 @@ def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False)
         layers = noise_layers(G)
         saved = [layer.noise_const.clone() for layer in layers]
         class_idx = case.get("class_idx")
-        label = torch.zeros([1, G.c_dim])
-        if class_idx is not None:
-            label[:, class_idx] = 1
         seeded = []
         for psi in PSIS:
             folder = f"seeded-psi{psi:g}"
             os.makedirs(os.path.join(ref_dir, folder), exist_ok=True)
             for seed in SEEDED_SEEDS:
-                rnd = np.random.RandomState(seed)
-                zs = rnd.randn(1, G.z_dim)
-                for layer in layers:
-                    r = layer.resolution
-                    layer.noise_const.copy_(torch.from_numpy(rnd.randn(1, 1, r, r)[0, 0]).float())
-                img = G(
-                    torch.from_numpy(zs).float(), label, truncation_psi=psi, noise_mode="const", force_fp32=True
-                ).numpy()
-                PIL_Image.fromarray(to_uint8(img)[0], "RGB").save(os.path.join(ref_dir, folder, f"seed{seed:04d}.png"))
+                image = seeded_image(torch, G, layers, seed, class_idx, psi)
+                PIL_Image.fromarray(image, "RGB").save(os.path.join(ref_dir, folder, f"seed{seed:04d}.png"))
             seeded.append({"psi": psi, "folder": folder})
         for layer, value in zip(layers, saved):
             layer.noise_const.copy_(value)
@@ -466,23 +471,7 @@ def check_pickle(torch, legacy, path, seeds=(0, 1, 2), psi=0.7):
         layers = noise_layers(G)
         saved = [layer.noise_const.clone() for layer in layers]
         class_idx = 0 if G.c_dim else None
-        label = torch.zeros([1, G.c_dim])
-        if class_idx is not None:
-            label[:, class_idx] = 1
-        official = []
-        for seed in seeds:
-            rnd = np.random.RandomState(seed)
-            zs = rnd.randn(1, G.z_dim)
-            for layer in layers:
-                r = layer.resolution
-                layer.noise_const.copy_(torch.from_numpy(rnd.randn(1, 1, r, r)[0, 0]).float())
-            official.append(
-                to_uint8(
-                    G(
-                        torch.from_numpy(zs).float(), label, truncation_psi=psi, noise_mode="const", force_fp32=True
-                    ).numpy()
-                )[0]
-            )
+        official = [seeded_image(torch, G, layers, seed, class_idx, psi) for seed in seeds]
         for layer, value in zip(layers, saved):
             layer.noise_const.copy_(value)
         mine = np.concatenate(
