@@ -285,6 +285,18 @@ class Trainer:
     def _mixing(self):
         return self.opts.style_mixing_prob > 0
 
+    def _g_inputs(self, r, z, labels, mix_z, cut, noise_seed, size=None):
+        """G's inputs for accumulation round r (`size` samples, default batch_gpu), as the
+        keyword arguments of `losses.generate_images` and `losses.path_lengths`."""
+        return dict(
+            z=self._round(z, r, size),
+            c=self._round(labels, r, size),
+            mix_z=self._round(mix_z, r, size) if self._mixing() else None,
+            cutoffs=self._round(cut, r, size),
+            noise_mode=self.noise_mode,
+            noise_generator=self._noise(noise_seed, r, size),
+        )
+
     # ---------------------------------------------------------------- replica phases
     def _accumulate(self, opt, variables, round_loss, prepare=None):
         """The skeleton of every phase: per accumulation round, the gradients of a loss
@@ -320,15 +332,7 @@ class Trainer:
         aug_u = self._global_slice(aug_u)
 
         def round_loss(r, _):
-            img, ws = losses.generate_images(
-                self.G,
-                self._round(z, r),
-                self._round(labels, r),
-                self._round(mix_z, r) if self._mixing() else None,
-                self._round(cut, r),
-                self.noise_mode,
-                self._noise(noise_seed, r),
-            )
+            img, ws = losses.generate_images(self.G, **self._g_inputs(r, z, labels, mix_z, cut, noise_seed))
             img = self._augment(img, self._round(aug_u, r), aug_seed + r, p)
             logits = self.D(img, self._round(labels, r))
             per_sample = losses.g_nonsaturating(logits)
@@ -358,17 +362,8 @@ class Trainer:
             return losses.stylegan2.path_length_noise([self.pl_batch, res, res, ch], seed)
 
         def round_loss(r, noise):
-            lengths, ws = losses.path_lengths(
-                self.G,
-                self._round(z, r, self.pl_batch),
-                self._round(labels, r, self.pl_batch),
-                noise,
-                self._round(mix_z, r, self.pl_batch) if self._mixing() else None,
-                self._round(cut, r, self.pl_batch),
-                self.noise_mode,
-                self._noise(noise_seed, r, self.pl_batch),
-                return_ws=True,
-            )
+            inputs = self._g_inputs(r, z, labels, mix_z, cut, noise_seed, self.pl_batch)
+            lengths, ws = losses.path_lengths(self.G, noise=noise, return_ws=True, **inputs)
             # Each group of samples (one round on one replica) measures its penalty
             # against the stored mean moved towards the group's own mean (the official
             # per-GPU update); groups do not see each other, so the result does not
@@ -394,15 +389,7 @@ class Trainer:
         aug_u_fake, aug_u_real = self._global_slice(aug_u_fake), self._global_slice(aug_u_real)
 
         def fakes(r):  # G's images need no gradient here: generated outside the tape
-            img, ws = losses.generate_images(
-                self.G,
-                self._round(z, r),
-                self._round(gen_labels, r),
-                self._round(mix_z, r) if self._mixing() else None,
-                self._round(cut, r),
-                self.noise_mode,
-                self._noise(noise_seed, r),
-            )
+            img, ws = losses.generate_images(self.G, **self._g_inputs(r, z, gen_labels, mix_z, cut, noise_seed))
             return tf.stop_gradient(img), tf.stop_gradient(ws[:, 0])
 
         def round_loss(r, fake_and_w):
