@@ -17,6 +17,12 @@ class Layer(keras.layers.Layer):
         super().__init__(**kwargs)
 
 
+def attribute_config(obj, names):
+    """`{name: obj.<name>}` for each of the space-separated `names`: the `get_config`
+    entries of the constructor arguments a layer keeps under their own names."""
+    return {name: getattr(obj, name) for name in names.split()}
+
+
 COMPUTE_DTYPES = ("float32", "float16", "bfloat16")
 
 

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer, check_compute_dtype, compute_cast
+from sg2tf.layers.base import Layer, attribute_config, check_compute_dtype, compute_cast
 from sg2tf.ops.bias_act import activation as get_activation
 from sg2tf.ops.bias_act import bias_act
 from sg2tf.ops.conv2d_resample import conv2d_resample
@@ -74,11 +74,7 @@ class EqualizedDense(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "units": self.units,
-            "activation": self.activation,
-            "use_bias": self.use_bias,
-            "bias_init": self.bias_init,
-            "lr_multiplier": self.lr_multiplier,
+            **attribute_config(self, "units activation use_bias bias_init lr_multiplier"),
         }
 
 
@@ -165,14 +161,8 @@ class EqualizedConv2D(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "activation": self.activation,
-            "use_bias": self.use_bias,
-            "up": self.up,
-            "down": self.down,
-            "resample_filter": self.resample_filter,
-            "conv_clamp": self.conv_clamp,
-            "lr_multiplier": self.lr_multiplier,
+            **attribute_config(
+                self, "filters kernel_size activation use_bias up down resample_filter conv_clamp lr_multiplier"
+            ),
             "compute_dtype": self.compute_dtype_name,
         }

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer, check_compute_dtype, compute_cast
+from sg2tf.layers.base import Layer, attribute_config, check_compute_dtype, compute_cast
 from sg2tf.layers.equalized import EqualizedDense
 from sg2tf.ops.conv2d_resample import batched_conv2d_resample, conv2d_resample
 from sg2tf.ops.upfirdn2d import setup_filter
@@ -130,12 +130,6 @@ class ModulatedConv2D(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "w_dim": self.w_dim,
-            "demodulate": self.demodulate,
-            "up": self.up,
-            "resample_filter": self.resample_filter,
-            "fused_modconv": self.fused_modconv,
+            **attribute_config(self, "filters kernel_size w_dim demodulate up resample_filter fused_modconv"),
             "compute_dtype": self.compute_dtype_name,
         }

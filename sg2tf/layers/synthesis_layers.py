@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer
+from sg2tf.layers.base import Layer, attribute_config
 from sg2tf.layers.modulated import ModulatedConv2D
 from sg2tf.layers.noise import NoiseInjection
 from sg2tf.ops.bias_act import activation as get_activation
@@ -100,16 +100,10 @@ class SynthesisLayer(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "filters": self.filters,
-            "w_dim": self.w_dim,
-            "resolution": self.resolution,
-            "kernel_size": self.kernel_size,
-            "up": self.up,
-            "use_noise": self.use_noise,
-            "activation": self.activation,
-            "resample_filter": self.resample_filter,
-            "conv_clamp": self.conv_clamp,
-            "fused_modconv": self.fused_modconv,
+            **attribute_config(
+                self,
+                "filters w_dim resolution kernel_size up use_noise activation resample_filter conv_clamp fused_modconv",
+            ),
             "compute_dtype": self.compute_dtype_name,
         }
 
@@ -150,9 +144,6 @@ class ToRGB(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "channels": self.channels,
-            "w_dim": self.w_dim,
-            "conv_clamp": self.conv_clamp,
-            "fused_modconv": self.fused_modconv,
+            **attribute_config(self, "channels w_dim conv_clamp fused_modconv"),
             "compute_dtype": self.compute_dtype_name,
         }

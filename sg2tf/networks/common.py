@@ -6,7 +6,7 @@ import numbers
 import tensorflow as tf
 
 from sg2tf.constants import ARCHITECTURES
-from sg2tf.layers.base import COMPUTE_DTYPES, Layer, check_compute_dtype
+from sg2tf.layers.base import COMPUTE_DTYPES, Layer, attribute_config, check_compute_dtype
 from sg2tf.networks.channels import ChannelSpec
 from sg2tf.ops.upfirdn2d import setup_filter
 
@@ -109,13 +109,9 @@ class ResolutionBlock(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "resolution": self.resolution,
-            "img_channels": self.img_channels,
-            "architecture": self.architecture,
+            **attribute_config(self, "resolution img_channels architecture"),
             "compute_dtype": self.compute_dtype_name,
-            "conv_clamp": self.conv_clamp,
-            "resample_filter": self.resample_filter,
-            "activation": self.activation,
+            **attribute_config(self, "conv_clamp resample_filter activation"),
         }
 
 
@@ -157,15 +153,9 @@ class NetworkSettings:
     def network_settings_config(self):
         """The config entries of the shared settings."""
         return {
-            "img_resolution": self.img_resolution,
-            "img_channels": self.img_channels,
+            **attribute_config(self, "img_resolution img_channels"),
             "channels": self.channels.get_config(),
-            "architecture": self.architecture,
-            "num_fp16_res": self.num_fp16_res,
-            "low_precision": self.low_precision,
-            "conv_clamp": self.conv_clamp,
-            "resample_filter": self.resample_filter,
-            "activation": self.activation,
+            **attribute_config(self, "architecture num_fp16_res low_precision conv_clamp resample_filter activation"),
         }
 
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.layers.base import attribute_config
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.mbstd import MinibatchStddev
 from sg2tf.networks.channels import log2_resolution
@@ -108,10 +109,7 @@ class DiscriminatorBlock(ResolutionBlock):
     def get_config(self):
         return {
             **super().get_config(),
-            "in_channels": self.in_channels,
-            "tmp_channels": self.tmp_channels,
-            "out_channels": self.out_channels,
-            "is_first": self.is_first,
+            **attribute_config(self, "in_channels tmp_channels out_channels is_first"),
         }
 
 
@@ -270,15 +268,11 @@ class Discriminator(NetworkSettings, keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "c_dim": self.c_dim,
+            **attribute_config(self, "name c_dim"),
             **self.network_settings_config(),
-            "mbstd_group_size": self.mbstd_group_size,
-            "mbstd_num_channels": self.mbstd_num_channels,
-            "conditioning": self.conditioning,
-            "cmap_dim": self.cmap_dim,
-            "mapping_layers": self.mapping_layers,
-            "mapping_lr_multiplier": self.mapping_lr_multiplier,
+            **attribute_config(
+                self, "mbstd_group_size mbstd_num_channels conditioning cmap_dim mapping_layers mapping_lr_multiplier"
+            ),
         }
 
     @classmethod

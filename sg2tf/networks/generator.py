@@ -2,6 +2,7 @@
 
 import keras
 
+from sg2tf.layers.base import attribute_config
 from sg2tf.networks.mapping import MappingNetwork
 from sg2tf.networks.synthesis import SynthesisNetwork
 
@@ -99,28 +100,12 @@ class Generator(keras.Model):
         )
 
     def get_config(self):
-        mapping = self.mapping.get_config()
-        synthesis = self.synthesis.get_config()
-        for key in (
-            "name",
-            "trainable",
-            "dtype",
-            "z_dim",
-            "c_dim",
-            "w_dim",
-            "num_ws",
-            "img_resolution",
-            "img_channels",
-        ):
-            mapping.pop(key, None)
-            synthesis.pop(key, None)
+        # The sub-networks' own entries, less those the Generator sets itself.
+        set_here = "name trainable dtype z_dim c_dim w_dim num_ws img_resolution img_channels".split()
+        mapping = {k: v for k, v in self.mapping.get_config().items() if k not in set_here}
+        synthesis = {k: v for k, v in self.synthesis.get_config().items() if k not in set_here}
         return {
-            "name": self.name,
-            "z_dim": self.z_dim,
-            "c_dim": self.c_dim,
-            "w_dim": self.w_dim,
-            "img_resolution": self.img_resolution,
-            "img_channels": self.img_channels,
+            **attribute_config(self, "name z_dim c_dim w_dim img_resolution img_channels"),
             "mapping_kwargs": mapping,
             "synthesis_kwargs": synthesis,
         }

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer
+from sg2tf.layers.base import Layer, attribute_config
 from sg2tf.layers.equalized import EqualizedDense
 from sg2tf.networks.common import is_one, normalize_2nd_moment
 
@@ -156,16 +156,7 @@ class MappingNetwork(Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "z_dim": self.z_dim,
-            "c_dim": self.c_dim,
-            "w_dim": self.w_dim,
-            "num_ws": self.num_ws,
-            "num_layers": self.num_layers,
-            "layer_features": self.layer_features,
+            **attribute_config(self, "z_dim c_dim w_dim num_ws num_layers layer_features"),
             "embed_features": self.embed_features or None,
-            "activation": self.activation,
-            "lr_multiplier": self.lr_multiplier,
-            "w_avg_beta": self.w_avg_beta,
-            "label_mode": self.label_mode,
-            "normalize_z": self.normalize_z,
+            **attribute_config(self, "activation lr_multiplier w_avg_beta label_mode normalize_z"),
         }

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer
+from sg2tf.layers.base import Layer, attribute_config
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.noise import check_noise_mode
 from sg2tf.layers.synthesis_layers import SynthesisLayer, ToRGB
@@ -221,14 +221,9 @@ class SynthesisBlock(ResolutionBlock):
     def get_config(self):
         return {
             **super().get_config(),
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "w_dim": self.w_dim,
-            "is_last": self.is_last,
-            "use_noise": self.use_noise,
-            "fused_modconv": self.fused_modconv,
-            "input_mode": self.input_mode,
-            "input_channels": self.input_channels,
+            **attribute_config(
+                self, "in_channels out_channels w_dim is_last use_noise fused_modconv input_mode input_channels"
+            ),
         }
 
     @classmethod
@@ -376,10 +371,7 @@ class SynthesisNetwork(NetworkSettings, Layer):
             **super().get_config(),
             "w_dim": self.w_dim,
             **self.network_settings_config(),
-            "use_noise": self.use_noise,
-            "fused_modconv": self.fused_modconv,
-            "input_mode": self.input_mode,
-            "const_channels": self.const_channels,
+            **attribute_config(self, "use_noise fused_modconv input_mode const_channels"),
         }
 
     @classmethod
