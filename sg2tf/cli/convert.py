@@ -7,10 +7,8 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import (
-    common,
-    convert_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.convert_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 

@@ -17,10 +17,8 @@ import time
 
 from absl import app, flags
 
-from sg2tf.cli import (
-    common,  # noqa: F401 (quiet TensorFlow before it loads)
-    demo_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.demo_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
 
 FLAGS = flags.FLAGS
 PSIS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)

@@ -12,10 +12,7 @@ import os
 
 from absl import flags, logging
 
-from sg2tf.cli import (
-    common,
-    export_flags,  # noqa: F401 (defines the flags)
-)
+from sg2tf.cli import common, export_flags
 
 FLAGS = flags.FLAGS
 

@@ -12,10 +12,8 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import (
-    common,
-    generate_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.generate_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 

@@ -11,10 +11,8 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import (
-    common,
-    metrics_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.metrics_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 

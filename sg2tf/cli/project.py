@@ -10,10 +10,8 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import (
-    common,
-    project_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.project_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 

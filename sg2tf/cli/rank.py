@@ -17,10 +17,8 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import (
-    common,
-    rank_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.rank_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 

@@ -9,10 +9,8 @@ import os
 
 from absl import flags
 
-from sg2tf.cli import (
-    common,
-    style_mixing_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.style_mixing_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 

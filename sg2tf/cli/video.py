@@ -11,10 +11,8 @@ import re
 
 from absl import flags
 
-from sg2tf.cli import (
-    common,
-    video_flags,  # noqa: F401 (defines the flags)
-)
+import sg2tf.cli.video_flags  # noqa: F401 (defines the flags)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 
