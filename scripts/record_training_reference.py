@@ -59,44 +59,23 @@ import sys
 
 import numpy as np
 
-DEFAULTS = dict(
-    resolution=8,
-    img_channels=3,
-    z_dim=16,
-    w_dim=16,
-    c_dim=0,
-    mapping_layers=2,
-    channel_base=128,
-    channel_max=16,
-    g_arch="skip",
-    d_arch="resnet",
-    mbstd_group=2,
-    mbstd_channels=1,
-    num_fp16_res=0,
-    conv_clamp=None,
-    augpipe=None,
-    aug_p=0.0,
-    ada_target=None,
-    ada_interval=4,
-    ada_kimg=500,
-    r1_gamma=1.0,
-    pl_weight=2.0,
-    style_mixing_prob=0.9,
-    pl_batch_shrink=2,
-    pl_decay=0.01,
-    g_reg_interval=2,
-    d_reg_interval=2,
-    batch=4,
-    glr=0.0025,
-    dlr=0.0025,
-    ema_kimg=0.01,
-    ema_rampup=None,
-    iterations=4,
-    seed=0,
-    perturb=0.1,
-    keep_every=True,
-    float64_check=True,
-)
+# The spec keys and their defaults.
+DEFAULTS = {
+    # The networks (the official G and D constructor arguments): data and mapping, the blocks'
+    # widths and precision, the architectures.
+    **dict(resolution=8, img_channels=3, c_dim=0, z_dim=16, w_dim=16, mapping_layers=2),
+    **dict(channel_base=128, channel_max=16, num_fp16_res=0, conv_clamp=None),
+    **dict(g_arch="skip", d_arch="resnet", mbstd_group=2, mbstd_channels=1),
+    # Augmentation (augpipe: a name in the official `augpipe_specs`, or its kwargs; None = none).
+    **dict(augpipe=None, aug_p=0.0, ada_target=None, ada_interval=4, ada_kimg=500),
+    # The loss and its regularization.
+    **dict(r1_gamma=1.0, pl_weight=2.0, style_mixing_prob=0.9, pl_batch_shrink=2, pl_decay=0.01),
+    **dict(g_reg_interval=2, d_reg_interval=2),
+    # Batch, optimisers and G's EMA.
+    **dict(batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None),
+    # The recording: iterations, seed, weight perturbation, what is kept and checked.
+    **dict(iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True),
+}
 
 
 def _official_augpipes(checkout):

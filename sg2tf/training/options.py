@@ -27,73 +27,32 @@ class OptionsError(UserError, ValueError):
     """A bad flag combination; the message names the flag."""
 
 
-# The options a user can give (sg2tf-train's flags) and their defaults. None = "from the
-# preset / the dataset / the machine" (see `resolve`).
-DEFAULTS = dict(
-    data=None,
-    outdir=None,
-    cfg="auto",
-    kimg=None,
-    tick_kimg=4.0,
-    snap=50,
-    keep_checkpoints=3,
-    seed=0,
-    dry_run=False,
-    resume=None,
-    freezed=0,
-    freeze_g=0,
-    freeze_mapping=False,
-    cond=False,
-    mirror=False,
-    resolution=None,
-    max_images=None,
-    batch=None,
-    batch_gpu=None,
-    glr=None,
-    dlr=None,
-    gamma=None,
-    ema_kimg=None,
-    ema_rampup=-1.0,
-    mapping_layers=None,
-    mapping_width=None,
-    w_dim=None,
-    z_dim=None,
-    fmap_base=None,
-    fmap_max=None,
-    channels="",
-    mbstd_group=None,
-    mbstd_channels=1,
-    noconst=False,
-    g_arch="skip",
-    d_arch=None,
-    style_mixing_prob=None,
-    pl_weight=None,
-    pl_decay=0.01,
-    pl_batch_shrink=2,
-    g_reg_interval=None,
-    d_reg_interval=16,
-    aug="ada",
-    p=0.0,
-    target=0.6,
-    augpipe="bgc",
-    ada_kimg=500.0,
-    ada_interval=4,
-    fp16_res=-1,
-    conv_clamp=-1.0,
-    precision="float16",
-    strategy="auto",
-    xla=False,
-    noise_mode=None,
-    grid_seeds=16,
-    shuffle_buffer=None,
-    description="",
-    cpu_devices=0,
-    metrics="",
-    metrics_num_gen=None,
-    inception=None,
-    vgg16=None,
-    lpips=None,
-)
+# The options a user can give (sg2tf-train's flags) and their defaults, by concept. None =
+# "from the preset / the dataset / the machine" (see `resolve`).
+DEFAULTS = {
+    # Run: what, where, how long, how often it reports and saves.
+    **dict(data=None, outdir=None, cfg="auto", seed=0, resume=None, dry_run=False, description=""),
+    **dict(kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3, grid_seeds=16),
+    # Transfer learning.
+    **dict(freezed=0, freeze_g=0, freeze_mapping=False),
+    # Data.
+    **dict(cond=False, mirror=False, resolution=None, max_images=None, shuffle_buffer=None),
+    # Batch, optimisers and G's EMA.
+    **dict(batch=None, batch_gpu=None, glr=None, dlr=None, ema_kimg=None, ema_rampup=-1.0),
+    # Regularization: R1 on D (gamma), path length on G.
+    **dict(gamma=None, d_reg_interval=16, pl_weight=None, pl_decay=0.01, pl_batch_shrink=2, g_reg_interval=None),
+    # G's inputs while training: style mixing and noise.
+    **dict(style_mixing_prob=None, noise_mode=None),
+    # Architecture: mapping, widths, G's and D's own options.
+    **dict(z_dim=None, w_dim=None, mapping_layers=None, mapping_width=None, fmap_base=None, fmap_max=None, channels=""),
+    **dict(g_arch="skip", noconst=False, d_arch=None, mbstd_group=None, mbstd_channels=1),
+    # Augmentation.
+    **dict(aug="ada", p=0.0, target=0.6, augpipe="bgc", ada_kimg=500.0, ada_interval=4),
+    # Distribution and precision.
+    **dict(fp16_res=-1, conv_clamp=-1.0, precision="float16", strategy="auto", xla=False, cpu_devices=0),
+    # Quality metrics.
+    **dict(metrics="", metrics_num_gen=None, inception=None, vgg16=None, lpips=None),
+}
 
 
 @dataclasses.dataclass(frozen=True)
