@@ -150,6 +150,14 @@ class NetworkSettings:
         self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.activation = activation
 
+    def block_settings(self, res):
+        """The settings every resolution block of this network takes, for the block at `res`."""
+        return dict(
+            architecture=self.architecture,
+            compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res, self.low_precision),
+            **attribute_config(self, "conv_clamp resample_filter activation"),
+        )
+
     def network_settings_config(self):
         """The config entries of the shared settings."""
         return {

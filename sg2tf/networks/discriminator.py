@@ -8,12 +8,7 @@ from sg2tf.layers.base import attribute_config
 from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.mbstd import MinibatchStddev
 from sg2tf.networks.channels import log2_resolution
-from sg2tf.networks.common import (
-    NetworkSettings,
-    ResolutionBlock,
-    block_compute_dtype,
-    normalize_2nd_moment,
-)
+from sg2tf.networks.common import NetworkSettings, ResolutionBlock, normalize_2nd_moment
 from sg2tf.ops.upfirdn2d import downsample2d, setup_filter
 
 CONDITIONINGS = ("cmap", "project")
@@ -184,12 +179,8 @@ class Discriminator(NetworkSettings, keras.Model):
                     res,
                     self.img_channels,
                     is_first=(res == self.img_resolution),
-                    architecture=self.architecture,
-                    compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res, self.low_precision),
-                    conv_clamp=self.conv_clamp,
-                    resample_filter=self.resample_filter,
-                    activation=self.activation,
                     name=f"b{res}",
+                    **self.block_settings(res),
                 )
             )
         self.build(None)

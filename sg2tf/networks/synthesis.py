@@ -9,7 +9,7 @@ from sg2tf.layers.equalized import EqualizedConv2D, EqualizedDense
 from sg2tf.layers.noise import check_noise_mode
 from sg2tf.layers.synthesis_layers import SynthesisLayer, ToRGB
 from sg2tf.networks.channels import log2_resolution
-from sg2tf.networks.common import NetworkSettings, ResolutionBlock, block_compute_dtype, check_architecture
+from sg2tf.networks.common import NetworkSettings, ResolutionBlock, check_architecture
 from sg2tf.ops.upfirdn2d import upsample2d
 
 __all__ = [
@@ -293,16 +293,12 @@ class SynthesisNetwork(NetworkSettings, Layer):
                 res,
                 self.img_channels,
                 is_last=(res == self.img_resolution),
-                architecture=self.architecture,
-                compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res, self.low_precision),
-                conv_clamp=self.conv_clamp,
-                resample_filter=self.resample_filter,
                 use_noise=self.use_noise,
-                activation=self.activation,
                 fused_modconv=self.fused_modconv,
                 input_mode=self.input_mode,
                 input_channels=self.channels(2) if res == 4 else None,
                 name=f"b{res}",
+                **self.block_settings(res),
             )
             self.blocks.append(block)
             self.num_ws += block.num_conv
