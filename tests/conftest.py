@@ -21,18 +21,10 @@ OPTIONAL_EXTRA_SKIPS = (
 
 
 # The smallest training set-up the training tests vary around: the tiny preset at 8x8, narrow,
-# constant noise (the noise inputs are then part of the compared weights, not random draws).
-TINY_OPTIONS = dict(
-    cfg="tiny",
-    resolution=8,
-    fmap_base=64,
-    fmap_max=32,
-    w_dim=16,
-    mapping_layers=2,
-    batch=4,
-    mbstd_group=2,
-    noise_mode="const",
-)
+# batch 4 in minibatch-stddev groups of 2, constant noise (the noise inputs are then part of the
+# compared weights, not random draws).
+TINY_NETWORK = dict(cfg="tiny", resolution=8, fmap_base=64, fmap_max=32, w_dim=16, mapping_layers=2)
+TINY_OPTIONS = dict(TINY_NETWORK, batch=4, mbstd_group=2, noise_mode="const")
 # A short run of it: a tick and a snapshot every 8 images, a 4-image grid.
 TINY_RUN = dict(seed=3, tick_kimg=0.008, snap=1, grid_seeds=4, shuffle_buffer=8)
 

@@ -35,17 +35,8 @@ FIR = np.outer([1, 3, 3, 1], [1, 3, 3, 1]).astype(np.float64)
 FIR /= FIR.sum()
 
 # A 16x16 network whose nf(0) (32) differs from nf(1) (16): fmap_base 32, fmap_max 32.
-KWARGS = dict(
-    num_channels=4,
-    resolution=16,
-    label_size=0,
-    latent_size=8,
-    dlatent_size=8,
-    mapping_layers=2,
-    mapping_fmaps=8,
-    fmap_base=32,
-    fmap_max=32,
-)
+MAPPING_KWARGS = dict(latent_size=8, dlatent_size=8, mapping_layers=2, mapping_fmaps=8)  # z and w 8 wide
+KWARGS = dict(num_channels=4, resolution=16, label_size=0, **MAPPING_KWARGS, fmap_base=32, fmap_max=32)
 NF = {0: 32, 1: 16, 2: 8, 3: 4}  # nf(stage) = min(32 / 2**stage, 32)
 W_DIM = 8
 NUM_WS = 6  # 2 * log2(16) - 2: aydao's input adds no w

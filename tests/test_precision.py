@@ -12,6 +12,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import tensorflow as tf
+from conftest import tiny_options
 
 import sg2tf
 from sg2tf import sampling
@@ -256,25 +257,9 @@ def test_training_bfloat16_networks_record_their_precision(tmp_path):
     from sg2tf.training import options
     from sg2tf.training.setup import build_networks
 
-    opts = options.resolve(
-        dict(
-            resolution=16,
-            cfg="tiny",
-            fmap_base=64,
-            fmap_max=16,
-            w_dim=16,
-            mapping_layers=2,
-            batch=4,
-            mbstd_group=2,
-            aug="noaug",
-            outdir=str(tmp_path),
-            fp16_res=2,
-            conv_clamp=256,
-            precision="bfloat16",
-        ),
-        None,
-        1,
-    )
+    # The tiny set-up at 16x16, narrower, noise_mode unset; the 8x8 and 16x16 blocks in bfloat16.
+    given = tiny_options(resolution=16, fmap_max=16, noise_mode=None, aug="noaug", outdir=str(tmp_path))
+    opts = options.resolve(dict(given, fp16_res=2, conv_clamp=256, precision="bfloat16"), None, 1)
     G, D, G_ema = build_networks(opts)
     for G_like in (G, G_ema):
         assert G_like.synthesis.block_dtypes == {4: "float32", 8: "bfloat16", 16: "bfloat16"}

@@ -44,20 +44,9 @@ def test_tiny_config_learns_shapes(tmp_path):
     path = str(tmp_path / "shapes16")
     writer.write_dataset(path, synthetic.synthetic_source(512, resolution=16, seed=0), progress=False)
     # The tiny preset, narrower; R1 every step and no path length: one compiled step.
-    raw = dict(
-        cfg="tiny",
-        resolution=16,
-        fmap_max=64,
-        w_dim=64,
-        batch=16,
-        aug="noaug",
-        pl_weight=0,
-        d_reg_interval=1,
-        outdir="x",
-        seed=1,
-        data=path,
-    )
-    opts = options.resolve(raw, read_info(path), 1)
+    network = dict(cfg="tiny", resolution=16, fmap_max=64, w_dim=64)
+    one_step = dict(aug="noaug", pl_weight=0, d_reg_interval=1)
+    opts = options.resolve(dict(network, **one_step, batch=16, outdir="x", seed=1, data=path), read_info(path), 1)
     trainer = build_trainer(opts)
     G, D, G_ema = trainer.G, trainer.D, trainer.G_ema
     batches = iter(make_dataset(path, 16, opts.batch, seed=1, labels=False, shuffle_buffer=512))

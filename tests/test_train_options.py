@@ -239,22 +239,10 @@ def test_options_round_trip_through_training_options_json():
 def test_older_flat_training_options_files_are_read():
     # A file written before the typed options: a flat object with derived keys and without
     # the options added since (noise_mode); unknown keys are left out.
-    old = dict(
-        cfg="tiny",
-        batch=8,
-        batch_gpu=8,
-        replicas=1,
-        accumulation_rounds=1,
-        c_dim=0,
-        channels_img=3,
-        dataset_count=100,
-        num_workers=1,
-        outdir="x",
-        d_arch="resnet",
-        glr="0.0025",
-        metrics=[],
-        removed_option=1,
-    )
+    flags = dict(cfg="tiny", batch=8, batch_gpu=8, outdir="x", d_arch="resnet", glr="0.0025", metrics=[])
+    from_strategy = dict(replicas=1, num_workers=1, accumulation_rounds=1)
+    from_dataset = dict(c_dim=0, channels_img=3, dataset_count=100)
+    old = dict(flags, **from_strategy, **from_dataset, removed_option=1)
     given = options.TrainingOptions.saved_values(json.dumps(old))
     assert "removed_option" not in given and "replicas" not in given
     o = options.resolve(given, FakeInfo())

@@ -166,17 +166,8 @@ def test_resume_refuses_architecture_changes_and_applies_augmentation_changes(sh
     assert open(os.path.join(run, "training_options.json")).read() == before
     # The same values as saved are no change; a new augmentation probability replaces the
     # restored one; the top resolution switches to float16 (as l4rz raised num_fp16_res).
-    _train(
-        outdir=str(tmp_path),
-        resume="latest",
-        kimg=0.012,
-        fmap_max=32,
-        aug="fixed",
-        p=0.5,
-        tick_kimg=0.004,
-        fp16_res=1,
-        conv_clamp=256,
-    )
+    continued = dict(outdir=str(tmp_path), resume="latest", kimg=0.012, tick_kimg=0.004)
+    _train(**continued, fmap_max=32, aug="fixed", p=0.5, fp16_res=1, conv_clamp=256)
     ticks = [json.loads(line) for line in open(os.path.join(run, "stats.jsonl"))]
     assert ticks[-1]["kimg"] == pytest.approx(0.012) and ticks[-1]["augment_p"] == pytest.approx(0.5)
     assert np.isfinite(ticks[-1]["loss_G"]) and np.isfinite(ticks[-1]["loss_D"])

@@ -34,31 +34,11 @@ def test_resume_from_nvlabs_pickle_into_wider_config_with_freezing(fixtures_dir,
     # The pickle: z/w 64, mapping 2, fmap_base 512, fmap_max 64. Here fmap_max 128 widens
     # the 4x4 block (64 -> 128 channels) and so the 8x8 block's first conv and D's last
     # blocks; everything else is copied.
-    run = train(
-        dict(
-            data=str(shapes32),
-            outdir=str(tmp_path),
-            resume=str(pkl),
-            cfg="tiny",
-            z_dim=64,
-            w_dim=64,
-            mapping_layers=2,
-            fmap_base=512,
-            fmap_max=128,
-            batch=4,
-            mbstd_group=4,
-            kimg=0.008,
-            tick_kimg=0.008,
-            snap=1,
-            grid_seeds=4,
-            aug="noaug",
-            pl_weight=0,
-            gamma="0",
-            freezed=2,
-            freeze_g=16,
-            seed=0,
-        )
-    )
+    network = dict(cfg="tiny", z_dim=64, w_dim=64, mapping_layers=2, fmap_base=512, fmap_max=128, mbstd_group=4)
+    two_steps = dict(batch=4, kimg=0.008, tick_kimg=0.008, snap=1, grid_seeds=4, seed=0)  # a tick, a snapshot
+    plain_losses = dict(aug="noaug", pl_weight=0, gamma="0")
+    files = dict(data=str(shapes32), outdir=str(tmp_path), resume=str(pkl))
+    run = train(dict(files, **network, **two_steps, **plain_losses, freezed=2, freeze_g=16))
     log = open(os.path.join(run, "log.txt")).read()
     for name in ("G", "D", "G_ema"):
         line = next(l for l in log.splitlines() if l.startswith(f"{name}: copied "))
