@@ -30,6 +30,8 @@ def parse_seeds(spec):
             seeds.append(int(item))
         elif item:
             raise ValueError(f"--seeds: {item!r} is not a number or a range like 0-3")
+    if not seeds:
+        raise ValueError("--seeds: no seeds given")
     return seeds
 
 
@@ -66,7 +68,11 @@ def main(argv=None):
     except ImportError as e:
         sys.stderr.write(f"error: {e}; install tensorflow-serving-api, numpy and Pillow\n")
         return 2
-    seeds = parse_seeds(args.seeds)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 1
     channel = grpc.insecure_channel(args.server)
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
     req = predict_pb2.PredictRequest()
