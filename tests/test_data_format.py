@@ -188,3 +188,18 @@ def test_labels_file_is_np_save_float32(tmp_path):
     np.save(buf, labels.astype(np.float32))
     with open(d.label_file, "rb") as f:
         assert f.read() == buf.getvalue()
+
+
+def test_image_arrays_must_be_square_nchw_uint8_with_a_power_of_two_size():
+    bad = {
+        "3-d": np.zeros([4, 8, 8], np.uint8),
+        "float": np.zeros([4, 3, 8, 8], np.float32),
+        "2 channels": np.zeros([4, 2, 8, 8], np.uint8),
+        "not square": np.zeros([4, 3, 8, 16], np.uint8),
+        "not a power of two": np.zeros([4, 3, 12, 12], np.uint8),
+        "too small": np.zeros([4, 3, 2, 2], np.uint8),
+    }
+    for where, array in bad.items():
+        with pytest.raises(DatasetError, match=f"^{where}: expected uint8 \\[N, C, R, R\\]"):
+            sources._array_source(array, None, where)
+    assert sources._array_source(np.zeros([5, 1, 4, 4], np.uint8), None, "ok").num_images == 5

@@ -29,22 +29,25 @@ def _onehot(labels, num_classes, where):
     return out
 
 
+def _check_nchw(array, where):
+    """`(n, c, r)` of a `[N, C, R, R]` uint8 image array with C in (1, 3) and R a power of
+    two >= 4, or DatasetError naming `where`."""
+    shape = list(array.shape)
+    n, c, h, w = shape if len(shape) == 4 else (0, 0, 0, -1)
+    if array.dtype != np.uint8 or c not in (1, 3) or h != w or h < 4 or not fmt.is_power_of_two(h):
+        raise DatasetError(
+            f"{where}: expected uint8 [N, C, R, R] images with C in (1, 3) and R a power of two >= 4, "
+            f"got {array.dtype} {shape}"
+        )
+    return n, c, h
+
+
 def _array_source(images, labels, where):
     """An ImageSource over an in-memory `[N, C, H, W]` uint8 array."""
-    if images.ndim != 4 or images.dtype != np.uint8 or images.shape[1] not in (1, 3):
-        raise DatasetError(
-            f"{where}: expected uint8 [N, C, H, W] images with C in (1, 3), got {images.dtype} {list(images.shape)}"
-        )
-    n, c, h, w = images.shape
-    if h != w or h < 4 or not fmt.is_power_of_two(h):
-        raise DatasetError(f"{where}: images are {h}x{w}; they must be square with a power-of-two size >= 4")
+    n, c, r = _check_nchw(images, where)
+    describe = lambda i: f"{where}: image {i}"
     return ImageSource(
-        num_images=n,
-        resolution=h,
-        channels=c,
-        load=lambda i: images[i],
-        labels=labels,
-        describe=lambda i: f"{where}: image {i}",
+        num_images=n, resolution=r, channels=c, load=lambda i: images[i], labels=labels, describe=describe
     )
 
 
@@ -71,11 +74,7 @@ def hdf5_source(hdf5_filename):
         raise DatasetError(f"{hdf5_filename}: no 'data<R>x<R>' arrays (has {sorted(h5.keys())})")
     data = max(arrays, key=lambda a: a.shape[3])
     where = f"{hdf5_filename}:{data.name}"
-    n, c, h, w = data.shape
-    if data.dtype != np.uint8 or c not in (1, 3) or h != w or h < 4 or not fmt.is_power_of_two(h):
-        raise DatasetError(
-            f"{where}: expected uint8 [N, C, R, R], C in (1, 3), R a power of two; got {data.dtype} {list(data.shape)}"
-        )
+    n, c, r = _check_nchw(data, where)
     labels = None
     npy = os.path.splitext(hdf5_filename)[0] + "-labels.npy"
     if os.path.isfile(npy):
@@ -83,14 +82,10 @@ def hdf5_source(hdf5_filename):
         if labels.ndim != 2 or labels.shape[0] != n:
             raise DatasetError(f"{npy}: labels of shape {list(labels.shape)} do not fit {n} images in {where}")
     # h5py is not safe to read from several threads: load one image at a time, in order.
+    describe = lambda i: f"{where}[{i}]"
+    load = lambda i: data[i]
     return ImageSource(
-        num_images=n,
-        resolution=h,
-        channels=c,
-        load=lambda i: data[i],
-        labels=labels,
-        describe=lambda i: f"{where}[{i}]",
-        thread_safe=False,
+        num_images=n, resolution=r, channels=c, load=load, labels=labels, describe=describe, thread_safe=False
     )
 
 
