@@ -24,6 +24,13 @@ NOT_CALLABLE = {"Layer"}
 
 N = 2  # batch
 SMALL_CHANNELS = dict(fmap_base=32, fmap_max=8)
+# Constructor arguments the cases of a class share.
+SYNTHESIS_BLOCK = dict(w_dim=8, img_channels=3)
+SMALL_SYNTHESIS = dict(channels=SMALL_CHANNELS)
+ORIG_SYNTHESIS = dict(channels=SMALL_CHANNELS, architecture="orig")
+GENERATOR = dict(z_dim=8, w_dim=8, img_resolution=8)
+DISCRIMINATOR_BLOCK = dict(resolution=8, img_channels=3)
+DISCRIMINATOR = dict(img_resolution=8, img_channels=3, channels=SMALL_CHANNELS, mbstd_group_size=2)
 
 
 def _normal(rng, *shape):
@@ -96,21 +103,13 @@ EXAMPLES = {
     ],
     "SynthesisBlock": [
         (
-            dict(in_channels=0, out_channels=8, w_dim=8, resolution=4, img_channels=3, is_last=False),
+            dict(SYNTHESIS_BLOCK, in_channels=0, out_channels=8, resolution=4, is_last=False),
             lambda m, r: (None, None, _ws(m, r, m.num_conv + m.num_torgb)),
             dict(noise_mode="const"),
             ((N, 4, 4, 8), (N, 4, 4, 3)),
         ),
         (
-            dict(
-                in_channels=8,
-                out_channels=4,
-                w_dim=8,
-                resolution=8,
-                img_channels=3,
-                is_last=True,
-                architecture="resnet",
-            ),
+            dict(SYNTHESIS_BLOCK, in_channels=8, out_channels=4, resolution=8, is_last=True, architecture="resnet"),
             lambda m, r: (_normal(r, N, 4, 4, 8), None, _ws(m, r, m.num_conv + m.num_torgb)),
             dict(noise_mode="const"),
             ((N, 8, 8, 4), (N, 8, 8, 3)),
@@ -127,13 +126,7 @@ EXAMPLES = {
     "Generator": [
         (
             dict(
-                z_dim=8,
-                c_dim=0,
-                w_dim=8,
-                img_resolution=8,
-                img_channels=3,
-                mapping_kwargs=dict(num_layers=2),
-                synthesis_kwargs=dict(channels=SMALL_CHANNELS),
+                GENERATOR, c_dim=0, img_channels=3, mapping_kwargs=dict(num_layers=2), synthesis_kwargs=SMALL_SYNTHESIS
             ),
             lambda m, r: (_normal(r, N, 8),),
             dict(noise_mode="const"),
@@ -141,13 +134,7 @@ EXAMPLES = {
         ),
         (
             dict(
-                z_dim=8,
-                c_dim=2,
-                w_dim=8,
-                img_resolution=8,
-                img_channels=1,
-                mapping_kwargs=dict(num_layers=1),
-                synthesis_kwargs=dict(channels=SMALL_CHANNELS, architecture="orig"),
+                GENERATOR, c_dim=2, img_channels=1, mapping_kwargs=dict(num_layers=1), synthesis_kwargs=ORIG_SYNTHESIS
             ),
             lambda m, r: (_normal(r, N, 8), tf.one_hot([1, 0], 2)),
             dict(noise_mode="const", truncation_psi=0.5),
@@ -156,20 +143,14 @@ EXAMPLES = {
     ],
     "DiscriminatorBlock": [
         (
-            dict(in_channels=0, tmp_channels=4, out_channels=8, resolution=8, img_channels=3, is_first=True),
+            dict(DISCRIMINATOR_BLOCK, in_channels=0, tmp_channels=4, out_channels=8, is_first=True),
             lambda m, r: (None, _normal(r, N, 8, 8, 3)),
             {},
             ((N, 4, 4, 8), None),
         ),
         (
             dict(
-                in_channels=8,
-                tmp_channels=8,
-                out_channels=8,
-                resolution=8,
-                img_channels=3,
-                is_first=False,
-                architecture="skip",
+                DISCRIMINATOR_BLOCK, in_channels=8, tmp_channels=8, out_channels=8, is_first=False, architecture="skip"
             ),
             lambda m, r: (_normal(r, N, 8, 8, 8), _normal(r, N, 8, 8, 3)),
             {},
@@ -178,20 +159,13 @@ EXAMPLES = {
     ],
     "Discriminator": [
         (
-            dict(c_dim=0, img_resolution=8, img_channels=3, channels=SMALL_CHANNELS, mbstd_group_size=2),
+            dict(DISCRIMINATOR, c_dim=0),
             lambda m, r: (_normal(r, N, 8, 8, 3),),
             {},
             (N, 1),
         ),
         (
-            dict(
-                c_dim=3,
-                img_resolution=8,
-                img_channels=3,
-                channels=SMALL_CHANNELS,
-                mbstd_group_size=2,
-                architecture="skip",
-            ),
+            dict(DISCRIMINATOR, c_dim=3, architecture="skip"),
             lambda m, r: (_normal(r, N, 8, 8, 3), tf.one_hot([0, 1], 3)),
             {},
             (N, 1),
