@@ -6,43 +6,21 @@
 #define EIGEN_USE_GPU
 #endif
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
 #include <string>
 
 #include "custom_ops/bias_act/cc/kernels/bias_act.h"
 #include "custom_ops/bias_act/cc/kernels/bias_act_cpu.h"
 #include "custom_ops/bias_act/cc/kernels/bias_act_gpu.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/tensor.h"
-#include "tensorflow/core/util/work_sharder.h"
+#include "custom_ops/common/kernel_util.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
 namespace sg2tf {
 namespace bias_act {
 
-using ::tensorflow::DEVICE_CPU;
-using ::tensorflow::OpKernel;
-using ::tensorflow::OpKernelConstruction;
-using ::tensorflow::OpKernelContext;
-using ::tensorflow::Tensor;
-using ::tensorflow::TensorShape;
-namespace errors = ::tensorflow::errors;
-
 namespace {
 
-// OP_REQUIRES variant for helpers returning bool.
-#define OP_REQUIRES_VALUE_OR_FALSE(CTX, EXP, STATUS) \
-  do {                                               \
-    if (!(EXP)) {                                    \
-      (CTX)->CtxFailure(__FILE__, __LINE__, (STATUS)); \
-      return false;                                  \
-    }                                                \
-  } while (0)
-
-// Reads the attributes shared by the forward and gradient ops.
-template <typename T>
+// Reads the attributes shared by the forward and gradient ops, and runs either.
+template <typename Device, typename T>
 class BiasActBase : public OpKernel {
  public:
   explicit BiasActBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -59,27 +37,43 @@ class BiasActBase : public OpKernel {
   }
 
  protected:
+  // Checks x and b, then computes output 0 (in input 0's buffer where TensorFlow allows):
+  // y for order 0, else the gradient of that order from dy.
+  void Apply(OpKernelContext* ctx, int order, const Tensor& x, const Tensor& b, const Tensor* dy) {
+    int64_t channels, inner;
+    if (!Layout(ctx, x, b, &channels, &inner)) return;
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &out));
+    Config c = config_;
+    c.has_bias = b.NumElements() > 0;
+    Run(ctx, c, order, x, b, dy, out, channels, inner);
+  }
+
+ private:
   // Checks x and b; sets *channels and *inner of the [outer, channels, inner] view.
   bool Layout(OpKernelContext* ctx, const Tensor& x, const Tensor& b, int64_t* channels,
               int64_t* inner) {
     const int rank = x.dims();
-    OP_REQUIRES_VALUE_OR_FALSE(ctx, rank > 0 && axis_ >= -rank && axis_ < rank,
-                               errors::InvalidArgument("axis ", axis_,
-                                                       " is out of range for rank ", rank));
+    SG2TF_REQUIRE_OR_FALSE(
+        ctx, rank > 0 && axis_ >= -rank && axis_ < rank,
+        errors::InvalidArgument("axis ", axis_, " is out of range for rank ", rank));
     const int axis = axis_ < 0 ? axis_ + rank : axis_;
-    OP_REQUIRES_VALUE_OR_FALSE(ctx, b.dims() == 1,
-                               errors::InvalidArgument("bias must be 1-D, got ",
-                                                       b.shape().DebugString()));
+    SG2TF_REQUIRE_OR_FALSE(
+        ctx, b.dims() == 1,
+        errors::InvalidArgument("bias must be 1-D, got ", b.shape().DebugString()));
     *inner = 1;
     for (int i = axis + 1; i < rank; ++i) *inner *= x.dim_size(i);
     *channels = x.dim_size(axis);
-    OP_REQUIRES_VALUE_OR_FALSE(
+    SG2TF_REQUIRE_OR_FALSE(
         ctx, b.NumElements() == 0 || b.NumElements() == *channels,
-        errors::InvalidArgument("bias of shape ", b.shape().DebugString(),
-                                " does not match axis ", axis, " of ",
-                                x.shape().DebugString()));
+        errors::InvalidArgument("bias of shape ", b.shape().DebugString(), " does not match axis ",
+                                axis, " of ", x.shape().DebugString()));
     return true;
   }
+
+  // Specialized below for each device and type.
+  static void Run(OpKernelContext* ctx, const Config& c, int order, const Tensor& x,
+                  const Tensor& b, const Tensor* dy, Tensor* out, int64_t channels, int64_t inner);
 
   int axis_;
   Config config_;
@@ -90,38 +84,25 @@ void RunCpu(OpKernelContext* ctx, const Config& c, int order, const T* x, const 
             const T* dy, T* out, int64_t size, int64_t channels, int64_t inner) {
   const RangeFn<T> fn = RangeFor<T>(c);
   const int64_t cost = CpuElementCost(c, order);
-  auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-  pool->ParallelFor(size, cost, [&](int64_t begin, int64_t end) {
+  ParallelFor(ctx, size, cost, [&](int64_t begin, int64_t end) {
     fn(c, order, x, b, dy, out, channels, inner, begin, end);
   });
 }
 
 template <typename Device, typename T>
-class FusedBiasActOp : public BiasActBase<T> {
+class FusedBiasActOp : public BiasActBase<Device, T> {
  public:
-  explicit FusedBiasActOp(OpKernelConstruction* ctx) : BiasActBase<T>(ctx) {}
+  explicit FusedBiasActOp(OpKernelConstruction* ctx) : BiasActBase<Device, T>(ctx) {}
 
   void Compute(OpKernelContext* ctx) override {
-    const Tensor& x = ctx->input(0);
-    const Tensor& b = ctx->input(1);
-    int64_t channels, inner;
-    if (!this->Layout(ctx, x, b, &channels, &inner)) return;
-    Tensor* y = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
-    Config c = this->config_;
-    c.has_bias = b.NumElements() > 0;
-    Run(ctx, c, 0, x, b, nullptr, y, channels, inner);
+    this->Apply(ctx, 0, ctx->input(0), ctx->input(1), nullptr);
   }
-
-  static void Run(OpKernelContext* ctx, const Config& c, int order, const Tensor& x,
-                  const Tensor& b, const Tensor* dy, Tensor* out, int64_t channels,
-                  int64_t inner);
 };
 
 template <typename Device, typename T>
-class FusedBiasActGradOp : public BiasActBase<T> {
+class FusedBiasActGradOp : public BiasActBase<Device, T> {
  public:
-  explicit FusedBiasActGradOp(OpKernelConstruction* ctx) : BiasActBase<T>(ctx) {
+  explicit FusedBiasActGradOp(OpKernelConstruction* ctx) : BiasActBase<Device, T>(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("order", &order_));
     OP_REQUIRES(ctx, order_ >= 1 && order_ <= kMaxOrder,
                 errors::InvalidArgument("order must be 1..", kMaxOrder, ", got ", order_));
@@ -130,17 +111,10 @@ class FusedBiasActGradOp : public BiasActBase<T> {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
-    const Tensor& b = ctx->input(2);
     OP_REQUIRES(ctx, dy.shape() == x.shape(),
                 errors::InvalidArgument("dy and x shapes differ: ", dy.shape().DebugString(),
                                         " vs ", x.shape().DebugString()));
-    int64_t channels, inner;
-    if (!this->Layout(ctx, x, b, &channels, &inner)) return;
-    Tensor* dx = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
-    Config c = this->config_;
-    c.has_bias = b.NumElements() > 0;
-    FusedBiasActOp<Device, T>::Run(ctx, c, order_, x, b, &dy, dx, channels, inner);
+    this->Apply(ctx, order_, x, ctx->input(2), &dy);
   }
 
  private:
@@ -150,25 +124,23 @@ class FusedBiasActGradOp : public BiasActBase<T> {
 typedef Eigen::ThreadPoolDevice CPUDevice;
 
 template <>
-void FusedBiasActOp<CPUDevice, float>::Run(OpKernelContext* ctx, const Config& c, int order,
-                                           const Tensor& x, const Tensor& b,
-                                           const Tensor* dy, Tensor* out, int64_t channels,
-                                           int64_t inner) {
+void BiasActBase<CPUDevice, float>::Run(OpKernelContext* ctx, const Config& c, int order,
+                                        const Tensor& x, const Tensor& b, const Tensor* dy,
+                                        Tensor* out, int64_t channels, int64_t inner) {
   RunCpu<float>(ctx, c, order, x.flat<float>().data(),
                 c.has_bias ? b.flat<float>().data() : nullptr,
-                dy ? dy->flat<float>().data() : nullptr, out->flat<float>().data(),
-                x.NumElements(), channels, inner);
+                dy ? dy->flat<float>().data() : nullptr, out->flat<float>().data(), x.NumElements(),
+                channels, inner);
 }
 
 template <>
-void FusedBiasActOp<CPUDevice, Eigen::half>::Run(OpKernelContext* ctx, const Config& c,
-                                                 int order, const Tensor& x, const Tensor& b,
-                                                 const Tensor* dy, Tensor* out,
-                                                 int64_t channels, int64_t inner) {
+void BiasActBase<CPUDevice, Eigen::half>::Run(OpKernelContext* ctx, const Config& c, int order,
+                                              const Tensor& x, const Tensor& b, const Tensor* dy,
+                                              Tensor* out, int64_t channels, int64_t inner) {
   typedef Eigen::half H;
   RunCpu<H>(ctx, c, order, x.flat<H>().data(), c.has_bias ? b.flat<H>().data() : nullptr,
-            dy ? dy->flat<H>().data() : nullptr, out->flat<H>().data(), x.NumElements(),
-            channels, inner);
+            dy ? dy->flat<H>().data() : nullptr, out->flat<H>().data(), x.NumElements(), channels,
+            inner);
 }
 
 #define REGISTER_CPU(T)                                                                  \
@@ -204,18 +176,16 @@ void RunGpu(OpKernelContext* ctx, const Config& c, int order, const Tensor& x,
 }
 
 template <>
-void FusedBiasActOp<GPUDevice, float>::Run(OpKernelContext* ctx, const Config& c, int order,
-                                           const Tensor& x, const Tensor& b,
-                                           const Tensor* dy, Tensor* out, int64_t channels,
-                                           int64_t inner) {
+void BiasActBase<GPUDevice, float>::Run(OpKernelContext* ctx, const Config& c, int order,
+                                        const Tensor& x, const Tensor& b, const Tensor* dy,
+                                        Tensor* out, int64_t channels, int64_t inner) {
   RunGpu<float, float>(ctx, c, order, x, b, dy, out, channels, inner);
 }
 
 template <>
-void FusedBiasActOp<GPUDevice, Eigen::half>::Run(OpKernelContext* ctx, const Config& c,
-                                                 int order, const Tensor& x, const Tensor& b,
-                                                 const Tensor* dy, Tensor* out,
-                                                 int64_t channels, int64_t inner) {
+void BiasActBase<GPUDevice, Eigen::half>::Run(OpKernelContext* ctx, const Config& c, int order,
+                                              const Tensor& x, const Tensor& b, const Tensor* dy,
+                                              Tensor* out, int64_t channels, int64_t inner) {
   RunGpu<Eigen::half, Half16>(ctx, c, order, x, b, dy, out, channels, inner);
 }
 

@@ -25,36 +25,17 @@
 #include "absl/crc/crc32c.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "custom_ops/common/kernel_util.h"
 #include "custom_ops/image_records/cc/kernels/image_records.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/platform/env.h"
 #include "tensorflow/core/platform/file_system.h"
 
 namespace sg2tf {
 namespace image_records {
 
-using ::tensorflow::DEVICE_CPU;
-using ::tensorflow::OpKernel;
-using ::tensorflow::OpKernelConstruction;
-using ::tensorflow::OpKernelContext;
-using ::tensorflow::Status;
-using ::tensorflow::Tensor;
-using ::tensorflow::TensorShape;
-namespace errors = ::tensorflow::errors;
-
 namespace {
 
 constexpr int kMaxChannels = 4;
-
-// OP_REQUIRES for helpers returning bool.
-#define SG2TF_REQUIRE_OR_FALSE(CTX, EXP, STATUS)             \
-  do {                                                  \
-    if (!(EXP)) {                                       \
-      (CTX)->CtxFailure(__FILE__, __LINE__, (STATUS));  \
-      return false;                                     \
-    }                                                   \
-  } while (0)
 
 std::string ShapeString(const int64_t* v, int n) {
   std::string s = "[";
@@ -145,11 +126,11 @@ class ImageRecordsOpBase : public OpKernel {
   bool Prepare(OpKernelContext* ctx, int64_t batch, const Tensor& flip, const Tensor& lut,
                Tensor** images, Conversion<T>* conv) {
     SG2TF_REQUIRE_OR_FALSE(ctx, flip.dims() == 1 && flip.dim_size(0) == batch,
-                      errors::InvalidArgument("flip must have shape [", batch, "], got ",
-                                              flip.shape().DebugString()));
-    SG2TF_REQUIRE_OR_FALSE(ctx, lut.dims() == 1 && lut.dim_size(0) == 256,
-                      errors::InvalidArgument("lut must have shape [256], got ",
-                                              lut.shape().DebugString()));
+                           errors::InvalidArgument("flip must have shape [", batch, "], got ",
+                                                   flip.shape().DebugString()));
+    SG2TF_REQUIRE_OR_FALSE(
+        ctx, lut.dims() == 1 && lut.dim_size(0) == 256,
+        errors::InvalidArgument("lut must have shape [256], got ", lut.shape().DebugString()));
     Status s = ctx->allocate_output(0, TensorShape({batch, shape_[1], shape_[2], shape_[0]}),
                                     images);
     SG2TF_REQUIRE_OR_FALSE(ctx, s.ok(), s);
@@ -241,9 +222,8 @@ class ImageRecordsOpBase : public OpKernel {
   template <typename Fn>
   void ForEachImage(OpKernelContext* ctx, int64_t batch, Fn fn) {
     std::vector<Status> status(batch);
-    auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
     const int64_t cost = image_bytes_ * int64_t(4 + sizeof(T));
-    pool->ParallelFor(batch, cost, [&](int64_t begin, int64_t end) {
+    ParallelFor(ctx, batch, cost, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) status[b] = fn(b);
     });
     for (const Status& s : status) {

@@ -1,17 +1,26 @@
 // Op definitions of the image records family: NVlabs dataset records (tf.train.Example
 // with `shape` [C, H, W] and raw uint8 CHW `data`) to NHWC image batches.
-#include "tensorflow/core/framework/common_shape_fns.h"
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/shape_inference.h"
+#include "custom_ops/common/shape_util.h"
 
 namespace sg2tf {
 
-using ::tensorflow::Status;
-using ::tensorflow::shape_inference::DimensionHandle;
-using ::tensorflow::shape_inference::InferenceContext;
-using ::tensorflow::shape_inference::ShapeHandle;
-
 namespace {
+
+// The inputs, output and attrs of the decoding, shared by both ops (after their own inputs).
+#define SG2TF_IMAGE_RECORDS_DECODE_ARGS                  \
+  Input("flip: bool")                                    \
+      .Input("lut: T")                                   \
+      .Output("images: T")                               \
+      .Attr("T: {uint8, half, bfloat16, float, double}") \
+      .Attr("shape: list(int)")
+
+// Checks that inputs a and b are vectors of one length; *merged is their merged shape.
+Status MergeVectors(InferenceContext* c, int a, int b, ShapeHandle* merged) {
+  ShapeHandle other;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(a), 1, merged));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(b), 1, &other));
+  return c->Merge(*merged, other, merged);
+}
 
 // images: [B, H, W, C] with B from the 1-D input `batch_input`; flip and lut checked.
 Status ImagesShape(InferenceContext* c, int batch_input, int flip_input, int lut_input) {
@@ -21,10 +30,8 @@ Status ImagesShape(InferenceContext* c, int batch_input, int flip_input, int lut
     return tensorflow::errors::InvalidArgument("shape must be [C, H, W], got ", shape.size(),
                                                " values");
   }
-  ShapeHandle batch, flip, lut;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(batch_input), 1, &batch));
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(flip_input), 1, &flip));
-  TF_RETURN_IF_ERROR(c->Merge(batch, flip, &batch));
+  ShapeHandle batch, lut;
+  TF_RETURN_IF_ERROR(MergeVectors(c, batch_input, flip_input, &batch));
   TF_RETURN_IF_ERROR(c->WithRank(c->input(lut_input), 1, &lut));
   DimensionHandle unused;
   TF_RETURN_IF_ERROR(c->WithValue(c->Dim(lut, 0), 256, &unused));
@@ -38,17 +45,11 @@ Status ImagesShape(InferenceContext* c, int batch_input, int flip_input, int lut
 REGISTER_OP("Sg2tf>DecodeImageExamples")
     .Input("serialized: string")
     .Input("index: int64")
-    .Input("flip: bool")
-    .Input("lut: T")
-    .Output("images: T")
-    .Attr("T: {uint8, half, bfloat16, float, double}")
-    .Attr("shape: list(int)")
+    .SG2TF_IMAGE_RECORDS_DECODE_ARGS
     .Attr("filename: string = ''")
     .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle serialized, index;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 1, &serialized));
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 1, &index));
-      TF_RETURN_IF_ERROR(c->Merge(serialized, index, &serialized));
+      ShapeHandle records;
+      TF_RETURN_IF_ERROR(MergeVectors(c, 0, 1, &records));
       return ImagesShape(c, 0, 2, 3);
     })
     .Doc(R"doc(
@@ -62,11 +63,7 @@ numbers in `filename`) only serves the error messages, which name the file and r
 
 REGISTER_OP("Sg2tf>ReadImageRecords")
     .Input("index: int64")
-    .Input("flip: bool")
-    .Input("lut: T")
-    .Output("images: T")
-    .Attr("T: {uint8, half, bfloat16, float, double}")
-    .Attr("shape: list(int)")
+    .SG2TF_IMAGE_RECORDS_DECODE_ARGS
     .Attr("filename: string")
     .Attr("record_bytes: int >= 17")
     .Attr("num_records: int >= 0")
@@ -79,5 +76,7 @@ Record i is read at byte offset i * record_bytes (any TensorFlow file system). I
 framing and both CRC32C checksums are verified: a damaged or truncated record is a
 DataLoss error naming the file and record.
 )doc");
+
+#undef SG2TF_IMAGE_RECORDS_DECODE_ARGS
 
 }  // namespace sg2tf

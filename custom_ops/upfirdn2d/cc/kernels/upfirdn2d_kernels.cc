@@ -17,28 +17,14 @@
 #define EIGEN_USE_GPU
 #endif
 
-#include <algorithm>
-#include <cmath>
-#include <type_traits>
-#include <vector>
-
+#include "custom_ops/common/kernel_util.h"
 #include "custom_ops/upfirdn2d/cc/kernels/upfirdn2d.h"
 #include "custom_ops/upfirdn2d/cc/kernels/upfirdn2d_cpu.h"
 #include "custom_ops/upfirdn2d/cc/kernels/upfirdn2d_gpu.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
 namespace sg2tf {
 namespace upfirdn2d {
-
-using ::tensorflow::DEVICE_CPU;
-using ::tensorflow::OpKernel;
-using ::tensorflow::OpKernelConstruction;
-using ::tensorflow::OpKernelContext;
-using ::tensorflow::Tensor;
-using ::tensorflow::TensorShape;
-namespace errors = ::tensorflow::errors;
 
 namespace {
 
@@ -48,9 +34,8 @@ template <typename T>
 void RunCpu(OpKernelContext* ctx, const Params& p, const float* f, const T* x, T* y) {
   const CpuPlan<T> plan(p, f);
   const CpuWork<T> work = plan.Work(p, x, y);
-  auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-  pool->ParallelFor(p.batch * p.out_h, plan.row_cost,
-                    [&](int64_t begin, int64_t end) { plan.RunRows(work, begin, end); });
+  ParallelFor(ctx, p.batch * p.out_h, plan.row_cost,
+              [&](int64_t begin, int64_t end) { plan.RunRows(work, begin, end); });
 }
 
 template <typename Device, typename T>

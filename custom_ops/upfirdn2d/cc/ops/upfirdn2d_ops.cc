@@ -1,14 +1,8 @@
 // Op definition of upfirdn2d (NHWC).
+#include "custom_ops/common/shape_util.h"
 #include "custom_ops/upfirdn2d/cc/kernels/upfirdn2d.h"
-#include "tensorflow/core/framework/common_shape_fns.h"
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/shape_inference.h"
 
 namespace sg2tf {
-
-using ::tensorflow::shape_inference::DimensionHandle;
-using ::tensorflow::shape_inference::InferenceContext;
-using ::tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("Sg2tf>UpFirDn2D")
     .Input("x: T")
