@@ -138,22 +138,35 @@ inline bool NextTag(Cursor* c, uint32_t* field, int* wire, bool* ok) {
   return true;
 }
 
-inline bool ParseBytesList(Cursor c, FeatureView* f) {
+// What a message's field callback did with the field whose tag was just read.
+enum FieldResult { kSkip, kRead, kMalformed };
+
+// Calls on_field(&c, field, wire) for every field of the message `c`; it reads the value
+// and returns kRead, or returns kSkip to have the value skipped, or kMalformed. False if
+// the message (or a field, as on_field says) is malformed.
+template <typename OnField>
+inline bool ForEachField(Cursor c, OnField on_field) {
   uint32_t field;
   int wire;
   bool ok = true;
   while (NextTag(&c, &field, &wire, &ok)) {
-    if (field == 1 && wire == 2) {
-      Cursor v;
-      if (!ReadLength(&c, &v)) return false;
-      f->bytes = v.p;
-      f->bytes_size = uint64_t(v.end - v.p);
-      ++f->count;
-    } else if (!SkipField(&c, field, wire)) {
-      return false;
-    }
+    const FieldResult result = on_field(&c, field, wire);
+    if (result == kMalformed) return false;
+    if (result == kSkip && !SkipField(&c, field, wire)) return false;
   }
   return ok;
+}
+
+inline bool ParseBytesList(Cursor c, FeatureView* f) {
+  return ForEachField(c, [f](Cursor* in, uint32_t field, int wire) {
+    if (field != 1 || wire != 2) return kSkip;
+    Cursor v;
+    if (!ReadLength(in, &v)) return kMalformed;
+    f->bytes = v.p;
+    f->bytes_size = uint64_t(v.end - v.p);
+    ++f->count;
+    return kRead;
+  });
 }
 
 inline void AddInt(FeatureView* f, uint64_t v) {
@@ -162,49 +175,40 @@ inline void AddInt(FeatureView* f, uint64_t v) {
 }
 
 inline bool ParseInt64List(Cursor c, FeatureView* f) {
-  uint32_t field;
-  int wire;
-  bool ok = true;
-  while (NextTag(&c, &field, &wire, &ok)) {
+  return ForEachField(c, [f](Cursor* in, uint32_t field, int wire) {
     uint64_t v;
     if (field == 1 && wire == 0) {
-      if (!ReadVarint(&c, &v)) return false;
+      if (!ReadVarint(in, &v)) return kMalformed;
       AddInt(f, v);
     } else if (field == 1 && wire == 2) {  // packed
       Cursor packed;
-      if (!ReadLength(&c, &packed)) return false;
+      if (!ReadLength(in, &packed)) return kMalformed;
       while (packed.p < packed.end) {
-        if (!ReadVarint(&packed, &v)) return false;
+        if (!ReadVarint(&packed, &v)) return kMalformed;
         AddInt(f, v);
       }
-    } else if (!SkipField(&c, field, wire)) {
-      return false;
+    } else {
+      return kSkip;
     }
-  }
-  return ok;
+    return kRead;
+  });
 }
 
 // Merges one serialized Feature into *f.
 inline bool ParseFeature(Cursor c, FeatureView* f) {
-  uint32_t field;
-  int wire;
-  bool ok = true;
-  while (NextTag(&c, &field, &wire, &ok)) {
-    if (wire == 2 && field >= 1 && field <= 3) {
-      Cursor sub;
-      if (!ReadLength(&c, &sub)) return false;
-      if (f->kind != int(field)) {  // another oneof member: starts afresh
-        *f = FeatureView();
-        f->kind = int(field);
-      }
-      if (field == kBytes && !ParseBytesList(sub, f)) return false;
-      if (field == kInt64s && !ParseInt64List(sub, f)) return false;
-      // float_list: only its presence matters here.
-    } else if (!SkipField(&c, field, wire)) {
-      return false;
+  return ForEachField(c, [f](Cursor* in, uint32_t field, int wire) {
+    if (wire != 2 || field < 1 || field > 3) return kSkip;
+    Cursor sub;
+    if (!ReadLength(in, &sub)) return kMalformed;
+    if (f->kind != int(field)) {  // another oneof member: starts afresh
+      *f = FeatureView();
+      f->kind = int(field);
     }
-  }
-  return ok;
+    if (field == kBytes && !ParseBytesList(sub, f)) return kMalformed;
+    if (field == kInt64s && !ParseInt64List(sub, f)) return kMalformed;
+    // float_list: only its presence matters here.
+    return kRead;
+  });
 }
 
 inline bool KeyIs(const Cursor& key, const char* name, size_t len) {
@@ -214,19 +218,17 @@ inline bool KeyIs(const Cursor& key, const char* name, size_t len) {
 inline bool ParseMapEntry(Cursor c, ExampleView* out) {
   Cursor key = {c.p, c.p};  // empty key unless given
   FeatureView value;
-  uint32_t field;
-  int wire;
-  bool ok = true;
-  while (NextTag(&c, &field, &wire, &ok)) {
+  const bool ok = ForEachField(c, [&](Cursor* in, uint32_t field, int wire) {
     Cursor sub;
     if (field == 1 && wire == 2) {
-      if (!ReadLength(&c, &key)) return false;
+      if (!ReadLength(in, &key)) return kMalformed;
     } else if (field == 2 && wire == 2) {
-      if (!ReadLength(&c, &sub) || !ParseFeature(sub, &value)) return false;
-    } else if (!SkipField(&c, field, wire)) {
-      return false;
+      if (!ReadLength(in, &sub) || !ParseFeature(sub, &value)) return kMalformed;
+    } else {
+      return kSkip;
     }
-  }
+    return kRead;
+  });
   if (!ok) return false;
   if (KeyIs(key, "shape", 5)) {
     out->shape = value;
@@ -241,31 +243,18 @@ inline bool ParseMapEntry(Cursor c, ExampleView* out) {
 // Finds `shape` and `data` in a serialized tf.train.Example; false if it is malformed.
 inline bool ParseExample(const uint8_t* p, size_t n, ExampleView* out) {
   *out = ExampleView();
-  Cursor c = {p, p + n};
-  uint32_t field;
-  int wire;
-  bool ok = true;
-  while (NextTag(&c, &field, &wire, &ok)) {
-    if (field == 1 && wire == 2) {  // features (repeated occurrences merge)
-      Cursor features;
-      if (!ReadLength(&c, &features)) return false;
-      uint32_t f2;
-      int w2;
-      bool ok2 = true;
-      while (NextTag(&features, &f2, &w2, &ok2)) {
-        if (f2 == 1 && w2 == 2) {
-          Cursor entry;
-          if (!ReadLength(&features, &entry) || !ParseMapEntry(entry, out)) return false;
-        } else if (!SkipField(&features, f2, w2)) {
-          return false;
-        }
-      }
-      if (!ok2) return false;
-    } else if (!SkipField(&c, field, wire)) {
-      return false;
-    }
-  }
-  return ok;
+  const Cursor example = {p, p + n};
+  return ForEachField(example, [out](Cursor* in, uint32_t field, int wire) {
+    if (field != 1 || wire != 2) return kSkip;
+    Cursor features;  // repeated occurrences merge
+    if (!ReadLength(in, &features)) return kMalformed;
+    const bool ok = ForEachField(features, [out](Cursor* in, uint32_t field, int wire) {
+      if (field != 1 || wire != 2) return kSkip;
+      Cursor entry;
+      return ReadLength(in, &entry) && ParseMapEntry(entry, out) ? kRead : kMalformed;
+    });
+    return ok ? kRead : kMalformed;
+  });
 }
 
 // ------------------------------------------------------------------ CHW -> HWC
