@@ -64,50 +64,20 @@ def trainer_options(spec, **overrides):
     aug = "noaug"
     if spec["augpipe"] and (spec["aug_p"] > 0 or spec["ada_target"] is not None):
         aug = "ada" if spec["ada_target"] is not None else "fixed"
-    given = dict(
-        resolution=spec["resolution"],
-        cond=spec["c_dim"] > 0,
-        batch=spec["batch"],
-        batch_gpu=spec["batch"],
-        glr=spec["glr"],
-        dlr=spec["dlr"],
-        gamma=spec["r1_gamma"],
-        ema_kimg=spec["ema_kimg"],
-        ema_rampup=spec["ema_rampup"] or 0.0,
-        style_mixing_prob=spec["style_mixing_prob"],
-        pl_weight=spec["pl_weight"],
-        pl_decay=spec["pl_decay"],
-        pl_batch_shrink=spec["pl_batch_shrink"],
-        g_reg_interval=spec["g_reg_interval"],
-        d_reg_interval=spec["d_reg_interval"],
-        aug=aug,
-        p=spec["aug_p"],
-        target=spec["ada_target"] if spec["ada_target"] is not None else 0.6,
-        ada_interval=spec["ada_interval"],
-        ada_kimg=spec["ada_kimg"],
-        fp16_res=spec["num_fp16_res"],
-        conv_clamp=spec["conv_clamp"] if spec["conv_clamp"] is not None else 0.0,
-        precision="float16",
-        noise_mode="random",
-        mapping_layers=spec["mapping_layers"],
-        z_dim=spec["z_dim"],
-        w_dim=spec["w_dim"],
-        mbstd_group=spec["mbstd_group"],
-        mbstd_channels=spec["mbstd_channels"],
-        g_arch=spec["g_arch"],
-        d_arch=spec["d_arch"],
-        seed=spec["seed"],
-        dry_run=True,
+    same_names = (
+        "resolution batch glr dlr ema_kimg style_mixing_prob pl_weight pl_decay pl_batch_shrink g_reg_interval "
+        "d_reg_interval ada_interval ada_kimg mapping_layers z_dim w_dim mbstd_group mbstd_channels g_arch d_arch seed"
     )
-    given.update(overrides)
+    given = {key: spec[key] for key in same_names.split()}
+    given.update(cond=spec["c_dim"] > 0, batch_gpu=spec["batch"], gamma=spec["r1_gamma"], p=spec["aug_p"])
+    given.update(ema_rampup=spec["ema_rampup"] or 0.0, fp16_res=spec["num_fp16_res"])
+    given.update(conv_clamp=spec["conv_clamp"] if spec["conv_clamp"] is not None else 0.0)
+    given.update(aug=aug, target=spec["ada_target"] if spec["ada_target"] is not None else 0.6)
+    given.update(precision="float16", noise_mode="random", dry_run=True, **overrides)
     # What resolve reads of a dataset (a recording has none).
+    res, channels, label_size = spec["resolution"], spec["img_channels"], spec["c_dim"]
     info = types.SimpleNamespace(
-        path="recording",
-        resolution=spec["resolution"],
-        resolutions=[spec["resolution"]],
-        channels=spec["img_channels"],
-        label_size=spec["c_dim"],
-        count=None,
+        path="recording", resolution=res, resolutions=[res], channels=channels, label_size=label_size, count=None
     )
     return options.resolve(given, dataset_info=info)
 
@@ -138,10 +108,16 @@ def rel(a, b, floor=1e-30):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), floor))
 
 
-def replay_case(name, iterations=None, strategy=None, **overrides):
+def replay_case(name, iterations=None, strategy=None, eager=False, **overrides):
     """Replays a recording; returns `{what: (relative error, tolerance)}` for every compared
     quantity. `strategy`, `overrides`: the trainer's strategy and options (default: one device,
-    the recording's batch in one round)."""
+    the recording's batch in one round). `eager`: run the trainer's step functions op by op."""
+    if eager:
+        tf.config.run_functions_eagerly(True)
+        try:
+            return replay_case(name, iterations, strategy, **overrides)
+        finally:
+            tf.config.run_functions_eagerly(False)
     meta, data = load_case(name)
     spec = meta["spec"]
     tol = FP16_TOLERANCE if spec["num_fp16_res"] > 0 else dict(loss=LOSS_TOL, grad=GRAD_TOL, update=UPDATE_TOL)
@@ -232,8 +208,19 @@ def check(errors):
     assert not bad, f"{len(bad)} of {len(errors)} quantities differ:\n" + "\n".join(bad[:40])
 
 
+# The step functions' ops are the same run eagerly or traced; at these sizes tracing costs about
+# five times the replay, so every case is replayed eagerly and these as the compiled step too.
+COMPILED_CASES = ["uncond-skip-resnet", "ada-adaptive", "fp16-skip-resnet-16"]
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_replay_matches_official(name):
+    check(replay_case(name, eager=True))
+
+
+@pytest.mark.parametrize("name", COMPILED_CASES)
+def test_compiled_step_replays_official(name):
+    assert name in CASES
     check(replay_case(name))
 
 
