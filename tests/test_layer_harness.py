@@ -10,6 +10,7 @@ example constructor arguments, inputs and expected output shapes, so new constru
 arguments (dtype, precision, ...) with defaults need no change here.
 """
 
+import inspect
 import json
 
 import keras
@@ -294,3 +295,12 @@ class _Holder(keras.Model):
         config = dict(config)
         layer = keras.saving.deserialize_keras_object(config.pop("layer"))
         return cls(layer, **config)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in EXAMPLES if "compute_dtype" in inspect.signature(CLASSES[n]).parameters)
+)
+def test_an_unknown_compute_dtype_is_refused(name):
+    kwargs = dict(EXAMPLES[name][0][0], compute_dtype="float64")
+    with pytest.raises(ValueError, match="compute_dtype must be one of"):
+        CLASSES[name](**kwargs)

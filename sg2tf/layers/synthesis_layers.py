@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from sg2tf.layers.base import Layer, attribute_config
+from sg2tf.layers.base import Layer, attribute_config, check_compute_dtype
 from sg2tf.layers.modulated import ModulatedConv2D
 from sg2tf.layers.noise import NoiseInjection
 from sg2tf.ops.bias_act import activation as get_activation
@@ -59,7 +59,7 @@ class SynthesisLayer(Layer):
         self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.fused_modconv = bool(fused_modconv)
-        self.compute_dtype_name = compute_dtype
+        self.compute_dtype_name = check_compute_dtype(compute_dtype)
 
     def build(self, input_shape):
         self.conv = ModulatedConv2D(
@@ -121,7 +121,7 @@ class ToRGB(Layer):
         self.w_dim = int(w_dim)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.fused_modconv = bool(fused_modconv)
-        self.compute_dtype_name = compute_dtype
+        self.compute_dtype_name = check_compute_dtype(compute_dtype)
 
     def build(self, input_shape):
         self.conv = ModulatedConv2D(
