@@ -238,6 +238,9 @@ def test_layer_harness(case, op_impl, tmp_path):
     want_shapes = shapes if isinstance(shapes[0], tuple) or shapes[0] is None else (shapes,)
     assert _shapes(out) == tuple(want_shapes), f"{cls.__name__}: output shapes {_shapes(out)}"
     assert layer.built
+    # Layers that define their own compute_output_shape: it agrees with the call.
+    if any("compute_output_shape" in vars(k) for k in cls.__mro__ if k.__module__.startswith("sg2tf.")):
+        assert tuple(layer.compute_output_shape(tuple(args[0].shape))) == _shapes(out)[0], "compute_output_shape"
     assert all(np.isfinite(np.asarray(o)).all() for o in _flat(out) if o is not None)
 
     # get_config / from_config through JSON: the same config, the same outputs with the same weights.

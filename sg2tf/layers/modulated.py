@@ -83,8 +83,9 @@ class ModulatedConv2D(Layer):
         styles = self.affine(tf.cast(w, tf.float32))  # [N, in]
         weight = self.weight * self.weight_gain  # [k, k, in, out]
 
-        if x.dtype == tf.float16 and self.demodulate and not fused:
-            # Rescale before float16 activations see them; demodulation undoes it.
+        if x.dtype == tf.float16 and self.demodulate:
+            # Rescale before float16 activations or fused weights see them (as the official
+            # code does on both paths); demodulation undoes it.
             weight = weight * (self.weight_gain / tf.reduce_max(tf.abs(weight), axis=[0, 1, 2]))
             styles = styles / tf.reduce_max(tf.abs(styles), axis=1, keepdims=True)
 
