@@ -119,7 +119,7 @@ def _execute(command):
             )
         except (ValueError, OSError) as e:
             raise DatasetError(str(e)) from None
-        new = writer.filter_dataset(f.tfrecord_dir, f.dest, drop, overwrite=f.overwrite, progress=f.progress)
+        new = writer.filter_dataset(f.tfrecord_dir, f.dest, drop, overwrite=f.overwrite, progress=f.progress, info=info)
         print(f"Left out {len(drop)} images ({what}); wrote {new.count} of {info.count} to {new.path}")
     elif command == "grid":
         width, height = tools.grid(

@@ -223,16 +223,17 @@ def check_filter_output(tfrecord_dir, output_dir, overwrite):
     output.check_output(output_dir, overwrite)
 
 
-def filter_dataset(tfrecord_dir, output_dir, drop, *, overwrite=False, progress=True):
+def filter_dataset(tfrecord_dir, output_dir, drop, *, overwrite=False, progress=True, info=None):
     """Writes `tfrecord_dir` without the records `drop` (record indices) to `output_dir`.
 
     Every kept record is copied byte for byte at every stored resolution, in the stored order;
-    labels and source names (if any) follow. Returns the new dataset's `DatasetInfo`.
+    labels and source names (if any) follow. `info`: the source's `DatasetInfo` if already
+    read (read otherwise). Returns the new dataset's `DatasetInfo`.
     """
     from sg2tf.data import records
     from sg2tf.data.info import load_labels, read_info
 
-    info = read_info(tfrecord_dir)
+    info = info or read_info(tfrecord_dir)
     check_filter_output(tfrecord_dir, output_dir, overwrite)
     drop = np.unique(np.asarray(list(drop), np.int64))
     if len(drop) and (drop[0] < 0 or drop[-1] >= info.count):
