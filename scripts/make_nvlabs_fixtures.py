@@ -50,6 +50,8 @@ import types
 
 import numpy as np
 
+from sg2tf.utils.atomic import atomic_file
+
 PLACEHOLDER_SRC = "# network construction source as stored by the original tool\n"
 SEEDS = [0, 1, 7]
 SEEDED_SEEDS = [0, 3, 11]
@@ -275,9 +277,8 @@ def write_pickle(path, case, seed=1234):
     D = network("D", "D_main", case["D"], [(n, init_value(rng, s, k)) for n, s, k in discriminator_vars(case["D"])])
     Gs = make_generator(rng, case["G"])
     Gs.state["name"] = "Gs"
-    with open(path + ".tmp", "wb") as f:
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
         pickle.dump((G, D, Gs), f, protocol=4)
-    os.replace(path + ".tmp", path)
 
 
 # ------------------------------------------------------------------ references
@@ -424,9 +425,8 @@ def write_torch_pickle(legacy, pkl, out, case):
             if hasattr(type(sub), "_orig_module_src"):
                 type(sub)._orig_module_src = PLACEHOLDER_SRC
     snapshot["augment_pipe"] = None
-    with open(out + ".tmp", "wb") as f:
+    with atomic_file(out) as tmp, open(tmp, "wb") as f:
         pickle.dump(snapshot, f)
-    os.replace(out + ".tmp", out)
 
 
 def check_pickle(torch, legacy, path, seeds=(0, 1, 2), psi=0.7):

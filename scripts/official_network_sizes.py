@@ -38,6 +38,8 @@ import sys
 import tempfile
 import types
 
+from sg2tf.utils.atomic import atomic_file
+
 PRESETS = ("auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar")
 RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
 INTENDED = {"cifar": 32, "paper256": 256, "paper512": 512, "paper1024": 1024, "stylegan2": 1024}
@@ -240,10 +242,9 @@ def main(argv=None):
             )
 
     out = os.path.abspath(args.out)
-    with open(out + ".tmp", "w") as f:
+    with atomic_file(out) as tmp, open(tmp, "w") as f:
         json.dump(_jsonable(result), f, indent=1, sort_keys=True)
         f.write("\n")
-    os.replace(out + ".tmp", out)
     print(f"wrote {out}")
 
 
