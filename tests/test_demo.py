@@ -61,4 +61,5 @@ def test_demo_writes_everything_and_reruns(tmp_path):
     # A rerun reuses the dataset and continues the same run.
     out2 = run_demo(workdir)
     assert "reusing" in out2 and "--resume=latest" in out2
+    assert "up to date" in out2 and "[3/5]" not in out2  # no new snapshot: grids and exports kept
     assert len(glob.glob(str(workdir / "runs" / "00000-*"))) == 1

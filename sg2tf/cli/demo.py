@@ -6,10 +6,12 @@
   4. export a SavedModel and a TFLite model, load both back and generate from them;
   5. say where everything is and what to try next.
 
-Rerunning reuses the dataset and continues training with `--resume=latest`.
+Rerunning reuses the dataset and continues training with `--resume=latest`; steps 3 and 4
+are redone only for a new snapshot.
 """
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from absl import app, flags
 
 import sg2tf.cli.demo_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.utils.atomic import atomic_file
 
 FLAGS = flags.FLAGS
 PSIS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
@@ -130,6 +133,20 @@ def export_and_reload(G, outdir):
     print(f"SavedModel and TFLite images differ by at most {diff} uint8 step(s)")
 
 
+def snapshot_state(snapshot):
+    """What identifies the snapshot the grids and exports were made from."""
+    stat = os.stat(snapshot)
+    return {"snapshot": snapshot, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def main(argv):
     common.start(argv)
     start = time.time()
@@ -145,14 +162,22 @@ def main(argv):
     step(2, f"training a small generator for {FLAGS.kimg:g} kimg")
     run_dir, snapshot = train(data, runs)
 
-    step(3, "sample and truncation grids")
-    import sg2tf
+    # Steps 3 and 4 depend only on the snapshot: a rerun that trained nothing new skips them.
+    state_path = os.path.join(workdir, "demo-outputs.json")
+    state = snapshot_state(snapshot)
+    if read_json(state_path) == state:
+        print(f"\nsamples and exports are up to date with {snapshot}; steps 3 and 4 skipped")
+    else:
+        step(3, "sample and truncation grids")
+        import sg2tf
 
-    G = sg2tf.load_network(snapshot).generator
-    sample_grids(G, workdir)
+        G = sg2tf.load_network(snapshot).generator
+        sample_grids(G, workdir)
 
-    step(4, "export (SavedModel, TFLite) and reload")
-    export_and_reload(G, exports)
+        step(4, "export (SavedModel, TFLite) and reload")
+        export_and_reload(G, exports)
+        with atomic_file(state_path) as tmp, open(tmp, "w") as f:
+            json.dump(state, f)
 
     step(5, "done")
     print(f"""finished in {(time.time() - start) / 60:.1f} minutes. Everything is under {workdir}:
