@@ -11,6 +11,11 @@ ARCHITECTURES = ("orig", "skip", "resnet")
 AUG_MODES = ("ada", "noaug", "fixed")
 AUGPIPE_NAMES = ("blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc", "bgcf", "bgcfn", "bgcfnc")
 
+# Where Adam adds its epsilon: torch (torch.optim.Adam, stylegan2-ada-pytorch) to the
+# bias-corrected sqrt(v); tf1 (tf.train.AdamOptimizer, the TensorFlow StyleGAN2 and ADA code)
+# to sqrt(v) before the correction.
+ADAM_VARIANTS = ("torch", "tf1")
+
 # Op implementations (sg2tf.ops.dispatch): compiled when built, else the TensorFlow reference.
 OP_IMPLS = ("auto", "custom", "ref")
 

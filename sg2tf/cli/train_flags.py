@@ -6,7 +6,15 @@ No TensorFlow here: the names come from `sg2tf.constants` and `sg2tf.training.pr
 from absl import flags
 
 from sg2tf.cli import flags_common as common
-from sg2tf.constants import ARCHITECTURES, AUG_MODES, AUGPIPE_NAMES, LOW_PRECISIONS, NOISE_MODES, STRATEGIES
+from sg2tf.constants import (
+    ADAM_VARIANTS,
+    ARCHITECTURES,
+    AUG_MODES,
+    AUGPIPE_NAMES,
+    LOW_PRECISIONS,
+    NOISE_MODES,
+    STRATEGIES,
+)
 from sg2tf.training.presets import PRESETS
 
 # Run.
@@ -71,6 +79,14 @@ flags.DEFINE_string(
     "linearly over the first 10000 kimg (.. ramps).",
 )
 flags.DEFINE_string("dlr", None, "D learning rate, or a kimg schedule (as --glr).")
+flags.DEFINE_enum(
+    "adam",
+    None,
+    list(ADAM_VARIANTS),
+    "Where Adam adds its epsilon (default: the preset's, torch except --cfg=demo): torch as "
+    "stylegan2-ada-pytorch (to the bias-corrected sqrt(v)), tf1 as the TensorFlow StyleGAN2 and ADA "
+    "code (to sqrt(v) before the correction: a larger epsilon in the first few hundred steps).",
+)
 flags.DEFINE_string(
     "gamma", None, "R1 weight, or a kimg schedule (as --glr), e.g. 0:10,20000:5: 10, and 5 from 20000 kimg on."
 )

@@ -38,7 +38,7 @@ DEFAULTS = {
     # Data.
     **dict(cond=False, mirror=False, resolution=None, max_images=None, shuffle_buffer=None),
     # Batch, optimisers and G's EMA.
-    **dict(batch=None, batch_gpu=None, glr=None, dlr=None, ema_kimg=None, ema_rampup=-1.0),
+    **dict(batch=None, batch_gpu=None, glr=None, dlr=None, adam=None, ema_kimg=None, ema_rampup=-1.0),
     # Regularization: R1 on D (gamma), path length on G.
     **dict(gamma=None, d_reg_interval=16, pl_weight=None, pl_decay=0.01, pl_batch_shrink=2, g_reg_interval=None),
     # G's inputs while training: style mixing and noise.
@@ -99,6 +99,7 @@ class TrainingOptions:
     accumulation_rounds: int
     glr: str
     dlr: str
+    adam: str
     gamma: str
     ema_kimg: float
     ema_rampup: float | None
@@ -323,6 +324,8 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
     preset("g_reg_interval", "g_reg_interval", 4)
     preset("noise_mode", "noise_mode", "random")
     _choice(o, "noise_mode", constants.NOISE_MODES)
+    preset("adam", "adam", "torch")
+    _choice(o, "adam", constants.ADAM_VARIANTS)
 
     # Architecture.
     preset("mbstd_group", "mbstd")

@@ -86,8 +86,11 @@ class TorchAdam(keras.optimizers.Adam):
         self.assign_sub(variable, m * alpha / (tf.sqrt(v / (1 - beta_2_power)) + self.epsilon))
 
 
-def make_optimizer(lr_variable, reg_interval, fp16):
+def make_optimizer(lr_variable, reg_interval, fp16, variant="torch"):
     """Adam(0, 0.99, 1e-8) with the lazy-regularization correction, wrapped for loss scaling.
+
+    `variant`: where epsilon goes (`sg2tf.constants.ADAM_VARIANTS`): "torch" (`TorchAdam`)
+    or "tf1" (Keras's Adam, which places it as TF1's `AdamOptimizer`).
 
     The learning rate is read from `lr_variable` at every update (the training step
     assigns it from its schedule, already multiplied by the correction ratio).
@@ -95,7 +98,8 @@ def make_optimizer(lr_variable, reg_interval, fp16):
     none: their wrapper only skips non-finite steps.
     """
     ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-    adam = TorchAdam(
+    adam_class = {"torch": TorchAdam, "tf1": keras.optimizers.Adam}[variant]
+    adam = adam_class(
         learning_rate=lambda: lr_variable.read_value(), beta_1=0.0**ratio, beta_2=0.99**ratio, epsilon=1e-8
     )
     if fp16:
@@ -150,8 +154,8 @@ class Trainer:
             self.D_lr = tf.Variable(0.0, trainable=False, name="D_lr")
             # The lazy-regularization correction follows the intervals alone, as in both originals:
             # with pl_weight 0 (or gamma 0) the learning rate and betas are still corrected.
-            self.opt_G, self.G_ratio = make_optimizer(self.G_lr, opts.g_reg_interval, self.fp16)
-            self.opt_D, self.D_ratio = make_optimizer(self.D_lr, opts.d_reg_interval, self.fp16)
+            self.opt_G, self.G_ratio = make_optimizer(self.G_lr, opts.g_reg_interval, self.fp16, opts.adam)
+            self.opt_D, self.D_ratio = make_optimizer(self.D_lr, opts.d_reg_interval, self.fp16, opts.adam)
             self.opt_G.build(self.G_vars)
             self.opt_D.build(self.D_vars)
             self.cur_nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="cur_nimg")
