@@ -134,9 +134,9 @@ def export_and_reload(G, outdir):
 
 
 def snapshot_state(snapshot):
-    """What identifies the snapshot the grids and exports were made from."""
-    stat = os.stat(snapshot)
-    return {"snapshot": snapshot, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    """What identifies the snapshot the grids and exports were made from: its path, and the
+    time its directory was completed (a snapshot written again under the same name is new)."""
+    return {"snapshot": snapshot, "mtime_ns": os.stat(snapshot).st_mtime_ns}
 
 
 def read_json(path):
