@@ -61,14 +61,11 @@ class Generator(keras.Model):
         truncation_cutoff=None,
         noise_mode="const",
         fused_modconv=None,
-        update_w_avg=False,
         training=False,
         force_fp32=False,
         noise=None,
     ):
-        ws = self.mapping(
-            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, update_w_avg=update_w_avg
-        )
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(
             ws, noise_mode=noise_mode, fused_modconv=fused_modconv, force_fp32=force_fp32, noise=noise
         )

@@ -32,7 +32,8 @@ class MappingNetwork(Layer):
       embed_features: label embedding width (None: z_dim, or w_dim when z_dim is 0).
       activation: hidden activation.
       lr_multiplier: learning-rate multiplier of the dense layers (0.01).
-      w_avg_beta: decay of the running average of w (None: not tracked).
+      w_avg_beta: decay of the running average of w (None: not tracked); the training step
+        moves it (`sg2tf.training.trainer`), as the official mapping does in training mode.
       label_mode: 'embed' or 'concat'.
       normalize_z: normalise z (and the label path) to unit RMS.
 
@@ -101,7 +102,7 @@ class MappingNetwork(Layer):
             features = units
         self.w_avg = self.add_weight(name="w_avg", shape=[self.w_dim], initializer="zeros", trainable=False)
 
-    def call(self, z, c=None, truncation_psi=1, truncation_cutoff=None, update_w_avg=False):
+    def call(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
         """Maps z (and c) to ws.
 
         Args:
@@ -109,7 +110,6 @@ class MappingNetwork(Layer):
           c: `[N, c_dim]` labels (required when c_dim > 0, ignored otherwise).
           truncation_psi: 1 disables truncation; a float or scalar tensor.
           truncation_cutoff: truncate only the first this many ws (None: all).
-          update_w_avg: update the running average of w (training).
 
         Returns:
           `[N, num_ws, w_dim]` float32 (or `[N, w_dim]` when num_ws is None).
@@ -135,10 +135,6 @@ class MappingNetwork(Layer):
             x = normalize_2nd_moment(x)
         for fc in self.fcs:
             x = fc(x)
-
-        if update_w_avg and self.w_avg_beta is not None:
-            batch_avg = tf.reduce_mean(x, axis=0)
-            self.w_avg.assign(batch_avg + (self.w_avg - batch_avg) * self.w_avg_beta)
 
         if self.num_ws is None:
             return x
