@@ -10,6 +10,7 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_official_defaults import OFFICIAL
 
 from sg2tf.metrics import features, runner, stats
 
@@ -201,7 +202,8 @@ def _direct_lpips(a, b, variables):
     lins = [v.reshape(-1) for _, v in variables[26:]]
 
     def feats(x):
-        x = (x / 127.5 - 1 - features.LPIPS_SHIFT) / features.LPIPS_SCALE
+        # The input scaling as LPIPS itself defines it (read from its code), not sg2tf's constants.
+        x = (x / 127.5 - 1 - np.float32(OFFICIAL["lpips"]["shift"])) / np.float32(OFFICIAL["lpips"]["scale"])
         out, i = [], 0
         for count in (2, 2, 3, 3, 3):
             for _ in range(count):
