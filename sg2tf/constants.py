@@ -16,6 +16,10 @@ AUGPIPE_NAMES = ("blit", "geom", "color", "filter", "noise", "cutout", "bg", "bg
 # to sqrt(v) before the correction.
 ADAM_VARIANTS = ("torch", "tf1")
 
+# sg2tf-train --transfer: a fine-tune builds the source network's architecture (`same`) or the
+# flags' one, copying the weights that fit (`partial`); see sg2tf/training/source_network.py.
+TRANSFER_MODES = ("same", "partial")
+
 # Op implementations (sg2tf.ops.dispatch): compiled when built, else the TensorFlow reference.
 OP_IMPLS = ("auto", "custom", "ref")
 

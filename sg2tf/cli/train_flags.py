@@ -14,6 +14,7 @@ from sg2tf.constants import (
     LOW_PRECISIONS,
     NOISE_MODES,
     STRATEGIES,
+    TRANSFER_MODES,
 )
 from sg2tf.training.presets import PRESETS
 
@@ -37,6 +38,14 @@ flags.DEFINE_string(
     None,
     "latest (newest run under --outdir), a run directory, a "
     "checkpoint directory, a network snapshot or an NVlabs pickle.",
+)
+flags.DEFINE_enum(
+    "transfer",
+    "same",
+    list(TRANSFER_MODES),
+    "Fine-tuning (--resume=snapshot|pickle): same = build the source's architecture (flags that "
+    "change it are an error) and copy every weight; partial = build the flags' architecture and copy "
+    "the weights that match by name and shape.",
 )
 flags.DEFINE_integer(
     "freezed",

@@ -72,7 +72,7 @@ def train(given):
     import sg2tf
     import sg2tf.io.snapshot
     from sg2tf import data as data_lib
-    from sg2tf.training import checkpoints, transfer
+    from sg2tf.training import checkpoints, source_network
     from sg2tf.training import stats as stats_lib
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import z_from_seeds
@@ -90,8 +90,8 @@ def train(given):
         run_dir = os.path.dirname(os.path.dirname(resume_path))
         saved = read_saved_options(run_dir)
         given = resumed_options(given, saved, run_dir)
-    elif resume_kind == "network":
-        given = options_lib.transfer_defaults(given)
+    elif resume_kind == "network":  # fine-tuning: the source's architecture (source_network.py)
+        given = source_network.adopt(options_lib.transfer_defaults(given), resume_path)
     try:
         strategy, num_workers, worker_id, is_chief = make_strategy(given.get("strategy", "auto"))
     except ValueError as e:
@@ -117,14 +117,10 @@ def train(given):
             metric_files = options_lib.metric_feature_files(opts)
     except ValueError as e:
         raise TrainingError(str(e)) from None
-    source = None
-    if resume_kind == "network":
-        try:
-            source = sg2tf.load_network(resume_path)
-        except Exception as e:  # noqa: BLE001 (any loader failure is the user's file)
-            raise TrainingError(f"--resume={resume_path}: cannot load ({type(e).__name__}: {e})") from None
+    source = source_network.load(resume_path) if resume_kind == "network" else None
+    transfer_plan = source_network.plan(opts, source, resume_path) if source is not None else {}
     if opts.dry_run:
-        print(opts.to_json(**network_sizes(opts)))
+        print(opts.to_json(**network_sizes(opts), **transfer_plan))
         return None
 
     # ---- 2. Run directory. ----------------------------------------------------------------
@@ -188,12 +184,7 @@ def train(given):
     trainer = build_trainer(opts, strategy, num_workers=num_workers)
     G, D, G_ema = trainer.G, trainer.D, trainer.G_ema
     if source is not None:
-        for name, dst, src in (("G", G, source.G), ("D", D, source.D), ("G_ema", G_ema, source.G_ema or source.G)):
-            if src is None:
-                log.print(f"{name}: not in {resume_path}; kept initial weights")
-                continue
-            for line in transfer.report(name, transfer.copy_matching(src, dst)):
-                log.print(line)
+        source_network.copy_weights(source, (G, D, G_ema), resume_path, log.print)
     if trainer.frozen:
         log.print(
             f"frozen variables: {len(trainer.frozen)} ({opts.freezed} D layers, G synthesis below "

@@ -34,7 +34,7 @@ DEFAULTS = {
     **dict(data=None, outdir=None, cfg="auto", seed=0, resume=None, dry_run=False, description=""),
     **dict(kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3, grid_seeds=16),
     # Transfer learning.
-    **dict(freezed=0, freeze_g=0, freeze_mapping=False),
+    **dict(transfer="same", freezed=0, freeze_g=0, freeze_mapping=False),
     # Data.
     **dict(cond=False, mirror=False, resolution=None, max_images=None, shuffle_buffer=None),
     # Batch, optimisers and G's EMA.
@@ -79,6 +79,7 @@ class TrainingOptions:
     description: str
     grid_seeds: int
     # Transfer learning.
+    transfer: str
     freezed: int
     freeze_g: int
     freeze_mapping: bool
@@ -326,6 +327,7 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
     _choice(o, "noise_mode", constants.NOISE_MODES)
     preset("adam", "adam", "torch")
     _choice(o, "adam", constants.ADAM_VARIANTS)
+    _choice(o, "transfer", constants.TRANSFER_MODES)
 
     # Architecture.
     preset("mbstd_group", "mbstd")
