@@ -72,10 +72,20 @@ def model_op_names(model_content):
     return sorted(names)
 
 
+def interpreter(model_content=None, model_path=None, threads=None):
+    """A TFLite interpreter: LiteRT's (`ai_edge_litert`) where installed, else TensorFlow's
+    `tf.lite.Interpreter` without its deprecation warning (it points to LiteRT)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            return tf.lite.Interpreter(model_content=model_content, model_path=model_path, num_threads=threads)
+    return Interpreter(model_content=model_content, model_path=model_path, num_threads=threads)
+
+
 def _interpreter(model_content, threads=None):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
-        return tf.lite.Interpreter(model_content=model_content, num_threads=threads)
+    return interpreter(model_content, threads=threads)
 
 
 def sample_inputs(module, seeds=None, psi=0.7, class_idx=0):
