@@ -1,9 +1,13 @@
-"""sg2tf-project: projects a target image into W (or W+ with --w_plus).
+"""sg2tf-project: projects target images into W (or W+ with --w_plus).
 
   sg2tf-project --network=net.pkl --target=face.png --outdir=out [--save_video]
+  sg2tf-project --network=net.pkl --targets=photos/ --outdir=proj [--batch=8]
 
-writes out/projected_w.npz (key `w`, [1, num_ws, w_dim]; `sg2tf-generate --projected_w`
-and the official scripts read it), out/proj.png and out/target.png.
+--target writes out/projected_w.npz (key `w`, [1, num_ws, w_dim]; `sg2tf-generate
+--projected_w` and the official scripts read it), out/proj.png and out/target.png.
+--targets (a folder or a glob) writes those into out/<image name>/ for every image, and
+out/projections.json with the final distance of each; unreadable images are named and
+skipped, and a rerun skips the images already projected.
 """
 
 import os
@@ -12,50 +16,50 @@ from absl import flags
 
 import sg2tf.cli.project_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.errors import UserError
 
 FLAGS = flags.FLAGS
 
 
-def load_target(path, resolution, channels):
-    """The target as HWC uint8: center-cropped to a square, resized (Lanczos)."""
-    import numpy as np
-    from PIL import Image
+def load_distance(kind, lpips_path):
+    """The distance function of --distance; a missing LPIPS file says how to do without."""
+    from sg2tf.metrics import features
+    from sg2tf.tools import projection
 
-    with Image.open(path) as im:
-        im = im.convert("L" if channels == 1 else "RGB")
-        w, h = im.size
-        s = min(w, h)
-        im = im.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
-        im = im.resize((resolution, resolution), Image.LANCZOS)
-        arr = np.asarray(im, np.uint8)
-    return arr[:, :, None] if arr.ndim == 2 else arr
+    if kind == "pixel":
+        return projection.pixel_distance
+    try:
+        return features.load("lpips", lpips_path).distance
+    except features.FeatureNetworkMissing as e:
+        message = " ".join(str(e).split())  # one line
+        raise features.FeatureNetworkMissing(
+            f"{message}; or pass --distance=pixel (mean squared error: no file needed, not the official objective)"
+        ) from None
 
 
 def main(argv):
     common.start(argv, FLAGS.ops)
-    import numpy as np
-
     from sg2tf import sampling
-    from sg2tf.metrics import features
-    from sg2tf.tools import projection, video
-    from sg2tf.utils import images as image_utils
+    from sg2tf.tools import projection
 
+    if (FLAGS.target is None) == (FLAGS.targets is None):
+        common.fail("give exactly one of --target and --targets")
     try:
         if FLAGS.num_steps < 1:
-            raise ValueError("--num_steps must be positive")
+            raise ValueError(f"--num_steps={FLAGS.num_steps}: must be positive")
+        paths = projection.list_targets(FLAGS.targets) if FLAGS.targets else None
         G = common.load_generator(FLAGS.network, FLAGS.precision)
         c = sampling.class_labels(G, FLAGS.class_idx, 1)
-        if not os.path.isfile(FLAGS.target):
-            raise FileNotFoundError(f"{FLAGS.target}: no such target image")
-        target = load_target(FLAGS.target, G.img_resolution, G.img_channels)
-        if FLAGS.distance == "lpips":
-            distance = features.load("lpips", FLAGS.lpips).distance
-        else:
-            distance = projection.pixel_distance
+        target = None
+        if FLAGS.target:
+            target = projection.load_target(os.path.expanduser(FLAGS.target), G.img_resolution, G.img_channels)
+        distance = load_distance(FLAGS.distance, FLAGS.lpips)
+    except UserError:
+        raise  # its own message and exit code
     except (ValueError, FileNotFoundError, OSError) as e:
         common.fail(str(e))
 
-    os.makedirs(FLAGS.outdir, exist_ok=True)
+    outdir = os.path.expanduser(FLAGS.outdir)
     cfg = projection.ProjectionConfig(
         num_steps=FLAGS.num_steps,
         w_plus=FLAGS.w_plus,
@@ -63,22 +67,34 @@ def main(argv):
         seed=FLAGS.seed,
         w_avg_samples=FLAGS.w_avg_samples,
     )
-    progress = common.Progress(FLAGS.num_steps, "projecting")
-    history, loss, noise = projection.project(G, target, distance, cfg, c=c, progress=progress)
-    projection.save_projected_w(os.path.join(FLAGS.outdir, "projected_w.npz"), history[-1])
-    image = projection.synthesize_with_noise(G, history[-1:], noise)[0]
-    image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "proj.png"), image)
-    image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "target.png"), target)
-    if FLAGS.save_video:
-        path, note = video.resolve_output(os.path.join(FLAGS.outdir, "proj.mp4"))
-        if note:
-            print(note)
-        with video.VideoWriter(path, fps=60) as writer:
-            for start in range(0, len(history), 16):
-                frames = projection.synthesize_with_noise(G, history[start : start + 16], noise)
-                for frame in frames:
-                    writer.append(np.concatenate([target, frame], axis=1))
-    print(f"final loss {loss:.4g}; wrote {FLAGS.outdir}/projected_w.npz")
+    if target is not None:
+        os.makedirs(outdir, exist_ok=True)
+        progress = common.Progress(FLAGS.num_steps, "projecting")
+        result = projection.project(G, target, distance, cfg, c=c, progress=progress)
+        projection.write_outputs(outdir, G, target, result, FLAGS.save_video)
+        print(
+            f"final {FLAGS.distance} distance {result.distance:.4g}, noise regularization "
+            f"{result.noise_regularization:.3g} (weighted x{cfg.regularize_noise_weight:g} in the loss); "
+            f"wrote {outdir}/projected_w.npz"
+        )
+        return
+    summary = projection.project_targets(
+        G,
+        paths,
+        outdir,
+        distance,
+        cfg,
+        batch_size=FLAGS.batch,
+        c=c,
+        distance_name=FLAGS.distance,
+        save_video=FLAGS.save_video,
+        progress=lambda total: common.Progress(total, "projecting (image steps)"),
+        info={"network": FLAGS.network, "distance": FLAGS.distance, "seed": FLAGS.seed},
+    )
+    print(
+        f"{summary['projected']} of {len(paths)} images projected, {summary['failed']} skipped; "
+        f"wrote {outdir}/{projection.SUMMARY}"
+    )
 
 
 def run():

@@ -3,6 +3,7 @@
   sg2tf-video --network=net.pkl --kind=interpolation --seeds=0-15 --grid=2x2 --output=walk.mp4
   sg2tf-video --network=net.pkl --kind=circular --seeds=3,7 --frames=240 --output=loop.mp4
   sg2tf-video --network=net.pkl --kind=coarse --seeds=0-3 --grid=2x2 --output=coarse.gif
+  sg2tf-video --network=net.pkl --projected_w=proj/ --steps=60 --noloop --output=faces.mp4
 
 mp4 needs the `video` extra (imageio-ffmpeg); without it the video is written as GIF.
 """
@@ -38,9 +39,15 @@ def main(argv):
             raise ValueError("--steps, --frames and --fps must be positive")
         output, note = video.resolve_output(FLAGS.output)
         G = common.load_generator(FLAGS.network, FLAGS.precision)
-        sampling.class_labels(G, FLAGS.class_idx, 1)
+        if FLAGS.projected_w is None:
+            sampling.class_labels(G, FLAGS.class_idx, 1)
         common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff, class_idx=FLAGS.class_idx)
-        if FLAGS.kind == "interpolation":
+        if FLAGS.projected_w is not None:
+            if FLAGS.kind != "interpolation":
+                raise ValueError(f"--projected_w makes an interpolation video, not --kind={FLAGS.kind}")
+            specs = [s for s in FLAGS.projected_w.split(",") if s.strip()]
+            ws = video.projected_ws(video.load_projected(specs, G), grid, steps=FLAGS.steps, loop=FLAGS.loop)
+        elif FLAGS.kind == "interpolation":
             ws = video.interpolation_ws(G, seeds, grid, steps=FLAGS.steps, loop=FLAGS.loop, **common_args)
         elif FLAGS.kind == "circular":
             if len(seeds) < 2:

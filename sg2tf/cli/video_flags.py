@@ -19,6 +19,12 @@ common.define_seeds(
     "Seeds. interpolation: cell i visits seeds[i::cells]; "
     "circular: the first two; coarse/middle/fine: one cell per seed.",
 )
+flags.DEFINE_string(
+    "projected_w",
+    None,
+    "Walk through projected ws instead of seeds (--kind=interpolation): projected_w.npz files and sg2tf-project "
+    "output folders, comma-separated; straight lines in W/W+, frame k*steps is projection k.",
+)
 flags.DEFINE_string("walk_seeds", "1000-1004", "Seeds of the style walk (coarse/middle/fine).")
 flags.DEFINE_string("styles", None, "Style layers of the walk, e.g. 0-3 (overrides --kind's coarse/middle/fine range).")
 flags.DEFINE_string("grid", "1x1", "Grid columns x rows, e.g. 2x2.")

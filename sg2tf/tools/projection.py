@@ -1,13 +1,36 @@
-"""Projecting an image into W (or W+): LPIPS distance, noise regularization and the
-StyleGAN2-ADA projector's schedule (learning-rate ramps, decaying w noise)."""
+"""Projecting images into W (or W+): the StyleGAN2-ADA projector's optimisation (LPIPS
+distance, noise regularisation, learning-rate ramps, decaying w noise), for a batch of
+targets at once, and the many-image driver behind `sg2tf-project --targets`.
+
+The targets of a batch are independent optimisations in one graph: the loss is a sum of
+per-image terms and Adam works element by element, so each image follows the path it would
+follow alone. Every image draws the same random numbers (the initial noise inputs, then the
+w noise of each step) from `RandomState(seed)`, so an image's result does not depend on the
+batch it was projected in.
+"""
 
 import dataclasses
+import glob
+import json
+import os
 
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.errors import UserError
 from sg2tf.networks.common import noise_variables
 from sg2tf.utils import atomic
+from sg2tf.utils.images import atomic_save_png
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+SUMMARY = "projections.json"
+RECORD = "projection.json"
+
+
+class TargetError(UserError, ValueError):
+    """A target image (or the target list) that cannot be used."""
+
+    exit_code = 1
 
 
 @dataclasses.dataclass
@@ -23,6 +46,34 @@ class ProjectionConfig:
     w_plus: bool = False
     optimize_noise: bool = True  # False: keep G's stored const noise fixed
     seed: int = 0
+
+
+@dataclasses.dataclass
+class Projection:
+    """The result of projecting one image.
+
+    Attributes:
+      w_steps: `[num_steps, 1 or num_ws, w_dim]` the optimised w (W+: ws) after each step.
+      noise: the optimised noise inputs, `[H, W]` each (empty without noise optimisation).
+      distance: the distance of the final w (with the optimised noise) to the target.
+      noise_regularization: the noise regulariser of the final noise (unweighted).
+      proj_distance: the distance of `proj.png`'s image: the final w with G's stored noise,
+        which is how the official projector renders its result.
+    """
+
+    w_steps: np.ndarray
+    noise: list
+    distance: float
+    noise_regularization: float
+    proj_distance: float
+
+    def ws(self, num_ws):
+        """`[num_steps, num_ws, w_dim]`: every step's ws."""
+        return np.broadcast_to(self.w_steps, (len(self.w_steps), num_ws, self.w_steps.shape[-1])).copy()
+
+    def final_ws(self, num_ws):
+        """`[1, num_ws, w_dim]`: the projected ws (what `projected_w.npz` holds)."""
+        return self.ws(num_ws)[-1:]
 
 
 def learning_rate(cfg, step):
@@ -42,28 +93,31 @@ def w_noise_scale(cfg, step, w_std):
 
 
 def noise_regularization(buffers):
-    """Sum over buffers and pyramid levels (down to 8x8) of the squared mean
-    autocorrelation at a shift of one pixel, horizontally and vertically."""
+    """Per image, the sum over buffers `[N, H, W]` and their pyramid levels (down to 8x8) of
+    the squared mean autocorrelation at a shift of one pixel, horizontally and vertically.
+    Returns `[N]`."""
     total = 0.0
     for n in buffers:
-        x = n[tf.newaxis, :, :, tf.newaxis]
+        x = tf.convert_to_tensor(n)[:, :, :, tf.newaxis]
         while True:
-            total += tf.square(tf.reduce_mean(x * tf.roll(x, 1, axis=2)))
-            total += tf.square(tf.reduce_mean(x * tf.roll(x, 1, axis=1)))
+            total += tf.square(tf.reduce_mean(x * tf.roll(x, 1, axis=2), axis=[1, 2, 3]))
+            total += tf.square(tf.reduce_mean(x * tf.roll(x, 1, axis=1), axis=[1, 2, 3]))
             if x.shape[1] <= 8:
                 break
             x = tf.nn.avg_pool2d(x, 2, 2, "VALID")
     return total
 
 
-def w_statistics(G, samples, seed=0, c=None):
-    """Mean w `[1, w_dim]` and the scalar RMS distance of ws from it."""
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal([samples, G.z_dim]).astype(np.float32)
+def w_statistics(G, samples, c=None):
+    """Mean w `[1, w_dim]` and the scalar RMS distance of ws from it, over the ws of
+    `samples` latents drawn from `RandomState(123)` (the official projector's fixed draw).
+    `c`: `[1, c_dim]` class label of a conditional G."""
+    z = np.random.RandomState(123).randn(samples, G.z_dim).astype(np.float32)
     ws = []
     for start in range(0, samples, 1000):
-        cc = None if c is None else tf.repeat(c, len(z[start : start + 1000]), axis=0)
-        ws.append(np.asarray(G.mapping(tf.constant(z[start : start + 1000]), cc))[:, 0])
+        chunk = z[start : start + 1000]
+        cc = None if c is None else tf.repeat(tf.constant(c, tf.float32), len(chunk), axis=0)
+        ws.append(np.asarray(G.mapping(tf.constant(chunk), cc))[:, 0])
     ws = np.concatenate(ws).astype(np.float64)
     w_avg = ws.mean(axis=0, keepdims=True)
     w_std = float(np.sqrt(((ws - w_avg) ** 2).sum() / samples))
@@ -79,115 +133,127 @@ def _to_256(images):
     return images
 
 
-def project(G, target, distance, cfg=None, c=None, progress=None, on_step=None):
-    """Finds w (or W+ ws) whose image matches `target`.
-
-    Args:
-      G: the generator.
-      target: HWC uint8 image at G's resolution and channels.
-      distance: `distance(a, b)` of NHWC [0, 255] images -> `[N]` (LPIPS normally).
-      cfg: `ProjectionConfig`.
-      c: one-hot `[1, c_dim]` for conditional generators.
-      on_step: optional `on_step(step, ws, loss)` callback (progress videos).
-    Returns:
-      `(ws [num_steps, num_ws, w_dim] float32 per step, final loss)`.
-    """
-    cfg = cfg or ProjectionConfig()
-    target = np.asarray(target)
-    expect = (G.img_resolution, G.img_resolution, G.img_channels)
-    if target.shape != expect:
-        raise ValueError(f"target image has shape {target.shape}, the generator makes {expect}")
-    if bool(G.c_dim) != (c is not None):
-        raise ValueError(
-            "the generator is conditional: pass a class label"
-            if G.c_dim
-            else "the generator is unconditional: no class label"
-        )
-    w_avg, w_std = w_statistics(G, cfg.w_avg_samples, cfg.seed, c)
-    target_255 = _to_256(tf.constant(target[np.newaxis].astype(np.float32)))
-
-    buffers = noise_variables(G)
-    saved = [v.numpy() for v in buffers]
-    rng = np.random.default_rng(cfg.seed)
-    tf_rng = tf.random.Generator.from_seed(cfg.seed)
-    shape = [1, G.num_ws if cfg.w_plus else 1, G.w_dim]
-    w_opt = tf.Variable(np.broadcast_to(w_avg[:, None], shape).astype(np.float32))
-    if not cfg.optimize_noise:
-        buffers = []
-    params = [w_opt] + [v.value if hasattr(v, "value") else v for v in buffers]
-    m = [tf.Variable(tf.zeros_like(p)) for p in params]
-    s = [tf.Variable(tf.zeros_like(p)) for p in params]
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-
-    @tf.function
-    def step_fn(lr, noise_scale, t):
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            w = w_opt + tf_rng.normal(w_opt.shape) * noise_scale
-            ws = tf.broadcast_to(w, [1, G.num_ws, G.w_dim])
-            images = (G.synthesis(ws, noise_mode="const") + 1) * (255 / 2)
-            dist = tf.reduce_sum(distance(_to_256(images), target_255))
-            reg = noise_regularization(params[1:]) if len(params) > 1 else 0.0
-            loss = dist + reg * cfg.regularize_noise_weight
-        grads = tape.gradient(loss, params)
-        for p, g, mm, ss in zip(params, grads, m, s):
-            if g is None:
-                continue
-            mm.assign(beta1 * mm + (1 - beta1) * g)
-            ss.assign(beta2 * ss + (1 - beta2) * tf.square(g))
-            mhat = mm / (1 - beta1**t)
-            shat = ss / (1 - beta2**t)
-            p.assign_sub(lr * mhat / (tf.sqrt(shat) + eps))
-        for p in params[1:]:  # keep the noise buffers standard normal
-            mean = tf.reduce_mean(p)
-            p.assign((p - mean) * tf.math.rsqrt(tf.reduce_mean(tf.square(p - mean))))
-        return dist, loss
-
-    history = np.zeros([cfg.num_steps, G.num_ws, G.w_dim], np.float32)
-    loss = float("nan")
-    try:
-        for v in buffers:
-            v.assign(rng.standard_normal(v.shape).astype(np.float32))
-        for step in range(cfg.num_steps):
-            lr = learning_rate(cfg, step)
-            dist, loss = step_fn(
-                tf.constant(lr, tf.float32),
-                tf.constant(w_noise_scale(cfg, step, w_std), tf.float32),
-                tf.constant(step + 1, tf.float32),
-            )
-            history[step] = np.broadcast_to(w_opt.numpy()[0], history.shape[1:])
-            loss = float(loss)
-            if on_step:
-                on_step(step, history[step], float(dist))
-            if progress:
-                progress.update(1)
-        final_noise = [v.numpy() for v in (buffers or noise_variables(G))]
-    finally:
-        for v, value in zip(buffers, saved):
-            v.assign(value)
-    return history, loss, final_noise
-
-
 def pixel_distance(a, b):
     """Mean squared pixel difference of NHWC [0, 255] images, scaled to [0, 1] pixels
     (a stand-in when no LPIPS network is available; not the official objective)."""
     return tf.reduce_mean(tf.square((a - b) / 255.0), axis=[1, 2, 3])
 
 
-def synthesize_with_noise(G, ws, noise):
-    """uint8 NHWC images of ws `[N, num_ws, w_dim]` with the const noise buffers set to
-    `noise` (as returned by `project`), restoring them afterwards."""
-    from sg2tf.utils.images import to_uint8
+class Projector:
+    """Projects up to `batch_size` targets at once; built (and traced) once, reused for every
+    batch.
 
-    buffers = noise_variables(G)
-    saved = [v.numpy() for v in buffers]
-    try:
-        for v, value in zip(buffers, noise):
-            v.assign(value)
-        return to_uint8(G.synthesis(tf.constant(ws, tf.float32), noise_mode="const").numpy())
-    finally:
-        for v, value in zip(buffers, saved):
-            v.assign(value)
+    Args:
+      G: the generator.
+      distance: `distance(a, b)` of NHWC [0, 255] images -> `[N]` (LPIPS normally).
+      cfg: `ProjectionConfig`.
+      batch_size: targets per optimisation.
+      c: one-hot `[1, c_dim]` for a conditional G (only the w statistics use it).
+      w_stats: `(w_avg, w_std)` from `w_statistics`, to share them between projectors.
+    """
+
+    def __init__(self, G, distance, cfg=None, batch_size=1, c=None, w_stats=None):
+        self.G, self.distance = G, distance
+        self.cfg = cfg = cfg or ProjectionConfig()
+        if cfg.num_steps < 1:
+            raise ValueError(f"num_steps must be positive, got {cfg.num_steps}")
+        if bool(G.c_dim) != (c is not None):
+            raise ValueError(
+                "the generator is conditional: pass a class label"
+                if G.c_dim
+                else "the generator is unconditional: no class label"
+            )
+        self.batch_size = int(batch_size)
+        self.w_avg, self.w_std = w_stats or w_statistics(G, cfg.w_avg_samples, c)
+        b = self.batch_size
+        self.shape = (G.img_resolution, G.img_resolution, G.img_channels)
+        self.w_opt = tf.Variable(tf.zeros([b, G.num_ws if cfg.w_plus else 1, G.w_dim]))
+        self.buffer_shapes = [tuple(v.shape) for v in noise_variables(G)] if cfg.optimize_noise else []
+        self.noise = [tf.Variable(tf.zeros((b,) + s)) for s in self.buffer_shapes]
+        self.params = [self.w_opt] + self.noise
+        self.m = [tf.Variable(tf.zeros_like(p)) for p in self.params]
+        self.s = [tf.Variable(tf.zeros_like(p)) for p in self.params]
+        self.target = tf.Variable(_to_256(tf.zeros((b,) + self.shape)))
+
+    def _images(self, w, noise):
+        ws = tf.broadcast_to(w, [self.batch_size, self.G.num_ws, self.G.w_dim])
+        return (self.G.synthesis(ws, noise_mode="const", noise=noise or None) + 1) * (255 / 2)
+
+    @tf.function
+    def _step(self, lr, noise_scale, w_noise, t):
+        beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's, as the official projector
+        with tf.GradientTape() as tape:
+            images = self._images(self.w_opt + w_noise * noise_scale, self.noise)
+            dist = self.distance(_to_256(images), self.target)
+            reg = noise_regularization(self.noise) if self.noise else tf.zeros_like(dist)
+            loss = tf.reduce_sum(dist + reg * self.cfg.regularize_noise_weight)
+        grads = tape.gradient(loss, self.params)
+        for p, g, m, s in zip(self.params, grads, self.m, self.s):
+            m.assign(beta1 * m + (1 - beta1) * g)
+            s.assign(beta2 * s + (1 - beta2) * tf.square(g))
+            p.assign_sub(lr * (m / (1 - beta1**t)) / (tf.sqrt(s / (1 - beta2**t)) + eps))
+        for p in self.noise:  # keep every image's noise inputs standard normal
+            p.assign(p - tf.reduce_mean(p, axis=[1, 2], keepdims=True))
+            p.assign(p * tf.math.rsqrt(tf.reduce_mean(tf.square(p), axis=[1, 2], keepdims=True)))
+        return dist
+
+    @tf.function
+    def _evaluate(self):
+        target = self.target
+        dist = self.distance(_to_256(self._images(self.w_opt, self.noise)), target)
+        reg = noise_regularization(self.noise) if self.noise else tf.zeros_like(dist)
+        proj = self._images(self.w_opt, [])
+        return dist, reg, self.distance(_to_256(proj), target)
+
+    def project(self, targets, progress=None, on_step=None):
+        """Projects `targets` (NHWC uint8, at most `batch_size`; a short batch is padded).
+
+        Args:
+          progress: optional `Progress`, advanced by the number of targets per step.
+          on_step: optional `on_step(step, w [n, 1 or num_ws, w_dim], distances [n])`.
+        Returns:
+          a `Projection` per target.
+        """
+        targets = np.asarray(targets)
+        n, cfg = len(targets), self.cfg
+        if targets.ndim != 4 or targets.shape[1:] != self.shape:
+            raise ValueError(f"target images have shape {targets.shape[1:]}, the generator makes {self.shape}")
+        if not 0 < n <= self.batch_size:
+            raise ValueError(f"{n} targets for a projector of batch size {self.batch_size}")
+        padded = np.concatenate([targets, np.repeat(targets[-1:], self.batch_size - n, axis=0)])
+        self.target.assign(_to_256(tf.constant(padded, tf.float32)))
+        rng = np.random.RandomState(cfg.seed)
+        self.w_opt.assign(np.broadcast_to(self.w_avg[:, None], self.w_opt.shape))
+        for v, shape in zip(self.noise, self.buffer_shapes):
+            v.assign(np.broadcast_to(rng.standard_normal(shape).astype(np.float32), v.shape))
+        for v in self.m + self.s:
+            v.assign(tf.zeros_like(v))
+        w_steps = np.zeros((self.batch_size, cfg.num_steps) + tuple(self.w_opt.shape[1:]), np.float32)
+        for step in range(cfg.num_steps):
+            w_noise = rng.standard_normal(self.w_opt.shape[1:]).astype(np.float32)
+            dist = self._step(
+                tf.constant(learning_rate(cfg, step), tf.float32),
+                tf.constant(w_noise_scale(cfg, step, self.w_std), tf.float32),
+                tf.constant(w_noise[np.newaxis]),
+                tf.constant(step + 1, tf.float32),
+            )
+            w_steps[:, step] = self.w_opt.numpy()
+            if on_step:
+                on_step(step, w_steps[:n, step], dist.numpy()[:n])
+            if progress:
+                progress.update(n)
+        dist, reg, proj_dist = (x.numpy() for x in self._evaluate())
+        noise = [v.numpy() for v in self.noise]
+        return [
+            Projection(w_steps[i], [b[i] for b in noise], float(dist[i]), float(reg[i]), float(proj_dist[i]))
+            for i in range(n)
+        ]
+
+
+def project(G, target, distance, cfg=None, c=None, progress=None, on_step=None):
+    """Projects one HWC uint8 `target`: a `Projection` (see `Projector`)."""
+    target = np.asarray(target)
+    return Projector(G, distance, cfg, 1, c).project(target[np.newaxis], progress, on_step)[0]
 
 
 def save_projected_w(path, ws):
@@ -198,3 +264,167 @@ def save_projected_w(path, ws):
         ws = ws[np.newaxis]
     with atomic.atomic_file(path) as tmp:
         np.savez(tmp, w=ws)
+
+
+# ---------------------------------------------------------------------------- many images
+
+
+def load_target(path, resolution, channels):
+    """The target as HWC uint8: center-cropped to a square, resized (Lanczos), as the
+    official projector does. A file that is not a readable image raises `TargetError`."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            w, h = im.size
+            s = min(w, h)
+            im = im.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
+            arr = np.asarray(im.resize((resolution, resolution), Image.LANCZOS), np.uint8)
+    except FileNotFoundError:
+        raise TargetError(f"{path}: no such target image") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise TargetError(f"{path}: not a readable image ({e})") from None
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def list_targets(spec):
+    """The image files of `spec`: a folder (its images, sorted), a glob pattern or one file."""
+    spec = os.path.expanduser(spec)
+    if os.path.isdir(spec):
+        paths = [os.path.join(spec, n) for n in sorted(os.listdir(spec))]
+        paths = [p for p in paths if os.path.isfile(p) and p.lower().endswith(IMAGE_SUFFIXES)]
+    elif os.path.isfile(spec):
+        paths = [spec]
+    else:
+        paths = sorted(p for p in glob.glob(spec) if os.path.isfile(p))
+    if not paths:
+        raise TargetError(f"--targets={spec}: no image files there")
+    return paths
+
+
+def output_names(paths):
+    """One folder name per target: the file name without its suffix, or with it (`a_jpg`)
+    where two targets share a stem."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    return [s if stems.count(s) == 1 else os.path.basename(p).replace(".", "_") for s, p in zip(stems, paths)]
+
+
+def write_outputs(folder, G, target, result, save_video=False):
+    """Writes a projection's files into `folder`: `projected_w.npz`, `proj.png` (the projected
+    w with G's stored noise, as the official projector renders it), `target.png` and, with
+    `save_video`, `proj.mp4` (or `.gif` without imageio-ffmpeg) of target | each step."""
+    from sg2tf import sampling
+    from sg2tf.tools import video
+
+    final = result.final_ws(G.num_ws)
+    save_projected_w(os.path.join(folder, "projected_w.npz"), final)
+    atomic_save_png(os.path.join(folder, "proj.png"), next(sampling.generate_from_ws(G, final))[0])
+    atomic_save_png(os.path.join(folder, "target.png"), target)
+    if save_video:
+        path, _ = video.resolve_output(os.path.join(folder, "proj.mp4"))
+        with video.VideoWriter(path, fps=10) as writer:
+            for frames in sampling.generate_from_ws(G, result.ws(G.num_ws), batch_size=16):
+                for frame in frames:
+                    writer.append(np.concatenate([target, frame], axis=1))
+
+
+def _record(source, name, result, distance_name):
+    return {
+        "source": source,
+        "name": name,
+        "status": "projected",
+        "distance": result.distance,
+        "distance_kind": distance_name,
+        "noise_regularization": result.noise_regularization,
+        "proj_distance": result.proj_distance,
+    }
+
+
+def project_targets(
+    G,
+    paths,
+    outdir,
+    distance,
+    cfg=None,
+    batch_size=4,
+    c=None,
+    distance_name="lpips",
+    save_video=False,
+    progress=None,
+    log=print,
+    info=None,
+):
+    """Projects every image of `paths` into `outdir/<name>/` (see `output_names`), batch by
+    batch, and keeps `outdir/projections.json` up to date (a record per image, written after
+    every batch).
+
+    Each image's folder appears atomically when complete, so a rerun (resume) skips the
+    images whose folder exists. A file that is not a readable image is named through `log`,
+    skipped and listed with its error.
+
+    Args:
+      G, distance, cfg, c: as for `Projector`.
+      distance_name: what `distance` is (`lpips`, `pixel`), recorded per image.
+      progress: optional `progress(total)` -> a `Progress` over `total` = steps x the images
+        still to project.
+      info: extra entries for `projections.json` (the network, the flags).
+    Returns:
+      the summary written to `projections.json`.
+    """
+    cfg = cfg or ProjectionConfig()
+    names = output_names(paths)
+    records = [None] * len(paths)
+    pending = []
+    for i, name in enumerate(names):
+        done = os.path.join(outdir, name, RECORD)
+        if os.path.isfile(done):
+            with open(done) as f:
+                records[i] = dict(json.load(f), status="projected")
+        else:
+            pending.append(i)
+    summary = {**(info or {}), "config": dataclasses.asdict(cfg), "images": records}
+
+    def write_summary():
+        listed = [r for r in records if r is not None]
+        summary.update(
+            images=listed,
+            projected=sum(r["status"] == "projected" for r in listed),
+            failed=sum(r["status"] == "failed" for r in listed),
+        )
+        with atomic.atomic_file(os.path.join(outdir, SUMMARY)) as tmp, open(tmp, "w") as f:
+            json.dump(summary, f, indent=2)
+
+    os.makedirs(outdir, exist_ok=True)
+    progress = progress(len(pending) * cfg.num_steps) if progress is not None else None
+    projector = None
+    batch = []
+
+    def run_batch():
+        nonlocal projector
+        projector = projector or Projector(G, distance, cfg, min(batch_size, len(pending)), c)
+        results = projector.project(np.stack([t for _, t in batch]), progress)
+        for (i, target), result in zip(batch, results):
+            with atomic.atomic_dir(os.path.join(outdir, names[i])) as tmp:
+                write_outputs(tmp, G, target, result, save_video)
+                records[i] = _record(paths[i], names[i], result, distance_name)
+                with open(os.path.join(tmp, RECORD), "w") as f:
+                    json.dump(records[i], f, indent=2)
+        batch.clear()
+        write_summary()
+
+    for i in pending:
+        try:
+            batch.append((i, load_target(paths[i], G.img_resolution, G.img_channels)))
+        except TargetError as e:
+            log(f"skipping {e}")
+            records[i] = {"source": paths[i], "name": names[i], "status": "failed", "error": str(e)}
+            if progress is not None:
+                progress.update(cfg.num_steps)
+            continue
+        if len(batch) == batch_size:
+            run_batch()
+    if batch:
+        run_batch()
+    write_summary()
+    return summary

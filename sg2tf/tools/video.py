@@ -1,10 +1,11 @@
-"""Latent-space videos: random-walk interpolation grids, coarse/fine style-mixing walks
-and circular interpolation; written as mp4 (optional `imageio-ffmpeg`) or GIF (Pillow).
+"""Latent-space videos: random-walk interpolation grids, coarse/fine style-mixing walks,
+circular interpolation and walks through projected ws; written as mp4 (optional `imageio-ffmpeg`) or GIF (Pillow).
 
 Every kind of video is a sequence of ws `[frames, cells, num_ws, w_dim]`; frames are
 synthesized in batches and tiled into a grid per frame.
 """
 
+import json
 import math
 import os
 
@@ -72,6 +73,37 @@ def _map(G, z, truncation_psi, truncation_cutoff, class_idx, batch_size=32):
     return np.concatenate(out, 0)
 
 
+def linear_path(keys, steps, loop=True):
+    """Straight lines between keyframes along axis 0, with `catmull_rom`'s frame count:
+    `[K*steps (loop) or (K-1)*steps + 1, ...]`; frame `k*steps` equals keyframe k."""
+    keys = np.asarray(keys, np.float64)
+    if len(keys) < 2:
+        raise ValueError("interpolation needs at least 2 keyframes")
+    ends = np.concatenate([keys, keys[:1]]) if loop else keys
+    frames = (len(ends) - 1) * steps + (0 if loop else 1)
+    i, t = np.divmod(np.arange(frames), steps)
+    t = (t / steps).reshape((-1,) + (1,) * (keys.ndim - 1))
+    last = i >= len(ends) - 1  # the final frame of an open path
+    i, t = np.where(last, len(ends) - 2, i), np.where(last.reshape(t.shape), 1.0, t)
+    return ends[i] * (1 - t) + ends[i + 1] * t
+
+
+def _cells(count, grid, num_keyframes, what):
+    """Keyframes per cell of a `grid` walk through `count` items (cell i visits items[i::cells])."""
+    cells = grid[0] * grid[1]
+    if num_keyframes is None:
+        if count % cells:
+            raise ValueError(
+                f"{count} {what} do not fill a {grid[0]}x{grid[1]} grid evenly (need a multiple of {cells})"
+            )
+        num_keyframes = count // cells
+    if num_keyframes < 2 or count < num_keyframes * cells:
+        raise ValueError(
+            f"a {grid[0]}x{grid[1]} walk needs at least {2 * cells} {what} (2 keyframes per cell), got {count}"
+        )
+    return num_keyframes
+
+
 def interpolation_ws(
     G,
     seeds,
@@ -89,22 +121,53 @@ def interpolation_ws(
     the number of cells (at least 2 per cell).
     Returns `[frames, cells, num_ws, w_dim]`.
     """
-    cells = grid[0] * grid[1]
     seeds = list(seeds)
-    if num_keyframes is None:
-        if len(seeds) % cells:
-            raise ValueError(
-                f"{len(seeds)} seeds do not fill a {grid[0]}x{grid[1]} grid evenly (need a multiple of {cells})"
-            )
-        num_keyframes = len(seeds) // cells
-    if num_keyframes < 2 or len(seeds) < num_keyframes * cells:
-        raise ValueError(
-            f"a {grid[0]}x{grid[1]} walk needs at least {2 * cells} seeds (2 keyframes per cell), got {len(seeds)}"
-        )
-    seeds = seeds[: num_keyframes * cells]
+    num_keyframes = _cells(len(seeds), grid, num_keyframes, "seeds")
+    seeds = seeds[: num_keyframes * grid[0] * grid[1]]
     ws = _map(G, z_from_seeds(seeds, G.z_dim), truncation_psi, truncation_cutoff, class_idx)
-    ws = ws.reshape((num_keyframes, cells) + ws.shape[1:])
+    ws = ws.reshape((num_keyframes, grid[0] * grid[1]) + ws.shape[1:])
     return catmull_rom(ws, steps, loop).astype(np.float32)
+
+
+def projected_ws(ws, grid=(1, 1), steps=30, loop=True):
+    """A walk per grid cell through projected ws `[K, num_ws, w_dim]` (W or W+), along straight
+    lines in W+ (so frame `k*steps` is exactly keyframe k). Cell `i` visits `ws[i::cells]`.
+    Returns `[frames, cells, num_ws, w_dim]`."""
+    ws = np.asarray(ws, np.float32)
+    num_keyframes = _cells(len(ws), grid, None, "projected ws")
+    ws = ws.reshape((num_keyframes, grid[0] * grid[1]) + ws.shape[1:])
+    return linear_path(ws, steps, loop).astype(np.float32)
+
+
+def load_projected(specs, G):
+    """The projected ws `[K, num_ws, w_dim]` of `specs`: `projected_w.npz` files, and folders
+    of `sg2tf-project` (a `--target` folder, or a `--targets` folder: its projected images in
+    the order of `projections.json`, else its subfolders sorted by name)."""
+    from sg2tf.sampling import load_projected_w
+
+    files = []
+    for spec in specs:
+        spec = os.path.expanduser(spec)
+        if not os.path.isdir(spec):
+            files.append(spec)
+        elif os.path.isfile(os.path.join(spec, "projected_w.npz")):
+            files.append(os.path.join(spec, "projected_w.npz"))
+        else:
+            summary = os.path.join(spec, "projections.json")
+            if os.path.isfile(summary):
+                with open(summary) as f:
+                    names = [r["name"] for r in json.load(f)["images"] if r["status"] == "projected"]
+            else:
+                names = sorted(os.listdir(spec))
+            found = [os.path.join(spec, n, "projected_w.npz") for n in names]
+            found = [p for p in found if os.path.isfile(p)]
+            if not found:
+                raise ValueError(f"{spec}: no projected_w.npz in it or its subfolders")
+            files.extend(found)
+    for path in files:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such projected_w.npz")
+    return np.concatenate([load_projected_w(p, G) for p in files])
 
 
 def circular_ws(G, seed_a, seed_b, num_frames, truncation_psi=1.0, truncation_cutoff=None, class_idx=None):
