@@ -47,6 +47,11 @@ flags.DEFINE_enum(
     "change it are an error) and copy every weight; partial = build the flags' architecture and copy "
     "the weights that match by name and shape.",
 )
+flags.DEFINE_bool(
+    "allow_data_change",
+    False,
+    "Resume on a dataset that changed since the checkpoint (logged; the data stream starts afresh).",
+)
 flags.DEFINE_integer(
     "freezed",
     0,

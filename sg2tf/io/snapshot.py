@@ -4,8 +4,10 @@ A snapshot is a directory:
   sg2tf_network.json   format tag, each network's class and config, free metadata
   G.weights.h5, D.weights.h5, G_ema.weights.h5   Keras weights (any subset)
 
-It is written to a temporary sibling and renamed into place, so a reader never sees
-a half-written snapshot.
+It is written to a temporary sibling, flushed to disk and renamed into place, so a reader
+never sees a half-written snapshot; a write the machine refuses (full disk, quota) is one
+line (`sg2tf.utils.atomic.WriteError`) and leaves nothing. The index records each weights
+file's size and SHA-256, and loading checks them first: a damaged file is named in one line.
 """
 
 import json
@@ -33,7 +35,7 @@ def save_snapshot(path, networks, metadata=None):
     Replaces an existing snapshot at `path` atomically (rename).
     """
     path = os.path.abspath(os.fspath(path))
-    with atomic.atomic_dir(path) as tmp:
+    with atomic.atomic_dir(path, durable=True) as tmp:
         index = {"format": FORMAT, "version": VERSION, "networks": {}, "metadata": dict(metadata or {})}
         for key, model in networks.items():
             if model is None:
@@ -43,7 +45,8 @@ def save_snapshot(path, networks, metadata=None):
                 raise TypeError(f"cannot snapshot {key}: unsupported class {cls}")
             filename = f"{key}.weights.h5"
             model.save_weights(os.path.join(tmp, filename))
-            index["networks"][key] = {"class": cls, "config": model.get_config(), "weights": filename}
+            entry = {"class": cls, "config": model.get_config(), "weights": filename}
+            index["networks"][key] = dict(entry, **atomic.file_digests(tmp, [filename])[filename])
         with open(os.path.join(tmp, INDEX), "w") as f:
             json.dump(index, f, indent=1, sort_keys=True)
     return path
@@ -73,6 +76,10 @@ def load_snapshot(path):
         weights = os.path.join(path, entry["weights"])
         if not tf.io.gfile.exists(weights):
             raise FileNotFoundError(f"{weights}: weights of {key} are missing from the snapshot")
+        if "sha256" in entry:  # snapshots written before checksums: Keras' own checks only
+            damage = atomic.find_damage(path, {entry["weights"]: entry})
+            if damage is not None:
+                raise ValueError(f"{damage}: the weights of {key} are damaged")
         try:
             model.load_weights(weights)
         except Exception as e:  # Keras raises several types for damaged files.

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from sg2tf.training import data_identity, preemption
 from sg2tf.training import options as options_lib
 from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy, network_sizes
 
@@ -55,7 +56,7 @@ FIXED_ON_RESUME.update(
 )
 # Options of this process and machine, never taken from the saved run (`outdir` defaults to
 # the resumed run's parent).
-LOCAL_OPTIONS = ("cpu_devices", "dry_run", "outdir")
+LOCAL_OPTIONS = ("cpu_devices", "dry_run", "outdir", "allow_data_change")
 
 
 def train(given):
@@ -79,12 +80,13 @@ def train(given):
 
     # ---- 1. Options (before any work). ----------------------------------------------------
     given, notes = _latest_or_new(given)  # notes: what phase 1 decided, for log.txt
-    resume_kind, resume_path = None, None
+    resume = checkpoints.Resume(None, None)
     if given.get("resume"):
         try:
-            resume_kind, resume_path = checkpoints.resolve_resume(given["resume"], given.get("outdir"))
+            resume = checkpoints.resolve_resume(given["resume"], given.get("outdir"))
         except (ValueError, OSError) as e:
             raise TrainingError(str(e)) from None
+    resume_kind, resume_path = resume.kind, resume.path
     run_dir, saved = None, None
     if resume_kind == "checkpoint":
         run_dir = os.path.dirname(os.path.dirname(resume_path))
@@ -105,6 +107,12 @@ def train(given):
             raise TrainingError(f"--data: {e}") from None
     elif not given.get("dry_run"):
         raise TrainingError("--data is required")
+    data_id, data_note = data_identity.of_run(
+        info, resume_path if resume_kind == "checkpoint" else None, given.get("allow_data_change")
+    )
+    for line in filter(None, (*resume.notes, data_note)):  # a damaged checkpoint skipped, other data
+        print(line, flush=True)
+        notes.append(line)
     try:
         machine = dict(replicas=replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")), num_workers=num_workers)
         opts = options_lib.resolve(given, info, **machine)
@@ -124,6 +132,8 @@ def train(given):
         return None
 
     # ---- 2. Run directory. ----------------------------------------------------------------
+    for path in resume.damaged if is_chief else ():  # kept, out of reach of `latest` and the rotation
+        notes.append(f"{path}: set aside as {checkpoints.set_aside(path)}")
     if run_dir is None and is_chief:
         run_dir = checkpoints.next_run_dir(opts.outdir, opts.run_description)
         write_options(run_dir, opts)
@@ -196,7 +206,7 @@ def train(given):
         run_dir, dict(trainer.checkpoint_objects(), data=data_iter), keep=opts.keep_checkpoints, is_chief=is_chief
     )
     if resume_kind == "checkpoint":
-        meta = manager.restore(resume_path)
+        meta = manager.restore(resume_path, skip=("data",) if data_note else ())
         log.print(f"resumed from {resume_path} at {meta['nimg'] / 1000:.3f} kimg, tick {meta['tick']}")
         log.truncate_stats(meta["tick"])
         if "p" in changes:  # a new augmentation probability replaces the restored one
@@ -233,16 +243,21 @@ def train(given):
     tick_nimg = int(round(opts.tick_kimg * 1000))
     cur_nimg = int(trainer.cur_nimg.numpy())
     cur_tick = int(trainer.cur_tick.numpy())
-    tick_start_nimg = cur_nimg
+    tick_start_nimg = meta.get("tick_start_nimg", cur_nimg) if resume_kind == "checkpoint" else cur_nimg
     tick_stats = stats_lib.TickStats()
     timer = stats_lib.Timer()
     tick_start_time = time.time()
     log.print(f"training for {opts.kimg:g} kimg from {cur_nimg / 1000:g} kimg")
 
+    def checkpoint_meta():
+        return dict(
+            tick=cur_tick, kimg=cur_nimg / 1000, tick_start_nimg=tick_start_nimg, data_reader=data_reader, data=data_id
+        )
+
     def publish():
         """Checkpoint, then (chief) network snapshot, fakes grid and metrics."""
         snap_kimg = cur_nimg // 1000
-        meta = dict(tick=cur_tick, kimg=cur_nimg / 1000, data_reader=data_reader)
+        meta = checkpoint_meta()
         manager.save(cur_nimg, meta)
         if is_chief:
             snapshot = f"network-snapshot-{snap_kimg:06d}"
@@ -257,7 +272,8 @@ def train(given):
             if opts.metrics:
                 snapshot_metrics(G_ema, opts, info, metric_files, run_dir, snapshot, cur_nimg / 1000, log)
 
-    while cur_nimg < total_nimg:
+    stop = preemption.active()  # SIGTERM / SIGINT under sg2tf-train
+    while cur_nimg < total_nimg and not stop.agreed(strategy, num_workers):
         reals, labels = next_batch()
         tick_stats.add(trainer.train_step(reals, labels))
         cur_nimg += opts.batch
@@ -299,10 +315,12 @@ def train(given):
             f"p {record['augment_p']:.3f} mem {mem}"
         )
         log.tick(record)
+        tick_start_nimg = cur_nimg
         if done or (opts.snap and cur_tick % opts.snap == 0):
             publish()
-        tick_start_nimg = cur_nimg
         tick_start_time = time.time()
+    if cur_nimg < total_nimg:  # stopped by a signal: a checkpoint, one line, exit status 75 (preemption.py)
+        preemption.stop_training(stop, manager, cur_nimg, checkpoint_meta(), log)
     log.print(f"done: {cur_nimg / 1000:g} kimg in {stats_lib.format_time(timer())}; run directory {run_dir}")
     log.close()
     return run_dir

@@ -32,7 +32,7 @@ class OptionsError(UserError, ValueError):
 DEFAULTS = {
     # Run: what, where, how long, how often it reports and saves.
     **dict(data=None, outdir=None, cfg="auto", seed=0, resume=None, dry_run=False, description=""),
-    **dict(kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3, grid_seeds=16),
+    **dict(kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3, grid_seeds=16, allow_data_change=False),
     # Transfer learning.
     **dict(transfer="same", freezed=0, freeze_g=0, freeze_mapping=False),
     # Data.
@@ -76,6 +76,7 @@ class TrainingOptions:
     seed: int
     dry_run: bool
     resume: str | None
+    allow_data_change: bool
     description: str
     grid_seeds: int
     # Transfer learning.

@@ -11,15 +11,62 @@ killed outright) and an existing output is replaced only once the new one is com
 
 Local paths use `os`; URLs such as `gs://bucket/dir` use `tf.io.gfile` (only they load
 TensorFlow), where a rename is only as atomic as the file system makes it.
+
+This module is also the one home of durable writes: `fsync_file`, `fsync_dir`, `fsync_tree`
+(survive a power cut, not only a crash), `file_digests` / `find_damage` (record what was
+written, and tell later whether it is still there), and `WriteError`: a write that failed
+for a reason of the machine (full disk, quota, file size limit, I/O error) as one line.
 """
 
 import contextlib
+import errno
+import hashlib
 import os
 import posixpath
 import shutil
 import uuid
 
-__all__ = ["atomic_dir", "atomic_file", "exists", "temp_sibling"]
+from sg2tf.errors import UserError
+
+__all__ = [
+    "WriteError",
+    "atomic_dir",
+    "atomic_file",
+    "exists",
+    "file_digests",
+    "find_damage",
+    "fsync_dir",
+    "fsync_file",
+    "fsync_tree",
+    "temp_sibling",
+    "write_failure",
+]
+
+# Why a write fails on a healthy program: the machine's limits and faults.
+WRITE_FAILURE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
+
+
+class WriteError(UserError, OSError):
+    """An output could not be written (no space, quota, file size limit, I/O error, read-only
+    file system); nothing was left under its name. Exit status 74 (sysexits' EX_IOERR): the
+    machine, not the flags, needs fixing."""
+
+    exit_code = 74
+
+
+def write_failure(exc):
+    """The cause (e.g. `No space left on device`) when `exc` is a write failing for a reason of
+    the machine: an `OSError` with one of `WRITE_FAILURE_ERRNOS`, or a TensorFlow error whose
+    message names one (TensorFlow's file writers report the C library's text). Else None."""
+    if isinstance(exc, WriteError):
+        return None  # already said
+    if isinstance(exc, OSError) and exc.errno in WRITE_FAILURE_ERRNOS:
+        return os.strerror(exc.errno)
+    text = str(getattr(exc, "message", "") or "")
+    for code in WRITE_FAILURE_ERRNOS:
+        if os.strerror(code) in text:
+            return os.strerror(code)
+    return None
 
 
 class _LocalFS:
@@ -115,20 +162,86 @@ def _replace(fs, temp, path):
         fs.rename(temp, path)
 
 
-def _fsync_tree(root):
-    for folder, _, files in os.walk(root):
-        for name in files:
-            with open(os.path.join(folder, name), "rb") as f:
-                os.fsync(f.fileno())
-        _fsync_dir(folder)
+def fsync_file(path):
+    """Flushes the file `path` to disk."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
-def _fsync_dir(path):
+def fsync_dir(path):
+    """Flushes the directory `path` (its entries: names created, renamed, removed) to disk.
+    A file system that cannot sync directories (EINVAL) is left alone."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
     finally:
         os.close(fd)
+
+
+def fsync_tree(root):
+    """Flushes every file and directory under `root` to disk."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fsync_file(os.path.join(folder, name))
+        fsync_dir(folder)
+
+
+def file_digests(root, names=None):
+    """`{name: {"bytes": size, "sha256": hex digest}}` of the files under the local directory
+    `root` (names relative to it, `/`-separated), or of only `names`: what identifies a
+    written output's content, to be recorded beside it (a completion marker, an index)."""
+    if names is None:
+        names = sorted(
+            os.path.relpath(os.path.join(folder, n), root).replace(os.sep, "/")
+            for folder, _, files in os.walk(root)
+            for n in files
+        )
+    paths = {name: os.path.join(root, name) for name in names}
+    return {name: {"bytes": os.path.getsize(path), "sha256": _sha256(path)} for name, path in paths.items()}
+
+
+def find_damage(root, digests):
+    """What differs between the files under `root` (local or a URL) and `digests` (from
+    `file_digests`), as `'<file>: <what>'`; None when every file is there with its content.
+    Sizes are compared first, so a truncated file costs no reading."""
+    fs = _fs(root)
+    for name, want in sorted(digests.items()):
+        path = fs.join(root, name)
+        if not fs.exists(path):
+            return f"{path}: missing"
+        size = _size(path)
+        if size != want["bytes"]:
+            return f"{path}: {size} bytes, {want['bytes']} when written"
+    for name, want in sorted(digests.items()):
+        path = fs.join(root, name)
+        if _sha256(path) != want["sha256"]:
+            return f"{path}: content differs from its checksum when written"
+    return None
+
+
+def _size(path):
+    if "://" in path:
+        import tensorflow as tf
+
+        return tf.io.gfile.stat(path).length
+    return os.path.getsize(path)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    if "://" in path:
+        import tensorflow as tf
+
+        opener = tf.io.gfile.GFile(path, "rb")
+    else:
+        opener = open(path, "rb")
+    with opener as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _prepare(path, check):
@@ -160,36 +273,47 @@ def atomic_dir(path, check=None, durable=False):
       durable: local paths: flush every file and directory to disk before the rename and the
         parent after it (survives a power cut, not only a crash).
 
-    On any exception (KeyboardInterrupt included) the temporary directory is removed.
+    On any exception (KeyboardInterrupt included) the temporary directory is removed; a write
+    that failed for a reason of the machine (`write_failure`) becomes a `WriteError` naming
+    `path` and the cause.
     """
     path, fs, parent = _prepare(path, check)
     temp = temp_sibling(path)
-    fs.makedirs(temp, exist_ok=False)
     try:
+        fs.makedirs(temp, exist_ok=False)
         yield temp
         _recheck(check)
         if durable and fs is _LOCAL:
-            _fsync_tree(temp)
+            fsync_tree(temp)
         _replace(fs, temp, path)
         if durable and fs is _LOCAL and parent:
-            _fsync_dir(parent)
-    except BaseException:
+            fsync_dir(parent)
+    except BaseException as e:
         fs.remove(temp)
+        _raise_write_error(path, e)
         raise
+
+
+def _raise_write_error(path, exc):
+    cause = write_failure(exc)
+    if cause is not None:
+        raise WriteError(f"{path}: cannot write it ({cause}); nothing was written there") from exc
 
 
 @contextlib.contextmanager
 def atomic_file(path, check=None):
     """Yields a temporary file name beside `path` (ending in `path`'s suffix) that becomes
     `path` when the block completes. The block writes the file; an existing file at `path`
-    is replaced. `check` as for `atomic_dir`. On any exception the temporary file is removed."""
+    is replaced. `check` as for `atomic_dir`. On any exception the temporary file is removed
+    (a machine's write failure becomes a `WriteError`, as in `atomic_dir`)."""
     path, fs, _ = _prepare(path, check)
     temp = temp_sibling(path, keep_suffix=True)
     try:
         yield temp
         _recheck(check)
         fs.rename(temp, path)
-    except BaseException:
+    except BaseException as e:
         if fs.exists(temp):
             fs.remove(temp)
+        _raise_write_error(path, e)
         raise
