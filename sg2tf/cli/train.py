@@ -7,6 +7,8 @@ This program only turns its flags into options: the loop is `sg2tf.training.loop
 (see docs/training.md).
 """
 
+import sys
+
 from absl import app, flags
 
 from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
@@ -24,13 +26,22 @@ def given_options():
 
 def main(argv):
     common.start(argv)
+    from sg2tf.errors import UserError
+    from sg2tf.training import preemption
     from sg2tf.training.loop import train
-    from sg2tf.training.setup import TrainingError
+    from sg2tf.utils import atomic
 
-    try:
-        train(given_options())
-    except TrainingError as e:
-        common.fail(str(e))
+    with preemption.StopRequest():  # SIGTERM / SIGINT: a checkpoint, then exit status 75
+        try:
+            train(given_options())
+        except preemption.TrainingStopped as e:
+            sys.exit(e.exit_code)  # the loop printed why
+        except UserError as e:
+            common.fail(str(e), e.exit_code)
+        except OSError as e:  # a log or stats file the machine refused to write
+            if atomic.write_failure(e) is None:
+                raise
+            common.fail(f"{e.filename}: cannot write it ({atomic.write_failure(e)})", atomic.WriteError.exit_code)
 
 
 def run():
