@@ -14,6 +14,7 @@ import pytest
 from sg2tf.cli import dataset as cli
 from sg2tf.data import info as info_lib
 from sg2tf.data import records
+from sg2tf.data.names import read_names
 
 
 def run(*args):
@@ -157,7 +158,7 @@ def test_extract_cli(fixtures_dir, tmp_path):
         (
             "gray",
             lambda d: _save(d / "z.png", np.zeros([8, 8], np.uint8), "L"),
-            r"z\.png: mode L, but most images are RGB",
+            r"z\.png: mode L, but 5 of 6 images are RGB",
         ),
     ],
 )
@@ -178,9 +179,64 @@ def test_all_offenders_listed_up_to_a_limit(tmp_path, capsys):
     for i in range(30):
         _save(d / f"x{i:02d}.png", _rgb(i, 8)[:, :6].copy())
     err = _error(capsys, "create_from_images", f"--image_dir={d}", f"--tfrecord_dir={tmp_path / 'out'}")
-    # most images are 6x8: the two 8x8 ones are the odd ones out and non-square main size is flagged too
-    assert "main0.png" in err and "... and" in err and "hint:" in err
+    # the 30 non-square files are the offenders (counted per file), listed up to the limit
+    assert "x00.png: size 6x8 is not square" in err and "... and 10 more" in err and "hint:" in err
+    assert "30 of 32 images" in err and "main0.png" not in err
     _nothing_left(tmp_path, "out")
+
+
+@pytest.fixture
+def messy_dir(tmp_path):
+    """A folder as a user has one: assorted sizes, RGBA, CMYK, a truncated JPEG, a thumbnail."""
+    d = tmp_path / "messy"
+    for i, (w, h) in enumerate([(64, 64), (64, 64), (48, 48), (80, 60), (32, 32)]):
+        _save(d / f"p{i}.jpg", np.random.RandomState(i).randint(0, 256, [h, w, 3]).astype(np.uint8))
+    PIL.Image.fromarray(_rgb(5, 40)).convert("RGBA").save(d / "alpha.png")
+    PIL.Image.fromarray(_rgb(6, 48)).convert("CMYK").save(d / "cmyk.jpg")
+    _save(d / "whole.jpg", _rgb(7, 48))
+    (d / "trunc.jpg").write_bytes((d / "whole.jpg").read_bytes()[:600])
+    _save(d / "tiny.png", _rgb(8, 6))
+    return d
+
+
+def test_messy_folder_every_decision_stated(messy_dir, tmp_path, capsys):
+    err = _error(capsys, "create_from_images", f"--image_dir={messy_dir}", f"--tfrecord_dir={tmp_path / 'o'}")
+    # Counted per file (a file with two problems is one), and per kind.
+    assert "10 of 10 images in" in err  # 12 problems in 10 files
+    assert "(5 other size, 3 size not a power of two, 1 truncated, 1 mode RGBA, 1 mode CMYK, 1 not square)" in err
+    assert "trunc.jpg: unreadable or truncated" in err and "hint: truncated files" in err
+    assert (
+        "alpha.png: unsupported mode RGBA (alpha channel); size 40x40, but the most common size is 48x48 (3 of 9)"
+        in err
+    )
+    hints = [line for line in err.splitlines() if "hint:" in line]
+    assert len(hints) == len(set(hints)) and sum("--convert_mode" in h for h in hints) == 1
+    _nothing_left(tmp_path, "o")
+
+    out = tmp_path / "crop"
+    flags = ["--resize=center-crop", "--convert_mode=RGB", "--skip_bad", "--shuffle=0"]
+    assert run("create_from_images", f"--image_dir={messy_dir}", f"--tfrecord_dir={out}", *flags) == 0
+    said = capsys.readouterr().out
+    # The thumbnail does not shrink the dataset: the median side (48) gives 32, and it is scaled up, by name.
+    assert "left out 1 of 10 images" in said and "trunc.jpg: unreadable or truncated" in said
+    assert "resolution 32x32: the largest power of two not above the median squared side (48 px" in said
+    assert "converted 2 images to RGB (1 RGBA, 1 CMYK)" in said and "made 1 non-square images square" in said
+    assert "scaled 7 images down to 32x32 and 1 up; 1 already 32x32; scaled up (blurry): tiny.png (6 px" in said
+    info = info_lib.read_info(str(out))
+    assert (info.count, info.resolution, info.channels) == (9, 32, 3)
+    names = read_names(info)
+    assert "trunc.jpg" not in names and "cmyk.jpg" in names
+    cmyk = records.load_images(info)[names.index("cmyk.jpg")]
+    want = np.asarray(PIL.Image.open(messy_dir / "cmyk.jpg").convert("RGB").resize((32, 32), PIL.Image.LANCZOS))
+    np.testing.assert_array_equal(cmyk.transpose(1, 2, 0), want)
+
+    # --resolution scales square images of any size to it, as the ADA tool's --width/--height.
+    out = tmp_path / "r16"
+    flags = ["--resolution=16", "--convert_mode=RGB", "--skip_bad"]
+    assert run("create_from_images", f"--image_dir={messy_dir}", f"--tfrecord_dir={out}", *flags) == 0
+    said = capsys.readouterr().out
+    assert "p3.jpg: size 80x60 is not square" in said and "resolution 16x16: --resolution" in said
+    assert info_lib.read_info(str(out)).count == 8
 
 
 def test_non_square_and_non_power_of_two(tmp_path, capsys):

@@ -54,6 +54,7 @@ def _execute(command):
             resolution=f.resolution,
             convert_mode=f.convert_mode,
             resize_filter=f.resize_filter,
+            skip_bad=f.skip_bad,
             progress=f.progress,
         )
     elif command == "create_from_hdf5":
@@ -72,6 +73,8 @@ def _execute(command):
             f.num_images or 5000, resolution=f.resolution or 32, seed=f.seed, labels=f.labels
         )
     if source is not None:
+        for line in source.notes or ():
+            print(line)
         info = writer.write_dataset(f.tfrecord_dir, source, shuffle=shuffle, **write)
         print(
             f"Wrote {info.count} images ({info.resolution}x{info.resolution}x{info.channels}, "

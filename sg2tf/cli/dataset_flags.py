@@ -56,8 +56,12 @@ flags.DEFINE_enum(
 flags.DEFINE_integer(
     "resolution",
     None,
-    "Output resolution (creators) or resolution to read (tools). "
-    "Default: the images' own / the full resolution; 256 for create_lsun.",
+    "Output resolution (creators: every image is scaled to it, as stylegan2-ada-pytorch's dataset_tool "
+    "--width/--height) or resolution to read (tools). Default: the images' own size (with --resize: the "
+    "largest power of two not above their median side) / the full resolution; 256 for create_lsun.",
+)
+flags.DEFINE_boolean(
+    "skip_bad", False, "Leave out the images that cannot be used (listed) and write the others, instead of stopping."
 )
 flags.DEFINE_enum("resize_filter", "lanczos", ["lanczos", "box", "bicubic"], "Filter for scaling images.")
 flags.DEFINE_enum(
@@ -100,7 +104,7 @@ flags.DEFINE_string(
 )
 
 _WRITE = ["shuffle", "resolutions", "encoding", "overwrite", "progress"]
-_IMAGES = ["resize", "resolution", "resize_filter", "convert_mode"]
+_IMAGES = ["resize", "resolution", "resize_filter", "convert_mode", "skip_bad"]
 
 # name: (summary, required flags, optional flags)
 COMMANDS = {

@@ -1,7 +1,8 @@
 """Image files (a folder, or a stylegan2-ada-pytorch ZIP) as an `ImageSource`, validated first.
 
 Every file is opened and fully decoded before anything is written, so one odd image fails the
-run up front with its name, what is wrong, and the other offenders. Without options the
+run up front with its name, what is wrong, and the other offenders (or, with `skip_bad`, is left
+out and listed). Without options the
 pixels go through untouched (`np.asarray(PIL.Image.open(f))`), as in the official tool;
 `resize` and `convert_mode` are opt-in fixes.
 """
@@ -150,20 +151,56 @@ def _square(img, resize):
     return canvas
 
 
+class _Problems:
+    """What is wrong with which file: counted per file and per kind, each hint said once."""
+
+    def __init__(self):
+        self.by_file, self.kinds, self.hints = {}, Counter(), {}
+
+    def add(self, name, kind, detail, hint=None):
+        self.by_file.setdefault(name, []).append(detail)
+        self.kinds[kind] += 1
+        if hint:
+            self.hints[hint] = None
+
+    def summary(self):
+        return ", ".join(f"{n} {kind}" for kind, n in self.kinds.most_common())
+
+
+_TRUNCATED_HINT = "truncated files (an interrupted download or copy?): copy them again, or --skip_bad leaves them out"
+_MODE_HINT = "--convert_mode=RGB (or L) converts every image (alpha dropped, palette, CMYK, 16-bit scaled)"
+_SIZE_HINT = "--resolution=R scales square images to RxR; --resize=center-crop or pad also makes the others square"
+
+
 def image_source(
-    source, *, resize=None, resolution=None, convert_mode=None, resize_filter="lanczos", progress=True, num_threads=None
+    source,
+    *,
+    resize=None,
+    resolution=None,
+    convert_mode=None,
+    resize_filter="lanczos",
+    skip_bad=False,
+    progress=True,
+    num_threads=None,
 ):
     """Validates the images of a folder (recursive) or ZIP and returns an `ImageSource`.
 
     Args:
       source: a directory (png/jpg/jpeg/webp/bmp files, searched recursively) or a ZIP archive
         in the stylegan2-ada-pytorch layout. A `dataset.json` with labels is honoured.
-      resize: None (images must already be square, equal, power-of-two sized),
-        "center-crop" or "pad" (make each image square, then scale to `resolution`).
-      resolution: output size; default: the images' size, or with `resize` the largest power
-        of two not above the smallest squared image.
+      resize: None (images must be square), "center-crop" or "pad" (make each image square).
+      resolution: output size: every image is scaled to it, as stylegan2-ada-pytorch's
+        dataset_tool.py scales to `--width`/`--height`. Default: without `resize` the images'
+        own size (all the same, a power of two); with `resize` the largest power of two not
+        above the median squared side (never the smallest image's: one thumbnail does not
+        shrink the dataset).
       convert_mode: None (images must all be L or all RGB), "RGB" or "L": convert every image
         (palette, alpha (dropped), CMYK, 16-bit (scaled) ...).
+      skip_bad: leave out the files that cannot be used (listed in the source's `notes`)
+        instead of refusing them all.
+
+    The returned source's `notes` state every decision taken: the resolution and why, how
+    many images were scaled up or down, converted or cropped, and what was skipped.
     """
     if resize not in (None,) + RESIZE_MODES:
         raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
@@ -183,69 +220,43 @@ def image_source(
                 results.append(r)
                 bar.update()
 
-    problems = [(n, p) for n, (_, _, p) in zip(names, results) if p]
+    problems = _Problems()
+    for n, (_, _, p) in zip(names, results):
+        if p == "not a readable image":
+            problems.add(n, "not readable", p)
+        elif p:
+            truncated = "truncated" in p
+            problems.add(n, "truncated" if truncated else "damaged", p, _TRUNCATED_HINT if truncated else None)
     good = [(n, size, mode) for n, (size, mode, p) in zip(names, results) if not p]
-    hints = set()
+    channels = _check_modes(good, convert_mode, problems)
+    target, decision = _check_sizes(good, resize, resolution, problems)
 
-    # Modes.
-    if convert_mode is None:
-        for n, _, mode in good:
-            if mode not in _NATIVE_MODES:
-                problems.append((n, f"unsupported mode {mode} ({_describe_mode(mode)})"))
-                hints.add("--convert_mode=RGB or L converts other modes")
-        modes = Counter(mode for _, _, mode in good if mode in _NATIVE_MODES)
-        if len(modes) > 1:
-            main = modes.most_common(1)[0][0]
-            for n, _, mode in good:
-                if mode in _NATIVE_MODES and mode != main:
-                    problems.append((n, f"mode {mode}, but most images are {main}"))
-            hints.add("--convert_mode=RGB or L makes all images the same mode")
-        channels = {"L": 1, "RGB": 3}[modes.most_common(1)[0][0]] if modes else 3
-    else:
-        channels = {"L": 1, "RGB": 3}[convert_mode]
-
-    # Sizes.
-    if resize is None:
-        sizes = Counter(size for _, size, _ in good)
-        main = sizes.most_common(1)[0][0] if sizes else None
-        for n, size, _ in good:
-            if size != main:
-                problems.append((n, f"size {size[0]}x{size[1]}, but most images are {main[0]}x{main[1]}"))
-                hints.add("--resize=center-crop or pad (with --resolution) resizes images")
-        if main is not None and resolution is None:
-            if main[0] != main[1]:
-                problems.extend((n, f"size {size[0]}x{size[1]} is not square") for n, size, _ in good if size == main)
-                hints.add("--resize=center-crop or pad makes images square")
-            elif not fmt.is_power_of_two(main[0]) or main[0] < 4:
-                problems.extend(
-                    (n, f"size {size[0]}x{size[1]} is not a power of two >= 4") for n, size, _ in good if size == main
-                )
-                hints.add("--resolution (with --resize) scales images to a power of two")
-        if main is not None and resolution is not None and main[0] != main[1]:
-            problems.extend((n, f"size {size[0]}x{size[1]} is not square") for n, size, _ in good if size == main)
-            hints.add("--resize=center-crop or pad makes images square")
-        target = resolution or (main[0] if main else 0)
-    else:
-        sides = [min(size) if resize == "center-crop" else max(size) for _, size, _ in good]
-        target = resolution or (1 << (min(sides).bit_length() - 1) if sides else 0)
-
-    if problems:
+    notes = []
+    if problems.by_file:
         order = {n: i for i, n in enumerate(names)}
-        problems.sort(key=lambda p: order[p[0]])
-        lines = [f"  {files.where(n)}: {p}" for n, p in problems[:MAX_LISTED]]
-        if len(problems) > MAX_LISTED:
-            lines.append(f"  ... and {len(problems) - MAX_LISTED} more")
-        hint = "".join(f"\n  hint: {h}" for h in sorted(hints))
-        first = problems[0]
-        raise DatasetError(
-            f"{files.where(first[0])}: {first[1]}\n"
-            f"{len(problems)} of {len(names)} images in {source} cannot be used; nothing was written:\n"
-            + "\n".join(lines)
-            + hint
-        )
+        bad = sorted(problems.by_file, key=order.get)
+        lines = [f"  {files.where(n)}: {'; '.join(problems.by_file[n])}" for n in bad]
+        what = f"{len(bad)} of {len(names)} images in {source} cannot be used ({problems.summary()})"
+        if not skip_bad or len(bad) == len(names):
+            if len(lines) > MAX_LISTED:
+                lines = lines[:MAX_LISTED] + [f"  ... and {len(lines) - MAX_LISTED} more"]
+            hints = list(problems.hints) + ([] if skip_bad else ["--skip_bad writes the other images"])
+            raise DatasetError(
+                f"{files.where(bad[0])}: {problems.by_file[bad[0]][0]}\n{what}; nothing was written:\n"
+                + "\n".join(lines)
+                + "".join(f"\n  hint: {h}" for h in hints)
+            )
+        notes += [f"--skip_bad: left out {what.replace('cannot be used', 'that cannot be used')}:"] + lines
+        keep = [i for i, n in enumerate(names) if n not in problems.by_file]
+        names = [names[i] for i in keep]
+        labels = None if labels is None else labels[keep]
+        good = [g for g in good if g[0] not in problems.by_file]
     if target < 4 or not fmt.is_power_of_two(target):
         raise DatasetError(f"resolution {target} is not a power of two >= 4")
+    notes.append(decision)
+    notes += _scaling_notes(good, resize, convert_mode, target)
 
+    resample = RESIZE_FILTERS[resize_filter]
     resample = RESIZE_FILTERS[resize_filter]
 
     def load(i):
@@ -270,7 +281,100 @@ def image_source(
         labels=labels,
         describe=lambda i: files.where(names[i]),
         names=list(names),
+        notes=notes,
     )
+
+
+def _check_modes(good, convert_mode, problems):
+    """The channel count; files of another mode are problems unless `convert_mode` is given."""
+    if convert_mode is not None:
+        return {"L": 1, "RGB": 3}[convert_mode]
+    for n, _, mode in good:
+        if mode not in _NATIVE_MODES:
+            kind = _describe_mode(mode)
+            detail = f"unsupported mode {mode}" + (f" ({kind})" if kind != mode else "")
+            problems.add(n, f"mode {mode}", detail, _MODE_HINT)
+    modes = Counter(mode for _, _, mode in good if mode in _NATIVE_MODES)
+    if len(modes) > 1:
+        main, count = modes.most_common(1)[0]
+        for n, _, mode in good:
+            if mode in _NATIVE_MODES and mode != main:
+                problems.add(
+                    n, f"mode {mode}", f"mode {mode}, but {count} of {len(good)} images are {main}", _MODE_HINT
+                )
+    return {"L": 1, "RGB": 3}[modes.most_common(1)[0][0]] if modes else 3
+
+
+def _check_sizes(good, resize, resolution, problems):
+    """`(resolution, why)`; files whose size cannot be used as asked are problems."""
+    if resize is not None:
+        sides = sorted(min(size) if resize == "center-crop" else max(size) for _, size, _ in good)
+        if resolution:
+            return resolution, f"resolution {resolution}x{resolution}: --resolution"
+        if not sides:
+            return 0, ""
+        median = sides[(len(sides) - 1) // 2]
+        target = 1 << (median.bit_length() - 1)
+        return target, (
+            f"resolution {target}x{target}: the largest power of two not above the median squared side "
+            f"({median} px, {resize}) of {len(sides)} images; --resolution=R chooses another"
+        )
+    for n, (w, h), _ in good:
+        if w != h:
+            problems.add(
+                n, "not square", f"size {w}x{h} is not square", "--resize=center-crop or pad makes images square"
+            )
+    square = [(n, size) for n, size, _ in good if size[0] == size[1]]
+    if resolution:
+        return resolution, f"resolution {resolution}x{resolution}: --resolution (every image is scaled to it)"
+    sizes = Counter(size for _, size in square)
+    if not sizes:
+        return 0, ""
+    main, count = sizes.most_common(1)[0]
+    for n, size in square:
+        if size != main:
+            where = "most images are" if count * 2 > len(good) else "the most common size is"
+            detail = f"size {size[0]}x{size[1]}, but {where} {main[0]}x{main[1]} ({count} of {len(good)})"
+            problems.add(n, "other size", detail, _SIZE_HINT)
+    if not fmt.is_power_of_two(main[0]) or main[0] < 4:
+        for n, size in square:
+            if size == main:
+                problems.add(
+                    n, "size not a power of two", f"size {size[0]}x{size[1]} is not a power of two >= 4", _SIZE_HINT
+                )
+    return main[0], f"resolution {main[0]}x{main[0]}: the images' own size"
+
+
+def _scaling_notes(good, resize, convert_mode, target):
+    """Lines saying how many images are converted, made square, scaled down and up (with the
+    smallest of those scaled up, by name)."""
+    notes = []
+    if convert_mode is not None:
+        converted = Counter(mode for _, _, mode in good if mode != convert_mode)
+        if converted:
+            kinds = ", ".join(f"{n} {mode}" for mode, n in converted.most_common())
+            notes.append(f"converted {sum(converted.values())} images to {convert_mode} ({kinds})")
+    sides = {}
+    for n, (w, h), _ in good:
+        if w != h and resize is not None:
+            sides[n] = min(w, h) if resize == "center-crop" else max(w, h)
+        else:
+            sides[n] = w
+    if resize is not None:
+        non_square = sum(1 for _, (w, h), _ in good if w != h)
+        if non_square:
+            notes.append(f"made {non_square} non-square images square ({resize})")
+    down = sum(1 for s in sides.values() if s > target)
+    up = sorted((s, n) for n, s in sides.items() if s < target)
+    if not down and not up:
+        return notes + [f"all {len(sides)} images are {target}x{target}: none scaled"]
+    kept = len(sides) - down - len(up)
+    line = f"scaled {down} images down to {target}x{target} and {len(up)} up; {kept} already {target}x{target}"
+    if up:
+        smallest = ", ".join(f"{n} ({s} px, x{target / s:.3g})" for s, n in up[:5])
+        line += f"; scaled up (blurry): {smallest}" + (f" and {len(up) - 5} more" if len(up) > 5 else "")
+    notes.append(line)
+    return notes
 
 
 def _describe_mode(mode):

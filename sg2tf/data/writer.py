@@ -29,8 +29,9 @@ class ImageSource:
 
     `labels` is None or a `[num_images, label_size]` array in the same (unshuffled) order;
     `names` is None or the images' source file names in that order (stored in the
-    `<name>-names.json` sidecar, see `sg2tf.data.names`). `load` may be called from several
-    threads at once unless `thread_safe` is False.
+    `<name>-names.json` sidecar, see `sg2tf.data.names`); `notes` lines that say what was
+    decided while reading the source (resolution, scaling, files left out). `load` may be called
+    from several threads at once unless `thread_safe` is False.
     """
 
     num_images: int
@@ -41,6 +42,7 @@ class ImageSource:
     describe: Callable[[int], str] = str  # names image i in error messages
     thread_safe: bool = True
     names: list | None = None
+    notes: list | None = None  # decisions taken while reading the source, for the user
 
 
 def write_labels(directory, prefix, labels):
