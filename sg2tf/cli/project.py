@@ -21,22 +21,6 @@ from sg2tf.errors import UserError
 FLAGS = flags.FLAGS
 
 
-def load_distance(kind, lpips_path):
-    """The distance function of --distance; a missing LPIPS file says how to do without."""
-    from sg2tf.metrics import features
-    from sg2tf.tools import projection
-
-    if kind == "pixel":
-        return projection.pixel_distance
-    try:
-        return features.load("lpips", lpips_path).distance
-    except features.FeatureNetworkMissing as e:
-        message = " ".join(str(e).split())  # one line
-        raise features.FeatureNetworkMissing(
-            f"{message}; or pass --distance=pixel (mean squared error: no file needed, not the official objective)"
-        ) from None
-
-
 def main(argv):
     common.start(argv, FLAGS.ops)
     from sg2tf import sampling
@@ -53,7 +37,7 @@ def main(argv):
         target = None
         if FLAGS.target:
             target = projection.load_target(os.path.expanduser(FLAGS.target), G.img_resolution, G.img_channels)
-        distance = load_distance(FLAGS.distance, FLAGS.lpips)
+        distance = projection.distance_function(FLAGS.distance, FLAGS.lpips)
     except UserError:
         raise  # its own message and exit code
     except (ValueError, FileNotFoundError, OSError) as e:

@@ -139,6 +139,25 @@ def pixel_distance(a, b):
     return tf.reduce_mean(tf.square((a - b) / 255.0), axis=[1, 2, 3])
 
 
+def distance_function(kind, lpips_path=None):
+    """`pixel_distance` for `kind` 'pixel'; for 'lpips' the LPIPS distance of the NVlabs
+    `vgg16_zhang_perceptual.pkl` (`lpips_path` or the cache), whose absence is an error that
+    also names the way to go without it."""
+    from sg2tf.metrics import features
+
+    if kind == "pixel":
+        return pixel_distance
+    if kind != "lpips":
+        raise ValueError(f"unknown distance {kind!r}: lpips or pixel")
+    try:
+        return features.load("lpips", lpips_path).distance
+    except features.FeatureNetworkMissing as e:
+        message = " ".join(str(e).split())  # one line
+        raise features.FeatureNetworkMissing(
+            f"{message}; or pass --distance=pixel (mean squared error: no file needed, not the official objective)"
+        ) from None
+
+
 class Projector:
     """Projects up to `batch_size` targets at once; built (and traced) once, reused for every
     batch.
