@@ -125,3 +125,46 @@ def test_program(f32_pkl, tmp_path):
     assert r.returncode == 0, r.stderr
     with Image.open(out) as gif:
         assert gif.n_frames == 4 and gif.size == (64, 32)
+
+
+def test_linear_path():
+    keys = np.array([[0.0], [2.0], [6.0]])
+    np.testing.assert_allclose(video.linear_path(keys, 2, loop=False)[:, 0], [0, 1, 2, 4, 6])
+    np.testing.assert_allclose(video.linear_path(keys, 2, loop=True)[:, 0], [0, 1, 2, 4, 6, 3])
+    with pytest.raises(ValueError, match="2 keyframes"):
+        video.linear_path(keys[:1], 2)
+
+
+def test_projected_ws_video(f32_G, tmp_path):
+    """A walk through projections (sg2tf-project output folders): the expected frame count,
+    and the frames at the keyframes are the projections' proj.png images."""
+    import json
+
+    from sg2tf.tools import projection
+
+    ws = np.array(f32_G.mapping(z_from_seeds([4, 5, 6], f32_G.z_dim), None))
+    ws[2, 5:] += 0.5  # a W+ projection among W ones
+    order = ["b", "a", "c"]
+    for name, w in zip(order, ws):
+        steps = w[np.newaxis, :1] if name != "c" else w[np.newaxis]
+        result = projection.Projection(steps, [], 0.0, 0.0, 0.0)
+        (tmp_path / name).mkdir()
+        projection.write_outputs(str(tmp_path / name), f32_G, np.zeros((32, 32, 3), np.uint8), result)
+    summary = {"images": [{"name": n, "status": "projected"} for n in order]}
+    (tmp_path / "projections.json").write_text(json.dumps(summary))
+
+    keys = video.load_projected([str(tmp_path)], f32_G)
+    np.testing.assert_array_equal(keys, ws)  # in the summary's order
+    path = video.projected_ws(keys, steps=4, loop=False)
+    assert path.shape == (9, 1, f32_G.num_ws, f32_G.w_dim)
+    frames = list(video.render_frames(f32_G, path, (1, 1)))
+    assert len(frames) == 9
+    for frame, name in zip(frames[::4], order):
+        np.testing.assert_array_equal(frame, np.asarray(Image.open(tmp_path / name / "proj.png")))
+    assert len(video.projected_ws(keys, steps=4, loop=True)) == 12
+    # Files given one by one, and a folder of one projection, give the same keyframes.
+    files = [str(tmp_path / n / "projected_w.npz") for n in order[:2]] + [str(tmp_path / "c")]
+    np.testing.assert_array_equal(video.load_projected(files, f32_G), ws)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no projected_w.npz"):
+        video.load_projected([str(tmp_path / "empty")], f32_G)
