@@ -13,7 +13,7 @@ Message conventions: say where, then what, then (when there is one) what to do, 
 "error:" prefix (the program adds it).
 """
 
-__all__ = ["UserError"]
+__all__ = ["FlagError", "UserError"]
 
 
 class UserError(Exception):
@@ -24,3 +24,9 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+class FlagError(UserError, ValueError):
+    """A flag or argument value that is malformed, or does not fit the network or data it is
+    used with (`--seeds=a`, `--class_idx=7` for 3 classes). A `ValueError` as well, so library
+    callers that catch `ValueError` keep working."""
