@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.constants import SEED_NOISE_MODES
+from sg2tf.errors import FlagError
 from sg2tf.layers.noise import check_noise_mode
 from sg2tf.networks.common import noise_variables
 from sg2tf.utils.images import to_uint8
@@ -19,7 +20,7 @@ from sg2tf.utils.seeds import z_and_noise_from_seed, z_from_seeds
 
 def check_seed_noise_mode(noise_mode):
     if noise_mode not in SEED_NOISE_MODES:
-        raise ValueError(f"noise_mode must be one of {SEED_NOISE_MODES}, got {noise_mode!r}")
+        raise FlagError(f"--noise_mode={noise_mode}: expected one of {', '.join(SEED_NOISE_MODES)}")
     return noise_mode
 
 
@@ -42,12 +43,11 @@ def class_labels(G, class_idx, n):
     """One-hot labels `[n, c_dim]` for a conditional G, None for an unconditional one."""
     if G.c_dim == 0:
         if class_idx is not None:
-            raise ValueError("--class_idx was given but the network is unconditional (c_dim=0)")
+            raise FlagError(f"--class_idx={class_idx}: the network is unconditional; leave --class_idx out")
         return None
-    if class_idx is None:
-        raise ValueError(f"the network is conditional (c_dim={G.c_dim}): pass --class_idx in [0, {G.c_dim - 1}]")
-    if not 0 <= class_idx < G.c_dim:
-        raise ValueError(f"--class_idx={class_idx} is out of range [0, {G.c_dim - 1}]")
+    if class_idx is None or not 0 <= class_idx < G.c_dim:
+        given = "--class_idx: missing" if class_idx is None else f"--class_idx={class_idx}: out of range"
+        raise FlagError(f"{given}; the network has {G.c_dim} classes: pass --class_idx in 0-{G.c_dim - 1}")
     c = np.zeros([n, G.c_dim], np.float32)
     c[:, class_idx] = 1
     return c
@@ -87,15 +87,19 @@ def generate_from_seeds(
 def load_projected_w(path, G):
     """Reads ws `[N, num_ws, w_dim]` from a `projected_w.npz` (key `w`, or the TF
     projector's `dlatents`), checking the shape against G."""
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise FlagError(f"--projected_w={path}: cannot be read as .npz ({e})") from None
+    with data:
         key = "w" if "w" in data else "dlatents" if "dlatents" in data else None
         if key is None:
-            raise ValueError(f"{path}: expected an array 'w' (or 'dlatents'), found {sorted(data.keys())}")
+            raise FlagError(f"{path}: expected an array 'w' (or 'dlatents'), found {sorted(data.keys())}")
         ws = np.asarray(data[key], np.float32)
     if ws.ndim == 2:
         ws = ws[np.newaxis]
     if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
-        raise ValueError(f"{path}: ws have shape {ws.shape}, the network needs [N, {G.num_ws}, {G.w_dim}]")
+        raise FlagError(f"{path}: ws have shape {ws.shape}, the network needs [N, {G.num_ws}, {G.w_dim}]")
     return ws
 
 
@@ -105,3 +109,13 @@ def generate_from_ws(G, ws, noise_mode="const", batch_size=8):
     for start in range(0, len(ws), batch_size):
         images = G.synthesis(tf.constant(ws[start : start + batch_size]), noise_mode=noise_mode)
         yield to_uint8(images.numpy())
+
+
+def truncation_grid(G, seeds, psis, truncation_cutoff=None, class_idx=None, noise_mode="const", batch_size=8):
+    """uint8 images `[len(seeds) * len(psis), H, W, C]`, seed by seed, each seed at every psi
+    in `psis` (a grid with `len(psis)` columns shows truncation's effect per seed)."""
+    by_psi = []
+    for psi in psis:
+        batches = generate_from_seeds(G, seeds, psi, truncation_cutoff, class_idx, noise_mode, batch_size)
+        by_psi.append(np.concatenate([images for _, images in batches]))
+    return np.stack(by_psi, axis=1).reshape((-1,) + by_psi[0].shape[1:])

@@ -4,6 +4,8 @@ import re
 
 import numpy as np
 
+from sg2tf.errors import FlagError
+
 
 def parse_range_list(spec, name="seeds"):
     """Parses `'0-3,42'` (or a list of ints) into `[0, 1, 2, 3, 42]`."""
@@ -18,21 +20,21 @@ def parse_range_list(spec, name="seeds"):
         if m:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
-                raise ValueError(f"--{name}: empty range {item!r}")
+                raise FlagError(f"--{name}: empty range {item!r}")
             out.extend(range(lo, hi + 1))
         elif re.fullmatch(r"\d+", item):
             out.append(int(item))
         else:
-            raise ValueError(f"--{name}: {item!r} is not a number or a range like 0-3")
+            raise FlagError(f"--{name}: {item!r} is not a number or a range like 0-3")
     if not out:
-        raise ValueError(f"--{name}: no values given")
+        raise FlagError(f"--{name}: no values given")
     return out
 
 
 def _random_state(seed):
     """The official scripts' generator for `seed` (which must fit numpy's 32-bit seeds)."""
     if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed {seed} is outside [0, 2**32)")
+        raise FlagError(f"seed {seed} is outside [0, 2**32)")
     return np.random.RandomState(int(seed))
 
 
