@@ -10,6 +10,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.errors import FlagError
 from sg2tf.metrics import features as feature_nets
 from sg2tf.metrics import stats
 from sg2tf.networks.common import noise_variables
@@ -56,7 +57,7 @@ def parse_metrics(spec):
     names = [s.strip() for s in (spec or "").split(",") if s.strip() and s.strip() != "none"]
     unknown = [n for n in names if n not in METRICS]
     if unknown:
-        raise ValueError(f"unknown metrics {unknown}: choose from {', '.join(METRICS)}")
+        raise FlagError(f"unknown metrics {unknown}: choose from {', '.join(METRICS)}")
     return names
 
 
@@ -64,7 +65,7 @@ def check_labels(G, info):
     """Conditional/unconditional agreement of a generator and a dataset."""
     if G.c_dim and info is not None and info.label_size != G.c_dim:
         have = "no labels" if info.label_size == 0 else f"{info.label_size}-wide labels"
-        raise ValueError(f"the network is conditional (c_dim={G.c_dim}) but dataset {info.path} has {have}")
+        raise FlagError(f"the network is conditional (c_dim={G.c_dim}) but dataset {info.path} has {have}")
 
 
 # ---------------------------------------------------------------------------- images
@@ -287,7 +288,7 @@ def compute_metric(
         mean, std = stats.inception_score(probs, min(IS_SPLITS, num))
         return {name: mean, name + "_std": std}
     if info is None:
-        raise ValueError(f"{name} compares with real images: pass --data")
+        raise FlagError(f"{name} compares with real images: pass --data")
     total = info.count * (2 if mirror else 1)
     reals, _ = _real_stats(
         spec, net, net_file, info, mirror, cache, progress(min(total, spec.max_reals or total), "reals"), resolution
