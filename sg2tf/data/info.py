@@ -8,6 +8,7 @@ even for a 70k x 1024^2 dataset.
 import dataclasses
 import io
 import posixpath
+import shlex
 import struct
 
 import numpy as np
@@ -74,7 +75,11 @@ def read_info(path, split="train"):
     if split not in ("train", "validation"):
         raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
     if not tf.io.gfile.isdir(path):
-        raise DatasetError(f"{path}: not a dataset directory (does not exist or is not a directory)")
+        hint = ""
+        if path.lower().endswith(".zip") and tf.io.gfile.exists(path):
+            command = ["sg2tf-dataset", "from_zip", f"--source={path}", f"--tfrecord_dir={path[: -len('.zip')]}"]
+            hint = f"; a stylegan2-ada-pytorch ZIP? convert it: {shlex.join(command)}"
+        raise DatasetError(f"{path}: not a dataset directory (does not exist or is not a directory){hint}")
     names = sorted(tf.io.gfile.listdir(path))
     names = [n.rstrip("/") for n in names]
 
