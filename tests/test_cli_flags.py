@@ -2,7 +2,9 @@
 same meaning everywhere (`sg2tf.cli.flags_common`)."""
 
 import json
+import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -71,9 +73,10 @@ def test_shared_flags_mean_the_same_everywhere(defined):
             assert set(f["noise_mode"]["enum"]) <= set(constants.SEED_NOISE_MODES), stem
         if "precision" in f:
             assert set(f["precision"]["enum"]) <= set(constants.INFERENCE_PRECISIONS), stem
-        for name in ("network", "outdir", "data", "output", "inception", "vgg16", "lpips"):
+        for name in ("network", "outdir", "out", "data", "output", "inception", "vgg16", "lpips"):
             if name in f:
-                assert f[name]["kind"] == "ArgumentParser" and f[name]["default"] is None, (stem, name)
+                # a path flag expands ~ (flags_common.define_path; an alias has its flag's parser)
+                assert f[name]["kind"] == "PathParser" and f[name]["default"] is None, (stem, name)
         for name in ("seed", "batch"):
             if name in f:
                 assert f[name]["kind"] == "IntegerParser", (stem, name)
@@ -100,6 +103,7 @@ def test_shared_flags_are_defined_only_by_flags_common():
         "verbose",
         "overwrite",
         "output",
+        "out",
     )
     offenders = []
     for path in CLI.glob("*_flags.py"):
@@ -137,3 +141,58 @@ def test_programs_keep_their_flag_values():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["n.pkl", "o", "1-2", "ref", "none", "0.5", "3", "2", "4", "False"]
+
+
+# Programs with a `main` run by sg2tf.cli.common.run, and the name their examples use.
+PROGRAMS = {
+    "generate": "sg2tf-generate",
+    "style_mixing": "sg2tf-style-mixing",
+    "rank": "sg2tf-rank",
+    "metrics": "sg2tf-metrics",
+    "convert": "sg2tf-convert",
+    "export": "sg2tf-export",
+    "project": "sg2tf-project",
+    "video": "sg2tf-video",
+    "train": "sg2tf-train",
+    "demo": "./run.sh demo",
+}
+
+
+def test_help_lists_the_programs_own_flags_and_an_example(defined):
+    # All at once: each is a fresh interpreter that loads absl and the flag module only.
+    procs = {
+        stem: subprocess.Popen(
+            [sys.executable, "-c", f"from sg2tf.cli.{stem} import run; run()", "--help"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for stem in PROGRAMS
+    }
+    for stem, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f"{stem}: {err[-2000:]}"
+        own = defined[f"{stem}_flags"]["flags"]
+        listed = set(re.findall(r"^  --(?:\[no\])?(\w+):", out, re.MULTILINE))
+        assert set(own) <= listed, f"{stem} --help lacks {sorted(set(own) - listed)}"
+        assert "--alsologtostderr" not in out and "--helpfull" in out, stem  # absl's flags only with --helpfull
+        assert re.search(rf"^\s+{re.escape(PROGRAMS[stem])}\s.*--\w+", out, re.MULTILINE), f"{stem}: no example"
+        assert "(default: " in out, stem
+
+
+def test_path_flags_expand_the_home_directory(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from absl import flags; from sg2tf.cli import generate_flags; F = flags.FLAGS; "
+            "F(['x', '--network=~/n.pkl', '--outdir=~/out', '--projected_w=~user_that_does_not_exist/w.npz']); "
+            "print(F.network, F.outdir, F.projected_w)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [f"{tmp_path}/n.pkl", f"{tmp_path}/out", "~user_that_does_not_exist/w.npz"]

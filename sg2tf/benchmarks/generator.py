@@ -100,6 +100,7 @@ def _callables(G, mode, batch, workdir, ops=None):
     import tensorflow as tf
 
     from sg2tf.export import export_saved_model, export_tflite
+    from sg2tf.export.tflite import interpreter as tflite_interpreter
     from sg2tf.ops import dispatch
 
     rng = np.random.RandomState(0)
@@ -127,7 +128,7 @@ def _callables(G, mode, batch, workdir, ops=None):
         quantize = "none" if variant == "float32" else variant
         outdir = os.path.join(workdir, f"tflite-b{batch}")
         paths, _ = export_tflite(G, outdir, quantize=(quantize,), batch=batch, report=False)
-        interpreter = tf.lite.Interpreter(model_path=paths[quantize], num_threads=os.cpu_count())
+        interpreter = tflite_interpreter(model_path=paths[quantize], threads=os.cpu_count())
         runner = interpreter.get_signature_runner("serving_default")
         inputs = {"z": z.numpy(), "truncation_psi": np.float32(0.7)}
         return lambda: runner(**inputs)["images"]

@@ -6,7 +6,9 @@
 
 Runs one full lazy-regularization cycle (`d_reg_interval` steps, so every phase variant
 is traced) as warm-up, then times `--steps` steps (default: one more full cycle, so the
-G/D regularization phases are counted at their real frequency).
+G/D regularization phases are counted at their real frequency). `cpu_sec_per_kimg` is the
+process's CPU time (all threads), which other jobs on a shared machine change much less
+than the wall time.
 """
 
 import time
@@ -80,11 +82,11 @@ def main(argv):
         trainer.train_step(reals, labels)
     warmup = time.time() - t0
     steps = FLAGS.steps or cycle
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     for _ in range(steps):
         out = trainer.train_step(reals, labels)
     float(np.asarray(out["loss_D"]))  # wait for the last step
-    elapsed = time.time() - t0
+    elapsed, cpu = time.time() - t0, time.process_time() - cpu0
     rss, dev = stats.peak_memory_gib()
     sec_per_kimg = elapsed / (steps * B) * 1000
     return {
@@ -101,6 +103,8 @@ def main(argv):
         "steps": steps,
         "warmup_sec": round(warmup, 1),
         "sec_per_kimg": round(sec_per_kimg, 2),
+        # CPU seconds of all threads: what the step costs, whatever else the machine runs.
+        "cpu_sec_per_kimg": round(cpu / (steps * B) * 1000, 2),
         "kimg_per_10min": round(600 / sec_per_kimg, 3),
         "images_per_sec": round(steps * B / elapsed, 2),
         "host_peak_gib": round(rss, 2),

@@ -7,9 +7,19 @@ name, type, choices and meaning; a program passes its own default or help text o
 they really differ (e.g. what `--outdir` receives). The flags are listed under the calling
 flag module in `--help`, as if it had defined them itself.
 
+Conventions every program follows:
+
+- paths are `define_path` flags: `~` is expanded (`--image_dir=~/photos` works as written);
+- outputs: `--outdir` is a directory the program fills with files it names itself
+  (`seed0000.png`, `ranking.tsv`); `--out` is one output the user names (a file, or a
+  snapshot directory); older names stay as aliases (`--output` for `--out`);
+- an existing output is replaced only with `--overwrite` (`sg2tf.cli.common.check_new_outputs`);
+- programs that generate images take `--noise_mode=const|seeded|random|none`.
+
 Importing this module loads no TensorFlow (tests/test_cli_flags.py checks every flag module).
 """
 
+import os
 import sys
 
 from absl import flags
@@ -19,15 +29,35 @@ from sg2tf.constants import INFERENCE_PRECISIONS, NOISE_MODES, OP_IMPLS, SEED_NO
 NETWORK_HELP = "Network: NVlabs pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf snapshot directory."
 
 
-def _caller():
+def _caller(depth=2):
     """The module that called the `define_*` function (absl files the flag under it)."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(depth)
     return frame.f_globals.get("__name__")
+
+
+class PathParser(flags.ArgumentParser):
+    """A file or directory path, with `~` and `~user` expanded as a shell would."""
+
+    syntactic_help = "a path"
+
+    def parse(self, argument):
+        return None if argument is None else os.path.expanduser(argument)
+
+    def flag_type(self):
+        return "path"
+
+
+def define_path(name, default, help, aliases=(), module_name=None):
+    """A path flag (`PathParser`), with optional alias names (`aliases`) for older spellings."""
+    module_name = module_name or _caller()
+    flags.DEFINE(PathParser(), name, default, help, serializer=flags.ArgumentSerializer(), module_name=module_name)
+    for alias in aliases:
+        flags.DEFINE_alias(alias, name, module_name=module_name)
 
 
 def define_network(help=NETWORK_HELP):
     """`--network`: the network file or snapshot to load (required where the program needs it)."""
-    flags.DEFINE_string("network", None, help, module_name=_caller())
+    define_path("network", None, help, module_name=_caller())
 
 
 def define_ops(default=None, help="Op implementation (default: $SG2TF_OPS or auto)."):
@@ -35,18 +65,25 @@ def define_ops(default=None, help="Op implementation (default: $SG2TF_OPS or aut
     flags.DEFINE_enum("ops", default, list(OP_IMPLS), help, module_name=_caller())
 
 
-def define_outdir(help="Output directory."):
-    """`--outdir`: the output directory; `help` says what goes there."""
-    flags.DEFINE_string("outdir", None, help, module_name=_caller())
+def define_outdir(help="Output directory.", aliases=()):
+    """`--outdir`: a directory the program fills with files it names; `help` says what goes
+    there; `aliases`: older names of the flag."""
+    define_path("outdir", None, help, aliases, module_name=_caller())
+
+
+def define_out(help, aliases=("output",)):
+    """`--out`: one output the user names (a file or a snapshot directory); `help` says which;
+    `--output` is its alias unless `aliases` says otherwise."""
+    define_path("out", None, help, aliases, module_name=_caller())
 
 
 def define_output(help):
-    """`--output`: one output file; `help` says which."""
-    flags.DEFINE_string("output", None, help, module_name=_caller())
+    """`--output`: the older name of `--out` (`define_out`), for flag modules not yet moved."""
+    define_path("output", None, help, module_name=_caller())
 
 
-def define_overwrite(help):
-    """`--overwrite`: replace an existing output (off by default)."""
+def define_overwrite(help="Replace outputs that exist (default: refuse and say which)."):
+    """`--overwrite`: replace an existing output (off by default; `sg2tf.cli.common.check_new_outputs`)."""
     flags.DEFINE_bool("overwrite", False, help, module_name=_caller())
 
 
@@ -67,7 +104,7 @@ def define_batch(default, help="Images per batch.", **args):
 
 def define_data(help="Dataset directory (.tfrecords)."):
     """`--data`: a TFRecord dataset directory (sg2tf-dataset)."""
-    flags.DEFINE_string("data", None, help, module_name=_caller())
+    define_path("data", None, help, module_name=_caller())
 
 
 def define_truncation(cutoff_help="Truncate only the first N ws (default: all).", psi=True, **cutoff_args):
@@ -108,7 +145,7 @@ def define_feature_networks(inception=None, vgg16=None, lpips=None):
     module = _caller()
     for name, help in (("inception", inception), ("vgg16", vgg16), ("lpips", lpips)):
         if help is not None:
-            flags.DEFINE_string(name, None, help, module_name=module)
+            define_path(name, None, help, module_name=module)
 
 
 def define_verbose():

@@ -1,11 +1,12 @@
 """sg2tf-generate: images from a network, by seed or from projected ws.
 
   sg2tf-generate --network=net.pkl --seeds=0-3,42 --trunc=0.7 --outdir=out
+  sg2tf-generate --network=net.pkl --seeds=0-7 --trunc_grid=1,0.7,0.5,0 --outdir=out
 writes out/seed0000.png ... like stylegan2-ada-pytorch's generate.py (stored noise);
 --noise_mode=seeded writes those of the TensorFlow scripts (StyleGAN2 run_generator.py,
-StyleGAN2-ADA generate.py), which draw the noise inputs from the seed too. On a CPU the
-network computes in float32 (the official force_fp32=True outputs) unless --precision says
-otherwise.
+StyleGAN2-ADA generate.py), which draw the noise inputs from the seed too. --trunc_grid
+writes trunc_grid.png instead: a row per seed, a column per psi. On a CPU the network
+computes in float32 (the official force_fp32=True outputs) unless --precision says otherwise.
 """
 
 import os
@@ -14,8 +15,19 @@ from absl import flags
 
 import sg2tf.cli.generate_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.errors import FlagError
 
 FLAGS = flags.FLAGS
+
+
+def _psis(spec):
+    try:
+        psis = [float(p) for p in spec.split(",") if p.strip()]
+    except ValueError:
+        raise FlagError(f"--trunc_grid={spec}: expected numbers separated by commas, e.g. 1,0.7,0.5,0") from None
+    if not psis:
+        raise FlagError("--trunc_grid: no psi given")
+    return psis
 
 
 def main(argv):
@@ -27,17 +39,30 @@ def main(argv):
     from sg2tf.utils.seeds import parse_range_list
 
     if (FLAGS.seeds is None) == (FLAGS.projected_w is None):
-        common.fail("give exactly one of --seeds and --projected_w")
-    try:
-        seeds = parse_range_list(FLAGS.seeds) if FLAGS.seeds is not None else None
-        G = common.load_generator(FLAGS.network, FLAGS.precision)
-        ws = sampling.load_projected_w(FLAGS.projected_w, G) if FLAGS.projected_w else None
-        if seeds is not None:
-            sampling.class_labels(G, FLAGS.class_idx, 1)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        common.fail(str(e))
+        raise FlagError("give exactly one of --seeds and --projected_w")
+    if FLAGS.trunc_grid and FLAGS.seeds is None:
+        raise FlagError("--trunc_grid needs --seeds")
+    seeds = parse_range_list(FLAGS.seeds) if FLAGS.seeds is not None else None
+    psis = _psis(FLAGS.trunc_grid) if FLAGS.trunc_grid else None
+    G = common.load_generator(FLAGS.network, FLAGS.precision)
+    if seeds is not None:
+        sampling.class_labels(G, FLAGS.class_idx, 1)
+        names = [f"seed{seed:04d}.png" for seed in seeds]
+    else:
+        ws = sampling.load_projected_w(FLAGS.projected_w, G)
+        names = [f"proj{i:02d}.png" for i in range(len(ws))]
+    names = ["trunc_grid.png"] if psis else names + (["grid.png"] if FLAGS.grid else [])
+    common.check_new_outputs([os.path.join(FLAGS.outdir, n) for n in names], FLAGS.overwrite)
 
     os.makedirs(FLAGS.outdir, exist_ok=True)
+    if psis:
+        images = sampling.truncation_grid(
+            G, seeds, psis, FLAGS.trunc_cutoff, FLAGS.class_idx, FLAGS.noise_mode, FLAGS.batch
+        )
+        path = os.path.join(FLAGS.outdir, "trunc_grid.png")
+        image_utils.atomic_save_png(path, image_utils.make_grid(images, cols=len(psis)))
+        print(f"wrote {path} (rows: seeds {FLAGS.seeds}; columns: psi {', '.join(f'{p:g}' for p in psis)})")
+        return
     written = []
     if seeds is not None:
         progress = common.Progress(len(seeds), "generating")
@@ -45,17 +70,13 @@ def main(argv):
             G, seeds, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.class_idx, FLAGS.noise_mode, FLAGS.batch
         )
         for chunk, images in batches:
-            for seed, image in zip(chunk, images):
-                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"), image)
-                written.append(image)
+            written += list(images)
             progress.update(len(chunk))
     else:
-        index = 0
         for images in sampling.generate_from_ws(G, ws, FLAGS.noise_mode, FLAGS.batch):
-            for image in images:
-                image_utils.atomic_save_png(os.path.join(FLAGS.outdir, f"proj{index:02d}.png"), image)
-                written.append(image)
-                index += 1
+            written += list(images)
+    for name, image in zip(names, written):
+        image_utils.atomic_save_png(os.path.join(FLAGS.outdir, name), image)
     if FLAGS.grid:
         image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "grid.png"), image_utils.make_grid(np.stack(written)))
     print(f"wrote {len(written)} images to {FLAGS.outdir}")

@@ -16,9 +16,17 @@ common.define_noise_mode(
     seeded=True,
 )
 common.define_precision()
-flags.DEFINE_string("projected_w", None, "Generate from a projected_w.npz instead of seeds.")
-common.define_outdir()
+common.define_path("projected_w", None, "Generate from a projected_w.npz instead of seeds.")
+common.define_outdir(
+    "Output directory: seed0000.png ... (proj00.png ... from --projected_w), grid.png, trunc_grid.png."
+)
+common.define_overwrite()
 flags.DEFINE_bool("grid", False, "Also write grid.png with all images.")
+flags.DEFINE_string(
+    "trunc_grid",
+    None,
+    "Write only trunc_grid.png: a row per seed, a column per truncation psi in this list, e.g. 1,0.7,0.5,0.",
+)
 common.define_batch(8)
 common.define_ops()
 common.define_verbose()

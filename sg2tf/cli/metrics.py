@@ -19,56 +19,57 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     common.start(argv, FLAGS.ops)
-    import sg2tf
     import sg2tf.data
-    from sg2tf.data import DatasetError
+    from sg2tf.errors import FlagError
     from sg2tf.metrics import features, runner
 
     try:
         names = runner.parse_metrics(FLAGS.metrics)
-        if not names:
-            raise ValueError("--metrics: nothing to compute")
-        if FLAGS.num_gen is not None and FLAGS.num_gen < 2:
-            raise ValueError("--num_gen must be at least 2")
-        needs_data = [n for n in names if runner.METRICS[n].kind in ("fid", "kid", "pr")]
-        if needs_data and not FLAGS.data:
-            raise ValueError(f"{', '.join(needs_data)} compare with real images: pass --data")
-        info = sg2tf.data.read_info(FLAGS.data) if FLAGS.data else None
-        G = common.load_generator(FLAGS.network, FLAGS.precision)
-        if info is not None and (info.resolution != G.img_resolution or info.channels != G.img_channels):
-            raise ValueError(
-                f"dataset {FLAGS.data} has {info.resolution}x{info.resolution}x"
-                f"{info.channels} images, the generator makes {G.img_resolution}x"
-                f"{G.img_resolution}x{G.img_channels}"
-            )
-        runner.check_labels(G, info)
-        paths = {"inception": FLAGS.inception, "vgg16": FLAGS.vgg16, "lpips": FLAGS.lpips}
-        for kind in {runner.METRICS[n].network for n in names}:  # fail before any work
+    except FlagError as e:
+        raise FlagError(f"--metrics={FLAGS.metrics}: {e}") from None
+    if not names:
+        raise FlagError("--metrics: nothing to compute")
+    if FLAGS.num_gen is not None and FLAGS.num_gen < 2:
+        raise FlagError("--num_gen must be at least 2")
+    needs_data = [n for n in names if runner.METRICS[n].kind in ("fid", "kid", "pr")]
+    if needs_data and not FLAGS.data:
+        raise FlagError(f"{', '.join(needs_data)} compare with real images: pass --data")
+    info = sg2tf.data.read_info(FLAGS.data) if FLAGS.data else None
+    G = common.load_generator(FLAGS.network, FLAGS.precision)
+    if info is not None and (info.resolution != G.img_resolution or info.channels != G.img_channels):
+        raise FlagError(
+            f"--data={FLAGS.data}: {info.resolution}x{info.resolution}x{info.channels} images, the generator "
+            f"makes {G.img_resolution}x{G.img_resolution}x{G.img_channels}"
+        )
+    runner.check_labels(G, info)
+    paths = {"inception": FLAGS.inception, "vgg16": FLAGS.vgg16, "lpips": FLAGS.lpips}
+    missing = []
+    for kind in sorted({runner.METRICS[n].network for n in names}):  # fail before any work, naming every file
+        try:
             features.locate(kind, paths[kind])
-    except (ValueError, FileNotFoundError, OSError, DatasetError) as e:
-        common.fail(str(e))
+        except features.FeatureNetworkMissing as e:
+            missing.append(str(e))
+    if missing:
+        raise features.FeatureNetworkMissing("\n".join(missing))
 
-    output = FLAGS.output
-    if output is None and os.path.isdir(FLAGS.network):
-        output = os.path.join(FLAGS.network, f"metric-{'-'.join(names)}.jsonl")
-    try:
-        for record in runner.compute_metrics(
-            names,
-            G,
-            info,
-            network_path=FLAGS.network,
-            jsonl_path=output,
-            mirror=FLAGS.mirror,
-            num_gen=FLAGS.num_gen,
-            feature_paths=paths,
-            cache=runner.StatsCache() if FLAGS.cache else None,
-            batch_size=FLAGS.batch,
-            seed=FLAGS.seed,
-            progress_factory=common.Progress,
-        ):
-            print(json.dumps(record, sort_keys=True), flush=True)
-    except (ValueError, FileNotFoundError, DatasetError) as e:
-        common.fail(str(e))
+    out = FLAGS.out
+    if out is None and os.path.isdir(FLAGS.network):
+        out = os.path.join(FLAGS.network, f"metric-{'-'.join(names)}.jsonl")
+    for record in runner.compute_metrics(
+        names,
+        G,
+        info,
+        network_path=FLAGS.network,
+        jsonl_path=out,
+        mirror=FLAGS.mirror,
+        num_gen=FLAGS.num_gen,
+        feature_paths=paths,
+        cache=runner.StatsCache() if FLAGS.cache else None,
+        batch_size=FLAGS.batch,
+        seed=FLAGS.seed,
+        progress_factory=common.Progress,
+    ):
+        print(json.dumps(record, sort_keys=True), flush=True)
 
 
 def run():

@@ -15,7 +15,7 @@ flags.DEFINE_string(
 common.define_data("Dataset directory (.tfrecords) for the real statistics.")
 flags.DEFINE_bool("mirror", False, "Include x-flipped copies of the real images.")
 flags.DEFINE_integer("num_gen", None, "Generated images (PPL: samples) instead of 50000.")
-common.define_output(
+common.define_out(
     "Append the JSON lines to this file (default: metric-<name>.jsonl next to a snapshot directory; else stdout only)."
 )
 common.define_feature_networks(

@@ -8,17 +8,21 @@ sg2tf-dataset wrote the dataset from files), rank/stability.json and optionally
 rank/bottom.png and rank/top.png. Images are held in memory at D's resolution.
 To write the dataset without the lowest-ranked 10%:
 
-  sg2tf-dataset filter --tfrecord_dir=datasets/faces --output_dir=datasets/faces-clean \
+  sg2tf-dataset filter --tfrecord_dir=datasets/faces --dest=datasets/faces-clean \
       --rank_file=rank/ranking.tsv --drop_fraction=0.1
+
+(the program prints this command for the dataset and output it was given).
 """
 
 import json
 import os
+import shlex
 
 from absl import flags
 
 import sg2tf.cli.rank_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.utils.atomic import atomic_file
 
 FLAGS = flags.FLAGS
 
@@ -27,43 +31,33 @@ def main(argv):
     common.start(argv, FLAGS.ops)
     import sg2tf
     import sg2tf.data
-    from sg2tf.data import DatasetError
+    from sg2tf.data.names import read_names
+    from sg2tf.errors import FlagError
+    from sg2tf.io.nvlabs_tf import NetworkImportError
     from sg2tf.tools import rank
     from sg2tf.utils import images as image_utils
 
-    try:
-        if FLAGS.shuffles < 1 or FLAGS.batch < 1:
-            raise ValueError("--shuffles and --batch must be positive")
-        if FLAGS.export_percent is not None and not 0 < FLAGS.export_percent <= 50:
-            raise ValueError(f"--export_percent={FLAGS.export_percent}: expected (0, 50]")
-        info = sg2tf.data.read_info(FLAGS.data)
-        D = sg2tf.load_network(FLAGS.network).D
-        if D is None:
-            raise ValueError(f"{FLAGS.network}: contains no discriminator")
-        images, labels = rank.load_for_ranking(D, info, FLAGS.limit)
-        from sg2tf.data.names import read_names
-
-        names = read_names(info)
-    except (ValueError, FileNotFoundError, OSError, DatasetError) as e:
-        common.fail(str(e))
+    if FLAGS.shuffles < 1 or FLAGS.batch < 1:
+        raise FlagError("--shuffles and --batch must be positive")
+    if FLAGS.export_percent is not None and not 0 < FLAGS.export_percent <= 50:
+        raise FlagError(f"--export_percent={FLAGS.export_percent}: expected (0, 50]")
+    outputs = ["ranking.tsv", "stability.json"] + (["bottom.png", "top.png"] if FLAGS.export_percent else [])
+    common.check_new_outputs([os.path.join(FLAGS.outdir, n) for n in outputs], FLAGS.overwrite)
+    info = sg2tf.data.read_info(FLAGS.data)
+    D = sg2tf.load_network(FLAGS.network).D
+    if D is None:
+        raise NetworkImportError(f"{FLAGS.network}: contains no discriminator")
+    images, labels = rank.load_for_ranking(D, info, FLAGS.limit)
+    names = read_names(info)
 
     progress = common.Progress(len(images) * FLAGS.shuffles, "scoring")
-    try:
-        scores = rank.score_shuffles(D, images, labels, FLAGS.shuffles, FLAGS.batch, FLAGS.seed, progress)
-    except ValueError as e:
-        common.fail(str(e))
+    scores = rank.score_shuffles(D, images, labels, FLAGS.shuffles, FLAGS.batch, FLAGS.seed, progress)
     order, mean, std = rank.ranking(scores)
     os.makedirs(FLAGS.outdir, exist_ok=True)
-    rank.write_tsv(
-        os.path.join(FLAGS.outdir, "ranking.tsv"),
-        order,
-        mean,
-        std,
-        labels,
-        None if names is None else names[: len(images)],
-    )
+    tsv = os.path.join(FLAGS.outdir, "ranking.tsv")
+    rank.write_tsv(tsv, order, mean, std, labels, None if names is None else names[: len(images)])
     stats = rank.stability(scores)
-    with open(os.path.join(FLAGS.outdir, "stability.json"), "w") as f:
+    with atomic_file(os.path.join(FLAGS.outdir, "stability.json")) as tmp, open(tmp, "w") as f:
         json.dump(stats, f, indent=1)
     if FLAGS.export_percent:
         bottom, top = rank.export_grids(images, order, FLAGS.export_percent)
@@ -75,14 +69,13 @@ def main(argv):
         f" ({100 * stats['noise_ratio']:.1f}%), min Spearman {stats['min_spearman']:.3f}"
     )
     print(
-        f"wrote {os.path.join(FLAGS.outdir, 'ranking.tsv')}"
+        f"wrote {tsv}"
         + ("" if names is not None else " (the dataset records no source file names: images are named by record index)")
     )
-    print(
-        f"to drop the lowest-ranked 10%: sg2tf-dataset filter --tfrecord_dir={FLAGS.data} "
-        f"--output_dir=CLEANED_DIR --rank_file={os.path.join(FLAGS.outdir, 'ranking.tsv')} "
-        "--drop_fraction=0.1"
-    )
+    clean = FLAGS.data.rstrip("/") + "-clean"
+    command = ["sg2tf-dataset", "filter", f"--tfrecord_dir={FLAGS.data}", f"--dest={clean}"]
+    command += [f"--rank_file={tsv}", "--drop_fraction=0.1"]
+    print(f"to write {clean} without the lowest-ranked 10%:\n  {shlex.join(command)}")
 
 
 def run():

@@ -10,6 +10,7 @@ common.define_network(
 )
 common.define_data()
 common.define_outdir("Output directory: ranking.tsv, stability.json and, with --export_percent, bottom.png / top.png.")
+common.define_overwrite()
 flags.DEFINE_integer(
     "shuffles",
     8,

@@ -2,7 +2,8 @@
 
   sg2tf-style-mixing --network=net.pkl --rows=85,100,75 --cols=55,821 --styles=0-6 --outdir=out
 writes out/grid.png (column seeds along the top, row seeds down the left) and, with
---save_cells, out/<row>-<col>.png for every cell, like the official style_mixing.py.
+--save_cells, out/<row>-<col>.png for every cell, like the official style_mixing.py (stored
+noise); --noise_mode=seeded gives each image its (row) seed's noise, as sg2tf-generate does.
 """
 
 import os
@@ -22,14 +23,13 @@ def main(argv):
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import parse_range_list
 
-    try:
-        rows = parse_range_list(FLAGS.rows, "rows")
-        cols = parse_range_list(FLAGS.cols, "cols")
-        G = common.load_generator(FLAGS.network, FLAGS.precision)
-        styles = sm.parse_styles(FLAGS.styles, G.num_ws)
-        sampling.class_labels(G, FLAGS.class_idx, 1)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        common.fail(str(e))
+    rows = parse_range_list(FLAGS.rows, "rows")
+    cols = parse_range_list(FLAGS.cols, "cols")
+    names = ["grid.png"] + ([f"{row}-{col}.png" for row in rows for col in cols] if FLAGS.save_cells else [])
+    common.check_new_outputs([os.path.join(FLAGS.outdir, n) for n in names], FLAGS.overwrite)
+    G = common.load_generator(FLAGS.network, FLAGS.precision)
+    styles = sm.parse_styles(FLAGS.styles, G.num_ws)
+    sampling.class_labels(G, FLAGS.class_idx, 1)
 
     os.makedirs(FLAGS.outdir, exist_ok=True)
     total = len(set(rows + cols)) + len(rows) * len(cols)

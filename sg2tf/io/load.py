@@ -8,6 +8,13 @@ import pickle
 import tensorflow as tf
 
 from sg2tf.io import nvlabs_tf, safe_pickle, snapshot
+from sg2tf.io.nvlabs_tf import NetworkImportError
+
+__all__ = ["NetworkFileMissing", "Networks", "load_network"]
+
+
+class NetworkFileMissing(NetworkImportError, FileNotFoundError):
+    """A network file (or a part of a snapshot) that does not exist."""
 
 
 @dataclasses.dataclass
@@ -42,7 +49,7 @@ def _read_bytes(path):
         with tf.io.gfile.GFile(path, "rb") as f:
             return f.read()
     except tf.errors.NotFoundError:
-        raise FileNotFoundError(f"{path}: no such network file") from None
+        raise NetworkFileMissing(f"{path}: no such network file") from None
 
 
 def load_network(path):
@@ -57,13 +64,16 @@ def load_network(path):
     """
     path = os.fspath(path)
     if snapshot.is_snapshot(path):
-        nets, metadata = snapshot.load_snapshot(path)
+        try:
+            nets, metadata = snapshot.load_snapshot(path)
+        except FileNotFoundError as e:
+            raise NetworkFileMissing(str(e)) from None
         return Networks(nets.get("G"), nets.get("D"), nets.get("G_ema"), metadata, path)
     if tf.io.gfile.isdir(path):
-        raise ValueError(f"{path}: a directory, but not an sg2tf snapshot (no {snapshot.INDEX})")
+        raise NetworkImportError(f"{path}: a directory, but not an sg2tf snapshot (no {snapshot.INDEX})")
     data = _read_bytes(path)
     if data[:1] != b"\x80" and data[:2] != b"(d" and data[:1] != b"}":
-        raise ValueError(f"{path}: not a network pickle or sg2tf snapshot")
+        raise NetworkImportError(f"{path}: not a network pickle or sg2tf snapshot")
     try:
         obj = safe_pickle.load(io.BytesIO(data))
     except safe_pickle.UnsafePickleError as e:
@@ -74,7 +84,7 @@ def load_network(path):
             return Networks(nets["G"], nets["D"], nets["G_ema"], {}, path)
         raise safe_pickle.UnsafePickleError(f"{path}: {e}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-        raise ValueError(f"{path}: damaged or unsupported pickle ({type(e).__name__}: {e})") from None
+        raise NetworkImportError(f"{path}: damaged or unsupported pickle ({type(e).__name__}: {e})") from None
     try:
         nets = nvlabs_tf.load_tf_pickle(obj)
     except nvlabs_tf.NetworkImportError as e:

@@ -59,12 +59,16 @@ class PersistentObjectStub:
         return f"PersistentObjectStub({self.class_name!r})"
 
 
-def _import_torch():
+class TorchMissing(NetworkImportError, ImportError):
+    """A stylegan2-ada-pytorch pickle, and no PyTorch to read its tensors with."""
+
+
+def _import_torch(where="pickle"):
     try:
         import torch
     except ImportError:
-        raise ImportError(
-            "reading stylegan2-ada-pytorch pickles needs PyTorch: install sg2tf[torch] (pip install 'sg2tf[torch]')"
+        raise TorchMissing(
+            f"{where}: a stylegan2-ada-pytorch pickle; reading it needs PyTorch: pip install 'sg2tf[torch]'"
         ) from None
     return torch
 
@@ -354,16 +358,16 @@ def discriminator_from_tensors(init_kwargs, tensors, where="D"):
     return D
 
 
-def read_torch_pickle(data):
+def read_torch_pickle(data, where="pickle"):
     """Unpickles stylegan2-ada-pytorch pickle bytes with the restricted allow-list."""
-    torch = _import_torch()
+    torch = _import_torch(where)
     obj = safe_pickle.RestrictedUnpickler(io.BytesIO(data), extra_allowed=_allowed(torch)).load()
     return obj, torch
 
 
 def load_torch_pickle(data, where="pickle"):
     """Converts stylegan2-ada-pytorch pickle bytes into `{'G', 'D', 'G_ema'}` models."""
-    obj, torch = read_torch_pickle(data)
+    obj, torch = read_torch_pickle(data, where)
     if not isinstance(obj, dict) or not any(k in obj for k in ("G", "D", "G_ema")):
         raise NetworkImportError(
             f"{where}: not a stylegan2-ada-pytorch network pickle (expected a dict with G, D, G_ema)"

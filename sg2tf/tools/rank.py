@@ -17,25 +17,26 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.data import records
+from sg2tf.errors import FlagError
 from sg2tf.utils import atomic
 from sg2tf.utils.images import make_grid
 
 
 def check_compatible(D, info):
-    """Raises ValueError when D cannot score the dataset (resolution, channels, labels)."""
+    """Raises FlagError (a ValueError) when D cannot score the dataset (resolution, channels, labels)."""
     if D.img_resolution not in info.resolutions:
-        raise ValueError(
+        raise FlagError(
             f"the discriminator takes {D.img_resolution}x{D.img_resolution} images; "
             f"dataset {info.path} stores resolutions {list(info.resolutions)}"
         )
     if D.img_channels != info.channels:
-        raise ValueError(
+        raise FlagError(
             f"the discriminator takes {D.img_channels}-channel images; dataset {info.path} has {info.channels}"
         )
     if D.c_dim and info.label_size == 0:
-        raise ValueError(f"the discriminator is conditional (c_dim={D.c_dim}) but dataset {info.path} has no labels")
+        raise FlagError(f"the discriminator is conditional (c_dim={D.c_dim}) but dataset {info.path} has no labels")
     if D.c_dim and info.label_size != D.c_dim:
-        raise ValueError(
+        raise FlagError(
             f"the discriminator takes {D.c_dim}-wide labels; dataset {info.path} has {info.label_size}-wide labels"
         )
 
@@ -61,10 +62,10 @@ def score_shuffles(D, images, labels=None, num_shuffles=4, batch_size=16, seed=0
     """
     n = len(images)
     if n == 0:
-        raise ValueError("no images to rank")
+        raise FlagError("no images to rank")
     group = getattr(D, "mbstd_group_size", None) or batch_size
     if batch_size % min(group, batch_size):
-        raise ValueError(
+        raise FlagError(
             f"--batch={batch_size} must be a multiple of the discriminator's minibatch-stddev group size ({group})"
         )
     rng = np.random.default_rng(seed)
@@ -154,12 +155,12 @@ def read_tsv(path, with_names=False):
         columns = reader.fieldnames or []
     missing = [c for c in ("rank", "index", "score") if c not in columns]
     if missing:
-        raise ValueError(f"{path}: not a ranking written by sg2tf-rank (no {', '.join(missing)} column)")
+        raise FlagError(f"{path}: not a ranking written by sg2tf-rank (no {', '.join(missing)} column)")
     try:
         indices = np.array([int(r["index"]) for r in rows], np.int64)
         scores = np.array([float(r["score"]) for r in rows])
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: bad index or score ({e})") from None
+        raise FlagError(f"{path}: bad index or score ({e})") from None
     if not with_names:
         return indices, scores
     names = [r["name"] for r in rows] if "name" in columns else None
@@ -184,23 +185,23 @@ def drop_indices(count, names=None, rank_file=None, drop_fraction=None, drop_lis
       or value that does not fit the dataset.
     """
     if (rank_file is None) == (drop_list is None):
-        raise ValueError("give either a ranking (--rank_file with --drop_fraction) or a list of images (--drop_list)")
+        raise FlagError("give either a ranking (--rank_file with --drop_fraction) or a list of images (--drop_list)")
     drop = []
     if rank_file is not None:
         if drop_fraction is None or not 0 <= drop_fraction < 1:
-            raise ValueError(f"--drop_fraction={drop_fraction}: expected a fraction in [0, 1) with --rank_file")
+            raise FlagError(f"--drop_fraction={drop_fraction}: expected a fraction in [0, 1) with --rank_file")
         indices, _, ranked_names = read_tsv(rank_file, with_names=True)
         if len(indices) and (indices.min() < 0 or indices.max() >= count):
-            raise ValueError(
+            raise FlagError(
                 f"{rank_file}: index {indices.max() if indices.max() >= count else indices.min()} is "
                 f"outside the dataset ({count} records): a ranking of another dataset?"
             )
         if len(set(indices.tolist())) != len(indices):
-            raise ValueError(f"{rank_file}: an index is listed twice")
+            raise FlagError(f"{rank_file}: an index is listed twice")
         if ranked_names is not None and names is not None:
             for i, n in zip(indices, ranked_names):
                 if names[i] != n:
-                    raise ValueError(
+                    raise FlagError(
                         f"{rank_file}: record {i} is {n!r} there but {names[i]!r} in the dataset: "
                         "a ranking of another dataset?"
                     )
@@ -209,7 +210,7 @@ def drop_indices(count, names=None, rank_file=None, drop_fraction=None, drop_lis
         what = f"the lowest-ranked {k} of {len(indices)} ranked images ({100 * drop_fraction:g}%)"
     else:
         if drop_fraction is not None:
-            raise ValueError("--drop_fraction goes with --rank_file, not with --drop_list")
+            raise FlagError("--drop_fraction goes with --rank_file, not with --drop_list")
         by_name = {n: i for i, n in enumerate(names)} if names is not None else {}
         with open(drop_list, encoding="utf-8") as f:
             for line_no, line in enumerate(f, 1):
@@ -221,14 +222,14 @@ def drop_indices(count, names=None, rank_file=None, drop_fraction=None, drop_lis
                 elif item.isdigit() and int(item) < count:
                     drop.append(int(item))
                 elif item.isdigit():
-                    raise ValueError(f"{drop_list}:{line_no}: index {item} is outside the dataset ({count} records)")
+                    raise FlagError(f"{drop_list}:{line_no}: index {item} is outside the dataset ({count} records)")
                 else:
                     known = (
                         "no image of the dataset has that name"
                         if names
                         else "the dataset has no source names (only record indices)"
                     )
-                    raise ValueError(f"{drop_list}:{line_no}: {item!r}: {known}")
+                    raise FlagError(f"{drop_list}:{line_no}: {item!r}: {known}")
         what = f"{len(set(drop))} images listed in {drop_list}"
     return np.unique(np.asarray(drop, np.int64)), what
 
@@ -238,7 +239,7 @@ def export_grids(images, order, percent, cols=None):
     `(bottom HWC, top HWC)`; the bottom grid starts with the lowest score, the top grid
     with the highest."""
     if not 0 < percent <= 50:
-        raise ValueError(f"--export_percent={percent}: expected a value in (0, 50]")
+        raise FlagError(f"--export_percent={percent}: expected a value in (0, 50]")
     k = max(1, int(round(len(order) * percent / 100)))
     bottom, top = order[:k], order[::-1][:k]
     return make_grid(images[bottom], cols), make_grid(images[top], cols)
