@@ -10,22 +10,22 @@ from absl import flags
 from sg2tf.cli import flags_common as common
 
 # Inputs and outputs.
-flags.DEFINE_string("tfrecord_dir", None, "TFRecord dataset directory (created, or read).")
-flags.DEFINE_string("image_dir", None, "Folder of images (png/jpg/webp/bmp, searched recursively).")
-flags.DEFINE_string("hdf5_filename", None, "Legacy HDF5 archive; <name>-labels.npy beside it is used as labels.")
-flags.DEFINE_string("cifar10_dir", None, "Extracted cifar-10-batches-py/ folder or cifar-10-python.tar.gz.")
-flags.DEFINE_string("cifar100_dir", None, "Extracted cifar-100-python/ folder or cifar-100-python.tar.gz.")
-flags.DEFINE_string("mnist_dir", None, "Folder with train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz.")
-flags.DEFINE_string("lmdb_dir", None, "LSUN category LMDB directory (needs the lmdb extra).")
-flags.DEFINE_string("output_dir", None, "Folder to extract PNG images and dataset.json into.")
-flags.DEFINE_string("source", None, "stylegan2-ada-pytorch dataset: a .zip archive or a folder (with dataset.json).")
-flags.DEFINE_string(
+common.define_path("tfrecord_dir", None, "TFRecord dataset directory (created, or read).")
+common.define_path("image_dir", None, "Folder of images (png/jpg/webp/bmp, searched recursively).")
+common.define_path("hdf5_filename", None, "Legacy HDF5 archive; <name>-labels.npy beside it is used as labels.")
+common.define_path("cifar10_dir", None, "Extracted cifar-10-batches-py/ folder or cifar-10-python.tar.gz.")
+common.define_path("cifar100_dir", None, "Extracted cifar-100-python/ folder or cifar-100-python.tar.gz.")
+common.define_path("mnist_dir", None, "Folder with train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz.")
+common.define_path("lmdb_dir", None, "LSUN category LMDB directory (needs the lmdb extra).")
+common.define_path("output_dir", None, "Folder to extract PNG images and dataset.json into.")
+common.define_path("source", None, "stylegan2-ada-pytorch dataset: a .zip archive or a folder (with dataset.json).")
+common.define_path(
     "dest",
     None,
     "to_zip: output .zip archive, or a folder, in the stylegan2-ada-pytorch layout; filter: the new dataset directory.",
 )
-flags.DEFINE_string("tfrecord_dir_a", None, "First dataset to compare.")
-flags.DEFINE_string("tfrecord_dir_b", None, "Second dataset to compare.")
+common.define_path("tfrecord_dir_a", None, "First dataset to compare.")
+common.define_path("tfrecord_dir_b", None, "Second dataset to compare.")
 common.define_output("Output PNG file of the image grid.")
 
 # Writing.
@@ -90,13 +90,13 @@ flags.DEFINE_boolean("verify", False, "info: also read and check every record of
 flags.DEFINE_enum("split", "train", ["train", "validation"], "info: which split (StyleGAN2-ADA validation files).")
 
 # Cleaning (filter).
-flags.DEFINE_string("rank_file", None, "filter: a ranking.tsv that sg2tf-rank wrote for this dataset.")
+common.define_path("rank_file", None, "filter: a ranking.tsv that sg2tf-rank wrote for this dataset.")
 flags.DEFINE_float(
     "drop_fraction",
     None,
     "filter: with --rank_file, leave out the lowest-ranked fraction (0.1: the worst 10% of the ranked images).",
 )
-flags.DEFINE_string(
+common.define_path(
     "drop_list",
     None,
     "filter: a text file of images to leave out, one per line: a source "
