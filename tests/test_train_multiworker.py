@@ -1,5 +1,6 @@
 """sg2tf-train with --strategy=multi_worker: two worker processes on localhost (TF_CONFIG),
-training, checkpointing and resuming; only the chief writes files."""
+training, checkpointing and resuming; only the chief writes files; and the two workers compute
+what one device computes with the same sample groups, across a checkpoint restore."""
 
 import json
 import os
@@ -104,5 +105,95 @@ def test_two_workers_train_checkpoint_and_resume(tmp_path):
 
     import sg2tf
 
-    nets = sg2tf.load_network(os.path.join(run, "network-snapshot-000000"))
+    nets = sg2tf.load_network(os.path.join(run, "network-snapshot-000000.012"))
     assert all(np.all(np.isfinite(v.numpy())) for v in nets.G_ema.variables)
+
+
+# Each worker: MultiWorkerMirroredStrategy with one replica, its half of the batch. One step with
+# every phase (G main, path length, D main, R1, G_ema) and random noise, a checkpoint of each
+# worker's state, a fresh trainer restored from it, a second step. The chief then runs the same two
+# steps on one device (two accumulation rounds of 2: the sample groups of two replicas with one
+# round of 2, as in test_train_mirrored) without the checkpoint, and compares every weight.
+EQUAL_SCRIPT = r"""
+import json, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import numpy as np, tensorflow as tf
+tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+sys.path.insert(0, sys.argv[1])
+from test_train_step import SMALL, data
+from sg2tf.training import options
+from sg2tf.training.setup import build_trainer
+
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+worker = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+SETTINGS = dict(SMALL, batch_gpu=2, mbstd_channels=0, noise_mode="random")
+
+
+def trainer(strategy, replicas, num_workers):
+    t = build_trainer(options.resolve(SETTINGS, None, replicas, num_workers=num_workers), strategy, num_workers)
+    for net in (t.G, t.G_ema):
+        for v in net.variables:
+            if v.path.endswith("noise/strength"):
+                v.assign(1.0)
+    return t
+
+
+def half(step):
+    x, c = data(seed=step)
+    return x[2 * worker : 2 * worker + 2], c[2 * worker : 2 * worker + 2]
+
+
+first = trainer(strategy, 2, 2)
+assert first.num_replicas == 2 and first.rounds == 1 and first.do_pl
+first.train_step(*half(0))
+path = tf.train.Checkpoint(**first.checkpoint_objects()).write(os.path.join(sys.argv[2], f"worker{worker}", "ckpt"))
+resumed = trainer(strategy, 2, 2)
+tf.train.Checkpoint(**resumed.checkpoint_objects()).read(path).assert_consumed()
+resumed.train_step(*half(1))
+if worker == 0:
+    one = trainer(tf.distribute.OneDeviceStrategy("/cpu:0"), 1, 1)
+    assert one.rounds == 2
+    for step in (0, 1):
+        one.train_step(*data(seed=step))
+    worst = max(
+        float(np.max(np.abs(a.numpy() - b.numpy())))
+        for m1, m2 in ((one.G, resumed.G), (one.D, resumed.D), (one.G_ema, resumed.G_ema))
+        for a, b in zip(m1.variables, m2.variables)
+    )
+    initial = trainer(tf.distribute.OneDeviceStrategy("/cpu:0"), 1, 1)
+    moved = max(
+        float(np.max(np.abs(a.numpy() - b.numpy())))
+        for a, b in zip(one.G.trainable_variables, initial.G.trainable_variables)
+    )
+    print("max weight difference", worst, "moved", moved)
+    assert worst < 1e-4 and moved > 1e-3, (worst, moved)
+print("WORKER OK", worker)
+"""
+
+
+def test_two_workers_equal_one_device_across_a_restore(tmp_path):
+    here = os.path.dirname(os.path.abspath(__file__))
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    procs = []
+    for i in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", EQUAL_SCRIPT, here, str(tmp_path)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    try:
+        outs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for i, (p, out) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0 and f"WORKER OK {i}" in out, out[-4000:]
+    assert "max weight difference" in outs[0]
+    print(outs[0].strip().splitlines()[-2])
