@@ -161,16 +161,28 @@ def test_many_images_skip_bad_and_resume(G, tmp_path, monkeypatch):
         return write(*a, **k)
 
     monkeypatch.setattr(projection, "write_outputs", killed)
+    # And two images at once do not fit in memory.
+    project = projection.Projector.project
+
+    def small_memory(self, targets, *a, **k):
+        if len(targets) > 1:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+        return project(self, targets, *a, **k)
+
+    monkeypatch.setattr(projection.Projector, "project", small_memory)
     logs = []
     with pytest.raises(KeyboardInterrupt):
         projection.project_targets(*args, batch_size=2, distance_name="pixel", log=logs.append)
-    assert logs == [f"skipping {paths[0]}: not a readable image (image file is truncated)"]
+    assert logs == [
+        f"skipping {paths[0]}: not a readable image (image file is truncated)",
+        "out of memory projecting 2 images at once: going on with 1",
+    ]
     assert sorted(p.name for p in out.iterdir()) == ["im0", "im1", "projections.json"]  # nothing half-written
     first = {n: (out / n / "projection.json").stat().st_mtime_ns for n in ("im0", "im1")}
 
     # The rerun projects only the image left.
     monkeypatch.setattr(projection, "write_outputs", write)
-    calls, project = [], projection.Projector.project
+    calls = []
     monkeypatch.setattr(
         projection.Projector, "project", lambda self, t, *a, **k: calls.append(len(t)) or project(self, t, *a, **k)
     )

@@ -216,8 +216,7 @@ class Projector:
             p.assign(p * tf.math.rsqrt(tf.reduce_mean(tf.square(p), axis=[1, 2], keepdims=True)))
         return dist
 
-    @tf.function
-    def _evaluate(self):
+    def _evaluate(self):  # once per batch: eager (a trace would cost more than it saves)
         target = self.target
         dist = self.distance(_to_256(self._images(self.w_opt, self.noise)), target)
         reg = noise_regularization(self.noise) if self.noise else tf.zeros_like(dist)
@@ -380,7 +379,8 @@ def project_targets(
 
     Each image's folder appears atomically when complete, so a rerun (resume) skips the
     images whose folder exists. A file that is not a readable image is named through `log`,
-    skipped and listed with its error.
+    skipped and listed with its error. When a batch does not fit in memory, the batch size is
+    halved (and said through `log`) until it does.
 
     Args:
       G, distance, cfg, c: as for `Projector`.
@@ -416,21 +416,31 @@ def project_targets(
 
     os.makedirs(outdir, exist_ok=True)
     progress = progress(len(pending) * cfg.num_steps) if progress is not None else None
-    projector = None
+    projector, size, w_stats = None, min(batch_size, len(pending)), None
     batch = []
 
     def run_batch():
-        nonlocal projector
-        projector = projector or Projector(G, distance, cfg, min(batch_size, len(pending)), c)
-        results = projector.project(np.stack([t for _, t in batch]), progress)
-        for (i, target), result in zip(batch, results):
-            with atomic.atomic_dir(os.path.join(outdir, names[i])) as tmp:
-                write_outputs(tmp, G, target, result, save_video)
-                records[i] = _record(paths[i], names[i], result, distance_name)
-                with open(os.path.join(tmp, RECORD), "w") as f:
-                    json.dump(records[i], f, indent=2)
-        batch.clear()
-        write_summary()
+        nonlocal projector, size, w_stats
+        while batch:
+            chunk = batch[:size]
+            try:
+                w_stats = w_stats or w_statistics(G, cfg.w_avg_samples, c)
+                projector = projector or Projector(G, distance, cfg, size, c, w_stats)
+                results = projector.project(np.stack([t for _, t in chunk]), progress)
+            except tf.errors.ResourceExhaustedError:
+                if size == 1:
+                    raise
+                projector, size = None, size // 2
+                log(f"out of memory projecting {len(chunk)} images at once: going on with {size}")
+                continue
+            for (i, target), result in zip(chunk, results):
+                with atomic.atomic_dir(os.path.join(outdir, names[i])) as tmp:
+                    write_outputs(tmp, G, target, result, save_video)
+                    records[i] = _record(paths[i], names[i], result, distance_name)
+                    with open(os.path.join(tmp, RECORD), "w") as f:
+                        json.dump(records[i], f, indent=2)
+            del batch[: len(chunk)]
+            write_summary()
 
     for i in pending:
         try:
