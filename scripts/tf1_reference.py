@@ -79,15 +79,18 @@ def _git_commit(path):
     return out.stdout.strip()
 
 
-def make_case(pkl_path, checkout, v1, tflib):
-    with open(pkl_path, "rb") as f:
-        _, D_stub, Gs_stub = safe_pickle.load(f)
-    if Gs_stub.state["version"] != 4:
-        raise SystemExit(f"{pkl_path}: state version {Gs_stub.state['version']}; this script runs StyleGAN2 (v4)")
-    with open(os.path.join(checkout, "training", "networks_stylegan2.py"), encoding="utf-8-sig") as f:
-        source = f.read()
-    Gs = _network(tflib, Gs_stub.state, source)
-    D = _network(tflib, D_stub.state, source)
+def make_case(pkl_path, checkout, v1, tflib, networks=None):
+    """`networks`: the pickle's `(Gs, D)` already loaded by the checkout (scripts/check_nvlabs_export.py
+    unpickles sg2tf's own pickles with it); None: built from the states with the checkout's module."""
+    if networks is None:
+        with open(pkl_path, "rb") as f:
+            _, D_stub, Gs_stub = safe_pickle.load(f)
+        if Gs_stub.state["version"] != 4:
+            raise SystemExit(f"{pkl_path}: state version {Gs_stub.state['version']}; this script runs StyleGAN2 (v4)")
+        with open(os.path.join(checkout, "training", "networks_stylegan2.py"), encoding="utf-8-sig") as f:
+            source = f.read()
+        networks = _network(tflib, Gs_stub.state, source), _network(tflib, D_stub.state, source)
+    Gs, D = networks
 
     ref_dir = pkl_path[: -len(".pkl")] + "-reference"
     with open(os.path.join(ref_dir, "reference.json"), encoding="utf-8") as f:
