@@ -1,6 +1,9 @@
-"""sg2tf-convert: any supported network file -> a native sg2tf snapshot (no pickle).
+"""sg2tf-convert: a network file -> an sg2tf snapshot, or an NVlabs pickle the original tools read.
 
 sg2tf-convert --network=stylegan2-ffhq-config-f.pkl --out=ffhq-snapshot
+sg2tf-convert --network=my-snapshot --to=nvlabs --out=my-network.pkl [--format=stylegan2|ada]
+
+It first says what it read (file kind, size, classes, mapping, channels, float16 blocks).
 """
 
 import os
@@ -11,6 +14,56 @@ import sg2tf.cli.convert_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
+_NVLABS_ONLY = ("format", "trunc", "trunc_cutoff")
+
+
+def _file_kind(path):
+    """What kind of network file `path` is, in words."""
+    import tensorflow as tf
+
+    from sg2tf.io import snapshot
+
+    if snapshot.is_snapshot(path):
+        return "sg2tf snapshot"
+    with tf.io.gfile.GFile(path, "rb") as f:
+        head = f.read(1 << 20)
+    return "stylegan2-ada-pytorch pickle" if b"torch_utils" in head else "NVlabs TF pickle"
+
+
+def describe(nets):
+    """Two lines on the networks: size, classes, latents and mapping; architecture, channels, precision."""
+    G, D = nets.generator, nets.D
+    present = ", ".join(k for k in ("G", "D", "G_ema") if nets[k] is not None)
+    m, s = G.mapping, G.synthesis
+    if G.c_dim:
+        classes = f"{G.c_dim} classes (label {'embedding' if m.label_mode == 'embed' else 'concatenation'})"
+    else:
+        classes = "unconditional"
+    arch = f"G {s.architecture}" + ("" if D is None else f", D {D.architecture}")
+    low = sorted(res for res, dtype in s.block_dtypes.items() if dtype != "float32")
+    if low:
+        clamp = "" if s.conv_clamp is None else f", conv_clamp {s.conv_clamp:g}"
+        precision = f"{s.low_precision} at {low[0]}-{low[-1]} px (num_fp16_res {s.num_fp16_res}{clamp})"
+    else:
+        precision = "float32" + ("" if s.conv_clamp is None else f", conv_clamp {s.conv_clamp:g}")
+    R = G.img_resolution
+    return (
+        f"{present}: {R}x{R}, {G.img_channels} channels, {classes}; z {G.z_dim}, w {G.w_dim}, "
+        f"mapping {m.num_layers} layers of {m.layer_features}\n"
+        f"{arch}; channels {s.channels(4)} at 4x4 to {s.channels(R)} at {R}x{R}; {precision}"
+    )
+
+
+def _write_nvlabs(nets):
+    from sg2tf.io import nvlabs_write
+
+    info = nvlabs_write.save_nvlabs_pickle(
+        FLAGS.out, nets, format=FLAGS.format, truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff
+    )
+    why = "as asked" if FLAGS.format != "auto" else f"the kind it is closest to ({info.reason})"
+    print(f"wrote {info.path}: {nvlabs_write.TITLES[info.format]} pickle (G, D, Gs), {why}")
+    if info.legacy_problems:
+        print("note: stylegan2-ada-pytorch's legacy.py cannot read it: " + "; ".join(info.legacy_problems))
 
 
 def main(argv):
@@ -18,12 +71,22 @@ def main(argv):
     import sg2tf
     from sg2tf.io import snapshot
 
+    if FLAGS.to == "snapshot":
+        given = [f"--{name}" for name in _NVLABS_ONLY if FLAGS[name].present]
+        if given:
+            common.fail(f"{', '.join(given)}: only with --to=nvlabs")
     if os.path.exists(FLAGS.out) and not FLAGS.overwrite:
-        common.fail(f"{FLAGS.out} exists; pass --overwrite to replace it")
+        common.fail(f"{FLAGS.out}: already exists; pass --overwrite to replace it")
     try:
         nets = sg2tf.load_network(FLAGS.network)
+        kind = _file_kind(FLAGS.network)
     except (ValueError, OSError) as e:
         common.fail(str(e))
+    if nets.generator is None:
+        common.fail(f"{FLAGS.network}: contains no generator")
+    print(f"read {FLAGS.network} ({kind}): " + describe(nets))
+    if FLAGS.to == "nvlabs":
+        return _write_nvlabs(nets)
     networks = {"G": nets.G, "D": nets.D, "G_ema": nets.G_ema}
     metadata = dict(nets.metadata, converted_from=os.path.abspath(FLAGS.network))
     path = snapshot.save_snapshot(FLAGS.out, networks, metadata=metadata)

@@ -5,8 +5,24 @@ from absl import flags
 from sg2tf.cli import flags_common as common
 
 common.define_network("Input network: NVlabs TF pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf snapshot.")
-common.define_out("Output snapshot directory.")
-common.define_overwrite("Replace an existing snapshot at --out.")
+common.define_out("Output: a snapshot directory (--to=snapshot) or a pickle file (--to=nvlabs).")
+flags.DEFINE_enum(
+    "to",
+    "snapshot",
+    ["snapshot", "nvlabs"],
+    "What to write: an sg2tf snapshot, or an NVlabs TensorFlow pickle that the original tools read "
+    "(stylegan2-ada-pytorch's legacy.py, generate.py, projector.py; the TF1 StyleGAN2/ADA scripts).",
+)
+flags.DEFINE_enum(
+    "format",
+    "auto",
+    ["auto", "stylegan2", "ada"],
+    "--to=nvlabs: the pickle's kind: StyleGAN2 (state version 4) or StyleGAN2-ADA TF (version 5); "
+    "auto: the kind the network is closest to.",
+)
+flags.DEFINE_float("trunc", None, "--to=nvlabs: truncation psi stored as G_main's default (TF1 scripts' default: 0.5).")
+flags.DEFINE_integer("trunc_cutoff", None, "--to=nvlabs: truncation cutoff stored as G_main's default.")
+common.define_overwrite("Replace an existing output at --out.")
 common.define_verbose()
 
 flags.mark_flags_as_required(["network", "out"])
