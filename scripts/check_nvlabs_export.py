@@ -48,77 +48,51 @@ SEED = 2024
 IMAGE_ATOL, PNG_STEPS = 1e-4, 1
 
 
-def _size(resolution=16, c_dim=0, z_dim=16, w_dim=16):
-    return dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=resolution, img_channels=3)
-
-
 # Each case: the format to write, the sg2tf Generator and Discriminator arguments, the class of
 # the seeded PNGs. Capacities keep the PyTorch port's channel rule and D head width equal to TF's.
 CHANNELS = dict(fmap_base=64, fmap_max=16)  # 16, 16, 8 channels at 4, 8, 16 px
+
+
+def _g(c_dim=0, z_dim=16, mapping=None, **synthesis):
+    """16x16 RGB generator arguments, w 16, CHANNELS."""
+    return dict(
+        z_dim=z_dim, c_dim=c_dim, w_dim=16, img_resolution=16, img_channels=3, mapping_kwargs=mapping or {},
+        synthesis_kwargs=dict(channels=CHANNELS, **synthesis),
+    )  # fmt: skip
+
+
+def _d(c_dim=0, **kwargs):
+    """16x16 RGB discriminator arguments, CHANNELS."""
+    return dict(c_dim=c_dim, img_resolution=16, img_channels=3, channels=CHANNELS, **kwargs)
+
+
 CASES = {
     # StyleGAN2-ADA as train.py configures it: label embedding, float16 blocks, conv_clamp 256.
     "ada-cond-fp16-16": dict(
         format="ada",
-        G=dict(
-            _size(c_dim=3),
-            mapping_kwargs=dict(num_layers=2, layer_features=24, embed_features=8, label_mode="embed"),
-            synthesis_kwargs=dict(channels=CHANNELS, architecture="skip", num_fp16_res=2, conv_clamp=256),
-        ),
-        D=dict(
-            c_dim=3,
-            img_resolution=16,
-            img_channels=3,
-            channels=CHANNELS,
-            architecture="resnet",
-            num_fp16_res=2,
-            conv_clamp=256,
-            mbstd_group_size=2,
-            conditioning="cmap",
-            mapping_layers=1,
-        ),  # fmt: skip
+        G=_g(3, mapping=dict(num_layers=2, layer_features=24, embed_features=8), num_fp16_res=2, conv_clamp=256),
+        D=_d(3, architecture="resnet", num_fp16_res=2, conv_clamp=256, mbstd_group_size=2, mapping_layers=1),
         class_idx=1,
     ),
     # StyleGAN2-ADA, unconditional: resnet G, skip D, no noise inputs, minibatch-stddev over the batch.
     "ada-resnet-nonoise-16": dict(
         format="ada",
-        G=dict(
-            _size(z_dim=24),
-            mapping_kwargs=dict(num_layers=3, w_avg_beta=0.99),
-            synthesis_kwargs=dict(channels=CHANNELS, architecture="resnet", use_noise=False),
-        ),
-        D=dict(
-            c_dim=0, img_resolution=16, img_channels=3, channels=CHANNELS, architecture="skip", mbstd_group_size=None
-        ),
+        G=_g(z_dim=24, mapping=dict(num_layers=3, w_avg_beta=0.99), architecture="resnet", use_noise=False),
+        D=_d(architecture="skip", mbstd_group_size=None),
         class_idx=None,
     ),
     # StyleGAN2 (version 4), unconditional, orig G and D, config-f's mapping depth.
     "sg2-orig-16": dict(
         format="stylegan2",
-        G=dict(
-            _size(z_dim=24),
-            mapping_kwargs=dict(num_layers=8, layer_features=16),
-            synthesis_kwargs=dict(channels=CHANNELS, architecture="orig"),
-        ),
-        D=dict(c_dim=0, img_resolution=16, img_channels=3, channels=CHANNELS, architecture="orig", mbstd_group_size=4),
+        G=_g(z_dim=24, mapping=dict(num_layers=8, layer_features=16), architecture="orig"),
+        D=_d(architecture="orig", mbstd_group_size=4),
         class_idx=None,
     ),
     # StyleGAN2 (version 4), conditional: label concatenation and the projection D (legacy.py refuses).
     "sg2-cond-16": dict(
         format="stylegan2",
-        G=dict(
-            _size(c_dim=3),
-            mapping_kwargs=dict(num_layers=2, layer_features=32, label_mode="concat"),
-            synthesis_kwargs=dict(channels=CHANNELS, architecture="skip"),
-        ),
-        D=dict(
-            c_dim=3,
-            img_resolution=16,
-            img_channels=3,
-            channels=CHANNELS,
-            architecture="resnet",
-            mbstd_group_size=2,
-            conditioning="project",
-        ),  # fmt: skip
+        G=_g(3, mapping=dict(num_layers=2, layer_features=32, label_mode="concat")),
+        D=_d(3, mbstd_group_size=2, conditioning="project"),
         class_idx=2,
     ),
 }

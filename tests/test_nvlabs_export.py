@@ -28,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "nvlabs_export"
 EXPORT = json.loads((DATA / "export.json").read_text())
 sys.path.insert(0, str(ROOT / "scripts"))
-from check_nvlabs_export import CASES, make_networks  # noqa: E402 (the cases' definitions)
+from check_nvlabs_export import CASES, randomize  # noqa: E402 (the cases, and trained-like weights)
 
 LEGACY_CASES = ("ada-cond-fp16-16", "ada-resnet-nonoise-16", "sg2-orig-16")
 TF1_CASES = ("sg2-cond-16", "sg2-orig-16")
@@ -133,16 +133,8 @@ def _style_biases(net):
     return [v for v in net.weights if v.path.endswith("affine/bias")]
 
 
-@pytest.mark.parametrize("name", ["ada-cond-fp16-16", "sg2-cond-16"])
-def test_round_trip_is_exact(name, tmp_path):
-    """sg2tf -> pickle -> sg2tf: the same weights and outputs, bit for bit (style biases of at
-    least 0.5, where float32 holds bias - 1 exactly; below, within half a float32 step of bias - 1)."""
-    nets = make_networks(CASES[name], seed=7)
-    for net in (nets[0], nets[2]):
-        for var in _style_biases(net):
-            var.assign(np.maximum(var.numpy(), 0.5))
-    save_nvlabs_pickle(tmp_path / "net.pkl", nets)
-    back = sg2tf.load_network(tmp_path / "net.pkl")
+def _same_networks(nets, back):
+    """Bit-identical weights (same paths, same order) and outputs of G, G_ema and D."""
     for ours, theirs in zip(nets, back):
         assert [_path(v) for v in ours.weights] == [_path(v) for v in theirs.weights]
         for a, b in zip(ours.weights, theirs.weights):
@@ -154,12 +146,35 @@ def test_round_trip_is_exact(name, tmp_path):
     images = G_ema.generate(z, c).numpy()
     np.testing.assert_array_equal(D(images, c), back.D(images, c))
 
+
+@pytest.mark.parametrize("name", ["ada-cond-fp16-16", "sg2-cond-16"])
+def test_round_trip_is_exact(name, tmp_path):
+    """sg2tf -> pickle -> sg2tf, both kinds: the same weights and outputs, bit for bit."""
+    save_nvlabs_pickle(tmp_path / "net.pkl", _nets(name))
+    _same_networks(_nets(name), sg2tf.load_network(tmp_path / "net.pkl"))
+
+
+def test_round_trip_of_a_network_sg2tf_made_is_exact(tmp_path):
+    """Weights drawn by sg2tf (float16 blocks, a label embedding), style biases of at least 0.5, where
+    float32 holds bias - 1 exactly (Keras starts them at 1)."""
+    G, D, _ = nets = _tiny(c_dim=2, synthesis=dict(num_fp16_res=1, conv_clamp=256))
+    rng = np.random.RandomState(5)
+    for net in (G, D):
+        randomize(net, rng)
+    for var in _style_biases(G):
+        var.assign(np.maximum(var.numpy(), 0.5))
+    save_nvlabs_pickle(tmp_path / "net.pkl", nets)
+    _same_networks(nets, sg2tf.load_network(tmp_path / "net.pkl"))
+
+
+def test_style_biases_below_one_half_come_back_within_half_a_step():
+    G, D, _ = _tiny()
     low = _style_biases(G)[0]
     values = np.linspace(-0.9, 0.49, low.shape[0]).astype(np.float32)
     low.assign(values)
-    save_nvlabs_pickle(tmp_path / "low.pkl", nets)
-    read = {_path(v): v for v in sg2tf.load_network(tmp_path / "low.pkl").G.weights}[_path(low)].numpy()
-    error = np.abs(read - values)
+    synthesis = nvlabs_write.nvlabs_states(G, D, G, "stylegan2")[0].state["components"]["synthesis"]
+    name, read_back = nvlabs_write.nvlabs_tf._generator_source_name(_path(low))  # the reader's rule
+    error = np.abs(read_back(dict(synthesis.state["variables"])[name.split("/", 1)[1]]) - values)
     assert 0 < error.max() and np.all(error <= HALF_STEP * np.abs(values - 1))
 
 
