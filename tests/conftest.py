@@ -9,6 +9,9 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
+# No test reaches the internet: feature networks are not downloaded (test_metrics serves them
+# from 127.0.0.1 with downloads switched back on).
+os.environ.setdefault("SG2TF_OFFLINE", "1")
 
 # Skip reasons that name a missing optional extra (pyproject's optional dependencies).
 # Under CI (CI=true) any other skip fails the run: a skipped parity test is not a pass.

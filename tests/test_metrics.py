@@ -1,10 +1,16 @@
 """Metrics: statistics against direct numpy/scipy computations, feature-network plumbing
 with small networks built here, the real-stats cache, JSON lines, missing-file errors."""
 
+import dataclasses
+import http.server
 import io
 import json
+import os
 import pickle
+import socket
 import sys
+import tarfile
+import threading
 import types
 
 import numpy as np
@@ -261,6 +267,101 @@ def test_missing_feature_network_says_what_to_fetch(tmp_path, monkeypatch):
     (tmp_path / "cache").mkdir()
     _fake_inception_graph(tmp_path / "cache" / "classify_image_graph_def.pb")
     assert isinstance(features.load("inception"), features.InceptionGraph)
+
+
+class _FeatureFiles(http.server.BaseHTTPRequestHandler):
+    """Serves `files` ({path: bytes}); a path in `short` announces more bytes than it sends."""
+
+    files, short, requests = {}, set(), []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        data = self.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data) + (1000 if self.path in self.short else 0)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def feature_server(tmp_path, monkeypatch):
+    """A local HTTP server on 127.0.0.1 standing in for the feature networks' hosts, an empty
+    cache, and downloads allowed (the suite runs with SG2TF_OFFLINE=1)."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _FeatureFiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    for kind, spec in features.FILES.items():
+        url = f"{base}/{kind}/{spec.url.rsplit('/', 1)[1]}"
+        monkeypatch.setitem(features.FILES, kind, dataclasses.replace(spec, url=url))
+    monkeypatch.setenv("SG2TF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SG2TF_OFFLINE", raising=False)
+    _FeatureFiles.files, _FeatureFiles.short, _FeatureFiles.requests = {}, set(), []
+    yield _FeatureFiles
+    server.shutdown()
+    server.server_close()
+
+
+def test_feature_networks_download_on_first_use(feature_server, tmp_path, capfd):
+    """Files with the real files' structure (a dnnlib pickle of VGG16 + LPIPS heads, a .tgz
+    holding the Inception graph) download into the cache once, with a progress line."""
+    rng = np.random.default_rng(4)
+    _dnnlib_pickle(tmp_path / "lpips.pkl", _vgg_variables(rng))
+    graph = tmp_path / "classify_image_graph_def.pb"
+    _fake_inception_graph(graph)
+    with tarfile.open(tmp_path / "inception.tgz", "w:gz") as tar:
+        tar.add(graph, arcname="classify_image_graph_def.pb")
+    feature_server.files = {
+        "/lpips/vgg16_zhang_perceptual.pkl": (tmp_path / "lpips.pkl").read_bytes(),
+        "/inception/inception-2015-12-05.tgz": (tmp_path / "inception.tgz").read_bytes(),
+    }
+    cache = tmp_path / "cache"
+    assert isinstance(features.load("lpips"), features.LPIPS)
+    assert "Downloading http://127.0.0.1:" in capfd.readouterr().err
+    assert (cache / "vgg16_zhang_perceptual.pkl").read_bytes() == feature_server.files[
+        "/lpips/vgg16_zhang_perceptual.pkl"
+    ]
+    assert isinstance(features.load("inception"), features.InceptionGraph)
+    assert sorted(os.listdir(cache)) == ["inception-2015-12-05.tgz", "vgg16_zhang_perceptual.pkl"]
+    features.load("lpips")  # from the cache now
+    assert len(feature_server.requests) == 2
+
+
+def test_feature_network_download_failures_keep_nothing(feature_server, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    # Not the network it must be: refused after loading, not kept.
+    feature_server.files = {"/vgg16/vgg16.pkl": b"<html>a login page</html>"}
+    with pytest.raises(features.FeatureNetworkError, match="the downloaded file is not the vgg16 network; not kept"):
+        features.load("vgg16")
+    # Cut off in the middle.
+    _dnnlib_pickle(tmp_path / "lpips.pkl", _vgg_variables(np.random.default_rng(4)))
+    feature_server.files = {"/lpips/vgg16_zhang_perceptual.pkl": (tmp_path / "lpips.pkl").read_bytes()}
+    feature_server.short = {"/lpips/vgg16_zhang_perceptual.pkl"}
+    with pytest.raises(features.FeatureNetworkMissing, match="could not be downloaded") as e:
+        features.load("lpips")
+    assert features.FILES["lpips"].url in str(e.value) and str(cache / "vgg16_zhang_perceptual.pkl") in str(e.value)
+    # Not on the server (HTTP 404), and no server at all: the message of an offline machine, with the reason.
+    with pytest.raises(features.FeatureNetworkMissing, match=r"could not be downloaded \(.*404"):
+        features.load("inception")
+    spec = features.FILES["vgg16"]
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setitem(
+            features.FILES, "vgg16", dataclasses.replace(spec, url=f"http://127.0.0.1:{closed.getsockname()[1]}/x.pkl")
+        )
+        with pytest.raises(features.FeatureNetworkMissing, match=r"could not be downloaded \(.*refused"):
+            features.load("vgg16")
+    assert not os.path.exists(cache) or os.listdir(cache) == []
+    requests = len(feature_server.requests)
+    monkeypatch.setenv("SG2TF_OFFLINE", "1")
+    with pytest.raises(features.FeatureNetworkMissing, match="not available offline \\(SG2TF_OFFLINE is set\\)"):
+        features.load("lpips")
+    assert len(feature_server.requests) == requests  # offline: not even asked
 
 
 # ---------------------------------------------------------------------------- runner

@@ -7,12 +7,15 @@
   `vgg16_zhang_perceptual.pkl` dnnlib pickles, read with the allow-list unpickler and
   rebuilt natively from their variables (nothing pickled is executed).
 
-Files are looked up as given (`path=`), else under `$SG2TF_CACHE` or `~/.cache/sg2tf`.
-Nothing is downloaded: a missing file raises `FeatureNetworkMissing`, naming the URL to
-fetch and where to put it.
+Files are looked up as given (`path=`), else under `$SG2TF_CACHE` or `~/.cache/sg2tf`. A
+network missing from the cache is downloaded there on first use, as the original metric code
+does (`fetch`: a progress bar; written to a temporary file, checked by loading it, then
+renamed into place, so the cache never holds a partial or wrong file). With `SG2TF_OFFLINE=1`,
+or when the download fails, `FeatureNetworkMissing` names the URL to fetch and where to put it.
 """
 
 import dataclasses
+import http.client
 import io
 import os
 import tarfile
@@ -62,8 +65,15 @@ def cache_dir():
     return os.environ.get("SG2TF_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sg2tf")
 
 
-def locate(kind, path=None):
-    """The local file of feature network `kind` ('inception', 'vgg16', 'lpips')."""
+def offline():
+    """Whether downloads are off: `$SG2TF_OFFLINE` set to anything but empty, 0 or false."""
+    return os.environ.get("SG2TF_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def locate(kind, path=None, download=True, progress=True):
+    """The local file of feature network `kind` ('inception', 'vgg16', 'lpips'): `path`, else
+    the cached file, else (unless `download` is False or `offline()`) the file `fetch` downloads
+    into the cache. Raises `FeatureNetworkMissing` naming the URL and the cache place."""
     spec = FILES[kind]
     if path:
         if not os.path.isfile(path):
@@ -76,11 +86,52 @@ def locate(kind, path=None):
         if os.path.isfile(candidate):
             return candidate
     target = os.path.join(cache_dir(), os.path.basename(spec.url))
+    why = "not available offline (SG2TF_OFFLINE is set)" if offline() else "not available offline"
+    if download and not offline():
+        try:
+            return fetch(kind, target, progress=progress)
+        except (OSError, http.client.HTTPException) as e:
+            detail = e if hasattr(e, "code") else getattr(e, "reason", None) or e  # HTTP Error 404: ...
+            why = f"not in the cache and could not be downloaded ({detail})"
     raise FeatureNetworkMissing(
-        f"the {kind} network for {spec.used_by} is not available offline: download\n"
+        f"the {kind} network for {spec.used_by} is {why}: download\n"
         f"  {spec.url}\nand put it at\n  {target}\n"
         f"(or pass its path with --{kind}; $SG2TF_CACHE moves the cache folder)"
     )
+
+
+def fetch(kind, target=None, progress=True, timeout=60):
+    """Downloads feature network `kind` from its URL to `target` (default: the cache).
+
+    The file is written beside `target` under a temporary name, loaded as the network it must
+    be, and only then renamed to `target`. Raises `OSError`/`http.client.HTTPException` when
+    the download fails and `FeatureNetworkError` when the file is not that network; nothing is
+    left behind either way. Returns `target`.
+    """
+    import urllib.request
+
+    from sg2tf.utils import atomic
+    from sg2tf.utils.progress import Progress
+
+    spec = FILES[kind]
+    target = target or os.path.join(cache_dir(), os.path.basename(spec.url))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with urllib.request.urlopen(spec.url, timeout=timeout) as response, atomic.atomic_file(target) as temp:
+        total = int(response.headers.get("Content-Length") or 0)
+        with open(temp, "wb") as f, Progress(total, f"Downloading {spec.url} (bytes)", enabled=progress) as bar:
+            while chunk := response.read(1 << 20):
+                f.write(chunk)
+                bar.update(len(chunk))
+        size = os.path.getsize(temp)
+        if total and size != total:
+            raise OSError(f"the connection closed after {size} of {total} bytes")
+        try:
+            _LOADERS[kind](temp)
+        except FeatureNetworkError as e:
+            raise FeatureNetworkError(
+                f"{spec.url}: the downloaded file is not the {kind} network; not kept ({e})"
+            ) from None
+    return target
 
 
 # ---------------------------------------------------------------------------- Inception
@@ -332,18 +383,21 @@ class VGG16Features:
         return x.numpy()
 
 
+def _inception(path):
+    if path.endswith(".pkl"):
+        raise FeatureNetworkError(
+            f"{path}: the NVlabs inception_v3_features.pkl is not rebuilt yet; use the "
+            f"identical frozen graph {FILES['inception'].url}"
+        )
+    return InceptionGraph(path)
+
+
+_LOADERS = {"inception": _inception, "vgg16": VGG16Features.from_pickle, "lpips": LPIPS.from_pickle}
+
+
 def load(kind, path=None):
-    """Loads feature network `kind` from `path` or the cache."""
-    found = locate(kind, path)
-    if kind == "inception":
-        if found.endswith(".pkl"):
-            raise FeatureNetworkError(
-                f"{found}: the NVlabs inception_v3_features.pkl is not rebuilt yet; use the "
-                f"identical frozen graph {FILES['inception'].url}"
-            )
-        return InceptionGraph(found)
-    if kind == "vgg16":
-        return VGG16Features.from_pickle(found)
-    if kind == "lpips":
-        return LPIPS.from_pickle(found)
-    raise ValueError(f"unknown feature network {kind!r}")
+    """Loads feature network `kind` from `path` or the cache (downloading it there first when
+    missing; see `locate`)."""
+    if kind not in _LOADERS:
+        raise ValueError(f"unknown feature network {kind!r}")
+    return _LOADERS[kind](locate(kind, path))
