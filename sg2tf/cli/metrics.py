@@ -3,7 +3,8 @@
   sg2tf-metrics --network=net.pkl --data=datasets/ffhq --metrics=fid50k_full,pr50k3_full
 
 Feature networks are read from --inception/--vgg16/--lpips or from $SG2TF_CACHE
-(~/.cache/sg2tf); nothing is downloaded: a missing file names its URL and place.
+(~/.cache/sg2tf), where they are downloaded on first use; with SG2TF_OFFLINE=1 or no network,
+every missing file is named with its URL and place.
 """
 
 import json
