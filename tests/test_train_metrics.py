@@ -57,12 +57,12 @@ def test_metrics_at_every_snapshot(shapes, tmp_path, monkeypatch):
     for name in names:
         lines = [json.loads(x) for x in open(os.path.join(run, f"metric-{name}.jsonl"))]
         assert [(r["snapshot"], r["kimg"]) for r in lines] == [
-            ("network-snapshot-000000", 0.008),
-            ("network-snapshot-000000", 0.016),
+            ("network-snapshot-000000.008", 0.008),
+            ("network-snapshot-000000.016", 0.016),
         ]
         for r in lines:
             assert r["metric"] == name and r["num_gen"] == 8 and r["dataset"] == shapes
-            assert r["snapshot_pkl"] == "network-snapshot-000000" and r["total_time"] >= 0
+            assert r["snapshot_pkl"] == r["snapshot"] and r["total_time"] >= 0
             assert all(np.isfinite(v) for v in r["results"].values()), r
     assert set(json.loads(open(os.path.join(run, "metric-is50k.jsonl")).readline())["results"]) == {
         "is50k",

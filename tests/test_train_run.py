@@ -45,8 +45,10 @@ def test_run_directory_contents(shapes, tmp_path):
         "stats.jsonl",
         "fakes_init.png",
         "reals.png",
-        "fakes000000.png",
-        "network-snapshot-000000",
+        "fakes000000.008.png",  # snapshots under 1 kimg apart do not overwrite each other
+        "fakes000000.016.png",
+        "network-snapshot-000000.008",
+        "network-snapshot-000000.016",
         "checkpoints",
     ):
         assert name in names, name

@@ -49,7 +49,7 @@ def test_resume_from_nvlabs_pickle_into_wider_config_with_freezing(fixtures_dir,
     assert "G shape mismatch, kept initial value: synthesis/b4/" in log
     assert "frozen variables:" in log
 
-    trained = sg2tf.load_network(os.path.join(run, "network-snapshot-000000"))
+    trained = sg2tf.load_network(os.path.join(run, "network-snapshot-000000.008"))
     for net in ("G", "D"):
         before = {_key(v): v.numpy() for v in getattr(source, net).variables}
         after = getattr(trained, net)

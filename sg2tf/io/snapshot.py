@@ -15,6 +15,7 @@ import os
 
 import tensorflow as tf
 
+from sg2tf.io.nvlabs_tf import NetworkImportError
 from sg2tf.networks.discriminator import Discriminator
 from sg2tf.networks.generator import Generator
 from sg2tf.utils import atomic
@@ -53,17 +54,18 @@ def save_snapshot(path, networks, metadata=None):
 
 
 def load_snapshot(path):
-    """Reads a snapshot; returns `(networks_dict, metadata)`."""
+    """Reads a snapshot; returns `(networks_dict, metadata)`. A damaged or foreign snapshot is a
+    `NetworkImportError` (one line naming the file)."""
     index_path = os.path.join(path, INDEX)
     try:
         with tf.io.gfile.GFile(index_path, "r") as f:
             index = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{index_path}: not a valid sg2tf snapshot index ({e})") from None
+        raise NetworkImportError(f"{index_path}: not a valid sg2tf snapshot index ({e})") from None
     if index.get("format") != FORMAT:
-        raise ValueError(f"{index_path}: not an sg2tf snapshot (format={index.get('format')!r})")
+        raise NetworkImportError(f"{index_path}: not an sg2tf snapshot (format={index.get('format')!r})")
     if index.get("version", 0) > VERSION:
-        raise ValueError(
+        raise NetworkImportError(
             f"{index_path}: snapshot version {index['version']} is newer than this "
             f"sg2tf supports ({VERSION}); upgrade sg2tf"
         )
@@ -71,7 +73,7 @@ def load_snapshot(path):
     for key, entry in index.get("networks", {}).items():
         cls = CLASSES.get(entry.get("class"))
         if cls is None:
-            raise ValueError(f"{index_path}: network {key!r} has unknown class {entry.get('class')!r}")
+            raise NetworkImportError(f"{index_path}: network {key!r} has unknown class {entry.get('class')!r}")
         model = cls.from_config(entry["config"])
         weights = os.path.join(path, entry["weights"])
         if not tf.io.gfile.exists(weights):
@@ -79,10 +81,10 @@ def load_snapshot(path):
         if "sha256" in entry:  # snapshots written before checksums: Keras' own checks only
             damage = atomic.find_damage(path, {entry["weights"]: entry})
             if damage is not None:
-                raise ValueError(f"{damage}: the weights of {key} are damaged")
+                raise NetworkImportError(f"{damage}: the weights of {key} are damaged")
         try:
             model.load_weights(weights)
         except Exception as e:  # Keras raises several types for damaged files.
-            raise ValueError(f"{weights}: cannot load the weights of {key}: {e}") from e
+            raise NetworkImportError(f"{weights}: cannot load the weights of {key}: {e}") from e
         networks[key] = model
     return networks, index.get("metadata", {})

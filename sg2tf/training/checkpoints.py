@@ -2,7 +2,8 @@
 
 A run directory `OUTDIR/NNNNN-<desc>/` holds `training_options.json`, `log.txt`,
 `stats.jsonl`, TensorBoard events, `fakesNNNNNN.png` grids, native network snapshots
-(`network-snapshot-NNNNNN/`) and `checkpoints/ckpt-NNNNNNNNNNNN/` (the image count).
+(`network-snapshot-NNNNNN/`, kimg; `NNNNNN.NNN` between whole kimg: `kimg_name`) and
+`checkpoints/ckpt-NNNNNNNNNNNN/` (the image count).
 
 A checkpoint is written into a hidden temporary directory (`sg2tf.utils.atomic.atomic_dir`),
 a `done.json` marker holding its metadata and the size and SHA-256 of each of its files is
@@ -64,6 +65,14 @@ def latest_run_dir(outdir):
         if latest_checkpoint(path):
             return path
     return None
+
+
+def kimg_name(nimg):
+    """The image count in a snapshot's or fakes grid's name: `NNNNNN` kimg (as the originals
+    write it) at a whole kimg, else `NNNNNN.NNN`, exact to the image, so that two snapshots
+    never share a name (ticks under 1 kimg, a final tick after a shorter gap) and the names
+    sort by image count."""
+    return f"{nimg // 1000:06d}" if nimg % 1000 == 0 else f"{nimg / 1000:010.3f}"
 
 
 def list_checkpoints(run_dir):

@@ -73,7 +73,7 @@ def train(given):
     import sg2tf
     import sg2tf.io.snapshot
     from sg2tf import data as data_lib
-    from sg2tf.training import checkpoints, source_network
+    from sg2tf.training import checkpoints, pacing, source_network
     from sg2tf.training import stats as stats_lib
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import z_from_seeds
@@ -256,29 +256,31 @@ def train(given):
 
     def publish():
         """Checkpoint, then (chief) network snapshot, fakes grid and metrics."""
-        snap_kimg = cur_nimg // 1000
+        snap_kimg = checkpoints.kimg_name(cur_nimg)  # unique: ticks may be under 1 kimg
         meta = checkpoint_meta()
         manager.save(cur_nimg, meta)
         if is_chief:
-            snapshot = f"network-snapshot-{snap_kimg:06d}"
+            snapshot = f"network-snapshot-{snap_kimg}"
             sg2tf.io.snapshot.save_snapshot(
                 os.path.join(run_dir, snapshot),
                 {"G": G, "D": D, "G_ema": G_ema},
                 dict(meta, augment_p=float(trainer.augment_p.numpy()), options=opts.to_dict()),
             )
             image_utils.atomic_save_png(
-                os.path.join(run_dir, f"fakes{snap_kimg:06d}.png"), fakes_grid(G_ema, grid_z, grid_c)
+                os.path.join(run_dir, f"fakes{snap_kimg}.png"), fakes_grid(G_ema, grid_z, grid_c)
             )
             if opts.metrics:
                 snapshot_metrics(G_ema, opts, info, metric_files, run_dir, snapshot, cur_nimg / 1000, log)
 
     stop = preemption.active()  # SIGTERM / SIGINT under sg2tf-train
+    pace = pacing.Pace(trainer)  # sec/kimg without compiling; a first line within a minute
     while cur_nimg < total_nimg and not stop.agreed(strategy, num_workers):
         reals, labels = next_batch()
-        tick_stats.add(trainer.train_step(reals, labels))
+        tick_stats.add(pace.step(trainer.train_step, reals, labels, nimg=opts.batch))
         cur_nimg += opts.batch
         done = cur_nimg >= total_nimg
         if not done and cur_nimg < tick_start_nimg + tick_nimg:
+            pace.interim(cur_nimg, total_nimg, tick_start_nimg + tick_nimg, log.print)
             continue
         # End of tick.
         cur_tick += 1
@@ -287,7 +289,7 @@ def train(given):
         now = time.time()
         tick_time = now - tick_start_time
         tick_kimg = (cur_nimg - tick_start_nimg) / 1000
-        sec_per_kimg = tick_time / max(tick_kimg, 1e-9)
+        sec_per_kimg = pace.tick_seconds(tick_time) / max(tick_kimg, 1e-9)
         rss, dev = stats_lib.peak_memory_gib()
         record = dict(
             values,
