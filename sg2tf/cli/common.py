@@ -45,6 +45,8 @@ EXIT_CODES = {
     1: "bad or damaged input data: a dataset, image or record (sg2tf.data.DatasetError)",
     2: "anything else the user can fix: a flag, an option, a missing or unreadable file, an output that exists",
     3: "an unexpected error (a bug): the traceback is printed",
+    74: "an output the machine refused to write: full disk, quota, file size limit, I/O error (atomic.WriteError)",
+    75: "sg2tf-train stopped by SIGTERM or SIGINT after writing a checkpoint; --resume=latest continues",
     130: "interrupted (Ctrl-C)",
 }
 BUG_EXIT_CODE = 3
