@@ -11,7 +11,7 @@ from PIL import Image
 
 import sg2tf
 from sg2tf import sampling
-from sg2tf.errors import UserError
+from sg2tf.errors import FlagError, UserError
 from sg2tf.tools import projection
 
 
@@ -212,10 +212,10 @@ def test_target_errors(tmp_path, monkeypatch):
     _write_targets(tmp_path / "in", 1)
     with pytest.raises(projection.TargetError, match=r"bad\.png: not a readable image"):
         projection.load_target(str(tmp_path / "in" / "bad.png"), 32, 3)
-    with pytest.raises(projection.TargetError, match="no such target"):
+    with pytest.raises(projection.TargetMissing, match="no such target"):
         projection.load_target(str(tmp_path / "missing.png"), 32, 3)
     assert projection.list_targets(str(tmp_path / "in" / "im*.png")) == [str(tmp_path / "in" / "im0.png")]
-    with pytest.raises(projection.TargetError, match="no image files"):
+    with pytest.raises(FlagError, match="no image files"):
         projection.list_targets(str(tmp_path / "none" / "*.png"))
     assert projection.output_names(["a/x.png", "b/x.jpg", "c/y.png"]) == ["x_png", "x_jpg", "y"]
     monkeypatch.setenv("SG2TF_CACHE", str(tmp_path / "cache"))

@@ -18,7 +18,7 @@ from absl import flags
 
 import sg2tf.cli.edit_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
-from sg2tf.errors import UserError
+from sg2tf.errors import FlagError
 
 FLAGS = flags.FLAGS
 COMMANDS = ("directions", "apply")
@@ -30,11 +30,23 @@ def _layers(spec):
     return None if spec is None else parse_range_list(spec, "layers")
 
 
-def directions(G):
+def _strengths(spec):
+    try:
+        strengths = [float(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        raise FlagError(f"--strengths={spec}: expected numbers separated by commas, e.g. -3,0,3") from None
+    if not strengths:
+        raise FlagError("--strengths: no values given")
+    return strengths
+
+
+def directions():
     from sg2tf.tools import editing
 
-    if FLAGS.output is None:
-        common.fail("directions: give --out (the npz to write)")
+    if FLAGS.out is None:
+        raise FlagError("directions: give --out (the npz to write)")
+    common.check_new_outputs([FLAGS.out], FLAGS.overwrite)
+    G = common.load_generator(FLAGS.network, FLAGS.precision)
     layers = editing.check_layers(_layers(FLAGS.layers), G.num_ws)
     if FLAGS.method == "sefa":
         dirs, values = editing.sefa_directions(G, layers, FLAGS.num)
@@ -46,12 +58,11 @@ def directions(G):
     else:
         dirs, distances = editing.label_directions(G, FLAGS.num_samples, FLAGS.seed)
         extra = {"distances": distances}
-    output = os.path.expanduser(FLAGS.output)
-    editing.save_directions(output, dirs, FLAGS.method, layers, editing.network_hash(G), **extra)
-    print(f"wrote {output}: {len(dirs)} {FLAGS.method} directions for style inputs {layers}")
+    editing.save_directions(FLAGS.out, dirs, FLAGS.method, layers, editing.network_hash(G), **extra)
+    print(f"wrote {FLAGS.out}: {len(dirs)} {FLAGS.method} directions for style inputs {layers}")
 
 
-def apply(G):
+def apply():
     import numpy as np
 
     from sg2tf import sampling
@@ -61,66 +72,55 @@ def apply(G):
     from sg2tf.utils.seeds import parse_range_list
 
     if (FLAGS.w is None) == (FLAGS.seeds is None):
-        common.fail("apply: give exactly one of --w and --seeds")
+        raise FlagError("apply: give exactly one of --w and --seeds")
     for name in ("directions", "outdir"):
         if FLAGS[name].value is None:
-            common.fail(f"apply: give --{name}")
-    try:
-        strengths = [float(s) for s in FLAGS.strengths.split(",") if s.strip()]
-    except ValueError:
-        common.fail(f"--strengths={FLAGS.strengths}: expected numbers separated by commas, e.g. -3,0,3")
-    if not strengths:
-        common.fail("--strengths: no values given")
-    data = editing.load_directions(os.path.expanduser(FLAGS.directions), G)
+            raise FlagError(f"apply: give --{name}")
+    strengths = _strengths(FLAGS.strengths)
+    seeds = parse_range_list(FLAGS.seeds) if FLAGS.seeds is not None else None
+    G = common.load_generator(FLAGS.network, FLAGS.precision)
+    data = editing.load_directions(FLAGS.directions, G)
     if not FLAGS.index < len(data["directions"]):
-        common.fail(f"--index={FLAGS.index}: {FLAGS.directions} holds {len(data['directions'])} directions")
+        raise FlagError(f"--index={FLAGS.index}: {FLAGS.directions} holds {len(data['directions'])} directions")
+    layers = editing.check_layers(_layers(FLAGS.layers) if FLAGS.layers else data["layers"], G.num_ws)
+    name = os.path.join(FLAGS.outdir, f"edit-{data['method']}-{FLAGS.index}")
+    grid_path, (video_path, note) = f"{name}.png", video.resolve_output(f"{name}.mp4")
+    common.check_new_outputs([grid_path] + ([video_path] if FLAGS.video else []), FLAGS.overwrite)
     if not data["same_network"]:
         print(f"note: {FLAGS.directions} was made from another network (its weight hash differs)")
-    layers = editing.check_layers(_layers(FLAGS.layers) if FLAGS.layers else data["layers"], G.num_ws)
-    try:
-        if FLAGS.w is not None:
-            ws = video.load_projected([s for s in FLAGS.w.split(",") if s.strip()], G)
-        else:
-            sampling.class_labels(G, FLAGS.class_idx, 1)
-            ws = seeds_to_ws(G, parse_range_list(FLAGS.seeds), FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.class_idx)
-    except UserError:
-        raise
-    except (ValueError, OSError) as e:
-        common.fail(str(e))
+    if seeds is None:
+        ws = video.load_projected([s for s in FLAGS.w.split(",") if s.strip()], G)
+    else:
+        sampling.class_labels(G, FLAGS.class_idx, 1)
+        ws = seeds_to_ws(G, seeds, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.class_idx)
     direction = data["directions"][FLAGS.index]
     edited = editing.edit_ws(ws, direction, strengths, layers)  # [S, N, num_ws, w_dim]
 
-    outdir = os.path.expanduser(FLAGS.outdir)
-    os.makedirs(outdir, exist_ok=True)
-    name = f"edit-{data['method']}-{FLAGS.index}"
+    os.makedirs(FLAGS.outdir, exist_ok=True)
     flat = edited.transpose(1, 0, 2, 3).reshape((-1,) + ws.shape[1:])  # row = input, column = strength
     images = np.concatenate(list(sampling.generate_from_ws(G, flat, FLAGS.noise_mode, FLAGS.batch)))
-    grid = image_utils.make_grid(images, cols=len(strengths))
-    image_utils.atomic_save_png(os.path.join(outdir, f"{name}.png"), grid)
-    print(f"wrote {outdir}/{name}.png ({len(ws)} rows x strengths {strengths}, style inputs {layers})")
+    image_utils.atomic_save_png(grid_path, image_utils.make_grid(images, cols=len(strengths)))
+    print(f"wrote {grid_path} ({len(ws)} rows x strengths {strengths}, style inputs {layers})")
     if FLAGS.video:
-        path, note = video.resolve_output(os.path.join(outdir, f"{name}.mp4"))
         if note:
             print(note)
         sweep = np.linspace(strengths[0], strengths[-1], FLAGS.frames)
         frames_ws = editing.edit_ws(ws, direction, sweep, layers)
         progress = common.Progress(len(sweep), "frames")
-        with video.VideoWriter(path, fps=FLAGS.fps) as writer:
+        with video.VideoWriter(video_path, fps=FLAGS.fps) as writer:
             for frame in video.render_frames(G, frames_ws, (len(ws), 1), FLAGS.noise_mode, FLAGS.batch, progress):
                 writer.append(frame)
-        print(f"wrote {path} ({writer.count} frames)")
+        print(f"wrote {video_path} ({writer.count} frames)")
 
 
 def main(argv):
     if len(argv) < 2 or argv[1] not in COMMANDS:
-        common.fail(f"usage: sg2tf-edit {{{'|'.join(COMMANDS)}}} --network=... (sg2tf-edit --help for the flags)")
-    command = argv[1]
+        raise FlagError(f"give a command: sg2tf-edit {{{'|'.join(COMMANDS)}}} --network=... (see sg2tf-edit --help)")
     common.start(argv[:1] + argv[2:], FLAGS.ops)
-    try:
-        G = common.load_generator(os.path.expanduser(FLAGS.network), FLAGS.precision)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        common.fail(str(e))
-    (directions if command == "directions" else apply)(G)
+    if argv[1] == "directions":
+        directions()
+    else:
+        apply()
 
 
 def run():

@@ -16,7 +16,7 @@ from absl import flags
 
 import sg2tf.cli.project_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
-from sg2tf.errors import UserError
+from sg2tf.errors import FlagError
 
 FLAGS = flags.FLAGS
 
@@ -27,23 +27,17 @@ def main(argv):
     from sg2tf.tools import projection
 
     if (FLAGS.target is None) == (FLAGS.targets is None):
-        common.fail("give exactly one of --target and --targets")
-    try:
-        if FLAGS.num_steps < 1:
-            raise ValueError(f"--num_steps={FLAGS.num_steps}: must be positive")
-        paths = projection.list_targets(FLAGS.targets) if FLAGS.targets else None
-        G = common.load_generator(FLAGS.network, FLAGS.precision)
-        c = sampling.class_labels(G, FLAGS.class_idx, 1)
-        target = None
-        if FLAGS.target:
-            target = projection.load_target(os.path.expanduser(FLAGS.target), G.img_resolution, G.img_channels)
-        distance = projection.distance_function(FLAGS.distance, FLAGS.lpips)
-    except UserError:
-        raise  # its own message and exit code
-    except (ValueError, FileNotFoundError, OSError) as e:
-        common.fail(str(e))
-
-    outdir = os.path.expanduser(FLAGS.outdir)
+        raise FlagError("give exactly one of --target and --targets")
+    paths = projection.list_targets(FLAGS.targets) if FLAGS.targets else None
+    outdir = FLAGS.outdir
+    if FLAGS.target:
+        video = [os.path.join(outdir, "proj.mp4"), os.path.join(outdir, "proj.gif")] if FLAGS.save_video else []
+        names = [os.path.join(outdir, n) for n in ("projected_w.npz", "proj.png", "target.png")]
+        common.check_new_outputs(names + video, FLAGS.overwrite)
+    G = common.load_generator(FLAGS.network, FLAGS.precision)
+    c = sampling.class_labels(G, FLAGS.class_idx, 1)
+    target = projection.load_target(FLAGS.target, G.img_resolution, G.img_channels) if FLAGS.target else None
+    distance = projection.distance_function(FLAGS.distance, FLAGS.lpips)
     cfg = projection.ProjectionConfig(
         num_steps=FLAGS.num_steps,
         w_plus=FLAGS.w_plus,
@@ -72,6 +66,7 @@ def main(argv):
         c=c,
         distance_name=FLAGS.distance,
         save_video=FLAGS.save_video,
+        overwrite=FLAGS.overwrite,
         progress=lambda total: common.Progress(total, "projecting (image steps)"),
         info={"network": FLAGS.network, "distance": FLAGS.distance, "seed": FLAGS.seed},
     )

@@ -14,6 +14,7 @@ from absl import flags
 
 import sg2tf.cli.video_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.errors import FlagError
 
 FLAGS = flags.FLAGS
 
@@ -21,7 +22,7 @@ FLAGS = flags.FLAGS
 def parse_grid(spec):
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", spec or "")
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        raise ValueError(f"--grid={spec!r}: expected columns x rows, e.g. 2x2")
+        raise FlagError(f"--grid={spec!r}: expected columns x rows, e.g. 2x2")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -32,49 +33,38 @@ def main(argv):
     from sg2tf.tools import video
     from sg2tf.utils.seeds import parse_range_list
 
-    try:
-        grid = parse_grid(FLAGS.grid)
-        seeds = parse_range_list(FLAGS.seeds, "seeds")
-        if FLAGS.steps < 1 or FLAGS.frames < 1 or FLAGS.fps <= 0:
-            raise ValueError("--steps, --frames and --fps must be positive")
-        output, note = video.resolve_output(FLAGS.output)
-        G = common.load_generator(FLAGS.network, FLAGS.precision)
-        if FLAGS.projected_w is None:
-            sampling.class_labels(G, FLAGS.class_idx, 1)
-        common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff, class_idx=FLAGS.class_idx)
-        if FLAGS.projected_w is not None:
-            if FLAGS.kind != "interpolation":
-                raise ValueError(f"--projected_w makes an interpolation video, not --kind={FLAGS.kind}")
-            specs = [s for s in FLAGS.projected_w.split(",") if s.strip()]
-            ws = video.projected_ws(video.load_projected(specs, G), grid, steps=FLAGS.steps, loop=FLAGS.loop)
-        elif FLAGS.kind == "interpolation":
-            ws = video.interpolation_ws(G, seeds, grid, steps=FLAGS.steps, loop=FLAGS.loop, **common_args)
-        elif FLAGS.kind == "circular":
-            if len(seeds) < 2:
-                raise ValueError("--kind=circular needs two seeds")
-            if grid != (1, 1):
-                raise ValueError("--kind=circular makes a single-cell video: use --grid=1x1")
-            ws = video.circular_ws(G, seeds[0], seeds[1], FLAGS.frames, **common_args)
-        else:
-            cells = grid[0] * grid[1]
-            if len(seeds) != cells:
-                raise ValueError(
-                    f"--kind={FLAGS.kind}: give one seed per grid cell ({cells} for {FLAGS.grid}), got {len(seeds)}"
-                )
-            styles = (
-                sm.parse_styles(FLAGS.styles, G.num_ws) if FLAGS.styles else video.style_range(FLAGS.kind, G.num_ws)
+    grid = parse_grid(FLAGS.grid)
+    seeds = parse_range_list(FLAGS.seeds, "seeds")
+    if FLAGS.fps <= 0:
+        raise FlagError(f"--fps={FLAGS.fps}: must be positive")
+    if FLAGS.projected_w is not None and FLAGS.kind != "interpolation":
+        raise FlagError(f"--projected_w makes an interpolation video, not --kind={FLAGS.kind}")
+    output, note = video.resolve_output(FLAGS.out)
+    common.check_new_outputs([output], FLAGS.overwrite)
+    G = common.load_generator(FLAGS.network, FLAGS.precision)
+    if FLAGS.projected_w is None:
+        sampling.class_labels(G, FLAGS.class_idx, 1)
+    common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff, class_idx=FLAGS.class_idx)
+    if FLAGS.projected_w is not None:
+        specs = [s for s in FLAGS.projected_w.split(",") if s.strip()]
+        ws = video.projected_ws(video.load_projected(specs, G), grid, steps=FLAGS.steps, loop=FLAGS.loop)
+    elif FLAGS.kind == "interpolation":
+        ws = video.interpolation_ws(G, seeds, grid, steps=FLAGS.steps, loop=FLAGS.loop, **common_args)
+    elif FLAGS.kind == "circular":
+        if len(seeds) < 2:
+            raise FlagError("--kind=circular needs two seeds")
+        if grid != (1, 1):
+            raise FlagError("--kind=circular makes a single-cell video: use --grid=1x1")
+        ws = video.circular_ws(G, seeds[0], seeds[1], FLAGS.frames, **common_args)
+    else:
+        cells = grid[0] * grid[1]
+        if len(seeds) != cells:
+            raise FlagError(
+                f"--kind={FLAGS.kind}: give one seed per grid cell ({cells} for {FLAGS.grid}), got {len(seeds)}"
             )
-            ws = video.style_walk_ws(
-                G,
-                seeds,
-                parse_range_list(FLAGS.walk_seeds, "walk_seeds"),
-                styles,
-                steps=FLAGS.steps,
-                loop=FLAGS.loop,
-                **common_args,
-            )
-    except (ValueError, FileNotFoundError, OSError) as e:
-        common.fail(str(e))
+        styles = sm.parse_styles(FLAGS.styles, G.num_ws) if FLAGS.styles else video.style_range(FLAGS.kind, G.num_ws)
+        walk_seeds = parse_range_list(FLAGS.walk_seeds, "walk_seeds")
+        ws = video.style_walk_ws(G, seeds, walk_seeds, styles, steps=FLAGS.steps, loop=FLAGS.loop, **common_args)
 
     if note:
         print(note)

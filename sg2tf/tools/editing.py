@@ -32,9 +32,7 @@ METHODS = ("sefa", "ganspace", "label")
 
 
 class DirectionsError(UserError, ValueError):
-    """A directions file that cannot be used (damaged, or made for another network)."""
-
-    exit_code = 1
+    """A directions file that cannot be used (missing, damaged, or made for another network)."""
 
 
 def check_layers(layers, num_ws, flag="--layers", error=FlagError):

@@ -17,7 +17,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.errors import UserError
+from sg2tf.errors import FlagError, UserError
 from sg2tf.networks.common import noise_variables
 from sg2tf.utils import atomic
 from sg2tf.utils.images import atomic_save_png
@@ -28,9 +28,15 @@ RECORD = "projection.json"
 
 
 class TargetError(UserError, ValueError):
-    """A target image (or the target list) that cannot be used."""
+    """A target image that cannot be read (bad input data: exit status 1)."""
 
     exit_code = 1
+
+
+class TargetMissing(TargetError, FileNotFoundError):
+    """A target image that does not exist (exit status 2, as every missing file)."""
+
+    exit_code = 2
 
 
 @dataclasses.dataclass
@@ -148,7 +154,7 @@ def distance_function(kind, lpips_path=None):
     if kind == "pixel":
         return pixel_distance
     if kind != "lpips":
-        raise ValueError(f"unknown distance {kind!r}: lpips or pixel")
+        raise FlagError(f"--distance={kind}: lpips or pixel")
     try:
         return features.load("lpips", lpips_path).distance
     except features.FeatureNetworkMissing as e:
@@ -300,7 +306,7 @@ def load_target(path, resolution, channels):
             im = im.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
             arr = np.asarray(im.resize((resolution, resolution), Image.LANCZOS), np.uint8)
     except FileNotFoundError:
-        raise TargetError(f"{path}: no such target image") from None
+        raise TargetMissing(f"{path}: no such target image") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise TargetError(f"{path}: not a readable image ({e})") from None
     return arr[:, :, None] if arr.ndim == 2 else arr
@@ -317,7 +323,7 @@ def list_targets(spec):
     else:
         paths = sorted(p for p in glob.glob(spec) if os.path.isfile(p))
     if not paths:
-        raise TargetError(f"--targets={spec}: no image files there")
+        raise FlagError(f"--targets={spec}: no image files there")
     return paths
 
 
@@ -369,6 +375,7 @@ def project_targets(
     c=None,
     distance_name="lpips",
     save_video=False,
+    overwrite=False,
     progress=None,
     log=print,
     info=None,
@@ -385,6 +392,7 @@ def project_targets(
     Args:
       G, distance, cfg, c: as for `Projector`.
       distance_name: what `distance` is (`lpips`, `pixel`), recorded per image.
+      overwrite: project the images whose folder exists again (else they are skipped).
       progress: optional `progress(total)` -> a `Progress` over `total` = steps x the images
         still to project.
       info: extra entries for `projections.json` (the network, the flags).
@@ -397,7 +405,7 @@ def project_targets(
     pending = []
     for i, name in enumerate(names):
         done = os.path.join(outdir, name, RECORD)
-        if os.path.isfile(done):
+        if os.path.isfile(done) and not overwrite:
             with open(done) as f:
                 records[i] = dict(json.load(f), status="projected")
         else:

@@ -12,6 +12,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.errors import FlagError
 from sg2tf.sampling import class_labels
 from sg2tf.utils import atomic
 from sg2tf.utils.images import make_grid, to_uint8
@@ -34,7 +35,7 @@ def catmull_rom(keys, steps, loop=True):
     keys = np.asarray(keys, np.float64)
     k = len(keys)
     if k < 2:
-        raise ValueError("interpolation needs at least 2 keyframes")
+        raise FlagError("interpolation needs at least 2 keyframes")
     intervals = k if loop else k - 1
     frames = intervals * steps + (0 if loop else 1)
     out = np.empty((frames,) + keys.shape[1:], np.float64)
@@ -78,7 +79,7 @@ def linear_path(keys, steps, loop=True):
     `[K*steps (loop) or (K-1)*steps + 1, ...]`; frame `k*steps` equals keyframe k."""
     keys = np.asarray(keys, np.float64)
     if len(keys) < 2:
-        raise ValueError("interpolation needs at least 2 keyframes")
+        raise FlagError("interpolation needs at least 2 keyframes")
     ends = np.concatenate([keys, keys[:1]]) if loop else keys
     frames = (len(ends) - 1) * steps + (0 if loop else 1)
     i, t = np.divmod(np.arange(frames), steps)
@@ -93,12 +94,12 @@ def _cells(count, grid, num_keyframes, what):
     cells = grid[0] * grid[1]
     if num_keyframes is None:
         if count % cells:
-            raise ValueError(
+            raise FlagError(
                 f"{count} {what} do not fill a {grid[0]}x{grid[1]} grid evenly (need a multiple of {cells})"
             )
         num_keyframes = count // cells
     if num_keyframes < 2 or count < num_keyframes * cells:
-        raise ValueError(
+        raise FlagError(
             f"a {grid[0]}x{grid[1]} walk needs at least {2 * cells} {what} (2 keyframes per cell), got {count}"
         )
     return num_keyframes
@@ -155,18 +156,21 @@ def load_projected(specs, G):
         else:
             summary = os.path.join(spec, "projections.json")
             if os.path.isfile(summary):
-                with open(summary) as f:
-                    names = [r["name"] for r in json.load(f)["images"] if r["status"] == "projected"]
+                try:
+                    with open(summary) as f:
+                        names = [r["name"] for r in json.load(f)["images"] if r["status"] == "projected"]
+                except (ValueError, KeyError, TypeError) as e:
+                    raise FlagError(f"{summary}: not a projections.json of sg2tf-project ({e!r})") from None
             else:
                 names = sorted(os.listdir(spec))
             found = [os.path.join(spec, n, "projected_w.npz") for n in names]
             found = [p for p in found if os.path.isfile(p)]
             if not found:
-                raise ValueError(f"{spec}: no projected_w.npz in it or its subfolders")
+                raise FlagError(f"{spec}: no projected_w.npz in it or its subfolders")
             files.extend(found)
     for path in files:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such projected_w.npz")
+            raise FlagError(f"{path}: no such projected_w.npz")
     return np.concatenate([load_projected_w(p, G) for p in files])
 
 
@@ -190,7 +194,7 @@ def style_range(kind, num_ws):
         half = num_ws // 2
         ranges = {"coarse": range(0, half), "middle": range(half // 2, half + half // 2), "fine": range(half, num_ws)}
     if kind not in ranges:
-        raise ValueError(f"unknown style range {kind!r}: one of {sorted(ranges)}")
+        raise FlagError(f"unknown style range {kind!r}: one of {sorted(ranges)}")
     return list(ranges[kind])
 
 
@@ -201,7 +205,7 @@ def style_walk_ws(
     which follow a walk through the ws of `walk_seeds` (shared by all cells).
     Returns `[frames, cells, num_ws, w_dim]`."""
     if len(walk_seeds) < 2:
-        raise ValueError("a style walk needs at least 2 walk seeds")
+        raise FlagError("a style walk needs at least 2 walk seeds")
     base = _map(G, z_from_seeds(base_seeds, G.z_dim), truncation_psi, truncation_cutoff, class_idx)
     walk = _map(G, z_from_seeds(walk_seeds, G.z_dim), truncation_psi, truncation_cutoff, class_idx)
     walk = catmull_rom(walk, steps, loop).astype(np.float32)
@@ -214,7 +218,7 @@ def render_frames(G, ws, grid, noise_mode="const", batch_size=16, progress=None)
     """Yields one HWC uint8 grid image per frame of ws `[frames, cells, num_ws, w_dim]`."""
     frames, cells = ws.shape[:2]
     if grid[0] * grid[1] != cells:
-        raise ValueError(f"grid {grid[0]}x{grid[1]} does not hold {cells} cells")
+        raise FlagError(f"grid {grid[0]}x{grid[1]} does not hold {cells} cells")
     flat = ws.reshape((-1,) + ws.shape[2:])
     pending = []
     for start in range(0, len(flat), batch_size):
@@ -246,10 +250,10 @@ class VideoWriter:
         self.fps = float(fps)
         ext = os.path.splitext(self.path)[1].lower()
         if ext not in (".mp4", ".gif"):
-            raise ValueError(f"{self.path}: the video must be .mp4 or .gif")
+            raise FlagError(f"{self.path}: the video must be .mp4 or .gif")
         self.format = ext[1:]
         if self.format == "mp4" and not have_ffmpeg():
-            raise ValueError(
+            raise FlagError(
                 "writing .mp4 needs imageio and imageio-ffmpeg (pip install 'sg2tf[video]'); or write a .gif"
             )
         self._tmp = atomic.temp_sibling(self.path, keep_suffix=True)
