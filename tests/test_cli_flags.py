@@ -46,6 +46,7 @@ def test_every_program_has_a_flag_module():
         "generate",
         "style_mixing",
         "video",
+        "edit",
         "project",
         "metrics",
         "rank",
@@ -153,6 +154,7 @@ PROGRAMS = {
     "export": "sg2tf-export",
     "project": "sg2tf-project",
     "video": "sg2tf-video",
+    "edit": "sg2tf-edit",
     "train": "sg2tf-train",
     "demo": "./run.sh demo",
 }
