@@ -207,6 +207,14 @@ def test_many_images_skip_bad_and_resume(G, tmp_path, monkeypatch):
         proj = np.asarray(Image.open(out / name / "proj.png"))
         np.testing.assert_array_equal(proj, next(sampling.generate_from_ws(G, ws))[0])
 
+    # A rerun with other settings keeps what was done, and says so.
+    logs.clear()
+    other = projection.ProjectionConfig(num_steps=2, w_avg_samples=200)
+    projection.project_targets(
+        G, paths, str(out), projection.pixel_distance, other, distance_name="pixel", log=logs.append
+    )
+    assert calls == [1] and len(logs) == 4 and "im2 was projected with other settings" in logs[2]
+
 
 def test_target_errors(tmp_path, monkeypatch):
     _write_targets(tmp_path / "in", 1)

@@ -68,7 +68,7 @@ def main(argv):
         save_video=FLAGS.save_video,
         overwrite=FLAGS.overwrite,
         progress=lambda total: common.Progress(total, "projecting (image steps)"),
-        info={"network": FLAGS.network, "distance": FLAGS.distance, "seed": FLAGS.seed},
+        info={"network": FLAGS.network, "precision": FLAGS.precision, "class_idx": FLAGS.class_idx},
     )
     print(
         f"{summary['projected']} of {len(paths)} images projected, {summary['failed']} skipped; "

@@ -353,7 +353,7 @@ def write_outputs(folder, G, target, result, save_video=False):
                     writer.append(np.concatenate([target, frame], axis=1))
 
 
-def _record(source, name, result, distance_name):
+def _record(source, name, result, distance_name, settings):
     return {
         "source": source,
         "name": name,
@@ -362,6 +362,7 @@ def _record(source, name, result, distance_name):
         "distance_kind": distance_name,
         "noise_regularization": result.noise_regularization,
         "proj_distance": result.proj_distance,
+        "settings": settings,
     }
 
 
@@ -395,7 +396,9 @@ def project_targets(
       overwrite: project the images whose folder exists again (else they are skipped).
       progress: optional `progress(total)` -> a `Progress` over `total` = steps x the images
         still to project.
-      info: extra entries for `projections.json` (the network, the flags).
+      info: what else identifies the settings (the network, flags), recorded with the
+        config in `projections.json` and each image's `projection.json`; a rerun with other
+        settings keeps the images already projected and says so through `log`.
     Returns:
       the summary written to `projections.json`.
     """
@@ -403,14 +406,17 @@ def project_targets(
     names = output_names(paths)
     records = [None] * len(paths)
     pending = []
+    settings = {**(info or {}), "distance": distance_name, "config": dataclasses.asdict(cfg)}
     for i, name in enumerate(names):
         done = os.path.join(outdir, name, RECORD)
         if os.path.isfile(done) and not overwrite:
             with open(done) as f:
                 records[i] = dict(json.load(f), status="projected")
+            if records[i].get("settings") != settings:
+                log(f"note: {name} was projected with other settings (kept; --overwrite projects it again)")
         else:
             pending.append(i)
-    summary = {**(info or {}), "config": dataclasses.asdict(cfg), "images": records}
+    summary = {**settings, "images": records}
 
     def write_summary():
         listed = [r for r in records if r is not None]
@@ -444,7 +450,7 @@ def project_targets(
             for (i, target), result in zip(chunk, results):
                 with atomic.atomic_dir(os.path.join(outdir, names[i])) as tmp:
                     write_outputs(tmp, G, target, result, save_video)
-                    records[i] = _record(paths[i], names[i], result, distance_name)
+                    records[i] = _record(paths[i], names[i], result, distance_name, settings)
                     with open(os.path.join(tmp, RECORD), "w") as f:
                         json.dump(records[i], f, indent=2)
             del batch[: len(chunk)]
