@@ -68,9 +68,17 @@ def make_strategy(name):
         is_chief = (task.get("type") == "chief") or (task.get("type") == "worker" and worker_id == 0)
         return strategy, max(workers, 1), worker_id, is_chief
     gpus = tf.config.list_logical_devices("GPU")
-    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    cpus = tf.config.list_logical_devices("CPU")
+    # auto mirrors over several GPUs, or over the logical CPUs that --cpu_devices made (the
+    # reason to ask for them) when there is no GPU.
+    if name == "mirrored" or (name == "auto" and (len(gpus) > 1 or (not gpus and len(cpus) > 1))):
+        devices = [d.name for d in gpus] or [d.name for d in cpus]
         return mirrored_strategy(devices), 1, 0, True
+    if name == "one_device" and not gpus and len(cpus) > 1:
+        raise TrainingError(
+            f"--strategy=one_device: --cpu_devices={len(cpus)} splits the CPU for MirroredStrategy; "
+            "use --strategy=auto or mirrored, or leave --cpu_devices out"
+        )
     device = gpus[0].name if gpus else "/cpu:0"
     return tf.distribute.OneDeviceStrategy(device), 1, 0, True
 
