@@ -29,9 +29,10 @@ def test_frechet_distance_matches_scipy_sqrtm():
     acc = stats.FeatureStats()
     acc.append(a[:70])
     acc.append(a[70:])
-    mu1, s1 = acc.mean_cov()
+    mu1, s1 = acc.mean_cov("unbiased")  # TF1 StyleGAN2: np.cov
     np.testing.assert_allclose(mu1, a.mean(0))
     np.testing.assert_allclose(s1, np.cov(a, rowvar=False))
+    np.testing.assert_allclose(acc.mean_cov()[1], np.cov(a, rowvar=False, bias=True))  # stylegan2-ada-pytorch
     mu2, s2 = b.mean(0), np.cov(b, rowvar=False)
     covmean = scipy_linalg.sqrtm(s1 @ s2).real
     expect = ((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean)

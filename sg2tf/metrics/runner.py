@@ -26,6 +26,9 @@ class MetricSpec:
     space: str = "z"  # ppl
     sampling: str = "full"  # ppl
     crop: bool = True  # ppl
+    # The "_full" metrics and IS read the dataset without its x-flips; the legacy ones keep the
+    # training set's mirroring (stylegan2-ada-pytorch metric_main: `xflip=False` or not).
+    mirrored_reals: bool = False
 
     @property
     def network(self):
@@ -36,11 +39,11 @@ METRICS = {
     m.name: m
     for m in [
         MetricSpec("fid50k_full", "fid"),
-        MetricSpec("fid50k", "fid", max_reals=50000),
+        MetricSpec("fid50k", "fid", max_reals=50000, mirrored_reals=True),
         MetricSpec("kid50k_full", "kid", max_reals=1000000),
-        MetricSpec("kid50k", "kid", max_reals=50000),
+        MetricSpec("kid50k", "kid", max_reals=50000, mirrored_reals=True),
         MetricSpec("pr50k3_full", "pr", max_reals=200000),
-        MetricSpec("pr50k3", "pr", max_reals=50000),
+        MetricSpec("pr50k3", "pr", max_reals=50000, mirrored_reals=True),
         MetricSpec("is50k", "is"),
         MetricSpec("ppl_zfull", "ppl", space="z", sampling="full"),
         MetricSpec("ppl_wfull", "ppl", space="w", sampling="full"),
@@ -50,7 +53,38 @@ METRICS = {
     ]
 }
 PPL_EPSILON = 1e-4
+# PPL evaluates pairs in batches of 2 (one noise draw per batch), as stylegan2-ada-pytorch's metric_main.
+PPL_BATCH = 2
 KID_SUBSETS, KID_SUBSET_SIZE, PR_K, IS_SPLITS = 100, 1000, 3, 10
+
+
+class MetricDraws:
+    """Every random number the metrics' sampling takes, named by purpose (like the trainer's draws):
+    seeded draws by default; a recording of the original code's draws replays through the same
+    methods (tests/test_metrics_official.py)."""
+
+    def __init__(self, seed=0):
+        self.rng = np.random.default_rng(seed)
+
+    def latents(self, n, z_dim):
+        """`[n, z_dim]` standard normal latents."""
+        return self.rng.standard_normal([n, z_dim])
+
+    def label_indices(self, n, count):
+        """`n` dataset indices whose labels the generated images take."""
+        return self.rng.integers(0, count, n)
+
+    def interpolation(self, n):
+        """PPL's `n` interpolation positions in [0, 1)."""
+        return self.rng.uniform(0, 1, [n])
+
+    def noise(self, shape):
+        """A standard normal noise buffer of `shape` (PPL redraws the const noise per batch)."""
+        return self.rng.standard_normal(shape)
+
+    def subset(self, n, m):
+        """KID: `m` of `n` indices without replacement."""
+        return self.rng.choice(n, m, replace=False)
 
 
 def parse_metrics(spec):
@@ -72,49 +106,46 @@ def check_labels(G, info):
 
 
 def real_images(info, max_images=None, mirror=False, batch_size=64, resolution=None):
-    """Yields uint8 NHWC batches of the dataset in stored order (with x-flipped copies
-    after each batch when `mirror`), at most `max_images` in all; at `resolution` (one
-    of the stored ones; default the highest)."""
+    """Yields uint8 NHWC batches of the dataset in stored order, then (when `mirror`) its
+    x-flipped copies in the same order, as a mirrored dataset of the original lists them; at
+    most `max_images` in all; at `resolution` (one of the stored ones; default the highest)."""
     from sg2tf.data import records
 
     left = max_images if max_images is not None else float("inf")
-    batch = []
-
-    def flush(batch):
-        x = np.stack(batch).transpose(0, 2, 3, 1)
-        return np.concatenate([x, x[:, :, ::-1]]) if mirror else x
-
-    for _, image in records.iter_images(info, resolution):
-        batch.append(image)
-        if len(batch) == batch_size:
-            x = flush(batch)[: int(min(left, 2 * batch_size))]
-            left -= len(x)
-            batch = []
-            yield x
-            if left <= 0:
-                return
-    if batch:
-        yield flush(batch)[: int(min(left, 2 * len(batch)))]
+    for flip in (False, True) if mirror else (False,):
+        batch = []
+        for _, image in records.iter_images(info, resolution):
+            batch.append(image[:, :, ::-1] if flip else image)
+            if len(batch) == min(batch_size, left):
+                yield np.stack(batch).transpose(0, 2, 3, 1)
+                left -= len(batch)
+                batch = []
+                if left <= 0:
+                    return
+        if batch:
+            yield np.stack(batch).transpose(0, 2, 3, 1)
+            left -= len(batch)
 
 
-def _labels_for(G, info, n, rng):
+def _labels_for(G, info, n, draws):
     if not G.c_dim:
         return None
     from sg2tf.data import records
 
     labels = records.read_labels(info)
-    return tf.constant(labels[rng.integers(0, len(labels), n)].astype(np.float32))
+    return tf.constant(labels[draws.label_indices(n, len(labels))].astype(np.float32))
 
 
-def generated_images(G, num, info=None, batch_size=16, seed=0, truncation_psi=1.0):
-    """Yields uint8 NHWC batches of `num` random images (labels drawn from the dataset)."""
+def generated_images(G, num, info=None, batch_size=16, seed=0, truncation_psi=1.0, noise_mode="random", draws=None):
+    """Yields uint8 NHWC batches of `num` images of random latents, with labels of random dataset
+    images (`draws`: a `MetricDraws`, default seeded with `seed`)."""
     from sg2tf.utils.images import to_uint8
 
-    rng = np.random.default_rng(seed)
+    draws = draws or MetricDraws(seed)
     for start in range(0, num, batch_size):
         n = min(batch_size, num - start)
-        z = tf.constant(rng.standard_normal([n, G.z_dim]).astype(np.float32))
-        images = G.generate(z, _labels_for(G, info, n, rng), truncation_psi=truncation_psi, noise_mode="random")
+        z = tf.constant(draws.latents(n, G.z_dim).astype(np.float32))
+        images = G.generate(z, _labels_for(G, info, n, draws), truncation_psi=truncation_psi, noise_mode=noise_mode)
         yield to_uint8(images.numpy())
 
 
@@ -129,7 +160,7 @@ def _file_identity(path):
         return [str(path)]
 
 
-def real_stats_key(info, spec, mirror, feature_file, resolution=None):
+def real_stats_key(info, spec, mirror, feature_file, resolution=None, covariance="biased"):
     """A cache key of the dataset file, its size and time, the settings and the network."""
     blob = json.dumps(
         {
@@ -138,7 +169,7 @@ def real_stats_key(info, spec, mirror, feature_file, resolution=None):
             "resolution": int(resolution or info.resolution),
             "mirror": bool(mirror),
             "max_reals": spec.max_reals,
-            "kind": "mean_cov" if spec.kind == "fid" else "features",
+            "kind": f"mean_cov-{covariance}" if spec.kind == "fid" else "features",
             "net": _file_identity(feature_file)[1:],
             "netname": os.path.basename(feature_file),
         },
@@ -187,8 +218,8 @@ def _collect(net, batches, progress=None, with_probs=False):
     return (feats, np.concatenate(probs)) if with_probs else feats
 
 
-def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resolution=None):
-    key = real_stats_key(info, spec, mirror, feature_file, resolution)
+def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resolution=None, covariance="biased"):
+    key = real_stats_key(info, spec, mirror, feature_file, resolution, covariance)
     cached = cache.get(key) if cache else None
     if cached is not None:
         return cached, True
@@ -196,7 +227,7 @@ def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resoluti
     if spec.kind == "fid":
         acc = stats.FeatureStats()
         acc.append(feats)
-        mu, sigma = acc.mean_cov()
+        mu, sigma = acc.mean_cov(covariance)
         arrays = {"mu": mu, "sigma": sigma, "count": np.array(len(feats))}
     else:
         arrays = {"features": feats.astype(np.float32), "count": np.array(len(feats))}
@@ -205,36 +236,43 @@ def _real_stats(spec, net, feature_file, info, mirror, cache, progress, resoluti
     return arrays, False
 
 
-def ppl_distances(G, lpips, spec, num_samples, batch_size=8, seed=0, info=None, epsilon=PPL_EPSILON, progress=None):
-    """The per-sample perceptual path lengths `LPIPS(g(t), g(t + eps)) / eps^2`."""
-    rng = np.random.default_rng(seed)
+def ppl_distances(
+    G, lpips, spec, num_samples, batch_size=PPL_BATCH, seed=0, info=None, epsilon=PPL_EPSILON, progress=None, draws=None
+):
+    """The per-sample perceptual path lengths `LPIPS(g(t), g(t + eps)) / eps^2`, as stylegan2-ada-pytorch's
+    PPLSampler: per batch, interpolation positions, both endpoints' latents from one draw, labels, and a
+    new const noise draw shared by all of the batch's images."""
+    draws = draws or MetricDraws(seed)
     noise = noise_variables(G)
     saved = [v.numpy() for v in noise]
     out = []
     try:
         for start in range(0, num_samples, batch_size):
             n = min(batch_size, num_samples - start)
-            z0, z1 = (rng.standard_normal([n, G.z_dim]) for _ in range(2))
-            t = rng.uniform(0, 1 if spec.sampling == "full" else 0, [n, 1])
-            c = _labels_for(G, info, n, rng)
+            t = draws.interpolation(n)[:, None] * (1 if spec.sampling == "full" else 0)
+            z01 = draws.latents(2 * n, G.z_dim)
+            z0, z1 = z01[:n], z01[n:]
+            c = _labels_for(G, info, n, draws)
             c2 = None if c is None else tf.concat([c, c], 0)
             if spec.space == "z":
                 za, zb = stats.slerp(z0, z1, t), stats.slerp(z0, z1, t + epsilon)
                 ws = G.mapping(tf.constant(np.concatenate([za, zb]).astype(np.float32)), c2)
             else:
-                w01 = np.asarray(G.mapping(tf.constant(np.concatenate([z0, z1]).astype(np.float32)), c2), np.float64)
+                w01 = np.asarray(G.mapping(tf.constant(z01.astype(np.float32)), c2), np.float64)
                 w0, w1 = w01[:n], w01[n:]
                 tt = t[:, :, None]
                 ws = tf.constant(
                     np.concatenate([stats.lerp(w0, w1, tt), stats.lerp(w0, w1, tt + epsilon)]).astype(np.float32)
                 )
-            for v in noise:  # one noise draw per minibatch, shared by both endpoints
-                v.assign(rng.standard_normal(v.shape).astype(np.float32))
+            for v in noise:
+                v.assign(draws.noise(v.shape).astype(np.float32))
             images = G.synthesis(ws, noise_mode="const").numpy().astype(np.float64)
             if spec.crop:
                 images = stats.ppl_crop(images)
             images = stats.ppl_downsample(images)
             images = (images + 1) * (255 / 2)
+            if images.shape[-1] == 1:
+                images = np.repeat(images, 3, axis=-1)  # the LPIPS network takes RGB
             d = lpips.distance(tf.constant(images[:n], tf.float32), tf.constant(images[n:], tf.float32))
             out.append(np.asarray(d, np.float64) / epsilon**2)
             if progress:
@@ -258,12 +296,22 @@ def compute_metric(
     progress_factory=None,
     nets=None,
     resolution=None,
+    fid_covariance="biased",
+    draws=None,
+    noise_mode="random",
 ):
     """Computes one metric; returns `{metric_name: value, ...}` (PR gives two numbers).
 
-    `resolution`: which stored resolution of the dataset the real images come from
-    (default the highest; training at a lower `--resolution` passes its own)."""
+    The protocol is stylegan2-ada-pytorch's (`metrics/metric_main.py`, checked by
+    tests/test_metrics_official.py): `mirror` (the dataset is trained mirrored) adds x-flipped reals
+    to the legacy metrics only; generated images have random noise and labels of random dataset
+    images; PPL pairs come in batches of 2. `resolution`: which stored resolution of the dataset the
+    real images come from (default the highest; training at a lower `--resolution` passes its own).
+    `fid_covariance`: `biased` (stylegan2-ada-pytorch) or `unbiased` (TF1 StyleGAN2's FID).
+    `draws`: a `MetricDraws` (default seeded with `seed`); `noise_mode` of the generated images."""
     spec = METRICS[name]
+    draws = draws or MetricDraws(seed)
+    mirror = bool(mirror and spec.mirrored_reals)
     num = num_gen or spec.num_gen
     paths = feature_paths or {}
     nets = nets if nets is not None else {}
@@ -279,11 +327,14 @@ def compute_metric(
         return progress_factory(total, f"{name}: {label}") if progress_factory else None
 
     if spec.kind == "ppl":
-        d = ppl_distances(G, net, spec, num, max(2, batch_size // 2), seed, info, progress=progress(num, "pairs"))
+        d = ppl_distances(G, net, spec, num, PPL_BATCH, seed, info, progress=progress(num, "pairs"), draws=draws)
         return {name: stats.ppl_filter_mean(d)}
     if spec.kind == "is":
         _, probs = _collect(
-            net, generated_images(G, num, info, batch_size, seed), progress(num, "generated"), with_probs=True
+            net,
+            generated_images(G, num, info, batch_size, noise_mode=noise_mode, draws=draws),
+            progress(num, "generated"),
+            with_probs=True,
         )
         mean, std = stats.inception_score(probs, min(IS_SPLITS, num))
         return {name: mean, name + "_std": std}
@@ -291,18 +342,30 @@ def compute_metric(
         raise FlagError(f"{name} compares with real images: pass --data")
     total = info.count * (2 if mirror else 1)
     reals, _ = _real_stats(
-        spec, net, net_file, info, mirror, cache, progress(min(total, spec.max_reals or total), "reals"), resolution
+        spec,
+        net,
+        net_file,
+        info,
+        mirror,
+        cache,
+        progress(min(total, spec.max_reals or total), "reals"),
+        resolution,
+        fid_covariance,
     )
-    fake = _collect(net, generated_images(G, num, info, batch_size, seed), progress(num, "generated"))
+    generated = generated_images(G, num, info, batch_size, noise_mode=noise_mode, draws=draws)
+    fake = _collect(net, generated, progress(num, "generated"))
     if isinstance(fake, tuple):
         fake = fake[0]
     if spec.kind == "fid":
         acc = stats.FeatureStats()
         acc.append(fake)
-        mu, sigma = acc.mean_cov()
+        mu, sigma = acc.mean_cov(fid_covariance)
         return {name: stats.frechet_distance(mu, sigma, reals["mu"], reals["sigma"])}
     if spec.kind == "kid":
-        return {name: stats.kernel_inception_distance(reals["features"], fake, KID_SUBSETS, KID_SUBSET_SIZE, seed)}
+        kid = stats.kernel_inception_distance(
+            reals["features"], fake, KID_SUBSETS, KID_SUBSET_SIZE, choose=draws.subset
+        )
+        return {name: kid}
     precision, recall = stats.precision_recall(reals["features"], fake, PR_K)
     return {name + "_precision": precision, name + "_recall": recall}
 
