@@ -162,7 +162,7 @@ def load_projected(specs, G):
                 except (ValueError, KeyError, TypeError) as e:
                     raise FlagError(f"{summary}: not a projections.json of sg2tf-project ({e!r})") from None
             else:
-                names = sorted(os.listdir(spec))
+                names = sorted(n for n in os.listdir(spec) if not n.startswith("."))  # not temporaries
             found = [os.path.join(spec, n, "projected_w.npz") for n in names]
             found = [p for p in found if os.path.isfile(p)]
             if not found:
