@@ -11,6 +11,7 @@ and the replica count by `preset_values`.
 """
 
 import collections
+import os
 
 from sg2tf.errors import UserError
 
@@ -76,3 +77,40 @@ def preset_values(cfg, resolution, replicas):
         spec["gamma"] = 0.0002 * (res**2) / spec["mb"]
         spec["ema"] = spec["mb"] * 10 / 32
     return spec
+
+
+# What a kimg costs on a CPU, at 64x64 on this project's machine (2 cores, AMD EPYC Zen 4, no GPU):
+# seconds per kimg on its 2 cores, and peak memory in GiB.
+#   auto: issue 32's walkthrough (sg2tf-train --cfg=auto --mirror on 64x64 photos): about
+#     1000 s/kimg and 5.5 GiB.
+#   tiny: docs/training.md's `sg2tf-bench compare --task=train` series of 2026-11-22 (batch 16,
+#     custom ops, quiet machine): 105.3 s/kimg, worker RSS 1.75 GiB.
+CPU_COST_64PX = {"auto": (1000.0, 5.5), "tiny": (105.3, 1.75)}
+MEASURED_CORES = 2
+CPU_PRESET = "tiny"  # the preset to suggest on a CPU
+
+
+def cpu_cost(cfg, resolution, cores=None):
+    """`(seconds per kimg, peak GiB)` of `cfg` on a CPU with `cores` cores (default: this
+    machine's), from `CPU_COST_64PX`: time scaled by the pixel count from 64x64 (the
+    convolutions' work grows with it) and by the core count; memory as measured at 64x64.
+    None for a preset not measured."""
+    if cfg not in CPU_COST_64PX:
+        return None
+    secs, gib = CPU_COST_64PX[cfg]
+    return secs * (resolution / 64) ** 2 * MEASURED_CORES / (cores or os.cpu_count() or 1), gib
+
+
+def cpu_warning(cfg, resolution, cores=None):
+    """For `--cfg=auto` on a machine without a GPU: what a kimg will cost there and the
+    CPU-sized preset to use instead (one line); None otherwise. The official `auto` formulas
+    size the networks for GPUs; on a CPU the first snapshot comes after hours."""
+    if cfg != "auto":
+        return None
+    secs, gib = cpu_cost(cfg, resolution, cores)
+    small, small_gib = cpu_cost(CPU_PRESET, resolution, cores)
+    return (
+        f"--cfg=auto sizes the networks for GPUs; on this CPU expect about {secs:,.0f} s/kimg at "
+        f"{resolution}x{resolution} and {gib:.1f} GiB of memory (measured at 64x64); --cfg={CPU_PRESET} "
+        f"takes about {small:,.0f} s/kimg and {small_gib:.1f} GiB"
+    )
