@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from sg2tf.training import data_identity, preemption
+from sg2tf.training import data_identity, preemption, presets
 from sg2tf.training import options as options_lib
 from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy, network_sizes
 
@@ -125,6 +125,10 @@ def train(given):
             metric_files = options_lib.metric_feature_files(opts)
     except ValueError as e:
         raise TrainingError(str(e)) from None
+    cpu_note = None if machine["has_gpu"] else presets.cpu_warning(opts.cfg, opts.resolution)
+    if cpu_note and is_chief:  # the official auto sizes are for GPUs
+        print(f"warning: {cpu_note}", flush=True)
+        notes.append(f"warning: {cpu_note}")
     source = source_network.load(resume_path) if resume_kind == "network" else None
     transfer_plan = source_network.plan(opts, source, resume_path) if source is not None else {}
     if opts.dry_run:
