@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.layers.base import Layer, attribute_config, check_compute_dtype, compute_cast
+from sg2tf.ops import broadcast
 from sg2tf.ops.bias_act import activation as get_activation
 from sg2tf.ops.bias_act import bias_act
 from sg2tf.ops.conv2d_resample import conv2d_resample
@@ -63,9 +64,9 @@ class EqualizedDense(Layer):
             x = tf.reshape(x, [-1, self.in_features])
         w = tf.cast(self.weight * self.weight_gain, x.dtype)
         x = tf.matmul(x, w)
-        b = None if self.bias is None else tf.cast(self.bias * self.lr_multiplier, x.dtype)
+        b = None if self.bias is None else self.bias * self.lr_multiplier
         if self.activation == "linear":
-            return x if b is None else x + b
+            return x if b is None else broadcast.add(x, b[tf.newaxis])
         return bias_act(x, b, act=self.activation)
 
     def compute_output_shape(self, input_shape):

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from sg2tf.layers.base import Layer, attribute_config, check_compute_dtype, compute_cast
 from sg2tf.layers.equalized import EqualizedDense
+from sg2tf.ops import broadcast
 from sg2tf.ops.conv2d_resample import batched_conv2d_resample, conv2d_resample
 from sg2tf.ops.upfirdn2d import setup_filter
 
@@ -109,10 +110,10 @@ class ModulatedConv2D(Layer):
                 weight = weight * dcoefs[0]
             return conv2d_resample(x, weight, self.fir, up=self.up)
 
-        x = x * tf.cast(styles[:, tf.newaxis, tf.newaxis, :], x.dtype)
+        x = broadcast.multiply(x, styles[:, tf.newaxis, tf.newaxis, :])
         x = conv2d_resample(x, weight, self.fir, up=self.up)
         if dcoefs is not None:
-            x = x * tf.cast(dcoefs[:, tf.newaxis, tf.newaxis, :], x.dtype)
+            x = broadcast.multiply(x, dcoefs[:, tf.newaxis, tf.newaxis, :])
         return x
 
     def _fold_into_weight(self, x):

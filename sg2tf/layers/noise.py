@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from sg2tf.constants import NOISE_MODES  # noqa: F401 (re-exported)
 from sg2tf.layers.base import Layer
+from sg2tf.ops import broadcast
 
 
 def check_noise_mode(noise_mode):
@@ -66,7 +67,7 @@ class NoiseInjection(Layer):
             # A `tf.random.Generator` (or any object with `normal(shape)`) makes the noise
             # reproducible and checkpointable; otherwise TensorFlow's global stateful RNG.
             noise = tf.random.normal(shape) if noise_generator is None else noise_generator.normal(shape)
-        return x + tf.cast(noise * self.strength, x.dtype)
+        return broadcast.add(x, noise * self.strength)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

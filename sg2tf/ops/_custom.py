@@ -178,17 +178,19 @@ def _bias_act_attrs(op):
 
 
 def _reduce_to_bias(dx, b, axis):
-    """Sums dx over all axes but `axis`: the gradient of the bias (empty without one)."""
+    """Sums dx over all axes but `axis` in float32 (TensorFlow's CPU sum of float16 runs in
+    float16): the gradient of the bias, in `b`'s dtype (empty without one)."""
     if b.shape.rank == 1 and b.shape[0] == 0:
         return tf.zeros_like(b)
+    dx = tf.cast(dx, tf.float32)
     rank = dx.shape.rank
     if rank is not None:
         axis = axis % rank
-        return tf.reduce_sum(dx, axis=[i for i in range(rank) if i != axis])
+        return tf.cast(tf.reduce_sum(dx, axis=[i for i in range(rank) if i != axis]), b.dtype)
     rank_t = tf.rank(dx)
     axis_t = tf.math.floormod(axis, rank_t)
     axes = tf.boolean_mask(tf.range(rank_t), tf.not_equal(tf.range(rank_t), axis_t))
-    return tf.reshape(tf.reduce_sum(dx, axis=axes), tf.shape(b))
+    return tf.cast(tf.reshape(tf.reduce_sum(dx, axis=axes), tf.shape(b)), b.dtype)
 
 
 def _bias_act_grad(op, dy):
@@ -226,19 +228,36 @@ def bias_act(x, b, axis=-1, act="linear", alpha=0.0, gain=1.0, clamp=-1.0):
     if x.dtype not in _SUPPORTED_DTYPES:
         ref = importlib.import_module("sg2tf.ops.bias_act")
         return ref._bias_act_ref(x, b, axis, ref.activation(act), alpha, gain, clamp)
+    attrs = dict(act=act, alpha=float(alpha), gain=float(gain), clamp=float(clamp), axis=int(axis))
     if b is None:
-        b = tf.zeros([0], dtype=x.dtype)
-    else:
-        b = tf.cast(b, x.dtype)
-        rank = x.shape.rank
-        if rank is not None and (
-            b.shape.rank != 1
-            or (x.shape[axis % rank] is not None and b.shape[0] is not None and b.shape[0] != x.shape[axis % rank])
-        ):
-            raise ValueError(f"bias of shape {b.shape} does not match axis {axis} of {x.shape}")
-    return _library().sg2tf_fused_bias_act(
-        x, b, act=act, alpha=float(alpha), gain=float(gain), clamp=float(clamp), axis=int(axis)
-    )
+        return _library().sg2tf_fused_bias_act(x, tf.zeros([0], dtype=x.dtype), **attrs)
+    b = tf.convert_to_tensor(b)
+    rank = x.shape.rank
+    if rank is not None and (
+        b.shape.rank != 1
+        or (x.shape[axis % rank] is not None and b.shape[0] is not None and b.shape[0] != x.shape[axis % rank])
+    ):
+        raise ValueError(f"bias of shape {b.shape} does not match axis {axis} of {x.shape}")
+    if b.dtype == x.dtype:
+        return _library().sg2tf_fused_bias_act(x, b, **attrs)
+    return _bias_act_cast_bias(x, b, attrs)
+
+
+def _bias_act_cast_bias(x, b, attrs):
+    """The op with `b` rounded to `x.dtype`, and `b`'s gradient summed in float32 and returned
+    in `b`'s own dtype (a float32 bias of a float16 layer gets no float16 gradient sum)."""
+
+    @tf.custom_gradient
+    def fused(x, b):
+        bx = tf.cast(b, x.dtype)
+
+        def grad(dy):
+            dx = _library().sg2tf_fused_bias_act_grad(dy, x, bx, order=1, **attrs)
+            return dx, _reduce_to_bias(dx, b, attrs["axis"])
+
+        return _library().sg2tf_fused_bias_act(x, bx, **attrs), grad
+
+    return fused(x, b)
 
 
 # -------------------------------------------------------------------------- upfirdn2d

@@ -10,7 +10,7 @@ import math
 
 import tensorflow as tf
 
-from sg2tf.ops import dispatch
+from sg2tf.ops import broadcast, dispatch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,12 +95,12 @@ def bias_act(x, b=None, axis=-1, act="linear", alpha=None, gain=None, clamp=None
 def _bias_act_ref(x, b, axis, spec, alpha, gain, clamp):
     x = tf.convert_to_tensor(x)
     if b is not None:
-        b = tf.cast(b, x.dtype)
+        b = tf.convert_to_tensor(b)
         rank = x.shape.rank
         axis = axis % rank
         if b.shape.rank != 1 or (x.shape[axis] is not None and b.shape[0] != x.shape[axis]):
             raise ValueError(f"bias of shape {b.shape} does not match axis {axis} of {x.shape}")
-        x = x + tf.reshape(b, [-1 if i == axis else 1 for i in range(rank)])
+        x = broadcast.add(x, tf.reshape(b, [-1 if i == axis else 1 for i in range(rank)]))
     x = spec.func(x, alpha)
     if gain != 1:
         x = x * tf.cast(gain, x.dtype)

@@ -14,7 +14,55 @@ stride 2.
 
 import tensorflow as tf
 
+from sg2tf.ops.broadcast import reduced_precision
 from sg2tf.ops.upfirdn2d import filter_size, upfirdn2d
+
+
+def _conv2d(x, w, strides, padding):
+    """`tf.nn.conv2d` of `x` with the float32 `w` rounded to `x.dtype`. For float16 and
+    bfloat16 `x`, the weight's gradient (a sum over batch and pixels, which TensorFlow's CPU
+    kernels accumulate partly in float16) is computed in float32, at every order."""
+    if not reduced_precision(x):
+        return tf.nn.conv2d(x, tf.cast(w, x.dtype), strides=strides, padding=padding)
+
+    @tf.custom_gradient
+    def conv(x, w):
+        def grad(dy):
+            dx = _conv2d_transpose(dy, w, tf.shape(x), strides, padding)
+            return dx, _filter_grad(x, w, dy, strides, padding)
+
+        return tf.nn.conv2d(x, tf.cast(w, x.dtype), strides=strides, padding=padding), grad
+
+    return conv(x, w)
+
+
+def _conv2d_transpose(x, w, output_shape, strides, padding):
+    """`tf.nn.conv2d_transpose` (the gradient of `_conv2d` with respect to its input), with
+    `w` `[k, k, out, in]` and its gradient as in `_conv2d`."""
+    if not reduced_precision(x):
+        return tf.nn.conv2d_transpose(x, tf.cast(w, x.dtype), output_shape, strides=strides, padding=padding)
+
+    @tf.custom_gradient
+    def conv_t(x, w):
+        y = tf.nn.conv2d_transpose(x, tf.cast(w, x.dtype), output_shape, strides=strides, padding=padding)
+
+        def grad(dy):
+            return _conv2d(dy, w, strides, padding), _filter_grad(dy, w, x, strides, padding)
+
+        return y, grad
+
+    return conv_t(x, w)
+
+
+def _filter_grad(x, w, dy, strides, padding):
+    """The gradient of `conv2d(x, w)` with respect to `w`, in float32."""
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=tf.cast(x, tf.float32),
+        filter_sizes=tf.shape(w),
+        out_backprop=tf.cast(dy, tf.float32),
+        strides=strides,
+        padding=padding,
+    )
 
 
 def _check_arguments(where, k_h, k_w, up, down):
@@ -53,20 +101,19 @@ def conv2d_resample(x, w, f=None, up=1, down=1, impl=None):
       `[N, H * up / down, W * up / down, out]`.
     """
     kernel = _check_arguments("conv2d_resample", int(w.shape[0]), int(w.shape[1]), up, down)
-    w = tf.cast(w, x.dtype)
     if up > 1:
         # conv2d_transpose scatters with the kernel; flipping it makes the result a
         # correlation of the zero-upsampled input with w, as in the original.
         shape = tf.shape(x)
         out_shape = tf.stack([shape[0], (shape[1] - 1) * up + kernel, (shape[2] - 1) * up + kernel, tf.shape(w)[3]])
         w_t = tf.transpose(tf.reverse(w, axis=[0, 1]), [0, 1, 3, 2])
-        x = tf.nn.conv2d_transpose(x, w_t, out_shape, strides=[1, up, up, 1], padding="VALID")
+        x = _conv2d_transpose(x, w_t, out_shape, [1, up, up, 1], "VALID")
         x = tf.ensure_shape(x, [None, None, None, w.shape[3]])
         return upfirdn2d(x, f, padding=_up_fir_padding(f, kernel, up), gain=up * up, impl=impl)
     if down > 1:
         x = upfirdn2d(x, f, padding=_down_fir_padding(f, kernel, down), impl=impl)
-        return tf.nn.conv2d(x, w, strides=[1, down, down, 1], padding="VALID")
-    return tf.nn.conv2d(x, w, strides=1, padding="SAME")
+        return _conv2d(x, w, [1, down, down, 1], "VALID")
+    return _conv2d(x, w, [1, 1, 1, 1], "SAME")
 
 
 def _batched_conv2d_valid(x, ww, stride=1):
