@@ -86,7 +86,7 @@ def test_ganspace_components_orthonormal_and_ordered(f32_G):
     assert ((ws - mean) @ other.T).var(axis=0).max() < variances[0]
 
 
-def test_label_directions():
+def test_label_directions(f32_G):
     G = sg2tf.load_network(SYNTH / "ada-cond-fp16-16.pkl").generator
     dirs, distances = editing.label_directions(G, num_samples=200)
     assert dirs.shape == (G.c_dim, G.w_dim)
@@ -95,7 +95,7 @@ def test_label_directions():
     # Moving the mean of the class means by `distance` along a class's direction reaches its mean.
     np.testing.assert_allclose(means.mean(axis=0) + distances[:, None] * dirs, means, atol=1e-5)
     with pytest.raises(FlagError, match="unconditional"):
-        editing.label_directions(sg2tf.load_network(SYNTH / "sg2-fp16-uncond-16.pkl").generator)
+        editing.label_directions(f32_G)
 
 
 def test_strength_zero_reproduces_the_unedited_image(f32_G):
