@@ -11,7 +11,7 @@ for; a kill by a signal reads 128 + its number). A second signal stops at once (
 The signals are seen by a watcher thread through `signal.set_wakeup_fd`, the moment they
 arrive, even while the main thread is inside a long TensorFlow call; Python's own handlers
 would run only when that call returns. With several workers (`MultiWorkerMirroredStrategy`)
-the workers agree before every step (`StopRequest.agreed`: a cross-worker maximum), so a
+the workers agree before every step (`StopRequest.agreed`: a cross-worker sum of the flags), so a
 signal to any one of them stops all at the same step and they write the checkpoint together
 (the chief publishes it).
 """
@@ -43,12 +43,12 @@ class StopRequest:
       signum: the first signal's number, or None.
       received: `time.monotonic()` when it arrived (to report the time to stop).
 
-    Outside the main thread (where Python cannot install handlers) it is inactive.
+    Outside the main thread (where Python cannot install handlers) it is inactive. A library
+    does not take a process's signals behind its caller's back: sg2tf-train enters a
+    StopRequest around `train`, and the loop asks `active()`.
     """
 
     def __init__(self, signals=SIGNALS):
-        # A library does not take a process's signals behind its caller's back: sg2tf-train
-        # enters a StopRequest around `train`; the loop asks `active()`.
         self.signals = tuple(signals)
         self.signum = None
         self.received = None
@@ -66,7 +66,7 @@ class StopRequest:
         import tensorflow as tf
 
         flag = tf.constant(1.0 if self.requested else 0.0)
-        result = strategy.run(lambda: tf.distribute.get_replica_context().all_reduce("MAX", flag))
+        result = strategy.run(lambda: tf.distribute.get_replica_context().all_reduce("SUM", flag))
         return bool(strategy.experimental_local_results(result)[0].numpy() > 0)
 
     def name(self):
