@@ -134,6 +134,15 @@ def test_directions_file(f32_G, tmp_path):
 
 
 def test_apply_program(f32_pkl, f32_G, tmp_path):
+    """`sg2tf-edit apply` on a folder of projections: a row per projection, whose strength-0
+    cell is the projection's proj.png."""
+    from sg2tf.tools import projection
+
+    ws = np.asarray(f32_G.mapping(z_from_seeds([1, 2], f32_G.z_dim), None))
+    for name, w in zip(("a", "b"), ws):
+        (tmp_path / "proj" / name).mkdir(parents=True)
+        result = projection.Projection(w[np.newaxis], [], 0.0, 0.0, 0.0)
+        projection.write_outputs(str(tmp_path / "proj" / name), f32_G, np.zeros((32, 32, 3), np.uint8), result)
     dirs, values = editing.sefa_directions(f32_G, num=2)
     path = tmp_path / "d.npz"
     editing.save_directions(path, dirs, "sefa", list(range(8)), editing.network_hash(f32_G), eigenvalues=values)
@@ -145,7 +154,7 @@ def test_apply_program(f32_pkl, f32_G, tmp_path):
             "sg2tf.cli.edit",
             "apply",
             f"--network={f32_pkl}",
-            "--seeds=1,2",
+            f"--w={tmp_path / 'proj'}",
             f"--directions={path}",
             "--index=1",
             "--strengths=-3,0,3",
@@ -161,9 +170,9 @@ def test_apply_program(f32_pkl, f32_G, tmp_path):
     assert r.returncode == 0, r.stderr
     grid = np.asarray(Image.open(out / "edit-sefa-1.png"))
     assert grid.shape == (64, 96, 3)
-    ws = np.asarray(f32_G.mapping(z_from_seeds([1, 2], f32_G.z_dim), None))
-    unedited = next(sampling.generate_from_ws(f32_G, ws))
-    np.testing.assert_array_equal(grid[:32, 32:64], unedited[0])  # row seed 1, strength 0
-    np.testing.assert_array_equal(grid[32:, 32:64], unedited[1])
+    for row, name in enumerate(("a", "b")):
+        proj = np.asarray(Image.open(tmp_path / "proj" / name / "proj.png"))
+        np.testing.assert_array_equal(grid[32 * row : 32 * (row + 1), 32:64], proj)
+        assert np.abs(grid[32 * row : 32 * (row + 1), :32].astype(int) - proj).max() > 0
     video = [p for p in out.iterdir() if p.name.startswith("edit-sefa-1.") and p.suffix in (".gif", ".mp4")]
     assert len(video) == 1
