@@ -27,7 +27,7 @@ Check mode: any network sg2tf reads (a snapshot, or a pickle not in the reposito
 to a temporary NVlabs pickle, loaded with `legacy.load_network_pkl`, and compared with the
 network itself: the largest differences of ws, images (force_fp32), D logits and the seeded
 PNGs are printed as JSON (the issue's bounds: 1e-4 for floats, 1 step for PNGs; the exit status
-is 1 beyond them).
+is 1 beyond them, or when legacy.py refuses a file sg2tf predicted it reads, or the reverse).
 """
 
 import argparse
@@ -288,13 +288,19 @@ def check(args):
     with tempfile.TemporaryDirectory() as tmp:
         pkl = os.path.join(tmp, "net.pkl")
         info = save_nvlabs_pickle(pkl, nets, format=args.format)
-        with open(pkl, "rb") as f:
-            data = legacy.load_network_pkl(f)
+        report = {"network": os.path.abspath(args.check), "format": info.format}
+        report["legacy_problems"] = info.legacy_problems  # what sg2tf predicts
+        try:
+            with open(pkl, "rb") as f:
+                data = legacy.load_network_pkl(f)
+        except Exception as e:
+            report.update(legacy=f"refuses: {type(e).__name__}: {e}", ok=bool(info.legacy_problems))
+            print(json.dumps(report, indent=1))
+            return 0 if report["ok"] else 1
     G, D, ours, ours_D = data["G_ema"], data["D"], nets.G_ema, nets.D
     seeds, psi = [0, 1, 2], 0.7
     z = np.concatenate([np.random.RandomState(s).randn(1, G.z_dim) for s in seeds]).astype(np.float32)
     c = fixtures.labels_for(seeds, G.c_dim)
-    report = {"network": os.path.abspath(args.check), "format": info.format, "legacy_problems": info.legacy_problems}
     with torch.no_grad():
         ws = G.mapping(torch.from_numpy(z), torch.from_numpy(c), truncation_psi=psi)
         want = G.synthesis(ws, noise_mode="const", force_fp32=True).numpy().transpose(0, 2, 3, 1)
@@ -315,7 +321,11 @@ def check(args):
         mine = np.concatenate([images for _, images in generated])
         report["seeded_png_max_step"] = int(np.abs(mine.astype(int) - official.astype(int)).max())
     floats = ("ws_max_abs_error", "images_max_abs_error", "d_logits_max_abs_error")
-    report["ok"] = all(report[k] <= IMAGE_ATOL for k in floats) and report["seeded_png_max_step"] <= PNG_STEPS
+    report["ok"] = (
+        all(report[k] <= IMAGE_ATOL for k in floats)
+        and report["seeded_png_max_step"] <= PNG_STEPS
+        and not info.legacy_problems  # a predicted refusal that did not happen
+    )
     print(json.dumps(report, indent=1))
     return 0 if report["ok"] else 1
 

@@ -9,6 +9,7 @@ import functools
 import io
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -255,7 +256,7 @@ def _tiny(c_dim=0, mapping=None, synthesis=None, **d_kwargs):
 @pytest.mark.parametrize(
     "nets, fmt, message",
     [
-        (dict(synthesis=dict(channels=dict(table="4:8,8:16"))), None, "channels (4:8,8:16)"),
+        (dict(synthesis=dict(channels=dict(table="4:8,8:16"))), None, "channels 4:8,8:16: no fmap_base"),
         (dict(synthesis=dict(const_channels=6)), None, "const_channels=6"),
         (dict(synthesis=dict(input_mode="noconst")), None, "input_mode='noconst'"),
         (dict(synthesis=dict(num_fp16_res=1, low_precision="bfloat16")), None, "low_precision='bfloat16'"),
@@ -267,7 +268,7 @@ def _tiny(c_dim=0, mapping=None, synthesis=None, **d_kwargs):
 )
 def test_what_no_original_holds_is_refused(nets, fmt, message, tmp_path):
     out = tmp_path / "net.pkl"
-    with pytest.raises(NetworkExportError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+    with pytest.raises(NetworkExportError, match=re.escape(message)) as e:
         save_nvlabs_pickle(out, _tiny(**nets), format=fmt)
     assert "\n" not in str(e.value) and not list(tmp_path.iterdir())
 

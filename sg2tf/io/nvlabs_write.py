@@ -121,6 +121,7 @@ def _fit_channels(spec, wanted):
 
 
 def _channel_kwargs(spec, resolutions, where, problems, overrides=None, setting="channels"):
+    # The originals compute every width as nf(stage); an explicit table must be one of those.
     """The `fmap_*` kwargs of a network whose resolutions `resolutions` have `spec`'s channels
     (or `overrides`); a problem naming `setting` when no `fmap_*` setting gives them."""
     wanted = {res: spec(res) for res in resolutions}
@@ -128,7 +129,7 @@ def _channel_kwargs(spec, resolutions, where, problems, overrides=None, setting=
     fit = _fit_channels(spec, wanted)
     if fit is None:
         table = ",".join(f"{r}:{c}" for r, c in sorted(wanted.items()))
-        problems.append(f"{where}: {setting} ({table}) is no fmap_base/fmap_decay/fmap_min/fmap_max setting's nf()")
+        problems.append(f"{where}: {setting} {table}: no fmap_base/fmap_decay/fmap_min/fmap_max setting gives them")
         return {}
     kwargs = {}
     _put(kwargs, "fmap_base", fit.fmap_base, 16384)
