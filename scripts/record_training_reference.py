@@ -8,11 +8,13 @@ and beta adjustment, G_ema with ramp-up, the path-length mean, ADA's p adjustmen
 * `<out>.pkl`: the initial G, D, G_ema (and augment pipe) as a stylegan2-ada-pytorch snapshot
   pickle (each persistent class's `module_src` replaced by a placeholder comment), which
   `sg2tf.load_network` reads;
-* `<out>.json`: the spec and the official constructor kwargs;
+* `<out>.json`: the spec, the official constructor kwargs, the original's commit;
 * `<out>.npz`: the initial tensors (`init/{G,D,G_ema}/<torch name>`), every input and random
   draw per iteration and phase, the loss terms each phase reports, the gradient of every
   parameter per phase (as the optimizer sees it), and all weights plus `pl_mean` and `p` after
-  every iteration.
+  every iteration;
+* for a float16 spec (`num_fp16_res` > 0), its float32 twin `<out>-fp32.{json,npz}`: the same
+  initial weights and draws with `num_fp16_res=0`.
 
 The official code is imported from `--checkout` at run time; none of it is stored. Random
 draws are not re-implemented: `torch.randn`, `torch.rand`, `torch.randn_like` and
@@ -30,11 +32,15 @@ Keys (`i` = iteration, `P` = phase name: Gmain, Greg, Dmain, Dreg, Gboth, Dboth)
                                             drawn several times is stacked on a new first axis)
   it{i}/{P}/loss/{stat}                     what the loss reports (Loss/G/loss -> G_loss, ...)
   it{i}/{P}/grad/{G|D}/{param}              gradients after the phase's backward passes
-  it{i}/{P}/grad_f32_error/{G|D}/{param}    the recording's own rounding error (--float64_check):
-                                            the larger norm of its difference to the same run in
-                                            float64 and to a float32 run whose initial weights
-                                            moved by 2^-24 relative
-  it{i}/{P}/loss_f32_error/{stat}           the same for the mean of each reported loss term
+  spread/{kind}/...                         the official run's own spread (--float64_check;
+                                            --spread lists the kinds: float64, nudge, threads):
+                                            the recording's distance to the same iterations from
+                                            the same weights and draws run in float64, from
+                                            weights times 1 + 2^-24 N(0, 1), on another thread
+                                            count. `it{i}/{P}/loss/{stat}` (mean), `it{i}/{P}/grad/
+                                            {G|D}` (norm per parameter, in `parameters` order,
+                                            NaN: none), `it{i}/pl_mean`, `it{i}/p`, `update/{G|D|
+                                            G_ema}` (norm of w_N - w_0 per tensor, `layouts` order)
   it{i}/after/{G|D|G_ema}/{tensor}, it{i}/after/pl_mean, it{i}/after/p, it{i}/after/ada_rt
 
 In the .npz the tensors of each init/after/grad group are packed into one flat float32 array
@@ -59,6 +65,8 @@ import sys
 
 import numpy as np
 
+from sg2tf.utils.atomic import atomic_file
+
 # The spec keys and their defaults.
 DEFAULTS = {
     # The networks (the official G and D constructor arguments): data and mapping, the blocks'
@@ -74,7 +82,7 @@ DEFAULTS = {
     # Batch, optimisers and G's EMA.
     **dict(batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None),
     # The recording: iterations, seed, weight perturbation, what is kept and checked.
-    **dict(iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True),
+    **dict(iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True, spread=["float64", "nudge"]),
 }
 
 
@@ -227,12 +235,12 @@ def _source_line(frame):
     return linecache.getline(frame.f_code.co_filename, frame.f_lineno)
 
 
-def _named_tensors(module):
+def _named_tensors(module, dtype=np.float32):
     """Parameters and buffers, less the constant resampling filters."""
-    out = {n: p.detach().cpu().numpy().astype(np.float32).copy() for n, p in module.named_parameters()}
+    out = {n: p.detach().cpu().numpy().astype(dtype).copy() for n, p in module.named_parameters()}
     out.update(
         {
-            n: b.detach().cpu().numpy().astype(np.float32).copy()
+            n: b.detach().cpu().numpy().astype(dtype).copy()
             for n, b in module.named_buffers()
             if not n.endswith("resample_filter")
         }
@@ -247,7 +255,7 @@ def _pack(data, layouts):
     out = {}
     groups = {}
     for key, value in data.items():
-        m = re.fullmatch(r"(init/(G|D|G_ema)|it\d+/after/(G|D|G_ema)|it\d+/\w+/grad(?:_f32_error)?/(G|D))/(.+)", key)
+        m = re.fullmatch(r"(init/(G|D|G_ema)|it\d+/after/(G|D|G_ema)|it\d+/\w+/grad/(G|D))/(.+)", key)
         if m:
             groups.setdefault(m.group(1), {})[m.group(5)] = value
         else:
@@ -261,9 +269,6 @@ def _pack(data, layouts):
         if group.split("/")[-2] == "grad" and len(names) != len(tensors):
             raise RuntimeError(group)
         out[group] = np.concatenate([np.asarray(tensors[n], np.float32).reshape(-1) for n in names])
-        if group.split("/")[-2] == "grad_f32_error":  # One value per parameter, in layout order.
-            params = [n for n, _ in layout if n in tensors]
-            out[group] = np.asarray([tensors[n] for n in params], np.float32)
     return out
 
 
@@ -322,16 +327,8 @@ def _build(spec, checkout):
     return torch, dnnlib, G, D, G_ema, pipe, kwargs
 
 
-def record(spec, checkout, out):
-    torch, dnnlib, G, D, G_ema, pipe, kwargs = _build(spec, checkout)
-
-    data = {}
-    for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
-        for k, v in _named_tensors(module).items():
-            data[f"init/{name}/{k}"] = v
-
-    initial = [copy.deepcopy(m) for m in (G, D, G_ema, pipe)]  # For the float64 run.
-    initial_f32 = [copy.deepcopy(m) for m in (G, D, G_ema, pipe)]  # For the perturbed run.
+def _write_pickle(path, spec, torch, dnnlib, G, D, G_ema, pipe):
+    """The initial networks as a stylegan2-ada-pytorch snapshot pickle (sources replaced)."""
     snapshot = dict(
         training_set_kwargs=dnnlib.EasyDict(
             class_name="training.dataset.ImageFolderDataset",
@@ -346,54 +343,148 @@ def record(spec, checkout, out):
         snapshot["augment_pipe"] = copy.deepcopy(pipe).eval().requires_grad_(False).cpu()
     for v in snapshot.values():
         _placeholder_sources(v, torch)
-    with open(out + ".pkl", "wb") as f:
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
         pickle.dump(snapshot, f)
 
-    log = DrawLog(torch)
-    _run_loop(spec, torch, G, D, G_ema, pipe, log, data, None)
-    for key, values in log.records.items():
-        data[key] = values[0] if len(values) == 1 else np.stack(values)
-    if spec["float64_check"]:
-        # The same iterations in float64 from the same weights and draws: how far the float32
-        # recording is from exact arithmetic, per gradient tensor (the tests' rounding bound).
-        nets64 = [m.double().train().requires_grad_(False) for m in initial[:3]]
-        nets64[2].eval()
-        pipe64 = initial[3].double().train() if initial[3] is not None else None
-        data64 = {}
-        log.replay(float64=True)
-        # The official code casts to torch.float32 by name (mapping input, block dtypes):
-        # make that name float64 for this run.
-        float32, default = torch.float32, torch.get_default_dtype()
+
+def _provenance(checkout, torch):
+    """The original code and run a recording came from."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(
+            ["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return dict(
+        repository="NVlabs/stylegan2-ada-pytorch",
+        commit=commit,
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+    )
+
+
+# How far the official run moves itself (`--float64_check`): the same iterations from the same
+# weights and draws, each changed in one way (`--spread`: a list of `_variant_run` kinds). The
+# recording stores, per quantity, its distance to each variant (`spread/<kind>/...`); the tests
+# bound sg2tf's distance by a multiple of it.
+
+
+def _variant_run(kind, spec, torch, initial, log, inputs):
+    """One official run from copies of `initial` (G, D, G_ema, pipe) and the recorded draws:
+    `float64`: in float64 (exact arithmetic for float32's purposes); `nudge`: float32 from
+    weights multiplied by 1 + 2^-24 N(0, 1) (one rounding); `threads`: float32 on one thread
+    (two if the recording ran on one), which changes the order of the CPU kernels' sums."""
+    G, D, G_ema, pipe = (copy.deepcopy(m) for m in initial)
+    threads, float32, default = torch.get_num_threads(), torch.float32, torch.get_default_dtype()
+    log.replay(float64=kind == "float64")
+    if kind == "float64":
+        G, D, G_ema = (m.double().train().requires_grad_(False) for m in (G, D, G_ema))
+        G_ema.eval()
+        pipe = pipe.double().train() if pipe is not None else None
+        # The official code casts to torch.float32 by name (mapping input, block dtypes): make
+        # that name float64 for this run.
         torch.float32 = torch.float64
         torch.set_default_dtype(torch.float64)
-        try:
-            _run_loop(spec, torch, *nets64, pipe64, log, data64, data)
-        finally:
-            torch.float32 = float32
-            torch.set_default_dtype(default)
-        # The same iterations in float32 from weights moved by float32 rounding (relative
-        # 2^-24 normal noise): how far rounding differences carry over the iterations.
+    elif kind == "nudge":
         gen = torch.Generator().manual_seed(spec["seed"] + 5)
         with torch.no_grad():
-            for module in initial_f32[:2]:
+            for module in (G, D):
                 for p in module.parameters():
                     p.mul_(1 + torch.randn(p.shape, generator=gen) * 2.0**-24)
-            initial_f32[2].load_state_dict(initial_f32[0].state_dict())
-        data_p = {}
+            G_ema.load_state_dict(G.state_dict())
+    elif kind == "threads":
+        torch.set_num_threads(2 if threads == 1 else 1)
+    else:
+        raise ValueError(kind)
+    data = {}
+    for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
+        for k, v in _named_tensors(module, np.float64).items():
+            data[f"init/{name}/{k}"] = v
+    try:
+        _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs)
+    finally:
+        torch.float32 = float32
+        torch.set_default_dtype(default)
+        torch.set_num_threads(threads)
+    return data
+
+
+def spreads(data, other, parameters, layouts, last):
+    """Distances of a run `other` to the recording `data` (both `{key: array}` as `_run_loop`
+    writes them), as flat arrays in the order of `parameters`/`layouts` (NaN where absent):
+    per phase the mean of each loss term (`it{i}/{P}/loss/{stat}`) and the norm of each
+    gradient's difference (`it{i}/{P}/grad/{G|D}`); the norm of the difference of each tensor's
+    accumulated update after the last iteration (`update/{G|D|G_ema}`); `pl_mean` and p after
+    each iteration (`it{i}/pl_mean`, `it{i}/p`)."""
+
+    def dist(a, b):
+        return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+    def update(run, net, name):
+        return np.asarray(run[f"it{last}/after/{net}/{name}"], np.float64) - run[f"init/{net}/{name}"]
+
+    out, grads = {}, {}
+    for key, value in data.items():
+        if re.fullmatch(r"it\d+/\w+/loss/.+", key) and key in other:
+            out[key] = np.float32(abs(np.mean(value, dtype=np.float64) - np.mean(other[key], dtype=np.float64)))
+        m = re.fullmatch(r"(it\d+/\w+/grad/(G|D))/(.+)", key)
+        if m and key in other:
+            grads.setdefault((m.group(1), m.group(2)), {})[m.group(3)] = dist(value, other[key])
+        m = re.fullmatch(r"(it\d+)/after/(pl_mean|p)", key)
+        if m:
+            out[f"{m.group(1)}/{m.group(2)}"] = np.float32(dist(value, other[key]))
+    for (group, net), values in grads.items():
+        out[group] = np.asarray([values.get(n, np.nan) for n in parameters[net]], np.float32)
+    for net in ("G", "D", "G_ema"):
+        # Updates from each run's own start (the nudge moves the start; a float32 tensor of
+        # large values, such as the mapping weights at 1/lr_multiplier, rounds its updates).
+        names = [n for n, _ in layouts["G" if net == "G_ema" else net]]
+        out[f"update/{net}"] = np.asarray(
+            [dist(update(data, net, n), update(other, net, n)) for n in names], np.float32
+        )
+    return out
+
+
+def _copies(*modules):
+    return [copy.deepcopy(m) for m in modules]
+
+
+def _recording(spec, torch, G, D, G_ema, pipe, log, inputs):
+    """Runs the loop on G, D, G_ema, pipe (drawing if `inputs` is None, else replaying `log`)
+    and, with `float64_check`, the variant runs; returns `(data, spread)`."""
+    initial = _copies(G, D, G_ema, pipe)
+    data = {}
+    for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
+        for k, v in _named_tensors(module).items():
+            data[f"init/{name}/{k}"] = v
+    if inputs is not None:
         log.replay(float64=False)
-        _run_loop(spec, torch, *initial_f32, log, data_p, data)
-        for key, v64 in data64.items():
-            m = re.fullmatch(r"(it\d+/\w+)/loss/(.+)", key)
-            if m:  # The same measure for the phase's mean loss terms.
-                v32 = float(np.mean(data[key].astype(np.float64)))
-                err = max(abs(v32 - float(np.mean(v64))), abs(v32 - float(np.mean(data_p[key]))))
-                data[f"{m.group(1)}/loss_f32_error/{m.group(2)}"] = np.float32(err)
-        for key, g64 in data64.items():
-            m = re.fullmatch(r"(it\d+/\w+)/grad/(G|D)/(.+)", key)
-            if m:
-                g32 = data[key].astype(np.float64)
-                err = max(np.linalg.norm(g32 - g64), np.linalg.norm(g32 - data_p[key].astype(np.float64)))
-                data[f"{m.group(1)}/grad_f32_error/{m.group(2)}/{m.group(3)}"] = np.float32(err)
+    _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs)
+    for key, values in log.records.items():
+        data[key] = values[0] if len(values) == 1 else np.stack(values)
+    spread = {}
+    if spec["float64_check"] and not spec["num_fp16_res"]:  # A float16 case's yardstick is its twin.
+        parameters, layouts = _parameters_and_layouts(G, D)
+        for kind in spec["spread"]:
+            other = _variant_run(kind, spec, torch, initial, log, data)
+            for key, value in spreads(data, other, parameters, layouts, spec["iterations"] - 1).items():
+                spread[f"spread/{kind}/{key}"] = value
+    return data, spread
+
+
+def _parameters_and_layouts(G, D):
+    """Parameter names and tensor layouts (parameters, then buffers) of G and D."""
+    parameters = {name: [n for n, _ in module.named_parameters()] for name, module in (("G", G), ("D", D))}
+    layouts = {
+        name: [[k, list(v.shape)] for k, v in _named_tensors(module).items()] for name, module in (("G", G), ("D", D))
+    }
+    return parameters, layouts
+
+
+def _write(out, spec, kwargs, G, D, data, spread, **meta):
+    """`<out>.json` (spec, official kwargs, layouts) and `<out>.npz` (packed tensors)."""
     data = {
         k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v) for k, v in data.items()
     }
@@ -404,15 +495,37 @@ def record(spec, checkout, out):
             for k, v in data.items()
             if not re.match(r"it\d+/after/(G|D|G_ema)/", k) or k.startswith(f"it{last}/after/")
         }
-    # Tensor order of each network: parameters, then buffers (as _named_tensors lists them).
-    layouts = {
-        name: [[k, list(v.shape)] for k, v in _named_tensors(module).items()] for name, module in (("G", G), ("D", D))
-    }
-    np.savez_compressed(out + ".npz", **_pack(data, layouts))
-    with open(out + ".json", "w") as f:
-        parameters = {name: [n for n, _ in module.named_parameters()] for name, module in (("G", G), ("D", D))}
-        json.dump(
-            dict(spec=spec, official_kwargs=kwargs, layouts=layouts, parameters=parameters), f, indent=1, sort_keys=True
+    parameters, layouts = _parameters_and_layouts(G, D)
+    with atomic_file(out + ".npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **_pack(data, layouts), **spread)
+    meta.update(spec=spec, official_kwargs=kwargs, layouts=layouts, parameters=parameters)
+    with atomic_file(out + ".json") as tmp, open(tmp, "w") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+    return data
+
+
+def record(spec, checkout, out):
+    """Records `spec` to `<out>.{pkl,json,npz}`; a float16 spec (`num_fp16_res` > 0) also to its
+    float32 twin `<out>-fp32.{json,npz}`: the same initial weights and draws with
+    `num_fp16_res=0` (the yardstick of the float16 replay). Returns the recording's arrays."""
+    torch, dnnlib, G, D, G_ema, pipe, kwargs = _build(spec, checkout)
+    initial = _copies(G, D, G_ema, pipe)
+    _write_pickle(out + ".pkl", spec, torch, dnnlib, G, D, G_ema, pipe)
+    log = DrawLog(torch)
+    data, spread = _recording(spec, torch, G, D, G_ema, pipe, log, None)
+    provenance = _provenance(checkout, torch)
+    name = os.path.basename(out)
+    twin = dict(twin=name + "-fp32") if spec["num_fp16_res"] else {}
+    data = _write(out, spec, kwargs, G, D, data, spread, recorded_with=provenance, **twin)
+    if twin:
+        twin_spec = dict(spec, num_fp16_res=0)
+        torch, _, G2, D2, G_ema2, pipe2, kwargs2 = _build(twin_spec, checkout)
+        for module, source in zip((G2, D2, G_ema2, pipe2), initial):
+            if module is not None:
+                module.load_state_dict(source.state_dict())
+        twin_data, twin_spread = _recording(twin_spec, torch, G2, D2, G_ema2, pipe2, log, data)
+        _write(
+            out + "-fp32", twin_spec, kwargs2, G2, D2, twin_data, twin_spread, recorded_with=provenance, twin_of=name
         )
     return data
 
@@ -557,7 +670,7 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
                 pipe.p.copy_((pipe.p + adjust).max(misc.constant(0, dtype=pipe.p.dtype)))
                 data[f"it{it}/after/ada_rt"] = np.float32(rt)
             for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
-                for k, v in _named_tensors(module).items():
+                for k, v in _named_tensors(module, np.float64 if dtype == torch.float64 else np.float32).items():
                     data[f"it{it}/after/{name}/{k}"] = v
             data[f"it{it}/after/pl_mean"] = loss.pl_mean.numpy().astype(np.float32)
             data[f"it{it}/after/p"] = np.float32(pipe.p.item() if pipe is not None else 0.0)
