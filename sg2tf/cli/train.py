@@ -7,6 +7,7 @@ This program only turns its flags into options: the loop is `sg2tf.training.loop
 (see docs/training.md).
 """
 
+import os
 import sys
 
 from absl import app, flags
@@ -34,8 +35,12 @@ def main(argv):
     with preemption.StopRequest():  # SIGTERM / SIGINT: a checkpoint, then exit status 75
         try:
             train(given_options())
-        except preemption.TrainingStopped as e:
-            sys.exit(e.exit_code)  # the loop printed why
+        except preemption.TrainingStopped as e:  # the loop printed why
+            # The checkpoint is on disk and the logs are closed: leave without the interpreter's
+            # teardown, which took 41 s of a 46 s stop under load (the notice may be 30 s).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(e.exit_code)
         except UserError as e:
             common.fail(str(e), e.exit_code)
         except OSError as e:  # a log or stats file the machine refused to write
