@@ -82,7 +82,7 @@ def define_output(help):
     define_path("output", None, help, module_name=_caller())
 
 
-def define_overwrite(help="Replace outputs that exist (default: refuse and say which)."):
+def define_overwrite(help="Replace outputs that exist (without it, the program stops and names them)."):
     """`--overwrite`: replace an existing output (off by default; `sg2tf.cli.common.check_new_outputs`)."""
     flags.DEFINE_bool("overwrite", False, help, module_name=_caller())
 
@@ -153,7 +153,7 @@ def define_verbose():
     flags.DEFINE_bool(
         "verbose",
         False,
-        "Show TensorFlow's start-up messages and INFO logs (default: "
-        "only warnings and errors; also shown when $TF_CPP_MIN_LOG_LEVEL is set).",
+        "Show TensorFlow's start-up messages and INFO logs (otherwise only warnings and errors; "
+        "$SG2TF_VERBOSE=1 or a $TF_CPP_MIN_LOG_LEVEL of your own shows them too).",
         module_name=_caller(),
     )

@@ -63,20 +63,20 @@ def main(argv):
         image_utils.atomic_save_png(path, image_utils.make_grid(images, cols=len(psis)))
         print(f"wrote {path} (rows: seeds {FLAGS.seeds}; columns: psi {', '.join(f'{p:g}' for p in psis)})")
         return
-    written = []
     if seeds is not None:
-        progress = common.Progress(len(seeds), "generating")
-        batches = sampling.generate_from_seeds(
+        chunks = sampling.generate_from_seeds(
             G, seeds, FLAGS.trunc, FLAGS.trunc_cutoff, FLAGS.class_idx, FLAGS.noise_mode, FLAGS.batch
         )
-        for chunk, images in batches:
-            written += list(images)
-            progress.update(len(chunk))
+        batches = (images for _, images in chunks)
     else:
-        for images in sampling.generate_from_ws(G, ws, FLAGS.noise_mode, FLAGS.batch):
-            written += list(images)
-    for name, image in zip(names, written):
-        image_utils.atomic_save_png(os.path.join(FLAGS.outdir, name), image)
+        batches = sampling.generate_from_ws(G, ws, FLAGS.noise_mode, FLAGS.batch)
+    progress = common.Progress(len(seeds if seeds is not None else ws), "generating")
+    written = []
+    for images in batches:
+        for image in images:
+            image_utils.atomic_save_png(os.path.join(FLAGS.outdir, names[len(written)]), image)
+            written.append(image)
+        progress.update(len(images))
     if FLAGS.grid:
         image_utils.atomic_save_png(os.path.join(FLAGS.outdir, "grid.png"), image_utils.make_grid(np.stack(written)))
     print(f"wrote {len(written)} images to {FLAGS.outdir}")

@@ -8,7 +8,7 @@ sg2tf-dataset wrote the dataset from files), rank/stability.json and optionally
 rank/bottom.png and rank/top.png. Images are held in memory at D's resolution.
 To write the dataset without the lowest-ranked 10%:
 
-  sg2tf-dataset filter --tfrecord_dir=datasets/faces --dest=datasets/faces-clean \
+  sg2tf-dataset filter --tfrecord_dir=datasets/faces --dest=datasets/faces-clean \\
       --rank_file=rank/ranking.tsv --drop_fraction=0.1
 
 (the program prints this command for the dataset and output it was given).
