@@ -9,6 +9,7 @@ import functools
 import io
 import json
 import pathlib
+import pickle
 import re
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from PIL import Image
 import sg2tf
 from sg2tf import sampling
 from sg2tf.io import nvlabs_write, safe_pickle
-from sg2tf.io.nvlabs_write import NetworkExportError, save_nvlabs_pickle
+from sg2tf.io.nvlabs_write import NetworkExportError, save_nvlabs_pickle, save_pytorch_pickle
 from sg2tf.networks import Discriminator, Generator
 from sg2tf.networks.precision import with_precision
 from sg2tf.utils.seeds import z_from_seeds
@@ -296,6 +297,27 @@ def test_the_closest_kind_is_chosen(tmp_path):
     )
     with pytest.raises(NetworkExportError, match="G_ema missing"):
         save_nvlabs_pickle(tmp_path / "x.pkl", {"G": _tiny()[0], "D": _tiny()[1]})
+
+
+def test_to_pytorch_converts_with_the_checkouts_legacy_py(tmp_path, monkeypatch):
+    """The conversion runs the given checkout's legacy.py (here a stand-in that returns what it
+    read: the real one is checked by scripts/check_nvlabs_export.py) and pickles what it returns."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "legacy.py").write_text(
+        "from sg2tf.io import safe_pickle\n\n\n"
+        "def load_network_pkl(f):\n"
+        "    G, D, Gs = safe_pickle.load(f)\n"
+        "    return dict(G=G.state['name'], D=D.state['name'], G_ema=Gs.state['name'], version=G.state['version'])\n"
+    )
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    save_pytorch_pickle(tmp_path / "pt.pkl", _nets("sg2-orig-16"), checkout)
+    assert pickle.loads((tmp_path / "pt.pkl").read_bytes()) == dict(G="G", D="D", G_ema="Gs", version=4)
+    with pytest.raises(NetworkExportError, match="legacy.py cannot convert it: G: it builds a label embedding"):
+        save_pytorch_pickle(tmp_path / "x.pkl", _nets("sg2-cond-16"), checkout)
+    with pytest.raises(NetworkExportError, match="no legacy.py; --checkout must be a stylegan2-ada-pytorch"):
+        save_pytorch_pickle(tmp_path / "x.pkl", _nets("sg2-orig-16"), tmp_path / "elsewhere")
+    assert not (tmp_path / "x.pkl").exists()
 
 
 def test_convert_writes_nvlabs_and_says_what_it_read(tmp_path):

@@ -2,6 +2,7 @@
 
 sg2tf-convert --network=stylegan2-ffhq-config-f.pkl --out=ffhq-snapshot
 sg2tf-convert --network=my-snapshot --to=nvlabs --out=my-network.pkl [--format=stylegan2|ada]
+sg2tf-convert --network=my-snapshot --to=pytorch --checkout=stylegan2-ada-pytorch --out=my-network-pt.pkl
 
 It first says what it read (file kind, size, classes, mapping, channels, float16 blocks).
 """
@@ -14,7 +15,8 @@ import sg2tf.cli.convert_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
-_NVLABS_ONLY = ("format", "trunc", "trunc_cutoff")
+# The flags each --to takes beyond --network, --out, --overwrite and --verbose.
+_TAKES = {"snapshot": (), "nvlabs": ("format", "trunc", "trunc_cutoff"), "pytorch": ("format", "checkout")}
 
 
 def _file_kind(path):
@@ -54,9 +56,14 @@ def describe(nets):
     )
 
 
-def _write_nvlabs(nets):
+def _write_pickle(nets):
     from sg2tf.io import nvlabs_write
 
+    if FLAGS.to == "pytorch":
+        info = nvlabs_write.save_pytorch_pickle(FLAGS.out, nets, FLAGS.checkout, format=FLAGS.format)
+        via = f"{nvlabs_write.TITLES[info.format]} pickle converted by {FLAGS.checkout}/legacy.py"
+        print(f"wrote {info.path}: stylegan2-ada-pytorch pickle (G, D, G_ema), from the {via}")
+        return
     info = nvlabs_write.save_nvlabs_pickle(
         FLAGS.out, nets, format=FLAGS.format, truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff
     )
@@ -66,15 +73,22 @@ def _write_nvlabs(nets):
         print("note: stylegan2-ada-pytorch's legacy.py cannot read it: " + "; ".join(info.legacy_problems))
 
 
+def _check_flags():
+    """Refuses the flags of another `--to`, and `--to=pytorch` without `--checkout`."""
+    others = sorted({name for names in _TAKES.values() for name in names} - set(_TAKES[FLAGS.to]))
+    given = [f"--{name}" for name in others if FLAGS[name].present]
+    if given:
+        common.fail(f"{', '.join(given)}: not with --to={FLAGS.to}")
+    if FLAGS.to == "pytorch" and not FLAGS.checkout:
+        common.fail("--to=pytorch needs --checkout=<a stylegan2-ada-pytorch checkout>")
+
+
 def main(argv):
     common.start(argv)
     import sg2tf
     from sg2tf.io import snapshot
 
-    if FLAGS.to == "snapshot":
-        given = [f"--{name}" for name in _NVLABS_ONLY if FLAGS[name].present]
-        if given:
-            common.fail(f"{', '.join(given)}: only with --to=nvlabs")
+    _check_flags()
     if os.path.exists(FLAGS.out) and not FLAGS.overwrite:
         common.fail(f"{FLAGS.out}: already exists; pass --overwrite to replace it")
     try:
@@ -85,8 +99,8 @@ def main(argv):
     if nets.generator is None:
         common.fail(f"{FLAGS.network}: contains no generator")
     print(f"read {FLAGS.network} ({kind}): " + describe(nets))
-    if FLAGS.to == "nvlabs":
-        return _write_nvlabs(nets)
+    if FLAGS.to != "snapshot":
+        return _write_pickle(nets)
     networks = {"G": nets.G, "D": nets.D, "G_ema": nets.G_ema}
     metadata = dict(nets.metadata, converted_from=os.path.abspath(FLAGS.network))
     path = snapshot.save_snapshot(FLAGS.out, networks, metadata=metadata)

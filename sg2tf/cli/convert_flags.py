@@ -5,19 +5,21 @@ from absl import flags
 from sg2tf.cli import flags_common as common
 
 common.define_network("Input network: NVlabs TF pickle, stylegan2-ada-pytorch pickle (torch extra) or sg2tf snapshot.")
-common.define_out("Output: a snapshot directory (--to=snapshot) or a pickle file (--to=nvlabs).")
+common.define_out("Output: a snapshot directory (--to=snapshot) or a pickle file (--to=nvlabs|pytorch).")
 flags.DEFINE_enum(
     "to",
     "snapshot",
-    ["snapshot", "nvlabs"],
-    "What to write: an sg2tf snapshot, or an NVlabs TensorFlow pickle that the original tools read "
-    "(stylegan2-ada-pytorch's legacy.py, generate.py, projector.py; the TF1 StyleGAN2/ADA scripts).",
+    ["snapshot", "nvlabs", "pytorch"],
+    "What to write: an sg2tf snapshot; an NVlabs TensorFlow pickle that the original tools read "
+    "(stylegan2-ada-pytorch's legacy.py, generate.py, projector.py; the TF1 StyleGAN2/ADA scripts); "
+    "or a native stylegan2-ada-pytorch pickle, converted by --checkout's legacy.py (needs torch).",
 )
+flags.DEFINE_string("checkout", None, "--to=pytorch: a stylegan2-ada-pytorch checkout, whose legacy.py converts.")
 flags.DEFINE_enum(
     "format",
     "auto",
     ["auto", "stylegan2", "ada"],
-    "--to=nvlabs: the pickle's kind: StyleGAN2 (state version 4) or StyleGAN2-ADA TF (version 5); "
+    "--to=nvlabs|pytorch: the NVlabs pickle's kind: StyleGAN2 (state version 4) or StyleGAN2-ADA TF (version 5); "
     "auto: the kind the network is closest to.",
 )
 flags.DEFINE_float("trunc", None, "--to=nvlabs: truncation psi stored as G_main's default (TF1 scripts' default: 0.5).")

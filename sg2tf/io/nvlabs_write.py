@@ -25,8 +25,12 @@ as float32, so a bias below 0.5 comes back within half a float32 step of `bias -
 
 import copyreg
 import dataclasses
+import importlib.util
+import io
+import os
 import pickle
 import re
+import sys
 
 import numpy as np
 
@@ -35,7 +39,15 @@ from sg2tf.io import nvlabs_tf, safe_pickle
 from sg2tf.networks.channels import ChannelSpec
 from sg2tf.utils.atomic import atomic_file
 
-__all__ = ["FORMATS", "ExportInfo", "NetworkExportError", "choose_format", "nvlabs_states", "save_nvlabs_pickle"]
+__all__ = [
+    "FORMATS",
+    "ExportInfo",
+    "NetworkExportError",
+    "choose_format",
+    "nvlabs_states",
+    "save_nvlabs_pickle",
+    "save_pytorch_pickle",
+]
 
 FORMATS = ("stylegan2", "ada")
 TITLES = {"stylegan2": "NVlabs StyleGAN2 (TF, state version 4)", "ada": "StyleGAN2-ADA TF (state version 5)"}
@@ -57,8 +69,9 @@ _LEGACY_D_KWARGS = set(
 )
 # The settings of sg2tf's configs the writer knows; a new one must be taught here, not dropped.
 _KNOWN_G = {"name", "z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs"}
-_KNOWN_MAPPING = set("num_layers layer_features embed_features activation lr_multiplier w_avg_beta label_mode".split())
-_KNOWN_MAPPING |= {"normalize_z"}
+_KNOWN_MAPPING = set(
+    "num_layers layer_features embed_features activation lr_multiplier w_avg_beta label_mode normalize_z".split()
+)
 _KNOWN_SYNTHESIS = set(
     "channels architecture num_fp16_res low_precision conv_clamp resample_filter activation use_noise fused_modconv "
     "input_mode const_channels".split()
@@ -121,9 +134,9 @@ def _fit_channels(spec, wanted):
 
 
 def _channel_kwargs(spec, resolutions, where, problems, overrides=None, setting="channels"):
-    # The originals compute every width as nf(stage); an explicit table must be one of those.
     """The `fmap_*` kwargs of a network whose resolutions `resolutions` have `spec`'s channels
-    (or `overrides`); a problem naming `setting` when no `fmap_*` setting gives them."""
+    (or `overrides`); a problem naming `setting` when no `fmap_*` setting gives them (the
+    originals compute every width as nf(stage): an explicit table must be one of those)."""
     wanted = {res: spec(res) for res in resolutions}
     wanted.update(overrides or {})
     fit = _fit_channels(spec, wanted)
@@ -285,7 +298,7 @@ def choose_format(G, D, G_ema):
             other = found[_other(fmt)]
             return fmt, other[0] if other else "nothing in it needs --format=ada, and StyleGAN2's kind is read widest"
     common = [p for p in found["ada"] if p in found["stylegan2"]]
-    _raise(common or found["ada"], None if common else "ada")
+    _raise(common or found["stylegan2"] + found["ada"])  # what no kind holds, or what each kind lacks
 
 
 # ------------------------------------------------------------------ variables
@@ -359,7 +372,7 @@ class _NetworkState:
         return copyreg.__newobj__, (type(self),), self.state
 
 
-def _state(fmt, name, func, kwargs, variables, components=None, io=None):
+def _state(fmt, name, func, kwargs, variables, components=None, inputs_outputs=None):
     funcs = ["G_main", "G_mapping", _synthesis_func(fmt), _d_func(fmt)]
     state = {
         "version": _VERSION[fmt],
@@ -372,7 +385,7 @@ def _state(fmt, name, func, kwargs, variables, components=None, io=None):
         "variables": variables,
     }
     if _VERSION[fmt] >= 5:  # StyleGAN2-ADA records the inputs and outputs of the template graph
-        (in_names, in_shapes), (out_names, out_shapes) = io
+        (in_names, in_shapes), (out_names, out_shapes) = inputs_outputs
         state.update(input_shapes=in_shapes, output_shapes=out_shapes, input_names=in_names, output_names=out_names)
     return _NetworkState(state)
 
@@ -520,12 +533,53 @@ def save_nvlabs_pickle(path, networks, format=None, truncation_psi=None, truncat
     Returns:
       `ExportInfo`. Raises `NetworkExportError` (nothing written) for what the format cannot hold.
     """
+    states, info = _states_and_info(path, networks, format, truncation_psi, truncation_cutoff)
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        dump(states, f)
+    return info
+
+
+def _states_and_info(path, networks, format, truncation_psi=None, truncation_cutoff=None):
     G, D, G_ema = _unpack(networks)
     if format in (None, "auto"):
         format, reason = choose_format(G, D, G_ema)
     else:
         reason = "--format"
     states = nvlabs_states(G, D, G_ema, format, truncation_psi, truncation_cutoff)
+    return states, ExportInfo(str(path), format, reason, legacy_problems(states))
+
+
+def save_pytorch_pickle(path, networks, checkout, format=None):
+    """Writes `networks` as a native stylegan2-ada-pytorch pickle: their NVlabs pickle, converted
+    in this process by the `legacy.load_network_pkl` of the stylegan2-ada-pytorch checkout
+    `checkout` and pickled as its `legacy.py --dest` does. The classes, and the source code their
+    pickles carry, are the checkout's. Needs PyTorch (and click, which legacy.py imports).
+
+    Returns `ExportInfo`; raises `NetworkExportError` (nothing written) when the checkout is not
+    one, PyTorch is missing, or legacy.py cannot convert the networks (the reason named).
+    """
+    checkout = os.path.abspath(os.path.expanduser(os.fspath(checkout)))
+    if not os.path.isfile(os.path.join(checkout, "legacy.py")):
+        raise NetworkExportError(f"{checkout}: no legacy.py; --checkout must be a stylegan2-ada-pytorch checkout")
+    states, info = _states_and_info(path, networks, format)
+    if info.legacy_problems:
+        raise NetworkExportError(
+            f"stylegan2-ada-pytorch's legacy.py cannot convert it: {'; '.join(info.legacy_problems)}"
+        )
+    buffer = io.BytesIO()
+    dump(states, buffer)
+    buffer.seek(0)
+    if checkout not in sys.path:
+        sys.path.insert(0, checkout)  # its dnnlib, torch_utils and training, as its own scripts see them
+    spec = importlib.util.spec_from_file_location("legacy", os.path.join(checkout, "legacy.py"))
+    legacy = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(legacy)
+    except ImportError as e:
+        raise NetworkExportError(
+            f"{checkout}/legacy.py: cannot import it ({e}); pip install 'sg2tf[torch]' click"
+        ) from None
+    data = legacy.load_network_pkl(buffer)
     with atomic_file(path) as tmp, open(tmp, "wb") as f:
-        dump(states, f)
-    return ExportInfo(str(path), format, reason, legacy_problems(states))
+        pickle.dump(data, f)
+    return info
