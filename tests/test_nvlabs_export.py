@@ -274,9 +274,12 @@ def test_what_no_original_holds_is_refused(nets, fmt, message, tmp_path):
     assert "\n" not in str(e.value) and not list(tmp_path.iterdir())
 
 
-def test_a_channel_table_an_fmap_setting_gives_is_written_as_that_setting(tmp_path):
+def test_a_channel_table_an_fmap_setting_gives_is_written_as_that_setting():
     G, D, _ = _tiny(synthesis=dict(channels=dict(table="4:16,8:8")), channels=dict(table="2:16,4:16,8:8"))
-    states = nvlabs_write.nvlabs_states(G, D, G, "stylegan2")
+    states = nvlabs_write.nvlabs_states(G, D, G, "stylegan2", truncation_psi=0.7)
+    mapping = states[0].state["components"]["mapping"]
+    assert states[0].state["static_kwargs"]["truncation_psi"] == 0.7  # G_main's, not its components'
+    assert "truncation_psi" not in mapping.state["static_kwargs"]
     fmaps = [{k: v for k, v in s.state["static_kwargs"].items() if k.startswith("fmap")} for s in states[:2]]
     assert fmaps == [{"fmap_base": 32}, {"fmap_base": 32, "fmap_max": 16}]  # nf(s) = min(32 / 2**s, fmap_max)
     back = nvlabs_write.nvlabs_tf.load_tf_pickle(tuple(safe_pickle.load(_dumps(states))))

@@ -4,7 +4,9 @@ sg2tf-convert --network=stylegan2-ffhq-config-f.pkl --out=ffhq-snapshot
 sg2tf-convert --network=my-snapshot --to=nvlabs --out=my-network.pkl [--format=stylegan2|ada]
 sg2tf-convert --network=my-snapshot --to=pytorch --checkout=stylegan2-ada-pytorch --out=my-network-pt.pkl
 
-It first says what it read (file kind, size, classes, mapping, channels, float16 blocks).
+It first says what it read (file kind, size, classes, mapping, channels, float16 blocks). With
+--to=nvlabs, --trunc and --trunc_cutoff, when given, are stored as G_main's default truncation
+(the TF1 scripts' default when they pass none; without them the TF1 code's own psi 0.5 applies).
 """
 
 import os
@@ -64,8 +66,9 @@ def _write_pickle(nets):
         via = f"{nvlabs_write.TITLES[info.format]} pickle converted by {FLAGS.checkout}/legacy.py"
         print(f"wrote {info.path}: stylegan2-ada-pytorch pickle (G, D, G_ema), from the {via}")
         return
+    psi = FLAGS.trunc if FLAGS["trunc"].present else None  # the originals' pickles store none
     info = nvlabs_write.save_nvlabs_pickle(
-        FLAGS.out, nets, format=FLAGS.format, truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff
+        FLAGS.out, nets, format=FLAGS.format, truncation_psi=psi, truncation_cutoff=FLAGS.trunc_cutoff
     )
     why = "as asked" if FLAGS.format != "auto" else f"the kind it is closest to ({info.reason})"
     print(f"wrote {info.path}: {nvlabs_write.TITLES[info.format]} pickle (G, D, Gs), {why}")

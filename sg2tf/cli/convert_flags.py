@@ -14,7 +14,7 @@ flags.DEFINE_enum(
     "(stylegan2-ada-pytorch's legacy.py, generate.py, projector.py; the TF1 StyleGAN2/ADA scripts); "
     "or a native stylegan2-ada-pytorch pickle, converted by --checkout's legacy.py (needs torch).",
 )
-flags.DEFINE_string("checkout", None, "--to=pytorch: a stylegan2-ada-pytorch checkout, whose legacy.py converts.")
+common.define_path("checkout", None, "--to=pytorch: a stylegan2-ada-pytorch checkout, whose legacy.py converts.")
 flags.DEFINE_enum(
     "format",
     "auto",
@@ -22,8 +22,8 @@ flags.DEFINE_enum(
     "--to=nvlabs|pytorch: the NVlabs pickle's kind: StyleGAN2 (state version 4) or StyleGAN2-ADA TF (version 5); "
     "auto: the kind the network is closest to.",
 )
-flags.DEFINE_float("trunc", None, "--to=nvlabs: truncation psi stored as G_main's default (TF1 scripts' default: 0.5).")
-flags.DEFINE_integer("trunc_cutoff", None, "--to=nvlabs: truncation cutoff stored as G_main's default.")
+# --to=nvlabs: stored as G_main's default truncation when given (the TF1 code's own is psi 0.5).
+common.define_truncation("--to=nvlabs: stored as G_main's default cutoff, with --trunc (default: none stored).")
 common.define_overwrite("Replace an existing output at --out.")
 common.define_verbose()
 
