@@ -10,6 +10,8 @@
 # custom_ops/build_defs.bzl), then runs scripts/gpu_check/gpu_check.py:
 #   with a GPU     parity of the CUDA kernels against the CPU kernels and a numpy
 #                  reference (every case, float32 and float16, forward and gradients),
+#                  the float16 gradients that sg2tf sums (bias, upfirdn2d's for the convolution
+#                  weights) at a 256 px block's size, summed in float32, against float64;
 #                  compute-sanitizer memcheck on the small cases, and timings against the
 #                  official stylegan2-ada-pytorch kernels (compiled by PyTorch from the
 #                  checkout given by --official, default .gpu_check/carry/official) with

@@ -8,9 +8,12 @@ kernels' headers, linked with the ops' own CUDA sources) and calls this with --l
                 forward and gradients (and the kernels' 64-bit-index variants on the
                 small cases); compute-sanitizer memcheck on the small cases;
                 timings against the official stylegan2-ada-pytorch kernels (bench.py)
-                and bias_act's memory bandwidth against the device's.
+                and bias_act's memory bandwidth against the device's; the float16
+                gradients sg2tf sums over batch and pixels, at a 256 px block's size,
+                summed in float32 against float64 (`run_reductions`).
   compile-only  (no GPU) the CPU kernels against the numpy reference on every case but
-                the large ones: checks the harness itself.
+                the large ones, and the float16 gradient sums at a small size: checks the
+                harness itself.
 
 Writes one JSON report (--report) and prints the worst error of each case. Exit status:
 0 when every check that ran passed, 1 otherwise (speed and bandwidth goals are reported,
@@ -285,6 +288,60 @@ def run_upfirdn2d(h, use_gpu, include_large, rows):
             _record(rows, "upfirdn2d", cid, kind, case["dtype"], C.TOL[case["dtype"]], errs, extra)
 
 
+# The float16 gradients that sg2tf sums over batch and pixels, at the size of a 256 px float16
+# block (batch 4, 32 channels; CPU-only runs: a small stand-in): bias_act's dx (summed into the
+# bias gradient) and upfirdn2d's gradient for G's upsampling and D's downsampling (what the
+# convolution weight gradients sum). Each is summed in float32, as sg2tf does, and compared with
+# the float64 sum of the float64 reference: within one float16 rounding of the exact sum.
+REDUCTION_SHAPES = {True: [4, 256, 256, 32], False: [2, 32, 32, 8]}
+REDUCTION_TOL = 2.0**-11
+
+
+def _sum_error(ref, got, mask=None):
+    """|float32 sum of got - float64 sum of ref| / |float64 sum|, per channel (worst)."""
+    axes = tuple(range(ref.ndim - 1))
+    if mask is not None:
+        ref, got = np.where(mask, ref, 0.0), np.where(mask, got, 0)
+    exact = np.sum(np.asarray(ref, np.float64), axis=axes)
+    summed = np.sum(np.asarray(got, np.float32), axis=axes, dtype=np.float32)
+    return float(np.max(np.abs(summed - exact) / np.maximum(np.abs(exact), 1e-300)))
+
+
+def run_reductions(h, use_gpu, include_large):
+    shape = REDUCTION_SHAPES[include_large]
+    print(f"float16 gradient sums at {shape} (float32 accumulation vs float64)", flush=True)
+    rows = []
+    rng = np.random.default_rng(1)
+    storage = np.dtype("float16")
+    # Means keep the sums from cancelling, so the elements' own rounding averages out.
+    x = rng.normal(size=shape).astype(storage)
+    b = rng.normal(size=shape[-1]).astype(storage)
+    dy = (rng.normal(size=shape) + 0.5).astype(storage)
+    code, alpha, gain, clamp = C.bias_act_attrs(dict(act="lrelu", alpha=None, gain=None, clamp=256.0))
+    ref, ambiguous = R.bias_act(x, b, -1, "lrelu", alpha, gain, clamp, 1, dy, storage)
+    devices = ["cpu", "gpu"] if use_gpu else ["cpu"]
+    errs = {
+        f"{d}_sum_vs_ref": _sum_error(ref, h.bias_act(d, x, b, dy, -1, code, alpha, gain, clamp, 1), ~ambiguous)
+        for d in devices
+    }
+    _record(rows, "bias_act", f"bias_grad{shape}", "sum", "float16", REDUCTION_TOL, errs)
+    f = C.make_filter("4")
+    small = [shape[0], shape[1] // 2, shape[2] // 2, shape[3]]
+    # G's upsample2d (x: half size) and D's downsample2d (x: full size), as sg2tf calls them.
+    for name, xshape, updown, pad, gain in [
+        ("upsample2d", small, (2, 2, 1, 1), (2, 1, 2, 1), 4.0),
+        ("downsample2d", shape, (1, 1, 2, 2), (1, 1, 1, 1), 1.0),
+    ]:
+        gud, gpad, gflip = C.upfirdn_grad_params(xshape, f, updown, pad, False)
+        out = R.upfirdn2d(np.zeros(xshape, storage), f, updown, pad, False, gain, storage).shape
+        g = (rng.normal(size=out) + 0.5).astype(storage)
+        ref = R.upfirdn2d(g, f, gud, gpad, gflip, gain, storage)
+        errs = {f"{d}_sum_vs_ref": _sum_error(ref, h.upfirdn2d(d, g, f, gud, gpad, gflip, gain)[0]) for d in devices}
+        _record(rows, "upfirdn2d", f"{name}_grad{xshape}", "sum", "float16", REDUCTION_TOL, errs)
+    failures = [r for r in rows if not r["ok"]]
+    return dict(checks=len(rows), failures=len(failures), ok=not failures, rows=rows)
+
+
 def summarize(rows):
     out = {}
     for row in rows:
@@ -446,6 +503,8 @@ def main(argv=None):
     try:
         report["parity"] = run_parity(h, use_gpu=mode != "compile-only", include_large=mode == "full")
         ok &= report["parity"]["ok"]
+        report["reductions"] = run_reductions(h, use_gpu=mode != "compile-only", include_large=mode == "full")
+        ok &= report["reductions"]["ok"]
         if mode == "full" and args.lib_wide and os.path.exists(args.lib_wide):
             # The 64-bit-index kernels (tensors of 2^31 elements or more), forced on the
             # small cases.
