@@ -486,7 +486,10 @@ def _unpack(networks):
         nets = dict(zip(("G", "D", "G_ema"), networks))
     missing = [k for k, v in nets.items() if v is None]
     if missing:
-        raise NetworkExportError(f"an NVlabs pickle holds G, D and G_ema; {', '.join(missing)} missing")
+        where = getattr(networks, "source", "")  # a `Networks` names its file
+        raise NetworkExportError(
+            f"{where}{': ' if where else ''}has no {' or '.join(missing)}; an NVlabs pickle holds G, D and G_ema"
+        )
     return nets["G"], nets["D"], nets["G_ema"]
 
 
