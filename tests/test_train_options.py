@@ -299,3 +299,79 @@ def test_flag_files_parse():
                     flag = line[2:].split("=", 1)[0]
                     assert flag in options.DEFAULTS, f"{name}: unknown flag {flag}"
     del absl_flags
+
+
+# The flags sg2tf-train defines, dumped by a fresh interpreter (absl has one registry a process).
+_FLAG_DUMP = """
+import json
+from absl import flags
+import sg2tf.cli.train_flags
+out = {f.name: dict(default=f.default, help=f.help, parser=type(f.parser).__name__,
+                    choices=getattr(f.parser, "enum_values", None))
+       for f in flags.FLAGS.flags_by_module_dict()["sg2tf.cli.train_flags"]}
+print(json.dumps(out))
+"""
+PARSERS = {
+    "path": ("ArgumentParser", "PathParser"),
+    "string": ("ArgumentParser",),
+    "integer": ("IntegerParser",),
+    "float": ("FloatParser",),
+    "bool": ("BooleanParser",),
+    "enum": ("EnumParser",),
+}
+
+
+def test_flags_defaults_and_resume_policy_come_from_the_option_fields():
+    """One declaration per option: a flag that differs from its `TrainingOptions` field in
+    default, help, type or choices, a field that is neither a flag nor derived, or an option
+    without a resume policy fails here."""
+    proc = subprocess.run([sys.executable, "-c", _FLAG_DUMP], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    flags = json.loads(proc.stdout)
+    assert set(flags) - {"verbose"} == set(options.DEFAULTS)
+    for o in options.OPTIONS:
+        f = flags[o.name]
+        assert f["default"] == o.default and f["parser"] in PARSERS[o.kind], (o.name, f, o)
+        if o.kind == "enum":  # absl puts the choices in front of the help
+            assert list(f["choices"]) == list(o.choices), o.name
+            assert f["help"] == f"<{'|'.join(o.choices)}>: {o.help}", o.name
+        else:
+            assert f["help"] == o.help, o.name
+    for field in dataclasses.fields(options.TrainingOptions):
+        assert ("kind" in field.metadata) != ("derived" in field.metadata), field.name
+    reasons = {options.NETWORKS, options.TRAINED, options.DATA_STATE}
+    assert {o.resume for o in options.OPTIONS} <= {options.CHANGE, options.LOCAL} | reasons
+    assert options.LOCAL_OPTIONS >= {"resume", "outdir", "dry_run", "cpu_devices"}
+
+
+def test_options_that_shape_the_networks_are_fixed_on_resume():
+    """Every option `network_kwargs` reads (what builds G and D) is fixed when a run is
+    continued from its checkpoint (found by watching what it reads), but the two that change
+    only how the layers compute, not their weights: a resumed run may change its precision, as
+    the originals rebuild their networks from the new arguments and copy the weights in."""
+    read = set()
+
+    class Watch:
+        def __getattr__(self, name):
+            read.add(name)
+            return getattr(options.resolve(dict(cfg="tiny", outdir="x"), FakeInfo()), name)
+
+    options.TrainingOptions.network_kwargs(Watch())
+    derived = {f.name for f in dataclasses.fields(options.TrainingOptions) if "derived" in f.metadata}
+    shaping = read - derived - {"fp16_res", "conv_clamp"}
+    assert len(shaping) > 10 and all(options.FIXED_ON_RESUME.get(k) == options.NETWORKS for k in shaping), shaping
+    assert options.FIXED_ON_RESUME.keys().isdisjoint({"fp16_res", "conv_clamp", "precision"})
+
+
+def test_resume_refuses_a_fixed_option_and_takes_a_changeable_one():
+    from sg2tf.training import loop
+    from sg2tf.training.setup import TrainingError
+
+    assert not hasattr(loop, "FIXED_ON_RESUME") and not hasattr(loop, "LOCAL_OPTIONS")  # one home: options
+    base = dict(cfg="tiny", outdir="x")
+    before = options.resolve(base, FakeInfo())
+    after = options.resolve(dict(base, gamma="5", outdir="y"), FakeInfo())
+    assert loop.resume_changes(before, after, "r") == {"gamma": (before.gamma, after.gamma)}  # outdir: local
+    for key, value in (("w_dim", 32), ("freezed", 1), ("seed", 7)):
+        with pytest.raises(TrainingError, match=f"--{key} .*{options.FIXED_ON_RESUME[key]}"):
+            loop.resume_changes(before, options.resolve(dict(base, **{key: value}), FakeInfo()), "r")

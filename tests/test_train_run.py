@@ -14,6 +14,7 @@ import pytest
 from conftest import tiny_run
 
 from sg2tf.training import checkpoints
+from sg2tf.training.options import OptionsError
 from sg2tf.training.setup import TrainingError
 
 TINY = tiny_run()
@@ -74,9 +75,9 @@ def test_every_preset_trains_a_step(shapes, tmp_path, cfg):
 
 
 def test_errors_before_any_work(shapes, tmp_path):
-    with pytest.raises(TrainingError, match="above the dataset"):
+    with pytest.raises(OptionsError, match="above the dataset"):
         _train(data=shapes, outdir=str(tmp_path), resolution=32)
-    with pytest.raises(TrainingError, match="no labels"):
+    with pytest.raises(OptionsError, match="no labels"):
         _train(data=shapes, outdir=str(tmp_path), cond=True)
     with pytest.raises(TrainingError, match="no such file"):
         _train(data=shapes, outdir=str(tmp_path), resume=str(tmp_path / "missing.pkl"))
@@ -87,6 +88,40 @@ def test_errors_before_any_work(shapes, tmp_path):
     with pytest.raises(TrainingError, match="cannot load"):
         _train(data=shapes, outdir=str(tmp_path), resume=str(bad))
     assert not os.listdir(tmp_path) or set(os.listdir(tmp_path)) == {"bad.pkl"}
+
+
+# sg2tf-train with a training loop that fails as given (argv[1]: the exception's expression).
+FAILING_LOOP = """
+import sys
+from sg2tf.training import loop
+from sg2tf.data import DatasetError
+
+error = sys.argv.pop(1)
+
+def train(given):
+    raise eval(error)
+
+loop.train = train
+from sg2tf.cli.train import run
+sys.argv[0] = "sg2tf-train"
+run()
+"""
+
+
+def test_a_user_error_during_training_is_one_line_and_a_bug_keeps_its_traceback(tmp_path):
+    """`sg2tf-train` runs through `cli.common.run`: a `UserError` leaving the loop at any time
+    (a damaged record met at step 1000) is `error: <message>` with its own exit code (a
+    dataset's 1); anything else is a bug and keeps its traceback."""
+    args = ["--data=x", f"--outdir={tmp_path}"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the program's own quiet
+    late, bug = "DatasetError('x/data-r05.tfrecords: record 7 is damaged')", "ValueError('a bug')"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", FAILING_LOOP, error, *args], stderr=subprocess.PIPE, text=True, env=env)
+        for error in (late, bug)
+    ]
+    (late_rc, late_err), (bug_rc, bug_err) = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert (late_rc, late_err) == (1, "error: x/data-r05.tfrecords: record 7 is damaged\n")
+    assert bug_rc == 3 and "Traceback" in bug_err and "ValueError: a bug" in bug_err
 
 
 def test_resume_after_sigkill_is_exact(shapes, tmp_path):

@@ -10,6 +10,7 @@ import tensorflow as tf
 from conftest import tiny_options
 
 from sg2tf.training import options
+from sg2tf.training.draws import RandomDraws
 from sg2tf.training.setup import build_trainer
 
 SMALL = tiny_options(aug="noaug", outdir="x", seed=1, ema_kimg=0.01)
@@ -41,8 +42,10 @@ def assert_close(a, b, atol=2e-5):
 def test_gradient_accumulation_equals_big_batch():
     # pl_weight 0: path length is computed per round, so it differs by design; likewise
     # minibatch-stddev groups samples within a round (as in the official code).
-    big = make_trainer(batch_gpu=4, pl_weight=0, mbstd_channels=0)
-    acc = make_trainer(batch_gpu=2, pl_weight=0, mbstd_channels=0)
+    # Style mixing too: as in both originals, a device batch (a round) shares one cutoff.
+    kw = dict(pl_weight=0, mbstd_channels=0, style_mixing_prob=0)
+    big = make_trainer(batch_gpu=4, **kw)
+    acc = make_trainer(batch_gpu=2, **kw)
     assert acc.rounds == 2 and big.rounds == 1
     assert_close(weights(big), weights(acc), 0)
     for step in range(2):  # step 0 includes R1
@@ -51,6 +54,31 @@ def test_gradient_accumulation_equals_big_batch():
         assert float(sb["loss_D"]) == pytest.approx(float(sa["loss_D"]), rel=1e-5)
         assert ("r1_penalty" in sb) == (step == 0)
     assert_close(weights(big), weights(acc))
+
+
+def test_style_mixing_draws_one_cutoff_per_device_batch():
+    """As TF1 G_main's scalar mixing_cutoff and stylegan2-ada-pytorch's scalar cutoff: every
+    sample of a device batch (group) shares the mixing layer in [1, num_ws) and the gate."""
+    draws = RandomDraws(tf.random.Generator.from_seed(3), z_dim=4, num_ws=6, group_size=4)
+    gen = draws.phase("G_main", 256).gen
+    layer, gate = gen.mix_layer.numpy().reshape(64, 4), gen.mix_gate.numpy().reshape(64, 4)
+    assert np.all(layer == layer[:, :1]) and np.all(gate == gate[:, :1])
+    assert set(layer[:, 0]) == {1, 2, 3, 4, 5}
+    assert 0.2 < np.mean(gate[:, 0] < 0.5) < 0.8
+    assert len(np.unique(gen.z.numpy()[:, 0])) == 256  # latents per sample
+
+
+def test_generated_labels_are_drawn_from_the_dataset():
+    """As stylegan2-ada-pytorch's loop (`training_set.get_label(np.random.randint(len(...)))`):
+    each generated image's label is a uniformly drawn dataset label, not the real batch's."""
+    table = np.eye(4, dtype=np.float32)[[0, 1, 1, 2, 2, 2, 3, 3, 3, 3]]
+    draws = RandomDraws(tf.random.Generator.from_seed(4), 4, 6, 4, labels=table, c_dim=4)
+    c = np.concatenate([draws.phase(phase, 2000).gen.c.numpy() for phase in ("G_main", "D_main")])
+    assert np.all(np.sum(c, axis=1) == 1) and np.all(np.isin(c, [0, 1]))
+    # 4000 draws: the class frequencies are the dataset's within 4 standard deviations (0.008).
+    np.testing.assert_allclose(np.mean(c, axis=0), [0.1, 0.2, 0.3, 0.4], atol=0.03)
+    with pytest.raises(ValueError, match="labels"):
+        RandomDraws(tf.random.Generator.from_seed(4), 4, 6, 4, c_dim=4)
 
 
 def test_learning_rates_are_applied_to_their_own_network():

@@ -4,7 +4,7 @@ Each case under tests/data/training_reference/ is a recording of N iterations of
 training loop's phases (scripts/record_training_reference.py): the initial networks, every input
 and random draw, each phase's loss terms and gradients, and the weights, `pl_mean` and p after
 every iteration. sg2tf's `Trainer` starts from the same weights, takes the same draws through its
-replay seam (`train_step(draws=..., capture=True)`) and must give:
+replay seam (`train_step(draws=RecordedDraws(...), capture=True)`) and must give:
 
 * each phase's loss terms and every parameter's gradient within 1e-4 relative
   (norm of the difference over the norm of the reference; for gradients the reference norm
@@ -133,10 +133,10 @@ def replay_case(name, iterations=None, strategy=None, eager=False, **overrides):
     n_it = iterations or spec["iterations"]
     for it in range(n_it):
         reals, labels = replay.reference_inputs(data, it)
-        draws = replay.reference_draws(data, it, G.num_ws, spec["style_mixing_prob"])
+        draws = replay.reference_draws(data, it)
         stats = trainer.train_step(reals, labels, draws=draws, capture=True)
         for official, phase in replay.PHASES.items():
-            if phase not in draws:
+            if phase not in draws.recording:
                 continue
             pre = f"it{it}/{official}/"
             for ref_key, key in LOSSES[phase]:

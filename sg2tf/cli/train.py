@@ -10,9 +10,9 @@ This program only turns its flags into options: the loop is `sg2tf.training.loop
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 
 FLAGS = flags.FLAGS
 
@@ -27,7 +27,6 @@ def given_options():
 
 def main(argv):
     common.start(argv)
-    from sg2tf.errors import UserError
     from sg2tf.training import preemption
     from sg2tf.training.loop import train
     from sg2tf.utils import atomic
@@ -41,8 +40,6 @@ def main(argv):
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(e.exit_code)
-        except UserError as e:
-            common.fail(str(e), e.exit_code)
         except OSError as e:  # a log or stats file the machine refused to write
             if atomic.write_failure(e) is None:
                 raise
@@ -54,7 +51,7 @@ def run():
     # other programs call in-process, where another program's flags may already exist.
     from sg2tf.cli import train_flags  # noqa: F401 (defines the flags)
 
-    app.run(main)
+    common.run(main)  # a UserError, however late in training, is one line with its exit code
 
 
 if __name__ == "__main__":

@@ -23,41 +23,6 @@ from sg2tf.training import data_identity, preemption, presets
 from sg2tf.training import options as options_lib
 from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy, network_sizes
 
-# Options a run continued from its checkpoint cannot change, and why. Every other option given
-# on resuming takes effect from the resumed image count.
-FIXED_ON_RESUME = dict.fromkeys(
-    (
-        "cfg",
-        "resolution",
-        "cond",
-        "fmap_base",
-        "fmap_max",
-        "channels",
-        "mapping_layers",
-        "mapping_width",
-        "w_dim",
-        "z_dim",
-        "mbstd_group",
-        "mbstd_channels",
-        "noconst",
-        "g_arch",
-        "d_arch",
-    ),
-    "they define the networks",
-)
-FIXED_ON_RESUME.update(
-    dict.fromkeys(("freezed", "freeze_g", "freeze_mapping"), "they define what the optimizers train")
-)
-FIXED_ON_RESUME.update(
-    dict.fromkeys(
-        ("data", "mirror", "max_images", "shuffle_buffer", "batch", "seed"),
-        "the data position and the random state are restored",
-    )
-)
-# Options of this process and machine, never taken from the saved run (`outdir` defaults to
-# the resumed run's parent).
-LOCAL_OPTIONS = ("cpu_devices", "dry_run", "outdir", "allow_data_change")
-
 
 def train(given):
     """Trains with the options a user gave (`{option name: value}`, sg2tf-train's flag names;
@@ -73,6 +38,7 @@ def train(given):
     import sg2tf
     import sg2tf.io.snapshot
     from sg2tf import data as data_lib
+    from sg2tf.data.records import read_labels
     from sg2tf.training import checkpoints, pacing, source_network
     from sg2tf.training import stats as stats_lib
     from sg2tf.utils import images as image_utils
@@ -103,8 +69,8 @@ def train(given):
     if given.get("data"):
         try:
             info = data_lib.read_info(given["data"])
-        except (data_lib.DatasetError, OSError) as e:
-            raise TrainingError(f"--data: {e}") from None
+        except OSError as e:
+            raise data_lib.DatasetError(f"--data: {e}") from None
     elif not given.get("dry_run"):
         raise TrainingError("--data is required")
     data_id, data_note = data_identity.of_run(
@@ -113,18 +79,15 @@ def train(given):
     for line in filter(None, (*resume.notes, data_note)):  # a damaged checkpoint skipped, other data
         print(line, flush=True)
         notes.append(line)
-    try:
-        machine = dict(replicas=replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")), num_workers=num_workers)
-        opts = options_lib.resolve(given, info, **machine)
-        changes = {}
-        if resume_kind == "checkpoint":  # the options as saved, resolved here, against the new ones
-            before = options_lib.resolve(resumed_options({}, saved, run_dir), info, **machine)
-            changes = resume_changes(before, opts, given["resume"])
-        metric_files = {}
-        if opts.metrics and is_chief:  # every feature network file is there, before any work
-            metric_files = options_lib.metric_feature_files(opts)
-    except ValueError as e:
-        raise TrainingError(str(e)) from None
+    machine = dict(replicas=replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")), num_workers=num_workers)
+    opts = options_lib.resolve(given, info, **machine)
+    changes = {}
+    if resume_kind == "checkpoint":  # the options as saved, resolved here, against the new ones
+        before = options_lib.resolve(resumed_options({}, saved, run_dir), info, **machine)
+        changes = resume_changes(before, opts, given["resume"])
+    metric_files = {}
+    if opts.metrics and is_chief:  # every feature network file is there, before any work
+        metric_files = options_lib.metric_feature_files(opts)
     cpu_note = None if machine["has_gpu"] else presets.cpu_warning(opts.cfg, opts.resolution)
     if cpu_note and is_chief:  # the official auto sizes are for GPUs
         print(f"warning: {cpu_note}", flush=True)
@@ -195,7 +158,9 @@ def train(given):
         return reals[lo : lo + worker_batch], labels[lo : lo + worker_batch]
 
     # ---- 4. Networks and trainer. ---------------------------------------------------------
-    trainer = build_trainer(opts, strategy, num_workers=num_workers)
+    # Generated images' labels are drawn from the dataset's, as in the official loop.
+    labels = read_labels(info)[: opts.max_images] if opts.c_dim else None
+    trainer = build_trainer(opts, strategy, num_workers=num_workers, labels=labels)
     G, D, G_ema = trainer.G, trainer.D, trainer.G_ema
     if source is not None:
         source_network.copy_weights(source, (G, D, G_ema), resume_path, log.print)
@@ -351,11 +316,11 @@ def _latest_or_new(given):
 
 def resume_changes(before, after, resume):
     """`{option: (old, new)}` of a run continued from its checkpoint; raises `TrainingError`
-    naming the changed options that `FIXED_ON_RESUME` lists."""
+    naming the changed options that cannot change (`options.FIXED_ON_RESUME`)."""
     changes = option_changes(before, after)
-    fixed = sorted(k for k in changes if k in FIXED_ON_RESUME)
+    fixed = sorted(k for k in changes if k in options_lib.FIXED_ON_RESUME)
     if fixed:
-        reasons = sorted({FIXED_ON_RESUME[k] for k in fixed})
+        reasons = sorted({options_lib.FIXED_ON_RESUME[k] for k in fixed})
         listed = ", ".join(f"--{k} ({format_value(changes[k][0])} -> {format_value(changes[k][1])})" for k in fixed)
         raise TrainingError(
             f"--resume={resume}: cannot change {listed} of a run continued from its checkpoint "
@@ -380,11 +345,9 @@ def read_saved_options(run_dir):
 
 def resumed_options(given, saved, run_dir):
     """The options of a run continued from its checkpoint: the saved ones, overridden by every
-    option given now; `LOCAL_OPTIONS` are never taken from the saved run."""
+    option given now; local options (`options.LOCAL_OPTIONS`) are never taken from the saved run."""
     base = {
-        k: v
-        for k, v in options_lib.TrainingOptions.saved_values(saved).items()
-        if k not in LOCAL_OPTIONS and k != "resume"
+        k: v for k, v in options_lib.TrainingOptions.saved_values(saved).items() if k not in options_lib.LOCAL_OPTIONS
     }
     if "data" in given and "data" in base and _same_path(given["data"], base["data"]):
         given = dict(given, data=base["data"])  # the same dataset, spelt another way
@@ -401,7 +364,7 @@ def option_changes(before, after):
     """`{option: (old, new)}` of the options (not the derived values) that differ."""
     changes = {}
     for key in options_lib.DEFAULTS:
-        if key in LOCAL_OPTIONS or key == "resume":
+        if key in options_lib.LOCAL_OPTIONS:
             continue
         old, new = getattr(before, key), getattr(after, key)
         if old != new:

@@ -13,6 +13,7 @@ No TensorFlow at import: flag modules and `--dry_run` may import this module.
 import dataclasses
 import json
 import os
+from typing import Any, NamedTuple
 
 from sg2tf import constants
 from sg2tf.errors import UserError
@@ -20,131 +21,238 @@ from sg2tf.training import schedules
 from sg2tf.training.presets import PRESETS, PresetError, preset_values
 from sg2tf.training.schedules import Schedule
 
-__all__ = ["DEFAULTS", "OptionsError", "PRESETS", "TrainingOptions", "resolve"]
+__all__ = ["DEFAULTS", "OPTIONS", "OptionsError", "PRESETS", "TrainingOptions", "resolve"]
 
 
 class OptionsError(UserError, ValueError):
     """A bad flag combination; the message names the flag."""
 
 
-# The options a user can give (sg2tf-train's flags) and their defaults, by concept. None =
-# "from the preset / the dataset / the machine" (see `resolve`).
-DEFAULTS = {
-    # Run: what, where, how long, how often it reports and saves.
-    **dict(data=None, outdir=None, cfg="auto", seed=0, resume=None, dry_run=False, description=""),
-    **dict(kimg=None, tick_kimg=4.0, snap=50, keep_checkpoints=3, grid_seeds=16, allow_data_change=False),
-    # Transfer learning.
-    **dict(transfer="same", freezed=0, freeze_g=0, freeze_mapping=False),
-    # Data.
-    **dict(cond=False, mirror=False, resolution=None, max_images=None, shuffle_buffer=None),
-    # Batch, optimisers and G's EMA.
-    **dict(batch=None, batch_gpu=None, glr=None, dlr=None, adam=None, ema_kimg=None, ema_rampup=-1.0),
-    # Regularization: R1 on D (gamma), path length on G.
-    **dict(gamma=None, d_reg_interval=16, pl_weight=None, pl_decay=0.01, pl_batch_shrink=2, g_reg_interval=None),
-    # G's inputs while training: style mixing and noise.
-    **dict(style_mixing_prob=None, noise_mode=None),
-    # Architecture: mapping, widths, G's and D's own options.
-    **dict(z_dim=None, w_dim=None, mapping_layers=None, mapping_width=None, fmap_base=None, fmap_max=None, channels=""),
-    **dict(g_arch="skip", noconst=False, d_arch=None, mbstd_group=None, mbstd_channels=1),
-    # Augmentation.
-    **dict(aug="ada", p=0.0, target=0.6, augpipe="bgc", ada_kimg=500.0, ada_interval=4),
-    # Distribution and precision.
-    **dict(fp16_res=-1, conv_clamp=-1.0, precision="float16", strategy="auto", xla=False, cpu_devices=0),
-    # Quality metrics.
-    **dict(metrics="", metrics_num_gen=None, inception=None, vgg16=None, lpips=None),
-}
+# What a run continued from its checkpoint does with an option given again (the `resume`
+# of each option): CHANGE takes effect from the resumed image count; LOCAL belongs to this
+# process and machine, never taken from the saved run nor compared with it; any other value
+# is the reason the option cannot change.
+CHANGE, LOCAL = "change", "local"
+NETWORKS = "they define the networks"
+TRAINED = "they define what the optimizers train"
+DATA_STATE = "the data position and the random state are restored"
 
 
-@dataclasses.dataclass(frozen=True)
+def _option(kind, default, help, resume=CHANGE, choices=None):
+    """A field given by a sg2tf-train flag of `kind` (`string`, `path`, `integer`, `float`,
+    `bool`, `enum` with `choices`); `default` None: from the preset, dataset or machine."""
+    meta = dict(kind=kind, help=help, resume=resume, choices=None if choices is None else list(choices))
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _derived(source):
+    """A field `resolve` derives (no flag): `source` says from what."""
+    return dataclasses.field(metadata=dict(derived=source))
+
+
+def _lr_help(what):
+    return f"{what}, or a kimg schedule (as --glr)."
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainingOptions:
     """The complete options of a training run (what `training_options.json` holds).
 
-    Field names are sg2tf-train's flag names (see `sg2tf/cli/train_flags.py` for their
-    meaning), plus what `resolve` derives: `channels_img`, `dataset_count` and `c_dim` from
-    the dataset, `replicas`, `num_workers` and `accumulation_rounds` from the strategy.
-    Schedules (`glr`, `dlr`, `gamma`) are kept in their canonical text form.
+    One field per option: each field given by a flag declares the flag (kind, default, help)
+    and what resuming does with it (`resume`); sg2tf-train's flags are made from these
+    (`sg2tf/cli/train_flags.py`). `resolve` fills in every unset option and derives the
+    others (`channels_img`, `dataset_count` and `c_dim` from the dataset, `replicas`,
+    `num_workers` and `accumulation_rounds` from the strategy). Schedules (`glr`, `dlr`,
+    `gamma`) are kept in their canonical text form.
     """
 
-    # Run.
-    data: str | None
-    outdir: str | None
-    cfg: str
-    kimg: float
-    tick_kimg: float
-    snap: int
-    keep_checkpoints: int
-    seed: int
-    dry_run: bool
-    resume: str | None
-    allow_data_change: bool
-    description: str
-    grid_seeds: int
+    # Run: what, where, how long, how often it reports and saves.
+    data: str | None = _option("path", None, "Training data: a TFRecord dataset directory (sg2tf-dataset).", DATA_STATE)
+    outdir: str | None = _option("path", None, "Where to create run directories NNNNN-<desc>/.", LOCAL)
+    cfg: str = _option(
+        "enum",
+        "auto",
+        "Base configuration (official presets; tiny = small full recipe, demo = the 10-minute CPU demo).",
+        NETWORKS,
+        sorted(PRESETS),
+    )
+    seed: int = _option("integer", 0, "Random seed (latents, augmentation, data order, initialisation).", DATA_STATE)
+    resume: str | None = _option(
+        "string",
+        None,
+        "latest (newest run under --outdir), a run directory, a "
+        "checkpoint directory, a network snapshot or an NVlabs pickle.",
+        LOCAL,
+    )
+    dry_run: bool = _option("bool", False, "Print the resolved training options and exit.", LOCAL)
+    description: str = _option("string", "", "Extra text for the run directory name.")
+    kimg: float = _option("float", None, "Training length in thousands of real images (fractions allowed).")
+    tick_kimg: float = _option("float", 4.0, "Progress line, stats and TensorBoard every this many kimg.")
+    snap: int = _option("integer", 50, "Checkpoint, snapshot and image grid every this many ticks (0: end only).")
+    keep_checkpoints: int = _option("integer", 3, "Keep the last this many checkpoints.")
+    grid_seeds: int = _option("integer", 16, "Images per row-block in the fakes grids (seeds 0..N-1).")
+    allow_data_change: bool = _option(
+        "bool",
+        False,
+        "Resume on a dataset that changed since the checkpoint (logged; the data stream starts afresh).",
+        LOCAL,
+    )
     # Transfer learning.
-    transfer: str
-    freezed: int
-    freeze_g: int
-    freeze_mapping: bool
+    transfer: str = _option(
+        "enum",
+        "same",
+        "Fine-tuning (--resume=snapshot|pickle): same = build the source's architecture (flags that "
+        "change it are an error) and copy every weight; partial = build the flags' architecture and copy "
+        "the weights that match by name and shape.",
+        choices=constants.TRANSFER_MODES,
+    )
+    freezed: int = _option(
+        "integer",
+        0,
+        "Freeze the first N layers of D (transfer learning; counted as the official "
+        "code: per block from the top, fromrgb, conv0, conv1, skip).",
+        TRAINED,
+    )
+    freeze_g: int = _option("integer", 0, "Freeze G's synthesis blocks below this resolution.", TRAINED)
+    freeze_mapping: bool = _option(
+        "bool",
+        False,
+        "Freeze G's mapping network (with --freeze_g=512: l4rz's recipe, mapping and 4x4-256x256 frozen).",
+        TRAINED,
+    )
     # Data.
-    cond: bool
-    mirror: bool
-    resolution: int
-    max_images: int | None
-    shuffle_buffer: int | None
-    channels_img: int
-    dataset_count: int | None
-    c_dim: int
-    # Batch and optimisation.
-    batch: int
-    batch_gpu: int
-    replicas: int
-    num_workers: int
-    accumulation_rounds: int
-    glr: str
-    dlr: str
-    adam: str
-    gamma: str
-    ema_kimg: float
-    ema_rampup: float | None
-    style_mixing_prob: float
-    pl_weight: float
-    pl_decay: float
-    pl_batch_shrink: int
-    g_reg_interval: int
-    d_reg_interval: int
-    noise_mode: str
-    # Architecture.
-    mapping_layers: int
-    mapping_width: int
-    w_dim: int
-    z_dim: int
-    fmap_base: int
-    fmap_max: int
-    channels: str
-    mbstd_group: int
-    mbstd_channels: int
-    noconst: bool
-    g_arch: str
-    d_arch: str
+    cond: bool = _option("bool", False, "Train a conditional model on the dataset's labels.", NETWORKS)
+    mirror: bool = _option("bool", False, "Augment with random x-flips.", DATA_STATE)
+    resolution: int = _option("integer", None, "Train at this stored resolution (default: the dataset's).", NETWORKS)
+    max_images: int | None = _option("integer", None, "Use only the first N images.", DATA_STATE)
+    shuffle_buffer: int | None = _option(
+        "integer", None, "Shuffle window in images (default: ~1 GiB; it is part of each checkpoint).", DATA_STATE
+    )
+    channels_img: int = _derived("the dataset")
+    dataset_count: int | None = _derived("the dataset")
+    c_dim: int = _derived("the dataset (with --cond)")
+    # Batch, optimisers and G's EMA.
+    batch: int = _option("integer", None, "Global batch size.", DATA_STATE)
+    batch_gpu: int = _option(
+        "integer",
+        None,
+        "Per-replica batch per accumulation round (default: the preset's batch "
+        "over the GPU count it was made for, as the official train.py, e.g. 4 for stylegan2; "
+        "with --batch: batch / replicas).",
+    )
+    replicas: int = _derived("the strategy")
+    num_workers: int = _derived("the strategy")
+    accumulation_rounds: int = _derived("the batch over replicas and batch_gpu")
+    glr: str = _option(
+        "string",
+        None,
+        "G learning rate, or a kimg schedule of KIMG:VALUE points: 0:0.002,10000:0.0002 "
+        "is 0.002, and 0.0002 from 10000 kimg on (a comma steps); 0:0.002..10000:0.0002 falls "
+        "linearly over the first 10000 kimg (.. ramps).",
+    )
+    dlr: str = _option("string", None, _lr_help("D learning rate"))
+    adam: str = _option(
+        "enum",
+        None,
+        "Where Adam adds its epsilon (default: the preset's, torch except --cfg=demo): torch as "
+        "stylegan2-ada-pytorch (to the bias-corrected sqrt(v)), tf1 as the TensorFlow StyleGAN2 and ADA "
+        "code (to sqrt(v) before the correction: a larger epsilon in the first few hundred steps).",
+        choices=constants.ADAM_VARIANTS,
+    )
+    ema_kimg: float = _option("float", None, "G_ema half-life in kimg.")
+    ema_rampup: float | None = _option("float", -1.0, "G_ema ramp-up (fraction of cur_nimg; 0: off; <0: preset).")
+    # Regularization: R1 on D (gamma), path length on G.
+    gamma: str = _option(
+        "string", None, "R1 weight, or a kimg schedule (as --glr), e.g. 0:10,20000:5: 10, and 5 from 20000 kimg on."
+    )
+    d_reg_interval: int = _option("integer", 16, "Lazy R1 interval.")
+    pl_weight: float = _option("float", None, "Path-length regularization weight (0 disables).")
+    pl_decay: float = _option("float", 0.01, "Decay of the path-length mean.")
+    pl_batch_shrink: int = _option("integer", 2, "Path-length batch = batch_gpu / this.")
+    g_reg_interval: int = _option(
+        "integer",
+        None,
+        "Lazy G regularization interval (default: the preset's, 4 as in the originals, which also scale G's Adam "
+        "by interval / (interval + 1) even without path length; 0: no G regularization phase, path length off, "
+        "and no scaling).",
+    )
+    # G's inputs while training: style mixing and noise.
+    style_mixing_prob: float = _option(
+        "float", None, "Style mixing probability (0 disables); one cutoff per device batch, as the originals."
+    )
+    noise_mode: str = _option(
+        "enum",
+        None,
+        "G noise inputs during training (default: the "
+        "preset's, random except for --cfg=demo): random is the recipe, const uses G's stored noise "
+        "buffers, none trains without noise inputs. Random noise comes from checkpointed seeds, so a "
+        "resumed run continues exactly in every mode.",
+        choices=constants.NOISE_MODES,
+    )
+    # Architecture: mapping, widths, G's and D's own options.
+    z_dim: int = _option("integer", None, "Z width.", NETWORKS)
+    w_dim: int = _option("integer", None, "W (and default z) width.", NETWORKS)
+    mapping_layers: int = _option("integer", None, "Mapping network depth.", NETWORKS)
+    mapping_width: int = _option("integer", None, "Mapping network hidden width.", NETWORKS)
+    fmap_base: int = _option("integer", None, "Channel formula base (channels = base / 2^stage).", NETWORKS)
+    fmap_max: int = _option("integer", None, "Channel cap.", NETWORKS)
+    channels: str = _option("string", "", "Explicit channel table RES:CH,..., e.g. 64:768,128:768.", NETWORKS)
+    g_arch: str = _option("enum", "skip", "G architecture.", NETWORKS, constants.ARCHITECTURES)
+    noconst: bool = _option("bool", False, "G starts from a projection of w instead of a constant.", NETWORKS)
+    d_arch: str = _option(
+        "enum",
+        None,
+        "D architecture (default: the preset's, resnet except for --cfg=cifar, orig).",
+        NETWORKS,
+        constants.ARCHITECTURES,
+    )
+    mbstd_group: int = _option("integer", None, "Minibatch-stddev group size.", NETWORKS)
+    mbstd_channels: int = _option("integer", 1, "Minibatch-stddev channels.", NETWORKS)
     # Augmentation.
-    aug: str
-    p: float
-    target: float
-    augpipe: str
-    ada_kimg: float
-    ada_interval: int
+    aug: str = _option("enum", "ada", "Augmentation mode.", choices=constants.AUG_MODES)
+    p: float = _option("float", 0.0, "Initial (ada) or fixed augmentation probability.")
+    target: float = _option("float", 0.6, "ADA target for E[sign(D(reals))].")
+    augpipe: str = _option("enum", "bgc", "Augmentation pipeline.", choices=constants.AUGPIPE_NAMES)
+    ada_kimg: float = _option("float", 500.0, "ADA speed: kimg for p to go from 0 to 1.")
+    ada_interval: int = _option("integer", 4, "Adjust p every this many steps.")
     # Distribution and precision.
-    fp16_res: int
-    conv_clamp: float | None
-    precision: str
-    strategy: str
-    xla: bool
-    cpu_devices: int
-    # Quality metrics.
-    metrics: tuple
-    metrics_num_gen: int | None
-    inception: str | None
-    vgg16: str | None
-    lpips: str | None
+    fp16_res: int = _option("integer", -1, "Run the top N resolutions in reduced precision (-1: 4 on GPU, 0 on CPU).")
+    conv_clamp: float | None = _option("float", -1.0, "Clamp convolution outputs (-1: 256 with fp16_res > 0; 0: off).")
+    precision: str = _option("enum", "float16", "Reduced-precision type.", choices=constants.LOW_PRECISIONS)
+    strategy: str = _option(
+        "enum",
+        "auto",
+        "auto: MirroredStrategy over all GPUs, else one device; multi_worker: from TF_CONFIG.",
+        choices=constants.STRATEGIES,
+    )
+    xla: bool = _option(
+        "bool",
+        False,
+        "Compile the whole training step with XLA (reference ops inside; "
+        "other random draws than without; slow to compile on CPU).",
+    )
+    cpu_devices: int = _option(
+        "integer", 0, "Split the CPU into this many logical devices (testing MirroredStrategy on a CPU host).", LOCAL
+    )
+    # Quality metrics at every snapshot.
+    metrics: tuple = _option(
+        "string",
+        "",
+        "Comma-separated metrics of G_ema computed at every snapshot "
+        "against the training data (fid50k_full, kid50k_full, pr50k3_full, is50k, "
+        "ppl_wend, ... as sg2tf-metrics; default none). Written to "
+        "metric-<name>.jsonl and TensorBoard.",
+    )
+    metrics_num_gen: int | None = _option(
+        "integer",
+        None,
+        "Generated images per metric (PPL: samples) instead of the metric's own count (50000); for quick checks.",
+    )
+    inception: str | None = _option(
+        "path", None, "Inception graph for FID/KID/IS (default: $SG2TF_CACHE or ~/.cache/sg2tf; see docs/tools.md)."
+    )
+    vgg16: str | None = _option("path", None, "vgg16.pkl for precision/recall (default: the cache).")
+    lpips: str | None = _option("path", None, "vgg16_zhang_perceptual.pkl for PPL (default: the cache).")
 
     def to_dict(self):
         """`{field: value}` with JSON types (the metrics as a list), plus `schedule_syntax`
@@ -217,6 +325,30 @@ class TrainingOptions:
             mbstd_num_channels=self.mbstd_channels,
         )
         return G, D
+
+
+class OptionSpec(NamedTuple):
+    """What a `TrainingOptions` field declares for its flag (see `_option`)."""
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    resume: str
+    choices: list | None
+
+
+# The options a user can give (sg2tf-train's flags), in the order of the fields.
+OPTIONS = [
+    OptionSpec(f.name, default=f.default, **f.metadata)
+    for f in dataclasses.fields(TrainingOptions)
+    if "kind" in f.metadata
+]
+DEFAULTS = {o.name: o.default for o in OPTIONS}
+# Options a run continued from its checkpoint cannot change, and why; options never taken
+# from the saved run.
+FIXED_ON_RESUME = {o.name: o.resume for o in OPTIONS if o.resume not in (CHANGE, LOCAL)}
+LOCAL_OPTIONS = frozenset(o.name for o in OPTIONS if o.resume == LOCAL)
 
 
 def _choice(o, key, choices):

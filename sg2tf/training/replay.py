@@ -1,57 +1,30 @@
-"""Injected inputs and random draws for `Trainer.train_step`: replaying recorded training steps.
+"""Replaying recorded training steps of the official code through `Trainer.train_step`.
 
-`Trainer.train_step(reals, labels, draws=..., capture=True)` runs one step with every random
-draw taken from `draws` instead of the trainer's generator, and returns, besides the usual
+`Trainer.train_step(reals, labels, draws=RecordedDraws(...), capture=True)` runs one step with
+every random input taken from a recording (`sg2tf.training.draws.RecordedDraws`, which also
+describes the format) instead of the trainer's generator, and returns, besides the usual
 statistics, each phase's gradients (`grads/<phase>`: `{variable path: array}`, summed over
 replicas and rounds, unscaled). This is how sg2tf is compared with the official training code
 step for step (tests/test_training_parity.py, references recorded by
 scripts/record_training_reference.py), and how a training difference can be debugged: record
 the draws of one side and feed them to the other.
 
-`draws` is `{phase: {name: array}}` for the phases that run in the step (`G_main`, `G_reg`,
-`D_main`, `D_reg`), every array over the global batch (replicas and rounds take their slices):
-
-  z, mix_z [B, z_dim]    latents and style-mixing second latents (G_main, G_reg, D_main)
-  cutoffs [B] int        per-sample style-mixing cutoff layer (num_ws: no mixing)
-  c [B, c_dim]           labels of the generated images (default: the reals' labels)
-  noise                  list of [B, H, W, 1], G's `random` noise in layer order (noise_mode random)
-  pl_noise [Bpl, H, W, C] path-length directions, already divided by sqrt(H*W) (G_reg)
-  aug                    list of `AugmentPipe` params dicts (see sg2tf.augment.ada), one per
-                         augment call: G_main [fakes], D_main [fakes, reals], D_reg [reals]
-
-G_reg uses the first `B // pl_batch_shrink` samples of each round (its `mix_z`, `cutoffs` and
-`noise` may hold just those).
-
-`reference_draws` converts the arrays of a stylegan2-ada-pytorch recording into this form.
+`load_reference` reads a recording, `reference_inputs` and `reference_draws` give an
+iteration's inputs and draws, `official_to_paths` converts stylegan2-ada-pytorch tensors to
+sg2tf's variable layouts.
 """
 
+import json
+import re
+
 import numpy as np
-import tensorflow as tf
+
+from sg2tf.io import nvlabs_tf, nvlabs_torch
+from sg2tf.networks.generator import Generator
+from sg2tf.training.draws import RecordedDraws
 
 # Official phase names -> the trainer's.
 PHASES = {"Gmain": "G_main", "Greg": "G_reg", "Dmain": "D_main", "Dreg": "D_reg"}
-
-
-class RecordedNoise:
-    """A `noise_generator` (see `SynthesisNetwork.call`) that returns given arrays in order."""
-
-    def __init__(self, arrays):
-        self.arrays = list(arrays)
-        self.calls = 0
-
-    def normal(self, shape, dtype=tf.float32):
-        if self.calls >= len(self.arrays):
-            raise ValueError(f"RecordedNoise: {len(self.arrays)} noise arrays given, the network asks for more")
-        value = tf.cast(self.arrays[self.calls], dtype)
-        self.calls += 1
-        want = [tf.get_static_value(d) if isinstance(d, tf.Tensor) else d for d in shape]
-        if len(want) != value.shape.rank or any(
-            w is not None and v is not None and int(w) != v for w, v in zip(want, value.shape)
-        ):
-            raise ValueError(
-                f"RecordedNoise: noise array {self.calls - 1} has shape {value.shape}, the network asks for {want}"
-            )
-        return value
 
 
 def official_aug_params(arrays, n):
@@ -80,8 +53,8 @@ def reference_inputs(data, iteration):
     return _nhwc(data[f"it{iteration}/real_img"]), np.asarray(data[f"it{iteration}/real_c"], np.float32)
 
 
-def reference_draws(data, iteration, num_ws, style_mixing_prob):
-    """The `draws` of a recorded iteration (`data`: `{key: array}` of the recording's npz)."""
+def reference_draws(data, iteration):
+    """The `RecordedDraws` of a recorded iteration (`data`: `{key: array}` of the recording's npz)."""
     draws = {}
     for official, phase in PHASES.items():
         pre = f"it{iteration}/{official}/"
@@ -89,12 +62,10 @@ def reference_draws(data, iteration, num_ws, style_mixing_prob):
             continue  # Not run, or ran without a loss (pl_weight or r1_gamma 0): nothing to replay.
         z = np.asarray(data[pre + "gen_z"], np.float32)
         d = {"z": z, "c": np.asarray(data[pre + "gen_c"], np.float32)}
-        if pre + "mix_cutoff" in data:
-            # The official loss mixes all of a phase's samples at one cutoff, or none.
-            mixed = float(data[pre + "mix_gate"]) < style_mixing_prob
-            cutoff = int(data[pre + "mix_cutoff"]) if mixed else num_ws
+        if pre + "mix_cutoff" in data:  # one cutoff and gate for the phase's batch, as drawn
             d["mix_z"] = np.asarray(data[pre + "mix_z"], np.float32)
-            d["cutoffs"] = np.full([d["mix_z"].shape[0]], cutoff, np.int32)
+            d["mix_layer"] = np.int32(data[pre + "mix_cutoff"])
+            d["mix_gate"] = np.float32(data[pre + "mix_gate"])
         noise, k = [], 0
         while f"{pre}noise{k}" in data:
             noise.append(_nhwc(data[f"{pre}noise{k}"]))
@@ -112,7 +83,7 @@ def reference_draws(data, iteration, num_ws, style_mixing_prob):
         if aug:
             d["aug"] = aug
         draws[phase] = d
-    return draws
+    return RecordedDraws(draws)
 
 
 def official_to_paths(model, tensors, gradients=False):
@@ -120,8 +91,6 @@ def official_to_paths(model, tensors, gradients=False):
     float64 array}` of the sg2tf `model`, in sg2tf's layouts (as `load_network` assigns
     them). `gradients`: the tensors are gradients (the affine bias offset is left out).
     Tensors the dict lacks are left out."""
-    from sg2tf.io import nvlabs_tf, nvlabs_torch
-    from sg2tf.networks.generator import Generator
 
     def convert(t):
         if isinstance(model, Generator):
@@ -146,9 +115,6 @@ def load_reference(path):
     """`(meta, data)` of a recording made by scripts/record_training_reference.py: `path`
     without extension (`.json` and `.npz`); packed tensor groups are unpacked to per-tensor
     keys (`init/G/mapping.fc0.weight`, `it0/Gmain/grad/G/...`, ...)."""
-    import json
-    import re
-
     with open(path + ".json") as f:
         meta = json.load(f)
     data = {}

@@ -124,7 +124,7 @@ def network_sizes(opts):
 _FROM_OPTIONS = object()
 
 
-def build_trainer(opts, strategy=None, num_workers=1, augment_pipe=_FROM_OPTIONS):
+def build_trainer(opts, strategy=None, num_workers=1, augment_pipe=_FROM_OPTIONS, labels=None):
     """The `Trainer` of `opts`: seeds Keras with `opts.seed`, builds the networks in the
     strategy's scope and the augmentation pipeline of `opts` (none with `--aug=noaug`).
 
@@ -135,6 +135,7 @@ def build_trainer(opts, strategy=None, num_workers=1, augment_pipe=_FROM_OPTIONS
       strategy: a tf.distribute strategy (default: one CPU device).
       num_workers: hosts (input pipelines) taking part.
       augment_pipe: an `AugmentPipe` or None instead of the one `opts` names.
+      labels: the dataset's labels, which generated images' labels are drawn from (`Trainer`).
     """
     import keras
     import tensorflow as tf
@@ -149,4 +150,4 @@ def build_trainer(opts, strategy=None, num_workers=1, augment_pipe=_FROM_OPTIONS
         from sg2tf.augment import AugmentPipe
 
         augment_pipe = AugmentPipe(opts.augpipe) if opts.aug != "noaug" else None
-    return Trainer(opts, strategy, G, D, G_ema, augment_pipe, num_workers=num_workers)
+    return Trainer(opts, strategy, G, D, G_ema, augment_pipe, num_workers=num_workers, labels=labels)
