@@ -14,9 +14,19 @@ and writes out/seed0000.png ...; --class_idx sets the class of a conditional net
 """
 
 import argparse
+import importlib.util
 import os
 import re
 import sys
+
+# Modules this client imports and the packages that provide them.
+_NEEDS = (
+    ("tensorflow_serving", "tensorflow-serving-api"),
+    ("grpc", "grpcio"),
+    ("tensorflow", "tensorflow"),
+    ("numpy", "numpy"),
+    ("PIL", "Pillow"),
+)
 
 
 def parse_seeds(spec):
@@ -36,14 +46,13 @@ def parse_seeds(spec):
 
 
 def label_width(stub, model, signature, timeout):
-    from tensorflow.core.protobuf import meta_graph_pb2
     from tensorflow_serving.apis import get_model_metadata_pb2 as meta_pb2
 
     req = meta_pb2.GetModelMetadataRequest()
     req.model_spec.name = model
     req.metadata_field.append("signature_def")
     resp = stub.GetModelMetadata(req, timeout)
-    defs = meta_graph_pb2.SignatureDefMap()
+    defs = meta_pb2.SignatureDefMap()  # the serving API's message, not TensorFlow's
     resp.metadata["signature_def"].Unpack(defs)
     inputs = defs.signature_def[signature].inputs
     return int(inputs["c"].tensor_shape.dim[1].size) if "c" in inputs else 0
@@ -59,6 +68,11 @@ def main(argv=None):
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
+    # Before anything loads TensorFlow (seconds): say at once what is missing.
+    missing = [p for m, p in _NEEDS if importlib.util.find_spec(m) is None]
+    if missing:
+        sys.stderr.write(f"error: {', '.join(missing)} not installed; pip install {' '.join(missing)}\n")
+        return 2
     try:
         import grpc
         import numpy as np

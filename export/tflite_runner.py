@@ -17,9 +17,11 @@ a fixed batch: seeds are run in chunks of that size (the last chunk padded).
 """
 
 import argparse
+import contextlib
 import os
 import re
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -44,6 +46,28 @@ def load_interpreter(path, threads=None):
     except ImportError as e:
         errors.append(str(e))
     raise ImportError("no TFLite interpreter found (pip install ai-edge-litert): " + "; ".join(errors))
+
+
+@contextlib.contextmanager
+def without_xnnpack_notice():
+    """Runs the body with stderr (file descriptor 2) captured and prints it again without the
+    INFO line TFLite writes when its first call creates the XNNPACK delegate (sg2tf itself
+    uses sg2tf.utils.console.quietly; this script imports no sg2tf)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode("utf-8", "replace").splitlines()
+            kept = [line for line in lines if "XNNPACK delegate" not in line]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
 
 
 def parse_seeds(spec):
@@ -105,7 +129,8 @@ class Generator:
             chunk += [chunk[-1]] * (self.batch - count)
             z = np.concatenate([z_from_seed(s, self.z_dim) for s in chunk])
             inputs = self.inputs(z, psi, class_idx)
-            ws = self.runners["mapping"](**inputs)["ws"]
+            with without_xnnpack_notice():  # the process's first call announces the delegate
+                ws = self.runners["mapping"](**inputs)["ws"]
             if signature == "synthesis_float":
                 out = self.runners["synthesis_float"](ws=ws)["images"]
             else:
@@ -128,6 +153,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, help="interpreter threads")
     parser.add_argument("--benchmark", type=int, default=0, help="time this many serving_default calls")
     args = parser.parse_args(argv)
+    if not (args.outdir or args.save_npz or args.benchmark):
+        parser.error("nothing to do: give --outdir (PNGs), --save_npz or --benchmark")
     try:
         seeds = parse_seeds(args.seeds)
         gen = Generator(args.model, args.threads)

@@ -401,9 +401,43 @@ def test_exports_use_stock_ops_only(exports):
         assert not [op for op in saved_model_op_types(exports[name]["saved_model"]) if op.startswith("Sg2tf")]
 
 
+class _ServedModel:
+    """A SavedModel run as TF Serving runs it: the SignatureDef's tensors in a session, the
+    request's inputs fed without checking them against the signature (TF Serving's C++
+    session does not check them; Python's `Session.run` would), so a bad request meets the
+    checks the export has in its graph, or fails deep inside without them."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.graph = tf.Graph()
+        self.session = tf.compat.v1.Session(graph=self.graph)
+        with self.graph.as_default():
+            self.signatures = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], str(path)).signature_def
+
+    def input_dtypes(self, name):
+        return {k: self.tf.dtypes.as_dtype(v.dtype).as_numpy_dtype for k, v in self.signatures[name].inputs.items()}
+
+    def run(self, name, inputs):
+        """`{output: array}` of signature `name` for `{input: array}`; raises on a bad request."""
+        sig = self.signatures[name]
+        if set(inputs) != set(sig.inputs):
+            raise ValueError(f"inputs {sorted(inputs)} do not match the signature's {sorted(sig.inputs)}")
+        tensor = self.graph.get_tensor_by_name
+        feeds = {tensor(sig.inputs[k].name).ref(): v for k, v in inputs.items()}
+        names = sorted(sig.outputs)
+        values = self.session._do_run(None, [], [tensor(sig.outputs[k].name) for k in names], feeds, None, None)
+        return dict(zip(names, values))
+
+
+def _error_text(e):
+    return getattr(e, "message", None) or str(e)
+
+
 class _FakeServing(http.server.BaseHTTPRequestHandler):
     """The TF Serving REST API (predict with the columnar format, metadata) over a
-    loaded SavedModel: enough to exercise export/rest_client.py."""
+    `_ServedModel`: enough to exercise export/rest_client.py."""
 
     model = None
 
@@ -419,81 +453,198 @@ class _FakeServing(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        from google.protobuf import json_format
+
         if not self.path.endswith("/v1/models/stylegan2/metadata"):
             return self._reply(404, {"error": "not found"})
-        defs = {}
-        for name, fn in self.model.signatures.items():
-            inputs = {
-                k: {
-                    "dtype": "DT_" + spec.dtype.name.upper(),
-                    "tensor_shape": {"dim": [{"size": str(-1 if d is None else d)} for d in spec.shape]},
-                }
-                for k, spec in fn.structured_input_signature[1].items()
-            }
-            defs[name] = {"inputs": inputs}
+        defs = {
+            k: json_format.MessageToDict(v, preserving_proto_field_name=True) for k, v in self.model.signatures.items()
+        }
         self._reply(200, {"metadata": {"signature_def": {"signature_def": defs}}})
 
     def do_POST(self):
-        import tensorflow as tf
-
         if not self.path.endswith("/v1/models/stylegan2:predict"):
             return self._reply(404, {"error": "not found"})
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        fn = self.model.signatures[body.get("signature_name", "serving_default")]
-        specs = fn.structured_input_signature[1]
+        name = body.get("signature_name", "serving_default")
         try:
-            inputs = {k: tf.constant(v, specs[k].dtype) for k, v in body["inputs"].items()}
-            outputs = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
+            dtypes = self.model.input_dtypes(name)
+            inputs = {k: np.asarray(v, dtypes[k]) for k, v in body["inputs"].items()}
+            outputs = {k: v.tolist() for k, v in self.model.run(name, inputs).items()}
         except Exception as e:  # TF Serving answers 400 with the message
-            return self._reply(400, {"error": str(e)})
-        self._reply(200, {"outputs": outputs["images"] if len(outputs) == 1 else outputs})
+            return self._reply(400, {"error": _error_text(e)})
+        self._reply(200, {"outputs": next(iter(outputs.values())) if len(outputs) == 1 else outputs})
 
 
-def test_rest_client_needs_only_the_standard_library(exports, tmp_path):
-    import tensorflow as tf
-
-    net = exports["cond"]
-    _FakeServing.model = tf.saved_model.load(str(net["saved_model"]))
+@pytest.fixture(scope="module")
+def rest_server(exports):
+    """A stand-in TF Serving REST server on 127.0.0.1 serving the conditional export."""
+    _FakeServing.model = _ServedModel(exports["cond"]["saved_model"])
     server = http.server.HTTPServer(("127.0.0.1", 0), _FakeServing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1/models/stylegan2"
+    server.shutdown()
+    server.server_close()
+
+
+def test_rest_client_needs_only_the_standard_library(exports, rest_server, tmp_path):
+    net = exports["cond"]
+    url = rest_server
+    # No site-packages at all: the client must work with the standard library.
+    result = run_isolated(
+        EXPORT_DIR / "rest_client.py",
+        [
+            f"--url={url}",
+            "--seeds=0,1,42",
+            f"--trunc={PSI}",
+            f"--class_idx={CLASS_IDX}",
+            f"--outdir={tmp_path / 'out'}",
+        ],
+        cwd=tmp_path,
+        site=False,
+        forbidden=("numpy", "tensorflow"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    images = np.stack([np.asarray(Image.open(tmp_path / "out" / f"seed{s:04d}.png")) for s in SEEDS])
+    assert max_step(images, net["reference"]) <= 1
+    # A bad request reaches the user as the signature's message.
+    bad = run_isolated(
+        EXPORT_DIR / "rest_client.py",
+        [f"--url={url}", "--seeds=0", "--trunc=nan", f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'bad'}"],
+        cwd=tmp_path,
+        site=False,
+    )
+    assert bad.returncode == 1
+    assert "truncation_psi must be a finite number" in bad.stderr
+
+
+def test_signatures_enforce_their_shapes_when_served(exports, rest_server):
+    """TF Serving does not check a request against the signature's shapes: the export does
+    (z [N, z_dim], psi a scalar, c one-hot [N, c_dim], seeds [N], ws [N, num_ws, w_dim]) in
+    nodes named after the rule, instead of failing deep inside the network."""
+    import urllib.error
+    import urllib.request
+
+    z_dim, c_dim = exports["cond"]["z_dim"], exports["cond"]["c_dim"]
+    z, c = [[0.5] * z_dim], [[0.0, 0.0, 1.0, 0.0]]
+
+    def predict(signature, **inputs):
+        data = json.dumps({"signature_name": signature, "inputs": inputs}).encode()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(f"{rest_server}:predict", data=data)) as r:
+                return 200, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())["error"]
+
+    code, good = predict("serving_default", z=z, c=c, truncation_psi=0.7)
+    assert code == 200, good
+    ws = predict("mapping", z=z, c=c, truncation_psi=0.7)[1]["outputs"]
+    bad = {
+        f"z_must_have_shape_N_{z_dim}": predict("serving_default", z=[[0.5] * (z_dim + 15)], c=c, truncation_psi=0.7),
+        f"z_must_have_shape_N_{z_dim} ": predict("serving_default", z=[z], c=c, truncation_psi=0.7),
+        "truncation_psi_must_have_shape_scalar": predict("serving_default", z=z, c=c, truncation_psi=[0.7]),
+        f"c_must_have_shape_N_{c_dim}": predict("serving_default", z=z, c=[[1.0, 0.0, 0.0]], truncation_psi=0.7),
+        "seeds_must_have_shape_N": predict("generate_seeds", seeds=[[1]], c=c, truncation_psi=0.7),
+        "ws_must_have_shape_N_": predict("synthesis", ws=[row[:-1] for row in ws]),
+    }
+    for node, (code, text) in bad.items():
+        assert code == 400 and node.strip() in text and "is not compatible with expected shape" in text, (node, text)
+    code, text = predict("serving_default", z=z, c=[[1.0, 1.0, 0.0, 0.0]], truncation_psi=0.7)
+    assert code == 400 and "c must be one-hot" in text, text
+
+
+class _FakeGrpcServing:
+    """The TF Serving gRPC API (Predict, GetModelMetadata) over a `_ServedModel`."""
+
+    def __init__(self, model):
+        import grpc
+        import tensorflow as tf
+        from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+
+        class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+            def Predict(self, request, context):
+                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+                try:
+                    outputs = model.run(request.model_spec.signature_name or "serving_default", inputs)
+                except Exception as e:  # TF Serving answers INVALID_ARGUMENT with the message
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, _error_text(e))
+                response = predict_pb2.PredictResponse()
+                for k, v in outputs.items():
+                    response.outputs[k].CopyFrom(tf.make_tensor_proto(v))
+                return response
+
+            def GetModelMetadata(self, request, context):
+                defs = get_model_metadata_pb2.SignatureDefMap()
+                for name, sig in model.signatures.items():
+                    defs.signature_def[name].CopyFrom(sig)
+                response = get_model_metadata_pb2.GetModelMetadataResponse()
+                response.model_spec.name = request.model_spec.name
+                response.metadata["signature_def"].Pack(defs)
+                return response
+
+        import concurrent.futures
+
+        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Servicer(), self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+
+def test_grpc_client_against_a_local_server(exports, tmp_path):
+    pytest.importorskip("tensorflow_serving", reason="tensorflow-serving-api is optional (sg2tf[serving])")
+    net = exports["cond"]
+    serving = _FakeGrpcServing(_ServedModel(net["saved_model"]))
     try:
-        url = f"http://127.0.0.1:{server.server_port}/v1/models/stylegan2"
-        # No site-packages at all: the client must work with the standard library.
-        result = run_isolated(
-            EXPORT_DIR / "rest_client.py",
-            [
-                f"--url={url}",
-                "--seeds=0,1,42",
-                f"--trunc={PSI}",
-                f"--class_idx={CLASS_IDX}",
-                f"--outdir={tmp_path / 'out'}",
-            ],
-            cwd=tmp_path,
-            site=False,
-            forbidden=("numpy", "tensorflow"),
-        )
+        server = f"--server=127.0.0.1:{serving.port}"
+        args = [server, "--seeds=0,1,42", f"--trunc={PSI}", f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'out'}"]
+        result = run_isolated(EXPORT_DIR / "grpc_client.py", args, cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         images = np.stack([np.asarray(Image.open(tmp_path / "out" / f"seed{s:04d}.png")) for s in SEEDS])
         assert max_step(images, net["reference"]) <= 1
-        # A bad request reaches the user as the signature's message.
         bad = run_isolated(
-            EXPORT_DIR / "rest_client.py",
-            [f"--url={url}", "--seeds=0", "--trunc=nan", f"--class_idx={CLASS_IDX}", f"--outdir={tmp_path / 'bad'}"],
-            cwd=tmp_path,
-            site=False,
+            EXPORT_DIR / "grpc_client.py", [*args[:-1], f"--outdir={tmp_path / 'bad'}", "--class_idx=9"], cwd=tmp_path
         )
-        assert bad.returncode == 1
-        assert "truncation_psi must be a finite number" in bad.stderr
+        assert bad.returncode == 1 and "--class_idx=9 is out of range" in bad.stderr, bad.stderr
+        bad = run_isolated(
+            EXPORT_DIR / "grpc_client.py",
+            [*args[:2], f"--class_idx={CLASS_IDX}", "--trunc=nan", f"--outdir={tmp_path / 'b'}"],
+            cwd=tmp_path,
+        )
+        assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr and "truncation_psi must be" in bad.stderr
     finally:
-        server.shutdown()
-        server.server_close()
+        serving.server.stop(None)
 
 
-def test_grpc_client_imports_without_sg2tf(tmp_path):
-    pytest.importorskip("tensorflow_serving", reason="tensorflow-serving-api is optional")
-    result = run_isolated(EXPORT_DIR / "grpc_client.py", ["--help"], cwd=tmp_path)
-    assert result.returncode == 0 and "--seeds" in result.stdout, result.stderr
+def test_grpc_client_says_what_is_missing_before_loading_tensorflow(tmp_path):
+    # No site-packages: neither the serving API nor TensorFlow; the message comes at once.
+    result = run_isolated(EXPORT_DIR / "grpc_client.py", ["--seeds=0", "--outdir=o"], cwd=tmp_path, site=False)
+    assert result.returncode == 2 and "tensorflow-serving-api" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_tflite_runner_needs_an_output_and_hides_the_xnnpack_notice(exports, tmp_path):
+    model = exports["uncond"]["tflite_dir"] / "generator-float32.tflite"
+    nothing = run_isolated(EXPORT_DIR / "tflite_runner.py", [f"--model={model}", "--seeds=0"], cwd=tmp_path)
+    assert nothing.returncode == 2 and "nothing to do: give --outdir" in nothing.stderr, nothing.stderr
+    result = run_isolated(
+        EXPORT_DIR / "tflite_runner.py", [f"--model={model}", "--seeds=0", "--outdir=o"], cwd=tmp_path
+    )
+    assert result.returncode == 0 and (tmp_path / "o" / "seed0000.png").is_file(), result.stderr
+    assert "XNNPACK" not in result.stderr and "deprecated" not in result.stderr, result.stderr
+
+
+def test_export_metadata_and_overwrite(exports, fixtures_dir, tmp_path):
+    saved_model = pathlib.Path(exports["nvlabs"]["saved_model"])
+    meta = json.loads((saved_model / "sg2tf_export.json").read_text())
+    assert meta["source_network"] == "sg2-f32.pkl"  # no absolute path in a file that is shared
+    assert not [v for v in meta.values() if isinstance(v, str) and os.path.isabs(v)], meta
+    pkl = fixtures_dir / "nvlabs_pkl" / "sg2-f32.pkl"
+    args = [f"--network={pkl}", "--format=saved_model", f"--outdir={saved_model.parent}"]
+    proc = run_sg2tf("sg2tf.cli.export", args, tmp_path)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 2 and "already exists" in err and "--overwrite" in err, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
 
 
 def test_export_folder_is_not_a_package():

@@ -38,14 +38,22 @@ def main(argv):
             "have no float16 activations); --quantize=float16 stores float16 weights"
         )
     from sg2tf.export import export_saved_model, export_tflite
+    from sg2tf.export.tflite import REPORT_FILE, model_filename
 
+    if FLAGS.format == "saved_model":
+        outputs = [os.path.join(FLAGS.outdir, str(FLAGS.version))]
+    else:
+        outputs = [os.path.join(FLAGS.outdir, model_filename(q)) for q in dict.fromkeys(quantize)]
+        outputs += [os.path.join(FLAGS.outdir, REPORT_FILE)] if FLAGS.report else []
+    common.check_new_outputs(outputs, FLAGS.overwrite)  # before loading the network
     try:
         G = common.load_generator(FLAGS.network)
     except (ValueError, FileNotFoundError, OSError) as e:
         common.fail(str(e))
     if FLAGS.trunc_cutoff is not None and FLAGS.trunc_cutoff > G.num_ws:
         common.fail(f"--trunc_cutoff={FLAGS.trunc_cutoff} exceeds the {G.num_ws} ws of the network")
-    source = {"source_network": os.path.abspath(FLAGS.network)}
+    # The file name only: an export is copied to servers and shared, its metadata with it.
+    source = {"source_network": os.path.basename(os.path.normpath(FLAGS.network))}
     if FLAGS.format == "saved_model":
         path = export_saved_model(
             G,

@@ -33,6 +33,9 @@ common.define_precision(
     "reduced-precision blocks; saved_model only).",
     choices=("float32", "network", "float16", "bfloat16"),
 )
+common.define_overwrite(
+    "Replace an existing export (saved_model: OUTDIR/VERSION; tflite: the .tflite files and the report)."
+)
 common.define_verbose()
 
 flags.mark_flags_as_required(["network", "format", "outdir"])

@@ -66,8 +66,9 @@ class GeneratorModule(tf.Module):
       noise_mode: 'const' or 'none' (fixed in the export; 'random' is not reproducible).
       truncation_cutoff: truncate only the first this many ws (None: all), fixed.
       batch: None for a dynamic batch (SavedModel), or the fixed batch of a TFLite model.
-      validate: add run-time checks with clear messages (psi and latents finite,
-        seeds in range, label rows). TFLite has no Assert op; its models use False and
+      validate: add run-time checks with clear messages (every input's shape, as TF
+        Serving does not check them; psi and latents finite, seeds in range, c one-hot with
+        a row per latent). TFLite has no Assert op; its models use False and
         rely on the fixed input shapes.
     """
 
@@ -114,6 +115,28 @@ class GeneratorModule(tf.Module):
             psi, "truncation_psi must be a finite number (1 = no truncation, e.g. 0.7)"
         )
 
+    def _check_shape(self, x, dims, what):
+        """`x` (a request's input) has shape `dims` (None: any size). TF Serving feeds the graph
+        without checking inputs against the signature's shapes, so the graph checks them: an
+        EnsureShape op, whose output is what the network reads (an assertion with a control
+        dependency would race the network's own failure). Its node is named after the rule,
+        e.g. `z_must_have_shape_N_512`, and its message names the input and the shapes."""
+        if not self.validate:
+            return x
+        rule = "_".join("N" if d is None else str(d) for d in dims) or "scalar"
+        return tf.ensure_shape(x, dims, name=f"{what}_must_have_shape_{rule}")
+
+    def _check_one_hot(self, c):
+        if not self.validate:
+            return c
+        ok = tf.logical_and(
+            tf.reduce_all(tf.logical_or(tf.equal(c, 0.0), tf.equal(c, 1.0))),
+            tf.reduce_all(tf.equal(tf.reduce_sum(c, axis=1), 1.0)),
+        )
+        message = f"c must be one-hot: one 1 per row (the class), {self.c_dim} columns, the rest 0; got"
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message, c], summarize=3 * self.c_dim)]):
+            return tf.identity(c)
+
     def _check_batch(self, x, reference, what):
         if not self.validate:
             return x
@@ -134,16 +157,18 @@ class GeneratorModule(tf.Module):
             return tf.identity(x)
 
     def _mapping(self, z, c, psi):
-        z = self._check_finite(z, "z")
-        psi = self._check_psi(psi)
+        z = self._check_finite(self._check_shape(z, [None, self.z_dim], "z"), "z")
+        psi = self._check_psi(self._check_shape(psi, [], "truncation_psi"))
         if c is not None:
-            c = self._check_finite(self._check_batch(c, z, "c"), "c")
+            c = self._check_shape(c, [None, self.c_dim], "c")
+            c = self._check_one_hot(self._check_batch(c, z, "c"))
         return self._G.mapping(z, c, truncation_psi=psi, truncation_cutoff=self.truncation_cutoff)
 
     def _synthesis(self, ws):
         return self._G.synthesis(ws, noise_mode=self.noise_mode)
 
     def _seeds_to_z(self, seeds):
+        seeds = self._check_shape(seeds, [None], "seeds")
         if self.validate:
             ok = tf.logical_and(tf.reduce_all(seeds >= 0), tf.reduce_all(seeds <= MAX_SEED))
             with tf.control_dependencies(
@@ -196,13 +221,14 @@ class GeneratorModule(tf.Module):
             latent_specs = [z_spec, psi_spec]
             seed_specs = [seeds_spec, psi_spec]
 
+        def checked_ws(ws):
+            return self._check_finite(self._check_shape(ws, [None, self.num_ws, self.w_dim], "ws"), "ws")
+
         def synthesis(ws):
-            ws = self._check_finite(ws, "ws")
-            return {"images": to_uint8(self._synthesis(ws))}
+            return {"images": to_uint8(self._synthesis(checked_ws(ws)))}
 
         def synthesis_float(ws):
-            ws = self._check_finite(ws, "ws")
-            return {"images": tf.identity(self._synthesis(ws))}
+            return {"images": tf.identity(self._synthesis(checked_ws(ws)))}
 
         bodies = {
             "serving_default": (serving_default, latent_specs),

@@ -85,7 +85,15 @@ def interpreter(model_content=None, model_path=None, threads=None):
 
 
 def _interpreter(model_content, threads=None):
-    return interpreter(model_content, threads=threads)
+    """An interpreter whose (cheap) `mapping` signature ran once with stderr filtered: the
+    process's first call creates the XNNPACK delegate, which announces itself with an INFO line."""
+    from sg2tf.utils import console
+
+    interp = interpreter(model_content, threads=threads)
+    with console.quietly():
+        runner = interp.get_signature_runner("mapping")
+        runner(**{k: np.zeros(v["shape"], v["dtype"]) for k, v in runner.get_input_details().items()})
+    return interp
 
 
 def sample_inputs(module, seeds=None, psi=0.7, class_idx=0):
