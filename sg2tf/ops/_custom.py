@@ -249,13 +249,13 @@ def _bias_act_cast_bias(x, b, attrs):
 
     @tf.custom_gradient
     def fused(x, b):
-        bx = tf.cast(b, x.dtype)
-
         def grad(dy):
-            dx = _library().sg2tf_fused_bias_act_grad(dy, x, bx, order=1, **attrs)
+            # The cast again, here: the gradient's own gradient (R1, path length) must see
+            # it (what the forward computes is not recorded on an outer tape).
+            dx = _library().sg2tf_fused_bias_act_grad(dy, x, tf.cast(b, x.dtype), order=1, **attrs)
             return dx, _reduce_to_bias(dx, b, attrs["axis"])
 
-        return _library().sg2tf_fused_bias_act(x, bx, **attrs), grad
+        return _library().sg2tf_fused_bias_act(x, tf.cast(b, x.dtype), **attrs), grad
 
     return fused(x, b)
 
