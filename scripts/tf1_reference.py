@@ -24,44 +24,20 @@ Usage:
 """
 
 import argparse
-import inspect
 import json
 import os
-import subprocess
-import sys
-import types
 
 import numpy as np
+import tf1_compat
+from tf1_compat import git_commit, import_tf1
 
 from sg2tf.io import safe_pickle
 from sg2tf.utils.atomic import atomic_file
 
-TF_VERSION = None
-
 
 def _tf1(checkout):
-    """Imports the checkout's dnnlib with `tensorflow` standing for `tf.compat.v1` (graph mode)."""
-    import tensorflow
-
-    global TF_VERSION
-    TF_VERSION = tensorflow.__version__
-    v1 = tensorflow.compat.v1
-    v1.disable_v2_behavior()
-    sys.modules["tensorflow"] = v1
-    # tfutil imports tensorflow.contrib only to reach memory statistics, which nothing here uses.
-    contrib = types.ModuleType("tensorflow.contrib")
-    sys.modules["tensorflow.contrib"] = contrib
-    v1.contrib = contrib
-    sys.path.insert(0, checkout)
-    import dnnlib.tflib as tflib
-    from dnnlib.tflib.ops import fused_bias_act, upfirdn_2d
-
-    # The ops default to their CUDA plugin, compiled at run time; use the checkout's reference versions.
-    for module in (fused_bias_act, upfirdn_2d):
-        for fn in vars(module).values():
-            if inspect.isfunction(fn) and fn.__defaults__ and "cuda" in fn.__defaults__:
-                fn.__defaults__ = tuple("ref" if d == "cuda" else d for d in fn.__defaults__)
-    tflib.init_tf({"rnd.np_random_seed": 1000, "rnd.tf_random_seed": 1000})
+    """`(tf.compat.v1, tflib)` of a StyleGAN2 checkout, run under TensorFlow 2 (see tf1_compat)."""
+    v1, tflib, _ = import_tf1(checkout)
     return v1, tflib
 
 
@@ -72,11 +48,6 @@ def _network(tflib, state, source):
     net = object.__new__(tflib.Network)
     net.__setstate__(dict(state, build_module_src=source, components=components))
     return net
-
-
-def _git_commit(path):
-    out = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 def make_case(pkl_path, checkout, v1, tflib, networks=None):
@@ -136,10 +107,10 @@ def make_case(pkl_path, checkout, v1, tflib, networks=None):
     meta = {
         "made_by": "scripts/tf1_reference.py",
         "repository": "NVlabs/stylegan2",
-        "commit": _git_commit(checkout),
+        "commit": git_commit(checkout),
         "build_module": "training/networks_stylegan2.py",
         "ops": "dnnlib.tflib.ops reference implementations (impl='ref')",
-        "tensorflow": TF_VERSION,
+        "tensorflow": tf1_compat.TF_VERSION,
         "seeds": seeds,
         "labels": "one-hot of seed % c_dim" if c_dim else "none",
         "noise": {"const": "stored noise variables", "none": "every noise variable set to zero"},
