@@ -136,7 +136,7 @@ def test_xla_step_matches_the_plain_step(monkeypatch):
     plain, xla = make_trainer(**kw), make_trainer(xla=True, **kw)
     assert plain.phase_flags(0) == (True, True, True)
     for t in (plain, xla):
-        t.rng = PortableRNG(1)
+        t.rng = t.draws.rng = PortableRNG(1)  # the step draws through t.draws
     before = weights(plain)
     x, c = data()
     s_plain, s_xla = plain.train_step(x, c), xla.train_step(x, c)

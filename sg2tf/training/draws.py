@@ -136,12 +136,11 @@ class RandomDraws(Draws):
         z = self.rng.normal([n, self.z_dim])
         c = tf.zeros([n, 0])
         if self.c_dim:
-            index = self.rng.uniform([n], 0, tf.shape(self.labels, out_type=tf.int64)[0], dtype=tf.int64)
-            c = tf.gather(self.labels, index)
+            c = tf.gather(self.labels, self._integers([n], tf.shape(self.labels)[0]))
         mix_z = self.rng.normal([n, self.z_dim])
         # One layer and gate per group: its first sample's (drawn per sample, so that the
         # stream of draws does not depend on the layout).
-        layer = self.rng.uniform([n], 1, max(self.num_ws, 2), dtype=tf.int32)
+        layer = 1 + self._integers([n], max(self.num_ws - 1, 1))
         gate = self.rng.uniform([n])
         aug = tuple((self.rng.uniform([n, self.aug_uniforms]), self._seed()) for _ in range(aug_calls))
         layer, gate = (tf.repeat(x[:: self.group_size], self.group_size) for x in (layer, gate))
@@ -153,6 +152,12 @@ class RandomDraws(Draws):
 
     def _seed(self):
         return self.rng.make_seeds(1)[:, 0]
+
+    def _integers(self, shape, count):
+        """Uniform integers in `[0, count)` (from uniform floats: the generator is asked only
+        for `normal`, `uniform` and `make_seeds`)."""
+        u = self.rng.uniform(shape)
+        return tf.minimum(tf.cast(tf.floor(u * tf.cast(count, tf.float32)), tf.int32), count - 1)
 
     @staticmethod
     def _fold(seed, group, k=0):
