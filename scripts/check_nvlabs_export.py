@@ -31,6 +31,7 @@ is 1 beyond them, or when legacy.py refuses a file sg2tf predicted it reads, or 
 """
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -96,6 +97,35 @@ CASES = {
         class_idx=2,
     ),
 }
+
+
+# Networks on the edge of what legacy.py converts: sg2tf predicts its verdict (`legacy_problems`),
+# make mode records the real one in export.json (`legacy_probes`). 8x8 G and D (unless
+# `resolution`), channels 8.
+PROBE_CHANNELS = dict(fmap_base=32, fmap_max=8)
+PROBES = {
+    "plain": {},
+    "fmap-decay": dict(G=dict(channels=dict(PROBE_CHANNELS, fmap_decay=0.5))),
+    # Widths 8, 6, 6 at 4, 8, 16 px: only fmap_min gives them (no fmap_base alone does).
+    "fmap-min": dict(resolution=16, G=dict(channels=dict(fmap_base=16, fmap_max=8, fmap_min=6))),
+    "fmap-min-not-needed": dict(G=dict(channels=dict(fmap_base=16, fmap_max=8, fmap_min=6))),  # = fmap_base 24
+    "no-normalize": dict(mapping=dict(normalize_z=False)),
+    "d-head-wider": dict(D=dict(channels=dict(fmap_base=32, fmap_max=64))),  # nf(0) 32, nf(1) 16
+    "label-concat": dict(c_dim=2, mapping=dict(label_mode="concat"), D=dict(conditioning="project")),
+}
+
+
+def make_probe(probe):
+    """The probe's (G, D, G_ema), Keras-initialized; G_ema is G."""
+    from sg2tf.networks import Discriminator, Generator
+
+    c_dim, res = probe.get("c_dim", 0), probe.get("resolution", 8)
+    G = Generator(
+        8, c_dim, 8, res, 3, mapping_kwargs=dict(num_layers=2, **probe.get("mapping", {})),
+        synthesis_kwargs={"channels": PROBE_CHANNELS, **probe.get("G", {})},
+    )  # fmt: skip
+    D = Discriminator(c_dim, res, 3, **{"channels": PROBE_CHANNELS, **probe.get("D", {})})
+    return G, D, G
 
 
 def randomize(model, rng, lr_multiplier=1.0):
@@ -188,11 +218,27 @@ def make(args):
             ref_dir = os.path.join(args.outdir, f"{name}-reference")
             fixtures.write_references(torch, legacy, PIL_Image, pkl, ref_dir, kwargs)
             _note_version(ref_dir, entry["version"])
-        index["cases"][name] = entry
+        index["cases"].setdefault(name, {}).update(entry)  # keeps what the TF1 mode recorded
         print(f"{name}: {info.format}, legacy.py {entry['legacy']}")
+    index["legacy_probes"] = {name: _legacy_verdict(legacy, make_probe(probe)) for name, probe in PROBES.items()}
+    print("probes:", json.dumps(index["legacy_probes"], indent=1))
     with atomic_file(index_path) as tmp, open(tmp, "w") as f:
         json.dump(index, f, indent=1)
         f.write("\n")
+
+
+def _legacy_verdict(legacy, nets):
+    """What legacy.load_network_pkl says of the networks' NVlabs pickle: "reads it" or its error."""
+    from sg2tf.io import nvlabs_write
+
+    buffer = io.BytesIO()
+    nvlabs_write.dump(nvlabs_write.nvlabs_states(*nets, nvlabs_write.choose_format(*nets)[0]), buffer)
+    buffer.seek(0)
+    try:
+        legacy.load_network_pkl(buffer)
+    except Exception as e:
+        return f"refuses: {type(e).__name__}: {e}"
+    return "reads it"
 
 
 def _write_inputs(ref_dir, G, D, kwargs):

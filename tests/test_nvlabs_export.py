@@ -30,7 +30,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "nvlabs_export"
 EXPORT = json.loads((DATA / "export.json").read_text())
 sys.path.insert(0, str(ROOT / "scripts"))
-from check_nvlabs_export import CASES, randomize  # noqa: E402 (the cases, and trained-like weights)
+from check_nvlabs_export import CASES, PROBES, make_probe, randomize  # noqa: E402 (the cases and probes)
 
 LEGACY_CASES = ("ada-cond-fp16-16", "ada-resnet-nonoise-16", "sg2-orig-16")
 TF1_CASES = ("sg2-cond-16", "sg2-orig-16")
@@ -300,6 +300,18 @@ def test_the_closest_kind_is_chosen(tmp_path):
     )
     with pytest.raises(NetworkExportError, match="^has no G_ema; an NVlabs pickle holds G, D and G_ema$"):
         save_nvlabs_pickle(tmp_path / "x.pkl", {"G": _tiny()[0], "D": _tiny()[1]})
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_what_legacy_py_refuses_is_predicted(name):
+    """sg2tf's note on legacy.py (legacy_problems) against what legacy.py did with the same networks."""
+    verdict = EXPORT["legacy_probes"][name]
+    nets = make_probe(PROBES[name])
+    problems = nvlabs_write.legacy_problems(nvlabs_write.nvlabs_states(*nets, nvlabs_write.choose_format(*nets)[0]))
+    assert bool(problems) == verdict.startswith("refuses"), (problems, verdict)
+    kwarg = re.search(r"Unknown TensorFlow kwarg', '(\w+)'", verdict)
+    if kwarg:
+        assert any(f"kwarg '{kwarg.group(1)}' is unknown" in p for p in problems), problems
 
 
 def test_to_pytorch_converts_with_the_checkouts_legacy_py(tmp_path, monkeypatch):
