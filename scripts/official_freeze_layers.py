@@ -18,6 +18,7 @@ Needs torch (CPU is enough) and the official checkout. Nothing of the official c
 import argparse
 import json
 import os
+import subprocess
 import sys
 
 RESOLUTION = 32
@@ -37,6 +38,9 @@ def main():
     result = {
         "source": "stylegan2-ada-pytorch training.networks.Discriminator(block_kwargs.freeze_layers=N)",
         "script": "scripts/official_freeze_layers.py",
+        "source_commit": subprocess.run(
+            ["git", "-C", args.checkout, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip(),
         "resolution": RESOLUTION,
         "architectures": {},
     }
