@@ -92,13 +92,9 @@ def main(argv):
     from sg2tf.io import snapshot
 
     _check_flags()
-    if os.path.exists(FLAGS.out) and not FLAGS.overwrite:
-        common.fail(f"{FLAGS.out}: already exists; pass --overwrite to replace it")
-    try:
-        nets = sg2tf.load_network(FLAGS.network)
-        kind = _file_kind(FLAGS.network)
-    except (ValueError, OSError) as e:
-        common.fail(str(e))
+    common.check_new_outputs([FLAGS.out], FLAGS.overwrite)
+    nets = sg2tf.load_network(FLAGS.network)  # its errors are UserErrors: one line each
+    kind = _file_kind(FLAGS.network)
     if nets.generator is None:
         common.fail(f"{FLAGS.network}: contains no generator")
     print(f"read {FLAGS.network} ({kind}): " + describe(nets))
