@@ -37,12 +37,12 @@ KINDS = (
     "sigterm-twice",
     "damage-newest-checkpoint",
 )
-# A very small network (4x4, one mapping layer) with one step function per launch (no
+# A very small network (8x8, one mapping layer) with one step function per launch (no
 # path length, R1 only at step 0, no augmentation): every launch compiles, and on a busy
 # 2-core machine that is most of a launch. A checkpoint and a snapshot every 5 steps.
 OPTIONS = dict(
     cfg="tiny",
-    resolution=4,
+    resolution=8,
     fmap_base=64,
     fmap_max=32,
     w_dim=16,
