@@ -1,4 +1,6 @@
-"""The main job on the embedded default, end to end (`./run.sh demo`):
+"""The main job on the embedded default, end to end:
+
+  ./run.sh demo --kimg=200          (python -m sg2tf.cli.demo --workdir=sg2tf-demo --kimg=200)
 
   1. make the synthetic shapes dataset (`sg2tf-dataset create_synthetic`) as .tfrecords;
   2. train a small configuration on it (`sg2tf-train --cfg=demo`), resuming a previous run;
@@ -17,10 +19,10 @@ import subprocess
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 import sg2tf.cli.demo_flags  # noqa: F401 (defines the flags)
-from sg2tf.cli import common  # noqa: F401 (quiet TensorFlow before it loads)
+from sg2tf.cli import common
 from sg2tf.utils.atomic import atomic_file
 
 FLAGS = flags.FLAGS
@@ -29,6 +31,17 @@ PSIS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
 
 def step(number, text):
     print(f"\n=== [{number}/5] {text}", flush=True)
+
+
+def run_program(cmd):
+    """Runs an sg2tf program (`python -m sg2tf.cli.X ...`), printing it as a user would type it;
+    a failure stops the demo with the program's own message and exit status."""
+    cmd = cmd + (["--verbose"] if FLAGS.verbose else [])
+    print(" ".join(["sg2tf-" + cmd[2].rsplit(".", 1)[1]] + cmd[3:]), flush=True)
+    status = subprocess.run(cmd).returncode
+    if status:
+        sys.stderr.write(f"demo: {cmd[2]} failed (exit status {status}); see its message above\n")
+        sys.exit(status)
 
 
 def make_dataset(path):
@@ -48,8 +61,7 @@ def make_dataset(path):
         f"--resolution={FLAGS.resolution}",
         f"--seed={FLAGS.seed}",
     ]
-    print(" ".join(["sg2tf-dataset"] + cmd[3:]), flush=True)
-    subprocess.run(cmd, check=True)
+    run_program(cmd)
 
 
 def train(data, runs):
@@ -71,12 +83,11 @@ def train(data, runs):
     if has_checkpoint:
         cmd.append("--resume=latest")
         print("continuing the previous run (--resume=latest)")
-    print(" ".join(["sg2tf-train"] + cmd[3:]), flush=True)
-    subprocess.run(cmd, check=True)
+    run_program(cmd)
     run_dirs = sorted(d for d in glob.glob(os.path.join(runs, "[0-9]" * 5 + "-*")) if os.path.isdir(d))
     snapshots = sorted(glob.glob(os.path.join(run_dirs[-1], "network-snapshot-*")))
     if not snapshots:
-        raise RuntimeError(f"training wrote no snapshot under {run_dirs[-1]}")
+        raise RuntimeError(f"training wrote no snapshot under {run_dirs[-1]}")  # a bug: traceback
     return run_dirs[-1], snapshots[-1]
 
 
@@ -91,13 +102,9 @@ def sample_grids(G, outdir):
     )
     grid_path = os.path.join(outdir, "samples.png")
     image_utils.atomic_save_png(grid_path, image_utils.make_grid(samples, cols=8))
-    rows = []
-    for seed in range(8):
-        for psi in PSIS:
-            _, imgs = next(sampling.generate_from_seeds(G, [seed], truncation_psi=psi))
-            rows.append(imgs[0])
+    rows = sampling.truncation_grid(G, range(8), PSIS)
     trunc_path = os.path.join(outdir, "truncation.png")
-    image_utils.atomic_save_png(trunc_path, image_utils.make_grid(np.stack(rows), cols=len(PSIS)))
+    image_utils.atomic_save_png(trunc_path, image_utils.make_grid(rows, cols=len(PSIS)))
     print(f"wrote {grid_path} (seeds 0-63, psi 1)")
     print(f"wrote {trunc_path} (rows: seeds 0-7; columns: psi {', '.join(map(str, PSIS))})")
 
@@ -107,6 +114,8 @@ def export_and_reload(G, outdir):
     import tensorflow as tf
 
     from sg2tf.export import export_saved_model, export_tflite
+    from sg2tf.export.tflite import interpreter as tflite_interpreter
+    from sg2tf.utils import console
     from sg2tf.utils import images as image_utils
     from sg2tf.utils.seeds import z_from_seeds
 
@@ -117,11 +126,11 @@ def export_and_reload(G, outdir):
     print(f"wrote TFLite {paths['none']}")
 
     loaded = tf.saved_model.load(saved_dir)
-    from_saved = loaded.signatures["generate_seeds"](
-        seeds=tf.constant(seeds, tf.int64), truncation_psi=tf.constant(0.7)
-    )["images"].numpy()
-    interpreter = tf.lite.Interpreter(model_path=paths["none"])
-    runner = interpreter.get_signature_runner("serving_default")
+    with console.quietly():  # oneDNN's notice about the uint64 seed arithmetic
+        from_saved = loaded.signatures["generate_seeds"](
+            seeds=tf.constant(seeds, tf.int64), truncation_psi=tf.constant(0.7)
+        )["images"].numpy()
+    runner = tflite_interpreter(model_path=paths["none"]).get_signature_runner("serving_default")
     from_tflite = np.concatenate(
         [runner(z=z_from_seeds([s], G.z_dim), truncation_psi=np.float32(0.7))["images"] for s in seeds]
     )
@@ -187,17 +196,36 @@ def main(argv):
   grids        {os.path.join(workdir, "samples.png")}, {os.path.join(workdir, "truncation.png")}
   exports      {exports}
 
-Next, on your own images (activate the environment first: source .venv/bin/activate):
-  sg2tf-dataset create_from_images --image_dir=~/my-images --tfrecord_dir=datasets/mine
-  sg2tf-train --data=datasets/mine --outdir=runs --cfg=auto --mirror
-  sg2tf-train --outdir=runs --resume=latest          # continue after a stop or crash
-  tensorboard --logdir=runs
-  sg2tf-generate --network={snapshot} --seeds=0-15 --trunc=0.7 --outdir=out
+{next_steps(snapshot)}
 Rerun ./run.sh demo --kimg={2 * FLAGS.kimg:g} to train this demo further (it resumes).""")
 
 
+def next_steps(snapshot):
+    """The commands to try on one's own images, sized for this machine: on a CPU, 64x64 images
+    and the CPU-sized preset, with what a kimg costs (`sg2tf.training.presets`)."""
+    import tensorflow as tf
+
+    from sg2tf.training import presets
+
+    if tf.config.list_physical_devices("GPU"):
+        resolution, cfg, cost = "", "auto", ""
+    else:
+        resolution, cfg = " --resolution=64", presets.CPU_PRESET
+        costs = [(name, *presets.cpu_cost(name, 64)) for name in (cfg, "auto")]
+        cost = "\nOn this CPU (no GPU), at 64x64: " + "; ".join(
+            f"--cfg={name} about {secs:,.0f} s/kimg and {gib:.1f} GiB" for name, secs, gib in costs
+        )
+    return f"""Next, on your own images (activate the environment first: source .venv/bin/activate):
+  sg2tf-dataset create_from_images --image_dir=~/my-images --tfrecord_dir=datasets/mine \\
+      --resize=center-crop --convert_mode=RGB{resolution}
+  sg2tf-train --data=datasets/mine --outdir=runs --cfg={cfg} --mirror
+  sg2tf-train --outdir=runs --resume=latest          # continue after a stop or crash
+  tensorboard --logdir=runs
+  sg2tf-generate --network={snapshot} --seeds=0-15 --trunc=0.7 --outdir=out{cost}"""
+
+
 def run():
-    app.run(main)
+    common.run(main)
 
 
 if __name__ == "__main__":

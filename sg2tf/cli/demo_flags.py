@@ -4,7 +4,7 @@ from absl import flags
 
 from sg2tf.cli import flags_common as common
 
-flags.DEFINE_string("workdir", "sg2tf-demo", "Where the dataset, runs and exports go.")
+common.define_path("workdir", "sg2tf-demo", "Where the dataset, runs and exports go.")
 flags.DEFINE_float(
     "kimg",
     200.0,
