@@ -111,6 +111,7 @@ PROBES = {
     "fmap-min-not-needed": dict(G=dict(channels=dict(fmap_base=16, fmap_max=8, fmap_min=6))),  # = fmap_base 24
     "no-normalize": dict(mapping=dict(normalize_z=False)),
     "d-head-wider": dict(D=dict(channels=dict(fmap_base=32, fmap_max=64))),  # nf(0) 32, nf(1) 16
+    "mbstd-off": dict(D=dict(mbstd_num_channels=0)),
     "label-concat": dict(c_dim=2, mapping=dict(label_mode="concat"), D=dict(conditioning="project")),
 }
 

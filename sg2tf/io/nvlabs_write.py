@@ -236,9 +236,10 @@ def discriminator_kwargs(D, fmt, where="D", problems=None):
     _put(kw, "resample_kernel", None if D.resample_filter is None else [_plain(v) for v in D.resample_filter], _FILTER)
     group, features = D.mbstd_group_size, D.mbstd_num_channels
     if fmt == "stylegan2":
-        # StyleGAN2 defaults to groups of 4 (legacy.py to the whole batch) and turns the layer off below 2.
+        # StyleGAN2 defaults to groups of 4 (legacy.py to the whole batch) and turns the layer off below 2;
+        # legacy.py turns it off only without features, so an off layer is written both ways.
         if features == 0:
-            kw["mbstd_group_size"] = 0
+            kw.update(mbstd_group_size=0, mbstd_num_features=0)
         elif group is None or group < 2:
             problems.append(f"{where}: mbstd_group_size={group} needs --format=ada")
         else:
