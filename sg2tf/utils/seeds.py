@@ -31,6 +31,18 @@ def parse_range_list(spec, name="seeds"):
     return out
 
 
+def parse_float_list(spec, name, example):
+    """Parses `'1,0.7,0'` into `[1.0, 0.7, 0.0]`; a `FlagError` names `--name` and shows
+    `example` otherwise."""
+    try:
+        values = [float(s) for s in str(spec).split(",") if s.strip()]
+    except ValueError:
+        raise FlagError(f"--{name}={spec}: expected numbers separated by commas, e.g. {example}") from None
+    if not values:
+        raise FlagError(f"--{name}: no values given")
+    return values
+
+
 def _random_state(seed):
     """The official scripts' generator for `seed` (which must fit numpy's 32-bit seeds)."""
     if not 0 <= int(seed) < 2**32:
