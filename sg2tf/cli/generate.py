@@ -20,30 +20,20 @@ from sg2tf.errors import FlagError
 FLAGS = flags.FLAGS
 
 
-def _psis(spec):
-    try:
-        psis = [float(p) for p in spec.split(",") if p.strip()]
-    except ValueError:
-        raise FlagError(f"--trunc_grid={spec}: expected numbers separated by commas, e.g. 1,0.7,0.5,0") from None
-    if not psis:
-        raise FlagError("--trunc_grid: no psi given")
-    return psis
-
-
 def main(argv):
     common.start(argv, FLAGS.ops)
     import numpy as np
 
     from sg2tf import sampling
     from sg2tf.utils import images as image_utils
-    from sg2tf.utils.seeds import parse_range_list
+    from sg2tf.utils.seeds import parse_float_list, parse_range_list
 
     if (FLAGS.seeds is None) == (FLAGS.projected_w is None):
         raise FlagError("give exactly one of --seeds and --projected_w")
     if FLAGS.trunc_grid and FLAGS.seeds is None:
         raise FlagError("--trunc_grid needs --seeds")
     seeds = parse_range_list(FLAGS.seeds) if FLAGS.seeds is not None else None
-    psis = _psis(FLAGS.trunc_grid) if FLAGS.trunc_grid else None
+    psis = parse_float_list(FLAGS.trunc_grid, "trunc_grid", "1,0.7,0.5,0") if FLAGS.trunc_grid else None
     G = common.load_generator(FLAGS.network, FLAGS.precision)
     if seeds is not None:
         sampling.class_labels(G, FLAGS.class_idx, 1)
