@@ -34,7 +34,6 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -42,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_nvlabs_fixtures as fixtures  # noqa: E402 (the official port's reference writer)
+from tf1_compat import git_commit  # noqa: E402
 
 from sg2tf.utils.atomic import atomic_file  # noqa: E402
 
@@ -168,14 +168,6 @@ def make_networks(case, seed=SEED):
     return tuple(nets)
 
 
-def _commit(checkout):
-    try:
-        out = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _official(checkout):
     """The checkout's legacy module and torch."""
     sys.path.insert(0, os.path.abspath(checkout))
@@ -196,7 +188,7 @@ def make(args):
     index = json.load(open(index_path)) if os.path.exists(index_path) else {"cases": {}}
     index.update(
         repository="NVlabs/stylegan2-ada-pytorch",
-        commit=_commit(args.pytorch),
+        commit=git_commit(args.pytorch),
         torch=torch.__version__,
         written_by="sg2tf.io.save_nvlabs_pickle (scripts/check_nvlabs_export.py)",
         seed=SEED,
@@ -269,12 +261,13 @@ def tf1(args):
     import pickle
 
     import tf1_reference
+    from tf1_compat import import_tf1
 
     from sg2tf.io import safe_pickle
 
     checkout = os.path.abspath(args.tf1)
     stylegan2 = os.path.exists(os.path.join(checkout, "training", "networks_stylegan2.py"))
-    v1, tflib = tf1_reference._tf1(checkout)
+    v1, tflib, _ = import_tf1(checkout)
     index_path = os.path.join(args.outdir, "export.json")
     index = json.load(open(index_path))
     repository = "NVlabs/stylegan2" if stylegan2 else "NVlabs/stylegan2-ada"
@@ -287,7 +280,7 @@ def tf1(args):
         for net, stub in zip(nets, safe_pickle.load(pkl)):
             _same_variables(tflib, net, stub)
         G, D, Gs = nets
-        done = f"{repository} {_commit(checkout)} unpickles it (its own dnnlib), every variable the pickle's"
+        done = f"{repository} {git_commit(checkout)} unpickles it (its own dnnlib), every variable the pickle's"
         if stylegan2:
             tf1_reference.make_case(pkl, checkout, v1, tflib, networks=(Gs, D))
             done += "; outputs in tf1-*"
