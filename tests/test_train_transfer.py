@@ -86,7 +86,8 @@ def test_fine_tune_dry_run_takes_the_source_architecture(labeled16, capsys):
 
     pkl = str(DATA / "nvlabs_synth" / ADA_COND)
     train(dict(data=labeled16, resume=pkl, dry_run=True, freezed=1))
-    out = json.loads(capsys.readouterr().out)
+    text = capsys.readouterr().out
+    out = json.loads(text[text.index("\n{") + 1 if not text.startswith("{") else 0 :])  # after any warning lines
     assert (out["z_dim"], out["w_dim"], out["fmap_base"], out["fmap_max"], out["mapping_layers"]) == (16, 16, 64, 8, 2)
     assert (out["c_dim"], out["cond"], out["resolution"]) == (4, True, 16)
     assert (out["g_arch"], out["d_arch"]) == ("skip", "resnet")
