@@ -161,7 +161,9 @@ class RandomDraws(Draws):
 
     @staticmethod
     def _fold(seed, group, k=0):
-        return tf.random.experimental.stateless_fold_in(seed, tf.cast(group.index, tf.int64) * 4 + k)
+        """The seed of the group's `k`-th use of a phase seed. Integer arithmetic, not
+        `stateless_fold_in`: that draws, and XLA draws other bits than TensorFlow."""
+        return tf.stack([seed[0], seed[1] + tf.cast(group.index, tf.int64) * 4 + k])
 
     def noise(self, draws, group):
         # From the phase seed and the group, so that it is checkpointed and layout-independent.
