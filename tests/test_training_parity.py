@@ -33,13 +33,13 @@ from sg2tf.training.trainer import Trainer
 DATA = os.path.join(os.path.dirname(__file__), "data", "training_reference")
 CASES = sorted(f[:-5] for f in os.listdir(DATA) if f.endswith(".json")) if os.path.isdir(DATA) else []
 # How far the official float32 run moves itself: the recorder replays the same iterations from
-# the same weights and draws in float64 (`float64`) and from weights multiplied by
-# 1 + 2^-24 N(0, 1) (`nudge`; some recordings hold float64 only), and stores every quantity's
-# distance to each. A quantity's yardstick is the larger of the two (float64 dominates updates:
-# it holds the rounding of every step, the nudge one at the start) over the iterations, and at
-# least its class's median (`yardsticks`); docs/training.md, "Parity with the official training
-# loop", has the numbers.
-SPREAD = ("float64", "nudge")
+# the same weights and draws in float64 (`float64`), from weights multiplied by
+# 1 + 2^-24 N(0, 1) (`nudge`) and, where recorded, on another thread count (`threads`: the order
+# of the CPU sums), and stores every quantity's distance to each. A quantity's yardstick is the
+# largest of them (float64 dominates updates: it holds the rounding of every step, the nudge one
+# at the start) over the iterations, and at least its class's median (`yardsticks`);
+# docs/training.md, "Parity with the official training loop", has the numbers.
+SPREAD = ("float64", "nudge", "threads")
 # sg2tf rounds differently from PyTorch: a float32 replay is one more run of the same spread,
 # measured (uncond-skip-resnet, cond-skip-resnet, uncond-orig-orig) at 0.1-0.4 of the yardstick
 # (median per class) and up to 2.2 times it on single tensors.
