@@ -81,11 +81,13 @@ def preset_values(cfg, resolution, replicas):
 
 # What a kimg costs on a CPU, at 64x64 on this project's machine (2 cores, AMD EPYC Zen 4, no GPU):
 # seconds per kimg on its 2 cores, and peak memory in GiB.
-#   auto: issue 32's walkthrough (sg2tf-train --cfg=auto --mirror on 64x64 photos): about
-#     1000 s/kimg and 5.5 GiB.
+#   auto: `sg2tf-bench train --cfg=auto --resolution=64 --steps=4` (batch 32, ADA, synthetic data),
+#     2026-12-07 with other jobs running: 2038 CPU seconds (all threads) per kimg, i.e. about
+#     1019 s/kimg on the 2 cores, peak RSS 5.76 GiB (issue 32's walkthrough saw about 1000 s/kimg
+#     and 5.5 GiB in sg2tf-train).
 #   tiny: docs/training.md's `sg2tf-bench compare --task=train` series of 2026-11-22 (batch 16,
 #     custom ops, quiet machine): 105.3 s/kimg, worker RSS 1.75 GiB.
-CPU_COST_64PX = {"auto": (1000.0, 5.5), "tiny": (105.3, 1.75)}
+CPU_COST_64PX = {"auto": (1019.0, 5.76), "tiny": (105.3, 1.75)}
 MEASURED_CORES = 2
 CPU_PRESET = "tiny"  # the preset to suggest on a CPU
 
