@@ -33,9 +33,9 @@ def _free_ports(n):
             s.close()
 
 
-def _launch(args, scratch):
-    """Runs both workers to completion; returns their outputs. Each worker's working and
-    temporary directories are its own, so that the test sees anything it writes."""
+def _launch(args, scratch, script=LAUNCH, timeout=240):
+    """Runs both workers (`python -c script args`) to completion; returns their outputs. Each
+    worker's working and temporary directories are its own, so that the test sees anything it writes."""
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     procs = []
     for i in range(2):
@@ -49,7 +49,7 @@ def _launch(args, scratch):
         )
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", LAUNCH] + args,
+                [sys.executable, "-c", script] + args,
                 env=env,
                 cwd=cwd,
                 stdout=subprocess.PIPE,
@@ -58,7 +58,7 @@ def _launch(args, scratch):
             )
         )
     try:
-        outs = [p.communicate(timeout=240)[0] for p in procs]
+        outs = [p.communicate(timeout=timeout)[0] for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -170,27 +170,8 @@ print("WORKER OK", worker)
 
 def test_two_workers_equal_one_device_across_a_restore(tmp_path):
     here = os.path.dirname(os.path.abspath(__file__))
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    procs = []
-    for i in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", EQUAL_SCRIPT, here, str(tmp_path)],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    try:
-        outs = [p.communicate(timeout=300)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for i, (p, out) in enumerate(zip(procs, outs)):
-        assert p.returncode == 0 and f"WORKER OK {i}" in out, out[-4000:]
+    outs = _launch([here, str(tmp_path)], tmp_path / "scratch", EQUAL_SCRIPT, timeout=300)
+    for i, out in enumerate(outs):
+        assert f"WORKER OK {i}" in out, out[-4000:]
     assert "max weight difference" in outs[0]
     print(outs[0].strip().splitlines()[-2])
