@@ -32,6 +32,16 @@ TINY_OPTIONS = dict(TINY_NETWORK, batch=4, mbstd_group=2, noise_mode="const")
 TINY_RUN = dict(seed=3, tick_kimg=0.008, snap=1, grid_seeds=4, shuffle_buffer=8)
 
 
+def program_env(**extra):
+    """The environment a user's shell gives a program: without the TensorFlow log level that test
+    modules set for their own output (a program takes a set TF_CPP_MIN_LOG_LEVEL as the user's
+    choice and then filters nothing) or sg2tf's verbosity."""
+    drop = ("TF_CPP_MIN_LOG_LEVEL", "_SG2TF_SET_TF_LOG_LEVEL", "SG2TF_VERBOSE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(extra)
+    return env
+
+
 def tiny_options(**overrides):
     """TINY_OPTIONS with `overrides` replacing or adding options (a new dict)."""
     return {**TINY_OPTIONS, **overrides}

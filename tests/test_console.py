@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import program_env
 
 from sg2tf.utils import console
 
@@ -22,14 +23,8 @@ NOISE = (
 )
 
 
-def _env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "_SG2TF_SET_TF_LOG_LEVEL")}
-    env.update(extra)
-    return env
-
-
 def _run(args, **env):
-    return subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT, env=_env(**env))
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT, env=program_env(**env))
 
 
 def _noise(text):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import program_env
 
 from sg2tf.errors import UserError
 
@@ -62,6 +63,7 @@ __import__(module, fromlist=["run"]).run()
 
 
 def _python(*args, **kwargs):
+    kwargs.setdefault("env", program_env())
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, **kwargs)
 
 

@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import program_env
 from PIL import Image
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def run_isolated(script, args, cwd, site=True, forbidden=(), timeout=600):
 
 
 def run_sg2tf(module, args, cwd):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = program_env()
     return subprocess.Popen(
         [sys.executable, "-m", module, *[str(a) for a in args]],
         cwd=cwd,
