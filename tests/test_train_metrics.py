@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_run
 
-from sg2tf.training.setup import TrainingError
+from sg2tf.errors import UserError
 
 TINY = tiny_run(aug="noaug", pl_weight=0, gamma="0")
 
@@ -78,13 +78,13 @@ def test_metric_errors_before_any_work(shapes, tmp_path, monkeypatch):
 
     monkeypatch.setenv("SG2TF_CACHE", str(tmp_path / "empty-cache"))
     outdir = tmp_path / "runs"
-    with pytest.raises(TrainingError, match=r"--metrics: unknown metrics \['fid10'\]"):
+    with pytest.raises(UserError, match=r"--metrics: unknown metrics \['fid10'\]"):
         train(dict(TINY, data=shapes, outdir=str(outdir), metrics="fid50k_full,fid10"))
-    with pytest.raises(TrainingError, match="inception-2015-12-05.tgz") as e:
+    with pytest.raises(UserError, match="inception-2015-12-05.tgz") as e:
         train(dict(TINY, data=shapes, outdir=str(outdir), metrics="kid50k_full"))
     assert "--metrics=kid50k_full" in str(e.value)
     assert str(tmp_path / "empty-cache") in str(e.value)
-    with pytest.raises(TrainingError, match="no such file"):
+    with pytest.raises(UserError, match="no such file"):
         train(dict(TINY, data=shapes, outdir=str(outdir), metrics="ppl_wend", lpips=str(tmp_path / "lpips.pkl")))
     assert not outdir.exists()
     # The program: flags reach the same check (a subprocess: absl flags are process-global).
