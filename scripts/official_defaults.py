@@ -24,18 +24,11 @@ import importlib
 import json
 import math
 import os
-import subprocess
 import sys
 
+from tf1_compat import git_commit
+
 from sg2tf.utils.atomic import atomic_file
-
-
-def _git_commit(path):
-    try:
-        out = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
 
 
 def _number(node):
@@ -113,12 +106,12 @@ def main():
         "bias_act": {
             "stylegan2-ada-pytorch": {
                 "source": "NVlabs/stylegan2-ada-pytorch torch_utils/ops/bias_act.py activation_funcs",
-                "commit": _git_commit(args.ada_pytorch),
+                "commit": git_commit(args.ada_pytorch),
                 "activations": pytorch_activations(args.ada_pytorch),
             },
             "stylegan2": {
                 "source": "NVlabs/stylegan2 dnnlib/tflib/ops/fused_bias_act.py activation_funcs",
-                "commit": _git_commit(args.stylegan2),
+                "commit": git_commit(args.stylegan2),
                 "activations": tf1_activations(args.stylegan2),
             },
         },

@@ -18,8 +18,9 @@ Needs torch (CPU is enough) and the official checkout. Nothing of the official c
 import argparse
 import json
 import os
-import subprocess
 import sys
+
+from tf1_compat import git_commit
 
 RESOLUTION = 32
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -38,9 +39,7 @@ def main():
     result = {
         "source": "stylegan2-ada-pytorch training.networks.Discriminator(block_kwargs.freeze_layers=N)",
         "script": "scripts/official_freeze_layers.py",
-        "source_commit": subprocess.run(
-            ["git", "-C", args.checkout, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip(),
+        "source_commit": git_commit(args.checkout),
         "resolution": RESOLUTION,
         "architectures": {},
     }

@@ -25,11 +25,11 @@ import argparse
 import ast
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
+from tf1_compat import git_commit
 
 from sg2tf.utils.atomic import atomic_file
 
@@ -41,11 +41,6 @@ NUM_PPL = 24
 DETECTOR = dict(seed=2024, features=48, classes=10)
 # The metrics compared and the official compute function each one calls (with the sizes above).
 METRICS = ("fid50k_full", "fid50k", "kid50k_full", "pr50k3_full", "is50k", "ppl_zfull", "ppl_wend", "ppl2_wend")
-
-
-def _git_commit(path):
-    out = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 def official_protocol(checkout):
@@ -281,7 +276,7 @@ def main():
     meta = {
         "made_by": "scripts/official_metrics.py",
         "repository": "NVlabs/stylegan2-ada-pytorch",
-        "commit": _git_commit(checkout),
+        "commit": git_commit(checkout),
         "torch": torch.__version__,
         "network": os.path.basename(args.network),
         "dataset": "reals in the npz (uint8 NCHW): synthetic shapes (seed 7), then G's images for seeds 1000...",
