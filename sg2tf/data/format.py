@@ -19,6 +19,10 @@ import numpy as np
 from sg2tf.data.errors import DatasetError
 
 ENCODINGS = ("raw", "png")
+# Channels a record may hold: gray, gray+alpha, RGB, RGBA (the official writers store 1 or 3; the
+# format itself is [C, H, W] for any C, and sg2tf writes 2 and 4 for images kept with their alpha).
+CHANNELS = (1, 2, 3, 4)
+PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 LABELS_SUFFIX = "-rxx.labels"
 _TFRECORD_RE = re.compile(r"^(?P<prefix>.+)-r(?P<log2>\d\d)\.tfrecords$")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -105,8 +109,8 @@ def _map_entry(key, feature):
 
 def encode_example(image, encoding="raw"):
     """Serializes one CHW uint8 image to the bytes of a `tf.train.Example` record."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"expected a uint8 CHW image with 1 or 3 channels, got {image.dtype} {image.shape}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[0] not in CHANNELS:
+        raise ValueError(f"expected a uint8 CHW image with 1 to 4 channels, got {image.dtype} {image.shape}")
     features = {"shape": _int64_feature(image.shape)}
     if encoding == "raw":
         features["data"] = _bytes_feature(np.ascontiguousarray(image).tobytes())
@@ -127,7 +131,7 @@ def encode_png(image):
 
     hwc = np.ascontiguousarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
     buf = io.BytesIO()
-    PIL.Image.fromarray(hwc, "L" if image.shape[0] == 1 else "RGB").save(buf, format="png", compress_level=1)
+    PIL.Image.fromarray(hwc, PIL_MODES[image.shape[0]]).save(buf, format="png", compress_level=1)
     return buf.getvalue()
 
 
@@ -144,8 +148,8 @@ def decode_example(record, where="record"):
         raise DatasetError(f"{where}: missing 'shape' or 'data' feature (has {sorted(feature)})")
     shape = tuple(feature["shape"].int64_list.value)
     values = feature["data"].bytes_list.value
-    if len(shape) != 3 or shape[0] not in (1, 3) or shape[1] != shape[2] or not is_power_of_two(shape[1]):
-        raise DatasetError(f"{where}: shape {list(shape)} is not [C, R, R] with C in (1, 3), R a power of two")
+    if len(shape) != 3 or shape[0] not in CHANNELS or shape[1] != shape[2] or not is_power_of_two(shape[1]):
+        raise DatasetError(f"{where}: shape {list(shape)} is not [C, R, R] with C in 1..4, R a power of two")
     if len(values) != 1:
         raise DatasetError(f"{where}: 'data' holds {len(values)} byte strings, expected 1")
     data = values[0]

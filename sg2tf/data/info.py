@@ -28,7 +28,7 @@ class DatasetInfo:
       path: the dataset directory.
       name: the file prefix (`<name>-rNN.tfrecords`), normally the directory's basename.
       resolution: the full (largest) resolution.
-      channels: 1 (grayscale) or 3 (RGB).
+      channels: 1 (grayscale), 2 (gray + alpha), 3 (RGB) or 4 (RGBA).
       count: number of images (the same at every resolution).
       label_size: label vector length; 0 when the dataset has no labels.
       resolutions: the stored resolutions, largest first (all levels down to 4, or fewer
