@@ -47,12 +47,15 @@ def _execute(command):
     shuffle = f.shuffle if f.shuffle is not None else command != "from_zip"
     source = None
     if command in ("create_from_images", "from_zip"):
+        pad = images.parse_size(f.pad_to_square) if f.pad_to_square else None
         writer.output.check_output(f.tfrecord_dir, f.overwrite)  # before validating a big folder
         source = images.image_source(
             f.image_dir if command == "create_from_images" else f.source,
             resize=f.resize,
             resolution=f.resolution,
             convert_mode=f.convert_mode,
+            keep_alpha=f.keep_alpha,
+            pad_to_square=pad,
             resize_filter=f.resize_filter,
             skip_bad=f.skip_bad,
             progress=f.progress,

@@ -68,7 +68,22 @@ flags.DEFINE_enum(
     "convert_mode",
     None,
     ["RGB", "L"],
-    "Convert every image to RGB or grayscale (palette, alpha (dropped), CMYK, 16-bit (scaled)).",
+    "Convert every image to RGB or grayscale (palette, alpha (dropped unless --keep_alpha), CMYK, 16-bit (scaled)).",
+)
+flags.DEFINE_boolean(
+    "keep_alpha",
+    False,
+    "Keep transparency: RGBA images give 4-channel records, gray+alpha (LA) 2-channel ones; every image must "
+    "then have the same mode, or with --convert_mode=RGB (L) every image becomes RGBA (LA), opaque where it had "
+    "no alpha. The original tools cannot read such datasets (1 or 3 channels only).",
+)
+flags.DEFINE_string(
+    "pad_to_square",
+    None,
+    "WxH, e.g. 512x384: the LSUN Car layout of the original create_lsun_wide: each image keeps its "
+    "round(W*h/w) central rows, is scaled to WxH and placed in the middle rows of a black WxW square "
+    "(sg2tf-generate --crop=WxH cuts the picture out again). Images narrower than W or with fewer such rows "
+    "are named (left out with --skip_bad, as the original skips them). Not with --resize/--resolution.",
 )
 
 # Source specific.
@@ -104,7 +119,7 @@ common.define_path(
 )
 
 _WRITE = ["shuffle", "resolutions", "encoding", "overwrite", "progress"]
-_IMAGES = ["resize", "resolution", "resize_filter", "convert_mode", "skip_bad"]
+_IMAGES = ["resize", "resolution", "resize_filter", "convert_mode", "keep_alpha", "pad_to_square", "skip_bad"]
 
 # name: (summary, required flags, optional flags)
 COMMANDS = {

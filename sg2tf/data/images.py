@@ -4,7 +4,9 @@ Every file is opened and fully decoded before anything is written, so one odd im
 run up front with its name, what is wrong, and the other offenders (or, with `skip_bad`, is left
 out and listed). Without options the
 pixels go through untouched (`np.asarray(PIL.Image.open(f))`), as in the official tool;
-`resize` and `convert_mode` are opt-in fixes.
+`resize` and `convert_mode` are opt-in fixes, `keep_alpha` keeps transparency (2- and 4-channel
+records) and `pad_to_square` places non-square pictures in a square as the official
+`create_lsun_wide` does (LSUN Car).
 """
 
 import concurrent.futures
@@ -30,6 +32,8 @@ RESIZE_FILTERS = {"lanczos": PIL.Image.LANCZOS, "box": PIL.Image.BOX, "bicubic":
 MAX_LISTED = 20  # offenders listed in an error message
 
 _NATIVE_MODES = ("L", "RGB")
+_ALPHA_MODES = ("LA", "RGBA")  # kept as they are with keep_alpha
+_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 _16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
@@ -169,7 +173,38 @@ class _Problems:
 
 _TRUNCATED_HINT = "truncated files (an interrupted download or copy?): copy them again, or --skip_bad leaves them out"
 _MODE_HINT = "--convert_mode=RGB (or L) converts every image (alpha dropped, palette, CMYK, 16-bit scaled)"
+_ALPHA_HINT = (
+    "--keep_alpha keeps transparency (RGBA: 4-channel, LA: 2-channel records); --convert_mode=RGB (or L) drops it"
+)
+_KEEP_ALPHA_MODE_HINT = (
+    "--keep_alpha --convert_mode=RGB (or L) makes every image RGBA (or LA), opaque where it had no alpha"
+)
 _SIZE_HINT = "--resolution=R scales square images to RxR; --resize=center-crop or pad also makes the others square"
+
+
+def parse_size(spec, flag="pad_to_square"):
+    """`(width, height)` of a `WxH` string (`512x384`); FlagError naming `--flag` otherwise."""
+    from sg2tf.errors import FlagError
+
+    parts = str(spec).lower().split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        width = height = 0
+    if width < 1 or height < 1:
+        raise FlagError(f"--{flag}={spec}: expected WIDTHxHEIGHT in pixels, e.g. 512x384")
+    return width, height
+
+
+def check_pad_to_square(width, height, flag="pad_to_square"):
+    """The square canvas `create_lsun_wide` takes: the width a power of two >= 4, the height at most
+    the width (stylegan2 dataset_tool.py create_lsun_wide asserts both)."""
+    from sg2tf.errors import FlagError
+
+    if width < 4 or not fmt.is_power_of_two(width):
+        raise FlagError(f"--{flag}={width}x{height}: the width is the square's side, a power of two >= 4")
+    if height > width:
+        raise FlagError(f"--{flag}={width}x{height}: the height must not exceed the width (landscape pictures)")
 
 
 def image_source(
@@ -178,6 +213,8 @@ def image_source(
     resize=None,
     resolution=None,
     convert_mode=None,
+    keep_alpha=False,
+    pad_to_square=None,
     resize_filter="lanczos",
     skip_bad=False,
     progress=True,
@@ -196,6 +233,13 @@ def image_source(
         shrink the dataset).
       convert_mode: None (images must all be L or all RGB), "RGB" or "L": convert every image
         (palette, alpha (dropped), CMYK, 16-bit (scaled) ...).
+      keep_alpha: keep transparency: RGBA images give 4-channel records, LA 2-channel ones
+        (all images must then have the same mode); with `convert_mode` every image is converted
+        to RGBA (or LA), opaque where it has no alpha.
+      pad_to_square: `(W, H)`: the official `create_lsun_wide` layout (LSUN Car, 512x384): each
+        image keeps its `round(W * h / w)` central rows, is scaled to W x H and placed in the
+        middle rows of a black W x W square; images narrower than W or with fewer than H such
+        rows cannot be used. Not with `resize` or `resolution`.
       skip_bad: leave out the files that cannot be used (listed in the source's `notes`)
         instead of refusing them all.
 
@@ -206,6 +250,14 @@ def image_source(
         raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
     if convert_mode not in (None,) + CONVERT_MODES:
         raise ValueError(f"convert_mode must be one of {CONVERT_MODES}, got {convert_mode!r}")
+    if pad_to_square is not None:
+        from sg2tf.errors import FlagError
+
+        if resize is not None or resolution:
+            raise FlagError("--pad_to_square sets the size itself: give it without --resize and --resolution")
+        pad_w, pad_h = pad_to_square
+        check_pad_to_square(pad_w, pad_h)
+    to_mode = None if convert_mode is None else convert_mode + ("A" if keep_alpha else "")
     files = _open_files(source)
     names = files.names
     if not names:
@@ -228,8 +280,11 @@ def image_source(
             truncated = "truncated" in p
             problems.add(n, "truncated" if truncated else "damaged", p, _TRUNCATED_HINT if truncated else None)
     good = [(n, size, mode) for n, (size, mode, p) in zip(names, results) if not p]
-    channels = _check_modes(good, convert_mode, problems)
-    target, decision = _check_sizes(good, resize, resolution, problems)
+    channels = _check_modes(good, to_mode, keep_alpha, problems)
+    if pad_to_square is not None:
+        target, decision = _check_pad(good, pad_w, pad_h, problems)
+    else:
+        target, decision = _check_sizes(good, resize, resolution, problems)
 
     notes = []
     if problems.by_file:
@@ -254,24 +309,32 @@ def image_source(
     if target < 4 or not fmt.is_power_of_two(target):
         raise DatasetError(f"resolution {target} is not a power of two >= 4")
     notes.append(decision)
-    notes += _scaling_notes(good, resize, convert_mode, target)
+    notes += _scaling_notes(good, resize, to_mode, target, pad_to_square)
 
-    resample = RESIZE_FILTERS[resize_filter]
     resample = RESIZE_FILTERS[resize_filter]
 
     def load(i):
         name = names[i]
         with PIL.Image.open(io.BytesIO(files.read(name))) as img:
-            if convert_mode is not None:
-                img = _to_mode(img, convert_mode)
-            if resize is not None:
-                img = _square(img, resize)
-            if img.size != (target, target):
-                img = img.resize((target, target), resample)
+            if to_mode is not None:
+                img = _to_mode(img, to_mode)
+            if pad_to_square is not None:
+                img = _lsun_wide_picture(img, pad_w, pad_h, resample)
+            else:
+                if resize is not None:
+                    img = _square(img, resize)
+                if img.size != (target, target):
+                    img = img.resize((target, target), resample)
             array = np.asarray(img)
         if array.dtype != np.uint8:
             raise DatasetError(f"{files.where(name)}: decodes to {array.dtype}, expected 8-bit")
-        return array[np.newaxis] if array.ndim == 2 else array.transpose(2, 0, 1)
+        chw = array[np.newaxis] if array.ndim == 2 else array.transpose(2, 0, 1)
+        if pad_to_square is None:
+            return chw
+        canvas = np.zeros([chw.shape[0], pad_w, pad_w], np.uint8)  # black (and transparent) bars
+        top = (pad_w - pad_h) // 2
+        canvas[:, top : top + pad_h] = chw
+        return canvas
 
     return ImageSource(
         num_images=len(names),
@@ -285,24 +348,66 @@ def image_source(
     )
 
 
-def _check_modes(good, convert_mode, problems):
-    """The channel count; files of another mode are problems unless `convert_mode` is given."""
-    if convert_mode is not None:
-        return {"L": 1, "RGB": 3}[convert_mode]
+def _check_modes(good, to_mode, keep_alpha, problems):
+    """The channel count; files of another mode, or of another channel count than the others,
+    are problems unless `to_mode` (the mode every image is converted to) is given."""
+    if to_mode is not None:
+        return _CHANNELS[to_mode]
+    native = _NATIVE_MODES + (_ALPHA_MODES if keep_alpha else ())
     for n, _, mode in good:
-        if mode not in _NATIVE_MODES:
+        if mode not in native:
             kind = _describe_mode(mode)
             detail = f"unsupported mode {mode}" + (f" ({kind})" if kind != mode else "")
-            problems.add(n, f"mode {mode}", detail, _MODE_HINT)
-    modes = Counter(mode for _, _, mode in good if mode in _NATIVE_MODES)
+            if keep_alpha:
+                hint = _KEEP_ALPHA_MODE_HINT
+            else:
+                hint = _ALPHA_HINT if mode in _ALPHA_MODES + ("PA",) else _MODE_HINT
+            problems.add(n, f"mode {mode}", detail, hint)
+    modes = Counter(mode for _, _, mode in good if mode in native)
     if len(modes) > 1:
         main, count = modes.most_common(1)[0]
+        hint = _KEEP_ALPHA_MODE_HINT if keep_alpha else _MODE_HINT
         for n, _, mode in good:
-            if mode in _NATIVE_MODES and mode != main:
-                problems.add(
-                    n, f"mode {mode}", f"mode {mode}, but {count} of {len(good)} images are {main}", _MODE_HINT
+            if mode in native and mode != main:
+                detail = (
+                    f"mode {mode} ({_CHANNELS[mode]} channels), but {count} of {len(good)} images are {main} "
+                    f"({_CHANNELS[main]} channels)"
                 )
-    return {"L": 1, "RGB": 3}[modes.most_common(1)[0][0]] if modes else 3
+                problems.add(n, f"mode {mode}", detail, hint)
+    return _CHANNELS[modes.most_common(1)[0][0]] if modes else 3
+
+
+def _lsun_wide_rows(w, h, width):
+    """The rows `create_lsun_wide` keeps of a w x h image for a canvas `width` wide:
+    `round(width * h / w)` central rows (as it computes them: in the target's pixels, so an image
+    wider than `width` loses rows as well as being narrowed: its aspect ratio changes)."""
+    rows = int(np.round(width * h / w))
+    return (h - rows) // 2, (h + rows) // 2
+
+
+def _lsun_wide_picture(img, width, height, resample):
+    """One image as `create_lsun_wide` makes its picture: the central rows, scaled to width x height."""
+    top, bottom = _lsun_wide_rows(img.size[0], img.size[1], width)
+    img = img.crop((0, top, img.size[0], bottom))
+    return img.resize((width, height), resample)
+
+
+def _check_pad(good, width, height, problems):
+    """`(resolution, why)` for `pad_to_square`; images `create_lsun_wide` would skip are problems."""
+    hint = (
+        f"--pad_to_square={width}x{height} takes images at least {width} px wide whose height is at least "
+        f"{height}/{width} of their width; --skip_bad leaves the others out, as create_lsun_wide does"
+    )
+    for n, (w, h), _ in good:
+        top, bottom = _lsun_wide_rows(w, h, width)
+        if w < width or bottom - top < height:
+            detail = f"size {w}x{h} is too small for {width}x{height} pictures"
+            problems.add(n, "too small", detail, hint)
+    top = (width - height) // 2
+    return width, (
+        f"resolution {width}x{width}: --pad_to_square={width}x{height}, pictures {width}x{height} in rows "
+        f"{top}..{top + height - 1} between black bars (create_lsun_wide's layout)"
+    )
 
 
 def _check_sizes(good, resize, resolution, problems):
@@ -345,7 +450,7 @@ def _check_sizes(good, resize, resolution, problems):
     return main[0], f"resolution {main[0]}x{main[0]}: the images' own size"
 
 
-def _scaling_notes(good, resize, convert_mode, target):
+def _scaling_notes(good, resize, convert_mode, target, pad_to_square=None):
     """Lines saying how many images are converted, made square, scaled down and up (with the
     smallest of those scaled up, by name)."""
     notes = []
@@ -354,6 +459,15 @@ def _scaling_notes(good, resize, convert_mode, target):
         if converted:
             kinds = ", ".join(f"{n} {mode}" for mode, n in converted.most_common())
             notes.append(f"converted {sum(converted.values())} images to {convert_mode} ({kinds})")
+    if pad_to_square is not None:
+        width, height = pad_to_square
+        kept = [_lsun_wide_rows(w, h, width) for _, (w, h), _ in good]
+        scaled = sum(1 for (_, (w, _), _), (top, bottom) in zip(good, kept) if (w, bottom - top) != (width, height))
+        cropped = sum(1 for (_, (_, h), _), (top, bottom) in zip(good, kept) if bottom - top != h)
+        return notes + [
+            f"placed {len(good)} pictures in {width}x{width} squares: {cropped} cut to their central rows, "
+            f"{scaled} scaled to {width}x{height}"
+        ]
     sides = {}
     for n, (w, h), _ in good:
         if w != h and resize is not None:

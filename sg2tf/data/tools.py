@@ -18,6 +18,7 @@ import numpy as np
 import PIL.Image
 import tensorflow as tf
 
+from sg2tf.data import format as fmt
 from sg2tf.data import info as info_lib
 from sg2tf.data import output, records
 from sg2tf.data.errors import DatasetError
@@ -30,9 +31,7 @@ LABEL_FORMATS = ("auto", "index", "vector")
 def _png(image, compress_level=6):
     hwc = np.ascontiguousarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
     buf = io.BytesIO()
-    PIL.Image.fromarray(hwc, "L" if image.shape[0] == 1 else "RGB").save(
-        buf, format="png", compress_level=compress_level
-    )
+    PIL.Image.fromarray(hwc, fmt.PIL_MODES[image.shape[0]]).save(buf, format="png", compress_level=compress_level)
     return buf.getvalue()
 
 

@@ -69,8 +69,8 @@ class DatasetWriter:
     """
 
     def __init__(self, tfrecord_dir, resolution, channels, *, resolutions="all", encoding="raw", overwrite=False):
-        if channels not in (1, 3):
-            raise DatasetError(f"images must have 1 or 3 channels, got {channels}")
+        if channels not in fmt.CHANNELS:
+            raise DatasetError(f"images must have 1 to 4 channels (gray, gray + alpha, RGB, RGBA), got {channels}")
         if resolution < 4 or not fmt.is_power_of_two(resolution):
             raise DatasetError(f"resolution must be a power of two >= 4, got {resolution}")
         if resolutions not in ("all", "top"):

@@ -13,12 +13,31 @@ def to_uint8(images):
     return np.clip(images * 127.5 + 128, 0, 255).astype(np.uint8)
 
 
+# PNG modes by channel count: gray, gray + alpha, RGB, RGBA (the last channel is the alpha).
+PNG_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
 def save_png(path, image):
-    """Writes one HWC uint8 image (C = 1 or 3) to `path`."""
+    """Writes one HWC uint8 image (C = 1, 2, 3 or 4: with alpha last) to `path`."""
     image = np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[:, :, 0]
-    Image.fromarray(image, "L" if image.ndim == 2 else "RGB").save(path)
+    if image.ndim == 2:
+        image = image[:, :, np.newaxis]
+    if image.ndim != 3 or image.shape[-1] not in PNG_MODES:
+        raise ValueError(f"expected an HWC image with 1 to 4 channels, got shape {image.shape}")
+    mode = PNG_MODES[image.shape[-1]]
+    Image.fromarray(image[:, :, 0] if mode == "L" else image, mode).save(path)
+
+
+def crop_center(images, width, height):
+    """The centered `height` x `width` window of NHWC (or HWC) images: the picture of a padded
+    square image, as `create_lsun_wide` placed it (rows `(R - height) // 2` on), and the columns
+    likewise. Raises ValueError when the window does not fit."""
+    images = np.asarray(images)
+    h, w = images.shape[-3], images.shape[-2]
+    if not (0 < height <= h and 0 < width <= w):
+        raise ValueError(f"cannot crop {width}x{height} out of {w}x{h} images")
+    top, left = (h - height) // 2, (w - width) // 2
+    return images[..., top : top + height, left : left + width, :]
 
 
 def make_grid(images, cols=None):
