@@ -25,7 +25,7 @@ it (uint8 is copied; float32 uses a vectorized multiply-add checked against the 
 
 import tensorflow as tf
 
-from sg2tf.ops import dispatch
+from sg2tf.ops import _custom, dispatch
 
 # dtypes the kernels produce; others use the reference ops.
 CUSTOM_DTYPES = (tf.uint8, tf.float16, tf.bfloat16, tf.float32, tf.float64)
@@ -153,7 +153,6 @@ def decode_image_examples(serialized, shape, *, flip=None, dtype="uint8", index=
     index = tf.cast(index, tf.int64)
     if dtype not in CUSTOM_DTYPES or not dispatch.use_custom(impl):
         return _decode_ref(serialized, shape, flip, dtype, index, filename)
-    from sg2tf.ops import _custom
 
     flip, table = _custom_args(serialized, flip, dtype)
     return _custom.decode_image_examples(serialized, index, flip, table, shape=list(shape), filename=filename)
@@ -173,7 +172,6 @@ def read_image_records(filename, index, shape, record_bytes, num_records, *, fli
     dtype = check_dtype(dtype)
     if dtype not in CUSTOM_DTYPES:
         raise ValueError(f"read_image_records supports {[d.name for d in CUSTOM_DTYPES]}, got {dtype.name}")
-    from sg2tf.ops import _custom
 
     index = tf.cast(index, tf.int64)
     flip, table = _custom_args(index, flip, dtype)

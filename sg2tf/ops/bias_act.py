@@ -10,7 +10,7 @@ import math
 
 import tensorflow as tf
 
-from sg2tf.ops import broadcast, dispatch
+from sg2tf.ops import _custom, broadcast, dispatch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +86,6 @@ def bias_act(x, b=None, axis=-1, act="linear", alpha=None, gain=None, clamp=None
     gain = float(spec.def_gain if gain is None else gain)
     clamp = float(-1 if clamp is None else clamp)
     if dispatch.use_custom(impl):
-        from sg2tf.ops import _custom
-
         return _custom.bias_act(x, b, axis=axis, act=act, alpha=alpha, gain=gain, clamp=clamp)
     return _bias_act_ref(x, b, axis, spec, alpha, gain, clamp)
 

@@ -16,6 +16,7 @@ import threading
 import warnings
 
 from sg2tf.constants import OP_IMPLS as VALID_IMPLS
+from sg2tf.ops import _custom
 
 _state = threading.local()
 _global_impl = None
@@ -91,7 +92,6 @@ def use_custom(impl=None):
     impl = get_impl() if impl is None else _check(impl)
     if impl == "ref":
         return False
-    from sg2tf.ops import _custom  # Lazy: importing never loads the library.
 
     library, reason = _custom.load_library()
     if library is not None:

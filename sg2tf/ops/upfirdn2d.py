@@ -17,7 +17,7 @@ Semantics (the same as the original StyleGAN2 ops, in NHWC):
 import numpy as np
 import tensorflow as tf
 
-from sg2tf.ops import dispatch
+from sg2tf.ops import _custom, dispatch
 
 
 def _pair(value, name):
@@ -111,8 +111,6 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl=Non
     if f is None:
         f = np.ones([1, 1], dtype=np.float32)
     if dispatch.use_custom(impl):
-        from sg2tf.ops import _custom
-
         return _custom.upfirdn2d(
             x,
             f,
