@@ -10,6 +10,6 @@ See docs/datasets.md for the format and the `sg2tf-dataset` tool.
 
 from sg2tf.data.errors import DatasetError
 from sg2tf.data.info import DatasetInfo, read_info
-from sg2tf.data.pipeline import make_dataset, record_reader
+from sg2tf.data.pipeline import make_dataset, read_data_info, record_reader
 
-__all__ = ["DatasetError", "DatasetInfo", "make_dataset", "read_info", "record_reader"]
+__all__ = ["DatasetError", "DatasetInfo", "make_dataset", "read_data_info", "read_info", "record_reader"]

@@ -17,13 +17,20 @@ order for the same seed:
     but a remote file, the batch is decoded by `Sg2tf>DecodeImageExamples` in one pass.
 
 PNG-encoded datasets are decoded per record, in parallel, before batching.
+
+Images read directly (a folder or a stylegan2-ada-pytorch ZIP, `sg2tf.data.image_folder`) take
+the compiled reader's route: the same record numbers, shuffle, coins and batches as the
+`.tfrecords` that `sg2tf-dataset create_from_images` (or `from_zip`) writes of them, a batch of
+record numbers decoded by a thread pool in one call (`cache`: keep decoded images).
 """
 
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.data import image_folder
 from sg2tf.data import image_records as records_ops
 from sg2tf.data import info as info_lib
+from sg2tf.data.errors import DatasetError
 from sg2tf.ops import dispatch
 
 _READ_BUFFER_BYTES = 16 << 20
@@ -49,11 +56,15 @@ def make_dataset(
     num_parallel_calls=tf.data.AUTOTUNE,
     prefetch=tf.data.AUTOTUNE,
     impl=None,
+    cache=None,
 ):
-    """A `tf.data.Dataset` of `(images, labels)` batches from a TFRecord dataset directory.
+    """A `tf.data.Dataset` of `(images, labels)` batches from a TFRecord dataset directory, or
+    from images read directly (a folder or ZIP, see `read_data_info`).
 
     Args:
-      path: dataset directory (local or any `tf.io.gfile` path such as `gs://...`).
+      path: dataset directory (local or any `tf.io.gfile` path such as `gs://...`), or a local
+        folder of images / stylegan2-ada-pytorch ZIP: the same batches as the `.tfrecords`
+        `sg2tf-dataset create_from_images` (`from_zip`) writes of them.
       resolution: which stored resolution to read; None = the full resolution.
       batch_size: the *global* batch size. With `input_context` each input pipeline yields
         `input_context.get_per_replica_batch_size(batch_size)` images per batch.
@@ -74,6 +85,7 @@ def make_dataset(
         TensorFlow); as `SG2TF_OPS` and `sg2tf.ops.impl_scope` for the other ops. Both
         give the same batches; a training checkpoint's iterator state can only be
         restored into a dataset read the same way.
+      cache: images read directly only: keep decoded images, "memory" or an `.npy` file path.
 
     Returns:
       A dataset of `(images [B, R, R, C] dtype, labels [B, label_size] float32)`.
@@ -86,16 +98,20 @@ def make_dataset(
         TensorFlow's `DataLossError` for a damaged record (`sg2tf-dataset info --verify`
         names it) and an `InvalidArgumentError` naming the file and record otherwise.
     """
-    info = info_lib.read_info(path, split=split)
+    info = read_data_info(path, split=split)
     dtype = records_ops.check_dtype(dtype)
     if impl is not None and impl not in dispatch.VALID_IMPLS:
         raise ValueError(f"impl must be one of {dispatch.VALID_IMPLS} or None, got {impl!r}")
-    resolution, filename, shape, reader = _choose_reader(info, resolution, dtype, impl)
+    if cache and not isinstance(info, image_folder.ImageFolderInfo):
+        raise DatasetError(f"{path}: a data cache is for images read directly (a folder or ZIP), not .tfrecords")
+    resolution, filename, shape, reader = _choose_reader(info, resolution, dtype, impl, cache)
     count = info.count if max_images is None else min(info.count, int(max_images))
     if drop_remainder is None:
         drop_remainder = repeat
 
     label_array = info_lib.load_labels(info.label_file) if (labels and info.label_file) else None
+    if labels and isinstance(info, image_folder.ImageFolderInfo):
+        label_array = info.labels
     if label_array is None:
         label_array = np.zeros([info.count, 0], np.float32)
     label_array = label_array[:count]
@@ -116,7 +132,7 @@ def make_dataset(
             ds = ds.shard(num_pipelines, pipeline_id)
     per_pipeline = -(-count // num_pipelines)
 
-    record_bytes = info.channels * resolution * resolution
+    record_bytes = int(np.prod(shape))
     if shuffle_buffer is None:
         shuffle_buffer = max(1, min(per_pipeline, _AUTO_SHUFFLE_BYTES // record_bytes))
     if shuffle_buffer > 1:
@@ -177,19 +193,33 @@ def _fixed_record_bytes(filename, count):
     return record if tf.io.gfile.stat(filename).length == record * count else None
 
 
+def read_data_info(path, split="train"):
+    """The `DatasetInfo` of training data `path`: a `.tfrecords` dataset directory
+    (`info.read_info`), or images read directly (`image_folder.open_images`: a local ZIP, or a
+    local directory of images with no `.tfrecords` file), validated before any work."""
+    if image_folder.is_image_data(path):
+        if split != "train":
+            raise DatasetError(f"{path}: images read directly have no {split} split")
+        return image_folder.open_images(path)
+    return info_lib.read_info(path, split=split)
+
+
 def record_reader(path, resolution=None, dtype="float32", impl=None, split="train"):
     """Which reader `make_dataset` would use with these arguments: "compiled" (the op
-    library's record reader) or "stream" (`TFRecordDataset` and stock TensorFlow).
+    library's record reader), "stream" (`TFRecordDataset` and stock TensorFlow) or "images"
+    (images read directly).
 
     A training checkpoint's iterator state restores only into a dataset read the same
     way, so `sg2tf-train` records this in each checkpoint and matches it on resume.
     """
-    info = info_lib.read_info(path, split=split)
+    info = read_data_info(path, split=split)
+    if isinstance(info, image_folder.ImageFolderInfo):
+        return "images"
     reader = _choose_reader(info, resolution, tf.as_dtype(dtype), impl)[3]
     return "stream" if reader is None else "compiled"
 
 
-def _choose_reader(info, resolution, dtype, impl):
+def _choose_reader(info, resolution, dtype, impl, cache=None):
     """`(resolution, filename, shape, reader)`: the resolution to read (None: the dataset's),
     its file, the records' CHW shape and `reader(index, flip) -> images` of the compiled record
     reader, or None (stream the file).
@@ -200,8 +230,27 @@ def _choose_reader(info, resolution, dtype, impl):
     """
     resolution = info.resolution if resolution is None else int(resolution)
     filename = info.file(resolution)
-    shape = (info.channels, resolution, resolution)
+    height, width = info_lib.fmt.level_shape(resolution, getattr(info, "base_shape", None))  # non-square too
+    shape = (info.channels, height, width)
+    if isinstance(info, image_folder.ImageFolderInfo):
+        return resolution, filename, shape, _image_reader(info, shape, dtype, cache)
     return resolution, filename, shape, _compiled_reader(info, filename, shape, dtype, impl)
+
+
+def _image_reader(info, shape, dtype, cache):
+    """`reader(index, flip)` of images read directly: the batch's records decoded in Python
+    threads (`image_folder.batch_loader`), flipped and converted as the record readers do."""
+    channels, height, width = shape
+    load_batch = image_folder.batch_loader(info, height, cache=cache)
+
+    def reader(index, flip):
+        images = tf.numpy_function(load_batch, [index], tf.uint8, stateful=False)
+        images = tf.ensure_shape(images, [index.shape[0], height, width, channels])
+        if flip is not None:
+            images = records_ops.mirror(images, flip)
+        return records_ops.to_dtype(images, dtype)
+
+    return reader
 
 
 def _compiled_reader(info, filename, shape, dtype, impl):

@@ -4,6 +4,7 @@ Unlike the training pipeline these iterate in stored order and turn every proble
 a damaged record in the middle of a file, into a `DatasetError` naming file and record.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from sg2tf.data import format as fmt
@@ -34,6 +35,10 @@ def iter_images(info, resolution=None, limit=None):
     filename = info.file(resolution)
     r = info.resolution if resolution is None else int(resolution)
     expected = (info.channels, r, r)
+    if info.encoding == "images":  # read directly (sg2tf.data.image_folder), in the converted records' order
+        for index in range(info.count if limit is None else min(limit, info.count)):
+            yield index, info.image(index, r)
+        return
     count = 0
     for index, record in iter_records(filename, limit):
         where = f"{filename}: record {index}"
@@ -49,7 +54,6 @@ def iter_images(info, resolution=None, limit=None):
 
 def load_images(info, resolution=None, limit=None):
     """All images (or the first `limit`) as one `[N, C, R, R]` uint8 array."""
-    import numpy as np
 
     r = info.resolution if resolution is None else int(resolution)
     n = info.count if limit is None else min(limit, info.count)
@@ -72,8 +76,9 @@ def verify(info, progress=None):
 
 def read_labels(info):
     """The dataset's float32 `[N, label_size]` labels (`[N, 0]` when it has none)."""
-    import numpy as np
 
+    if info.encoding == "images" and info.labels is not None:  # read directly: dataset.json's, in record order
+        return info.labels
     if info.label_file is None:
         return np.zeros([info.count, 0], np.float32)
     return info_lib.load_labels(info.label_file)

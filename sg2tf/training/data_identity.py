@@ -4,9 +4,12 @@ A checkpoint restores the data position (the tf.data iterator: file offsets, shu
 which means something only on the data it was saved with. `identify` describes a dataset
 cheaply: image count, resolution, channels, labels, and per file its size and a fingerprint
 (SHA-256 of its first and last MiB: regenerating, appending or replacing images changes it;
-reading it costs 2 MiB per file however large the dataset). `check` compares the recorded
-identity with the dataset found on resuming: a difference is a one-line error unless
-`--allow_data_change`, which logs it and starts the data stream afresh on the new data.
+reading it costs 2 MiB per file however large the dataset); images read directly (a folder or
+ZIP) by their file list (`image_folder.listing_fingerprint`: names, sizes and times of a
+folder's files, names, sizes and CRC-32s of a ZIP's members, and dataset.json). `check`
+compares the recorded identity with the dataset found on resuming: a difference is a one-line
+error unless `--allow_data_change`, which logs it and starts the data stream afresh on the new
+data.
 """
 
 import hashlib
@@ -20,13 +23,19 @@ FINGERPRINT_BYTES = 1 << 20  # read from each end of a file
 def identify(info):
     """`{count, resolution, channels, label_size, files: {name: {bytes, fingerprint}}}` of a
     `DatasetInfo`: the data files of every stored resolution and the labels file."""
-    paths = list(info.files.values()) + ([info.label_file] if info.label_file else [])
+    if info.encoding == "images":  # a folder or ZIP read directly (sg2tf.data.image_folder)
+        from sg2tf.data import image_folder  # here: sg2tf.data imports TensorFlow
+
+        files = image_folder.identity_files(info)
+    else:
+        paths = list(info.files.values()) + ([info.label_file] if info.label_file else [])
+        files = {os.path.basename(p): _file_identity(p) for p in sorted(paths)}
     return dict(
         count=info.count,
         resolution=info.resolution,
         channels=info.channels,
         label_size=info.label_size,
-        files={os.path.basename(p): _file_identity(p) for p in sorted(paths)},
+        files=files,
     )
 
 
