@@ -12,11 +12,15 @@ feature, `format: b"png"`, so readers never have to guess. The StyleGAN2-ADA TF 
 a second split in the same directory, `validation-<name>-rNN.tfrecords`.
 """
 
+import io
 import re
 
 import numpy as np
+import PIL.Image
+import tensorflow as tf
 
 from sg2tf.data.errors import DatasetError
+from sg2tf.networks.channels import block_shape, split_image_shape
 
 ENCODINGS = ("raw", "png")
 # Channels a record may hold: gray, gray+alpha, RGB, RGBA (the official writers store 1 or 3; the
@@ -29,7 +33,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def tfrecord_filename(prefix, resolution):
-    """`<prefix>-rNN.tfrecords` for a square resolution 2**NN."""
+    """`<prefix>-rNN.tfrecords` for resolution 2**NN (of a non-square dataset too: its levels
+    are named by the resolution of the network that makes them, see `split_shape`)."""
     return f"{prefix}-r{int(resolution).bit_length() - 1:02d}.tfrecords"
 
 
@@ -56,16 +61,36 @@ def shuffled_order(num_images):
     return order
 
 
+def split_shape(height, width, where="image"):
+    """`(base_shape, resolution)` of records `height x width`: square R x R gives
+    `((4, 4), R)`; a non-square one the canonical base of its aspect ratio and the resolution
+    of the network that makes it (48x64 HxW: `((3, 4), 64)`, its levels r06 48x64 down to
+    r02 3x4). `DatasetError` naming `where` when no network makes that size."""
+    try:
+        return split_image_shape(height, width)
+    except ValueError as e:
+        raise DatasetError(f"{where}: {e}") from None
+
+
+def level_shape(resolution, base_shape):
+    """`(height, width)` of the records of level `resolution` in a dataset of `base_shape`."""
+    return block_shape(resolution, base_shape)
+
+
 def pyramid(image, min_resolution=4):
-    """Yields the levels stored for one CHW uint8 image, full size first.
+    """Yields the levels stored for one CHW uint8 image, full size first, down to the level of
+    `min_resolution` (4: the base shape, 4x4 for square images; see `split_shape`).
 
     Each level is the 2x2 box average of the previous level's *unrounded* float32 values;
-    only the stored copy is rounded half-to-even and clipped, exactly as the official tool.
+    only the stored copy is rounded half-to-even and clipped, exactly as the official tool
+    (which halves square images only; a non-square image's levels halve both sides the same way).
     """
+    _, resolution = split_shape(image.shape[1], image.shape[2], "pyramid")
     level = image
     while True:
         yield level if level.dtype == np.uint8 else np.rint(level).clip(0, 255).astype(np.uint8)
-        if level.shape[1] <= min_resolution:
+        resolution //= 2
+        if resolution < min_resolution:
             return
         level = level.astype(np.float32)
         level = (level[:, 0::2, 0::2] + level[:, 0::2, 1::2] + level[:, 1::2, 0::2] + level[:, 1::2, 1::2]) * 0.25
@@ -125,9 +150,6 @@ def encode_example(image, encoding="raw"):
 
 def encode_png(image):
     """PNG bytes of a CHW uint8 image (fast zlib level: decoding speed matters, not size)."""
-    import io
-
-    import PIL.Image
 
     hwc = np.ascontiguousarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0))
     buf = io.BytesIO()
@@ -137,7 +159,6 @@ def encode_png(image):
 
 def decode_example(record, where="record"):
     """`(image CHW uint8, encoding)` of one serialized record; `where` names it in errors."""
-    import tensorflow as tf
 
     try:
         example = tf.train.Example.FromString(record)
@@ -148,8 +169,9 @@ def decode_example(record, where="record"):
         raise DatasetError(f"{where}: missing 'shape' or 'data' feature (has {sorted(feature)})")
     shape = tuple(feature["shape"].int64_list.value)
     values = feature["data"].bytes_list.value
-    if len(shape) != 3 or shape[0] not in CHANNELS or shape[1] != shape[2] or not is_power_of_two(shape[1]):
-        raise DatasetError(f"{where}: shape {list(shape)} is not [C, R, R] with C in 1..4, R a power of two")
+    if len(shape) != 3 or shape[0] not in CHANNELS or min(shape[1:]) < 1:
+        raise DatasetError(f"{where}: shape {list(shape)} is not [C, H, W] with C in 1..4")
+    split_shape(shape[1], shape[2], f"{where}: shape {list(shape)}")
     if len(values) != 1:
         raise DatasetError(f"{where}: 'data' holds {len(values)} byte strings, expected 1")
     data = values[0]
@@ -164,10 +186,6 @@ def decode_example(record, where="record"):
 
 
 def _decode_png(data, shape, where):
-    import io
-
-    import PIL.Image
-
     if not data.startswith(_PNG_SIGNATURE):
         raise DatasetError(f"{where}: 'format' says png but the data is not a PNG")
     try:

@@ -12,6 +12,7 @@ import shlex
 import struct
 
 import numpy as np
+import tensorflow as tf
 
 from sg2tf.data import format as fmt
 from sg2tf.data.errors import DatasetError
@@ -37,6 +38,10 @@ class DatasetInfo:
       files: `{resolution: path of its .tfrecords file}`.
       label_file: path of the `.labels` file, or None.
       split: "train", or "validation" for the StyleGAN2-ADA `validation-*` files.
+      base_shape: `(h0, w0)` of the lowest level: `(4, 4)` for square images; a non-square
+        dataset's levels are `(h0 * r / 4, w0 * r / 4)` for resolution r (48x64 HxW records:
+        `(3, 4)` and resolution 64, see `sg2tf.data.format.split_shape`); what networks
+        trained on it take as their `base_shape`.
     """
 
     path: str
@@ -50,6 +55,16 @@ class DatasetInfo:
     files: dict
     label_file: str | None
     split: str = "train"
+    base_shape: tuple = (4, 4)
+
+    @property
+    def shape(self):
+        """`(height, width)` of the full-resolution images."""
+        return fmt.level_shape(self.resolution, self.base_shape)
+
+    @property
+    def is_square(self):
+        return tuple(self.base_shape) == (4, 4)
 
     def file(self, resolution=None):
         """The .tfrecords path for `resolution` (default: the full one); a clear error if absent."""
@@ -70,7 +85,6 @@ def _basename(path):
 
 def read_info(path, split="train"):
     """Reads a dataset directory's `DatasetInfo`; raises `DatasetError` naming what's wrong."""
-    import tensorflow as tf
 
     if split not in ("train", "validation"):
         raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
@@ -114,11 +128,19 @@ def read_info(path, split="train"):
             missing = _join(path, fmt.tfrecord_filename(name, r * 2))
             raise DatasetError(f"{missing}: missing resolution (dataset has {list(resolutions)})")
 
-    channels, count, encoding = None, None, None
+    channels, count, encoding, base_shape = None, None, None, None
     for r in resolutions:
         shape, enc, n = _inspect_file(files[r])
-        if shape[1:] != (r, r):
-            raise DatasetError(f"{files[r]}: record 0 has shape {list(shape)}, expected [C, {r}, {r}] by its name")
+        if base_shape is None:
+            # The top level's record sets the base shape (square: 4x4); the others must follow it.
+            base_shape, _ = fmt.split_shape(*shape[1:], where=f"{files[r]}: record 0 shape {list(shape)}")
+        expected = fmt.level_shape(r, base_shape)
+        if shape[1:] != expected:
+            base = "" if expected[0] == expected[1] else f" (the level of {r} over base shape {list(base_shape)})"
+            raise DatasetError(
+                f"{files[r]}: record 0 has shape {list(shape)}, expected [C, {expected[0]}, {expected[1]}] "
+                f"by its name{base}"
+            )
         if channels is None:
             channels, count, encoding, first = shape[0], n, enc, files[r]
         if shape[0] != channels:
@@ -148,6 +170,7 @@ def read_info(path, split="train"):
         files=dict(files),
         label_file=label_file,
         split=split,
+        base_shape=tuple(base_shape),
     )
 
 
@@ -164,7 +187,6 @@ def _find_labels(path, names, name, split):
 
 def load_labels(label_file):
     """The float32 `[N, label_size]` array of a `.labels` file (an `np.save`)."""
-    import tensorflow as tf
 
     try:
         with tf.io.gfile.GFile(label_file, "rb") as f:
@@ -180,7 +202,6 @@ def load_labels(label_file):
 
 def _inspect_file(filename):
     """`(shape of record 0, encoding, number of records)`, checking the record framing."""
-    import tensorflow as tf
 
     size = tf.io.gfile.stat(filename).length
     with tf.io.gfile.GFile(filename, "rb") as f:
@@ -201,7 +222,6 @@ def _inspect_file(filename):
 
 def _count_records(filename, size):
     """Walks the record headers; names the record where the framing breaks."""
-    import tensorflow as tf
 
     count, offset = 0, 0
     with tf.io.gfile.GFile(filename, "rb") as f:

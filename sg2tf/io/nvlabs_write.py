@@ -74,12 +74,12 @@ _KNOWN_MAPPING = set(
 )
 _KNOWN_SYNTHESIS = set(
     "channels architecture num_fp16_res low_precision conv_clamp resample_filter activation use_noise fused_modconv "
-    "input_mode const_channels".split()
+    "input_mode const_channels base_shape".split()
 )
 _KNOWN_D = set(
     "name c_dim img_resolution img_channels channels architecture num_fp16_res low_precision conv_clamp "
     "resample_filter activation mbstd_group_size mbstd_num_channels conditioning cmap_dim mapping_layers "
-    "mapping_lr_multiplier".split()
+    "mapping_lr_multiplier base_shape".split()
 )
 
 
@@ -110,6 +110,17 @@ def _put(kwargs, key, value, *defaults):
 def _plain(value):
     """Integral floats as ints (as the originals' configs write them)."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _square_only(net, where, problems):
+    # The originals build every layer from one `resolution` (4x4 constant and epilogue, square
+    # noise inputs and dataset records); no reader of theirs takes a non-square network.
+    if not net.is_square:
+        h, w = net.img_shape
+        problems.append(
+            f"{where}: a non-square network (base_shape={list(net.base_shape)}, {w}x{h} images): the NVlabs "
+            "originals build square networks only; keep its sg2tf snapshot or export a SavedModel"
+        )
 
 
 def _unknown_settings(config, known, where, problems):
@@ -186,6 +197,7 @@ def generator_kwargs(G, fmt, where="G", problems=None):
     _unknown_settings(config["mapping_kwargs"], _KNOWN_MAPPING, where, problems)
     _unknown_settings(config["synthesis_kwargs"], _KNOWN_SYNTHESIS, where, problems)
     m, s = G.mapping, G.synthesis
+    _square_only(s, where, problems)
     kw = _common_kwargs(G)
     _put(kw, "latent_size", G.z_dim, 512)
     _put(kw, "dlatent_size", G.w_dim, 512)
@@ -229,6 +241,7 @@ def discriminator_kwargs(D, fmt, where="D", problems=None):
     raise_now = problems is None
     problems = [] if raise_now else problems
     _unknown_settings(D.get_config(), _KNOWN_D, where, problems)
+    _square_only(D, where, problems)
     kw = _common_kwargs(D)
     kw.update(_channel_kwargs(D.channels, _resolutions(D.img_resolution, 2), where, problems))
     _put(kw, "architecture", D.architecture, "resnet")

@@ -28,19 +28,21 @@ class NoiseInjection(Layer):
 
     Args:
       resolution: spatial size of the feature map (the const buffer's size).
+      shape: `[H, W]` of a non-square feature map (None: `[resolution, resolution]`).
 
     Shapes: `[N, H, W, C]` -> same.
     """
 
-    def __init__(self, resolution, **kwargs):
+    def __init__(self, resolution, shape=None, **kwargs):
         super().__init__(**kwargs)
         self.resolution = int(resolution)
+        self.shape = (self.resolution,) * 2 if shape is None else tuple(int(v) for v in shape)
 
     def build(self, input_shape):
         self.strength = self.add_weight(name="strength", shape=[], initializer="zeros")
         self.noise_const = self.add_weight(
             name="noise_const",
-            shape=[self.resolution, self.resolution],
+            shape=list(self.shape),
             initializer=keras.initializers.RandomNormal(0.0, 1.0),
             trainable=False,
         )
@@ -53,10 +55,10 @@ class NoiseInjection(Layer):
             noise = tf.cast(noise, tf.float32)
             if noise.shape.rank == 2:
                 noise = noise[tf.newaxis]
-            if noise.shape.rank != 3 or tuple(noise.shape[1:]) != (self.resolution,) * 2:
+            if noise.shape.rank != 3 or tuple(noise.shape[1:]) != self.shape:
                 raise ValueError(
-                    f"{self.name}: noise must be [H, W] or [N, H, W] with H = W = "
-                    f"{self.resolution}, got shape {noise.shape}"
+                    f"{self.name}: noise must be [H, W] or [N, H, W] with [H, W] = "
+                    f"{list(self.shape)}, got shape {noise.shape}"
                 )
             noise = noise[:, :, :, tf.newaxis]
         elif noise_mode == "const":
@@ -73,7 +75,10 @@ class NoiseInjection(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "resolution": self.resolution}
+        config = {**super().get_config(), "resolution": self.resolution}
+        if self.shape != (self.resolution,) * 2:
+            config["shape"] = list(self.shape)  # square layers' configs stay as they were
+        return config
 
 
 class StatelessNoise:

@@ -26,6 +26,7 @@ class SynthesisLayer(Layer):
       conv_clamp: clamp activations to `[-conv_clamp, conv_clamp]` (None: off).
       fused_modconv: see `ModulatedConv2D`.
       compute_dtype: activation dtype, None to follow the input.
+      shape: `[H, W]` of the output of a non-square network (None: `[resolution] * 2`).
 
     Shapes: x `[N, H, W, in]`, w `[N, w_dim]` -> `[N, H*up, W*up, filters]`.
     Call arguments: `noise_mode`, `noise_generator` and `noise` (see `NoiseInjection`),
@@ -45,6 +46,7 @@ class SynthesisLayer(Layer):
         conv_clamp=None,
         fused_modconv=False,
         compute_dtype=None,
+        shape=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -60,6 +62,7 @@ class SynthesisLayer(Layer):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.fused_modconv = bool(fused_modconv)
         self.compute_dtype_name = check_compute_dtype(compute_dtype)
+        self.shape = (self.resolution,) * 2 if shape is None else tuple(int(v) for v in shape)
 
     def build(self, input_shape):
         self.conv = ModulatedConv2D(
@@ -75,8 +78,9 @@ class SynthesisLayer(Layer):
         self.conv.build(input_shape)
         self.noise = None
         if self.use_noise:
-            self.noise = NoiseInjection(self.resolution, name="noise")
-            self.noise.build((None, self.resolution, self.resolution, self.filters))
+            shape = None if self.shape == (self.resolution,) * 2 else self.shape
+            self.noise = NoiseInjection(self.resolution, shape=shape, name="noise")
+            self.noise.build((None, *self.shape, self.filters))
         self.bias = self.add_weight(name="bias", shape=[self.filters], initializer="zeros")
 
     def call(
@@ -98,7 +102,7 @@ class SynthesisLayer(Layer):
         return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp)
 
     def get_config(self):
-        return {
+        config = {
             **super().get_config(),
             **attribute_config(
                 self,
@@ -106,6 +110,9 @@ class SynthesisLayer(Layer):
             ),
             "compute_dtype": self.compute_dtype_name,
         }
+        if self.shape != (self.resolution,) * 2:
+            config["shape"] = list(self.shape)  # square layers' configs stay as they were
+        return config
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")

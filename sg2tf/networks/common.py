@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from sg2tf.constants import ARCHITECTURES
 from sg2tf.layers.base import COMPUTE_DTYPES, Layer, attribute_config, check_compute_dtype
-from sg2tf.networks.channels import ChannelSpec
+from sg2tf.networks.channels import SQUARE_BASE, ChannelSpec, block_shape, check_base_shape
 from sg2tf.ops.upfirdn2d import setup_filter
 
 # The reduced-precision types a network's top resolutions can compute in.
@@ -89,11 +89,15 @@ class ResolutionBlock(Layer):
         resample_filter=(1, 3, 3, 1),
         activation="lrelu",
         compute_dtype=None,
+        base_shape=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.resolution = int(resolution)
         self.img_channels = int(img_channels)
+        self.base_shape = check_base_shape(base_shape, f"{self.name}: base_shape")
+        # [H, W] of this block's feature maps (its output in G, its input in D).
+        self.shape = block_shape(self.resolution, self.base_shape)
         self.architecture = check_architecture(architecture)
         self.compute_dtype_name = resolve_block_dtype(compute_dtype, use_fp16, self.name)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
@@ -112,7 +116,14 @@ class ResolutionBlock(Layer):
             **attribute_config(self, "resolution img_channels architecture"),
             "compute_dtype": self.compute_dtype_name,
             **attribute_config(self, "conv_clamp resample_filter activation"),
+            **base_shape_config(self.base_shape),
         }
+
+
+def base_shape_config(base_shape):
+    """`{"base_shape": [h0, w0]}` for a non-square network, `{}` for a square one (whose
+    configs stay as they were before non-square networks existed)."""
+    return {} if tuple(base_shape) == SQUARE_BASE else {"base_shape": list(base_shape)}
 
 
 class NetworkSettings:
@@ -135,10 +146,12 @@ class NetworkSettings:
         resample_filter=(1, 3, 3, 1),
         activation="lrelu",
         low_precision="float16",
+        base_shape=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.img_resolution = int(img_resolution)
+        self.base_shape = check_base_shape(base_shape)
         self.img_channels = int(img_channels)
         if not isinstance(channels, ChannelSpec):
             channels = ChannelSpec.from_config(channels)
@@ -150,12 +163,23 @@ class NetworkSettings:
         self.resample_filter = None if resample_filter is None else list(resample_filter)
         self.activation = activation
 
+    @property
+    def img_shape(self):
+        """`(height, width)` of the images: `(R, R)` for a square network, else the base
+        shape doubled `log2(R / 4)` times (see `sg2tf.networks.channels`)."""
+        return block_shape(self.img_resolution, self.base_shape)
+
+    @property
+    def is_square(self):
+        return self.base_shape == SQUARE_BASE
+
     def block_settings(self, res):
         """The settings every resolution block of this network takes, for the block at `res`."""
         return dict(
             architecture=self.architecture,
             compute_dtype=block_compute_dtype(res, self.img_resolution, self.num_fp16_res, self.low_precision),
             **attribute_config(self, "conv_clamp resample_filter activation"),
+            **base_shape_config(self.base_shape),
         )
 
     def network_settings_config(self):
@@ -164,6 +188,7 @@ class NetworkSettings:
             **attribute_config(self, "img_resolution img_channels"),
             "channels": self.channels.get_config(),
             **attribute_config(self, "architecture num_fp16_res low_precision conv_clamp resample_filter activation"),
+            **base_shape_config(self.base_shape),
         }
 
 

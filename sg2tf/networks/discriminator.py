@@ -32,8 +32,10 @@ class DiscriminatorBlock(ResolutionBlock):
       compute_dtype: dtype of the activations: 'float32', 'float16' or 'bfloat16'.
       use_fp16: the older spelling of compute_dtype='float16' (True) or 'float32'.
       conv_clamp, resample_filter, activation: see `EqualizedConv2D`.
+      base_shape: `[h0, w0]` of a non-square network (None: `[4, 4]`); the block's input is
+        `self.shape`, `[h0 * resolution / 4, w0 * resolution / 4]`.
 
-    Call: `(x, img)` -> `(x, img)`, x `[N, R, R, in]` -> `[N, R/2, R/2, out]`;
+    Call: `(x, img)` -> `(x, img)`, x `[N, H, W, in]` -> `[N, H/2, W/2, out]`;
     `force_fp32=True` computes in float32.
     """
 
@@ -56,7 +58,7 @@ class DiscriminatorBlock(ResolutionBlock):
         self.is_first = bool(is_first)
 
     def build(self, input_shape=None):
-        res = self.resolution
+        h, w = self.shape
         common = dict(
             activation=self.activation,
             conv_clamp=self.conv_clamp,
@@ -66,11 +68,11 @@ class DiscriminatorBlock(ResolutionBlock):
         self.fromrgb = None
         if self.is_first or self.architecture == "skip":
             self.fromrgb = EqualizedConv2D(self.tmp_channels, 1, name="fromrgb", **common)
-            self.fromrgb.build((None, res, res, self.img_channels))
+            self.fromrgb.build((None, h, w, self.img_channels))
         self.conv0 = EqualizedConv2D(self.tmp_channels, 3, name="conv0", **common)
-        self.conv0.build((None, res, res, self.tmp_channels))
+        self.conv0.build((None, h, w, self.tmp_channels))
         self.conv1 = EqualizedConv2D(self.out_channels, 3, down=2, name="conv1", **common)
-        self.conv1.build((None, res, res, self.tmp_channels))
+        self.conv1.build((None, h, w, self.tmp_channels))
         self.skip = None
         if self.architecture == "resnet":
             self.skip = EqualizedConv2D(
@@ -82,7 +84,7 @@ class DiscriminatorBlock(ResolutionBlock):
                 compute_dtype=self.compute_dtype_name,
                 name="skip",
             )
-            self.skip.build((None, res, res, self.tmp_channels))
+            self.skip.build((None, h, w, self.tmp_channels))
 
     def call(self, x, img, force_fp32=False):
         dtype = "float32" if force_fp32 else self.compute_dtype_name
@@ -134,8 +136,11 @@ class Discriminator(NetworkSettings, keras.Model):
       cmap_dim: width of the label embedding (None: channels(2)).
       mapping_layers: dense layers after the label embedding (`cmap`).
       mapping_lr_multiplier: their learning-rate multiplier.
+      base_shape: `[h0, w0]` of a non-square network (None: `[4, 4]`): images are
+        `img_shape` (see `SynthesisNetwork`) and the epilogue (minibatch stddev, conv, dense on
+        the flattened `[C, h0, w0]`) takes the base shape in place of 4x4.
 
-    Shapes: images `[N, R, R, C]` in [-1, 1], c `[N, c_dim]` -> logits `[N, 1]` float32.
+    Shapes: images `[N, H, W, C]` in [-1, 1] (`img_shape`), c `[N, c_dim]` -> logits `[N, 1]` float32.
     `D(images, c, force_fp32=True)` computes every block in float32.
     """
 
@@ -189,21 +194,22 @@ class Discriminator(NetworkSettings, keras.Model):
         for block in self.blocks:
             block.build(None)
         ch4 = self.channels(4)
+        h0, w0 = self.base_shape
         self.fromrgb = None
         if self.architecture == "skip":
             self.fromrgb = EqualizedConv2D(
                 ch4, 1, activation=self.activation, conv_clamp=self.conv_clamp, name="b4_fromrgb"
             )
-            self.fromrgb.build((None, 4, 4, self.img_channels))
+            self.fromrgb.build((None, h0, w0, self.img_channels))
         self.mbstd = None
         extra = 0
         if self.mbstd_num_channels > 0:
             self.mbstd = MinibatchStddev(self.mbstd_group_size, self.mbstd_num_channels, name="b4_mbstd")
             extra = self.mbstd_num_channels
         self.conv = EqualizedConv2D(ch4, 3, activation=self.activation, conv_clamp=self.conv_clamp, name="b4_conv")
-        self.conv.build((None, 4, 4, ch4 + extra))
+        self.conv.build((None, h0, w0, ch4 + extra))
         self.fc = EqualizedDense(self.channels(2), activation=self.activation, name="b4_fc")
-        self.fc.build((None, 4 * 4 * ch4))
+        self.fc.build((None, h0 * w0 * ch4))
         if self.c_dim and self.conditioning == "cmap":
             out_units = self.cmap_dim
         else:

@@ -4,7 +4,7 @@ import keras
 
 from sg2tf.layers.base import attribute_config
 from sg2tf.networks.mapping import MappingNetwork
-from sg2tf.networks.synthesis import SynthesisNetwork
+from sg2tf.networks.synthesis import SynthesisNetwork, upgrade_legacy_config
 
 
 @keras.saving.register_keras_serializable(package="sg2tf")
@@ -21,10 +21,12 @@ class Generator(keras.Model):
         embed_features, activation, lr_multiplier, w_avg_beta, label_mode).
       synthesis_kwargs: arguments of `SynthesisNetwork` (channels, architecture,
         num_fp16_res, low_precision, conv_clamp, resample_filter, use_noise, activation,
-        fused_modconv, noconst, const_channels).
+        fused_modconv, noconst, const_channels, base_shape: a non-square network's lowest block
+        size `[h0, w0]`, see `SynthesisNetwork`).
 
     Use `G.mapping(z, c, truncation_psi, truncation_cutoff)` -> ws `[N, num_ws, w_dim]`,
-    `G.synthesis(ws, noise_mode, force_fp32=...)` -> images `[N, R, R, C]` (NHWC, about
+    `G.synthesis(ws, noise_mode, force_fp32=...)` -> images `[N, H, W, C]` (`G.img_shape`:
+    `[R, R]` for a square network; NHWC, about
     [-1, 1]), or both at once with `G.generate(...)` / `G(z, c, ...)`. `force_fp32=True`
     computes the reduced-precision blocks in float32, as in the official API.
     """
@@ -48,6 +50,11 @@ class Generator(keras.Model):
             self.z_dim, self.c_dim, self.w_dim, self.num_ws, name="mapping", **self.mapping_kwargs
         )
         self.build(None)
+
+    @property
+    def img_shape(self):
+        """`(height, width)` of the images (`(R, R)` unless the network is non-square)."""
+        return self.synthesis.img_shape
 
     def build(self, input_shape=None):
         self.mapping.build(None)
@@ -81,7 +88,7 @@ class Generator(keras.Model):
         force_fp32=False,
         noise=None,
     ):
-        """Images `[N, R, R, C]` float32 from latents z `[N, z_dim]` (and labels c).
+        """Images `[N, H, W, C]` float32 from latents z `[N, z_dim]` (and labels c).
 
         `force_fp32=True` computes in float32; `noise` replaces the const noise buffers
         (see `SynthesisNetwork.call`)."""
@@ -109,8 +116,6 @@ class Generator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        from sg2tf.networks.synthesis import upgrade_legacy_config  # snapshots from before input_mode
-
         config = dict(config)
         config["synthesis_kwargs"] = upgrade_legacy_config(config.get("synthesis_kwargs"))
         return cls(**config)

@@ -75,6 +75,8 @@ class SynthesisBlock(ResolutionBlock):
       input_mode: the 4x4 block's input, one of `INPUT_MODES` (None: from `noconst`).
       input_channels: `noconst`: the channels of Dense0 and Conv0_up (the TF nf(0));
         None: out_channels.
+      base_shape: `[h0, w0]` of the lowest block of a non-square network (None: `[4, 4]`);
+        this block's maps are `[h0 * resolution / 4, w0 * resolution / 4]` (`self.shape`).
 
     Call: `(x, img, ws)` with ws `[N, num_conv + num_torgb, w_dim]` -> `(x, img)`;
     `force_fp32=True` computes in float32, `noise` gives explicit noise per convolution
@@ -113,6 +115,7 @@ class SynthesisBlock(ResolutionBlock):
 
     def build(self, input_shape=None):
         res, ch = self.resolution, self.out_channels
+        (h, w), (h_in, w_in) = self.shape, (self.shape[0] // 2, self.shape[1] // 2)
         common = dict(
             w_dim=self.w_dim,
             resolution=res,
@@ -122,6 +125,7 @@ class SynthesisBlock(ResolutionBlock):
             conv_clamp=self.conv_clamp,
             fused_modconv=self.fused_modconv,
             compute_dtype=self.compute_dtype_name,
+            shape=None if self.shape == (res, res) else self.shape,
         )
         self.const = None
         self.input_dense = None
@@ -130,6 +134,8 @@ class SynthesisBlock(ResolutionBlock):
         self.conv0 = None
         self.skip = None
         if self.in_channels == 0:
+            if self.input_mode == "noconst" and h != w:
+                raise ValueError(f"{self.name}: input_mode='noconst' (aydao's 2x2 Dense0) needs a square network")
             if self.input_mode == "noconst":
                 nf0 = self.input_channels
                 self.dense0 = EqualizedDense(nf0 * 4, activation=self.activation, name="dense0")
@@ -137,17 +143,17 @@ class SynthesisBlock(ResolutionBlock):
                 self.conv_up = SynthesisLayer(nf0, up=2, name="conv_up", **common)
                 self.conv_up.build((None, res // 2, res // 2, nf0))
             elif self.input_mode == "dense":
-                self.input_dense = EqualizedDense(res * res * ch, name="input_dense")
+                self.input_dense = EqualizedDense(h * w * ch, name="input_dense")
                 self.input_dense.build((None, self.w_dim))
             else:
                 self.const = self.add_weight(
-                    name="const", shape=[res, res, ch], initializer=keras.initializers.RandomNormal(0, 1)
+                    name="const", shape=[h, w, ch], initializer=keras.initializers.RandomNormal(0, 1)
                 )
         else:
             self.conv0 = SynthesisLayer(ch, up=2, name="conv0", **common)
-            self.conv0.build((None, res // 2, res // 2, self.in_channels))
+            self.conv0.build((None, h_in, w_in, self.in_channels))
         self.conv1 = SynthesisLayer(ch, name="conv1", **common)
-        self.conv1.build((None, res, res, self.input_channels if self.conv_up is not None else ch))
+        self.conv1.build((None, h, w, self.input_channels if self.conv_up is not None else ch))
         self.torgb = None
         if self.num_torgb:
             self.torgb = ToRGB(
@@ -158,7 +164,7 @@ class SynthesisBlock(ResolutionBlock):
                 compute_dtype=self.compute_dtype_name,
                 name="torgb",
             )
-            self.torgb.build((None, res, res, ch))
+            self.torgb.build((None, h, w, ch))
         if self.in_channels and self.architecture == "resnet":
             self.skip = EqualizedConv2D(
                 ch,
@@ -169,7 +175,7 @@ class SynthesisBlock(ResolutionBlock):
                 compute_dtype=self.compute_dtype_name,
                 name="skip",
             )
-            self.skip.build((None, res // 2, res // 2, self.in_channels))
+            self.skip.build((None, h_in, w_in, self.in_channels))
 
     def call(
         self, x, img, ws, noise_mode="const", fused_modconv=None, noise_generator=None, force_fp32=False, noise=None
@@ -195,7 +201,7 @@ class SynthesisBlock(ResolutionBlock):
                     up_noise = self.conv1.noise.noise_const
                 x = self.conv_up(x, w0, noise=up_noise, **layer_args)
             elif self.input_dense is not None:
-                x = tf.reshape(self.input_dense(w0), [-1, self.resolution, self.resolution, self.out_channels])
+                x = tf.reshape(self.input_dense(w0), [-1, *self.shape, self.out_channels])
             else:
                 x = tf.tile(self.const[tf.newaxis], [n, 1, 1, 1])
             x = tf.cast(x, dtype)
@@ -251,8 +257,12 @@ class SynthesisNetwork(NetworkSettings, Layer):
       noconst: aydao's w-conditioned 4x4 input (see `SynthesisBlock`).
       input_mode: the 4x4 input, one of `INPUT_MODES` (None: from `noconst`).
       const_channels: channels of the 4x4 input (None: those of the 4x4 block).
+      base_shape: `[h0, w0]`, the lowest block's size in a non-square network (None: `[4, 4]`);
+        the images are `img_shape` = `[h0 * R / 4, w0 * R / 4]`, e.g. `[3, 4]` with R = 64
+        gives 64x48 (WxH) images. `img_resolution` stays R, the blocks' names and channels
+        those of the square network of R.
 
-    Shapes: ws `[N, num_ws, w_dim]` -> images `[N, R, R, img_channels]` float32.
+    Shapes: ws `[N, num_ws, w_dim]` -> images `[N, H, W, img_channels]` float32 (`img_shape`).
     """
 
     def __init__(
