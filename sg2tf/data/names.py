@@ -12,6 +12,8 @@ the tools name images by record index.
 import json
 import posixpath
 
+import tensorflow as tf
+
 from sg2tf.data.errors import DatasetError
 
 NAMES_SUFFIX = "-names.json"
@@ -34,8 +36,6 @@ def encode(names):
 
 
 def write_names(directory, prefix, names):
-    import tensorflow as tf
-
     with tf.io.gfile.GFile(posixpath.join(directory, names_filename(prefix)), "wb") as f:
         f.write(encode(names))
 
@@ -43,7 +43,6 @@ def write_names(directory, prefix, names):
 def read_names(info):
     """The source names of `info`'s records (a list, record order), or None when the dataset
     has no sidecar. A sidecar that does not fit the dataset is a `DatasetError`."""
-    import tensorflow as tf
 
     path = info.path.rstrip("/") + "/" + names_filename(info.name)
     if not tf.io.gfile.exists(path):

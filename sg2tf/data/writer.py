@@ -18,8 +18,9 @@ import tensorflow as tf
 
 from sg2tf.data import format as fmt
 from sg2tf.data import names as names_lib
-from sg2tf.data import output
+from sg2tf.data import output, records
 from sg2tf.data.errors import DatasetError
+from sg2tf.data.info import load_labels, read_info
 from sg2tf.utils.progress import Progress
 
 
@@ -213,7 +214,6 @@ def write_dataset(
             writer.add_labels(np.asarray(source.labels)[order])
         if source.names is not None:
             writer.add_names([source.names[int(i)] for i in order])
-    from sg2tf.data.info import read_info
 
     return read_info(tfrecord_dir)
 
@@ -232,8 +232,6 @@ def filter_dataset(tfrecord_dir, output_dir, drop, *, overwrite=False, progress=
     labels and source names (if any) follow. `info`: the source's `DatasetInfo` if already
     read (read otherwise). Returns the new dataset's `DatasetInfo`.
     """
-    from sg2tf.data import records
-    from sg2tf.data.info import load_labels, read_info
 
     info = info or read_info(tfrecord_dir)
     check_filter_output(tfrecord_dir, output_dir, overwrite)
