@@ -36,7 +36,7 @@ def main(argv):
         common.check_new_outputs(names + video, FLAGS.overwrite)
     G = common.load_generator(FLAGS.network, FLAGS.precision)
     c = sampling.class_labels(G, FLAGS.class_idx, 1)
-    target = projection.load_target(FLAGS.target, G.img_resolution, G.img_channels) if FLAGS.target else None
+    target = projection.load_target(FLAGS.target, G.img_shape, G.img_channels) if FLAGS.target else None
     distance = projection.distance_function(FLAGS.distance, FLAGS.lpips)
     cfg = projection.ProjectionConfig(
         num_steps=FLAGS.num_steps,

@@ -93,6 +93,7 @@ class GeneratorModule(tf.Module):
         self.z_dim, self.c_dim, self.w_dim = G.z_dim, G.c_dim, G.w_dim
         self.num_ws = G.num_ws
         self.img_resolution, self.img_channels = G.img_resolution, G.img_channels
+        self.img_shape = tuple(G.img_shape)  # (height, width): (R, R) unless G is non-square
         # Track the underlying tf.Variables only (no Keras objects in the SavedModel).
         self.generator_variables = [getattr(v, "value", v) for v in G.variables]
         self._functions = None
@@ -260,6 +261,8 @@ class GeneratorModule(tf.Module):
             "w_dim": self.w_dim,
             "num_ws": self.num_ws,
             "img_resolution": self.img_resolution,
+            "img_height": self.img_shape[0],
+            "img_width": self.img_shape[1],
             "img_channels": self.img_channels,
             "noise_mode": self.noise_mode,
             "truncation_cutoff": self.truncation_cutoff,

@@ -16,9 +16,13 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
+from sg2tf import sampling
 from sg2tf.errors import FlagError, UserError
+from sg2tf.metrics import features
 from sg2tf.networks.common import noise_variables
+from sg2tf.tools import video
 from sg2tf.utils import atomic
 from sg2tf.utils.images import atomic_save_png
 
@@ -101,14 +105,16 @@ def w_noise_scale(cfg, step, w_std):
 def noise_regularization(buffers):
     """Per image, the sum over buffers `[N, H, W]` and their pyramid levels (down to 8x8) of
     the squared mean autocorrelation at a shift of one pixel, horizontally and vertically.
-    Returns `[N]`."""
+    A non-square buffer is halved while its shorter side is above 8 and both sides are even
+    (the original's rule, "until 8 high", for its square buffers). Returns `[N]`."""
     total = 0.0
     for n in buffers:
         x = tf.convert_to_tensor(n)[:, :, :, tf.newaxis]
         while True:
             total += tf.square(tf.reduce_mean(x * tf.roll(x, 1, axis=2), axis=[1, 2, 3]))
             total += tf.square(tf.reduce_mean(x * tf.roll(x, 1, axis=1), axis=[1, 2, 3]))
-            if x.shape[1] <= 8:
+            h, w = x.shape[1], x.shape[2]
+            if min(h, w) <= 8 or h % 2 or w % 2:
                 break
             x = tf.nn.avg_pool2d(x, 2, 2, "VALID")
     return total
@@ -131,10 +137,14 @@ def w_statistics(G, samples, c=None):
 
 
 def _to_256(images):
-    """NHWC float [0,255] images box-downsampled to 256 px when larger."""
-    size = images.shape[1]
-    if size > 256:
-        f = size // 256
+    """NHWC float [0,255] images box-downsampled to 256 px when larger (the original's area
+    resize of its square images to 256x256); a non-square image by the power-of-two factor that
+    brings its longer side to 256, as far as both sides divide."""
+    h, w = images.shape[1], images.shape[2]
+    f = 1
+    while max(h, w) // f > 256 and h % (2 * f) == 0 and w % (2 * f) == 0:
+        f *= 2
+    if f > 1:
         images = tf.nn.avg_pool2d(images, f, f, "VALID")
     return images
 
@@ -149,7 +159,6 @@ def distance_function(kind, lpips_path=None):
     """`pixel_distance` for `kind` 'pixel'; for 'lpips' the LPIPS distance of the NVlabs
     `vgg16_zhang_perceptual.pkl` (`lpips_path` or the cache), whose absence is an error that
     also names the way to go without it."""
-    from sg2tf.metrics import features
 
     if kind == "pixel":
         return pixel_distance
@@ -191,7 +200,7 @@ class Projector:
         self.batch_size = int(batch_size)
         self.w_avg, self.w_std = w_stats or w_statistics(G, cfg.w_avg_samples, c)
         b = self.batch_size
-        self.shape = (G.img_resolution, G.img_resolution, G.img_channels)
+        self.shape = (*G.img_shape, G.img_channels)
         self.w_opt = tf.Variable(tf.zeros([b, G.num_ws if cfg.w_plus else 1, G.w_dim]))
         self.buffer_shapes = [tuple(v.shape) for v in noise_variables(G)] if cfg.optimize_noise else []
         self.noise = [tf.Variable(tf.zeros((b,) + s)) for s in self.buffer_shapes]
@@ -295,16 +304,18 @@ def save_projected_w(path, ws):
 
 def load_target(path, resolution, channels):
     """The target as HWC uint8: center-cropped to a square, resized (Lanczos), as the
-    official projector does. A file that is not a readable image raises `TargetError`."""
-    from PIL import Image
-
+    official projector does. `resolution`: R, or `(height, width)` of a non-square generator
+    (`G.img_shape`), whose targets are center-cropped to the largest box of its aspect ratio
+    instead. A file that is not a readable image raises `TargetError`."""
+    out_h, out_w = (resolution, resolution) if np.ndim(resolution) == 0 else (int(v) for v in resolution)
     try:
         with Image.open(path) as im:
             im = im.convert("L" if channels == 1 else "RGB")
             w, h = im.size
-            s = min(w, h)
-            im = im.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
-            arr = np.asarray(im.resize((resolution, resolution), Image.LANCZOS), np.uint8)
+            # the largest centered box of aspect out_w:out_h (a square for a square G)
+            cw, ch = (w, w * out_h // out_w) if w * out_h <= h * out_w else (h * out_w // out_h, h)
+            im = im.crop(((w - cw) // 2, (h - ch) // 2, (w + cw) // 2, (h + ch) // 2))
+            arr = np.asarray(im.resize((out_w, out_h), Image.LANCZOS), np.uint8)
     except FileNotFoundError:
         raise TargetMissing(f"{path}: no such target image") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
@@ -338,8 +349,6 @@ def write_outputs(folder, G, target, result, save_video=False):
     """Writes a projection's files into `folder`: `projected_w.npz`, `proj.png` (the projected
     w with G's stored noise, as the official projector renders it), `target.png` and, with
     `save_video`, `proj.mp4` (or `.gif` without imageio-ffmpeg) of target | each step."""
-    from sg2tf import sampling
-    from sg2tf.tools import video
 
     final = result.final_ws(G.num_ws)
     save_projected_w(os.path.join(folder, "projected_w.npz"), final)
@@ -458,7 +467,7 @@ def project_targets(
 
     for i in pending:
         try:
-            batch.append((i, load_target(paths[i], G.img_resolution, G.img_channels)))
+            batch.append((i, load_target(paths[i], G.img_shape, G.img_channels)))
         except TargetError as e:
             log(f"skipping {e}")
             records[i] = {"source": paths[i], "name": names[i], "status": "failed", "error": str(e)}
