@@ -180,3 +180,43 @@ def test_ada_augments_non_square_images():
     y = pipe(x, 1.0, uniforms=uniforms, seed=tf.constant([1, 2], tf.int64))
     assert tuple(y.shape) == (2, 12, 16, 3) and np.all(np.isfinite(y.numpy()))
     assert np.any(y.numpy() != x.numpy())
+
+
+def test_generate_and_export(nets, tmp_path):
+    from sg2tf import sampling
+    from sg2tf.export.module import GeneratorModule
+
+    G, _ = nets
+    # The TF scripts' seeded noise: z, then each noise input [H, W] of the non-square blocks.
+    z, noise = sampling.seeded_inputs(G, [5])
+    assert [n.shape[1:] for n in noise[:3]] == [(3, 4), (6, 8), (6, 8)]
+    (_, images), *_ = sampling.generate_from_seeds(G, [5, 6], noise_mode="seeded")
+    assert images.shape == (2, H, W, 3) and images.dtype == np.uint8
+    # The serving signature (as exported) takes z and gives [N, H, W, C] images.
+    module = GeneratorModule(G)
+    meta = module.metadata()
+    assert (meta["img_resolution"], meta["img_height"], meta["img_width"]) == (64, H, W)
+    fn = module.concrete_functions(["serving_default"])["serving_default"]
+    assert fn.structured_outputs["images"].shape.as_list() == [None, H, W, 3]
+    out = fn(z=tf.constant(z), truncation_psi=tf.constant(1.0))["images"].numpy()
+    expected = G.generate(z, noise_mode="const").numpy()
+    np.testing.assert_array_equal(out, np.clip(expected * 127.5 + 128, 0, 255).astype(np.uint8))
+
+
+def test_projection_targets(nets, tmp_path):
+    import PIL.Image
+
+    from sg2tf.tools import projection
+
+    G, _ = nets
+    # A 100x60 (WxH) photo: the largest centered 4:3 box (80x60) resized to 64x48.
+    rng = np.random.RandomState(2)
+    photo = rng.randint(0, 256, [60, 100, 3]).astype(np.uint8)
+    PIL.Image.fromarray(photo).save(tmp_path / "t.png")
+    target = projection.load_target(str(tmp_path / "t.png"), G.img_shape, 3)
+    box = PIL.Image.fromarray(photo[:, 10:90]).resize((W, H), PIL.Image.LANCZOS)
+    np.testing.assert_array_equal(target, np.asarray(box))
+    cfg = projection.ProjectionConfig(num_steps=2, w_avg_samples=16)
+    result = projection.project(G, target, projection.pixel_distance, cfg)
+    assert result.w_steps.shape == (2, 1, G.w_dim) and result.noise[-1].shape == (H, W)
+    assert np.isfinite(result.distance) and np.isfinite(result.noise_regularization)

@@ -24,10 +24,12 @@ from sg2tf.utils.images import make_grid
 
 def check_compatible(D, info):
     """Raises FlagError (a ValueError) when D cannot score the dataset (resolution, channels, labels)."""
-    if D.img_resolution not in info.resolutions:
+    h, w = D.img_shape
+    if D.img_resolution not in info.resolutions or tuple(getattr(info, "base_shape", (4, 4))) != D.base_shape:
+        (dh, dw) = info.shape
         raise FlagError(
-            f"the discriminator takes {D.img_resolution}x{D.img_resolution} images; "
-            f"dataset {info.path} stores resolutions {list(info.resolutions)}"
+            f"the discriminator takes {w}x{h} images; dataset {info.path} stores {dw}x{dh} images "
+            f"at resolutions {list(info.resolutions)}"
         )
     if D.img_channels != info.channels:
         raise FlagError(
