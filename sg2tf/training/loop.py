@@ -15,13 +15,25 @@ See docs/training.md for the run directory and the resume rules.
 
 import json
 import os
+import sys
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from sg2tf.training import data_identity, preemption, presets
+import sg2tf
+import sg2tf.io.snapshot
+from sg2tf import data as data_lib
+from sg2tf.data.records import read_labels
+from sg2tf.metrics import runner
+from sg2tf.training import checkpoints, data_identity, pacing, preemption, presets, source_network
 from sg2tf.training import options as options_lib
+from sg2tf.training import stats as stats_lib
 from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy, network_sizes
+from sg2tf.utils import images as image_utils
+from sg2tf.utils.atomic import atomic_file
+from sg2tf.utils.seeds import z_from_seeds
 
 
 def train(given):
@@ -32,17 +44,6 @@ def train(given):
     """
     given = {k: v for k, v in given.items() if v is not None}
     configure_cpu_devices(given.get("cpu_devices", 0))
-
-    import tensorflow as tf
-
-    import sg2tf
-    import sg2tf.io.snapshot
-    from sg2tf import data as data_lib
-    from sg2tf.data.records import read_labels
-    from sg2tf.training import checkpoints, pacing, source_network
-    from sg2tf.training import stats as stats_lib
-    from sg2tf.utils import images as image_utils
-    from sg2tf.utils.seeds import z_from_seeds
 
     # ---- 1. Options (before any work). ----------------------------------------------------
     given, notes = _latest_or_new(given)  # notes: what phase 1 decided, for log.txt
@@ -68,7 +69,7 @@ def train(given):
     info = None
     if given.get("data"):
         try:
-            info = data_lib.read_info(given["data"])
+            info = data_lib.read_data_info(given["data"])  # .tfrecords, or a folder/ZIP of images
         except OSError as e:
             raise data_lib.DatasetError(f"--data: {e}") from None
     elif not given.get("dry_run"):
@@ -76,8 +77,10 @@ def train(given):
     data_id, data_note = data_identity.of_run(
         info, resume_path if resume_kind == "checkpoint" else None, given.get("allow_data_change")
     )
+    # A dry run's stdout is its JSON alone (scripts parse it): what phase 1 says goes to stderr there.
+    note_stream = sys.stderr if given.get("dry_run") else sys.stdout
     for line in filter(None, (*resume.notes, data_note)):  # a damaged checkpoint skipped, other data
-        print(line, flush=True)
+        print(line, file=note_stream, flush=True)
         notes.append(line)
     machine = dict(replicas=replicas, has_gpu=bool(tf.config.list_logical_devices("GPU")), num_workers=num_workers)
     opts = options_lib.resolve(given, info, **machine)
@@ -89,8 +92,8 @@ def train(given):
     if opts.metrics and is_chief:  # every feature network file is there, before any work
         metric_files = options_lib.metric_feature_files(opts)
     cpu_note = None if machine["has_gpu"] else presets.cpu_warning(opts.cfg, opts.resolution)
-    if cpu_note and is_chief:  # the official auto sizes are for GPUs
-        print(f"warning: {cpu_note}", flush=True)
+    if cpu_note and is_chief:  # the official auto sizes are for GPUs; a warning: stderr
+        print(f"warning: {cpu_note}", file=sys.stderr, flush=True)
         notes.append(f"warning: {cpu_note}")
     source = source_network.load(resume_path) if resume_kind == "network" else None
     transfer_plan = source_network.plan(opts, source, resume_path) if source is not None else {}
@@ -124,7 +127,6 @@ def train(given):
     )
 
     # ---- 3. Data. -------------------------------------------------------------------------
-    import keras
 
     # The global seed also enters tf.data's shuffle order: set it before building the
     # pipeline, so a run depends only on its options (not on what ran before in-process).
@@ -146,6 +148,7 @@ def train(given):
             max_images=opts.max_images,
             shuffle_buffer=opts.shuffle_buffer,
             impl=data_impl,
+            cache=opts.data_cache or None,
         )
     )
     worker_batch = opts.batch // num_workers
@@ -258,6 +261,7 @@ def train(given):
         now = time.time()
         tick_time = now - tick_start_time
         tick_kimg = (cur_nimg - tick_start_nimg) / 1000
+        timed = pace.run_nimg > 0  # else every step of the tick compiled: no rate to show yet
         sec_per_kimg = pace.tick_seconds(tick_time) / max(tick_kimg, 1e-9)
         rss, dev = stats_lib.peak_memory_gib()
         record = dict(
@@ -276,15 +280,12 @@ def train(given):
         )
         if dev is not None:
             record["device_peak_gib"] = dev
+        if trainer.fp16:  # the dynamic loss scales, as TF1's loss_scaling_log2 summaries
+            record.update(loss_scale_G=float(trainer.opt_G.dynamic_scale.numpy()))
+            record.update(loss_scale_D=float(trainer.opt_D.dynamic_scale.numpy()))
         record.pop("skipped", None)
         eta = (total_nimg - cur_nimg) / 1000 * sec_per_kimg
-        mem = f"host {rss:.2f} GiB" + (f", device {dev:.2f} GiB" if dev is not None else "")
-        log.print(
-            f"tick {cur_tick:<5d} kimg {cur_nimg / 1000:<8.3f} time {stats_lib.format_time(timer()):<8s} "
-            f"sec/kimg {sec_per_kimg:<7.2f} ETA {stats_lib.format_time(eta):<8s} "
-            f"loss G {values.get('loss_G', float('nan')):.3f} D {values.get('loss_D', float('nan')):.3f} "
-            f"p {record['augment_p']:.3f} mem {mem}"
-        )
+        log.print(stats_lib.tick_line(record, eta if timed else None, show_skipped=trainer.fp16))
         log.tick(record)
         tick_start_nimg = cur_nimg
         if done or (opts.snap and cur_tick % opts.snap == 0):
@@ -305,12 +306,11 @@ def _latest_or_new(given):
         return given, []
     if not given.get("outdir"):
         raise TrainingError("--resume=latest: needs --outdir (the newest run under it is continued)")
-    from sg2tf.training import checkpoints
 
     if checkpoints.latest_run_dir(given["outdir"]) is not None:
         return given, []
     note = f"--resume=latest: no run with a complete checkpoint under {given['outdir']!r}; starting a new run"
-    print(note, flush=True)
+    print(note, file=sys.stderr if given.get("dry_run") else sys.stdout, flush=True)
     return {k: v for k, v in given.items() if k != "resume"}, [note]
 
 
@@ -388,7 +388,6 @@ def format_value(value):
 
 def write_options(run_dir, opts, **extra):
     """Writes the run's `training_options.json` (all or nothing)."""
-    from sg2tf.utils.atomic import atomic_file
 
     with atomic_file(os.path.join(run_dir, "training_options.json")) as tmp:
         with open(tmp, "w") as f:
@@ -398,7 +397,6 @@ def write_options(run_dir, opts, **extra):
 def _resumed_reader(resume_path, data_reader, log):
     """`(impl, reader)` of the data pipeline that can restore the checkpoint's data position:
     its iterator state restores only into a dataset read the same way."""
-    from sg2tf.training import checkpoints
 
     saved_reader = checkpoints.read_metadata(resume_path).get("data_reader")
     if saved_reader == "stream" and data_reader == "compiled":
@@ -416,7 +414,6 @@ def _resumed_reader(resume_path, data_reader, log):
 
 def fakes_grid(G, z, c):
     """uint8 grid: the fixed seeds at psi 1 (top) and psi 0.7 (bottom), const noise."""
-    from sg2tf.utils import images as image_utils
 
     rows = []
     for psi in (1.0, 0.7):
@@ -436,7 +433,6 @@ def snapshot_metrics(G_ema, opts, info, feature_files, run_dir, snapshot, kimg, 
     """Computes `opts.metrics` of G_ema against the training data (mirrored with --mirror,
     at the training resolution), appends one JSON line per metric to `metric-<name>.jsonl`
     and logs `Metrics/<name>` scalars to TensorBoard."""
-    from sg2tf.metrics import runner
 
     for record in runner.compute_metrics(
         list(opts.metrics),

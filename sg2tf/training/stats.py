@@ -101,6 +101,32 @@ class Logger:
             self.tb.close()
 
 
+def tick_line(record, eta, show_skipped=False):
+    """The printed line of a tick `record` (as `Logger.tick` stores it). `eta` None: every step of
+    the tick compiled a step function, so its time says nothing of the pace: sec/kimg and ETA
+    show `-`. Skipped steps (non-finite gradients: a float16 overflow, or a bad batch) are shown
+    once there are any, and always with `show_skipped` (float16, with its loss scales)."""
+    rss, dev = record["host_peak_gib"], record.get("device_peak_gib")
+    mem = f"host {rss:.2f} GiB" + (f", device {dev:.2f} GiB" if dev is not None else "")
+    loss_G, loss_D = (float("nan") if record.get(k) is None else record[k] for k in ("loss_G", "loss_D"))
+    line = (
+        f"tick {record['tick']:<5d} kimg {record['kimg']:<8.3f} time {format_time(record['time']):<8s} "
+        + (
+            f"sec/kimg {record['sec_per_kimg']:<7.2f} ETA {format_time(eta):<8s} "
+            if eta is not None
+            else f"sec/kimg {'- (compiling)':<15s} ETA {'-':<8s} "
+        )
+        + f"loss G {loss_G:.3f} D {loss_D:.3f} "
+        f"p {record['augment_p']:.3f} mem {mem}"
+    )
+    skipped = record.get("skipped_steps", 0)
+    if skipped or show_skipped:
+        line += f" skipped {skipped}"
+        if "loss_scale_G" in record:
+            line += f" (loss scale G {record['loss_scale_G']:g} D {record['loss_scale_D']:g})"
+    return line
+
+
 def format_time(seconds):
     s = int(round(seconds))
     if s < 60:
