@@ -9,8 +9,8 @@ Needs `tensorflow-serving-api` (which brings grpcio) and TensorFlow or
       --seeds=0-3 --trunc=0.7 --outdir=out
 
 Calls `generate_seeds` (int64 seeds -> uint8 images with sg2tf-generate's seed rule)
-and writes out/seed0000.png ...; --class_idx sets the class of a conditional network
-(the label width is read from the model's metadata).
+and writes out/seed0000.png ...; a conditional network needs --class_idx (the number of
+classes is read from the model's metadata).
 """
 
 import argparse
@@ -45,6 +45,19 @@ def parse_seeds(spec):
     return seeds
 
 
+def class_labels(class_idx, c_dim, rows):
+    """One-hot labels (`rows` lists of `c_dim`) for `--class_idx`, None for an unconditional
+    model; a bad `--class_idx` is a ValueError worded as sg2tf's programs word it."""
+    if c_dim == 0:
+        if class_idx is not None:
+            raise ValueError(f"--class_idx={class_idx}: the network is unconditional; leave --class_idx out")
+        return None
+    if class_idx is None or not 0 <= class_idx < c_dim:
+        given = "--class_idx: missing" if class_idx is None else f"--class_idx={class_idx}: out of range"
+        raise ValueError(f"{given}; the network has {c_dim} classes: pass --class_idx in 0-{c_dim - 1}")
+    return [[1.0 if i == class_idx else 0.0 for i in range(c_dim)] for _ in range(rows)]
+
+
 def label_width(stub, model, signature, timeout):
     from tensorflow_serving.apis import get_model_metadata_pb2 as meta_pb2
 
@@ -64,7 +77,7 @@ def main(argv=None):
     parser.add_argument("--model", default="stylegan2")
     parser.add_argument("--seeds", required=True, help="seeds, e.g. 0-3,42")
     parser.add_argument("--trunc", type=float, default=1.0)
-    parser.add_argument("--class_idx", type=int)
+    parser.add_argument("--class_idx", type=int, help="class of a conditional network (required for one)")
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
@@ -95,13 +108,9 @@ def main(argv=None):
     req.inputs["seeds"].CopyFrom(tf.make_tensor_proto(np.asarray(seeds, np.int64)))
     req.inputs["truncation_psi"].CopyFrom(tf.make_tensor_proto(np.float32(args.trunc)))
     try:
-        if args.class_idx is not None:
-            c_dim = label_width(stub, args.model, "generate_seeds", args.timeout)
-            if not 0 <= args.class_idx < c_dim:
-                raise ValueError(f"--class_idx={args.class_idx} is out of range [0, {c_dim})")
-            c = np.zeros([len(seeds), c_dim], np.float32)
-            c[:, args.class_idx] = 1
-            req.inputs["c"].CopyFrom(tf.make_tensor_proto(c))
+        c = class_labels(args.class_idx, label_width(stub, args.model, "generate_seeds", args.timeout), len(seeds))
+        if c is not None:
+            req.inputs["c"].CopyFrom(tf.make_tensor_proto(np.asarray(c, np.float32)))
         resp = stub.Predict(req, args.timeout)
     except grpc.RpcError as e:
         sys.stderr.write(f"error: {e.code().name}: {e.details()}\n")

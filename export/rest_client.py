@@ -82,6 +82,19 @@ def request(url, payload=None, timeout=60):
         raise RuntimeError(f"{url}: HTTP {e.code}: {body}") from None
 
 
+def class_labels(class_idx, c_dim, rows):
+    """One-hot labels (`rows` lists of `c_dim`) for `--class_idx`, None for an unconditional
+    model; a bad `--class_idx` is a ValueError worded as sg2tf's programs word it."""
+    if c_dim == 0:
+        if class_idx is not None:
+            raise ValueError(f"--class_idx={class_idx}: the network is unconditional; leave --class_idx out")
+        return None
+    if class_idx is None or not 0 <= class_idx < c_dim:
+        given = "--class_idx: missing" if class_idx is None else f"--class_idx={class_idx}: out of range"
+        raise ValueError(f"{given}; the network has {c_dim} classes: pass --class_idx in 0-{c_dim - 1}")
+    return [[1.0 if i == class_idx else 0.0 for i in range(c_dim)] for _ in range(rows)]
+
+
 def label_width(model_url, signature):
     meta = request(f"{model_url}/metadata")
     sig = meta["metadata"]["signature_def"]["signature_def"][signature]
@@ -104,7 +117,7 @@ def main(argv=None):
     parser.add_argument("--seeds", help="seeds, e.g. 0-3,42 (generate_seeds signature)")
     parser.add_argument("--z_json", help="JSON file with latents [[...], ...] (serving_default signature)")
     parser.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
-    parser.add_argument("--class_idx", type=int, help="class of a conditional network")
+    parser.add_argument("--class_idx", type=int, help="class of a conditional network (required for one)")
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args(argv)
@@ -123,11 +136,9 @@ def main(argv=None):
             inputs = {"z": z}
             names = [f"z{i:04d}.png" for i in range(len(z))]
         inputs["truncation_psi"] = args.trunc
-        if args.class_idx is not None:
-            c_dim = label_width(model_url, signature)
-            if not 0 <= args.class_idx < c_dim:
-                raise ValueError(f"--class_idx={args.class_idx} is out of range for a model with {c_dim} classes")
-            inputs["c"] = [[1.0 if i == args.class_idx else 0.0 for i in range(c_dim)] for _ in names]
+        c = class_labels(args.class_idx, label_width(model_url, signature), len(names))
+        if c is not None:
+            inputs["c"] = c
         images = predict(model_url, signature, inputs, args.timeout)
     except (RuntimeError, ValueError, OSError, KeyError) as e:
         sys.stderr.write(f"error: {e}\n")

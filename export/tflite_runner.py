@@ -91,6 +91,19 @@ def z_from_seed(seed, z_dim):
     return np.random.RandomState(int(seed)).randn(1, z_dim).astype(np.float32)
 
 
+def class_labels(class_idx, c_dim, rows):
+    """One-hot labels (`rows` lists of `c_dim`) for `--class_idx`, None for an unconditional
+    model; a bad `--class_idx` is a ValueError worded as sg2tf's programs word it."""
+    if c_dim == 0:
+        if class_idx is not None:
+            raise ValueError(f"--class_idx={class_idx}: the network is unconditional; leave --class_idx out")
+        return None
+    if class_idx is None or not 0 <= class_idx < c_dim:
+        given = "--class_idx: missing" if class_idx is None else f"--class_idx={class_idx}: out of range"
+        raise ValueError(f"{given}; the network has {c_dim} classes: pass --class_idx in 0-{c_dim - 1}")
+    return [[1.0 if i == class_idx else 0.0 for i in range(c_dim)] for _ in range(rows)]
+
+
 class Generator:
     """The signature runners of a TFLite generator."""
 
@@ -110,14 +123,9 @@ class Generator:
 
     def inputs(self, z, psi, class_idx):
         inputs = {"z": z, "truncation_psi": np.float32(psi)}
-        if self.c_dim:
-            if class_idx is None or not 0 <= class_idx < self.c_dim:
-                raise ValueError(f"the model is conditional: pass --class_idx in [0, {self.c_dim - 1}]")
-            c = np.zeros([len(z), self.c_dim], np.float32)
-            c[:, class_idx] = 1
-            inputs["c"] = c
-        elif class_idx is not None:
-            raise ValueError("--class_idx given, but the model is unconditional")
+        c = class_labels(class_idx, self.c_dim, len(z))
+        if c is not None:
+            inputs["c"] = np.asarray(c, np.float32)
         return inputs
 
     def run(self, seeds, psi=1.0, class_idx=None, signature="serving_default"):
@@ -146,7 +154,7 @@ def main(argv=None):
     parser.add_argument("--model", required=True, help=".tflite file")
     parser.add_argument("--seeds", required=True, help="seeds, e.g. 0-3,42")
     parser.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
-    parser.add_argument("--class_idx", type=int, help="class of a conditional network")
+    parser.add_argument("--class_idx", type=int, help="class of a conditional network (required for one)")
     parser.add_argument("--signature", default="serving_default", choices=["serving_default", "synthesis_float"])
     parser.add_argument("--outdir", help="write seedNNNN.png here")
     parser.add_argument("--save_npz", help="write seeds, z, ws and images to this .npz")
