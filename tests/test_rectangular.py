@@ -220,3 +220,20 @@ def test_projection_targets(nets, tmp_path):
     result = projection.project(G, target, projection.pixel_distance, cfg)
     assert result.w_steps.shape == (2, 1, G.w_dim) and result.noise[-1].shape == (H, W)
     assert np.isfinite(result.distance) and np.isfinite(result.noise_regularization)
+
+
+def test_metrics_on_non_square(nets, dataset, tmp_path, monkeypatch):
+    # The feature networks of test_metrics (an Inception-named graph that resizes any HxW to 8x8,
+    # an LPIPS pickle): FID against the 64x48 reals and PPL of the 64x48 generator.
+    from test_metrics import _dnnlib_pickle, _fake_inception_graph, _vgg_variables
+
+    from sg2tf.metrics import runner
+
+    G, _ = nets
+    monkeypatch.setenv("SG2TF_CACHE", str(tmp_path))
+    _fake_inception_graph(tmp_path / "classify_image_graph_def.pb")
+    _dnnlib_pickle(tmp_path / "vgg16_zhang_perceptual.pkl", _vgg_variables(np.random.default_rng(6)))
+    info = info_lib.read_info(dataset[0])
+    results = list(runner.compute_metrics(["fid50k_full", "ppl_wend"], G, info, num_gen=8, batch_size=4))
+    assert np.isfinite(results[0]["results"]["fid50k_full"]) and results[0]["results"]["fid50k_full"] > 0
+    assert np.isfinite(results[1]["results"]["ppl_wend"])
