@@ -403,7 +403,12 @@ def write_references(torch, legacy, PIL_Image, pkl, ref_dir, case, d_only=False)
         json.dump(ref, f, indent=1)
 
 
-def write_torch_pickle(legacy, pkl, out, case):
+# stylegan2-ada-pytorch train.py, setup_training_loop_kwargs: augpipe_specs['bg'].
+AUGPIPE_BG = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1)
+
+
+def write_torch_pickle(legacy, pkl, out, case, augpipe=None):
+    """`augpipe`: None (as with --aug=noaug) or 'bg' (an AugmentPipe of that preset, as --augpipe=bg)."""
     import copy
 
     with open(pkl, "rb") as f:
@@ -420,13 +425,23 @@ def write_torch_pickle(legacy, pkl, out, case):
     )
     for name in ("G", "D", "G_ema"):  # Copies first: copying rebuilds from module_src.
         snapshot[name] = copy.deepcopy(data[name]).eval().requires_grad_(False).cpu()
-    for name in ("G", "D", "G_ema"):
-        for sub in snapshot[name].modules():  # No NVIDIA source in the file.
-            if hasattr(type(sub), "_orig_module_src"):
-                type(sub)._orig_module_src = PLACEHOLDER_SRC
     snapshot["augment_pipe"] = None
-    with atomic_file(out) as tmp, open(tmp, "wb") as f:
-        pickle.dump(snapshot, f)
+    if augpipe == "bg":
+        from training.augment import AugmentPipe
+
+        pipe = AugmentPipe(**AUGPIPE_BG).train().requires_grad_(False)  # training_loop.py's construction
+        snapshot["augment_pipe"] = copy.deepcopy(pipe).eval().requires_grad_(False).cpu()
+    # No NVIDIA source in the file; the classes get their sources back for the next copy.
+    classes = {type(sub) for m in snapshot.values() if hasattr(m, "modules") for sub in m.modules()}
+    sources = {cls: cls._orig_module_src for cls in classes if hasattr(cls, "_orig_module_src")}
+    try:
+        for cls in sources:
+            cls._orig_module_src = PLACEHOLDER_SRC
+        with atomic_file(out) as tmp, open(tmp, "wb") as f:
+            pickle.dump(snapshot, f)
+    finally:
+        for cls, source in sources.items():
+            cls._orig_module_src = source
 
 
 def check_pickle(torch, legacy, path, seeds=(0, 1, 2), psi=0.7):
