@@ -112,3 +112,66 @@ def test_cfg_auto_on_a_cpu_states_its_cost():
     assert f"about {secs * 4:,.0f} s/kimg at 128x128 and {gib:.1f} GiB" in warning
     assert f"--cfg={presets.CPU_PRESET} takes about" in warning
     assert presets.cpu_warning("paper256", 256) is None and presets.cpu_warning(presets.CPU_PRESET, 64) is None
+
+
+def _export_client(name):
+    """A stand-alone serving client of export/ (they do not import sg2tf), loaded by path."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "export" / name
+    spec = importlib.util.spec_from_file_location(f"_client_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("client", ["grpc_client.py", "rest_client.py", "tflite_runner.py"])
+def test_serving_clients_word_class_idx_as_the_programs(client):
+    # Issue 32: "three wordings for an out-of-range class". The clients say what sg2tf-generate says.
+    from types import SimpleNamespace
+
+    from sg2tf import sampling
+    from sg2tf.errors import FlagError
+
+    module = _export_client(client)
+    for c_dim, class_idx in ((4, None), (4, 4), (4, -1), (0, 2)):
+        with pytest.raises(FlagError) as ours:
+            sampling.class_labels(SimpleNamespace(c_dim=c_dim), class_idx, 1)
+        with pytest.raises(ValueError) as theirs:
+            module.class_labels(class_idx, c_dim, 1)
+        assert str(theirs.value) == str(ours.value)
+    assert module.class_labels(2, 4, 3) == [[0.0, 0.0, 1.0, 0.0]] * 3
+    assert module.class_labels(None, 0, 3) is None
+
+
+def test_dry_run_stdout_is_json_with_warnings_on_stderr(shapes, capsys):
+    # `sg2tf-train --dry_run ... | jq`: --cfg=auto's CPU warning used to come first on stdout.
+    import json
+
+    import tensorflow as tf
+
+    from sg2tf.training.loop import train
+
+    assert train(dict(data=shapes, cfg="auto", dry_run=True)) is None
+    out, err = capsys.readouterr()
+    assert json.loads(out)["cfg"] == "auto"
+    if not tf.config.list_logical_devices("GPU"):
+        assert err.startswith("warning: --cfg=auto sizes the networks for GPUs"), err
+
+
+def test_dataset_errors_speak_as_the_other_programs(tmp_path, capsys):
+    # cli/common.run's voice: `error: <message>`, one line, and the documented exit statuses.
+    from sg2tf.cli import dataset
+
+    base = ["sg2tf-dataset", "create_from_images", f"--tfrecord_dir={tmp_path / 'out'}"]
+    assert dataset.main(base + [f"--image_dir={tmp_path / 'none'}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'none'}") and err.count("\n") == 1, err
+    assert dataset.main(base + ["--image_dir=x", "--resolution=x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.endswith("(see sg2tf-dataset create_from_images --help)\n"), err
+    assert dataset.main(base[:2] + ["--image_dir=x"]) == 2
+    assert capsys.readouterr().err == (
+        "error: missing required flags: --tfrecord_dir (see sg2tf-dataset create_from_images --help)\n"
+    )
