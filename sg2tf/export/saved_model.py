@@ -4,6 +4,8 @@ import json
 import os
 
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.framework import op_def_registry
 
 from sg2tf.export.module import SIGNATURES, GeneratorModule
 from sg2tf.networks.precision import with_precision
@@ -15,7 +17,6 @@ CUSTOM_OP_PREFIX = "Sg2tf"
 
 def saved_model_op_types(export_dir):
     """The set of op types in every graph and function of a SavedModel."""
-    from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
@@ -32,7 +33,6 @@ def saved_model_op_types(export_dir):
 def check_stock_ops(export_dir):
     """Raises ValueError when the SavedModel uses an op that stock TensorFlow lacks
     (the sg2tf custom ops, or any op not registered without them)."""
-    from tensorflow.python.framework import op_def_registry
 
     bad = sorted(
         op

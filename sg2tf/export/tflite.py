@@ -23,11 +23,14 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.tools import flatbuffer_utils
 
 from sg2tf.export.module import TFLITE_SIGNATURES, GeneratorModule
 from sg2tf.export.saved_model import check_stock_ops, save_module
 from sg2tf.networks.precision import with_precision
-from sg2tf.utils import atomic
+from sg2tf.utils import atomic, console
+from sg2tf.utils.seeds import z_from_seeds
 
 QUANTIZATIONS = ("none", "float16", "dynamic")
 VARIANT_NAMES = {"none": "float32", "float16": "float16", "dynamic": "dynamic"}
@@ -56,8 +59,6 @@ def convert(saved_model_dir, quantize="none"):
 def model_op_names(model_content):
     """Names of the operators of every subgraph of a TFLite model (builtin names, or
     `CUSTOM:<name>` for custom ops such as Flex delegates)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_content))
     builtin = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -87,7 +88,6 @@ def interpreter(model_content=None, model_path=None, threads=None):
 def _interpreter(model_content, threads=None):
     """An interpreter whose (cheap) `mapping` signature ran once with stderr filtered: the
     process's first call creates the XNNPACK delegate, which announces itself with an INFO line."""
-    from sg2tf.utils import console
 
     interp = interpreter(model_content, threads=threads)
     with console.quietly():
@@ -99,7 +99,6 @@ def _interpreter(model_content, threads=None):
 def sample_inputs(module, seeds=None, psi=0.7, class_idx=0):
     """Inputs for the comparisons: latents of `seeds` (default 0..batch-1) by the
     official rule, psi, and one-hot labels for a conditional generator."""
-    from sg2tf.utils.seeds import z_from_seeds
 
     batch = module.batch
     seeds = list(range(batch)) if seeds is None else list(seeds)

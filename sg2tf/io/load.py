@@ -7,7 +7,7 @@ import pickle
 
 import tensorflow as tf
 
-from sg2tf.io import nvlabs_tf, safe_pickle, snapshot
+from sg2tf.io import nvlabs_tf, nvlabs_torch, safe_pickle, snapshot
 from sg2tf.io.nvlabs_tf import NetworkImportError
 
 __all__ = ["NetworkFileMissing", "Networks", "load_network"]
@@ -78,8 +78,6 @@ def load_network(path):
         obj = safe_pickle.load(io.BytesIO(data))
     except safe_pickle.UnsafePickleError as e:
         if "torch_utils" in str(e) or "'torch." in str(e):
-            from sg2tf.io import nvlabs_torch
-
             nets = nvlabs_torch.load_torch_pickle(data, where=path)
             return Networks(nets["G"], nets["D"], nets["G_ema"], {}, path)
         raise safe_pickle.UnsafePickleError(f"{path}: {e}") from None

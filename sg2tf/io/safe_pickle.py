@@ -16,6 +16,11 @@ import pickle
 
 import numpy as np
 
+try:
+    from numpy._core import multiarray  # numpy >= 2
+except ImportError:  # numpy 1.x
+    from numpy.core import multiarray
+
 from sg2tf.errors import UserError
 
 
@@ -53,10 +58,6 @@ class EasyDictStub(dict):
 def _numpy_global(module, name):
     if name not in ("_reconstruct", "scalar"):
         return None
-    try:
-        from numpy._core import multiarray  # numpy >= 2
-    except ImportError:
-        from numpy.core import multiarray
     return getattr(multiarray, name)
 
 

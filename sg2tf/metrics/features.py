@@ -19,11 +19,15 @@ import http.client
 import io
 import os
 import tarfile
+import urllib.request
 
 import numpy as np
 import tensorflow as tf
 
 from sg2tf.errors import UserError
+from sg2tf.io import nvlabs_tf, safe_pickle
+from sg2tf.utils import atomic
+from sg2tf.utils.progress import Progress
 
 
 class FeatureNetworkMissing(UserError, FileNotFoundError):
@@ -108,10 +112,6 @@ def fetch(kind, target=None, progress=True, timeout=60):
     the download fails and `FeatureNetworkError` when the file is not that network; nothing is
     left behind either way. Returns `target`.
     """
-    import urllib.request
-
-    from sg2tf.utils import atomic
-    from sg2tf.utils.progress import Progress
 
     spec = FILES[kind]
     target = target or os.path.join(cache_dir(), os.path.basename(spec.url))
@@ -219,7 +219,6 @@ LPIPS_SCALE = np.array([0.458, 0.448, 0.450], np.float32)
 
 def _pickle_variables(path):
     """Variables of a dnnlib Network pickle in stored order, read without running code."""
-    from sg2tf.io import nvlabs_tf, safe_pickle
 
     with open(path, "rb") as f:
         data = f.read()
