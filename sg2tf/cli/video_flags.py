@@ -33,7 +33,12 @@ flags.DEFINE_integer("frames", 120, "Frames of a circular video.", lower_bound=1
 flags.DEFINE_bool("loop", True, "Walks return to their first keyframe (seamless loop).")
 common.define_truncation()
 common.define_class_idx()
-common.define_noise_mode()
+common.define_noise_mode(
+    help="Noise mode: const (the stored noise), random (new noise every frame), none, seeded (each "
+    "frame's noise from the seeds it shows, as sg2tf-generate --noise_mode=seeded: a keyframe is its "
+    "seed's image; between keyframes their noises blend; sg2tf.video_noise).",
+    seeded=True,
+)
 common.define_out("Output .mp4 (needs the video extra; falls back to .gif when imageio-ffmpeg is missing) or .gif.")
 flags.DEFINE_float("fps", 30, "Frames per second.")
 flags.DEFINE_integer("crf", None, "x264 quality for mp4 (lower is better; default ffmpeg's).")

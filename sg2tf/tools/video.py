@@ -11,9 +11,10 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from sg2tf.errors import FlagError
-from sg2tf.sampling import class_labels
+from sg2tf.sampling import class_labels, load_projected_w
 from sg2tf.utils import atomic
 from sg2tf.utils.images import make_grid, to_uint8
 from sg2tf.utils.seeds import z_from_seeds
@@ -144,7 +145,6 @@ def load_projected(specs, G):
     """The projected ws `[K, num_ws, w_dim]` of `specs`: `projected_w.npz` files, and folders
     of `sg2tf-project` (a `--target` folder, or a `--targets` folder: its projected images in
     the order of `projections.json`, else its subfolders sorted by name)."""
-    from sg2tf.sampling import load_projected_w
 
     files = []
     for spec in specs:
@@ -214,15 +214,19 @@ def style_walk_ws(
     return ws
 
 
-def render_frames(G, ws, grid, noise_mode="const", batch_size=16, progress=None):
-    """Yields one HWC uint8 grid image per frame of ws `[frames, cells, num_ws, w_dim]`."""
+def render_frames(G, ws, grid, noise_mode="const", batch_size=16, progress=None, noise=None):
+    """Yields one HWC uint8 grid image per frame of ws `[frames, cells, num_ws, w_dim]`.
+    `noise`: each frame's noise inputs (`sg2tf.video_noise.SeededNoise`, with `noise_mode`
+    const), else G's per `noise_mode`."""
     frames, cells = ws.shape[:2]
     if grid[0] * grid[1] != cells:
         raise FlagError(f"grid {grid[0]}x{grid[1]} does not hold {cells} cells")
     flat = ws.reshape((-1,) + ws.shape[2:])
     pending = []
     for start in range(0, len(flat), batch_size):
-        images = G.synthesis(tf.constant(flat[start : start + batch_size]), noise_mode=noise_mode)
+        stop = min(start + batch_size, len(flat))
+        frame_noise = None if noise is None else noise.batch(start, stop)
+        images = G.synthesis(tf.constant(flat[start:stop]), noise_mode=noise_mode, noise=frame_noise)
         pending.extend(to_uint8(images.numpy()))
         while len(pending) >= cells:
             frame, pending = pending[:cells], pending[cells:]
@@ -281,8 +285,6 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.append_data(frame)
         else:
-            from PIL import Image
-
             self._frames.append(Image.fromarray(frame).convert("P", palette=Image.ADAPTIVE))
         self.count += 1
 
