@@ -410,15 +410,18 @@ class AugmentPipe:
         G = self.geometric_matrix(d, p, n, w, h)
         if G is not None:
             x = self.apply_geometric(x, G)
-        C = self.color_matrix(d, p, n, c)
+        C = self.color_matrix(d, p, n, c - 1 if c in (2, 4) else c)  # the colour channels
         if C is not None:
-            if c == 3:
-                x = tf.einsum("nij,nhwj->nhwi", C[:, :3, :3], x) + C[:, None, None, :3, 3]
-            elif c == 1:
+            # An alpha channel (RGBA, gray+alpha: sg2tf's extension) is not a colour: it passes unchanged.
+            colour, alpha = (x[..., : c - 1], x[..., c - 1 :]) if c in (2, 4) else (x, None)
+            if c in (3, 4):
+                colour = tf.einsum("nij,nhwj->nhwi", C[:, :3, :3], colour) + C[:, None, None, :3, 3]
+            elif c in (1, 2):
                 m = tf.reduce_mean(C[:, :3, :], axis=1)  # [N, 4]
-                x = x * tf.reduce_sum(m[:, :3], axis=1)[:, None, None, None] + m[:, None, None, None, 3]
+                colour = colour * tf.reduce_sum(m[:, :3], axis=1)[:, None, None, None] + m[:, None, None, None, 3]
             else:
-                raise ValueError(f"color augmentation needs RGB or grayscale images, got {c} channels")
+                raise ValueError(f"color augmentation needs 1 to 4 channels (gray, RGB, with alpha), got {c}")
+            x = colour if alpha is None else tf.concat([colour, alpha], axis=-1)
         if self._on("imgfilter"):
             x = self.apply_filter(x, self.filter_gains(d, p))
         if self._on("noise"):

@@ -12,6 +12,10 @@ import sys
 from absl import flags
 
 from sg2tf.cli import dataset_flags
+from sg2tf.errors import UserError
+from sg2tf.utils import console
+from sg2tf.utils import images as image_utils
+from sg2tf.utils.progress import Progress
 
 FLAGS = flags.FLAGS
 PROG = "sg2tf-dataset"
@@ -47,7 +51,7 @@ def _execute(command):
     shuffle = f.shuffle if f.shuffle is not None else command != "from_zip"
     source = None
     if command in ("create_from_images", "from_zip"):
-        pad = images.parse_size(f.pad_to_square) if f.pad_to_square else None
+        pad = image_utils.parse_size(f.pad_to_square) if f.pad_to_square else None
         writer.output.check_output(f.tfrecord_dir, f.overwrite)  # before validating a big folder
         source = images.image_source(
             f.image_dir if command == "create_from_images" else f.source,
@@ -90,7 +94,6 @@ def _execute(command):
         if f.verify:
             from sg2tf.data import info as info_lib
             from sg2tf.data import records
-            from sg2tf.utils.progress import Progress
 
             info = info_lib.read_info(f.tfrecord_dir, split=f.split)
             with Progress(info.count * len(info.resolutions), "Verifying", enabled=f.progress) as bar:
@@ -153,14 +156,12 @@ def main(argv):
         sys.stdout.write(_command_help(command))
         return 0
 
-    from sg2tf.errors import UserError  # DatasetError and the others: no TensorFlow yet
-
     _, required, optional = dataset_flags.COMMANDS[command]
     try:
         try:
             extra = FLAGS([f"{PROG} {command}"] + list(argv[2:]))[1:]
         except flags.Error as e:
-            sys.stderr.write(f"{PROG} {command}: {e}\n")
+            sys.stderr.write(f"error: {' '.join(str(e).split())} (see {PROG} {command} --help)\n")
             return 2
         allowed = set(required) | set(optional)
         misplaced = sorted(n for n in _OWN_FLAGS if FLAGS[n].present and n not in allowed)
@@ -173,15 +174,15 @@ def main(argv):
         elif missing:
             problem = "missing required flags: " + ", ".join(f"--{n}" for n in missing)
         if problem:
-            sys.stderr.write(f"{PROG} {command}: {problem} (see {PROG} {command} --help)\n")
+            sys.stderr.write(f"error: {problem} (see {PROG} {command} --help)\n")
             return 2
-        from sg2tf.utils import console
 
         console.quiet_start(FLAGS.verbose)
         try:
             return _execute(command)
         except UserError as e:
-            sys.stderr.write(f"\n{PROG} {command}: error: {e}\n")
+            # The one-line `error: ...` of every program (cli/common.run), after a progress bar's line.
+            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + f"error: {e}\n")
             return e.exit_code
         except KeyboardInterrupt:
             sys.stderr.write(f"\n{PROG} {command}: interrupted; no output was left behind\n")

@@ -23,6 +23,12 @@ common.define_outdir(
 common.define_overwrite()
 flags.DEFINE_bool("grid", False, "Also write grid.png with all images.")
 flags.DEFINE_string(
+    "crop",
+    None,
+    "WxH, e.g. 512x384: write only the centered WxH window of every image (the picture of a network trained "
+    "on sg2tf-dataset --pad_to_square=WxH records, without the bars).",
+)
+flags.DEFINE_string(
     "trunc_grid",
     None,
     "Write only trunc_grid.png: a row per seed, a column per truncation psi in this list, e.g. 1,0.7,0.5,0.",

@@ -23,6 +23,7 @@ import PIL.Image
 from sg2tf.data import format as fmt
 from sg2tf.data.errors import DatasetError
 from sg2tf.data.writer import ImageSource
+from sg2tf.errors import FlagError
 from sg2tf.utils.progress import Progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -182,24 +183,9 @@ _KEEP_ALPHA_MODE_HINT = (
 _SIZE_HINT = "--resolution=R scales square images to RxR; --resize=center-crop or pad also makes the others square"
 
 
-def parse_size(spec, flag="pad_to_square"):
-    """`(width, height)` of a `WxH` string (`512x384`); FlagError naming `--flag` otherwise."""
-    from sg2tf.errors import FlagError
-
-    parts = str(spec).lower().split("x")
-    try:
-        width, height = (int(p) for p in parts)
-    except ValueError:
-        width = height = 0
-    if width < 1 or height < 1:
-        raise FlagError(f"--{flag}={spec}: expected WIDTHxHEIGHT in pixels, e.g. 512x384")
-    return width, height
-
-
 def check_pad_to_square(width, height, flag="pad_to_square"):
     """The square canvas `create_lsun_wide` takes: the width a power of two >= 4, the height at most
     the width (stylegan2 dataset_tool.py create_lsun_wide asserts both)."""
-    from sg2tf.errors import FlagError
 
     if width < 4 or not fmt.is_power_of_two(width):
         raise FlagError(f"--{flag}={width}x{height}: the width is the square's side, a power of two >= 4")
@@ -251,8 +237,6 @@ def image_source(
     if convert_mode not in (None,) + CONVERT_MODES:
         raise ValueError(f"convert_mode must be one of {CONVERT_MODES}, got {convert_mode!r}")
     if pad_to_square is not None:
-        from sg2tf.errors import FlagError
-
         if resize is not None or resolution:
             raise FlagError("--pad_to_square sets the size itself: give it without --resize and --resolution")
         pad_w, pad_h = pad_to_square

@@ -10,11 +10,13 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.data import records
 from sg2tf.errors import FlagError
 from sg2tf.metrics import features as feature_nets
 from sg2tf.metrics import stats
 from sg2tf.networks.common import noise_variables
 from sg2tf.utils import atomic
+from sg2tf.utils.images import to_uint8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +58,22 @@ PPL_EPSILON = 1e-4
 # PPL evaluates pairs in batches of 2 (one noise draw per batch), as stylegan2-ada-pytorch's metric_main.
 PPL_BATCH = 2
 KID_SUBSETS, KID_SUBSET_SIZE, PR_K, IS_SPLITS = 100, 1000, 3, 10
+# Images with alpha (gray+alpha, RGBA): the feature networks take gray or RGB, so every real and
+# generated image is first composited over black, `colour * alpha / 255` (the premultiplied colour:
+# no background colour enters the formula, and the bars of padded datasets are black too). The
+# originals have no rule (their metrics take 1 or 3 channels); gray is tiled to RGB as they do.
+ALPHA_RULE = "composited over black (colour * alpha / 255) before the feature network"
+
+
+def composite_alpha(images, max_value=255.0):
+    """NHWC images with 2 or 4 channels (alpha last, in [0, max_value]) as gray or RGB float32
+    over black; images of 1 or 3 channels unchanged. The same for reals and fakes."""
+    channels = images.shape[-1]
+    if channels not in (2, 4):
+        return images
+    images = np.asarray(images, np.float32)
+    alpha = np.clip(images[..., -1:], 0, max_value) / max_value
+    return images[..., :-1] * alpha
 
 
 class MetricDraws:
@@ -109,7 +127,6 @@ def real_images(info, max_images=None, mirror=False, batch_size=64, resolution=N
     """Yields uint8 NHWC batches of the dataset in stored order, then (when `mirror`) its
     x-flipped copies in the same order, as a mirrored dataset of the original lists them; at
     most `max_images` in all; at `resolution` (one of the stored ones; default the highest)."""
-    from sg2tf.data import records
 
     left = max_images if max_images is not None else float("inf")
     for flip in (False, True) if mirror else (False,):
@@ -130,7 +147,6 @@ def real_images(info, max_images=None, mirror=False, batch_size=64, resolution=N
 def _labels_for(G, info, n, draws):
     if not G.c_dim:
         return None
-    from sg2tf.data import records
 
     labels = records.read_labels(info)
     return tf.constant(labels[draws.label_indices(n, len(labels))].astype(np.float32))
@@ -139,7 +155,6 @@ def _labels_for(G, info, n, draws):
 def generated_images(G, num, info=None, batch_size=16, seed=0, truncation_psi=1.0, noise_mode="random", draws=None):
     """Yields uint8 NHWC batches of `num` images of random latents, with labels of random dataset
     images (`draws`: a `MetricDraws`, default seeded with `seed`)."""
-    from sg2tf.utils.images import to_uint8
 
     draws = draws or MetricDraws(seed)
     for start in range(0, num, batch_size):
@@ -206,7 +221,7 @@ class StatsCache:
 def _collect(net, batches, progress=None, with_probs=False):
     feats, probs = [], []
     for x in batches:
-        out = net(x)
+        out = net(composite_alpha(x))
         if isinstance(out, tuple):
             feats.append(out[0])
             probs.append(out[1])
@@ -270,7 +285,7 @@ def ppl_distances(
             if spec.crop:
                 images = stats.ppl_crop(images)
             images = stats.ppl_downsample(images)
-            images = (images + 1) * (255 / 2)
+            images = composite_alpha((images + 1) * (255 / 2))
             if images.shape[-1] == 1:
                 images = np.repeat(images, 3, axis=-1)  # the LPIPS network takes RGB
             d = lpips.distance(tf.constant(images[:n], tf.float32), tf.constant(images[n:], tf.float32))
@@ -388,6 +403,8 @@ def compute_metrics(names, G, info=None, network_path=None, jsonl_path=None, **k
             "dataset": getattr(info, "path", None),
             "timestamp": time.time(),
         }
+        if G.img_channels in (2, 4):
+            record["alpha"] = ALPHA_RULE
         if jsonl_path:
             with open(jsonl_path, "a") as f:
                 f.write(json.dumps(record, sort_keys=True) + "\n")

@@ -3,6 +3,7 @@
 import numpy as np
 from PIL import Image
 
+from sg2tf.errors import FlagError
 from sg2tf.utils import atomic
 
 
@@ -26,6 +27,18 @@ def save_png(path, image):
         raise ValueError(f"expected an HWC image with 1 to 4 channels, got shape {image.shape}")
     mode = PNG_MODES[image.shape[-1]]
     Image.fromarray(image[:, :, 0] if mode == "L" else image, mode).save(path)
+
+
+def parse_size(spec, flag="pad_to_square"):
+    """`(width, height)` of a `WxH` string (`512x384`); FlagError naming `--flag` otherwise."""
+    parts = str(spec).lower().split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        width = height = 0
+    if width < 1 or height < 1:
+        raise FlagError(f"--{flag}={spec}: expected WIDTHxHEIGHT in pixels, e.g. 512x384")
+    return width, height
 
 
 def crop_center(images, width, height):
