@@ -87,7 +87,12 @@ case "$cmd" in
     "$VENV/bin/ruff" format --check --quiet . || die "files need formatting (run: $VENV/bin/ruff format .)"
     say "running the test suite"
     set +e
-    "$VENV/bin/python" -m pytest -q "$@"
+    # One pytest worker per core (pytest-xdist), whole files per worker so that a module's
+    # fixtures are built once; SG2TF_TEST_WORKERS=0 runs everything in this process.
+    local_workers=${SG2TF_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+    parallel=()
+    [ "$local_workers" -gt 1 ] && parallel=(-n "$local_workers" --dist loadfile)
+    "$VENV/bin/python" -m pytest -q ${parallel[@]+"${parallel[@]}"} "$@"
     rc=$?
     set -e
     [ $rc -eq 5 ] && die "pytest collected no tests"
