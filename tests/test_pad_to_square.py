@@ -1,0 +1,68 @@
+"""`create_from_images --pad_to_square=WxH`: the LSUN Car layout of the original
+`create_lsun_wide` (stylegan2 dataset_tool.py), record for record.
+
+tests/data/lsun_wide (scripts/official_lsun_wide.py): synthetic non-square images and the records
+the original `create_lsun_wide --width 16 --height 12` made of them (in LMDB key order, no
+shuffle), skipping the two that are too narrow or too flat."""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+from conftest import DATA
+
+from sg2tf.data import DatasetError, images, records, writer
+from sg2tf.data.info import read_info
+from sg2tf.errors import FlagError
+from sg2tf.utils.images import crop_center, parse_size
+
+LSUN_WIDE = DATA / "lsun_wide"
+MADE_BY = json.loads((LSUN_WIDE / "made-by.json").read_text())
+
+
+def test_records_equal_create_lsun_wide(tmp_path):
+    import tensorflow as tf
+
+    source = images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(16, 12), skip_bad=True, progress=False)
+    assert source.names == MADE_BY["records"]
+    left_out = "\n".join(source.notes)
+    assert all(f"{name}: size" in left_out for name in MADE_BY["skipped_by_the_original"])
+    ours = read_info(writer.write_dataset(str(tmp_path / "ours"), source, shuffle=False, progress=False).path)
+    official = read_info(str(LSUN_WIDE / "official"))
+    assert ours.resolutions == official.resolutions == (16, 8, 4)
+    for r in ours.resolutions:
+        a = [tf.train.Example.FromString(rec) for _, rec in records.iter_records(ours.files[r])]
+        b = [tf.train.Example.FromString(rec) for _, rec in records.iter_records(official.files[r])]
+        assert len(a) == len(b) == 6 and a == b, r  # the same features: shape [3, r, r] and data
+    # Black bars above and below the 16x12 picture (create_lsun_wide: rows (16 - 12) // 2 on).
+    top = records.load_images(ours, 16)
+    assert not top[:, :, :2].any() and not top[:, :, 14:].any() and top[:, :, 2:14].any(axis=(0, 1, 3)).all()
+    hwc = top.transpose(0, 2, 3, 1)
+    assert np.array_equal(crop_center(hwc, 16, 12), hwc[:, 2:14])
+
+
+def test_images_the_original_skips_are_named_before_writing(tmp_path):
+    out = tmp_path / "ds"
+    with pytest.raises(DatasetError) as e:
+        images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(16, 12), progress=False)
+    message = str(e.value)
+    assert "2 of 8 images" in message and "nothing was written" in message and "--skip_bad" in message
+    assert "img06_12x9.png: size 12x9 is too small for 16x12 pictures" in message
+    assert "img07_32x16.png: size 32x16 is too small for 16x12 pictures" in message
+    assert not out.exists()
+
+
+def test_flag_values_are_checked():
+    assert parse_size("512x384") == (512, 384)
+    for bad in ("512", "512x", "ax3", "0x4", "512x384x2"):
+        with pytest.raises(FlagError, match="expected WIDTHxHEIGHT"):
+            parse_size(bad)
+    with pytest.raises(FlagError, match="power of two"):
+        images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(24, 12), progress=False)
+    with pytest.raises(FlagError, match="must not exceed the width"):
+        images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(16, 20), progress=False)
+    with pytest.raises(FlagError, match="without --resize and --resolution"):
+        images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(16, 12), resolution=16, progress=False)
