@@ -28,7 +28,6 @@ import tempfile
 import types
 
 import numpy as np
-
 from tf1_compat import git_commit, import_tf1
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "lsun_wide")
