@@ -122,7 +122,8 @@ def train(given):
             ]
             write_options(run_dir, opts, resume_changes=history)
     log.print(
-        f"strategy {type(strategy).__name__}: {replicas} replicas, {num_workers} workers; "
+        f"strategy {type(strategy).__name__}: {replicas} replica{'s' * (replicas != 1)}, "
+        f"{num_workers} worker{'s' * (num_workers != 1)}; "
         f"batch {opts.batch} = {replicas} x {opts.batch_gpu} x {opts.accumulation_rounds} rounds"
     )
 
