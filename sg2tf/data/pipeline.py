@@ -300,7 +300,8 @@ def _png_record_parser(filename, shape):
             ),
         ]
         with tf.control_dependencies(checks):
-            image = tf.io.decode_png(features["data"], channels=channels)
+            # decode_png has no code for gray+alpha: 0 (as stored) gives its 2 channels, checked below.
+            image = tf.io.decode_png(features["data"], channels=0 if channels == 2 else channels)
         image = tf.ensure_shape(image, [height, width, channels])
         return image, label
 
