@@ -48,7 +48,7 @@ class SeededNoise:
             raise ValueError("first, second and angle must have one entry per frame and cell")
         # cos(0) = 1 and sin(0) = 0 exactly: a keyframe's noise is its seed's, bit for bit.
         self.cos, self.sin = np.cos(angle), np.sin(angle)
-        self._noise = [n.astype(np.float64) for n in seeded_inputs(G, self.seeds)[1]]
+        self._noise = seeded_inputs(G, self.seeds)[1]  # float32 [seeds, H, W] per noise input
 
     def __len__(self):
         return len(self.first)
@@ -58,7 +58,7 @@ class SeededNoise:
             return None
         i, j = self.first[start:stop], self.second[start:stop]
         c, s = self.cos[start:stop, None, None], self.sin[start:stop, None, None]
-        return [tf.constant((n[i] * c + n[j] * s).astype(np.float32)) for n in self._noise]
+        return [tf.constant((n[i] * c + n[j] * s).astype(np.float32)) for n in self._noise]  # in float64
 
     @classmethod
     def interpolation(cls, G, seeds, grid, steps, loop=True):
