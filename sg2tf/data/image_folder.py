@@ -10,10 +10,11 @@ pyramid. `sg2tf.data.make_dataset` reads such a dataset with the same shuffle of
 the same mirror coins and the same batching as the converted records, so a run trains on the same
 batches, and its checkpointed data position (shuffle state of record numbers) resumes the same way.
 
-Decoding runs in Python threads (PIL releases the GIL while decoding), a batch per call, several
-batches in flight. `cache` keeps decoded images: "memory" (filled as images are first read) or
-the path of an `.npy` file (filled once, in parallel, then memory-mapped by every later run whose
-images have the same identity).
+Decoding runs in Python threads (PIL and numpy release the GIL while decoding and converting), a
+batch per call, several batches in flight; each image is flipped and converted to the training
+dtype by the record readers' byte table as it is put into the batch. `cache` keeps decoded
+images: "memory" (filled as images are first read) or the path of an `.npy` file (filled once,
+in parallel, then memory-mapped by every later run whose images have the same identity).
 """
 
 import concurrent.futures
@@ -21,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import threading
 import zipfile
 
@@ -151,8 +153,6 @@ def open_images(path, progress=None):
 
 
 def _stderr_is_tty():
-    import sys
-
     return getattr(sys.stderr, "isatty", lambda: False)()
 
 
@@ -215,13 +215,14 @@ def _level(image, resolution):
 
 
 class _Loader:
-    """`load_batch(records) -> [B, R, R, C]` uint8 at one resolution, decoding in a thread pool,
-    through an optional cache."""
+    """`load_batch(records, flips) -> [B, R, R, C]` images of one resolution and dtype: each image
+    decoded (or taken from the cache), x-flipped where `flips` and converted through `table` (the
+    record readers' byte table: the same values) by a thread pool, straight into the batch."""
 
-    def __init__(self, info, resolution, cache, num_threads):
-        self.info, self.resolution = info, resolution
+    def __init__(self, info, resolution, cache, num_threads, table=None):
+        self.info, self.resolution, self.cache, self.table = info, resolution, cache, table
+        self.dtype = np.uint8 if table is None else table.dtype
         self.pool = concurrent.futures.ThreadPoolExecutor(num_threads, thread_name_prefix="sg2tf-images")
-        self.cache = cache
 
     def one(self, record):
         if self.cache is not None:
@@ -231,8 +232,21 @@ class _Loader:
     def _decode(self, record):
         return self.info.image(record, self.resolution).transpose(1, 2, 0)
 
-    def __call__(self, records):
-        return np.stack(list(self.pool.map(self.one, records.tolist())))
+    def __call__(self, records, flips):
+        out = np.empty((len(records), self.resolution, self.resolution, self.info.channels), self.dtype)
+
+        def fill(b):
+            image = self.one(int(records[b]))
+            if flips[b]:
+                image = image[:, ::-1]
+            if self.table is None:
+                out[b] = image
+            else:
+                np.take(self.table, image, out=out[b])
+
+        for _ in self.pool.map(fill, range(len(records))):
+            pass
+        return out
 
 
 class _MemoryCache:
@@ -287,8 +301,9 @@ def _sidecar_matches(sidecar, meta, path, shape):
     return saved == meta and header.shape == shape and header.dtype == np.uint8
 
 
-def batch_loader(info, resolution, cache=None, num_threads=None):
-    """`load_batch(records)`: `[B]` int64 record numbers -> `[B, R, R, C]` uint8 images.
+def batch_loader(info, resolution, cache=None, table=None, num_threads=None):
+    """`load_batch(records, flips)`: `[B]` int64 record numbers and `[B]` bool x-flips ->
+    `[B, R, R, C]` images, uint8 or (with `table`, `[256]` values of the bytes) `table.dtype`.
 
     cache: None, "memory" or an `.npy` path (see the module doc); a cache is shared by every
     loader of the same images, resolution and cache in this process.
@@ -307,7 +322,7 @@ def batch_loader(info, resolution, cache=None, num_threads=None):
                 decoder = _Loader(info, resolution, None, 1)._decode
                 store = _FileCache(os.fspath(cache), info, resolution, decoder, num_threads, _stderr_is_tty())
             info.caches[key] = store
-    return _Loader(info, resolution, store, num_threads)
+    return _Loader(info, resolution, store, num_threads, table)
 
 
 def identity_files(info):

@@ -238,17 +238,18 @@ def _choose_reader(info, resolution, dtype, impl, cache=None):
 
 
 def _image_reader(info, shape, dtype, cache):
-    """`reader(index, flip)` of images read directly: the batch's records decoded in Python
-    threads (`image_folder.batch_loader`), flipped and converted as the record readers do."""
+    """`reader(index, flip)` of images read directly: the batch's records decoded, flipped and
+    converted (by `records_ops.byte_table`, as the compiled readers) in Python threads
+    (`image_folder.batch_loader`)."""
     channels, height, width = shape
-    load_batch = image_folder.batch_loader(info, height, cache=cache)
+    table = None if dtype == tf.uint8 else records_ops.byte_table(dtype).numpy()
+    load_batch = image_folder.batch_loader(info, height, cache=cache, table=table)
 
     def reader(index, flip):
-        images = tf.numpy_function(load_batch, [index], tf.uint8, stateful=False)
-        images = tf.ensure_shape(images, [index.shape[0], height, width, channels])
-        if flip is not None:
-            images = records_ops.mirror(images, flip)
-        return records_ops.to_dtype(images, dtype)
+        if flip is None:
+            flip = tf.zeros(tf.shape(index), tf.bool)
+        images = tf.numpy_function(load_batch, [index, flip], dtype, stateful=False)
+        return tf.ensure_shape(images, [index.shape[0], height, width, channels])
 
     return reader
 
