@@ -190,3 +190,24 @@ def test_generator_and_gs_are_distinct():
     z = z_from_seeds(ref["seeds"], nets.G.z_dim)
     ws = nets.G.mapping(z, _labels(ref["seeds"], nets.G.c_dim)).numpy()
     assert np.abs(ws - np.load(ref_dir / ref["cases"][0]["ws"])).max() > 1e-2
+
+
+# The five cases scripts/make_tf1_fixtures.py builds with the original TF1 code (tflib.Network and the
+# original build functions), their references by the PyTorch port and, for StyleGAN2, the TF1 code.
+TF1_BUILT = (*TF1_CASES, "ada-cond-clamp-32", "ada-fp16-orig-32")
+
+
+@pytest.mark.parametrize("name", TF1_BUILT)
+def test_tf1_built_cases_name_their_origin(name):
+    _, ref = _reference(name)
+    assert ref["made_by"] == "scripts/make_tf1_fixtures.py"
+    assert ref["pytorch"]["repository"] == "NVlabs/stylegan2-ada-pytorch" and len(ref["pytorch"]["commit"]) == 40
+    G, D, Gs = safe_pickle.load(DATA / f"{name}.pkl")
+    for net in (G, D, Gs):
+        assert net.state["version"] == ref["version"]
+        # StyleGAN2-ADA's Network.__getstate__ (version 5) also writes the inputs' names and shapes.
+        assert ("input_names" in net.state) == (ref["version"] == 5)
+    if ref["version"] == 5:
+        assert Gs.state["input_names"] == ["latents_in", "labels_in"]
+        kw = ref["G_kwargs"]
+        assert Gs.state["input_shapes"] == [[None, kw["latent_size"]], [None, kw["label_size"]]]
