@@ -173,10 +173,11 @@ class _Problems:
 
 
 _TRUNCATED_HINT = "truncated files (an interrupted download or copy?): copy them again, or --skip_bad leaves them out"
-_MODE_HINT = "--convert_mode=RGB (or L) converts every image (alpha dropped, palette, CMYK, 16-bit scaled)"
-_ALPHA_HINT = (
-    "--keep_alpha keeps transparency (RGBA: 4-channel, LA: 2-channel records); --convert_mode=RGB (or L) drops it"
+_NOT_IMAGE_HINT = (
+    "files that are not images (empty, damaged, or another format under an image name): --skip_bad leaves them out"
 )
+_MODE_HINT = "--convert_mode=RGB (or L) converts every image (alpha dropped, palette, CMYK, 16-bit scaled)"
+_ALPHA_HINT = "--keep_alpha keeps the transparency instead (RGBA: 4-channel, LA: 2-channel records)"
 _KEEP_ALPHA_MODE_HINT = (
     "--keep_alpha --convert_mode=RGB (or L) makes every image RGBA (or LA), opaque where it had no alpha"
 )
@@ -259,7 +260,7 @@ def image_source(
     problems = _Problems()
     for n, (_, _, p) in zip(names, results):
         if p == "not a readable image":
-            problems.add(n, "not readable", p)
+            problems.add(n, "not readable", p, _NOT_IMAGE_HINT)
         elif p:
             truncated = "truncated" in p
             problems.add(n, "truncated" if truncated else "damaged", p, _TRUNCATED_HINT if truncated else None)
@@ -342,22 +343,16 @@ def _check_modes(good, to_mode, keep_alpha, problems):
         if mode not in native:
             kind = _describe_mode(mode)
             detail = f"unsupported mode {mode}" + (f" ({kind})" if kind != mode else "")
-            if keep_alpha:
-                hint = _KEEP_ALPHA_MODE_HINT
-            else:
-                hint = _ALPHA_HINT if mode in _ALPHA_MODES + ("PA",) else _MODE_HINT
-            problems.add(n, f"mode {mode}", detail, hint)
+            problems.add(n, f"mode {mode}", detail, _KEEP_ALPHA_MODE_HINT if keep_alpha else _MODE_HINT)
+            if not keep_alpha and mode in _ALPHA_MODES + ("PA",):
+                problems.hints[_ALPHA_HINT] = None
     modes = Counter(mode for _, _, mode in good if mode in native)
     if len(modes) > 1:
         main, count = modes.most_common(1)[0]
         hint = _KEEP_ALPHA_MODE_HINT if keep_alpha else _MODE_HINT
         for n, _, mode in good:
             if mode in native and mode != main:
-                detail = (
-                    f"mode {mode} ({_CHANNELS[mode]} channels), but {count} of {len(good)} images are {main} "
-                    f"({_CHANNELS[main]} channels)"
-                )
-                problems.add(n, f"mode {mode}", detail, hint)
+                problems.add(n, f"mode {mode}", f"mode {mode}, but {count} of {len(good)} images are {main}", hint)
     return _CHANNELS[modes.most_common(1)[0][0]] if modes else 3
 
 
@@ -399,7 +394,7 @@ def _check_sizes(good, resize, resolution, problems):
     if resize is not None:
         sides = sorted(min(size) if resize == "center-crop" else max(size) for _, size, _ in good)
         if resolution:
-            return resolution, f"resolution {resolution}x{resolution}: --resolution"
+            return resolution, f"resolution {resolution}x{resolution}: --resolution (every image is scaled to it)"
         if not sides:
             return 0, ""
         median = sides[(len(sides) - 1) // 2]
