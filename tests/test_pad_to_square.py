@@ -66,3 +66,27 @@ def test_flag_values_are_checked():
         images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(16, 20), progress=False)
     with pytest.raises(FlagError, match="without --resize and --resolution"):
         images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(16, 12), resolution=16, progress=False)
+
+
+def test_allow_nonsquare_keeps_one_size_and_names_the_others(tmp_path):
+    """The native route (sg2tf's rectangular networks): 16x12 images stored as they are, levels
+    halving both sides down to the 4x3 base; another size is named before anything is written."""
+    import PIL.Image
+
+    rng = np.random.RandomState(0)
+    src = tmp_path / "src"
+    src.mkdir()
+    pictures = rng.randint(0, 256, (3, 12, 16, 3)).astype(np.uint8)
+    for i, p in enumerate(pictures):
+        PIL.Image.fromarray(p).save(src / f"p{i}.png")
+    source = images.image_source(str(src), allow_nonsquare=True, progress=False)
+    info = writer.write_dataset(str(tmp_path / "ds"), source, shuffle=False, progress=False)
+    assert (info.shape, info.base_shape, info.resolutions) == ((12, 16), (3, 4), (16, 8, 4))
+    assert np.array_equal(records.load_images(info, 16), pictures.transpose(0, 3, 1, 2))
+    assert records.load_images(info, 4).shape == (3, 3, 3, 4)
+
+    PIL.Image.fromarray(pictures[0][:, :15]).save(src / "narrow.png")
+    with pytest.raises(DatasetError, match="narrow.png: size 15x12, but most images are 16x12"):
+        images.image_source(str(src), allow_nonsquare=True, progress=False)
+    with pytest.raises(FlagError, match="--allow_nonsquare"):
+        images.image_source(str(src), allow_nonsquare=True, resize="pad", progress=False)

@@ -60,6 +60,7 @@ def _execute(command):
             convert_mode=f.convert_mode,
             keep_alpha=f.keep_alpha,
             pad_to_square=pad,
+            allow_nonsquare=f.allow_nonsquare,
             resize_filter=f.resize_filter,
             skip_bad=f.skip_bad,
             progress=f.progress,
@@ -84,7 +85,7 @@ def _execute(command):
             print(line)
         info = writer.write_dataset(f.tfrecord_dir, source, shuffle=shuffle, **write)
         print(
-            f"Wrote {info.count} images ({info.resolution}x{info.resolution}x{info.channels}, "
+            f"Wrote {info.count} images ({info.shape[1]}x{info.shape[0]}x{info.channels}, "
             f"labels {info.label_size}, resolutions {list(info.resolutions)}) to {info.path}"
         )
         return 0

@@ -77,6 +77,13 @@ flags.DEFINE_boolean(
     "then have the same mode, or with --convert_mode=RGB (L) every image becomes RGBA (LA), opaque where it had "
     "no alpha. The original tools cannot read such datasets (1 or 3 channels only).",
 )
+flags.DEFINE_boolean(
+    "allow_nonsquare",
+    False,
+    "Keep non-square images at their own size (all the same, e.g. 64x48 or 512x384: a base shape doubled a whole "
+    "number of times) for sg2tf's rectangular networks; mixed sizes or aspect ratios are named before writing. "
+    "The original tools cannot read such datasets (square records only).",
+)
 flags.DEFINE_string(
     "pad_to_square",
     None,
@@ -119,7 +126,16 @@ common.define_path(
 )
 
 _WRITE = ["shuffle", "resolutions", "encoding", "overwrite", "progress"]
-_IMAGES = ["resize", "resolution", "resize_filter", "convert_mode", "keep_alpha", "pad_to_square", "skip_bad"]
+_IMAGES = [
+    "resize",
+    "resolution",
+    "resize_filter",
+    "convert_mode",
+    "keep_alpha",
+    "pad_to_square",
+    "allow_nonsquare",
+    "skip_bad",
+]
 
 # name: (summary, required flags, optional flags)
 COMMANDS = {

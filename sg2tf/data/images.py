@@ -181,13 +181,16 @@ _ALPHA_HINT = "--keep_alpha keeps the transparency instead (RGBA: 4-channel, LA:
 _KEEP_ALPHA_MODE_HINT = (
     "--keep_alpha --convert_mode=RGB (or L) makes every image RGBA (or LA), opaque where it had no alpha"
 )
+_NONSQUARE_HINT = (
+    "--allow_nonsquare takes one size for all images, its sides a base shape (e.g. 4x3) doubled a whole number "
+    "of times: 64x48, 512x384; --pad_to_square or --resize make them square instead"
+)
 _SIZE_HINT = "--resolution=R scales square images to RxR; --resize=center-crop or pad also makes the others square"
 
 
 def check_pad_to_square(width, height, flag="pad_to_square"):
     """The square canvas `create_lsun_wide` takes: the width a power of two >= 4, the height at most
     the width (stylegan2 dataset_tool.py create_lsun_wide asserts both)."""
-
     if width < 4 or not fmt.is_power_of_two(width):
         raise FlagError(f"--{flag}={width}x{height}: the width is the square's side, a power of two >= 4")
     if height > width:
@@ -202,6 +205,7 @@ def image_source(
     convert_mode=None,
     keep_alpha=False,
     pad_to_square=None,
+    allow_nonsquare=False,
     resize_filter="lanczos",
     skip_bad=False,
     progress=True,
@@ -227,6 +231,9 @@ def image_source(
         image keeps its `round(W * h / w)` central rows, is scaled to W x H and placed in the
         middle rows of a black W x W square; images narrower than W or with fewer than H such
         rows cannot be used. Not with `resize` or `resolution`.
+      allow_nonsquare: images of one non-square size (64x48: a network over base shape 3x4, see
+        `sg2tf.data.format.split_shape`) are written as they are, for sg2tf's rectangular
+        networks; another size, or one no network makes, is named. Not with the options above.
       skip_bad: leave out the files that cannot be used (listed in the source's `notes`)
         instead of refusing them all.
 
@@ -242,6 +249,8 @@ def image_source(
             raise FlagError("--pad_to_square sets the size itself: give it without --resize and --resolution")
         pad_w, pad_h = pad_to_square
         check_pad_to_square(pad_w, pad_h)
+    if allow_nonsquare and (resize is not None or resolution or pad_to_square is not None):
+        raise FlagError("--allow_nonsquare keeps each image's size: not with --resize, --resolution, --pad_to_square")
     to_mode = None if convert_mode is None else convert_mode + ("A" if keep_alpha else "")
     files = _open_files(source)
     names = files.names
@@ -266,8 +275,11 @@ def image_source(
             problems.add(n, "truncated" if truncated else "damaged", p, _TRUNCATED_HINT if truncated else None)
     good = [(n, size, mode) for n, (size, mode, p) in zip(names, results) if not p]
     channels = _check_modes(good, to_mode, keep_alpha, problems)
+    image_shape = None
     if pad_to_square is not None:
         target, decision = _check_pad(good, pad_w, pad_h, problems)
+    elif allow_nonsquare and any(w != h for _, (w, h), _ in good):
+        target, image_shape, decision = _check_own_shape(good, problems)
     else:
         target, decision = _check_sizes(good, resize, resolution, problems)
 
@@ -294,7 +306,7 @@ def image_source(
     if target < 4 or not fmt.is_power_of_two(target):
         raise DatasetError(f"resolution {target} is not a power of two >= 4")
     notes.append(decision)
-    notes += _scaling_notes(good, resize, to_mode, target, pad_to_square)
+    notes += _scaling_notes(good, resize, to_mode, target, pad_to_square, image_shape)
 
     resample = RESIZE_FILTERS[resize_filter]
 
@@ -305,7 +317,7 @@ def image_source(
                 img = _to_mode(img, to_mode)
             if pad_to_square is not None:
                 img = _lsun_wide_picture(img, pad_w, pad_h, resample)
-            else:
+            elif image_shape is None:
                 if resize is not None:
                     img = _square(img, resize)
                 if img.size != (target, target):
@@ -330,6 +342,7 @@ def image_source(
         describe=lambda i: files.where(names[i]),
         names=list(names),
         notes=notes,
+        image_shape=image_shape,
     )
 
 
@@ -369,6 +382,33 @@ def _lsun_wide_picture(img, width, height, resample):
     top, bottom = _lsun_wide_rows(img.size[0], img.size[1], width)
     img = img.crop((0, top, img.size[0], bottom))
     return img.resize((width, height), resample)
+
+
+def _check_own_shape(good, problems):
+    """`(resolution, (H, W), why)` of images kept at their own non-square size: every image the
+    most common size (mixed sizes or aspect ratios are problems), one a network makes."""
+    sizes = Counter(size for _, size, _ in good)
+    (w, h), count = sizes.most_common(1)[0]
+    where = "most images are" if count * 2 > len(good) else "the most common size is"
+    for n, size, _ in good:
+        if size != (w, h):
+            detail = f"size {size[0]}x{size[1]}, but {where} {w}x{h} ({count} of {len(good)})"
+            problems.add(n, "other size", detail, _NONSQUARE_HINT)
+    try:
+        base, resolution = fmt.split_shape(h, w)
+    except DatasetError as e:
+        for n, size, _ in good:
+            if size == (w, h):
+                problems.add(n, "size no network makes", f"{e}".replace("image: ", ""), _NONSQUARE_HINT)
+        return 0, None, ""
+    return (
+        resolution,
+        (h, w),
+        (
+            f"size {w}x{h} (WxH): the images' own, non-square (--allow_nonsquare): a network of resolution "
+            f"{resolution} over base shape {base[1]}x{base[0]} (WxH) makes it"
+        ),
+    )
 
 
 def _check_pad(good, width, height, problems):
@@ -429,7 +469,7 @@ def _check_sizes(good, resize, resolution, problems):
     return main[0], f"resolution {main[0]}x{main[0]}: the images' own size"
 
 
-def _scaling_notes(good, resize, convert_mode, target, pad_to_square=None):
+def _scaling_notes(good, resize, convert_mode, target, pad_to_square=None, image_shape=None):
     """Lines saying how many images are converted, made square, scaled down and up (with the
     smallest of those scaled up, by name)."""
     notes = []
@@ -438,6 +478,8 @@ def _scaling_notes(good, resize, convert_mode, target, pad_to_square=None):
         if converted:
             kinds = ", ".join(f"{n} {mode}" for mode, n in converted.most_common())
             notes.append(f"converted {sum(converted.values())} images to {convert_mode} ({kinds})")
+    if image_shape is not None:
+        return notes + [f"all {len(good)} images are {image_shape[1]}x{image_shape[0]}: none scaled"]
     if pad_to_square is not None:
         width, height = pad_to_square
         kept = [_lsun_wide_rows(w, h, width) for _, (w, h), _ in good]

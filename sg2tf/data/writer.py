@@ -44,6 +44,15 @@ class ImageSource:
     thread_safe: bool = True
     names: list | None = None
     notes: list | None = None  # decisions taken while reading the source, for the user
+    # `(height, width)` of non-square images (`resolution` is then their network's resolution,
+    # `sg2tf.data.format.split_shape`); None: square `resolution` x `resolution`.
+    image_shape: tuple | None = None
+
+    @property
+    def shape(self):
+        """`(C, H, W)` of every image `load` returns."""
+        h, w = self.image_shape or (self.resolution, self.resolution)
+        return (self.channels, h, w)
 
 
 def write_labels(directory, prefix, labels):
@@ -69,9 +78,21 @@ class DatasetWriter:
       encoding: "raw" (official: uncompressed CHW bytes) or "png" (lossless, much smaller).
     """
 
-    def __init__(self, tfrecord_dir, resolution, channels, *, resolutions="all", encoding="raw", overwrite=False):
+    def __init__(
+        self,
+        tfrecord_dir,
+        resolution,
+        channels,
+        *,
+        resolutions="all",
+        encoding="raw",
+        overwrite=False,
+        image_shape=None,
+    ):
         if channels not in fmt.CHANNELS:
             raise DatasetError(f"images must have 1 to 4 channels (gray, gray + alpha, RGB, RGBA), got {channels}")
+        if image_shape is not None:  # non-square: files named by the resolution of its network
+            _, resolution = fmt.split_shape(*image_shape, where="non-square images")
         if resolution < 4 or not fmt.is_power_of_two(resolution):
             raise DatasetError(f"resolution must be a power of two >= 4, got {resolution}")
         if resolutions not in ("all", "top"):
@@ -80,7 +101,8 @@ class DatasetWriter:
             raise ValueError(f"encoding must be one of {fmt.ENCODINGS}, got {encoding!r}")
         self.tfrecord_dir = tfrecord_dir
         self.name = posixpath.basename(tfrecord_dir.rstrip("/"))
-        self.shape = (channels, resolution, resolution)
+        self.resolution = resolution
+        self.shape = (channels, *(image_shape or (resolution, resolution)))
         self.min_resolution = 4 if resolutions == "all" else resolution
         self.encoding = encoding
         self.overwrite = overwrite
@@ -93,7 +115,7 @@ class DatasetWriter:
     def __enter__(self):
         self._context = output.atomic_dir(self.tfrecord_dir, self.overwrite)
         temp = self._context.__enter__()
-        r = self.shape[1]
+        r = self.resolution
         while r >= self.min_resolution:
             path = posixpath.join(temp, fmt.tfrecord_filename(self.name, r))
             self._writers.append(tf.io.TFRecordWriter(path))
@@ -191,10 +213,9 @@ def write_dataset(
 
     def load(i):
         image = source.load(int(i))
-        if image.shape != (source.channels, source.resolution, source.resolution) or image.dtype != np.uint8:
+        if image.shape != source.shape or image.dtype != np.uint8:
             raise DatasetError(
-                f"{source.describe(int(i))}: {image.dtype} {list(image.shape)}, expected uint8 "
-                f"{[source.channels, source.resolution, source.resolution]}"
+                f"{source.describe(int(i))}: {image.dtype} {list(image.shape)}, expected uint8 {list(source.shape)}"
             )
         return image
 
@@ -205,6 +226,7 @@ def write_dataset(
         resolutions=resolutions,
         encoding=encoding,
         overwrite=overwrite,
+        image_shape=source.image_shape,
     ) as writer:
         with Progress(source.num_images, f"Writing {tfrecord_dir}", enabled=progress) as bar:
             for _, image in _ordered_loads(load, order, num_threads):
