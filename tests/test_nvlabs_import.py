@@ -226,3 +226,19 @@ def test_unknown_kwargs_and_variables_are_named(pkl_dir):
 
     with pytest.raises(nvlabs_tf.NetworkImportError, match="Mystery/weight"):
         nvlabs_tf.load_tf_pickle(_mutated(pkl_dir, extra_variable))
+
+
+def test_scalar_variables_as_numpy_scalars(pkl_dir, nets):
+    # A TF1 session hands 0-d variables (noise strengths) back as numpy scalars, and a pickle
+    # written from such a session stores them so: they import as the 0-d arrays they stand for.
+    def scalars_as_numpy_scalars(data):
+        for net in (data[0], data[1], data[2]):
+            for state in [net.state, *(c.state for c in (net.state.get("components") or {}).values())]:
+                state["variables"] = [(k, v[()] if v.ndim == 0 else v) for k, v in state["variables"]]
+
+    data = _mutated(pkl_dir, scalars_as_numpy_scalars)
+    synth = data[2].state["components"]["synthesis"].state
+    assert any(isinstance(v, np.generic) for _, v in synth["variables"])
+    loaded = nvlabs_tf.load_tf_pickle(data)
+    for ours, theirs in zip(loaded["G_ema"].weights, nets.G_ema.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -86,6 +86,9 @@ def collect_variables(net, prefix=""):
     state = net.state
     out = {}
     for name, value in state.get("variables", []):
+        # A 0-d variable (noise strength) comes back from a TF1 session as a numpy scalar.
+        if isinstance(value, np.generic) and value.dtype.kind == "f":
+            value = np.asarray(value)
         if not isinstance(name, str) or not isinstance(value, np.ndarray):
             raise NetworkImportError(f"{state.get('name')}: malformed variable entry {name!r}")
         out[prefix + name] = value
