@@ -154,14 +154,15 @@ def lerp(a, b, t):
 
 def ppl_crop(images):
     """The face-region crop of the PPL metrics on NHWC images: rows 3/8..7/8,
-    columns 2/8..6/8."""
-    c = images.shape[1] // 8
-    return images[:, c * 3 : c * 7, c * 2 : c * 6]
+    columns 2/8..6/8 (eighths of the width for a non-square image)."""
+    c, cw = images.shape[1] // 8, images.shape[2] // 8
+    return images[:, c * 3 : c * 7, cw * 2 : cw * 6]
 
 
 def ppl_downsample(images, target=256):
-    """Box-downsamples NHWC images by an integer factor to about `target` pixels."""
-    factor = images.shape[1] // target
+    """Box-downsamples NHWC images by an integer factor to about `target` pixels (on the
+    longer side of a non-square image)."""
+    factor = max(images.shape[1:3]) // target
     if factor <= 1:
         return images
     n, h, w, ch = images.shape
