@@ -90,3 +90,22 @@ def test_allow_nonsquare_keeps_one_size_and_names_the_others(tmp_path):
         images.image_source(str(src), allow_nonsquare=True, progress=False)
     with pytest.raises(FlagError, match="--allow_nonsquare"):
         images.image_source(str(src), allow_nonsquare=True, resize="pad", progress=False)
+
+
+def test_program_flags(tmp_path, capsys):
+    """sg2tf-dataset --pad_to_square / --allow_nonsquare reach the library; a bad value is a usage error."""
+    from sg2tf.cli import dataset as cli
+
+    def run(*flags):
+        return cli.main(["sg2tf-dataset", "create_from_images", "--noprogress", "--noshuffle", *flags])
+
+    src, out = f"--image_dir={LSUN_WIDE / 'source'}", tmp_path / "car"
+    assert run(src, f"--tfrecord_dir={out}", "--pad_to_square=16x12", "--skip_bad") == 0
+    said = capsys.readouterr().out
+    assert "pictures 16x12 in rows 2..13" in said and "Wrote 6 images (16x16x3" in said
+    assert read_info(str(out)).count == 6
+    assert run(src, f"--tfrecord_dir={tmp_path / 'x'}", "--pad_to_square=16by12") == 2
+    assert "--pad_to_square=16by12: expected WIDTHxHEIGHT" in capsys.readouterr().err
+    assert run(src, f"--tfrecord_dir={tmp_path / 'x'}", "--allow_nonsquare") == 1
+    assert "img01_20x15.png: size 20x15, but the most common size is" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -175,3 +175,17 @@ def test_rgba_network_trains_generates_and_exports(rgba_run, tmp_path):
     exported = fn(seeds=tf.constant([0, 1], seeds_dtype), truncation_psi=tf.constant(1.0))["images"].numpy()
     assert exported.shape == (2, 8, 8, 4)
     np.testing.assert_array_equal(exported, expected)
+
+
+def test_program_keep_alpha(tmp_path, capsys):
+    """sg2tf-dataset create_from_images --keep_alpha: the flag reaches the library, RGBA records."""
+    from sg2tf.cli import dataset as cli
+
+    src = _write(tmp_path / "src", _rgba_images(3), "RGBA")
+    out = tmp_path / "ds"
+    argv = ["sg2tf-dataset", "create_from_images", f"--image_dir={src}", f"--tfrecord_dir={out}", "--noprogress"]
+    assert cli.main(argv) == 1
+    assert "hint: --keep_alpha keeps the transparency" in capsys.readouterr().err and not out.exists()
+    assert cli.main(argv + ["--keep_alpha"]) == 0
+    assert "Wrote 3 images (8x8x4" in capsys.readouterr().out
+    assert read_info(str(out)).channels == 4
