@@ -56,10 +56,9 @@ class NoiseInjection(Layer):
             if noise.shape.rank == 2:
                 noise = noise[tf.newaxis]
             if noise.shape.rank != 3 or tuple(noise.shape[1:]) != self.shape:
-                raise ValueError(
-                    f"{self.name}: noise must be [H, W] or [N, H, W] with [H, W] = "
-                    f"{list(self.shape)}, got shape {noise.shape}"
-                )
+                h, w = self.shape
+                size = f"H = W = {h}" if h == w else f"[H, W] = [{h}, {w}]"
+                raise ValueError(f"{self.name}: noise must be [H, W] or [N, H, W] with {size}, got shape {noise.shape}")
             noise = noise[:, :, :, tf.newaxis]
         elif noise_mode == "const":
             noise = self.noise_const[tf.newaxis, :, :, tf.newaxis]

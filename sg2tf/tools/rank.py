@@ -24,9 +24,11 @@ from sg2tf.utils.images import make_grid
 
 def check_compatible(D, info):
     """Raises FlagError (a ValueError) when D cannot score the dataset (resolution, channels, labels)."""
-    h, w = D.img_shape
-    if D.img_resolution not in info.resolutions or tuple(getattr(info, "base_shape", (4, 4))) != D.base_shape:
-        (dh, dw) = info.shape
+    # (H, W) of D's and the dataset's images (objects without a base shape are square)
+    h, w = getattr(D, "img_shape", (D.img_resolution,) * 2)
+    dh, dw = getattr(info, "shape", (info.resolution,) * 2)
+    same_base = tuple(getattr(info, "base_shape", (4, 4))) == tuple(getattr(D, "base_shape", (4, 4)))
+    if D.img_resolution not in info.resolutions or not same_base:
         raise FlagError(
             f"the discriminator takes {w}x{h} images; dataset {info.path} stores {dw}x{dh} images "
             f"at resolutions {list(info.resolutions)}"
