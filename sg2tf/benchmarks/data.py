@@ -6,7 +6,12 @@ For each resolution it writes a synthetic dataset (full resolution only), then m
   tfrecord_read: tf.data.TFRecordDataset alone, records batched but not parsed;
   pipeline_<dtype>_<impl>: `make_dataset` (shuffle, repeat, mirror, batch, decode) for
     dtype uint8 and float32, with the stock-TensorFlow reader (`ref`) and the compiled
-    record reader (`custom`; left out, with the reason, when the op library is missing).
+    record reader (`custom`; left out, with the reason, when the op library is missing);
+  folder_<format>_<dtype>[_memory]: `make_dataset` of the same kind of images written as
+    `--data_folder_images` files (`--data_folder_formats`) in a folder, read directly
+    (`sg2tf.data.image_folder`: every batch decoded by a thread pool), and with
+    `cache="memory"` after one epoch has filled the cache. `folder_check_s` is the
+    validation before the first batch (each file opened and decoded once).
 Every case is measured `--data_repeat` times, the cases of a round one after another, so
 that a change in the machine's load hits all of them; the medians are reported, with
 each round's values under `runs` and `<case>_vs_raw` = median / median raw_read.
@@ -21,7 +26,12 @@ import tempfile
 import time
 
 import numpy as np
+import PIL.Image
+import tensorflow as tf
 from absl import flags
+
+from sg2tf.data import image_folder, make_dataset, synthetic, writer
+from sg2tf.ops import _custom
 
 flags.DEFINE_list("data_resolutions", ["256", "1024"], "Resolutions to benchmark.")
 flags.DEFINE_integer("data_megabytes", 384, "Approximate dataset size per resolution, in MiB.")
@@ -30,6 +40,8 @@ flags.DEFINE_integer("data_batch", 32, "Batch size.")
 flags.DEFINE_integer("data_repeat", 3, "Rounds: every case is measured this many times (medians reported).")
 flags.DEFINE_list("data_impls", ["ref", "custom"], "Pipeline implementations to measure.")
 flags.DEFINE_string("data_dir", None, "Where to write the temporary datasets (default: a temp dir).")
+flags.DEFINE_integer("data_folder_images", 512, "Image files for the folder cases (0: no folder cases).")
+flags.DEFINE_list("data_folder_formats", ["png"], "Image file formats of the folder cases (png, jpg).")
 
 FLAGS = flags.FLAGS
 
@@ -71,24 +83,42 @@ def _load_avg():
 
 
 def _custom_reason():
-    from sg2tf.ops import _custom
-
     _, reason = _custom.load_library()
     return reason
 
 
-def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impls=("ref", "custom")):
-    """`{case: median images/s, case_vs_raw: ratio, runs: {case: [per round]}, ...}`."""
-    import tensorflow as tf
+def _write_folder(path, source, count, image_format):
+    """The first `count` images of `source` as files `path/NNNNN.<format>` (JPEG at quality 95),
+    with Gaussian noise (sigma 8) so that they compress about as photographs do, not as flat shapes."""
+    os.makedirs(path, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        pixels = source.load(i % source.num_images).transpose(1, 2, 0).astype(np.float32)
+        pixels += rng.normal(0, 8, pixels.shape)
+        image = PIL.Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+        image.save(os.path.join(path, f"{i:05d}.{image_format}"), quality=95)
 
-    from sg2tf.data import make_dataset, synthetic, writer
+
+def bench_resolution(
+    resolution,
+    root,
+    megabytes,
+    seconds,
+    batch,
+    repeat=3,
+    impls=("ref", "custom"),
+    folder_images=0,
+    folder_formats=("png",),
+):
+    """`{case: median images/s, case_vs_raw: ratio, runs: {case: [per round]}, ...}`."""
 
     record_bytes = 3 * resolution * resolution
     count = max(batch * 2, (megabytes << 20) // record_bytes)
     path = os.path.join(root, f"bench{resolution}")
+    source = synthetic.synthetic_source(count, resolution)
     info = writer.write_dataset(
         path,
-        synthetic.synthetic_source(count, resolution),
+        source,
         shuffle=False,
         resolutions="top",
         progress=False,
@@ -120,6 +150,29 @@ def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impl
         for impl in impls:
             cases[f"pipeline_{dtype}_{impl}"] = pipeline(dtype, impl)
 
+    def folder(directory, dtype, cache):
+        def run(cpu):
+            image_folder._OPENED.clear()  # every round as a new process: validated again, cache empty
+            start = time.perf_counter()
+            it = iter(make_dataset(directory, batch_size=batch, mirror=True, dtype=dtype, seed=0, cache=cache))
+            checks.append(time.perf_counter() - start)
+            for _ in range(-(-folder_images // batch) if cache else 0):  # fill the cache: one epoch
+                next(it)
+            return _rate(lambda: int(next(it)[0].shape[0]), seconds, cpu=cpu)
+
+        return run
+
+    checks = []
+    for image_format in folder_formats if folder_images else ():
+        directory = os.path.join(root, f"folder{resolution}-{image_format}")
+        _write_folder(directory, source, folder_images, image_format)
+        out[f"folder_{image_format}_file_bytes"] = int(
+            np.mean([os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory)])
+        )
+        for dtype in DTYPES:
+            cases[f"folder_{image_format}_{dtype}"] = folder(directory, dtype, None)
+        cases[f"folder_{image_format}_float32_memory"] = folder(directory, "float32", "memory")
+
     runs = {name: [] for name in cases}
     cpu_runs = {name: [] for name in cases}
     for _ in range(max(repeat, 1)):
@@ -137,6 +190,9 @@ def bench_resolution(resolution, root, megabytes, seconds, batch, repeat=3, impl
         for dtype in DTYPES:
             out[f"pipeline_{dtype}_custom_vs_ref"] = out[f"pipeline_{dtype}_custom"] / out[f"pipeline_{dtype}_ref"]
     out["runs"] = {name: [round(v, 1) for v in values] for name, values in runs.items()}
+    if checks:
+        out["folder_images"] = folder_images
+        out["folder_check_s"] = float(np.median(checks))
     return out
 
 
@@ -155,6 +211,8 @@ def main(argv):
                 FLAGS.data_batch,
                 FLAGS.data_repeat,
                 FLAGS.data_impls,
+                FLAGS.data_folder_images,
+                FLAGS.data_folder_formats,
             )
     results["load_avg"].append(_load_avg())
     return results
