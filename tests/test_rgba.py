@@ -87,21 +87,26 @@ def test_bad_folders_are_named_before_anything_is_written(tmp_path):
 
 
 def test_metrics_composite_alpha_over_black():
-    from sg2tf.metrics import runner
+    """The feature networks' input rule for alpha images (docs/datasets.md): colour * alpha / 255,
+    gray tiled to RGB; LPIPS (PPL, the projector) takes RGBA images by it."""
+    from sg2tf.metrics import features
 
-    rgba = np.stack(_rgba_images(2)).astype(np.float32)
-    seen = []
-
-    def net(x):
-        seen.append(np.asarray(x))
-        return np.zeros([len(x), 1], np.float32)
-
-    runner._collect(net, [rgba.astype(np.uint8)])
-    assert seen[0].shape[-1] == 3
-    np.testing.assert_array_equal(seen[0], rgba[..., :3] * (rgba[..., 3:] / 255))
+    rgba = np.stack(_rgba_images(2, size=32)).astype(np.float32)
+    np.testing.assert_array_equal(features.colour_input(rgba), rgba[..., :3] * (rgba[..., 3:] / 255))
     gray = rgba[..., [0, 3]]
-    np.testing.assert_array_equal(runner.composite_alpha(gray), gray[..., :1] * (gray[..., 1:] / 255))
-    assert runner.composite_alpha(rgba[..., :3]) is not None and runner.composite_alpha(rgba[..., :3]).shape[-1] == 3
+    over_black = gray[..., :1] * (gray[..., 1:] / 255)
+    np.testing.assert_array_equal(features.colour_input(gray), np.repeat(over_black, 3, -1))
+    rng = np.random.RandomState(0)
+    convs, cin = [], 3
+    for count in features.VGG16_BLOCKS:  # a random VGG16 of 2 channels per layer
+        for _ in range(count):
+            convs.append((rng.randn(3, 3, cin, 2).astype(np.float32), rng.randn(2).astype(np.float32)))
+            cin = 2
+    lpips = features.LPIPS(convs, [rng.rand(2).astype(np.float32) for _ in range(5)])
+    a, b = rgba, rgba[::-1]
+    composited = lpips.distance(rgba[..., :3] * (rgba[..., 3:] / 255), b[..., :3] * (b[..., 3:] / 255))
+    np.testing.assert_allclose(lpips.distance(a, b), composited, rtol=1e-5)
+    assert not np.allclose(lpips.distance(a[..., :3], b[..., :3]), composited, rtol=1e-3)
 
 
 @pytest.mark.parametrize("channels", [4, 2])

@@ -157,6 +157,24 @@ def _read_graph_def(path):
     return graph_def
 
 
+# Images with alpha (gray+alpha, RGBA; sg2tf's extension) meet the networks composited over black,
+# `colour * alpha / 255`: the premultiplied colour, no background colour in the formula, and the
+# padded datasets' bars are black too (docs/datasets.md). The originals' metrics take 1 or 3 channels.
+ALPHA_RULE = "composited over black (colour * alpha / 255) before the feature network"
+
+
+def colour_input(images):
+    """NHWC images in [0, 255] as float32 RGB for a feature network: 2/4 channels (alpha last)
+    composited over black, 1 channel tiled to RGB as the originals do, 3 unchanged."""
+    x = tf.cast(images, tf.float32)
+    channels = x.shape[-1]
+    if channels not in (1, 2, 3, 4):
+        raise ValueError(f"feature networks take NHWC images with 1 to 4 channels, got {x.shape}")
+    if channels in (2, 4):
+        x = x[..., :-1] * (tf.clip_by_value(x[..., -1:], 0.0, 255.0) / 255.0)
+    return tf.tile(x, [1, 1, 1, 3]) if x.shape[-1] == 1 else x
+
+
 class InceptionGraph:
     """The frozen 2015-12-05 Inception graph as a batched TF function.
 
@@ -199,11 +217,9 @@ class InceptionGraph:
 
     def __call__(self, images):
         images = tf.convert_to_tensor(images)
-        if images.shape.rank != 4 or images.shape[-1] not in (1, 3):
-            raise ValueError(f"Inception takes NHWC images with 1 or 3 channels, got {images.shape}")
-        images = tf.cast(images, tf.float32)
-        if images.shape[-1] == 1:
-            images = tf.tile(images, [1, 1, 1, 3])
+        if images.shape.rank != 4:
+            raise ValueError(f"Inception takes NHWC images, got {images.shape}")
+        images = colour_input(images)
         pool, weights, biases = self._fn(images)
         features = tf.reshape(pool, [-1, pool.shape[-1]])
         logits = tf.matmul(features, weights) + biases
@@ -319,9 +335,7 @@ class LPIPS:
         return cls(convs, lins)
 
     def _features(self, images):
-        x = tf.cast(images, tf.float32)
-        if x.shape[-1] == 1:
-            x = tf.tile(x, [1, 1, 1, 3])
+        x = colour_input(images)
         x = (x / 127.5 - 1 - LPIPS_SHIFT) / LPIPS_SCALE
         taps, _ = vgg16_trunk(x, self.convs)
         return [t * tf.math.rsqrt(tf.reduce_sum(t * t, -1, keepdims=True) + 1e-20) for t in taps]
@@ -370,9 +384,7 @@ class VGG16Features:
         return cls(convs, fcs[:2])
 
     def __call__(self, images):
-        x = tf.cast(images, tf.float32)
-        if x.shape[-1] == 1:
-            x = tf.tile(x, [1, 1, 1, 3])
+        x = colour_input(images)
         x = tf.image.resize(x, [self.size, self.size], method="bilinear")
         x = x[..., ::-1] - self.MEAN_BGR
         _, x = vgg16_trunk(x, self.convs, pool_last=True)

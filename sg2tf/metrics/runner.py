@@ -58,22 +58,6 @@ PPL_EPSILON = 1e-4
 # PPL evaluates pairs in batches of 2 (one noise draw per batch), as stylegan2-ada-pytorch's metric_main.
 PPL_BATCH = 2
 KID_SUBSETS, KID_SUBSET_SIZE, PR_K, IS_SPLITS = 100, 1000, 3, 10
-# Images with alpha (gray+alpha, RGBA): the feature networks take gray or RGB, so every real and
-# generated image is first composited over black, `colour * alpha / 255` (the premultiplied colour:
-# no background colour enters the formula, and the bars of padded datasets are black too). The
-# originals have no rule (their metrics take 1 or 3 channels); gray is tiled to RGB as they do.
-ALPHA_RULE = "composited over black (colour * alpha / 255) before the feature network"
-
-
-def composite_alpha(images, max_value=255.0):
-    """NHWC images with 2 or 4 channels (alpha last, in [0, max_value]) as gray or RGB float32
-    over black; images of 1 or 3 channels unchanged. The same for reals and fakes."""
-    channels = images.shape[-1]
-    if channels not in (2, 4):
-        return images
-    images = np.asarray(images, np.float32)
-    alpha = np.clip(images[..., -1:], 0, max_value) / max_value
-    return images[..., :-1] * alpha
 
 
 class MetricDraws:
@@ -221,7 +205,7 @@ class StatsCache:
 def _collect(net, batches, progress=None, with_probs=False):
     feats, probs = [], []
     for x in batches:
-        out = net(composite_alpha(x))
+        out = net(x)
         if isinstance(out, tuple):
             feats.append(out[0])
             probs.append(out[1])
@@ -285,9 +269,7 @@ def ppl_distances(
             if spec.crop:
                 images = stats.ppl_crop(images)
             images = stats.ppl_downsample(images)
-            images = composite_alpha((images + 1) * (255 / 2))
-            if images.shape[-1] == 1:
-                images = np.repeat(images, 3, axis=-1)  # the LPIPS network takes RGB
+            images = (images + 1) * (255 / 2)  # LPIPS tiles gray, composites alpha (features.colour_input)
             d = lpips.distance(tf.constant(images[:n], tf.float32), tf.constant(images[n:], tf.float32))
             out.append(np.asarray(d, np.float64) / epsilon**2)
             if progress:
@@ -404,7 +386,7 @@ def compute_metrics(names, G, info=None, network_path=None, jsonl_path=None, **k
             "timestamp": time.time(),
         }
         if G.img_channels in (2, 4):
-            record["alpha"] = ALPHA_RULE
+            record["alpha"] = feature_nets.ALPHA_RULE
         if jsonl_path:
             with open(jsonl_path, "a") as f:
                 f.write(json.dumps(record, sort_keys=True) + "\n")
