@@ -109,3 +109,21 @@ def test_program_flags(tmp_path, capsys):
     assert run(src, f"--tfrecord_dir={tmp_path / 'x'}", "--allow_nonsquare") == 1
     assert "img01_20x15.png: size 20x15, but the most common size is" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_keep_aspect_rule_scales_the_whole_picture():
+    """--pad_rule=keep_aspect: the central round(H * w / W) rows, so a 40x30 (4:3) image is scaled as
+    a whole to 16x12 (the original's rule keeps 12 of its 30 rows and squeezes them sideways)."""
+    import PIL.Image
+
+    name = "img04_40x30.png"
+    kw = dict(pad_to_square=(16, 12), skip_bad=True, progress=False)
+    aspect = images.image_source(str(LSUN_WIDE / "source"), pad_rule="keep_aspect", **kw)
+    original = images.image_source(str(LSUN_WIDE / "source"), **kw)
+    with PIL.Image.open(LSUN_WIDE / "source" / name) as im:
+        whole = np.asarray(im.resize((16, 12), PIL.Image.LANCZOS)).transpose(2, 0, 1)
+        squeezed = np.asarray(im.crop((0, 9, 40, 21)).resize((16, 12), PIL.Image.LANCZOS)).transpose(2, 0, 1)
+    i = aspect.names.index(name)
+    assert np.array_equal(aspect.load(i)[:, 2:14], whole) and not aspect.load(i)[:, :2].any()
+    assert np.array_equal(original.load(original.names.index(name))[:, 2:14], squeezed)
+    assert aspect.names == original.names  # the same images are usable under both rules here

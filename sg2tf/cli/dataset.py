@@ -60,6 +60,7 @@ def _execute(command):
             convert_mode=f.convert_mode,
             keep_alpha=f.keep_alpha,
             pad_to_square=pad,
+            pad_rule=f.pad_rule,
             allow_nonsquare=f.allow_nonsquare,
             resize_filter=f.resize_filter,
             skip_bad=f.skip_bad,

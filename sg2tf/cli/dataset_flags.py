@@ -77,6 +77,13 @@ flags.DEFINE_boolean(
     "then have the same mode, or with --convert_mode=RGB (L) every image becomes RGBA (LA), opaque where it had "
     "no alpha. The original tools cannot read such datasets (1 or 3 channels only).",
 )
+flags.DEFINE_enum(
+    "pad_rule",
+    "lsun_wide",
+    ["lsun_wide", "keep_aspect"],
+    "--pad_to_square's rows: lsun_wide (the original's round(W*h/w) rows: the same records, but images wider than "
+    "W are narrowed more than shortened) or keep_aspect (round(H*w/W) rows: every picture keeps its aspect ratio).",
+)
 flags.DEFINE_boolean(
     "allow_nonsquare",
     False,
@@ -133,6 +140,7 @@ _IMAGES = [
     "convert_mode",
     "keep_alpha",
     "pad_to_square",
+    "pad_rule",
     "allow_nonsquare",
     "skip_bad",
 ]

@@ -29,6 +29,7 @@ from sg2tf.utils.progress import Progress
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 RESIZE_MODES = ("center-crop", "pad")
 CONVERT_MODES = ("RGB", "L")
+PAD_RULES = ("lsun_wide", "keep_aspect")
 RESIZE_FILTERS = {"lanczos": PIL.Image.LANCZOS, "box": PIL.Image.BOX, "bicubic": PIL.Image.BICUBIC}
 MAX_LISTED = 20  # offenders listed in an error message
 
@@ -205,6 +206,7 @@ def image_source(
     convert_mode=None,
     keep_alpha=False,
     pad_to_square=None,
+    pad_rule="lsun_wide",
     allow_nonsquare=False,
     resize_filter="lanczos",
     skip_bad=False,
@@ -231,6 +233,8 @@ def image_source(
         image keeps its `round(W * h / w)` central rows, is scaled to W x H and placed in the
         middle rows of a black W x W square; images narrower than W or with fewer than H such
         rows cannot be used. Not with `resize` or `resolution`.
+      pad_rule: "lsun_wide" (the rows as above: the records of the original) or "keep_aspect"
+        (the central `round(H * w / W)` rows: each picture keeps its aspect ratio).
       allow_nonsquare: images of one non-square size (64x48: a network over base shape 3x4, see
         `sg2tf.data.format.split_shape`) are written as they are, for sg2tf's rectangular
         networks; another size, or one no network makes, is named. Not with the options above.
@@ -244,6 +248,8 @@ def image_source(
         raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
     if convert_mode not in (None,) + CONVERT_MODES:
         raise ValueError(f"convert_mode must be one of {CONVERT_MODES}, got {convert_mode!r}")
+    if pad_rule not in PAD_RULES:
+        raise ValueError(f"pad_rule must be one of {PAD_RULES}, got {pad_rule!r}")
     if pad_to_square is not None:
         if resize is not None or resolution:
             raise FlagError("--pad_to_square sets the size itself: give it without --resize and --resolution")
@@ -277,7 +283,7 @@ def image_source(
     channels = _check_modes(good, to_mode, keep_alpha, problems)
     image_shape = None
     if pad_to_square is not None:
-        target, decision = _check_pad(good, pad_w, pad_h, problems)
+        target, decision = _check_pad(good, pad_w, pad_h, pad_rule, problems)
     elif allow_nonsquare and any(w != h for _, (w, h), _ in good):
         target, image_shape, decision = _check_own_shape(good, problems)
     else:
@@ -306,7 +312,7 @@ def image_source(
     if target < 4 or not fmt.is_power_of_two(target):
         raise DatasetError(f"resolution {target} is not a power of two >= 4")
     notes.append(decision)
-    notes += _scaling_notes(good, resize, to_mode, target, pad_to_square, image_shape)
+    notes += _scaling_notes(good, resize, to_mode, target, pad_to_square, image_shape, pad_rule)
 
     resample = RESIZE_FILTERS[resize_filter]
 
@@ -316,7 +322,7 @@ def image_source(
             if to_mode is not None:
                 img = _to_mode(img, to_mode)
             if pad_to_square is not None:
-                img = _lsun_wide_picture(img, pad_w, pad_h, resample)
+                img = _padded_picture(img, pad_w, pad_h, resample, pad_rule)
             elif image_shape is None:
                 if resize is not None:
                     img = _square(img, resize)
@@ -369,17 +375,22 @@ def _check_modes(good, to_mode, keep_alpha, problems):
     return _CHANNELS[modes.most_common(1)[0][0]] if modes else 3
 
 
-def _lsun_wide_rows(w, h, width):
-    """The rows `create_lsun_wide` keeps of a w x h image for a canvas `width` wide:
-    `round(width * h / w)` central rows (as it computes them: in the target's pixels, so an image
-    wider than `width` loses rows as well as being narrowed: its aspect ratio changes)."""
-    rows = int(np.round(width * h / w))
-    return (h - rows) // 2, (h + rows) // 2
+def _pad_rows(w, h, width, height, rule="lsun_wide"):
+    """`(top, bottom, usable)`: the central rows a w x h image keeps for a `width` x `height` picture.
+
+    "lsun_wide" (`create_lsun_wide`): `round(width * h / w)` rows, computed in the target's pixels,
+    so an image wider than `width` loses rows as well as being narrowed (its aspect ratio changes);
+    usable with `w >= width` and at least `height` such rows. "keep_aspect": the `round(height * w /
+    width)` rows that have the picture's aspect ratio; usable with `w >= width` and that many rows.
+    """
+    rows = int(np.round(width * h / w)) if rule == "lsun_wide" else int(np.round(height * w / width))
+    usable = w >= width and (rows >= height if rule == "lsun_wide" else rows <= h)
+    return (h - rows) // 2, (h + rows) // 2, usable
 
 
-def _lsun_wide_picture(img, width, height, resample):
-    """One image as `create_lsun_wide` makes its picture: the central rows, scaled to width x height."""
-    top, bottom = _lsun_wide_rows(img.size[0], img.size[1], width)
+def _padded_picture(img, width, height, resample, rule):
+    """One image's picture for `pad_to_square`: its central rows, scaled to width x height."""
+    top, bottom, _ = _pad_rows(img.size[0], img.size[1], width, height, rule)
     img = img.crop((0, top, img.size[0], bottom))
     return img.resize((width, height), resample)
 
@@ -411,21 +422,21 @@ def _check_own_shape(good, problems):
     )
 
 
-def _check_pad(good, width, height, problems):
+def _check_pad(good, width, height, rule, problems):
     """`(resolution, why)` for `pad_to_square`; images `create_lsun_wide` would skip are problems."""
     hint = (
         f"--pad_to_square={width}x{height} takes images at least {width} px wide whose height is at least "
         f"{height}/{width} of their width; --skip_bad leaves the others out, as create_lsun_wide does"
     )
     for n, (w, h), _ in good:
-        top, bottom = _lsun_wide_rows(w, h, width)
-        if w < width or bottom - top < height:
+        if not _pad_rows(w, h, width, height, rule)[2]:
             detail = f"size {w}x{h} is too small for {width}x{height} pictures"
             problems.add(n, "too small", detail, hint)
     top = (width - height) // 2
+    how = "create_lsun_wide's layout" if rule == "lsun_wide" else "--pad_rule=keep_aspect"
     return width, (
         f"resolution {width}x{width}: --pad_to_square={width}x{height}, pictures {width}x{height} in rows "
-        f"{top}..{top + height - 1} between black bars (create_lsun_wide's layout)"
+        f"{top}..{top + height - 1} between black bars ({how})"
     )
 
 
@@ -469,7 +480,7 @@ def _check_sizes(good, resize, resolution, problems):
     return main[0], f"resolution {main[0]}x{main[0]}: the images' own size"
 
 
-def _scaling_notes(good, resize, convert_mode, target, pad_to_square=None, image_shape=None):
+def _scaling_notes(good, resize, convert_mode, target, pad_to_square=None, image_shape=None, pad_rule="lsun_wide"):
     """Lines saying how many images are converted, made square, scaled down and up (with the
     smallest of those scaled up, by name)."""
     notes = []
@@ -482,9 +493,9 @@ def _scaling_notes(good, resize, convert_mode, target, pad_to_square=None, image
         return notes + [f"all {len(good)} images are {image_shape[1]}x{image_shape[0]}: none scaled"]
     if pad_to_square is not None:
         width, height = pad_to_square
-        kept = [_lsun_wide_rows(w, h, width) for _, (w, h), _ in good]
-        scaled = sum(1 for (_, (w, _), _), (top, bottom) in zip(good, kept) if (w, bottom - top) != (width, height))
-        cropped = sum(1 for (_, (_, h), _), (top, bottom) in zip(good, kept) if bottom - top != h)
+        kept = [_pad_rows(w, h, width, height, pad_rule) for _, (w, h), _ in good]
+        scaled = sum(1 for (_, (w, _), _), (top, bottom, _) in zip(good, kept) if (w, bottom - top) != (width, height))
+        cropped = sum(1 for (_, (_, h), _), (top, bottom, _) in zip(good, kept) if bottom - top != h)
         return notes + [
             f"placed {len(good)} pictures in {width}x{width} squares: {cropped} cut to their central rows, "
             f"{scaled} scaled to {width}x{height}"
