@@ -154,23 +154,23 @@ def test_training_steps_and_options(dataset, tmp_path):
     # Without a dataset --aspect makes the same networks.
     fake = options.resolve(dict(given, data=None, resolution=64, aspect="4:3"), None)
     assert fake.network_kwargs() == opts.network_kwargs()
-    # A few steps at 16x12 (the same base, two doublings: a test-sized graph).
-    root = str(tmp_path / "rect16")
-    images = np.random.RandomState(1).randint(0, 256, [4, 3, 12, 16]).astype(np.uint8)
+    # A few steps at 8x6 (the same base, one doubling: a test-sized graph).
+    root = str(tmp_path / "rect8")
+    images = np.random.RandomState(1).randint(0, 256, [4, 3, 6, 8]).astype(np.uint8)
     _write_dataset(root, images)
     # Regularizers every step: three steps of one traced graph with every phase.
     given = dict(given, data=root, g_reg_interval=1, d_reg_interval=1)
     trainer = build_trainer(options.resolve(given, info_lib.read_info(root)))
-    assert trainer.G.img_shape == (12, 16) and trainer.D.img_shape == (12, 16)
+    assert trainer.G.img_shape == (6, 8) and trainer.D.img_shape == (6, 8)
     reals = tf.constant(images.transpose(0, 2, 3, 1).astype(np.float32) / 127.5 - 1)
     before = [v.numpy() for v in trainer.G.trainable_variables]
     for _ in range(3):
         stats = trainer.train_step(reals, tf.zeros([4, 0]))
-        # path length (on 16x12 directions) and R1 too
+        # path length (on 8x6 directions) and R1 too
         for key in ("loss_G", "loss_D", "pl_penalty", "r1_penalty"):
             assert np.isfinite(float(stats[key])), key
     assert any(np.any(a != b.numpy()) for a, b in zip(before, trainer.G.trainable_variables))
-    assert tuple(trainer.G_ema(tf.zeros([1, trainer.G.z_dim])).shape) == (1, 12, 16, 3)
+    assert tuple(trainer.G_ema(tf.zeros([1, trainer.G.z_dim])).shape) == (1, 6, 8, 3)
 
 
 def test_ada_augments_non_square_images():
@@ -218,9 +218,9 @@ def test_projection_targets(nets, tmp_path):
     target = projection.load_target(str(tmp_path / "t.png"), G.img_shape, 3)
     box = PIL.Image.fromarray(photo[:, 10:90]).resize((W, H), PIL.Image.LANCZOS)
     np.testing.assert_array_equal(target, np.asarray(box))
-    cfg = projection.ProjectionConfig(num_steps=2, w_avg_samples=16)
+    cfg = projection.ProjectionConfig(num_steps=1, w_avg_samples=16)
     result = projection.project(G, target, projection.pixel_distance, cfg)
-    assert result.w_steps.shape == (2, 1, G.w_dim) and result.noise[-1].shape == (H, W)
+    assert result.w_steps.shape == (1, 1, G.w_dim) and result.noise[-1].shape == (H, W)
     assert np.isfinite(result.distance) and np.isfinite(result.noise_regularization)
 
 
