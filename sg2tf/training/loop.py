@@ -13,6 +13,7 @@
 See docs/training.md for the run directory and the resume rules.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -31,6 +32,7 @@ from sg2tf.training import checkpoints, data_identity, pacing, preemption, prese
 from sg2tf.training import options as options_lib
 from sg2tf.training import stats as stats_lib
 from sg2tf.training.setup import TrainingError, build_trainer, configure_cpu_devices, make_strategy, network_sizes
+from sg2tf.utils import console
 from sg2tf.utils import images as image_utils
 from sg2tf.utils.atomic import atomic_file
 from sg2tf.utils.seeds import z_from_seeds
@@ -164,7 +166,11 @@ def train(given):
     # ---- 4. Networks and trainer. ---------------------------------------------------------
     # Generated images' labels are drawn from the dataset's, as in the official loop.
     labels = read_labels(info)[: opts.max_images] if opts.c_dim else None
-    trainer = build_trainer(opts, strategy, num_workers=num_workers, labels=labels)
+    # Building runs the networks' kernels for the first time, where TensorFlow prints a notice
+    # of its own, once per process ("oneDNN supports DT_HALF only on platforms with AVX-512" in
+    # float16 on a CPU): filtered as at start-up (console.quietly), as is the first step.
+    with console.quietly():
+        trainer = build_trainer(opts, strategy, num_workers=num_workers, labels=labels)
     G, D, G_ema = trainer.G, trainer.D, trainer.G_ema
     if source is not None:
         source_network.copy_weights(source, (G, D, G_ema), resume_path, log.print)
@@ -210,7 +216,8 @@ def train(given):
                 )
             ),
         )
-        image_utils.atomic_save_png(os.path.join(run_dir, "fakes_init.png"), fakes_grid(G_ema, grid_z, grid_c))
+        with console.quietly():  # G's first kernels: TensorFlow's notice, as in build_trainer
+            image_utils.atomic_save_png(os.path.join(run_dir, "fakes_init.png"), fakes_grid(G_ema, grid_z, grid_c))
 
     total_nimg = int(round(opts.kimg * 1000))
     tick_nimg = int(round(opts.tick_kimg * 1000))
@@ -247,9 +254,12 @@ def train(given):
 
     stop = preemption.active()  # SIGTERM / SIGINT under sg2tf-train
     pace = pacing.Pace(trainer)  # sec/kimg without compiling; a first line within a minute
+    first_step = True
     while cur_nimg < total_nimg and not stop.agreed(strategy, num_workers):
         reals, labels = next_batch()
-        tick_stats.add(pace.step(trainer.train_step, reals, labels, nimg=opts.batch))
+        with console.quietly() if first_step else contextlib.nullcontext():  # as build_trainer
+            tick_stats.add(pace.step(trainer.train_step, reals, labels, nimg=opts.batch))
+        first_step = False
         cur_nimg += opts.batch
         done = cur_nimg >= total_nimg
         if not done and cur_nimg < tick_start_nimg + tick_nimg:
