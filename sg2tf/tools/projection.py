@@ -19,6 +19,7 @@ import tensorflow as tf
 from PIL import Image
 
 from sg2tf import sampling
+from sg2tf.data.format import PIL_MODES
 from sg2tf.errors import FlagError, UserError
 from sg2tf.metrics import features
 from sg2tf.networks.common import noise_variables
@@ -310,7 +311,7 @@ def load_target(path, resolution, channels):
     out_h, out_w = (resolution, resolution) if np.ndim(resolution) == 0 else (int(v) for v in resolution)
     try:
         with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
+            im = im.convert(PIL_MODES[channels])  # an RGBA/LA network's target keeps its alpha
             w, h = im.size
             # the largest centered box of aspect out_w:out_h (a square for a square G)
             cw, ch = (w, w * out_h // out_w) if w * out_h <= h * out_w else (h * out_w // out_h, h)
