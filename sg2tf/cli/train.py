@@ -2,6 +2,7 @@
 
   sg2tf-train --data=datasets/shapes32 --outdir=runs --cfg=tiny --kimg=100 --snap=10
   sg2tf-train --resume=latest --outdir=runs          # continue the newest run exactly
+  sg2tf-train --data=~/photos --outdir=runs --cfg=paper256 --mirror   # a folder (or ZIP) read directly
 
 This program only turns its flags into options: the loop is `sg2tf.training.loop.train`
 (see docs/training.md).
@@ -13,6 +14,8 @@ import sys
 from absl import flags
 
 from sg2tf.cli import common
+from sg2tf.training.options import DEFAULTS
+from sg2tf.utils import atomic
 
 FLAGS = flags.FLAGS
 
@@ -20,7 +23,6 @@ FLAGS = flags.FLAGS
 def given_options():
     """`{option: value}` of the flags given on the command line (or in a --flagfile);
     the others take their defaults, the preset's or the resumed run's values."""
-    from sg2tf.training.options import DEFAULTS
 
     return {name: FLAGS[name].value for name in DEFAULTS if name in FLAGS and FLAGS[name].present}
 
@@ -29,7 +31,6 @@ def main(argv):
     common.start(argv)
     from sg2tf.training import preemption
     from sg2tf.training.loop import train
-    from sg2tf.utils import atomic
 
     with preemption.StopRequest():  # SIGTERM / SIGINT: a checkpoint, then exit status 75
         try:

@@ -67,7 +67,19 @@ class TrainingOptions:
     """
 
     # Run: what, where, how long, how often it reports and saves.
-    data: str | None = _option("path", None, "Training data: a TFRecord dataset directory (sg2tf-dataset).", DATA_STATE)
+    data: str | None = _option(
+        "path",
+        None,
+        "Training data: a TFRecord dataset directory (sg2tf-dataset), or a folder of images (any sub-folders) "
+        "or a stylegan2-ada-pytorch ZIP, read directly: the same batches as its converted .tfrecords.",
+        DATA_STATE,
+    )
+    data_cache: str = _option(
+        "string",
+        "",
+        "Images read directly (folder/ZIP): keep decoded images, 'memory' or an .npy file path (written once).",
+        LOCAL,
+    )
     outdir: str | None = _option("path", None, "Where to create run directories NNNNN-<desc>/.", LOCAL)
     cfg: str = _option(
         "enum",
@@ -128,7 +140,16 @@ class TrainingOptions:
     shuffle_buffer: int | None = _option(
         "integer", None, "Shuffle window in images (default: ~1 GiB; it is part of each checkpoint).", DATA_STATE
     )
+    aspect: str | None = _option(
+        "string",
+        None,
+        "Aspect W:H of a non-square network (e.g. 4:3: --resolution=64 makes 64x48 images); "
+        "default: the dataset's record shape.",
+        NETWORKS,
+    )
     channels_img: int = _derived("the dataset")
+    # [h0, w0] of a non-square network's lowest block (sg2tf.networks.channels); None: square.
+    base_shape: list | None = dataclasses.field(default=None, metadata=dict(derived="the dataset or --aspect"))
     dataset_count: int | None = _derived("the dataset")
     c_dim: int = _derived("the dataset (with --cond)")
     # Batch, optimisers and G's EMA.
@@ -311,6 +332,7 @@ class TrainingOptions:
                 num_fp16_res=self.fp16_res,
                 conv_clamp=self.conv_clamp,
                 noconst=bool(self.noconst),
+                **({} if self.base_shape is None else {"base_shape": list(self.base_shape)}),
             ),
         )
         D = dict(
@@ -323,6 +345,7 @@ class TrainingOptions:
             conv_clamp=self.conv_clamp,
             mbstd_group_size=self.mbstd_group or None,
             mbstd_num_channels=self.mbstd_channels,
+            **({} if self.base_shape is None else {"base_shape": list(self.base_shape)}),
         )
         return G, D
 
@@ -354,6 +377,24 @@ LOCAL_OPTIONS = frozenset(o.name for o in OPTIONS if o.resume == LOCAL)
 def _choice(o, key, choices):
     if o[key] not in choices:
         raise OptionsError(f"--{key}={o[key]}: choose from {', '.join(choices)}")
+
+
+def _base_shape(aspect, dataset_info):
+    """The networks' base shape: the dataset's (its records' aspect ratio), or --aspect's
+    without a dataset; None for a square one."""
+    from sg2tf.networks.channels import SQUARE_BASE, block_shape, parse_aspect  # the package imports TensorFlow
+
+    base = tuple(getattr(dataset_info, "base_shape", None) or SQUARE_BASE)
+    if aspect:
+        try:
+            wanted = parse_aspect(aspect)
+        except ValueError as e:
+            raise OptionsError(f"--aspect={aspect}: {e}") from None
+        if dataset_info is not None and wanted != base:
+            h, w = block_shape(dataset_info.resolution, base)
+            raise OptionsError(f"--aspect={aspect}: the dataset {dataset_info.path} holds {w}x{h} (WxH) images")
+        base = wanted
+    return None if base == SQUARE_BASE else list(base)
 
 
 def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
@@ -399,6 +440,7 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
         o["channels_img"] = 3
         label_size = 0
         o["dataset_count"] = None
+    o["base_shape"] = _base_shape(o["aspect"], dataset_info)
     if o["cond"] and label_size == 0:
         raise OptionsError("--cond: the dataset has no labels")
     o["c_dim"] = label_size if o["cond"] else 0

@@ -35,6 +35,11 @@ from sg2tf.training import schedules
 from sg2tf.training.draws import Group, RandomDraws
 from sg2tf.training.freeze import freeze_filter_d, freeze_filter_g
 
+# Float16's dynamic loss scale: its start (the originals' fixed scale) and the clean steps per
+# doubling (1 / TF1 tflib Optimizer's loss_scaling_inc of 0.0005 in log2).
+FP16_INITIAL_LOSS_SCALE = 1.0
+FP16_LOSS_SCALE_GROWTH_STEPS = 2000
+
 # What each phase trains, and how many times it augments images (fakes, reals).
 PHASE_NETWORK = {"G_main": "G", "G_reg": "G", "D_main": "D", "D_reg": "D"}
 AUGMENT_CALLS = {"G_main": 1, "G_reg": 0, "D_main": 2, "D_reg": 1}
@@ -93,7 +98,7 @@ def make_optimizer(lr_variable, reg_interval, fp16, variant="torch"):
 
     The learning rate is read from `lr_variable` at every update (the training step
     assigns it from its schedule, already multiplied by the correction ratio).
-    Float16 uses dynamic loss scaling; float32 and bfloat16 (float32's exponent range)
+    Float16 uses dynamic loss scaling from 1; float32 and bfloat16 (float32's exponent range)
     none: their wrapper only skips non-finite steps.
     """
     ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
@@ -102,7 +107,16 @@ def make_optimizer(lr_variable, reg_interval, fp16, variant="torch"):
         learning_rate=lambda: lr_variable.read_value(), beta_1=0.0**ratio, beta_2=0.99**ratio, epsilon=1e-8
     )
     if fp16:
-        return keras.optimizers.LossScaleOptimizer(adam, initial_scale=2.0**15, dynamic_growth_steps=2000), ratio
+        # Neither original scales the loss of its float16 layers (stylegan2-ada's TF loop leaves
+        # tflib Optimizer's use_loss_scaling False; stylegan2-ada-pytorch has no GradScaler):
+        # start where they stay, at 1 (Keras's 2^15 overflowed the first steps). Grow and shrink
+        # by TF1's rule (tflib/optimizer.py: log2 scale +0.0005 per clean step, -1 on overflow).
+        return (
+            keras.optimizers.LossScaleOptimizer(
+                adam, initial_scale=FP16_INITIAL_LOSS_SCALE, dynamic_growth_steps=FP16_LOSS_SCALE_GROWTH_STEPS
+            ),
+            ratio,
+        )
     return SkipNonFiniteOptimizer(adam, initial_scale=1.0, dynamic_growth_steps=2**30), ratio
 
 
@@ -227,13 +241,13 @@ class Trainer:
         rid = tf.distribute.get_replica_context().replica_id_in_sync_group
         size = self.pl_batch if phase == "G_reg" else self.batch_gpu
         group = Group(index=rid * self.rounds + r, start=rid * self.per_replica + r * self.batch_gpu, size=size)
-        res, ch = self.G.img_resolution, self.G.img_channels
+        (h, w), ch = self.G.img_shape, self.G.img_channels  # [h, w]: non-square G too
         return losses.RoundInputs(
             gen=draws.generator_inputs(phase_draws, group),
             real_img=reals[r * self.batch_gpu : (r + 1) * self.batch_gpu],
             real_c=labels[r * self.batch_gpu : (r + 1) * self.batch_gpu],
             augment=draws.augment(phase_draws, group, self.augment_pipe, p),
-            pl_directions=draws.pl_directions(phase_draws, group, [size, res, res, ch]) if phase == "G_reg" else None,
+            pl_directions=draws.pl_directions(phase_draws, group, [size, h, w, ch]) if phase == "G_reg" else None,
             r1_gamma=gamma,
         )
 
@@ -308,7 +322,7 @@ class Trainer:
         gamma = self.gamma.tf_value(kimg)
         self.G_lr.assign(self.glr.tf_value(kimg) * self.G_ratio)
         self.D_lr.assign(self.dlr.tf_value(kimg) * self.D_ratio)
-        res, ch = self.G.img_resolution, self.G.img_channels
+        (h, w), ch = self.G.img_shape, self.G.img_channels  # [h, w]: non-square G too
         skipped = {"G": 0.0, "D": 0.0}
         signs, count = 0.0, 0.0
 
@@ -316,7 +330,7 @@ class Trainer:
             phase_draws = draws.phase(
                 phase,
                 B,
-                pl_shape=[res, res, ch] if phase == "G_reg" else None,
+                pl_shape=[h, w, ch] if phase == "G_reg" else None,
                 aug_calls=AUGMENT_CALLS[phase] if self.augment_pipe is not None else 0,
             )
             sums, phase_skipped = self._run_phase(phase, draws, capture, (phase_draws, reals, labels, p, gamma))
