@@ -58,6 +58,8 @@ def test_networks_shapes_and_config(nets, tmp_path):
     img = G(tf.random.normal([2, 8]))
     assert tuple(img.shape) == (2, H, W, 3) and G.img_shape == (H, W)
     assert D(img).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"takes images \[N, 48, 64, C\] \(HxW\), got \[2, 64, 64, 3\]"):
+        D(tf.zeros([2, 64, 64, 3]))
     synthesis = {b.name: b for b in G.synthesis.blocks}
     assert tuple(synthesis["b4"].const.shape[:2]) == (3, 4)
     assert synthesis["b64"].conv1.noise.noise_const.shape == (H, W)
@@ -151,6 +153,8 @@ def test_training_steps_and_options(dataset, tmp_path):
     assert opts.base_shape == [3, 4] and opts.resolution == 64
     with pytest.raises(options.OptionsError, match="--aspect=1:1: the dataset .* holds 64x48"):
         options.resolve(dict(given, aspect="1:1"), info)
+    with pytest.raises(options.OptionsError, match="--aspect=4x3: aspect must be W:H"):
+        options.resolve(dict(given, aspect="4x3"), info)
     # Without a dataset --aspect makes the same networks.
     fake = options.resolve(dict(given, data=None, resolution=64, aspect="4:3"), None)
     assert fake.network_kwargs() == opts.network_kwargs()

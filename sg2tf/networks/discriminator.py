@@ -238,6 +238,13 @@ class Discriminator(NetworkSettings, keras.Model):
 
     def call(self, img, c=None, training=False, force_fp32=False):
         img = tf.cast(img, tf.float32)
+        size = tuple(img.shape[1:3])
+        if None not in size and size != self.img_shape:
+            # (the epilogue's dense layer would fail later with a matrix-size message)
+            raise ValueError(
+                f"{self.name}: takes images [N, {self.img_shape[0]}, {self.img_shape[1]}, C] (HxW), "
+                f"got {list(img.shape)}"
+            )
         x = None
         for block in self.blocks:
             x, img = block(x, img, force_fp32=force_fp32)
