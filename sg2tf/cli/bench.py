@@ -11,6 +11,7 @@ import json
 import sys
 
 from sg2tf.cli import common, flags_common
+from sg2tf.utils import console
 
 BENCHMARKS = ("ops", "data", "generator", "train", "compare")
 
@@ -26,7 +27,6 @@ def run():
     flags_common.define_verbose()
     # The benchmark modules load TensorFlow when imported (some set its environment first),
     # before absl parses the flags.
-    from sg2tf.utils import console
 
     module = console.quiet_start(
         common.verbose_requested(argv[2:]), load=lambda: importlib.import_module(f"sg2tf.benchmarks.{name}")

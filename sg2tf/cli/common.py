@@ -24,7 +24,9 @@ import traceback
 
 from absl import app, flags
 
+import sg2tf
 from sg2tf.errors import UserError
+from sg2tf.utils import console
 from sg2tf.utils.progress import Progress
 
 __all__ = [
@@ -78,7 +80,6 @@ def load_generator(network, precision=None):
     """The generator to sample from (G_ema, else G) of the network file `network`, computing in
     `precision` (`--precision`; None: as stored). Raises `NetworkImportError` naming the file
     when it holds no generator."""
-    import sg2tf
     from sg2tf.io.nvlabs_tf import NetworkImportError
 
     G = sg2tf.load_network(network).generator
@@ -196,7 +197,6 @@ def start(argv, ops=None, verbose=None):
         fail(f"unexpected arguments {argv[1:]}")
     if verbose is None:
         verbose = "verbose" in flags.FLAGS and bool(flags.FLAGS["verbose"].value)
-    from sg2tf.utils import console
 
     console.quiet_start(verbose)
     if ops:

@@ -13,6 +13,7 @@ import os
 
 from absl import flags
 
+import sg2tf
 import sg2tf.cli.convert_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
 
@@ -88,7 +89,6 @@ def _check_flags():
 
 def main(argv):
     common.start(argv)
-    import sg2tf
     from sg2tf.io import snapshot
 
     _check_flags()

@@ -19,11 +19,17 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 from absl import flags
 
+import sg2tf
 import sg2tf.cli.demo_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.training import presets
+from sg2tf.utils import console
+from sg2tf.utils import images as image_utils
 from sg2tf.utils.atomic import atomic_file
+from sg2tf.utils.seeds import z_from_seeds
 
 FLAGS = flags.FLAGS
 PSIS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
@@ -92,10 +98,7 @@ def train(data, runs):
 
 
 def sample_grids(G, outdir):
-    import numpy as np
-
     from sg2tf import sampling
-    from sg2tf.utils import images as image_utils
 
     samples = np.concatenate(
         [imgs for _, imgs in sampling.generate_from_seeds(G, range(64), truncation_psi=1.0, batch_size=16)]
@@ -110,14 +113,10 @@ def sample_grids(G, outdir):
 
 
 def export_and_reload(G, outdir):
-    import numpy as np
     import tensorflow as tf
 
     from sg2tf.export import export_saved_model, export_tflite
     from sg2tf.export.tflite import interpreter as tflite_interpreter
-    from sg2tf.utils import console
-    from sg2tf.utils import images as image_utils
-    from sg2tf.utils.seeds import z_from_seeds
 
     seeds = list(range(8))
     saved_dir = export_saved_model(G, os.path.join(outdir, "saved_model"))
@@ -178,7 +177,6 @@ def main(argv):
         print(f"\nsamples and exports are up to date with {snapshot}; steps 3 and 4 skipped")
     else:
         step(3, "sample and truncation grids")
-        import sg2tf
 
         G = sg2tf.load_network(snapshot).generator
         sample_grids(G, workdir)
@@ -204,8 +202,6 @@ def next_steps(snapshot):
     """The commands to try on one's own images, sized for this machine: on a CPU, 64x64 images
     and the CPU-sized preset, with what a kimg costs (`sg2tf.training.presets`)."""
     import tensorflow as tf
-
-    from sg2tf.training import presets
 
     if tf.config.list_physical_devices("GPU"):
         resolution, cfg, cost = "", "auto", ""

@@ -14,19 +14,20 @@ ws or seeds), one column per strength (strength 0 is the unedited image).
 
 import os
 
+import numpy as np
 from absl import flags
 
 import sg2tf.cli.edit_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
 from sg2tf.errors import FlagError
+from sg2tf.utils import images as image_utils
+from sg2tf.utils.seeds import parse_range_list
 
 FLAGS = flags.FLAGS
 COMMANDS = ("directions", "apply")
 
 
 def _layers(spec):
-    from sg2tf.utils.seeds import parse_range_list
-
     return None if spec is None else parse_range_list(spec, "layers")
 
 
@@ -63,13 +64,9 @@ def directions():
 
 
 def apply():
-    import numpy as np
-
     from sg2tf import sampling
     from sg2tf.tools import editing, video
     from sg2tf.tools.style_mixing import seeds_to_ws
-    from sg2tf.utils import images as image_utils
-    from sg2tf.utils.seeds import parse_range_list
 
     if (FLAGS.w is None) == (FLAGS.seeds is None):
         raise FlagError("apply: give exactly one of --w and --seeds")

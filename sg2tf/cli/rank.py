@@ -20,8 +20,11 @@ import shlex
 
 from absl import flags
 
+import sg2tf
 import sg2tf.cli.rank_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.errors import FlagError
+from sg2tf.utils import images as image_utils
 from sg2tf.utils.atomic import atomic_file
 
 FLAGS = flags.FLAGS
@@ -29,13 +32,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     common.start(argv, FLAGS.ops)
-    import sg2tf
     import sg2tf.data
     from sg2tf.data.names import read_names
-    from sg2tf.errors import FlagError
     from sg2tf.io.nvlabs_tf import NetworkImportError
     from sg2tf.tools import rank
-    from sg2tf.utils import images as image_utils
 
     if FLAGS.shuffles < 1 or FLAGS.batch < 1:
         raise FlagError("--shuffles and --batch must be positive")

@@ -12,6 +12,8 @@ from absl import flags
 
 import sg2tf.cli.style_mixing_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.utils import images as image_utils
+from sg2tf.utils.seeds import parse_range_list
 
 FLAGS = flags.FLAGS
 
@@ -20,8 +22,6 @@ def main(argv):
     common.start(argv, FLAGS.ops)
     from sg2tf import sampling
     from sg2tf.tools import style_mixing as sm
-    from sg2tf.utils import images as image_utils
-    from sg2tf.utils.seeds import parse_range_list
 
     rows = parse_range_list(FLAGS.rows, "rows")
     cols = parse_range_list(FLAGS.cols, "cols")

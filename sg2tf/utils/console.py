@@ -24,10 +24,14 @@ when a SavedModel is loaded.
 
 import contextlib
 import importlib.abc
+import importlib.util
+import logging
 import os
 import re
 import sys
 import tempfile
+
+from absl import logging as absl_logging
 
 __all__ = ["NOTICES", "is_notice", "quiet_import", "quiet_start", "quietly"]
 
@@ -82,7 +86,6 @@ def quiet_start(verbose=False, load=None):
         TensorFlow's environment variables before importing it); its result is returned.
     """
     global _done
-    from absl import logging as absl_logging
 
     quiet = not (_done or verbose or _user_set_log_level())
     if not _done and verbose:
@@ -99,7 +102,6 @@ def quiet_start(verbose=False, load=None):
         result = load() if load is not None else None
     else:
         result = _filtered(load)
-    import logging
 
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     _one_log_handler()
@@ -111,8 +113,6 @@ def _one_log_handler():
     handler exists (`sg2tf-bench` imports it before `app.run`); then every warning would also
     reach absl's handler and show twice."""
     if "tensorflow" in sys.modules:
-        import logging
-
         logger = logging.getLogger("tensorflow")
         if logger.handlers:
             logger.propagate = False
@@ -163,7 +163,6 @@ class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
         sys.meta_path.remove(self)  # one use; the search below must not come back here
         if _verbose_env() or _user_set_log_level():
             return None
-        import importlib.util
 
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.loader is not None:
