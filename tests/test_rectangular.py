@@ -117,10 +117,14 @@ def test_dataset_pyramid_and_info(dataset):
     root, images = dataset
     levels = list(fmt.pyramid(images[0]))
     assert [lv.shape[1:] for lv in levels] == [(48, 64), (24, 32), (12, 16), (6, 8), (3, 4)]
-    # Each level the 2x2 box average of the unrounded level above (the official pyramid's rule).
-    box = images[0].astype(np.float32)
-    box = (box[:, 0::2, 0::2] + box[:, 0::2, 1::2] + box[:, 1::2, 0::2] + box[:, 1::2, 1::2]) * 0.25
-    np.testing.assert_array_equal(levels[1], np.rint(box).clip(0, 255).astype(np.uint8))
+    # The official writer's rule (stylegan2/dataset_tool.py TFRecordExporter.add_image): each level
+    # the 2x2 box average of the unrounded float32 level above, stored rounded half-to-even and
+    # clipped; applied here to both sides of a non-square image.
+    level = images[0]
+    for stored in levels:
+        np.testing.assert_array_equal(stored, np.rint(level).clip(0, 255).astype(np.uint8))
+        level = level.astype(np.float32)
+        level = (level[:, 0::2, 0::2] + level[:, 0::2, 1::2] + level[:, 1::2, 0::2] + level[:, 1::2, 1::2]) * 0.25
     info = info_lib.read_info(root)
     assert (info.resolution, info.base_shape, info.shape, info.count) == (64, (3, 4), (48, 64), 8)
     assert info.resolutions == (64, 32, 16, 8, 4)
