@@ -127,3 +127,21 @@ def test_keep_aspect_rule_scales_the_whole_picture():
     assert np.array_equal(aspect.load(i)[:, 2:14], whole) and not aspect.load(i)[:, :2].any()
     assert np.array_equal(original.load(original.names.index(name))[:, 2:14], squeezed)
     assert aspect.names == original.names  # the same images are usable under both rules here
+
+
+def test_info_names_the_image_size(tmp_path):
+    """sg2tf-dataset info says WxH and the base shape (non-square datasets report resolution 16 for 16x12)."""
+    from sg2tf.data import tools
+
+    source = images.image_source(str(LSUN_WIDE / "source"), pad_to_square=(16, 12), skip_bad=True, progress=False)
+    path = writer.write_dataset(str(tmp_path / "sq"), source, progress=False).path
+    assert (tools.summary(path)["image_size"], tools.summary(path)["base_shape"]) == ("16x16", [4, 4])
+    import PIL.Image
+
+    src = tmp_path / "wide"
+    src.mkdir()
+    for i in range(2):
+        PIL.Image.fromarray(np.full([12, 16, 3], 40 * i, np.uint8)).save(src / f"w{i}.png")
+    source = images.image_source(str(src), allow_nonsquare=True, progress=False)
+    summary = tools.summary(writer.write_dataset(str(tmp_path / "ns"), source, progress=False).path)
+    assert (summary["resolution"], summary["image_size"], summary["base_shape"]) == (16, "16x12", [3, 4])

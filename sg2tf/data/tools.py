@@ -182,6 +182,8 @@ def summary(tfrecord_dir, split="train"):
         "name": info.name,
         "split": info.split,
         "resolution": info.resolution,
+        "image_size": f"{info.shape[1]}x{info.shape[0]}",  # WxH: says so when the images are not square
+        "base_shape": list(info.base_shape),  # [h0, w0] of the lowest level: [4, 4] when square
         "resolutions": list(info.resolutions),
         "count": info.count,
         "channels": info.channels,
