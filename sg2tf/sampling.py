@@ -25,8 +25,10 @@ def check_seed_noise_mode(noise_mode):
 
 
 def noise_resolutions(G):
-    """Resolutions of G's noise inputs in the NVlabs `noise0, noise1, ...` order."""
-    return [int(v.shape[0]) for v in noise_variables(G)]
+    """Resolutions of G's noise inputs in the NVlabs `noise0, noise1, ...` order; `(H, W)`
+    pairs for a non-square G."""
+    shapes = [tuple(int(d) for d in v.shape) for v in noise_variables(G)]
+    return [h if h == w else (h, w) for h, w in shapes]
 
 
 def seeded_inputs(G, seeds):

@@ -331,6 +331,7 @@ def test_saved_model_rejects_bad_requests(exports, name):
     assert "seeds must be in [0, 2**32 - 1]" in errors["seeds_range"]
     if exports[name]["c_dim"]:
         assert "c must have as many rows as z" in errors["c_rows"]
+        assert "got 1 rows of c for" in errors["c_rows"], errors["c_rows"]
         assert "c" in errors["c_missing"]
 
 
@@ -606,7 +607,7 @@ def test_grpc_client_against_a_local_server(exports, tmp_path):
         bad = run_isolated(
             EXPORT_DIR / "grpc_client.py", [*args[:-1], f"--outdir={tmp_path / 'bad'}", "--class_idx=9"], cwd=tmp_path
         )
-        assert bad.returncode == 1 and "--class_idx=9 is out of range" in bad.stderr, bad.stderr
+        assert bad.returncode == 1 and "--class_idx=9: out of range" in bad.stderr, bad.stderr
         bad = run_isolated(
             EXPORT_DIR / "grpc_client.py",
             [*args[:2], f"--class_idx={CLASS_IDX}", "--trunc=nan", f"--outdir={tmp_path / 'b'}"],

@@ -14,6 +14,7 @@ from absl import flags
 
 import sg2tf.cli.metrics_flags  # noqa: F401 (defines the flags)
 from sg2tf.cli import common
+from sg2tf.errors import FlagError
 
 FLAGS = flags.FLAGS
 
@@ -21,7 +22,6 @@ FLAGS = flags.FLAGS
 def main(argv):
     common.start(argv, FLAGS.ops)
     import sg2tf.data
-    from sg2tf.errors import FlagError
     from sg2tf.metrics import features, runner
 
     try:
@@ -37,10 +37,11 @@ def main(argv):
         raise FlagError(f"{', '.join(needs_data)} compare with real images: pass --data")
     info = sg2tf.data.read_info(FLAGS.data) if FLAGS.data else None
     G = common.load_generator(FLAGS.network, FLAGS.precision)
-    if info is not None and (info.resolution != G.img_resolution or info.channels != G.img_channels):
+    if info is not None and (tuple(info.shape) != tuple(G.img_shape) or info.channels != G.img_channels):
+        # WxHxC (non-square networks: H != W)
+        (h, w), (gh, gw) = info.shape, G.img_shape
         raise FlagError(
-            f"--data={FLAGS.data}: {info.resolution}x{info.resolution}x{info.channels} images, the generator "
-            f"makes {G.img_resolution}x{G.img_resolution}x{G.img_channels}"
+            f"--data={FLAGS.data}: {w}x{h}x{info.channels} images, the generator makes {gw}x{gh}x{G.img_channels}"
         )
     runner.check_labels(G, info)
     paths = {"inception": FLAGS.inception, "vgg16": FLAGS.vgg16, "lpips": FLAGS.lpips}

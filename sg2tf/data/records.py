@@ -34,7 +34,7 @@ def iter_images(info, resolution=None, limit=None):
     """Yields `(index, CHW uint8 image)` at `resolution`, checking each record's shape."""
     filename = info.file(resolution)
     r = info.resolution if resolution is None else int(resolution)
-    expected = (info.channels, r, r)
+    expected = (info.channels, *fmt.level_shape(r, getattr(info, "base_shape", None)))  # non-square too
     if info.encoding == "images":  # read directly (sg2tf.data.image_folder), in the converted records' order
         for index in range(info.count if limit is None else min(limit, info.count)):
             yield index, info.image(index, r)
@@ -57,7 +57,7 @@ def load_images(info, resolution=None, limit=None):
 
     r = info.resolution if resolution is None else int(resolution)
     n = info.count if limit is None else min(limit, info.count)
-    out = np.empty([n, info.channels, r, r], np.uint8)
+    out = np.empty([n, info.channels, *fmt.level_shape(r, getattr(info, "base_shape", None))], np.uint8)
     for index, image in iter_images(info, r, limit=n):
         out[index] = image
     return out

@@ -139,22 +139,17 @@ class GeneratorModule(tf.Module):
             return tf.identity(c)
 
     def _check_batch(self, x, reference, what):
+        """`x` has a row per row of `reference` (z, or the seeds' z). The failure names both counts
+        in one sentence, and its node the rule (`c_must_have_one_row_per_z`), as `_check_shape`."""
         if not self.validate:
             return x
-        ok = tf.equal(tf.shape(x)[0], tf.shape(reference)[0])
-        with tf.control_dependencies(
-            [
-                tf.debugging.Assert(
-                    ok,
-                    [
-                        f"{what} must have as many rows as z (or seeds); got",
-                        tf.shape(x)[0],
-                        "and",
-                        tf.shape(reference)[0],
-                    ],
-                )
-            ]
-        ):
+        rows, expected = tf.shape(x)[0], tf.shape(reference)[0]
+        message = tf.strings.format(
+            f"{what} must have as many rows as z (or seeds), one per image: got {{}} rows of {what} for {{}} of z",
+            [rows, expected],
+        )
+        check = tf.debugging.Assert(tf.equal(rows, expected), [message], name=f"{what}_must_have_one_row_per_z")
+        with tf.control_dependencies([check]):
             return tf.identity(x)
 
     def _mapping(self, z, c, psi):

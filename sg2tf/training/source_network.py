@@ -14,6 +14,10 @@ the pickle) and `--mbstd_group` (the minibatch-stddev group size changes no weig
 source's is the default).
 """
 
+import sg2tf
+from sg2tf import data as data_lib
+from sg2tf.networks.channels import parse_channel_table
+from sg2tf.training import freeze, setup, transfer
 from sg2tf.training.setup import TrainingError
 
 TRANSFER_MODES = ("same", "partial")
@@ -45,8 +49,6 @@ _loaded = {}  # path -> Networks, read in `adopt` and taken once by `load`
 
 
 def _read(path):
-    import sg2tf
-
     try:
         return sg2tf.load_network(path)
     except Exception as e:  # noqa: BLE001 (any loader failure is the user's file)
@@ -109,8 +111,6 @@ def _table(*tables):
 
 def _normalize(key, value):
     if key == "channels":
-        from sg2tf.networks.channels import parse_channel_table
-
         return parse_channel_table(value)
     return value
 
@@ -122,8 +122,6 @@ def _flag_text(value):
 
 
 def _check_dataset(data, G, where, hint):
-    from sg2tf import data as data_lib
-
     try:
         info = data_lib.read_info(data)
     except (data_lib.DatasetError, OSError):
@@ -134,6 +132,9 @@ def _check_dataset(data, G, where, hint):
             f"--data={data}: stores {info.resolution}x{info.resolution} images, {where} makes {res}x{res}; "
             f"make the dataset at {res}x{res} (sg2tf-dataset create_from_images --resolution={res}) or {hint}"
         )
+    if tuple(getattr(info, "base_shape", (4, 4))) != tuple(G.synthesis.base_shape):  # non-square networks
+        (h, w), (gh, gw) = info.shape, G.img_shape
+        raise TrainingError(f"--data={data}: {w}x{h} (WxH) images, {where} makes {gw}x{gh} images; {hint}")
     if info.channels != G.img_channels:
         raise TrainingError(
             f"--data={data}: {info.channels}-channel images, {where} makes {G.img_channels}-channel images; {hint}"
@@ -182,7 +183,6 @@ def plan(opts, source, path):
     `--freeze_mapping` freeze. With `--transfer=same`, a config the options cannot rebuild
     or any weight left behind is a `TrainingError`.
     """
-    from sg2tf.training import freeze, setup, transfer
 
     G, D, _ = setup.build_networks(opts)
     built = {"G": G, "D": D}
@@ -215,7 +215,6 @@ def plan(opts, source, path):
 def copy_weights(source, networks, path, say):
     """Copies the source's weights into the run's `(G, D, G_ema)` and says what was copied
     (one line per network, plus one per variable left at its initial value)."""
-    from sg2tf.training import transfer
 
     for name, dst in zip(("G", "D", "G_ema"), networks):
         src = {"G": source.G, "D": source.D, "G_ema": source.G_ema or source.G}[name]

@@ -70,5 +70,6 @@ def z_and_noise_from_seed(seed, z_dim, noise_resolutions):
     """
     rnd = _random_state(seed)
     z = rnd.randn(1, z_dim).astype(np.float32)
-    noise = [rnd.randn(1, 1, r, r)[0, 0].astype(np.float32) for r in noise_resolutions]
+    sizes = [(r, r) if np.ndim(r) == 0 else tuple(r) for r in noise_resolutions]  # (H, W): non-square G
+    noise = [rnd.randn(1, 1, h, w)[0, 0].astype(np.float32) for h, w in sizes]
     return z, noise
