@@ -29,6 +29,7 @@ import tempfile
 
 import tensorflow as tf
 
+from sg2tf.io import snapshot
 from sg2tf.utils import atomic
 
 CKPT_RE = re.compile(r"^ckpt-(\d{12})$")
@@ -216,7 +217,6 @@ def _newest_intact(run_dir, flag):
 def resolve_resume(resume, outdir):
     """What `--resume` names, as a `Resume`. Raises ValueError (one line) if it is unreadable,
     or a damaged checkpoint named explicitly."""
-    from sg2tf.io import snapshot
 
     if resume == "latest":
         run = latest_run_dir(outdir)

@@ -15,6 +15,10 @@ data.
 import hashlib
 import os
 
+import tensorflow as tf
+
+from sg2tf.data import image_folder
+from sg2tf.training import checkpoints
 from sg2tf.training.setup import TrainingError
 
 FINGERPRINT_BYTES = 1 << 20  # read from each end of a file
@@ -24,8 +28,6 @@ def identify(info):
     """`{count, resolution, channels, label_size, files: {name: {bytes, fingerprint}}}` of a
     `DatasetInfo`: the data files of every stored resolution and the labels file."""
     if info.encoding == "images":  # a folder or ZIP read directly (sg2tf.data.image_folder)
-        from sg2tf.data import image_folder  # here: sg2tf.data imports TensorFlow
-
         files = image_folder.identity_files(info)
     else:
         paths = list(info.files.values()) + ([info.label_file] if info.label_file else [])
@@ -40,8 +42,6 @@ def identify(info):
 
 
 def _file_identity(path):
-    import tensorflow as tf
-
     size = tf.io.gfile.stat(path).length
     digest = hashlib.sha256()
     with tf.io.gfile.GFile(path, "rb") as f:
@@ -103,7 +103,6 @@ def of_run(info, checkpoint=None, allow=False):
     identity = identify(info)
     if checkpoint is None:
         return identity, None
-    from sg2tf.training import checkpoints
 
     saved = checkpoints.read_metadata(checkpoint).get("data")
     return identity, check(saved, identity, info.path, checkpoint, allow)

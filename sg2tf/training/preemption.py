@@ -22,6 +22,8 @@ import socket
 import threading
 import time
 
+import tensorflow as tf
+
 from sg2tf.errors import UserError
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -63,7 +65,6 @@ class StopRequest:
         worker was. Every worker must call it equally often (it is a collective then)."""
         if num_workers <= 1:
             return self.requested
-        import tensorflow as tf
 
         flag = tf.constant(1.0 if self.requested else 0.0)
         result = strategy.run(lambda: tf.distribute.get_replica_context().all_reduce("SUM", flag))

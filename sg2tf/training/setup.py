@@ -1,10 +1,16 @@
 """Setting up a training run: strategy, devices, networks, the trainer."""
 
+import json
 import os
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from sg2tf.augment import AugmentPipe
 from sg2tf.errors import UserError
+from sg2tf.networks import Discriminator, Generator
+from sg2tf.training.trainer import Trainer
 
 
 class TrainingError(UserError):
@@ -13,7 +19,6 @@ class TrainingError(UserError):
 
 def configure_cpu_devices(n):
     """Splits the CPU into n logical devices (must run before TensorFlow initialises)."""
-    import tensorflow as tf
 
     if n and n > 1:
         cpus = tf.config.list_physical_devices("CPU")
@@ -35,7 +40,6 @@ def mirrored_strategy(devices=None):
     reuses the first one's cached shapes ("Collective ops is aborted by: Shape mismatch").
     Each strategy made here gets its own range of group keys.
     """
-    import tensorflow as tf
 
     global _strategy_count
     cls = tf.distribute.MirroredStrategy
@@ -50,9 +54,6 @@ def mirrored_strategy(devices=None):
 
 def make_strategy(name):
     """`(strategy, num_workers, worker_id, is_chief)` for --strategy."""
-    import json
-
-    import tensorflow as tf
 
     if name == "multi_worker":
         # Before anything initialises TensorFlow's context (listing devices does):
@@ -88,7 +89,6 @@ def build_networks(opts):
 
     Call inside the strategy's scope, after seeding (`keras.utils.set_random_seed`).
     """
-    from sg2tf.networks import Discriminator, Generator
 
     g_kwargs, d_kwargs = opts.network_kwargs()
     if opts.precision == "bfloat16":
@@ -108,7 +108,6 @@ def network_sizes(opts):
     """What `--dry_run` reports of the networks `opts` builds: `{"G_params", "D_params",
     "G_channels"}`, the trainable parameter counts of G and D (as the official training loop
     prints them) and G's channels per resolution (`{"4": 512, ..., "1024": 32}`)."""
-    from sg2tf.networks import Discriminator, Generator
 
     g_kwargs, d_kwargs = opts.network_kwargs()
     G = Generator(**g_kwargs, name="generator")
@@ -137,17 +136,11 @@ def build_trainer(opts, strategy=None, num_workers=1, augment_pipe=_FROM_OPTIONS
       augment_pipe: an `AugmentPipe` or None instead of the one `opts` names.
       labels: the dataset's labels, which generated images' labels are drawn from (`Trainer`).
     """
-    import keras
-    import tensorflow as tf
-
-    from sg2tf.training.trainer import Trainer
 
     strategy = strategy or tf.distribute.OneDeviceStrategy("/cpu:0")
     keras.utils.set_random_seed(opts.seed)
     with strategy.scope():
         G, D, G_ema = build_networks(opts)
     if augment_pipe is _FROM_OPTIONS:
-        from sg2tf.augment import AugmentPipe
-
         augment_pipe = AugmentPipe(opts.augpipe) if opts.aug != "noaug" else None
     return Trainer(opts, strategy, G, D, G_ema, augment_pipe, num_workers=num_workers, labels=labels)
