@@ -47,6 +47,7 @@ import numpy as np
 from absl import flags
 
 from sg2tf.benchmarks.generator import CONFIGS as GEN_CONFIGS
+from sg2tf.training import options as options_lib
 
 flags.DEFINE_enum("task", "generator", ["generator", "train"], "What to compare.")
 flags.DEFINE_string("torch_python", None, "Python with torch and numpy (the PyTorch side).")
@@ -333,8 +334,6 @@ def main(argv):
                         flush=True,
                     )
         else:
-            from sg2tf.training import options as options_lib
-
             base = {}
             for item in FLAGS.train_options:
                 k, v = item.split("=", 1)

@@ -36,8 +36,20 @@ import shutil
 import tempfile
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 from absl import flags
+
+from sg2tf.constants import INFERENCE_PRECISIONS
+from sg2tf.export import export_saved_model, export_tflite
+from sg2tf.export.tflite import QUANTIZATIONS, VARIANT_NAMES, model_filename
+from sg2tf.export.tflite import interpreter as tflite_interpreter
+from sg2tf.networks.generator import Generator
+from sg2tf.networks.precision import describe, with_precision
+from sg2tf.ops import dispatch
+from sg2tf.utils.images import to_uint8
+from sg2tf.utils.seeds import z_from_seeds
 
 
 def _config(width, resolution, mapping_layers, fmap_base, fmap_max, **synthesis_kwargs):
@@ -86,10 +98,6 @@ FLAGS = flags.FLAGS
 
 
 def build_generator(config, seed=0):
-    import keras
-
-    from sg2tf.networks.generator import Generator
-
     keras.utils.set_random_seed(seed)
     return Generator(**CONFIGS[config])
 
@@ -97,11 +105,6 @@ def build_generator(config, seed=0):
 def _callables(G, mode, batch, workdir, ops=None):
     """A no-argument function generating one batch in `mode` (`ops`: the op
     implementation of eager/function; default: --ops)."""
-    import tensorflow as tf
-
-    from sg2tf.export import export_saved_model, export_tflite
-    from sg2tf.export.tflite import interpreter as tflite_interpreter
-    from sg2tf.ops import dispatch
 
     rng = np.random.RandomState(0)
     z = tf.constant(rng.randn(batch, G.z_dim).astype(np.float32))
@@ -151,11 +154,6 @@ def time_interleaved(fns, iterations):
 
 def precision_accuracy(nets, num=8):
     """uint8 steps and float error of each precision against float32 (8 seeds, psi 0.7)."""
-    import tensorflow as tf
-
-    from sg2tf.networks.precision import describe, with_precision
-    from sg2tf.utils.images import to_uint8
-    from sg2tf.utils.seeds import z_from_seeds
 
     any_net = next(iter(nets.values()))
     z = tf.constant(z_from_seeds(range(num), any_net.z_dim))
@@ -176,9 +174,6 @@ def precision_accuracy(nets, num=8):
 
 
 def benchmark_config(config, batches, modes, iterations, precisions=("float32",)):
-    from sg2tf.export.tflite import QUANTIZATIONS, VARIANT_NAMES, model_filename
-    from sg2tf.networks.precision import with_precision
-
     G = build_generator(config)
     result = {"params": int(sum(np.prod(v.shape) for v in G.trainable_variables)), "resolution": G.img_resolution}
     nets = {p: with_precision(G, p) for p in precisions}
@@ -228,11 +223,8 @@ def benchmark_config(config, batches, modes, iterations, precisions=("float32",)
 
 
 def main(argv):
-    import tensorflow as tf
-
     del argv
     configs = [c for c in FLAGS.configs if c]
-    from sg2tf.constants import INFERENCE_PRECISIONS
 
     precisions = [p for p in FLAGS.precisions if p] or ["float32"]
     unknown = [c for c in configs if c not in CONFIGS] + [m for m in FLAGS.modes if m not in MODES]

@@ -26,8 +26,10 @@ Replies are single JSON lines on stdout; everything else goes to stderr.
 
 import argparse
 import copy
+import os
 import sys
 import time
+import warnings
 
 
 def _widths(config):
@@ -174,8 +176,6 @@ def main():
     parser.add_argument("--interop", type=int, default=0, help="torch.set_num_interop_threads (0: default)")
     args = parser.parse_args()
     sys.path.insert(0, args.nvlabs_src)
-    import os
-    import warnings
 
     import torch
 

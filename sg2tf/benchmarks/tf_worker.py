@@ -20,6 +20,9 @@ import shutil
 import tempfile
 import time
 
+import numpy as np
+import tensorflow as tf
+
 from sg2tf.benchmarks.worker_protocol import serve
 
 
@@ -31,8 +34,7 @@ class GeneratorTask:
     _cache = {}  # config -> (G, workdir): one network and export per config and process
 
     def __init__(self, config, batch, mode, ops, min_unit_s=0.0):
-        import numpy as np
-
+        # deferred: sg2tf.benchmarks.generator and .train both define --ops; import one per task
         from sg2tf.benchmarks import generator
 
         if config not in self._cache:
@@ -60,9 +62,7 @@ class GeneratorTask:
 
 class TrainTask:
     def __init__(self, raw, ops):
-        import numpy as np
-
-        from sg2tf.benchmarks import train
+        from sg2tf.benchmarks import train  # deferred: see GeneratorTask (both define --ops)
 
         self.trainer, self.reals, self.labels, self.opts = train.build(raw, ops)
         self.cycle = self.opts.d_reg_interval
@@ -72,8 +72,6 @@ class TrainTask:
         self.unit()  # warm-up: every phase combination is traced
 
     def unit(self):
-        import numpy as np
-
         out = None
         for _ in range(self.cycle):
             out = self.trainer.train_step(self.reals, self.labels)
@@ -85,7 +83,6 @@ def main():
     parser.add_argument("--inter", type=int, default=0)
     parser.add_argument("--intra", type=int, default=0)
     args = parser.parse_args()
-    import tensorflow as tf
 
     if args.inter:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter)

@@ -13,9 +13,15 @@ than the wall time.
 
 import time
 
+import numpy as np
+import tensorflow as tf
 from absl import flags
 
 from sg2tf.constants import AUG_MODES, LOW_PRECISIONS, NOISE_MODES, OP_IMPLS
+from sg2tf.ops import dispatch
+from sg2tf.training import options as options_lib
+from sg2tf.training import stats
+from sg2tf.training.setup import build_trainer, make_strategy
 
 flags.DEFINE_string("cfg", "tiny", "Preset.")
 flags.DEFINE_integer("resolution", 32, "Image resolution.")
@@ -40,11 +46,6 @@ def build(raw, ops=None):
     """`(trainer, reals, labels, opts)` for the raw option values `raw` (synthetic data).
 
     Shared with `sg2tf-bench compare`, so that both time the same step."""
-    import tensorflow as tf
-
-    from sg2tf.ops import dispatch
-    from sg2tf.training import options as options_lib
-    from sg2tf.training.setup import build_trainer, make_strategy
 
     if ops:
         dispatch.set_impl(ops)
@@ -68,12 +69,6 @@ def raw_options(**overrides):
 
 
 def main(argv):
-    import numpy as np
-    import tensorflow as tf
-
-    from sg2tf.ops import dispatch
-    from sg2tf.training import stats
-
     trainer, reals, labels, opts = build(raw_options(), FLAGS.ops)
     B, R = opts.batch, opts.resolution
     cycle = opts.d_reg_interval

@@ -9,6 +9,7 @@ import json
 import resource
 import sys
 import time
+import traceback
 
 
 def reply(obj):
@@ -64,7 +65,5 @@ def serve(make_task, runtime, max_error_chars=None):
             else:
                 reply({"ok": False, "error": f"unknown command {cmd['cmd']!r}"})
         except Exception as e:  # Reported to the driver, which decides.
-            import traceback
-
             traceback.print_exc(file=sys.stderr)
             reply({"ok": False, "error": f"{type(e).__name__}: {str(e)[:max_error_chars]}"})
