@@ -90,6 +90,12 @@ def bias_act(x, b=None, axis=-1, act="linear", alpha=None, gain=None, clamp=None
     return _bias_act_ref(x, b, axis, spec, alpha, gain, clamp)
 
 
+def _times_float32(x, factor, where=None):
+    """`x * factor` computed in float32 and rounded to x's dtype (only `where` when given)."""
+    product = tf.cast(tf.cast(x, tf.float32) * factor, x.dtype)
+    return product if where is None else tf.where(where, product, x)
+
+
 def _bias_act_ref(x, b, axis, spec, alpha, gain, clamp):
     x = tf.convert_to_tensor(x)
     if b is not None:
@@ -99,9 +105,17 @@ def _bias_act_ref(x, b, axis, spec, alpha, gain, clamp):
         if b.shape.rank != 1 or (x.shape[axis] is not None and b.shape[0] != x.shape[axis]):
             raise ValueError(f"bias of shape {b.shape} does not match axis {axis} of {x.shape}")
         x = broadcast.add(x, tf.reshape(b, [-1 if i == axis else 1 for i in range(rank)]))
-    x = spec.func(x, alpha)
-    if gain != 1:
-        x = x * tf.cast(gain, x.dtype)
+    if broadcast.reduced_precision(x):
+        # The lrelu slope and the gain stay float32 (each product rounded once to x's
+        # dtype), as the official code multiplies a float16 tensor by a Python float: rounded
+        # to float16 first, sqrt(2) would scale every float16 layer's output by -1.1e-4.
+        x = _times_float32(x, alpha, where=x < 0) if spec.name == "lrelu" else spec.func(x, alpha)
+        if gain != 1:
+            x = _times_float32(x, gain)
+    else:
+        x = spec.func(x, alpha)
+        if gain != 1:
+            x = x * tf.cast(gain, x.dtype)
     if clamp >= 0:
         x = tf.clip_by_value(x, tf.cast(-clamp, x.dtype), tf.cast(clamp, x.dtype))
     return x

@@ -60,8 +60,11 @@ template <typename T>
 Config MakeConfig(int act, float alpha, float gain, float clamp) {
   Config c;
   c.act = act;
-  c.alpha = RoundTo<T>(alpha);
-  c.gain = RoundTo<T>(gain);
+  // The slope and the gain stay float32 for every T, as in the official code (a float16
+  // tensor times a Python float, its CUDA kernel's float parameters): rounded to float16
+  // they would scale every float16 layer by the same relative error (sqrt(2): -1.1e-4).
+  c.alpha = alpha;
+  c.gain = gain;
   c.clamp = RoundTo<T>(clamp);
   c.has_bias = false;
   c.has_gain = gain != 1.f;
