@@ -169,6 +169,21 @@ def test_round_trip_of_a_network_sg2tf_made_is_exact(tmp_path):
     _same_networks(nets, sg2tf.load_network(tmp_path / "net.pkl"))
 
 
+def test_a_wider_constant_is_written_as_fmap_const(tmp_path):
+    """StyleGAN2-ADA TF's `fmap_const` widens only the constant: G_synthesis makes `4x4/Const/const`
+    `[1, fmap_const, 4, 4]` and `4x4/Conv` maps it to nf(1) (training/networks.py, '4x4' scope)."""
+    G, D, _ = nets = _tiny(synthesis=dict(const_channels=6))
+    randomize(G, np.random.RandomState(3))
+    states = nvlabs_write.nvlabs_states(G, D, G, "ada")
+    synthesis = states[0].state["components"]["synthesis"].state
+    assert synthesis["static_kwargs"]["fmap_const"] == 6
+    shapes = {k: v.shape for k, v in synthesis["variables"]}
+    nf1 = G.synthesis.channels(4)
+    assert shapes["4x4/Const/const"] == (1, 6, 4, 4) and shapes["4x4/Conv/weight"] == (3, 3, 6, nf1)
+    save_nvlabs_pickle(tmp_path / "net.pkl", nets)  # the kind is chosen: only StyleGAN2-ADA holds it
+    _same_networks(nets, sg2tf.load_network(tmp_path / "net.pkl"))
+
+
 def test_style_biases_below_one_half_come_back_within_half_a_step():
     G, D, _ = _tiny()
     low = _style_biases(G)[0]
@@ -258,7 +273,7 @@ def _tiny(c_dim=0, mapping=None, synthesis=None, **d_kwargs):
     "nets, fmt, message",
     [
         (dict(synthesis=dict(channels=dict(table="4:8,8:16"))), None, "channels 4:8,8:16: no fmap_base"),
-        (dict(synthesis=dict(const_channels=6)), None, "const_channels=6"),
+        (dict(synthesis=dict(const_channels=6)), "stylegan2", "G, G_ema: const_channels=6 needs --format=ada"),
         (dict(synthesis=dict(input_mode="noconst")), None, "input_mode='noconst'"),
         (dict(synthesis=dict(num_fp16_res=1, low_precision="bfloat16")), None, "low_precision='bfloat16'"),
         (dict(synthesis=dict(conv_clamp=256)), "stylegan2", "G, G_ema: conv_clamp=256 needs --format=ada"),

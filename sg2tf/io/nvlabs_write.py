@@ -144,16 +144,15 @@ def _fit_channels(spec, wanted):
     return None
 
 
-def _channel_kwargs(spec, resolutions, where, problems, overrides=None, setting="channels"):
-    """The `fmap_*` kwargs of a network whose resolutions `resolutions` have `spec`'s channels
-    (or `overrides`); a problem naming `setting` when no `fmap_*` setting gives them (the
-    originals compute every width as nf(stage): an explicit table must be one of those)."""
+def _channel_kwargs(spec, resolutions, where, problems):
+    """The `fmap_*` kwargs of a network whose resolutions `resolutions` have `spec`'s channels;
+    a problem when no `fmap_*` setting gives them (the originals compute every width as
+    nf(stage): an explicit table must be one of those)."""
     wanted = {res: spec(res) for res in resolutions}
-    wanted.update(overrides or {})
     fit = _fit_channels(spec, wanted)
     if fit is None:
         table = ",".join(f"{r}:{c}" for r, c in sorted(wanted.items()))
-        problems.append(f"{where}: {setting} {table}: no fmap_base/fmap_decay/fmap_min/fmap_max setting gives them")
+        problems.append(f"{where}: channels {table}: no fmap_base/fmap_decay/fmap_min/fmap_max setting gives them")
         return {}
     kwargs = {}
     _put(kwargs, "fmap_base", fit.fmap_base, 16384)
@@ -218,11 +217,12 @@ def generator_kwargs(G, fmt, where="G", problems=None):
     _put(kw, "w_avg_beta", 1.0 if m.w_avg_beta is None else m.w_avg_beta, 0.995)  # 1: w_avg kept as it is
     if s.input_mode != "const":
         problems.append(f"{where}: input_mode={s.input_mode!r} (only a learned constant is in the NVlabs originals)")
-    overrides, setting = {}, "channels"
     if s.const_channels and s.const_channels != s.channels(4):
-        # sg2tf's const_channels widens the whole 4x4 block, not only the constant as TF's fmap_const.
-        overrides, setting = {4: s.const_channels}, f"const_channels={s.const_channels}"
-    kw.update(_channel_kwargs(s.channels, _resolutions(G.img_resolution, 4), where, problems, overrides, setting))
+        if fmt == "ada":
+            kw["fmap_const"] = s.const_channels
+        else:
+            problems.append(f"{where}: const_channels={s.const_channels} needs --format=ada (its fmap_const)")
+    kw.update(_channel_kwargs(s.channels, _resolutions(G.img_resolution, 4), where, problems))
     _put(kw, "architecture", s.architecture, "skip")
     _put(kw, "nonlinearity", s.activation, "lrelu")
     _put(kw, "resample_kernel", None if s.resample_filter is None else [_plain(v) for v in s.resample_filter], _FILTER)

@@ -73,8 +73,8 @@ class SynthesisBlock(ResolutionBlock):
       conv_clamp, resample_filter, use_noise, activation, fused_modconv: see the layers.
       noconst: aydao's w-conditioned 4x4 input (`input_mode='noconst'`).
       input_mode: the 4x4 block's input, one of `INPUT_MODES` (None: from `noconst`).
-      input_channels: `noconst`: the channels of Dense0 and Conv0_up (the TF nf(0));
-        None: out_channels.
+      input_channels: the 4x4 block's input channels: `noconst`: those of Dense0 and Conv0_up
+        (the TF nf(0)); `const`: the constant's (TF's fmap_const); None: out_channels.
       base_shape: `[h0, w0]` of the lowest block of a non-square network (None: `[4, 4]`);
         this block's maps are `[h0 * resolution / 4, w0 * resolution / 4]` (`self.shape`).
 
@@ -147,13 +147,13 @@ class SynthesisBlock(ResolutionBlock):
                 self.input_dense.build((None, self.w_dim))
             else:
                 self.const = self.add_weight(
-                    name="const", shape=[h, w, ch], initializer=keras.initializers.RandomNormal(0, 1)
+                    name="const", shape=[h, w, self.input_channels], initializer=keras.initializers.RandomNormal(0, 1)
                 )
         else:
             self.conv0 = SynthesisLayer(ch, up=2, name="conv0", **common)
             self.conv0.build((None, h_in, w_in, self.in_channels))
         self.conv1 = SynthesisLayer(ch, name="conv1", **common)
-        self.conv1.build((None, h, w, self.input_channels if self.conv_up is not None else ch))
+        self.conv1.build((None, h, w, self.input_channels if self.in_channels == 0 else ch))
         self.torgb = None
         if self.num_torgb:
             self.torgb = ToRGB(
@@ -256,7 +256,8 @@ class SynthesisNetwork(NetworkSettings, Layer):
       fused_modconv: see `ModulatedConv2D`.
       noconst: aydao's w-conditioned 4x4 input (see `SynthesisBlock`).
       input_mode: the 4x4 input, one of `INPUT_MODES` (None: from `noconst`).
-      const_channels: channels of the 4x4 input (None: those of the 4x4 block).
+      const_channels: channels of the learned constant, which the 4x4 block's convolution
+        maps to the block's own (StyleGAN2-ADA TF's `fmap_const`; None: the block's).
       base_shape: `[h0, w0]`, the lowest block's size in a non-square network (None: `[4, 4]`);
         the images are `img_shape` = `[h0 * R / 4, w0 * R / 4]`, e.g. `[3, 4]` with R = 64
         gives 64x48 (WxH) images. `img_resolution` stays R, the blocks' names and channels
@@ -294,8 +295,11 @@ class SynthesisNetwork(NetworkSettings, Layer):
         in_channels = 0
         for res in self.block_resolutions:
             out_channels = self.channels(res)
-            if res == 4 and self.const_channels and self.input_mode == "const":
-                out_channels = self.const_channels
+            input_channels = None  # the 4x4 block's input: the constant may be wider than its block
+            if res == 4 and self.input_mode == "const":  # (StyleGAN2-ADA TF's fmap_const)
+                input_channels = self.const_channels
+            elif res == 4 and self.input_mode == "noconst":
+                input_channels = self.channels(2)
             block = SynthesisBlock(
                 in_channels,
                 out_channels,
@@ -306,7 +310,7 @@ class SynthesisNetwork(NetworkSettings, Layer):
                 use_noise=self.use_noise,
                 fused_modconv=self.fused_modconv,
                 input_mode=self.input_mode,
-                input_channels=self.channels(2) if res == 4 else None,
+                input_channels=input_channels,
                 name=f"b{res}",
                 **self.block_settings(res),
             )
