@@ -278,6 +278,15 @@ def exports(tmp_path_factory, fixtures_dir):
 
 NETS = ["uncond", "cond", "nvlabs"]
 
+# Bounds of the float32 exports against sg2tf-generate (the same float32 network, other op order):
+# 1e-4 on floats in [-1, 1] is the project's float32 bound against the official code, about 100x the
+# official code's own float32 reordering spread (its grouped vs per-sample modulated convolution
+# differ by up to 9.5e-7 on sg2-f32, README) and of the order of the worst-case reordering bound of
+# these networks' sums (n u per layer, n = 9 x 32 taps, u = 2^-24: 1.7e-5, over ~8 layers). Any
+# float error below one uint8 step (1/127.5 = 7.8e-3) crosses at most one rounding boundary of the
+# truncating cast, so the uint8 images are within 1 step; not 0, since a value at a boundary may
+# round either way.
+
 
 def max_step(a, b):
     return int(np.max(np.abs(a.astype(np.int32) - b.astype(np.int32))))
@@ -353,10 +362,50 @@ def test_tflite_matches_saved_model_and_generate(exports, name):
         err = entry["vs_saved_model"]
         assert np.isfinite(err["images_max_abs_error"])
         if variant != "float32":
-            # Quantized: measured (not zero), and still close to the float model.
+            # Quantized: not zero, and within what the quantization itself can do.
             got = np.max(np.abs(net["tfl_out"][variant]["floats"] - sm["synthesis_float"]))
-            assert 0 < got < (0.05 if variant == "float16" else 0.5), (variant, got)
+            assert 0 < got < quantized_bound(name, net, variant), (variant, got)
             assert err["images_max_abs_error"] > 0
+
+
+# The float16 variant stores the weights in float16 and computes in float32, so its error is that
+# of rounding every weight to float16 (relative 2^-11 each). The yardstick is what that rounding
+# does to the official float32 network on the same seeds and psi: stylegan2-ada-pytorch's G
+# (legacy.load_network_pkl of sg2-f32.pkl, force_fp32, noise const) with every parameter and
+# float buffer replaced by tensor.half().float(): 6.4e-4 at seeds 0, 1, 42, psi 0.7 (1 uint8 step).
+# For sg2tf's own random networks (no official pickle) the same rounding is applied to sg2tf's
+# float32 network, which computes the official float32 images within 4e-7 (test_nvlabs_import).
+# The bound is twice the yardstick, the margin the float16 tests use against the official spread
+# (test_fp16_gradients). Dynamic-range int8 has no original to take a bound from (neither
+# StyleGAN2 code quantizes to int8); 0.5 on [-1, 1] is a sanity bound only (a broken dequantization
+# or a wrong scale), not an accuracy claim: it measured 2.5e-2 here, 21 steps on the demo network.
+OFFICIAL_FLOAT16_WEIGHTS_SPREAD = {"nvlabs": 6.4e-4}
+
+
+def float16_weights_spread(G, c_dim):
+    import tensorflow as tf
+
+    rounded = tiny_generator(c_dim, seed=7 + c_dim)  # the same architecture, then G's weights rounded
+    assert len(rounded.variables) == len(G.variables)
+    for v, w in zip(rounded.variables, G.variables):
+        if v.dtype == "float32":
+            v.assign(w.numpy().astype(np.float16).astype(np.float32))
+    z = tf.constant(np.concatenate([np.random.RandomState(s).randn(1, G.z_dim) for s in SEEDS]).astype(np.float32))
+    c = None
+    if c_dim:
+        c = np.zeros([len(SEEDS), c_dim], np.float32)
+        c[:, CLASS_IDX] = 1
+    a, b = (net.synthesis(net.mapping(z, c, truncation_psi=PSI), noise_mode="const").numpy() for net in (G, rounded))
+    return float(np.max(np.abs(a - b)))
+
+
+def quantized_bound(name, net, variant):
+    if variant == "dynamic":
+        return 0.5
+    spread = OFFICIAL_FLOAT16_WEIGHTS_SPREAD.get(name)
+    if spread is None:
+        spread = float16_weights_spread(net["G"], net["c_dim"])
+    return 2 * spread
 
 
 def test_tflite_model_sizes_shrink_with_quantization(exports):

@@ -43,8 +43,11 @@ def test_generator_matches_reference(nets, reference, fused, op_impl):
         np.testing.assert_allclose(ws, np.load(ref_dir / case["ws"]), atol=1e-4, rtol=0)
         images = G.synthesis(ws, noise_mode=case["noise_mode"], fused_modconv=fused).numpy()
         want = np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1)
+        # Twice the official code's own float32 spread on this network: stylegan2-ada-pytorch's grouped
+        # and per-sample modulated convolutions (synthesis fused_modconv True/False, force_fp32) differ
+        # by up to 9.5e-7 (README; 8.3e-7 with torch 2.13 on CPU, each within 1.0e-6 of the reference).
         np.testing.assert_allclose(
-            images, want, atol=1e-4, rtol=0, err_msg=f"psi={case['psi']} noise={case['noise_mode']}"
+            images, want, atol=2 * 9.5e-7, rtol=0, err_msg=f"psi={case['psi']} noise={case['noise_mode']}"
         )
 
 

@@ -32,8 +32,12 @@ CASES = {
 }
 FP16_CASES = ("ada-fp16-orig-32", "ada-cond-fp16-16", "sg2-fp16-uncond-16")
 # Without force_fp32 the fp16 blocks run in float16, as the original does on a GPU: only
-# float16 round-off against the float32 reference.
-FP16_ATOL = (5e-3, 2e-3)
+# float16 round-off against the float32 reference. Bounds: twice the official code's own float16
+# distance (the float16 tests' margin, test_fp16_gradients), the largest over the three cases:
+# stylegan2-ada-pytorch (legacy.load_network_pkl of each pickle, CPU, torch 2.13) with
+# force_fp32=False against force_fp32=True on the reference ws/inputs: images 2.24e-3
+# (ada-fp16-orig-32; 1.18e-3, 1.30e-3 for the 16 px cases), D logits 3.7e-4 (ada-cond-fp16-16).
+FP16_ATOL = (2 * 2.24e-3, 2 * 3.7e-4)
 
 
 @functools.cache
