@@ -83,6 +83,9 @@ DEFAULTS = {
     **dict(batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None),
     # The recording: iterations, seed, weight perturbation, what is kept and checked.
     **dict(iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True, spread=["float64", "nudge"]),
+    # "float16": every random draw and real image is rounded to float16 before the official code
+    # uses it (uniforms downwards, so they stay below 1) and stored so: half the bytes, nothing lost.
+    **dict(draw_dtype="float32"),
 }
 
 
@@ -110,6 +113,7 @@ class DrawLog:
         self._noise_k = 0
         self.sequence = []  # Every recorded draw in order: (function, value).
         self._replay = None
+        self.draw_dtype = "float32"
 
     def replay(self, float64=False):
         """From now on, draws made in a phase return the recorded values, in order (as float64)."""
@@ -152,6 +156,8 @@ class DrawLog:
             out = fn(*args, **kwargs)
             if self._replay is not None:
                 return self._replayed(name, out)
+            if self.context is not None and self.draw_dtype == "float16":
+                out = self.torch.from_numpy(_float16_grid(out.numpy(), down=name == "rand")).to(out.dtype)
             self._record(name, sys._getframe(1), out)
             return out
 
@@ -227,6 +233,18 @@ class DrawLog:
         if values:
             raise RuntimeError(f"augment draws without a gate: {[v.shape for v in values]}")
         self._pending_aug = []
+
+
+def _float16_grid(a, down=False):
+    """`a` rounded to float16 values (to nearest, or `down`), in its own dtype."""
+    h = a.astype(np.float16)
+    if down:
+        h = np.where(h.astype(a.dtype) > a, np.nextafter(h, np.float16(-np.inf)), h)
+    return h.astype(a.dtype)
+
+
+# The draws and inputs `draw_dtype="float16"` stores as float16.
+_DRAW_KEY = re.compile(r"it\d+/real_img|it\d+/\w+/(noise\d+|pl_noise|mix_z|aug\d+/\w+)")
 
 
 def _source_line(frame):
@@ -495,6 +513,12 @@ def _write(out, spec, kwargs, G, D, data, spread, **meta):
             for k, v in data.items()
             if not re.match(r"it\d+/after/(G|D|G_ema)/", k) or k.startswith(f"it{last}/after/")
         }
+    if spec["draw_dtype"] == "float16":
+        for k, v in data.items():
+            if _DRAW_KEY.fullmatch(k) and np.asarray(v).dtype.kind == "f":
+                if not np.array_equal(_float16_grid(np.asarray(v)), v):
+                    raise RuntimeError(f"{k}: not on the float16 grid")
+                data[k] = np.asarray(v, np.float16)
     parameters, layouts = _parameters_and_layouts(G, D)
     with atomic_file(out + ".npz") as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **_pack(data, layouts), **spread)
@@ -512,6 +536,7 @@ def record(spec, checkout, out):
     initial = _copies(G, D, G_ema, pipe)
     _write_pickle(out + ".pkl", spec, torch, dnnlib, G, D, G_ema, pipe)
     log = DrawLog(torch)
+    log.draw_dtype = spec["draw_dtype"]
     data, spread = _recording(spec, torch, G, D, G_ema, pipe, log, None)
     provenance = _provenance(checkout, torch)
     name = os.path.basename(out)
@@ -604,6 +629,8 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
         for it in range(spec["iterations"]):
             if inputs is None:
                 real_img = rng.uniform(-1, 1, size=[B, ch, res, res]).astype(np.float32)
+                if spec["draw_dtype"] == "float16":
+                    real_img = _float16_grid(real_img)
                 real_c = labels(B)
                 all_gen_z = torch.randn([len(phases) * B, G.z_dim], generator=data_gen).split(B)
                 all_gen_c = torch.from_numpy(labels(len(phases) * B)).split(B)
