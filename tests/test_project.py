@@ -104,7 +104,9 @@ def test_noise_optimization_lowers_the_distance(G):
 def _travel_tolerance(results):
     """Float32 round-off through the steps: Adam divides each update by the gradient's running
     RMS, so round-off in small gradients moves w by a small fraction of the distance w travels
-    (measured 1.2e-4 of it in 8 steps); the bound is 1e-3 of that distance."""
+    (measured 1.2e-4 of it in 8 steps); the bound is 1e-3 of that distance, a margin over that
+    measurement, not derived (the official projectors take one image at a time, so no original
+    spread exists for batching; docs/tools.md says so)."""
     return 1e-3 * max(np.abs(r.w_steps[-1] - r.w_steps[0]).max() for r in results)
 
 
