@@ -43,15 +43,18 @@ assert two.num_replicas == 2 and two.rounds == 1 and one.rounds == 2
 assert one.do_pl and one.phase_flags(0)[:2] == (True, True)
 x, c = data(seed=0)
 s1, s2 = one.train_step(x, c), two.train_step(x, c)
+# Bit for bit: each replica runs the ops of one accumulation round on the same shapes, and the
+# all-reduce of two replicas is one float addition, which is commutative, so it equals the one
+# replica's (0 + round 1) + round 2 (measured: every loss and weight equal).
 for k in ("loss_G", "loss_D", "scores_real", "scores_fake", "r1_penalty", "pl_penalty", "pl_length", "pl_mean"):
-    assert abs(float(s1[k]) - float(s2[k])) < 1e-4 * (1 + abs(float(s1[k]))), (k, float(s1[k]), float(s2[k]))
+    assert float(s1[k]) == float(s2[k]), (k, float(s1[k]), float(s2[k]))
 assert abs(float(two.pl_mean.numpy()) - 0.01 * float(s2["pl_length"])) < 1e-6
 assert float(two.pl_mean.numpy()) > 0
 worst = max(float(np.max(np.abs(a.numpy() - b.numpy())))
             for m1, m2 in ((one.G, two.G), (one.D, two.D), (one.G_ema, two.G_ema))
             for a, b in zip(m1.variables, m2.variables))
 print("max weight difference", worst)
-assert worst < 1e-4, worst
+assert worst == 0, worst
 initial = [v.numpy() for v in make_trainer().G.trainable_variables]
 changed = max(float(np.max(np.abs(a.numpy() - b))) for a, b in zip(two.G.trainable_variables, initial))
 assert changed > 1e-4, changed
