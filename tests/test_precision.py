@@ -201,6 +201,12 @@ def test_with_precision():
         P.with_precision(G, "half")
 
 
+# The official code's own float32 spread per fixture: stylegan2-ada-pytorch (legacy.load_network_pkl,
+# force_fp32, CPU, torch 2.13) with fused_modconv True/False on 1 and 2 threads, largest image difference
+# over the reference cases. The bound is twice it (sg2tf measured 4.8e-7 and 3.6e-7).
+OFFICIAL_FLOAT32_SPREAD = {"ada-cond-fp16-16": 4.2e-7, "sg2-fp16-uncond-16": 3.9e-7}
+
+
 @pytest.mark.parametrize("name", FP16_CASES)
 def test_float32_precision_matches_the_official_float32_path(name):
     ref_dir = DATA / f"{name}-reference"
@@ -208,7 +214,8 @@ def test_float32_precision_matches_the_official_float32_path(name):
     G = P.with_precision(_nets(name).G_ema, "float32")
     case = ref["cases"][0]
     images = G.synthesis(np.load(ref_dir / case["ws"]), noise_mode=case["noise_mode"]).numpy()
-    np.testing.assert_allclose(images, np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1), atol=1e-4, rtol=0)
+    want = np.load(ref_dir / case["images"]).transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(images, want, atol=2 * OFFICIAL_FLOAT32_SPREAD[name], rtol=0)
 
 
 # --------------------------------------------------------------------------- sg2tf-generate
