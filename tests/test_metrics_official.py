@@ -137,6 +137,8 @@ def test_inception_score_equals_the_official_code(setting):
     got = _sg2tf_result(setting, "is50k")
     mean, std = META["results"]["is50k"]["value"]
     assert got["is50k"] == pytest.approx(mean, rel=1e-5)
+    # Each split's score agrees to 1e-5 relative like the mean; the std of scores ~1.13 that spread
+    # 0.035 moves by up to 2 x 1e-5 x mean / std = 6.4e-4 relative, hence 1e-3.
     assert got["is50k_std"] == pytest.approx(std, rel=1e-3)
 
 
