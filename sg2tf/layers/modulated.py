@@ -78,11 +78,15 @@ class ModulatedConv2D(Layer):
         )
         self.weight_gain = float(1.0 / np.sqrt(in_channels * k * k))
 
-    def call(self, x, w, fused_modconv=None, force_fp32=False):
+    def call(self, x, w, fused_modconv=None, force_fp32=False, noise=None):
         fused = self.fused_modconv if fused_modconv is None else bool(fused_modconv)
         x = compute_cast(x, self.compute_dtype_name, force_fp32)
         styles = self.affine(tf.cast(w, tf.float32))  # [N, in]
         weight = self.weight * self.weight_gain  # [k, k, in, out]
+        if broadcast.reduced_precision(x) and not self.demodulate:
+            # Without demodulation the official code scales the styles, not the weight, by
+            # the gain (ToRGB); in float16 that decides what is rounded.
+            weight, styles = tf.convert_to_tensor(self.weight), styles * self.weight_gain
 
         if x.dtype == tf.float16 and self.demodulate:
             # Rescale before float16 activations or fused weights see them (as the official
@@ -100,7 +104,7 @@ class ModulatedConv2D(Layer):
             ww = weight[tf.newaxis] * styles[:, tf.newaxis, tf.newaxis, :, tf.newaxis]
             if dcoefs is not None:
                 ww = ww * dcoefs[:, tf.newaxis, tf.newaxis, tf.newaxis, :]
-            return batched_conv2d_resample(x, ww, self.fir, up=self.up)
+            return _add_noise(batched_conv2d_resample(x, ww, self.fir, up=self.up), noise)
 
         if self._fold_into_weight(x):
             # One sample: style and demodulation scale the weight instead of the
@@ -108,13 +112,16 @@ class ModulatedConv2D(Layer):
             weight = weight * styles[0][:, tf.newaxis]
             if dcoefs is not None:
                 weight = weight * dcoefs[0]
-            return conv2d_resample(x, weight, self.fir, up=self.up)
+            return _add_noise(conv2d_resample(x, weight, self.fir, up=self.up), noise)
 
         x = broadcast.multiply(x, styles[:, tf.newaxis, tf.newaxis, :])
         x = conv2d_resample(x, weight, self.fir, up=self.up)
+        if dcoefs is not None and noise is not None:
+            # Demodulation and noise in one rounding, as the official `fma`.
+            return broadcast.fma(x, dcoefs[:, tf.newaxis, tf.newaxis, :], noise)
         if dcoefs is not None:
             x = broadcast.multiply(x, dcoefs[:, tf.newaxis, tf.newaxis, :])
-        return x
+        return _add_noise(x, noise)
 
     def _fold_into_weight(self, x):
         """Whether the non-fused path should modulate the weight (static batch of 1, when
@@ -135,3 +142,8 @@ class ModulatedConv2D(Layer):
             **attribute_config(self, "filters kernel_size w_dim demodulate up resample_filter fused_modconv"),
             "compute_dtype": self.compute_dtype_name,
         }
+
+
+def _add_noise(x, noise):
+    """`x` plus the float32 scaled noise `[N or 1, H, W, 1]` (None: nothing)."""
+    return x if noise is None else broadcast.add(x, noise)

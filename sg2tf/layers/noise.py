@@ -48,9 +48,16 @@ class NoiseInjection(Layer):
         )
 
     def call(self, x, noise_mode="random", noise_generator=None, noise=None):
+        scaled = self.scaled_noise(tf.shape(x)[:3], noise_mode, noise_generator, noise)
+        return x if scaled is None else broadcast.add(x, scaled)
+
+    def scaled_noise(self, shape, noise_mode="random", noise_generator=None, noise=None):
+        """The float32 `noise * strength` that `call` adds to a feature map whose `[N, H, W]`
+        is `shape` (`[N or 1, H, W, 1]`), or None in `none` mode. A modulated convolution
+        takes it to add in the same rounding as its demodulation (the official `fma`)."""
         check_noise_mode(noise_mode)
         if noise_mode == "none":
-            return x
+            return None
         if noise_mode == "const" and noise is not None:
             noise = tf.cast(noise, tf.float32)
             if noise.shape.rank == 2:
@@ -63,12 +70,11 @@ class NoiseInjection(Layer):
         elif noise_mode == "const":
             noise = self.noise_const[tf.newaxis, :, :, tf.newaxis]
         else:
-            shape = tf.shape(x)
             shape = [shape[0], shape[1], shape[2], 1]
             # A `tf.random.Generator` (or any object with `normal(shape)`) makes the noise
             # reproducible and checkpointable; otherwise TensorFlow's global stateful RNG.
             noise = tf.random.normal(shape) if noise_generator is None else noise_generator.normal(shape)
-        return broadcast.add(x, noise * self.strength)
+        return noise * self.strength
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

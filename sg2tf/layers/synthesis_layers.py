@@ -94,9 +94,13 @@ class SynthesisLayer(Layer):
         force_fp32=False,
         noise=None,
     ):
-        x = self.conv(x, w, fused_modconv=fused_modconv, force_fp32=force_fp32)
+        scaled_noise = None
         if self.noise is not None:
-            x = self.noise(x, noise_mode=noise_mode, noise_generator=noise_generator, noise=noise)
+            # Drawn before the convolution (as the original), added by it (one rounding).
+            n, h, w_ = tf.unstack(tf.shape(x)[:3])
+            shape = [n, h * self.up, w_ * self.up]
+            scaled_noise = self.noise.scaled_noise(shape, noise_mode, noise_generator, noise)
+        x = self.conv(x, w, fused_modconv=fused_modconv, force_fp32=force_fp32, noise=scaled_noise)
         act_gain = get_activation(self.activation).def_gain * gain
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=clamp)

@@ -50,6 +50,29 @@ def _multiply(x, s):
     return x * tf.cast(s, x.dtype), grad
 
 
+@tf.custom_gradient
+def _fma(x, s, b):
+    def grad(dy):
+        product = tf.cast(dy, tf.float32) * tf.cast(x, tf.float32)
+        return _multiply(dy, s), sum_to(product, s), sum_to(dy, b)
+
+    x32 = tf.cast(x, tf.float32)
+    s32, b32 = tf.cast(tf.cast(s, x.dtype), tf.float32), tf.cast(tf.cast(b, x.dtype), tf.float32)
+    return tf.cast(x32 * s32 + b32, x.dtype), grad
+
+
+def fma(x, s, b):
+    """`x * s + b` with `s` and `b` (same rank as x, size 1 on their broadcast axes, any float
+    dtype) rounded to `x.dtype`, and the result rounded once (the official `fma` op: one
+    `addcmul`); `s`'s and `b`'s gradients are summed in float32.
+
+    Shapes: x `[..., n, ...]`, s and b `[..., 1 or n, ...]` -> x's shape and dtype.
+    """
+    if not reduced_precision(x):
+        return x * tf.cast(s, x.dtype) + tf.cast(b, x.dtype)
+    return _fma(x, s, b)
+
+
 def add(x, b):
     """`x + b` with `b` (same rank, size 1 on the broadcast axes, any float dtype) rounded to
     `x.dtype`; `b`'s gradient is summed in float32.
