@@ -130,6 +130,17 @@ def lib():
     return module
 
 
+@pytest.fixture(autouse=True)
+def _restore_op_impl():
+    """A program run in-process sets the process-wide op implementation (`--ops`): it must not
+    decide which ops the next test in this worker runs."""
+    from sg2tf.ops import dispatch
+
+    saved = dispatch._global_impl
+    yield
+    dispatch.set_impl(saved)
+
+
 @pytest.fixture(params=["ref", "custom"])
 def op_impl(request):
     """Runs a test once per op implementation; the custom one skips when not built."""

@@ -191,7 +191,7 @@ def _bound(official_distance, precision):
 
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])
 @pytest.mark.parametrize("which", ["G", "D"])
-def test_256px_gradients_follow_float32_as_the_officials_do(official, which, precision):
+def test_256px_gradients_follow_float32_as_the_officials_do(official, which, precision, op_impl):
     """Every gradient of G and D at 256 px, num_fp16_res=4, batch 4 in float16/bfloat16 vs
     force_fp32: within the bound of each tensor (the noise strengths: their median). Before
     float32 accumulation, 10 tensors of G (ToRGB biases 0.048 against the official's 1.5e-4)

@@ -144,6 +144,12 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl=Non
 
 def _upfirdn2d_ref(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain, shifted_sums=False):
     x = tf.convert_to_tensor(x)
+    if x.dtype in (tf.float16, tf.bfloat16):
+        # TensorFlow's CPU depthwise convolution sums float16 in float16 (6e-4 from the exact sum
+        # at 256 px against 2e-4 for one rounding); the compiled op and the originals' kernels sum
+        # in float32 and round once, and so does this, forward and backward.
+        args = (upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain, shifted_sums)
+        return tf.cast(_upfirdn2d_ref(tf.cast(x, tf.float32), f, *args), x.dtype)
     if x.shape.rank != 4:
         raise ValueError(f"upfirdn2d expects NHWC input of rank 4, got shape {x.shape}")
     channels = x.shape[-1]
