@@ -130,6 +130,15 @@ def lib():
     return module
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_tensor_float_32():
+    """Parity bounds are float32's: on an Ampere or newer GPU TensorFlow would run float32
+    convolutions and matmuls in TF32 (10-bit mantissa) by default."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
 @pytest.fixture(autouse=True)
 def _restore_op_impl():
     """A program run in-process sets the process-wide op implementation (`--ops`): it must not
