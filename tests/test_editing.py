@@ -176,3 +176,19 @@ def test_apply_program(f32_pkl, f32_G, tmp_path):
         assert np.abs(grid[32 * row : 32 * (row + 1), :32].astype(int) - proj).max() > 0
     video = [p for p in out.iterdir() if p.name.startswith("edit-sefa-1.") and p.suffix in (".gif", ".mp4")]
     assert len(video) == 1
+
+
+def test_seeded_edits_keep_each_seeds_noise(f32_G):
+    """`sg2tf-edit apply --seeds --noise_mode=seeded`: a row's cells all take its seed's noise, so
+    the strength-0 column is `sg2tf-generate --noise_mode=seeded`'s image of that seed."""
+    seeds = [3, 8]
+    ws = np.asarray(f32_G.mapping(z_from_seeds(seeds, f32_G.z_dim), None))
+    dirs, _ = editing.sefa_directions(f32_G, num=1)
+    edited = editing.edit_ws(ws, dirs[0], [-2.0, 0.0], layers=[0, 1])
+    images = editing.render_edits(f32_G, edited, "seeded", batch_size=3, seeds=seeds).reshape(2, 2, 32, 32, 3)
+    _, generated = next(sampling.generate_from_seeds(f32_G, seeds, noise_mode="seeded"))
+    np.testing.assert_array_equal(images[:, 1], generated)
+    const = editing.render_edits(f32_G, edited, "const").reshape(2, 2, 32, 32, 3)
+    assert np.abs(const[:, 1].astype(int) - generated).max() > 0  # the noise is the seed's, not the stored
+    with pytest.raises(FlagError, match="needs --seeds"):
+        editing.render_edits(f32_G, edited, "seeded")

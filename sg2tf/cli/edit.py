@@ -67,6 +67,7 @@ def apply():
     from sg2tf import sampling
     from sg2tf.tools import editing, video
     from sg2tf.tools.style_mixing import seeds_to_ws
+    from sg2tf.video_noise import SeededNoise
 
     if (FLAGS.w is None) == (FLAGS.seeds is None):
         raise FlagError("apply: give exactly one of --w and --seeds")
@@ -85,6 +86,9 @@ def apply():
     common.check_new_outputs([grid_path] + ([video_path] if FLAGS.video else []), FLAGS.overwrite)
     if not data["same_network"]:
         print(f"note: {FLAGS.directions} was made from another network (its weight hash differs)")
+    seeded = FLAGS.noise_mode == "seeded"
+    if seeded and seeds is None:
+        raise FlagError("--noise_mode=seeded needs --seeds (a projected w has no seed to draw noise from)")
     if seeds is None:
         ws = video.load_projected([s for s in FLAGS.w.split(",") if s.strip()], G)
     else:
@@ -94,8 +98,7 @@ def apply():
     edited = editing.edit_ws(ws, direction, strengths, layers)  # [S, N, num_ws, w_dim]
 
     os.makedirs(FLAGS.outdir, exist_ok=True)
-    flat = edited.transpose(1, 0, 2, 3).reshape((-1,) + ws.shape[1:])  # row = input, column = strength
-    images = np.concatenate(list(sampling.generate_from_ws(G, flat, FLAGS.noise_mode, FLAGS.batch)))
+    images = editing.render_edits(G, edited, FLAGS.noise_mode, FLAGS.batch, seeds)  # row = input, column = strength
     image_utils.atomic_save_png(grid_path, image_utils.make_grid(images, cols=len(strengths)))
     print(f"wrote {grid_path} ({len(ws)} rows x strengths {strengths}, style inputs {layers})")
     if FLAGS.video:
@@ -105,7 +108,11 @@ def apply():
         frames_ws = editing.edit_ws(ws, direction, sweep, layers)
         progress = common.Progress(len(sweep), "frames")
         with video.VideoWriter(video_path, fps=FLAGS.fps) as writer:
-            for frame in video.render_frames(G, frames_ws, (len(ws), 1), FLAGS.noise_mode, FLAGS.batch, progress):
+            # seeded: every frame's row n has seed n's noise (the grid's rows)
+            noise = SeededNoise.style_walk(G, seeds, len(sweep)) if seeded else None
+            mode = "const" if seeded else FLAGS.noise_mode
+            frames = video.render_frames(G, frames_ws, (len(ws), 1), mode, FLAGS.batch, progress, noise)
+            for frame in frames:
                 writer.append(frame)
         print(f"wrote {video_path} ({writer.count} frames)")
 

@@ -40,7 +40,12 @@ flags.DEFINE_integer("frames", 60, "apply: frames of the video.", lower_bound=2)
 flags.DEFINE_float("fps", 30, "apply: video frames per second.", lower_bound=0.1)
 common.define_truncation()
 common.define_class_idx()
-common.define_noise_mode(help="Noise mode (the same noise for every strength).", exclude=("random",))
+common.define_noise_mode(
+    help="Noise mode, the same noise for every strength: const, none, or seeded (with --seeds: each row its seed's "
+    "noise as sg2tf-generate --noise_mode=seeded, so the strength-0 column is that image).",
+    exclude=("random",),
+    seeded=True,
+)
 common.define_batch(16, "Images per synthesis batch.", lower_bound=1)
 common.define_overwrite()
 common.define_ops()

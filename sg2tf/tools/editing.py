@@ -25,8 +25,9 @@ import numpy as np
 import tensorflow as tf
 
 from sg2tf.errors import FlagError, UserError
-from sg2tf.sampling import class_labels
+from sg2tf.sampling import check_seed_noise_mode, class_labels, generate_from_ws, seeded_inputs
 from sg2tf.utils import atomic
+from sg2tf.utils.images import to_uint8
 
 METHODS = ("sefa", "ganspace", "label")
 
@@ -205,3 +206,24 @@ def edit_ws(ws, direction, strengths, layers=None):
         if s:
             out[i][:, layers] += np.float32(s) * direction
     return out
+
+
+def render_edits(G, edited, noise_mode="const", batch_size=8, seeds=None):
+    """uint8 NHWC images of `edit_ws`'s `[S, N, num_ws, w_dim]`, input-major (row = input,
+    column = strength). `noise_mode='seeded'` gives every cell of row `n` the noise of
+    `seeds[n]` by the TF scripts' rule (`sg2tf-generate --noise_mode=seeded`), so the strength-0
+    column is that seed's seeded image; the other modes are G's."""
+    check_seed_noise_mode(noise_mode)
+    strengths, inputs = edited.shape[:2]
+    flat = edited.transpose(1, 0, 2, 3).reshape((-1,) + edited.shape[2:])
+    if noise_mode != "seeded":
+        return np.concatenate(list(generate_from_ws(G, flat, noise_mode, batch_size)))
+    if seeds is None or len(seeds) != inputs:
+        raise FlagError("--noise_mode=seeded needs --seeds (a projected w has no seed to draw noise from)")
+    noise = seeded_inputs(G, np.repeat(np.asarray(seeds, np.int64), strengths))[1]
+    out = []
+    for start in range(0, len(flat), batch_size):
+        part = [tf.constant(n[start : start + batch_size]) for n in noise] or None
+        images = G.synthesis(tf.constant(flat[start : start + batch_size]), noise_mode="const", noise=part)
+        out.append(to_uint8(images.numpy()))
+    return np.concatenate(out)
