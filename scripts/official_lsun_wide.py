@@ -20,7 +20,6 @@ Usage:
 """
 
 import argparse
-import filecmp
 import json
 import os
 import sys
@@ -28,7 +27,7 @@ import tempfile
 import types
 
 import numpy as np
-from tf1_compat import git_commit, import_tf1
+from tf1_compat import check_folders, git_commit, import_tf1
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "lsun_wide")
 WIDTH, HEIGHT = 16, 12
@@ -114,13 +113,8 @@ def main():
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             make(checkout, tmp)
-            differ = []
-            for name in ("source", "official"):
-                cmp = filecmp.dircmp(os.path.join(tmp, name), os.path.join(DATA, name))
-                differ += [f"{name}/{f}" for f in cmp.left_only + cmp.right_only]
-                differ += [f"{name}/{f}" for f in filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, False)[1]]
-        print("identical" if not differ else f"differ: {differ}")
-        sys.exit(1 if differ else 0)
+            check_folders(tmp, DATA, ("source", "official"))
+        return
     meta = make(checkout, args.out)
     with open(os.path.join(args.out, "made-by.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)

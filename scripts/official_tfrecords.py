@@ -12,15 +12,13 @@ Usage:
 """
 
 import argparse
-import filecmp
 import json
 import os
 import shutil
-import sys
 import tempfile
 import types
 
-from tf1_compat import git_commit, import_tf1
+from tf1_compat import check_folders, git_commit, import_tf1
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "fixtures", "tfrecords")
 
@@ -69,13 +67,8 @@ def main():
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             make(checkout, tmp)
-            differ = []
-            for name in ("shapes32", "labeled32"):
-                cmp = filecmp.dircmp(os.path.join(tmp, name), os.path.join(FIXTURES, name))
-                differ += [f"{name}/{f}" for f in cmp.left_only + cmp.right_only]
-                differ += [f"{name}/{f}" for f in filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, False)[1]]
-        print("identical" if not differ else f"differ: {differ}")
-        sys.exit(1 if differ else 0)
+            check_folders(tmp, FIXTURES, ("shapes32", "labeled32"))
+        return
     meta = make(checkout, args.out)
     with open(os.path.join(args.out, "tfrecords-made-by.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)

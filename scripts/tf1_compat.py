@@ -7,7 +7,9 @@ implementations (`impl='ref'`: their CUDA plugin is compiled at run time and can
 Nothing of the checkout is stored: it runs only in the calling process.
 """
 
+import filecmp
 import inspect
+import os
 import subprocess
 import sys
 import types
@@ -47,3 +49,37 @@ def import_tf1(checkout):
                 fn.__defaults__ = tuple("ref" if d == "cuda" else d for d in fn.__defaults__)
     tflib.init_tf({"rnd.np_random_seed": 1000, "rnd.tf_random_seed": 1000})
     return v1, tflib, version
+
+
+def _same_records(a, b):
+    """Whether two .tfrecords files hold equal `tf.train.Example`s in the same order."""
+    import tensorflow as tf
+
+    ra, rb = (list(tf.compat.v1.io.tf_record_iterator(p)) for p in (a, b))  # graph mode (import_tf1)
+    return len(ra) == len(rb) and all(
+        tf.train.Example.FromString(x) == tf.train.Example.FromString(y) for x, y in zip(ra, rb)
+    )
+
+
+def check_folders(made, committed, names):
+    """The reference scripts' `--check`: prints whether folders `made/name` and `committed/name`
+    hold the same files, and exits 1 if not. A .tfrecords file whose records are equal but whose
+    bytes are not counts as the same: the original tools serialize each Example's feature map in
+    the order of the protobuf package installed (protobuf 7 writes `data` before `shape`)."""
+    import google.protobuf
+
+    differ, reordered = [], []
+    for name in names:
+        cmp = filecmp.dircmp(os.path.join(made, name), os.path.join(committed, name))
+        differ += [f"{name}/{f}" for f in cmp.left_only + cmp.right_only]
+        for f in filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, False)[1]:
+            same = f.endswith(".tfrecords") and _same_records(os.path.join(cmp.left, f), os.path.join(cmp.right, f))
+            (reordered if same else differ).append(f"{name}/{f}")
+    if differ:
+        print(f"differ: {differ}")
+        sys.exit(1)
+    if reordered:
+        version = google.protobuf.__version__
+        print(f"identical records; {len(reordered)} files' bytes differ in feature order (protobuf {version})")
+    else:
+        print("identical")
