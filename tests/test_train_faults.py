@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -110,6 +111,10 @@ def test_sigterm_full_disk_and_changed_data(run_a, shapes, tmp_path):
     )
     for line in proc.stdout:  # SIGTERM while the first step compiles and runs
         if line.startswith("training for"):
+            # The loop checks for a stop before every step, the first too, a few ms after this line:
+            # a signal that came sooner stopped the run at 0 kimg (seen once under CI load). The first
+            # step compiles for seconds, so one second later it is under way.
+            time.sleep(1.0)
             proc.send_signal(signal.SIGTERM)
             break
     out, err = proc.communicate(timeout=1800)  # a compile on a busy machine
