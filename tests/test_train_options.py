@@ -375,3 +375,12 @@ def test_resume_refuses_a_fixed_option_and_takes_a_changeable_one():
     for key, value in (("w_dim", 32), ("freezed", 1), ("seed", 7)):
         with pytest.raises(TrainingError, match=f"--{key} .*{options.FIXED_ON_RESUME[key]}"):
             loop.resume_changes(before, options.resolve(dict(base, **{key: value}), FakeInfo()), "r")
+
+
+def test_a_data_cache_needs_images_read_directly():
+    # Refused with the options, before a run directory exists; a folder's info (encoding "images") takes it.
+    with pytest.raises(options.OptionsError, match="--data_cache=memory: a cache is for images read directly"):
+        options.resolve(dict(cfg="auto", outdir="x", data_cache="memory"), FakeInfo())
+    folder = FakeInfo()
+    folder.encoding = "images"
+    assert options.resolve(dict(cfg="auto", outdir="x", data_cache="memory"), folder).data_cache == "memory"

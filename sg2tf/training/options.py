@@ -429,6 +429,11 @@ def resolve(given, dataset_info=None, replicas=1, has_gpu=False, num_workers=1):
             raise OptionsError(
                 f"--resolution={res}: dataset {dataset_info.path} stores only {list(dataset_info.resolutions)}"
             )
+        if o["data_cache"] and getattr(dataset_info, "encoding", None) != "images":
+            raise OptionsError(
+                f"--data_cache={o['data_cache']}: a cache is for images read directly (a folder or ZIP); "
+                f"{dataset_info.path} is a .tfrecords dataset, read from disk as it is"
+            )
         o["resolution"] = res
         o["channels_img"] = dataset_info.channels
         label_size = dataset_info.label_size
