@@ -330,10 +330,6 @@ KNOWN_FAILURES = {
     "ada-geom": "one quantity, it2 G_main gradient of b8/conv0/noise/strength (one sum of B*H*W random-sign "
     "terms), is 5.03 times its yardstick (bound 5): its rounding follows the summation order, which none of "
     "the recorded official variants (float64, nudge, threads) changes as much as PyTorch vs TensorFlow does",
-    "ada-bgc-64": "issue 31 item 3's size (64 px, batch 8, mapping 8, bgc): 506 of 1128 quantities beyond 5x their "
-    "yardstick, from it0 D_main on: one lrelu pre-activation of b16/conv1 (-1.9e-7 in the official run) changes "
-    "sign under sg2tf's rounding of the augmented fakes (8.6e-7 relative), which moves D's b16..b64 gradients by "
-    "up to 8e-4 (bound 4e-6); the official variants flipped no such kink. A D pass holds 5e5 lrelu elements",
 }
 
 
