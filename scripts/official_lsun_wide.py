@@ -19,15 +19,13 @@ Usage:
   python scripts/official_lsun_wide.py --stylegan2=/path/to/stylegan2 --out=tests/data/lsun_wide
 """
 
-import argparse
-import json
 import os
 import sys
 import tempfile
 import types
 
 import numpy as np
-from tf1_compat import check_folders, git_commit, import_tf1
+from tf1_compat import dataset_script_main, git_commit, import_tf1
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "lsun_wide")
 WIDTH, HEIGHT = 16, 12
@@ -104,21 +102,7 @@ def _kept(w, h):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stylegan2", required=True, help="NVlabs/stylegan2 (TF1) checkout")
-    parser.add_argument("--out", help="where to write source/, official/ and made-by.json")
-    parser.add_argument("--check", action="store_true", help="compare with the committed folder instead")
-    args = parser.parse_args()
-    checkout = os.path.abspath(args.stylegan2)
-    if args.check:
-        with tempfile.TemporaryDirectory() as tmp:
-            make(checkout, tmp)
-            check_folders(tmp, DATA, ("source", "official"))
-        return
-    meta = make(checkout, args.out)
-    with open(os.path.join(args.out, "made-by.json"), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=1)
-        f.write("\n")
+    dataset_script_main(__doc__, make, DATA, ("source", "official"), "made-by.json")
 
 
 if __name__ == "__main__":

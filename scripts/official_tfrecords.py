@@ -11,14 +11,11 @@ Usage:
   python scripts/official_tfrecords.py --stylegan2=/work/ext/stylegan2 --out=tests/data/fixtures/tfrecords
 """
 
-import argparse
-import json
 import os
 import shutil
-import tempfile
 import types
 
-from tf1_compat import check_folders, git_commit, import_tf1
+from tf1_compat import dataset_script_main, git_commit, import_tf1
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "fixtures", "tfrecords")
 
@@ -58,21 +55,7 @@ def make(checkout, out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stylegan2", required=True, help="NVlabs/stylegan2 (TF1) checkout")
-    parser.add_argument("--out", help="where to write shapes32/ and labeled32/")
-    parser.add_argument("--check", action="store_true", help="compare with the committed folders instead")
-    args = parser.parse_args()
-    checkout = os.path.abspath(args.stylegan2)
-    if args.check:
-        with tempfile.TemporaryDirectory() as tmp:
-            make(checkout, tmp)
-            check_folders(tmp, FIXTURES, ("shapes32", "labeled32"))
-        return
-    meta = make(checkout, args.out)
-    with open(os.path.join(args.out, "tfrecords-made-by.json"), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=1)
-        f.write("\n")
+    dataset_script_main(__doc__, make, FIXTURES, ("shapes32", "labeled32"), "tfrecords-made-by.json")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ implementations (`impl='ref'`: their CUDA plugin is compiled at run time and can
 Nothing of the checkout is stored: it runs only in the calling process.
 """
 
+import argparse
 import filecmp
 import inspect
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import types
 
 
@@ -65,7 +68,8 @@ def check_folders(made, committed, names):
     """The reference scripts' `--check`: prints whether folders `made/name` and `committed/name`
     hold the same files, and exits 1 if not. A .tfrecords file whose records are equal but whose
     bytes are not counts as the same: the original tools serialize each Example's feature map in
-    the order of the protobuf package installed (protobuf 7 writes `data` before `shape`)."""
+    an order the installed protobuf chooses (protobuf 7.36 wrote `data` before `shape` in some runs
+    and `shape` first, as the shared official files, in others)."""
     import google.protobuf
 
     differ, reordered = [], []
@@ -83,3 +87,26 @@ def check_folders(made, committed, names):
         print(f"identical records; {len(reordered)} files' bytes differ in feature order (protobuf {version})")
     else:
         print("identical")
+
+
+def dataset_script_main(description, make, committed, names, made_by):
+    """The command line of a script that runs an original dataset tool: `--stylegan2=CHECKOUT
+    --out=DIR` writes `make(checkout, DIR)`'s folders and its metadata as `DIR/made_by`;
+    `--check` makes them in a temporary folder and compares with folders `names` of `committed`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stylegan2", required=True, help="NVlabs/stylegan2 (TF1) checkout")
+    parser.add_argument("--out", help=f"where to write {', '.join(names)} and {made_by}")
+    parser.add_argument("--check", action="store_true", help="compare with the committed folders instead")
+    args = parser.parse_args()
+    if not args.check and not args.out:
+        parser.error("give --out=DIR or --check")
+    checkout = os.path.abspath(args.stylegan2)
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            make(checkout, tmp)
+            check_folders(tmp, committed, names)
+        return
+    meta = make(checkout, args.out)
+    with open(os.path.join(args.out, made_by), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
