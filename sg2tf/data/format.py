@@ -77,6 +77,16 @@ def level_shape(resolution, base_shape):
     return block_shape(resolution, base_shape)
 
 
+def stored_resolutions(resolution, min_resolution=4):
+    """The resolutions of a dataset's level files, largest first: `resolution` halved down to
+    `min_resolution` (4 for the full pyramid)."""
+    out = []
+    while resolution >= min_resolution:
+        out.append(resolution)
+        resolution //= 2
+    return out
+
+
 def pyramid(image, min_resolution=4):
     """Yields the levels stored for one CHW uint8 image, full size first, down to the level of
     `min_resolution` (4: the base shape, 4x4 for square images; see `split_shape`).

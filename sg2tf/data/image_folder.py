@@ -124,11 +124,6 @@ def open_images(path, progress=None):
     # shuffles as the official tool, from_zip keeps the archive's order.
     order = np.arange(source.num_images) if is_zip else fmt.shuffled_order(source.num_images)
     labels = None if source.labels is None else np.asarray(source.labels, np.float32)[order]
-    resolutions = []
-    r = source.resolution
-    while r >= 4:
-        resolutions.append(r)
-        r //= 2
     info = ImageFolderInfo(
         path=path,
         name=os.path.splitext(os.path.basename(path.rstrip("/")))[0],
@@ -136,7 +131,7 @@ def open_images(path, progress=None):
         channels=source.channels,
         count=source.num_images,
         label_size=0 if labels is None else labels.shape[1],
-        resolutions=tuple(resolutions),
+        resolutions=tuple(fmt.stored_resolutions(source.resolution)),
         encoding=ENCODING,
         files={},
         label_file=None,

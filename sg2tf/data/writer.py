@@ -115,11 +115,9 @@ class DatasetWriter:
     def __enter__(self):
         self._context = output.atomic_dir(self.tfrecord_dir, self.overwrite)
         temp = self._context.__enter__()
-        r = self.resolution
-        while r >= self.min_resolution:
+        for r in fmt.stored_resolutions(self.resolution, self.min_resolution):
             path = posixpath.join(temp, fmt.tfrecord_filename(self.name, r))
             self._writers.append(tf.io.TFRecordWriter(path))
-            r //= 2
         self._temp = temp
         return self
 
