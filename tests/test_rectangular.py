@@ -20,6 +20,7 @@ from sg2tf.io.nvlabs_write import NetworkExportError, save_nvlabs_pickle
 from sg2tf.io.snapshot import load_snapshot, save_snapshot
 from sg2tf.networks import Discriminator, Generator
 from sg2tf.networks.channels import parse_aspect, split_image_shape
+from sg2tf.ops import dispatch
 from sg2tf.training import options
 from sg2tf.training.setup import build_trainer
 
@@ -209,8 +210,13 @@ def test_generate_and_export(nets, tmp_path):
     fn = module.concrete_functions(["serving_default"])["serving_default"]
     assert fn.structured_outputs["images"].shape.as_list() == [None, H, W, 3]
     out = fn(z=tf.constant(z), truncation_psi=tf.constant(1.0))["images"].numpy()
-    expected = G.generate(z, noise_mode="const").numpy()
-    np.testing.assert_array_equal(out, np.clip(expected * 127.5 + 128, 0, 255).astype(np.uint8))
+    # The export traces the reference ops, as here; the traced graph still rounds its float32 sums
+    # its own way, and a float error below one 8-bit step crosses at most one step's edge (as
+    # test_export's signatures): within one step. Exact equality failed 3 runs in 12 (random weights).
+    with dispatch.impl_scope("ref"):
+        expected = G.generate(z, noise_mode="const").numpy()
+    steps = np.abs(out.astype(int) - np.clip(expected * 127.5 + 128, 0, 255).astype(np.uint8))
+    assert steps.max() <= 1
 
 
 def test_projection_targets(nets, tmp_path):
