@@ -65,7 +65,7 @@ ALLOWED = {
                 "sg2tf.tools.editing",
                 "sg2tf.tools.style_mixing",
                 "sg2tf.tools.video",
-                "sg2tf.video_noise",
+                "sg2tf.tools.video_noise",
             ),
             "export": ("sg2tf.export", "sg2tf.export.tflite"),
             "generate": ("sg2tf.sampling",),
@@ -74,7 +74,7 @@ ALLOWED = {
             "rank": ("sg2tf.data", "sg2tf.data.names", "sg2tf.io.nvlabs_tf", "sg2tf.tools.rank"),
             "style_mixing": ("sg2tf.sampling", "sg2tf.tools.style_mixing"),
             "train": ("sg2tf.training.loop", "sg2tf.training.preemption"),
-            "video": ("sg2tf.sampling", "sg2tf.tools.style_mixing", "sg2tf.tools.video", "sg2tf.video_noise"),
+            "video": ("sg2tf.sampling", "sg2tf.tools.style_mixing", "sg2tf.tools.video", "sg2tf.tools.video_noise"),
         }.items()
         for program in [f"sg2tf.cli.{program}"]
         for imported in imports

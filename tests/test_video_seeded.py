@@ -1,6 +1,6 @@
 """sg2tf-video --noise_mode=seeded (issue 32: one set of noise modes across programs).
 
-A frame's noise comes from the seeds it shows (`sg2tf.video_noise`): a keyframe shows exactly its
+A frame's noise comes from the seeds it shows (`sg2tf.tools.video_noise`): a keyframe shows exactly its
 seed's `sg2tf-generate --noise_mode=seeded` image (the TF scripts' seed rule, StyleGAN2
 run_generator.py / StyleGAN2-ADA generate.py: z, then every noise input, from RandomState(seed)),
 and a frame between seeds has standard-normal noise again.
@@ -14,7 +14,7 @@ from PIL import Image
 
 from sg2tf import sampling
 from sg2tf.tools import video
-from sg2tf.video_noise import SeededNoise
+from sg2tf.tools.video_noise import SeededNoise
 
 
 def _frames(G, ws, noise=None, noise_mode="const"):

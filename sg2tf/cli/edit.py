@@ -67,7 +67,7 @@ def apply():
     from sg2tf import sampling
     from sg2tf.tools import editing, video
     from sg2tf.tools.style_mixing import seeds_to_ws
-    from sg2tf.video_noise import SeededNoise
+    from sg2tf.tools.video_noise import SeededNoise
 
     if (FLAGS.w is None) == (FLAGS.seeds is None):
         raise FlagError("apply: give exactly one of --w and --seeds")

@@ -5,7 +5,7 @@
   sg2tf-video --network=net.pkl --kind=coarse --seeds=0-3 --grid=2x2 --output=coarse.gif
   sg2tf-video --network=net.pkl --projected_w=proj/ --steps=60 --noloop --output=faces.mp4
 
---noise_mode=seeded gives every frame the noise of the seeds it shows (sg2tf.video_noise): a
+--noise_mode=seeded gives every frame the noise of the seeds it shows (sg2tf.tools.video_noise): a
 keyframe is its seed's `sg2tf-generate --noise_mode=seeded` image.
 mp4 needs the `video` extra (imageio-ffmpeg); without it the video is written as GIF.
 """
@@ -34,7 +34,7 @@ def main(argv):
     from sg2tf import sampling
     from sg2tf.tools import style_mixing as sm
     from sg2tf.tools import video
-    from sg2tf.video_noise import SeededNoise
+    from sg2tf.tools.video_noise import SeededNoise
 
     grid = parse_grid(FLAGS.grid)
     seeds = parse_range_list(FLAGS.seeds, "seeds")
@@ -54,7 +54,7 @@ def main(argv):
     if FLAGS.projected_w is None:
         sampling.class_labels(G, FLAGS.class_idx, 1)
     common_args = dict(truncation_psi=FLAGS.trunc, truncation_cutoff=FLAGS.trunc_cutoff, class_idx=FLAGS.class_idx)
-    noise = None  # --noise_mode=seeded: each frame's noise from its seeds (sg2tf.video_noise)
+    noise = None  # --noise_mode=seeded: each frame's noise from its seeds (sg2tf.tools.video_noise)
     if FLAGS.projected_w is not None:
         specs = [s for s in FLAGS.projected_w.split(",") if s.strip()]
         ws = video.projected_ws(video.load_projected(specs, G), grid, steps=FLAGS.steps, loop=FLAGS.loop)

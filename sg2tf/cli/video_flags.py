@@ -36,7 +36,7 @@ common.define_class_idx()
 common.define_noise_mode(
     help="Noise mode: const (the stored noise), random (new noise every frame), none, seeded (each "
     "frame's noise from the seeds it shows, as sg2tf-generate --noise_mode=seeded: a keyframe is its "
-    "seed's image; between keyframes their noises blend; sg2tf.video_noise).",
+    "seed's image; between keyframes their noises blend; sg2tf.tools.video_noise).",
     seeded=True,
 )
 common.define_out("Output .mp4 (needs the video extra; falls back to .gif when imageio-ffmpeg is missing) or .gif.")

@@ -216,7 +216,7 @@ def style_walk_ws(
 
 def render_frames(G, ws, grid, noise_mode="const", batch_size=16, progress=None, noise=None):
     """Yields one HWC uint8 grid image per frame of ws `[frames, cells, num_ws, w_dim]`.
-    `noise`: each frame's noise inputs (`sg2tf.video_noise.SeededNoise`, with `noise_mode`
+    `noise`: each frame's noise inputs (`sg2tf.tools.video_noise.SeededNoise`, with `noise_mode`
     const), else G's per `noise_mode`."""
     frames, cells = ws.shape[:2]
     if grid[0] * grid[1] != cells:
