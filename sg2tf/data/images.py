@@ -35,7 +35,7 @@ MAX_LISTED = 20  # offenders listed in an error message
 
 _NATIVE_MODES = ("L", "RGB")
 _ALPHA_MODES = ("LA", "RGBA")  # kept as they are with keep_alpha
-_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+_CHANNELS = {mode: channels for channels, mode in fmt.PIL_MODES.items()}  # the record format's modes
 _16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
