@@ -36,11 +36,16 @@ Keys (`i` = iteration, `P` = phase name: Gmain, Greg, Dmain, Dreg, Gboth, Dboth)
                                             --spread lists the kinds: float64, nudge, threads):
                                             the recording's distance to the same iterations from
                                             the same weights and draws run in float64, from
-                                            weights times 1 + 2^-24 N(0, 1), on another thread
-                                            count. `it{i}/{P}/loss/{stat}` (mean), `it{i}/{P}/grad/
-                                            {G|D}` (norm per parameter, in `parameters` order,
-                                            NaN: none), `it{i}/pl_mean`, `it{i}/p`, `update/{G|D|
-                                            G_ema}` (norm of w_N - w_0 per tensor, `layouts` order)
+                                            weights times 1 + 2^-24 N(0, 1) (`nudge`: the largest
+                                            over --nudge_runs such runs, each with its own nudge),
+                                            on another thread count. `it{i}/{P}/loss/{stat}`
+                                            (mean), `it{i}/{P}/grad/{G|D}` (norm per parameter, in
+                                            `parameters` order, NaN: none), `it{i}/pl_mean`,
+                                            `it{i}/p`, `update/{G|D|G_ema}` (norm of w_N - w_0 per
+                                            tensor, `layouts` order)
+  spread/fp16_runs/...                      float16 specs: the same keys, each stacked over
+                                            --nudge_runs official float16 runs from nudged weights
+                                            (same draws): each run's distance to the float32 twin
   it{i}/after/{G|D|G_ema}/{tensor}, it{i}/after/pl_mean, it{i}/after/p, it{i}/after/ada_rt
 
 In the .npz the tensors of each init/after/grad group are packed into one flat float32 array
@@ -83,6 +88,9 @@ DEFAULTS = {
     **dict(batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None),
     # The recording: iterations, seed, weight perturbation, what is kept and checked.
     **dict(iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True, spread=["float64", "nudge"]),
+    # How many nudged runs (each its own nudge seed) sample the `nudge` spread and, for a float16
+    # spec, the official float16 run's distance to its float32 twin (`spread/fp16_runs`).
+    **dict(nudge_runs=8),
     # "float16": every random draw and real image is rounded to float16 before the official code
     # uses it (uniforms downwards, so they stay below 1) and stored so: half the bytes, nothing lost.
     **dict(draw_dtype="float32"),
@@ -389,11 +397,12 @@ def _provenance(checkout, torch):
 # bound sg2tf's distance by a multiple of it.
 
 
-def _variant_run(kind, spec, torch, initial, log, inputs):
+def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0):
     """One official run from copies of `initial` (G, D, G_ema, pipe) and the recorded draws:
-    `float64`: in float64 (exact arithmetic for float32's purposes); `nudge`: float32 from
-    weights multiplied by 1 + 2^-24 N(0, 1) (one rounding); `threads`: float32 on one thread
-    (two if the recording ran on one), which changes the order of the CPU kernels' sums."""
+    `float64`: in float64 (exact arithmetic for float32's purposes); `nudge`: in the spec's
+    precision from weights multiplied by 1 + 2^-24 N(0, 1) (one float32 rounding; `nudge`: the
+    index of the nudge's seed); `threads`: float32 on one thread (two if the recording ran on
+    one), which changes the order of the CPU kernels' sums."""
     G, D, G_ema, pipe = (copy.deepcopy(m) for m in initial)
     threads, float32, default = torch.get_num_threads(), torch.float32, torch.get_default_dtype()
     log.replay(float64=kind == "float64")
@@ -406,7 +415,7 @@ def _variant_run(kind, spec, torch, initial, log, inputs):
         torch.float32 = torch.float64
         torch.set_default_dtype(torch.float64)
     elif kind == "nudge":
-        gen = torch.Generator().manual_seed(spec["seed"] + 5)
+        gen = torch.Generator().manual_seed(spec["seed"] + 5 + nudge)
         with torch.no_grad():
             for module in (G, D):
                 for p in module.parameters():
@@ -486,10 +495,30 @@ def _recording(spec, torch, G, D, G_ema, pipe, log, inputs):
     if spec["float64_check"] and not spec["num_fp16_res"]:  # A float16 case's yardstick is its twin.
         parameters, layouts = _parameters_and_layouts(G, D)
         for kind in spec["spread"]:
-            other = _variant_run(kind, spec, torch, initial, log, data)
-            for key, value in spreads(data, other, parameters, layouts, spec["iterations"] - 1).items():
-                spread[f"spread/{kind}/{key}"] = value
+            # One run per kind; the nudge's effect is a random variable (a nudge that flips an
+            # lrelu pre-activation's sign moves a gradient by far more than one that does not),
+            # so its yardstick is the largest distance over `nudge_runs` nudges.
+            runs = range(spec["nudge_runs"] if kind == "nudge" else 1)
+            for k in runs:
+                other = _variant_run(kind, spec, torch, initial, log, data, nudge=k)
+                for key, value in spreads(data, other, parameters, layouts, spec["iterations"] - 1).items():
+                    key = f"spread/{kind}/{key}"
+                    spread[key] = np.fmax(spread[key], value) if key in spread else value  # NaN: none
     return data, spread
+
+
+def _float16_runs(spec, torch, initial, log, inputs, twin_data, G, D):
+    """`spread/fp16_runs/...`: `nudge_runs` official float16 runs from copies of `initial`
+    nudged as the `nudge` spread's (same draws), each one's distance to the float32 twin's
+    recording `twin_data`, stacked on a first axis per key. One float16 run's distance to float32
+    is one draw of a heavy-tailed error (a rounding that flips an lrelu pre-activation's sign
+    moves a gradient by up to a few percent); these runs sample it."""
+    parameters, layouts = _parameters_and_layouts(G, D)
+    runs = []
+    for k in range(spec["nudge_runs"]):
+        other = _variant_run("nudge", spec, torch, initial, log, inputs, nudge=k)
+        runs.append(spreads(twin_data, other, parameters, layouts, spec["iterations"] - 1))
+    return {f"spread/fp16_runs/{key}": np.stack([np.asarray(r[key]) for r in runs]) for key in runs[0]}
 
 
 def _parameters_and_layouts(G, D):
@@ -541,7 +570,6 @@ def record(spec, checkout, out):
     provenance = _provenance(checkout, torch)
     name = os.path.basename(out)
     twin = dict(twin=name + "-fp32") if spec["num_fp16_res"] else {}
-    data = _write(out, spec, kwargs, G, D, data, spread, recorded_with=provenance, **twin)
     if twin:
         twin_spec = dict(spec, num_fp16_res=0)
         torch, _, G2, D2, G_ema2, pipe2, kwargs2 = _build(twin_spec, checkout)
@@ -549,10 +577,12 @@ def record(spec, checkout, out):
             if module is not None:
                 module.load_state_dict(source.state_dict())
         twin_data, twin_spread = _recording(twin_spec, torch, G2, D2, G_ema2, pipe2, log, data)
+        if spec["float64_check"]:
+            spread.update(_float16_runs(spec, torch, initial, log, data, twin_data, G, D))
         _write(
             out + "-fp32", twin_spec, kwargs2, G2, D2, twin_data, twin_spread, recorded_with=provenance, twin_of=name
         )
-    return data
+    return _write(out, spec, kwargs, G, D, data, spread, recorded_with=provenance, **twin)
 
 
 def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):

@@ -12,7 +12,8 @@ replay seam (`train_step(draws=RecordedDraws(...), capture=True)`) and must give
   that quantity (`yardsticks`, measured by the recorder), relative: norm of the difference over
   the norm of the reference (a reference gradient that is exactly zero: over the phase's whole
   gradient norm);
-* float16 cases: the twin criterion of `FP16_FACTOR` against the official float32 twin.
+* float16 cases: the twin criterion of `FP16_FACTOR` against the official float32 twin, scaled
+  by the farthest of several official float16 runs (see FP16_FACTOR).
 """
 
 import os
@@ -34,11 +35,15 @@ DATA = os.path.join(os.path.dirname(__file__), "data", "training_reference")
 CASES = sorted(f[:-5] for f in os.listdir(DATA) if f.endswith(".json")) if os.path.isdir(DATA) else []
 # How far the official float32 run moves itself: the recorder replays the same iterations from
 # the same weights and draws in float64 (`float64`), from weights multiplied by
-# 1 + 2^-24 N(0, 1) (`nudge`) and, where recorded, on another thread count (`threads`: the order
-# of the CPU sums), and stores every quantity's distance to each. A quantity's yardstick is the
-# largest of them (float64 dominates updates: it holds the rounding of every step, the nudge one
-# at the start) over the iterations, and at least its class's median (`yardsticks`);
-# docs/training.md, "Parity with the official training loop", has the numbers.
+# 1 + 2^-24 N(0, 1) (`nudge`: the largest distance over `nudge_runs` such runs, 8, each with its
+# own nudge; older recordings hold one) and, where recorded, on another thread count (`threads`:
+# the order of the CPU sums), and stores every quantity's distance to each. A quantity's
+# yardstick is the largest of them (float64 dominates updates: it holds the rounding of every
+# step, the nudge one at the start) over the iterations, and at least its class's median
+# (`yardsticks`); docs/training.md, "Parity with the official training loop", has the numbers.
+# Why several nudges: one nudge's effect is one draw of a heavy-tailed variable (a rounding that
+# flips an lrelu pre-activation's sign moves a gradient by far more than one that does not);
+# on the committed cases the largest of 8 is a median 2-3 and up to 60 times the first seed's.
 SPREAD = ("float64", "nudge", "threads")
 # sg2tf rounds differently from PyTorch: a float32 replay is one more run of the same spread,
 # measured (uncond-skip-resnet, cond-skip-resnet, uncond-orig-orig) at 0.1-0.4 of the yardstick
@@ -46,9 +51,22 @@ SPREAD = ("float64", "nudge", "threads")
 SPREAD_FACTOR = 5
 # A float16 case (num_fp16_res > 0) is recorded with its float32 twin (same weights and draws,
 # num_fp16_res=0; meta["twin"]). sg2tf's float16 replay passes when every quantity is at most
-# FP16_FACTOR times as far from the official float32 twin as the official float16 run is, plus
-# SPREAD_FACTOR times the twin's own float32 yardstick (for what float16 leaves exact). The twin
-# is a float32 case of its own.
+# FP16_FACTOR times as far from the official float32 twin as the official float16 code gets,
+# plus SPREAD_FACTOR times the twin's own float32 yardstick (for what float16 leaves exact)
+# (issue 31 item 2). The twin is a float32 case of its own.
+# "As far as the official float16 code gets" is the largest distance over its recorded run and
+# the recorder's 8 float16 runs from weights nudged as above (`spread/fp16_runs`): 9 draws of
+# the official float16 error. One draw is no scale for it: the error is heavy-tailed (one
+# rounding that flips an lrelu pre-activation's sign moves a sample's gradient by up to 4%), so
+# against one draw the official float16 code fails this very criterion itself (each official
+# run against one other: 5-342 of 781 quantities of fp16-cond-ada-32 beyond, 5-157 of 488 of
+# fp16-skip-resnet-16). If sg2tf's distance and the official ones are draws of one distribution,
+# sg2tf's exceeds the largest of n official draws with probability 1/(n+1) per quantity, and
+# twice the largest far less often: each official run against the largest of the other 8 is
+# beyond on 0 of 781 (fp16-cond-ada-32) and on 0-9 of 488 (fp16-skip-resnet-16) but for one run,
+# 90, all from an event at iteration 2 that the other runs did not make. A statistical
+# criterion, then, whose false alarms the 8 runs make rare; an error of sg2tf's own (a float16
+# sum accumulated in float16, issue 31 item 1) is not a draw of the official error and stays out.
 FP16_FACTOR = 2
 # Official loss statistic per phase and the trainer's.
 LOSSES = {
@@ -151,23 +169,32 @@ def official_quantities(meta, data, models, n_it):
     return out
 
 
-def official_spread(meta, data, models, n_it, kind):
+def official_spread(meta, data, models, n_it, kind, run=None):
     """How far the recording is from its own variant run `kind` (see SPREAD): `{key: norm of
-    the difference}` for the keys of `official_quantities` (updates after the last iteration)."""
+    the difference}` for the keys of `official_quantities` (updates after the last iteration).
+    `kind="fp16_runs"` (a float16 recording): the official float16 runs' distances to the float32
+    twin, stacked over the runs: the largest of them, or run `run`'s."""
     pre, out = f"spread/{kind}/", {}
+
+    def get(key):
+        value = np.asarray(data[pre + key])
+        if kind != "fp16_runs":
+            return value
+        return np.fmax.reduce(value, axis=0) if run is None else value[run]  # fmax: NaN = no gradient
+
     paths = {net: paths_of(model, meta["layouts"]["G" if net == "G_ema" else net]) for net, model in models.items()}
     for it in range(n_it):
         for official, phase in recorded_phases(data, it).items():
             for ref_key, key in LOSSES[phase]:
-                out[f"it{it}/{phase}/loss/{key}"] = float(data[f"{pre}it{it}/{official}/loss/{ref_key}"])
+                out[f"it{it}/{phase}/loss/{key}"] = float(get(f"it{it}/{official}/loss/{ref_key}"))
             net = official[0]
-            for name, s in zip(meta["parameters"][net], data[f"{pre}it{it}/{official}/grad/{net}"]):
+            for name, s in zip(meta["parameters"][net], get(f"it{it}/{official}/grad/{net}")):
                 if not np.isnan(s) and name in paths[net]:
                     out[f"it{it}/{phase}/grad/{paths[net][name]}"] = float(s)
         for what in ("pl_mean", "p"):
-            out[f"it{it}/{what}"] = float(data[f"{pre}it{it}/{what}"])
+            out[f"it{it}/{what}"] = float(get(f"it{it}/{what}"))
     for net in models:
-        for (name, _), s in zip(meta["layouts"]["G" if net == "G_ema" else net], data[f"{pre}update/{net}"]):
+        for (name, _), s in zip(meta["layouts"]["G" if net == "G_ema" else net], get(f"update/{net}")):
             if name in paths[net]:
                 out[f"update/{net}/{paths[net][name]}"] = float(s)
     return out
@@ -277,20 +304,29 @@ def errors_float32(meta, data, models, ours):
     return errors
 
 
+def official_float16_spread(meta, data, models, ref32):
+    """`{key: distance}`: how far the official float16 code gets from its float32 twin `ref32`,
+    the largest over the recorded run and the recorder's nudged float16 runs (`fp16_runs`)."""
+    n_it = meta["spec"]["iterations"]
+    assert any(k.startswith("spread/fp16_runs/") for k in data), "no float16 runs recorded (re-record the case)"
+    ref16 = official_quantities(meta, data, models, n_it)
+    runs = official_spread(meta, data, models, n_it, "fp16_runs")
+    return {key: max(dist(ref16[key], value), runs.get(key, 0.0)) for key, value in ref32.items()}
+
+
 def errors_float16(meta, data, models, ours):
     """`{key: (relative distance, bound)}` of a float16 replay to its recording's float32 twin:
     the float16 criterion of the module docstring."""
-    n_it = meta["spec"]["iterations"]
     twin_meta, twin_data = load_case(meta["twin"])
-    ref16 = official_quantities(meta, data, models, n_it)
-    ref32 = official_quantities(twin_meta, twin_data, models, n_it)
+    ref32 = official_quantities(twin_meta, twin_data, models, meta["spec"]["iterations"])
     scale, yardstick = scales(ref32), yardsticks(twin_meta, twin_data, models, ref32)
+    official = official_float16_spread(meta, data, models, ref32)
     errors = {}
     for key, value in ref32.items():
         if not scale[key]:
-            errors[key] = (dist(ours[key], value), FP16_FACTOR * dist(ref16[key], value))
+            errors[key] = (dist(ours[key], value), FP16_FACTOR * official[key])
             continue
-        bound = FP16_FACTOR * dist(ref16[key], value) / scale[key] + SPREAD_FACTOR * yardstick[key]
+        bound = FP16_FACTOR * official[key] / scale[key] + SPREAD_FACTOR * yardstick[key]
         errors[key] = (dist(ours[key], value) / scale[key], bound)
     return errors
 
@@ -319,17 +355,24 @@ COMPILED_CASES = ["uncond-skip-resnet", "ada-adaptive", "fp16-skip-resnet-16"]
 
 
 # Cases that fail the criteria above today (issue 31 stays open on them): strict, so that a fix shows.
+# The float16 counts are against the farthest of the 9 official float16 runs (before the
+# recorder's float16 runs, against its one recorded run: 329 of 502 and 220 of 795).
 KNOWN_FAILURES = {
-    "fp16-skip-resnet-16": "float16: 329 of 502 quantities are more than twice as far from the official float32 "
-    "twin as the official float16 run is. The float16 layers now round as the official ones (D bit-identical, G "
-    "but its up-convolutions within 1e-6; before: -1e-4 per layer from float16 lrelu slope and gain, TF's float16 "
-    "transposed convolution summing in float16); what is left is one draw of a heavy-tailed error against another: "
-    "a rounding that flips a pre-activation's sign moves a sample's gradient by up to 4%, and over 9 latents the "
-    "official code's own fused modconv path is 0.4-8.9x as far from float32 as its training path",
-    "fp16-cond-ada-32": "float16: 220 of 795 quantities beyond the twin criterion, as fp16-skip-resnet-16",
-    "ada-geom": "one quantity, it2 G_main gradient of b8/conv0/noise/strength (one sum of B*H*W random-sign "
-    "terms), is 5.03 times its yardstick (bound 5): its rounding follows the summation order, which none of "
-    "the recorded official variants (float64, nudge, threads) changes as much as PyTorch vs TensorFlow does",
+    "fp16-skip-resnet-16": "float16: 103 of 502 quantities are more than twice as far from the official float32 "
+    "twin as the farthest of 9 official float16 runs, from iteration 0 on: sg2tf's distance over the official's "
+    "largest (median) is 2.4 for G_main's gradients (b8/conv0 noise strength 0.25 against 0.011), 8.2 for G_reg's "
+    "(b16/conv0 bias 0.094 against 1.2e-3; pl_mean 3.1e-3 against 4.1e-5), 2.5 for D_main's (made with G after "
+    "those updates), 1.0 for D_reg's; later iterations and updates inherit it. Not a draw of the official error: "
+    "on the same weights and draws sg2tf's float16 D matches the official's distance to float32 (median ratio "
+    "0.98, input gradient too) and its G backward of a fixed image gradient is closer to float32 than the "
+    "official's (0.07-0.8), but G_main with G in float16 and D in float32 is 2.0x (the ToRGB biases 10x, of the "
+    "float32 b4 block too, whose gradient is a float32 function of D's input gradient): what sg2tf's float16 G "
+    "image feeds into D's input gradient differs from the official's; to be found",
+    "fp16-cond-ada-32": "float16: 89 of 795 quantities are beyond the twin criterion (farthest of 9 official "
+    "float16 runs): iteration 0 G_reg 13 of 58 (its penalty is an event that 3 of the 9 official runs make, "
+    "9.6e-3 from float32 against 1.9e-3, and sg2tf's 9.7e-3 is within it; 13 gradients exceed even those runs), "
+    "iteration 2 D_main 18 of 41 (b4_conv/bias 0.049 from float32 against the official runs' largest 5.2e-5) and "
+    "G_reg 19 of 58, 35 of 159 updates; iterations 0-1 G_main, D_main, D_reg and iteration 3 within bounds",
 }
 
 
