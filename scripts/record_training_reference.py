@@ -8,7 +8,9 @@ and beta adjustment, G_ema with ramp-up, the path-length mean, ADA's p adjustmen
 * `<out>.pkl`: the initial G, D, G_ema (and augment pipe) as a stylegan2-ada-pytorch snapshot
   pickle (each persistent class's `module_src` replaced by a placeholder comment), which
   `sg2tf.load_network` reads;
-* `<out>.json`: the spec, the official constructor kwargs, the original's commit;
+* `<out>.json`: the spec, the official constructor kwargs, the original's commit; with
+  `--draw_seed`, how to make the draws and real images again (`draws`: numpy PCG64 seed, each
+  draw's key, function, shape and range in order, SHA-256), which the .npz then leaves out;
 * `<out>.npz`: the initial tensors (`init/{G,D,G_ema}/<torch name>`), every input and random
   draw per iteration and phase, the loss terms each phase reports, the gradient of every
   parameter per phase (as the optimizer sees it), and all weights plus `pl_mean` and `p` after
@@ -94,6 +96,14 @@ DEFAULTS = {
     # "float16": every random draw and real image is rounded to float16 before the official code
     # uses it (uniforms downwards, so they stay below 1) and stored so: half the bytes, nothing lost.
     **dict(draw_dtype="float32"),
+    # An int: every random draw the official code makes and every real image come from numpy's
+    # PCG64 generator with this seed (`np.random.Generator(np.random.PCG64(draw_seed))`, in draw
+    # order: randn, randn_like -> standard_normal(shape, float32), rand -> random(shape, float32),
+    # random_(low, high) -> integers(low, high), real images -> uniform(-1, 1, shape) as float32),
+    # then rounded as `draw_dtype` says; the .npz leaves them out and the .json's `draws` says how
+    # to make them again (the order, each key, function, shape and range) with a SHA-256 of the
+    # result (`regenerate_draws`). For a case whose draws would not fit the repository.
+    **dict(draw_seed=None),
 }
 
 
@@ -122,6 +132,8 @@ class DrawLog:
         self.sequence = []  # Every recorded draw in order: (function, value).
         self._replay = None
         self.draw_dtype = "float32"
+        self.source = None  # draw_seed's numpy Generator, or None: torch's own draws
+        self.made = []  # With a source: [key, function, shape, args] per draw, in draw order.
 
     def replay(self, float64=False):
         """From now on, draws made in a phase return the recorded values, in order (as float64)."""
@@ -149,6 +161,10 @@ class DrawLog:
             out = orig_random(tensor, *args, **kwargs)
             if log._replay is not None:
                 return log._replayed("random_", out)
+            if log.context is not None and log.source is not None:
+                if len(args) != 2 or kwargs:
+                    raise RuntimeError(f"draw_seed: random_{args} is not a (low, high) draw")
+                out.fill_(int(log.make("random_", [], list(args))))
             log._record("random_", sys._getframe(1), out)
             return out
 
@@ -164,12 +180,20 @@ class DrawLog:
             out = fn(*args, **kwargs)
             if self._replay is not None:
                 return self._replayed(name, out)
+            if self.context is not None and self.source is not None:
+                out = self.torch.from_numpy(self.make(name, list(out.shape))).to(out.dtype)
             if self.context is not None and self.draw_dtype == "float16":
                 out = self.torch.from_numpy(_float16_grid(out.numpy(), down=name == "rand")).to(out.dtype)
             self._record(name, sys._getframe(1), out)
             return out
 
         return wrapped
+
+    def make(self, fn, shape, args=(), key=None):
+        """The next draw of `fn` from `source` (see `draw_seed`), noted in `made` (its key is
+        filled in when the draw is named)."""
+        self.made.append([key, fn, list(shape), list(args)])
+        return make_draw(self.source, fn, shape, args)
 
     def start_phase(self, iteration, phase):
         self.context = (iteration, phase)
@@ -187,14 +211,17 @@ class DrawLog:
             self._flush_aug()
         self.context = None
 
-    def _put(self, key, value):
+    def _put(self, key, value, index=None):
         self.records.setdefault(key, []).append(value)
+        if self.source is not None:
+            self.made[index][0] = key
 
     def _record(self, fn, frame, out):
         if self.context is None:
             return
         value = out.detach().cpu().numpy().copy()
         self.sequence.append((fn, value))
+        index = len(self.made) - 1
         i, phase = self.context
         prefix = f"it{i}/{phase}/"
         src = os.path.basename(frame.f_code.co_filename)
@@ -202,14 +229,14 @@ class DrawLog:
         line = _source_line(frame)
         if src == "loss.py" and func == "run_G":
             name = {"random_": "mix_cutoff", "rand": "mix_gate", "randn_like": "mix_z"}[fn]
-            self._put(prefix + name, value)
+            self._put(prefix + name, value, index)
         elif src == "loss.py" and func == "accumulate_gradients" and fn == "randn_like":
-            self._put(prefix + "pl_noise", value)
+            self._put(prefix + "pl_noise", value, index)
         elif src == "networks.py" and func == "forward" and "noise_strength" in line:
-            self._put(prefix + f"noise{self._noise_k}", value)
+            self._put(prefix + f"noise{self._noise_k}", value, index)
             self._noise_k += 1
         elif src == "augment.py" and func == "forward":
-            self._pending_aug.append((line, value))
+            self._pending_aug.append((line, value, index))
         else:
             raise RuntimeError(f"unexpected random draw torch.{fn} in {src}:{func}: {line.strip()}")
 
@@ -223,24 +250,50 @@ class DrawLog:
         prefix = f"it{i}/{phase}/aug{self.aug_call}/"
         values = []
         last_gate = None
-        for line, value in self._pending_aug:
+        for line, value, index in self._pending_aug:
             m = re.search(r"<\s*self\.(\w+)\s*\*\s*self\.p|<\s*(p_rot)\b", line)
             if m:
                 gate = m.group(1) or "rotate"
-                self._put(prefix + gate + "_gate", value)
-                for v in values:
-                    self._put(prefix + gate + "_value", v)
+                self._put(prefix + gate + "_gate", value, index)
+                for v, i in values:
+                    self._put(prefix + gate + "_value", v, i)
                 values = []
                 last_gate = gate
             elif "images + torch.randn" in line:
-                self._put(prefix + "noise_pixels", value)
+                self._put(prefix + "noise_pixels", value, index)
             elif line.strip().startswith("center =") and last_gate == "cutout":
-                self._put(prefix + "cutout_center", value)
+                self._put(prefix + "cutout_center", value, index)
             else:
-                values.append(value)
+                values.append((value, index))
         if values:
             raise RuntimeError(f"augment draws without a gate: {[v.shape for v in values]}")
         self._pending_aug = []
+
+
+def make_draw(gen, fn, shape, args=()):
+    """One draw of the official code's random function `fn` from numpy Generator `gen` (see
+    `draw_seed`; `uniform`: a real image)."""
+    if fn in ("randn", "randn_like"):
+        return gen.standard_normal(shape, dtype=np.float32)
+    if fn == "rand":
+        return gen.random(shape, dtype=np.float32)
+    if fn == "random_":
+        return np.asarray(gen.integers(args[0], args[1]), np.int64)
+    if fn == "uniform":
+        return gen.uniform(-1.0, 1.0, shape).astype(np.float32)
+    raise ValueError(fn)
+
+
+def draws_digest(data, keys):
+    """SHA-256 (hex) of the arrays `data[k]` for `keys` in order (name, dtype, shape, bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k in keys:
+        a = np.ascontiguousarray(data[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _float16_grid(a, down=False):
@@ -530,8 +583,25 @@ def _parameters_and_layouts(G, D):
     return parameters, layouts
 
 
-def _write(out, spec, kwargs, G, D, data, spread, **meta):
-    """`<out>.json` (spec, official kwargs, layouts) and `<out>.npz` (packed tensors)."""
+def regenerate_draws(draws):
+    """`{key: array}` of a recording's draws made from `draw_seed` (its .json's `draws`), as
+    the .npz would hold them."""
+    gen = np.random.Generator(np.random.PCG64(draws["seed"]))
+    made = {}
+    for key, fn, shape, args in draws["made"]:
+        value = make_draw(gen, fn, shape, args)
+        if draws["dtype"] == "float16" and fn != "random_":
+            value = _float16_grid(value, down=fn == "rand")
+        made.setdefault(key, []).append(value)
+    out = {k: v[0] if len(v) == 1 else np.stack(v) for k, v in made.items()}
+    if draws["dtype"] == "float16":
+        out = {k: v.astype(np.float16) if _DRAW_KEY.fullmatch(k) else v for k, v in out.items()}
+    return out
+
+
+def _write(out, spec, kwargs, G, D, data, spread, made=None, **meta):
+    """`<out>.json` (spec, official kwargs, layouts) and `<out>.npz` (packed tensors); `made`:
+    the draws made from `draw_seed` (`DrawLog.made`), left out of the .npz."""
     data = {
         k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v) for k, v in data.items()
     }
@@ -548,6 +618,15 @@ def _write(out, spec, kwargs, G, D, data, spread, **meta):
                 if not np.array_equal(_float16_grid(np.asarray(v)), v):
                     raise RuntimeError(f"{k}: not on the float16 grid")
                 data[k] = np.asarray(v, np.float16)
+    if made:
+        keys = list(dict.fromkeys(key for key, *_ in made))
+        draws = dict(generator="numpy PCG64", seed=spec["draw_seed"], dtype=spec["draw_dtype"], made=made)
+        again = regenerate_draws(draws)
+        for k in keys:
+            if not (again[k].dtype == np.asarray(data[k]).dtype and np.array_equal(again[k], data[k])):
+                raise RuntimeError(f"draw_seed: {k} is not made again as recorded")
+        meta["draws"] = dict(draws, sha256=draws_digest(data, keys))
+        data = {k: v for k, v in data.items() if k not in again}
     parameters, layouts = _parameters_and_layouts(G, D)
     with atomic_file(out + ".npz") as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **_pack(data, layouts), **spread)
@@ -566,6 +645,8 @@ def record(spec, checkout, out):
     _write_pickle(out + ".pkl", spec, torch, dnnlib, G, D, G_ema, pipe)
     log = DrawLog(torch)
     log.draw_dtype = spec["draw_dtype"]
+    if spec["draw_seed"] is not None:
+        log.source = np.random.Generator(np.random.PCG64(spec["draw_seed"]))
     data, spread = _recording(spec, torch, G, D, G_ema, pipe, log, None)
     provenance = _provenance(checkout, torch)
     name = os.path.basename(out)
@@ -579,10 +660,9 @@ def record(spec, checkout, out):
         twin_data, twin_spread = _recording(twin_spec, torch, G2, D2, G_ema2, pipe2, log, data)
         if spec["float64_check"]:
             spread.update(_float16_runs(spec, torch, initial, log, data, twin_data, G, D))
-        _write(
-            out + "-fp32", twin_spec, kwargs2, G2, D2, twin_data, twin_spread, recorded_with=provenance, twin_of=name
-        )
-    return _write(out, spec, kwargs, G, D, data, spread, recorded_with=provenance, **twin)
+        meta = dict(recorded_with=provenance, twin_of=name)
+        _write(out + "-fp32", twin_spec, kwargs2, G2, D2, twin_data, twin_spread, made=log.made, **meta)
+    return _write(out, spec, kwargs, G, D, data, spread, made=log.made, recorded_with=provenance, **twin)
 
 
 def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
@@ -658,7 +738,10 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
     try:
         for it in range(spec["iterations"]):
             if inputs is None:
-                real_img = rng.uniform(-1, 1, size=[B, ch, res, res]).astype(np.float32)
+                if log.source is not None:
+                    real_img = log.make("uniform", [B, ch, res, res], key=f"it{it}/real_img")
+                else:
+                    real_img = rng.uniform(-1, 1, size=[B, ch, res, res]).astype(np.float32)
                 if spec["draw_dtype"] == "float16":
                     real_img = _float16_grid(real_img)
                 real_c = labels(B)
