@@ -413,6 +413,12 @@ KNOWN_FAILURES = {
     "official's (0.07-0.8), but G_main with G in float16 and D in float32 is 2.0x (the ToRGB biases 10x, of the "
     "float32 b4 block too, whose gradient is a float32 function of D's input gradient): what sg2tf's float16 G "
     "image feeds into D's input gradient differs from the official's; to be found",
+    "ada-bgc-64": "4 of 1128 quantities beyond 5x their yardstick (was 506 of 1128 against one nudge, on the "
+    "draws recorded before): it3 G_main gradient of synthesis/b64/conv0/noise/strength 0.013 relative against a "
+    "bound of 3.1e-3 (the official variants at that iteration: float64 2.2e-4, nudge 3.1e-5, threads 1e-6; it4 "
+    "0.0035 > 3.1e-3), it2 D_reg gradients of b64/conv0/bias 2.0e-3 > 1.2e-3 and b64/fromrgb/bias 8.0e-4 > 6.8e-4; "
+    "all updates within bounds (largest 0.29 of its bound): single jumps in sg2tf's run that none of the 11 official "
+    "variant runs made at these quantities (a noise strength's gradient is one sum of B*H*W*C random-sign terms)",
     "fp16-cond-ada-32": "float16: 89 of 795 quantities are beyond the twin criterion (farthest of 9 official "
     "float16 runs): iteration 0 G_reg 13 of 58 (its penalty is an event that 3 of the 9 official runs make, "
     "9.6e-3 from float32 against 1.9e-3, and sg2tf's 9.7e-3 is within it; 13 gradients exceed even those runs), "
@@ -454,6 +460,8 @@ def test_cases_present():
     assert fp16 and all(meta["twin"] in CASES for meta in fp16.values())
     assert any(m["spec"]["c_dim"] and m["spec"]["augpipe"] and m["spec"]["resolution"] >= 32 for m in fp16.values())
     assert any(s["ada_target"] is not None for s in specs.values())
+    # Issue 31 item 3's size: 64 px, batch 8, a mapping of 8 layers.
+    assert any(s["resolution"] >= 64 and s["batch"] >= 8 and s["mapping_layers"] == 8 for s in specs.values())
 
 
 MIRRORED = r"""
