@@ -36,6 +36,8 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from sg2tf.ops.gradient import custom_gradient
+
 LIBRARY_NAME = "_sg2tf_ops.so"
 ENV_LIBRARY = "SG2TF_OPS_LIBRARY"
 # Must equal SG2TF_OPS_API_VERSION in custom_ops/build_defs.bzl.
@@ -247,7 +249,7 @@ def _bias_act_cast_bias(x, b, attrs):
     """The op with `b` rounded to `x.dtype`, and `b`'s gradient summed in float32 and returned
     in `b`'s own dtype (a float32 bias of a float16 layer gets no float16 gradient sum)."""
 
-    @tf.custom_gradient
+    @custom_gradient
     def fused(x, b):
         def grad(dy):
             # The cast again, here: the gradient's own gradient (R1, path length) must see

@@ -13,6 +13,8 @@ path length) sum in float32 too. For float32 and float64 activations they are th
 
 import tensorflow as tf
 
+from sg2tf.ops.gradient import custom_gradient
+
 REDUCED_DTYPES = (tf.float16, tf.bfloat16)
 
 
@@ -33,7 +35,7 @@ def sum_to(dy, like):
     return tf.cast(total, like.dtype)
 
 
-@tf.custom_gradient
+@custom_gradient
 def _add(x, b):
     def grad(dy):
         return dy, sum_to(dy, b)
@@ -41,7 +43,7 @@ def _add(x, b):
     return x + tf.cast(b, x.dtype), grad
 
 
-@tf.custom_gradient
+@custom_gradient
 def _multiply(x, s):
     def grad(dy):
         product = tf.cast(dy, tf.float32) * tf.cast(x, tf.float32)
@@ -50,7 +52,7 @@ def _multiply(x, s):
     return x * tf.cast(s, x.dtype), grad
 
 
-@tf.custom_gradient
+@custom_gradient
 def _fma(x, s, b):
     def grad(dy):
         product = tf.cast(dy, tf.float32) * tf.cast(x, tf.float32)

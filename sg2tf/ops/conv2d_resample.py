@@ -15,6 +15,7 @@ stride 2.
 import tensorflow as tf
 
 from sg2tf.ops.broadcast import reduced_precision
+from sg2tf.ops.gradient import custom_gradient
 from sg2tf.ops.upfirdn2d import filter_size, upfirdn2d
 
 
@@ -25,7 +26,7 @@ def _conv2d(x, w, strides, padding):
     if not reduced_precision(x):
         return tf.nn.conv2d(x, tf.cast(w, x.dtype), strides=strides, padding=padding)
 
-    @tf.custom_gradient
+    @custom_gradient
     def conv(x, w):
         def grad(dy):
             dx = _conv2d_transpose(dy, w, tf.shape(x), strides, padding)
@@ -43,7 +44,7 @@ def _conv2d_transpose(x, w, output_shape, strides, padding):
     if not reduced_precision(x):
         return tf.nn.conv2d_transpose(x, tf.cast(w, x.dtype), output_shape, strides=strides, padding=padding)
 
-    @tf.custom_gradient
+    @custom_gradient
     def conv_t(x, w):
         # TensorFlow's CPU float16 kernel (Conv2DBackpropInput) accumulates in float16: 2.3e-3
         # off over 9x256 terms, against 2.1e-4 for one rounding. Computed in float32 from the

@@ -45,6 +45,37 @@ PHASE_NETWORK = {"G_main": "G", "G_reg": "G", "D_main": "D", "D_reg": "D"}
 AUGMENT_CALLS = {"G_main": 1, "G_reg": 0, "D_main": 2, "D_reg": 1}
 
 
+def all_reduce_sum(values):
+    """Each tensor of `values` summed over all replicas, in replica context (no gradient).
+
+    `ReplicaContext.all_reduce` makes its result differentiable with `tf.custom_gradient`, which
+    in a traced function registers a closure holding the traced graph in TensorFlow's global
+    gradient registry for good: every training step traced in a process stayed in memory
+    (~400 MB for each tiny trainer built in one process: notebooks, the test suite). This is
+    the same reduction through `merge_call`, which registers nothing.
+    """
+
+    def reduce(strategy, *per_replica):
+        return strategy.extended.batch_reduce_to(tf.distribute.ReduceOp.SUM, [(v, v) for v in per_replica])
+
+    return list(tf.distribute.get_replica_context().merge_call(reduce, args=tuple(values)))
+
+
+class _GradientSumWithoutLeak:
+    """Mixin for Keras optimizers: their replica-sum of the gradients via `all_reduce_sum`
+    (Keras's calls `ReplicaContext.all_reduce`, which keeps every traced step alive)."""
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        pairs = list(grads_and_vars)
+        present = [i for i, (g, _) in enumerate(pairs) if g is not None]
+        if not present or tf.distribute.get_replica_context() is None:
+            return pairs
+        summed = all_reduce_sum([pairs[i][0] for i in present])
+        for i, g in zip(present, summed):
+            pairs[i] = (g, pairs[i][1])
+        return pairs
+
+
 def _nonfinite_count(grads):
     return tf.add_n(
         [tf.reduce_sum(tf.cast(~tf.math.is_finite(tf.cast(g, tf.float32)), tf.int32)) for g in grads if g is not None]
@@ -68,7 +99,7 @@ class SkipNonFiniteOptimizer(keras.optimizers.LossScaleOptimizer):
         pass
 
 
-class TorchAdam(keras.optimizers.Adam):
+class TorchAdam(_GradientSumWithoutLeak, keras.optimizers.Adam):
     """Adam as `torch.optim.Adam` computes it: epsilon is added to the bias-corrected
     `sqrt(v / (1 - beta_2^t))`, where Keras (and TF1's `AdamOptimizer`, which StyleGAN2's
     TF code used) add it to `sqrt(v)` before the correction, an epsilon larger by
@@ -90,6 +121,11 @@ class TorchAdam(keras.optimizers.Adam):
         self.assign_sub(variable, m * alpha / (tf.sqrt(v / (1 - beta_2_power)) + self.epsilon))
 
 
+class Tf1Adam(_GradientSumWithoutLeak, keras.optimizers.Adam):
+    """Keras's Adam (epsilon where TF1's `AdamOptimizer` puts it), summing gradients over
+    replicas as `TorchAdam` does."""
+
+
 def make_optimizer(lr_variable, reg_interval, fp16, variant="torch"):
     """Adam(0, 0.99, 1e-8) with the lazy-regularization correction, wrapped for loss scaling.
 
@@ -102,7 +138,7 @@ def make_optimizer(lr_variable, reg_interval, fp16, variant="torch"):
     none: their wrapper only skips non-finite steps.
     """
     ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-    adam_class = {"torch": TorchAdam, "tf1": keras.optimizers.Adam}[variant]
+    adam_class = {"torch": TorchAdam, "tf1": Tf1Adam}[variant]
     adam = adam_class(
         learning_rate=lambda: lr_variable.read_value(), beta_1=0.0**ratio, beta_2=0.99**ratio, epsilon=1e-8
     )
@@ -270,8 +306,7 @@ class Trainer:
 
     def _apply(self, opt, grads, variables):
         """Applies summed local grads unless any replica's are non-finite; returns 1 if skipped."""
-        ctx = tf.distribute.get_replica_context()
-        bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, _nonfinite_count(grads))
+        (bad,) = all_reduce_sum([_nonfinite_count(grads)])
         skip = bad > 0
         # Make every replica's grads non-finite when one replica's are, so that the
         # loss-scale optimizer skips the update (and lowers the scale) consistently.
