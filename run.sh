@@ -90,11 +90,17 @@ case "$cmd" in
     # One pytest worker per core (pytest-xdist), whole files per worker so that a module's
     # fixtures are built once; SG2TF_TEST_WORKERS=0 runs everything in this process.
     local_workers=${SG2TF_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+    # A worker that dies (out of memory, a crash) ends the run: xdist's replacement worker has
+    # been seen to wait forever after one.
     parallel=()
-    [ "$local_workers" -gt 1 ] && parallel=(-n "$local_workers" --dist loadfile)
-    "$VENV/bin/python" -m pytest -q ${parallel[@]+"${parallel[@]}"} "$@"
+    [ "$local_workers" -gt 1 ] && parallel=(-n "$local_workers" --dist loadfile --max-worker-restart=0)
+    # Each test has 15 minutes (pytest-timeout, pyproject.toml); the whole suite (13 minutes on
+    # 2 cores) has 75, so a hang anywhere fails here, saying so, and not at CI's own limit.
+    suite_limit=${SG2TF_TEST_TIME_LIMIT:-4500}
+    timeout -k 30 "$suite_limit" "$VENV/bin/python" -m pytest -q ${parallel[@]+"${parallel[@]}"} "$@"
     rc=$?
     set -e
+    [ $rc -eq 124 ] && die "the test suite ran past ${suite_limit} s and was stopped (a hang?)"
     [ $rc -eq 5 ] && die "pytest collected no tests"
     exit $rc
     ;;
