@@ -72,6 +72,7 @@ import sys
 
 import numpy as np
 
+from sg2tf.training.replay import DRAW_KEY, draws_digest, float16_grid, make_draw, regenerate_draws
 from sg2tf.utils.atomic import atomic_file
 
 # The spec keys and their defaults.
@@ -183,7 +184,7 @@ class DrawLog:
             if self.context is not None and self.source is not None:
                 out = self.torch.from_numpy(self.make(name, list(out.shape))).to(out.dtype)
             if self.context is not None and self.draw_dtype == "float16":
-                out = self.torch.from_numpy(_float16_grid(out.numpy(), down=name == "rand")).to(out.dtype)
+                out = self.torch.from_numpy(float16_grid(out.numpy(), down=name == "rand")).to(out.dtype)
             self._record(name, sys._getframe(1), out)
             return out
 
@@ -268,44 +269,6 @@ class DrawLog:
         if values:
             raise RuntimeError(f"augment draws without a gate: {[v.shape for v in values]}")
         self._pending_aug = []
-
-
-def make_draw(gen, fn, shape, args=()):
-    """One draw of the official code's random function `fn` from numpy Generator `gen` (see
-    `draw_seed`; `uniform`: a real image)."""
-    if fn in ("randn", "randn_like"):
-        return gen.standard_normal(shape, dtype=np.float32)
-    if fn == "rand":
-        return gen.random(shape, dtype=np.float32)
-    if fn == "random_":
-        return np.asarray(gen.integers(args[0], args[1]), np.int64)
-    if fn == "uniform":
-        return gen.uniform(-1.0, 1.0, shape).astype(np.float32)
-    raise ValueError(fn)
-
-
-def draws_digest(data, keys):
-    """SHA-256 (hex) of the arrays `data[k]` for `keys` in order (name, dtype, shape, bytes)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for k in keys:
-        a = np.ascontiguousarray(data[k])
-        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _float16_grid(a, down=False):
-    """`a` rounded to float16 values (to nearest, or `down`), in its own dtype."""
-    h = a.astype(np.float16)
-    if down:
-        h = np.where(h.astype(a.dtype) > a, np.nextafter(h, np.float16(-np.inf)), h)
-    return h.astype(a.dtype)
-
-
-# The draws and inputs `draw_dtype="float16"` stores as float16.
-_DRAW_KEY = re.compile(r"it\d+/real_img|it\d+/\w+/(noise\d+|pl_noise|mix_z|aug\d+/\w+)")
 
 
 def _source_line(frame):
@@ -583,22 +546,6 @@ def _parameters_and_layouts(G, D):
     return parameters, layouts
 
 
-def regenerate_draws(draws):
-    """`{key: array}` of a recording's draws made from `draw_seed` (its .json's `draws`), as
-    the .npz would hold them."""
-    gen = np.random.Generator(np.random.PCG64(draws["seed"]))
-    made = {}
-    for key, fn, shape, args in draws["made"]:
-        value = make_draw(gen, fn, shape, args)
-        if draws["dtype"] == "float16" and fn != "random_":
-            value = _float16_grid(value, down=fn == "rand")
-        made.setdefault(key, []).append(value)
-    out = {k: v[0] if len(v) == 1 else np.stack(v) for k, v in made.items()}
-    if draws["dtype"] == "float16":
-        out = {k: v.astype(np.float16) if _DRAW_KEY.fullmatch(k) else v for k, v in out.items()}
-    return out
-
-
 def _write(out, spec, kwargs, G, D, data, spread, made=None, **meta):
     """`<out>.json` (spec, official kwargs, layouts) and `<out>.npz` (packed tensors); `made`:
     the draws made from `draw_seed` (`DrawLog.made`), left out of the .npz."""
@@ -614,8 +561,8 @@ def _write(out, spec, kwargs, G, D, data, spread, made=None, **meta):
         }
     if spec["draw_dtype"] == "float16":
         for k, v in data.items():
-            if _DRAW_KEY.fullmatch(k) and np.asarray(v).dtype.kind == "f":
-                if not np.array_equal(_float16_grid(np.asarray(v)), v):
+            if DRAW_KEY.fullmatch(k) and np.asarray(v).dtype.kind == "f":
+                if not np.array_equal(float16_grid(np.asarray(v)), v):
                     raise RuntimeError(f"{k}: not on the float16 grid")
                 data[k] = np.asarray(v, np.float16)
     if made:
@@ -743,7 +690,7 @@ def _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs):
                 else:
                     real_img = rng.uniform(-1, 1, size=[B, ch, res, res]).astype(np.float32)
                 if spec["draw_dtype"] == "float16":
-                    real_img = _float16_grid(real_img)
+                    real_img = float16_grid(real_img)
                 real_c = labels(B)
                 all_gen_z = torch.randn([len(phases) * B, G.z_dim], generator=data_gen).split(B)
                 all_gen_c = torch.from_numpy(labels(len(phases) * B)).split(B)

@@ -9,11 +9,13 @@ step for step (tests/test_training_parity.py, references recorded by
 scripts/record_training_reference.py), and how a training difference can be debugged: record
 the draws of one side and feed them to the other.
 
-`load_reference` reads a recording, `reference_inputs` and `reference_draws` give an
+`load_reference` reads a recording (making its draws again when it was recorded with a
+`draw_seed`: `regenerate_draws`), `reference_inputs` and `reference_draws` give an
 iteration's inputs and draws, `official_to_paths` converts stylegan2-ada-pytorch tensors to
 sg2tf's variable layouts.
 """
 
+import hashlib
 import json
 import re
 
@@ -111,10 +113,66 @@ def official_to_paths(model, tensors, gradients=False):
     return out
 
 
+# The draws and inputs a recording with `draw_dtype="float16"` stores as float16.
+DRAW_KEY = re.compile(r"it\d+/real_img|it\d+/\w+/(noise\d+|pl_noise|mix_z|aug\d+/\w+)")
+
+
+def make_draw(gen, fn, shape, args=()):
+    """One draw of the official code's random function `fn` from numpy Generator `gen` (the
+    recorder's `draw_seed`; `uniform`: a real image)."""
+    if fn in ("randn", "randn_like"):
+        return gen.standard_normal(shape, dtype=np.float32)
+    if fn == "rand":
+        return gen.random(shape, dtype=np.float32)
+    if fn == "random_":
+        return np.asarray(gen.integers(args[0], args[1]), np.int64)
+    if fn == "uniform":
+        return gen.uniform(-1.0, 1.0, shape).astype(np.float32)
+    raise ValueError(f"unknown random function {fn!r}")
+
+
+def float16_grid(a, down=False):
+    """`a` rounded to float16 values (to nearest, or `down`), in its own dtype."""
+    h = a.astype(np.float16)
+    if down:
+        h = np.where(h.astype(a.dtype) > a, np.nextafter(h, np.float16(-np.inf)), h)
+    return h.astype(a.dtype)
+
+
+def draws_digest(data, keys):
+    """SHA-256 (hex) of the arrays `data[k]` for `keys` in order (name, dtype, shape, bytes)."""
+    h = hashlib.sha256()
+    for k in keys:
+        a = np.ascontiguousarray(data[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def regenerate_draws(draws, where="recording"):
+    """`{key: array}` of a recording's draws made from its `draw_seed` (the .json's `draws`:
+    numpy's PCG64 with that seed, in the recorded order, rounded to float16 for `dtype`
+    float16, uniforms downwards so that they stay below 1), as the .npz would hold them; checked
+    against the recorded SHA-256 when there is one (a numpy whose generator changed)."""
+    gen = np.random.Generator(np.random.PCG64(draws["seed"]))
+    made = {}
+    for key, fn, shape, args in draws["made"]:
+        value = make_draw(gen, fn, shape, args)
+        if draws["dtype"] == "float16" and fn != "random_":
+            value = float16_grid(value, down=fn == "rand")
+        made.setdefault(key, []).append(value)
+    out = {k: v[0] if len(v) == 1 else np.stack(v) for k, v in made.items()}
+    if draws["dtype"] == "float16":
+        out = {k: v.astype(np.float16) if DRAW_KEY.fullmatch(k) else v for k, v in out.items()}
+    if "sha256" in draws and draws_digest(out, list(out)) != draws["sha256"]:
+        raise ValueError(f"{where}: the draws made from seed {draws['seed']} differ from the recording's")
+    return out
+
+
 def load_reference(path):
     """`(meta, data)` of a recording made by scripts/record_training_reference.py: `path`
     without extension (`.json` and `.npz`); packed tensor groups are unpacked to per-tensor
-    keys (`init/G/mapping.fc0.weight`, `it0/Gmain/grad/G/...`, ...)."""
+    keys, draws made from a `draw_seed` made again (`init/G/mapping.fc0.weight`, `it0/Gmain/grad/G/...`, ...)."""
     with open(path + ".json") as f:
         meta = json.load(f)
     data = {}
@@ -139,4 +197,6 @@ def load_reference(path):
                 offset += size
             if offset != flat.size:
                 raise ValueError(f"{path}.npz: {key} holds {flat.size} values, its layout {offset}")
+    if "draws" in meta:  # Recorded with a draw_seed: its draws are made again, not stored.
+        data.update(regenerate_draws(meta["draws"], path))
     return meta, data
