@@ -72,3 +72,24 @@ def test_training_step_registers_no_gradient_closures():
     rng = np.random.RandomState(0)
     trainer.train_step(tf.constant(rng.uniform(-1, 1, [4, 8, 8, 3]).astype(np.float32)), tf.zeros([4, 0]))
     assert _registered_closures() == before
+
+
+def test_gradients_survive_a_saved_model(tmp_path):
+    """A SavedModel keeps the custom gradients of its traced graph (saved from a copy of the
+    graph, where the decorated function runs again on the op's inputs)."""
+    s, b = tf.Variable([[[[0.5]], [[2.0]], [[-1.0]]]]), tf.Variable([[[[0.1]], [[0.2]], [[0.3]]]])
+    module = tf.Module()
+    module.s, module.b = s, b
+    module.f = tf.function(
+        lambda x: tf.reduce_sum(tf.cast(broadcast.fma(x, module.s, module.b), tf.float32) ** 2),
+        input_signature=[tf.TensorSpec([None, 3, 4, 4], tf.float16)],
+    )
+    x = tf.constant(np.linspace(-1, 1, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4), tf.float16)
+    with tf.GradientTape() as tape:
+        expected = tape.gradient(module.f(x), [s, b])
+    tf.saved_model.save(module, str(tmp_path))
+    loaded = tf.saved_model.load(str(tmp_path))
+    with tf.GradientTape() as tape:
+        got = tape.gradient(loaded.f(x), [loaded.s, loaded.b])
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-6)

@@ -4,12 +4,18 @@ Inside a `tf.function`, `tf.custom_gradient` registers every call's gradient clo
 new name in TensorFlow's process-wide gradient registry and never removes it. The closure
 holds tensors of the traced graph, so every graph ever traced through such an op stays in
 memory until the process ends: about 400 MB for each tiny training run traced in one process
-(notebooks, the test suite, anything that builds more than one trainer). Here one gradient
-function is registered once, and each graph keeps its own closures: they go when the graph
-goes. In eager mode `tf.custom_gradient` itself runs (nothing is registered there).
+(notebooks, the test suite, anything that builds more than one trainer).
+
+Here the registry gets, per call, a function holding only a weak reference to the gradient
+closure, which the traced graph itself keeps: the closure goes when the graph goes. (A
+SavedModel traces the registered function while the graph is alive, so it saves the gradient
+as `tf.custom_gradient`'s.) A tape records the closure directly. In eager mode
+`tf.custom_gradient` itself runs (nothing is registered there).
 """
 
 import functools
+import itertools
+import weakref
 
 import tensorflow as tf
 
@@ -17,14 +23,8 @@ import tensorflow as tf
 # by op type ("IdentityN"), not by the override below, so the closure is recorded on it too.
 from tensorflow.python.eager import record
 
-_OVERRIDE = "Sg2tfCustomGradient"
-_CLOSURES = "_sg2tf_gradient_closures"  # graph attribute: IdentityN op name -> closure
-
-
-@tf.RegisterGradient(_OVERRIDE)
-def _registered_gradient(op, *grads):
-    """The symbolic gradient (`tf.gradients`, a traced function differentiated from outside)."""
-    return getattr(op.graph, _CLOSURES)[op.name](*grads)
+_KEPT = "_sg2tf_gradient_closures"  # graph attribute: the closures the graph keeps alive
+_names = itertools.count()
 
 
 def custom_gradient(f):
@@ -65,13 +65,23 @@ def _traced(f, args):
             raise ValueError(f"{f.__name__}'s gradient returned {len(input_grads)} values for {len(args)} arguments")
         return [None] * count + list(input_grads)
 
+    closure = weakref.ref(backward)
+
+    def registered(unused_op, *output_grads):  # SavedModel calls it with no op.
+        alive = closure()
+        if alive is None:
+            raise LookupError(f"the gradient of {f.__name__}: its traced graph is gone")
+        return alive(*output_grads)
+
+    name = f"Sg2tfCustomGradient{next(_names)}"
+    tf.RegisterGradient(name)(registered)
     graph = tf.compat.v1.get_default_graph()
-    with graph.gradient_override_map({"IdentityN": _OVERRIDE}):
+    kept = getattr(graph, _KEPT, None)
+    if kept is None:
+        kept = []
+        setattr(graph, _KEPT, kept)
+    kept.append(backward)
+    with graph.gradient_override_map({"IdentityN": name}):
         outputs = tf.identity_n(results + args)
-    closures = getattr(graph, _CLOSURES, None)
-    if closures is None:
-        closures = {}
-        setattr(graph, _CLOSURES, closures)
-    closures[outputs[0].op.name] = backward
     record.record_operation(f.__name__, outputs, results + args, backward)
     return outputs[0] if single else outputs[:count]
