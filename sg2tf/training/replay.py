@@ -172,7 +172,8 @@ def regenerate_draws(draws, where="recording"):
 def load_reference(path):
     """`(meta, data)` of a recording made by scripts/record_training_reference.py: `path`
     without extension (`.json` and `.npz`); packed tensor groups are unpacked to per-tensor
-    keys, draws made from a `draw_seed` made again (`init/G/mapping.fc0.weight`, `it0/Gmain/grad/G/...`, ...)."""
+    keys (`init/G/mapping.fc0.weight`, `it0/Gmain/grad/G/...`, ...), and the draws of a
+    recording made with a `draw_seed` are made again (`regenerate_draws`)."""
     with open(path + ".json") as f:
         meta = json.load(f)
     data = {}
