@@ -45,9 +45,11 @@ Keys (`i` = iteration, `P` = phase name: Gmain, Greg, Dmain, Dreg, Gboth, Dboth)
                                             `parameters` order, NaN: none), `it{i}/pl_mean`,
                                             `it{i}/p`, `update/{G|D|G_ema}` (norm of w_N - w_0 per
                                             tensor, `layouts` order)
-  spread/fp16_runs/...                      float16 specs: the same keys, each stacked over
-                                            --nudge_runs official float16 runs from nudged weights
-                                            (same draws): each run's distance to the float32 twin
+  spread/fp16_pairs/...                     float16 specs: the same keys, each stacked over
+                                            --fp16_pairs pairs of official runs, float16 and its
+                                            float32 twin from the same weights times
+                                            1 + 2^-11 N(0, 1) (one float16 rounding; same draws):
+                                            each pair's distance float16 to float32
   it{i}/after/{G|D|G_ema}/{tensor}, it{i}/after/pl_mean, it{i}/after/p, it{i}/after/ada_rt
 
 In the .npz the tensors of each init/after/grad group are packed into one flat float32 array
@@ -91,9 +93,9 @@ DEFAULTS = {
     **dict(batch=4, glr=0.0025, dlr=0.0025, ema_kimg=0.01, ema_rampup=None),
     # The recording: iterations, seed, weight perturbation, what is kept and checked.
     **dict(iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True, spread=["float64", "nudge"]),
-    # How many nudged runs (each its own nudge seed) sample the `nudge` spread and, for a float16
-    # spec, the official float16 run's distance to its float32 twin (`spread/fp16_runs`).
-    **dict(nudge_runs=8),
+    # How many nudged runs (each its own nudge seed) sample the `nudge` spread, and how many
+    # float16/float32 pairs a float16 spec's distance to its float32 twin (`spread/fp16_pairs`).
+    **dict(nudge_runs=8, fp16_pairs=32),
     # "float16": every random draw and real image is rounded to float16 before the official code
     # uses it (uniforms downwards, so they stay below 1) and stored so: half the bytes, nothing lost.
     **dict(draw_dtype="float32"),
@@ -413,12 +415,17 @@ def _provenance(checkout, torch):
 # bound sg2tf's distance by a multiple of it.
 
 
-def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0):
+# A nudge of one float32 rounding (the `nudge` spread) and of one float16 rounding (the float16
+# pairs): relative, times N(0, 1) per weight.
+FLOAT32_NUDGE, FLOAT16_NUDGE = 2.0**-24, 2.0**-11
+
+
+def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0, scale=FLOAT32_NUDGE):
     """One official run from copies of `initial` (G, D, G_ema, pipe) and the recorded draws:
     `float64`: in float64 (exact arithmetic for float32's purposes); `nudge`: in the spec's
-    precision from weights multiplied by 1 + 2^-24 N(0, 1) (one float32 rounding; `nudge`: the
-    index of the nudge's seed); `threads`: float32 on one thread (two if the recording ran on
-    one), which changes the order of the CPU kernels' sums."""
+    precision from weights multiplied by 1 + `scale` N(0, 1) (`nudge`: the index of the nudge's
+    seed); `threads`: float32 on one thread (two if the recording ran on one), which changes the
+    order of the CPU kernels' sums."""
     G, D, G_ema, pipe = (copy.deepcopy(m) for m in initial)
     threads, float32, default = torch.get_num_threads(), torch.float32, torch.get_default_dtype()
     log.replay(float64=kind == "float64")
@@ -435,7 +442,7 @@ def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0):
         with torch.no_grad():
             for module in (G, D):
                 for p in module.parameters():
-                    p.mul_(1 + torch.randn(p.shape, generator=gen) * 2.0**-24)
+                    p.mul_(1 + torch.randn(p.shape, generator=gen) * scale)
             G_ema.load_state_dict(G.state_dict())
     elif kind == "threads":
         torch.set_num_threads(2 if threads == 1 else 1)
@@ -523,18 +530,28 @@ def _recording(spec, torch, G, D, G_ema, pipe, log, inputs):
     return data, spread
 
 
-def _float16_runs(spec, torch, initial, log, inputs, twin_data, G, D):
-    """`spread/fp16_runs/...`: `nudge_runs` official float16 runs from copies of `initial`
-    nudged as the `nudge` spread's (same draws), each one's distance to the float32 twin's
-    recording `twin_data`, stacked on a first axis per key. One float16 run's distance to float32
-    is one draw of a heavy-tailed error (a rounding that flips an lrelu pre-activation's sign
-    moves a gradient by up to a few percent); these runs sample it."""
+def _float16_pairs(spec, twin_spec, torch, initial, twin_initial, log, inputs, G, D):
+    """`spread/fp16_pairs/...`: how far the official float16 code gets from its float32 twin,
+    sampled `fp16_pairs` times: pair k runs the float16 spec (copies of `initial`) and the twin
+    spec (copies of `twin_initial`) from the same weights times 1 + 2^-11 N(0, 1) (nudge seed k)
+    and the same draws, and stores the pair's distances, stacked on a first axis per key.
+
+    Why a float16-sized nudge: float16 keeps 11 significant bits, so a float32-sized nudge
+    (2^-24) leaves nearly every float16 value, and so every float16 rounding, as it was; such
+    runs repeat one draw of the float16 error. A nudge of one float16 rounding moves each value
+    to an independent place between float16 neighbours, and so samples which way each rounding
+    goes; comparing float16 with float32 from the same nudged weights leaves out the nudge's
+    own effect on the trajectory."""
     parameters, layouts = _parameters_and_layouts(G, D)
-    runs = []
-    for k in range(spec["nudge_runs"]):
-        other = _variant_run("nudge", spec, torch, initial, log, inputs, nudge=k)
-        runs.append(spreads(twin_data, other, parameters, layouts, spec["iterations"] - 1))
-    return {f"spread/fp16_runs/{key}": np.stack([np.asarray(r[key]) for r in runs]) for key in runs[0]}
+    pairs = []
+    for k in range(spec["fp16_pairs"]):
+        half = _variant_run("nudge", spec, torch, initial, log, inputs, nudge=k, scale=FLOAT16_NUDGE)
+        full = _variant_run("nudge", twin_spec, torch, twin_initial, log, inputs, nudge=k, scale=FLOAT16_NUDGE)
+        for key, value in half.items():
+            if key.startswith("init/") and not np.array_equal(value, full[key]):
+                raise RuntimeError(f"float16 pair {k}: {key} is not nudged alike in both runs")
+        pairs.append(spreads(full, half, parameters, layouts, spec["iterations"] - 1))
+    return {f"spread/fp16_pairs/{key}": np.stack([np.asarray(r[key]) for r in pairs]) for key in pairs[0]}
 
 
 def _parameters_and_layouts(G, D):
@@ -604,9 +621,10 @@ def record(spec, checkout, out):
         for module, source in zip((G2, D2, G_ema2, pipe2), initial):
             if module is not None:
                 module.load_state_dict(source.state_dict())
+        twin_initial = _copies(G2, D2, G_ema2, pipe2)
         twin_data, twin_spread = _recording(twin_spec, torch, G2, D2, G_ema2, pipe2, log, data)
         if spec["float64_check"]:
-            spread.update(_float16_runs(spec, torch, initial, log, data, twin_data, G, D))
+            spread.update(_float16_pairs(spec, twin_spec, torch, initial, twin_initial, log, data, G, D))
         meta = dict(recorded_with=provenance, twin_of=name)
         _write(out + "-fp32", twin_spec, kwargs2, G2, D2, twin_data, twin_spread, made=log.made, **meta)
     return _write(out, spec, kwargs, G, D, data, spread, made=log.made, recorded_with=provenance, **twin)
