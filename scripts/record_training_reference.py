@@ -38,8 +38,9 @@ Keys (`i` = iteration, `P` = phase name: Gmain, Greg, Dmain, Dreg, Gboth, Dboth)
                                             --spread lists the kinds: float64, nudge, threads):
                                             the recording's distance to the same iterations from
                                             the same weights and draws run in float64, from
-                                            weights times 1 + 2^-24 N(0, 1) (`nudge`: the largest
-                                            over --nudge_runs such runs, each with its own nudge),
+                                            weights (and augmentation sampling grids) times
+                                            1 + 2^-24 N(0, 1) (`nudge`: --nudge_runs such runs,
+                                            each with its own nudge, stacked on a first axis),
                                             on another thread count. `it{i}/{P}/loss/{stat}`
                                             (mean), `it{i}/{P}/grad/{G|D}` (norm per parameter, in
                                             `parameters` order, NaN: none), `it{i}/pl_mean`,
@@ -95,7 +96,7 @@ DEFAULTS = {
     **dict(iterations=4, seed=0, perturb=0.1, keep_every=True, float64_check=True, spread=["float64", "nudge"]),
     # How many nudged runs (each its own nudge seed) sample the `nudge` spread, and how many
     # float16/float32 pairs a float16 spec's distance to its float32 twin (`spread/fp16_pairs`).
-    **dict(nudge_runs=8, fp16_pairs=32),
+    **dict(nudge_runs=32, fp16_pairs=32),
     # "float16": every random draw and real image is rounded to float16 before the official code
     # uses it (uniforms downwards, so they stay below 1) and stored so: half the bytes, nothing lost.
     **dict(draw_dtype="float32"),
@@ -420,13 +421,20 @@ def _provenance(checkout, torch):
 FLOAT32_NUDGE, FLOAT16_NUDGE = 2.0**-24, 2.0**-11
 
 
-def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0, scale=FLOAT32_NUDGE):
+def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0, scale=FLOAT32_NUDGE, nudge_grid=True):
     """One official run from copies of `initial` (G, D, G_ema, pipe) and the recorded draws:
     `float64`: in float64 (exact arithmetic for float32's purposes); `nudge`: in the spec's
     precision from weights multiplied by 1 + `scale` N(0, 1) (`nudge`: the index of the nudge's
-    seed); `threads`: float32 on one thread (two if the recording ran on one), which changes the
-    order of the CPU kernels' sums."""
+    seed) and, with `nudge_grid`, every sampling grid of the augmentation's geometric transform
+    multiplied by 1 + 2^-24 N(0, 1); `threads`: float32 on one thread (two if the recording ran
+    on one), which changes the order of the CPU kernels' sums.
+
+    Why the grid: it is made from the draws alone, so a nudge of the weights leaves its rounding
+    as it was, and the rounding of a sampling position (about 100 pixels, float32 spacing 8e-6)
+    moves the sampled pixel by far more than one float32 rounding of its value. Another
+    implementation rounds it its own way."""
     G, D, G_ema, pipe = (copy.deepcopy(m) for m in initial)
+    restore = []
     threads, float32, default = torch.get_num_threads(), torch.float32, torch.get_default_dtype()
     log.replay(float64=kind == "float64")
     if kind == "float64":
@@ -444,6 +452,17 @@ def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0, scale=FLOAT32
                 for p in module.parameters():
                     p.mul_(1 + torch.randn(p.shape, generator=gen) * scale)
             G_ema.load_state_dict(G.state_dict())
+        if nudge_grid and pipe is not None:
+            # numpy: the official code's torch draws are the recorded ones while it runs.
+            grid_rng = np.random.default_rng(spec["seed"] + 1005 + nudge)
+            affine_grid = torch.nn.functional.affine_grid
+
+            def nudged_grid(*args, **kwargs):
+                grid = affine_grid(*args, **kwargs)
+                return grid * (1 + torch.from_numpy(grid_rng.standard_normal(grid.shape, np.float32)) * FLOAT32_NUDGE)
+
+            torch.nn.functional.affine_grid = nudged_grid
+            restore.append(lambda: setattr(torch.nn.functional, "affine_grid", affine_grid))
     elif kind == "threads":
         torch.set_num_threads(2 if threads == 1 else 1)
     else:
@@ -455,6 +474,8 @@ def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0, scale=FLOAT32
     try:
         _run_loop(spec, torch, G, D, G_ema, pipe, log, data, inputs)
     finally:
+        for undo in restore:
+            undo()
         torch.float32 = float32
         torch.set_default_dtype(default)
         torch.set_num_threads(threads)
@@ -521,12 +542,15 @@ def _recording(spec, torch, G, D, G_ema, pipe, log, inputs):
             # One run per kind; the nudge's effect is a random variable (a nudge that flips an
             # lrelu pre-activation's sign moves a gradient by far more than one that does not),
             # so its yardstick is the largest distance over `nudge_runs` nudges.
-            runs = range(spec["nudge_runs"] if kind == "nudge" else 1)
-            for k in runs:
+            # `nudge` keeps every run's distances (stacked on a first axis): the tests take the
+            # largest over the runs that stay on the recording's trajectory.
+            runs = []
+            for k in range(spec["nudge_runs"] if kind == "nudge" else 1):
                 other = _variant_run(kind, spec, torch, initial, log, data, nudge=k)
-                for key, value in spreads(data, other, parameters, layouts, spec["iterations"] - 1).items():
-                    key = f"spread/{kind}/{key}"
-                    spread[key] = np.fmax(spread[key], value) if key in spread else value  # NaN: none
+                runs.append(spreads(data, other, parameters, layouts, spec["iterations"] - 1))
+            for key in runs[0]:
+                values = np.stack([np.asarray(r[key]) for r in runs])
+                spread[f"spread/{kind}/{key}"] = values if kind == "nudge" else values[0]
     return data, spread
 
 
@@ -545,8 +569,9 @@ def _float16_pairs(spec, twin_spec, torch, initial, twin_initial, log, inputs, G
     parameters, layouts = _parameters_and_layouts(G, D)
     pairs = []
     for k in range(spec["fp16_pairs"]):
-        half = _variant_run("nudge", spec, torch, initial, log, inputs, nudge=k, scale=FLOAT16_NUDGE)
-        full = _variant_run("nudge", twin_spec, torch, twin_initial, log, inputs, nudge=k, scale=FLOAT16_NUDGE)
+        nudged = dict(nudge=k, scale=FLOAT16_NUDGE, nudge_grid=False)
+        half = _variant_run("nudge", spec, torch, initial, log, inputs, **nudged)
+        full = _variant_run("nudge", twin_spec, torch, twin_initial, log, inputs, **nudged)
         for key, value in half.items():
             if key.startswith("init/") and not np.array_equal(value, full[key]):
                 raise RuntimeError(f"float16 pair {k}: {key} is not nudged alike in both runs")

@@ -1,0 +1,98 @@
+"""How often the original itself fails the criteria of tests/test_training_parity.py.
+
+Each official run that a recording holds per run is held out in turn and held to the criterion
+sg2tf's replay meets, with the bound made from the other runs:
+
+* float32 cases: each nudged run on the recording's trajectory (`runs_on_trajectory`), its
+  distances against SPREAD_FACTOR times the yardstick made without it;
+* float16 cases: each official float16 draw (the recorded run, then each float16/float32 pair of
+  `spread/fp16_pairs`) against FP16_FACTOR times the largest of the first `n` other draws plus
+  SPREAD_FACTOR times the twin's yardstick; and sg2tf's replay (eager) against the first `n + 1`.
+
+Prints how many quantities each held-out run has beyond its bound. No torch needed.
+
+Usage: python scripts/parity_calibration.py [case ...] [--n=8,16,32]
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import test_training_parity as T  # noqa: E402
+
+if os.environ.get("SG2TF_PARITY_DATA"):
+    T.DATA = os.environ["SG2TF_PARITY_DATA"]
+
+
+def calibrate_float32(name):
+    meta, data = T.load_case(name)
+    _, G, D, G_ema = T.build_trainer(meta, data)
+    models = {"G": G, "D": D, "G_ema": G_ema}
+    n_it = meta["spec"]["iterations"]
+    ref = T.official_quantities(meta, data, models, n_it)
+    scale = T.scales(ref)
+    kept, bulk = T.runs_on_trajectory(meta, data, models)
+    counts = []
+    for k in kept:
+        run = T.official_spread(meta, data, models, n_it, "nudge", runs=k)
+        yardstick = T.yardsticks(meta, data, models, ref, leave_out=k)
+        counts.append(sum(1 for key, y in yardstick.items() if run.get(key, 0.0) / scale[key] > T.SPREAD_FACTOR * y))
+    left = [k for k in range(len(bulk)) if k not in kept]
+    print(
+        f"{name}: {len(kept)} of {len(bulk)} nudged runs on the trajectory (left: {left}, bulk "
+        f"{[round(float(bulk[k])) for k in left]}; the others at most {max(bulk[kept]):.2g}); each held out "
+        f"against the others: {sum(1 for c in counts if c)} beyond (quantities per run {counts}) of {len(ref)}"
+    )
+
+
+def beyond(distance, draws, scale, yardstick):
+    """How many quantities have `distance[key]` beyond the float16 bound from `draws[key]`."""
+    return sum(
+        1
+        for key, v in draws.items()
+        if scale[key] > 0
+        and distance[key] / scale[key] > T.FP16_FACTOR * np.nanmax(v) / scale[key] + T.SPREAD_FACTOR * yardstick[key]
+    )
+
+
+def calibrate_float16(name, sizes):
+    meta, data, models, ours = T.replay_case(name, eager=True)
+    twin_meta, twin_data = T.load_case(meta["twin"])
+    ref32 = T.official_quantities(twin_meta, twin_data, models, meta["spec"]["iterations"])
+    scale, yardstick = T.scales(ref32), T.yardsticks(twin_meta, twin_data, models, ref32)
+    draws = T.official_float16_draws(meta, data, models, ref32)
+    sg2tf = {key: T.dist(ours[key], value) for key, value in ref32.items()}
+    total = next(iter(draws.values())).size
+    for n in sizes:
+        if n + 1 > total:
+            continue
+        held_out = []
+        for i in range(n + 1):
+            distance = {key: v[i] for key, v in draws.items()}
+            others = {key: np.delete(v[: n + 1], i) for key, v in draws.items()}
+            held_out.append(beyond(distance, others, scale, yardstick))
+        ours_beyond = beyond(sg2tf, {key: v[: n + 1] for key, v in draws.items()}, scale, yardstick)
+        failing = sum(1 for c in held_out if c)
+        print(
+            f"{name}, n={n}: each official draw against the {n} others: {failing} of {n + 1} beyond "
+            f"(quantities per draw {held_out}); sg2tf against {n + 1}: {ours_beyond} of {len(draws)}"
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cases", nargs="*", help="cases (default: all)")
+    parser.add_argument("--n", default="8,16,32", help="float16: numbers of other draws to bound by")
+    args = parser.parse_args()
+    for name in args.cases or T.CASES:
+        if name in T.FLOAT16_CASES:
+            calibrate_float16(name, [int(v) for v in args.n.split(",")])
+        else:
+            calibrate_float32(name)
+
+
+if __name__ == "__main__":
+    main()
