@@ -539,11 +539,11 @@ def _recording(spec, torch, G, D, G_ema, pipe, log, inputs):
     if spec["float64_check"] and not spec["num_fp16_res"]:  # A float16 case's yardstick is its twin.
         parameters, layouts = _parameters_and_layouts(G, D)
         for kind in spec["spread"]:
-            # One run per kind; the nudge's effect is a random variable (a nudge that flips an
-            # lrelu pre-activation's sign moves a gradient by far more than one that does not),
-            # so its yardstick is the largest distance over `nudge_runs` nudges.
-            # `nudge` keeps every run's distances (stacked on a first axis): the tests take the
-            # largest over the runs that stay on the recording's trajectory.
+            # One run per kind but `nudge`: a nudge's effect is a random variable (a nudge that
+            # flips an lrelu pre-activation's sign moves a gradient by far more than one that
+            # does not), sampled by `nudge_runs` runs whose distances are kept per run (stacked
+            # on a first axis); the tests take the largest over the runs that stay on the
+            # recording's trajectory.
             runs = []
             for k in range(spec["nudge_runs"] if kind == "nudge" else 1):
                 other = _variant_run(kind, spec, torch, initial, log, data, nudge=k)
@@ -565,7 +565,8 @@ def _float16_pairs(spec, twin_spec, torch, initial, twin_initial, log, inputs, G
     runs repeat one draw of the float16 error. A nudge of one float16 rounding moves each value
     to an independent place between float16 neighbours, and so samples which way each rounding
     goes; comparing float16 with float32 from the same nudged weights leaves out the nudge's
-    own effect on the trajectory."""
+    own effect on the trajectory. The augmentation's grids are not nudged: both runs of a pair
+    sample them in float32 alike, and a grid rounding's effect (~1e-5) is far below float16's."""
     parameters, layouts = _parameters_and_layouts(G, D)
     pairs = []
     for k in range(spec["fp16_pairs"]):
