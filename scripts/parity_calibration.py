@@ -1,7 +1,8 @@
 """How often the original itself fails the criteria of tests/test_training_parity.py.
 
 Each official run that a recording holds per run is held out in turn and held to the criterion
-sg2tf's replay meets, with the bound made from the other runs:
+sg2tf's replay meets, with the bound made from the other runs (`float32_bounds`,
+`float16_bounds`):
 
 * float32 cases: each nudged run on the recording's trajectory (`runs_on_trajectory`), its
   distances against SPREAD_FACTOR times the yardstick made without it;
@@ -10,6 +11,7 @@ sg2tf's replay meets, with the bound made from the other runs:
   SPREAD_FACTOR times the twin's yardstick; and sg2tf's replay (eager) against the first `n + 1`.
 
 Prints how many quantities each held-out run has beyond its bound. No torch needed.
+`SG2TF_PARITY_DATA` reads recordings from another folder than tests/data/training_reference.
 
 Usage: python scripts/parity_calibration.py [case ...] [--n=8,16,32]
 """
@@ -18,8 +20,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import test_training_parity as T  # noqa: E402
 
@@ -27,42 +27,31 @@ if os.environ.get("SG2TF_PARITY_DATA"):
     T.DATA = os.environ["SG2TF_PARITY_DATA"]
 
 
+def beyond(bounds, distance):
+    """How many quantities `distance` (`{key: norm}`) has beyond `bounds` (`(ref, scale, bound)`)."""
+    return sum(1 for err, bound in T.relative_errors(*bounds, distance).values() if not err <= bound)
+
+
 def calibrate_float32(name):
     meta, data = T.load_case(name)
-    _, G, D, G_ema = T.build_trainer(meta, data)
-    models = {"G": G, "D": D, "G_ema": G_ema}
-    n_it = meta["spec"]["iterations"]
-    ref = T.official_quantities(meta, data, models, n_it)
-    scale = T.scales(ref)
+    models = T.initial_models(meta, data)
     kept, bulk = T.runs_on_trajectory(meta, data, models)
+    runs = T.per_run_spreads(meta, data, models, "nudge")
     counts = []
     for k in kept:
-        run = T.official_spread(meta, data, models, n_it, "nudge", runs=k)
-        yardstick = T.yardsticks(meta, data, models, ref, leave_out=k)
-        counts.append(sum(1 for key, y in yardstick.items() if run.get(key, 0.0) / scale[key] > T.SPREAD_FACTOR * y))
+        bounds = T.float32_bounds(meta, data, models, leave_out=k)
+        counts.append(beyond(bounds, {key: runs[k].get(key, 0.0) for key in bounds[0]}))
     left = [k for k in range(len(bulk)) if k not in kept]
     print(
         f"{name}: {len(kept)} of {len(bulk)} nudged runs on the trajectory (left: {left}, bulk "
         f"{[round(float(bulk[k])) for k in left]}; the others at most {max(bulk[kept]):.2g}); each held out "
-        f"against the others: {sum(1 for c in counts if c)} beyond (quantities per run {counts}) of {len(ref)}"
-    )
-
-
-def beyond(distance, draws, scale, yardstick):
-    """How many quantities have `distance[key]` beyond the float16 bound from `draws[key]`."""
-    return sum(
-        1
-        for key, v in draws.items()
-        if scale[key] > 0
-        and distance[key] / scale[key] > T.FP16_FACTOR * np.nanmax(v) / scale[key] + T.SPREAD_FACTOR * yardstick[key]
+        f"against the others: {sum(1 for c in counts if c)} beyond (quantities per run {counts}) of {len(runs[0])}"
     )
 
 
 def calibrate_float16(name, sizes):
     meta, data, models, ours = T.replay_case(name, eager=True)
-    twin_meta, twin_data = T.load_case(meta["twin"])
-    ref32 = T.official_quantities(twin_meta, twin_data, models, meta["spec"]["iterations"])
-    scale, yardstick = T.scales(ref32), T.yardsticks(twin_meta, twin_data, models, ref32)
+    ref32 = T.float16_bounds(meta, data, models)[0]
     draws = T.official_float16_draws(meta, data, models, ref32)
     sg2tf = {key: T.dist(ours[key], value) for key, value in ref32.items()}
     total = next(iter(draws.values())).size
@@ -71,10 +60,9 @@ def calibrate_float16(name, sizes):
             continue
         held_out = []
         for i in range(n + 1):
-            distance = {key: v[i] for key, v in draws.items()}
-            others = {key: np.delete(v[: n + 1], i) for key, v in draws.items()}
-            held_out.append(beyond(distance, others, scale, yardstick))
-        ours_beyond = beyond(sg2tf, {key: v[: n + 1] for key, v in draws.items()}, scale, yardstick)
+            bounds = T.float16_bounds(meta, data, models, leave_out=i, draws=n + 1)
+            held_out.append(beyond(bounds, {key: v[i] for key, v in draws.items()}))
+        ours_beyond = beyond(T.float16_bounds(meta, data, models, draws=n + 1), sg2tf)
         failing = sum(1 for c in held_out if c)
         print(
             f"{name}, n={n}: each official draw against the {n} others: {failing} of {n + 1} beyond "

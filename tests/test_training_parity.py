@@ -125,15 +125,24 @@ def group(data, prefix):
     return {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)}
 
 
+def initial_models(meta, data):
+    """`{G, D, G_ema}`: sg2tf networks holding the recording's initial tensors."""
+    kw = meta["official_kwargs"]
+    return {
+        "G": nvlabs_torch.generator_from_tensors(kw["G"], group(data, "init/G/"), "G"),
+        "D": nvlabs_torch.discriminator_from_tensors(kw["D"], group(data, "init/D/"), "D"),
+        "G_ema": nvlabs_torch.generator_from_tensors(kw["G"], group(data, "init/G_ema/"), "G_ema"),
+    }
+
+
 def build_trainer(meta, data, strategy=None, **overrides):
     """A Trainer with the recording's initial G, D, G_ema and augmentation pipeline."""
     spec, kw = meta["spec"], meta["official_kwargs"]
     strategy = strategy or tf.distribute.get_strategy()
 
     with strategy.scope():
-        G = nvlabs_torch.generator_from_tensors(kw["G"], group(data, "init/G/"), "G")
-        D = nvlabs_torch.discriminator_from_tensors(kw["D"], group(data, "init/D/"), "D")
-        G_ema = nvlabs_torch.generator_from_tensors(kw["G"], group(data, "init/G_ema/"), "G_ema")
+        models = initial_models(meta, data)
+    G, D, G_ema = models["G"], models["D"], models["G_ema"]
     pipe = None
     if kw["augment"] and (spec["aug_p"] > 0 or spec["ada_target"] is not None):
         pipe = AugmentPipe(kw["augment"])
@@ -280,14 +289,21 @@ def dist(a, b):
     return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
 
 
+def per_run_spreads(meta, data, models, kind):
+    """`[official_spread(..., kind, runs=k) for each run k]` of a spread recorded per run."""
+    assert kind in STACKED and any(k.startswith(f"spread/{kind}/") for k in data), f"no {kind} recorded (re-record)"
+    n_it = meta["spec"]["iterations"]
+    count = np.asarray(data[next(k for k in data if k.startswith(f"spread/{kind}/"))]).shape[0]
+    return [official_spread(meta, data, models, n_it, kind, runs=k) for k in range(count)]
+
+
 def runs_on_trajectory(meta, data, models, kind="nudge"):
     """`(indices, bulk)`: the runs of a per-run spread `kind` that stay on the recording's
     trajectory, and each run's bulk distance: the median over quantities of its distance over
     the quantity's median over the runs. A run whose bulk is beyond LEFT_TRAJECTORY has taken an
     early event whose consequences moved every later quantity (see LEFT_TRAJECTORY)."""
-    n_it = meta["spec"]["iterations"]
-    count = np.asarray(data[next(k for k in data if k.startswith(f"spread/{kind}/"))]).shape[0]
-    per_run = [official_spread(meta, data, models, n_it, kind, runs=k) for k in range(count)]
+    per_run = per_run_spreads(meta, data, models, kind)
+    count = len(per_run)
     keys = sorted(per_run[0])
     dists = np.array([[run.get(key, np.nan) for key in keys] for run in per_run])
     typical = np.nanmedian(dists, axis=0)
@@ -329,50 +345,62 @@ def quantity_class(key):
     return "grad " + key.split("/")[1] if "/grad/" in key else "statistic"
 
 
-def errors_float32(meta, data, models, ours):
-    """`{key: (relative distance, bound)}` of a float32 replay to its recording (module docstring)."""
+def float32_bounds(meta, data, models, leave_out=None):
+    """`(ref, scale, bound)` of a float32 recording: its quantities (`official_quantities`),
+    the norm each distance is divided by (`scales`) and the bound on that relative distance,
+    SPREAD_FACTOR times the yardstick (`leave_out`: a nudged run left out of it); a quantity
+    that is zero in the recording (p without ADA, a buffer never updated) must stay zero."""
     ref = official_quantities(meta, data, models, meta["spec"]["iterations"])
-    scale, yardstick = scales(ref), yardsticks(meta, data, models, ref)
-    assert set(ours) >= set(ref), f"not replayed: {sorted(set(ref) - set(ours))[:10]}"
-    errors = {}
-    for key, value in ref.items():
-        if not scale[key]:  # Zero in the recording (p without ADA, a buffer never updated): zero here too.
-            errors[key] = (dist(ours[key], value), 0.0)
-            continue
-        errors[key] = (dist(ours[key], value) / scale[key], SPREAD_FACTOR * yardstick[key])
-    return errors
+    scale, yardstick = scales(ref), yardsticks(meta, data, models, ref, leave_out)
+    return ref, scale, {key: SPREAD_FACTOR * yardstick[key] if scale[key] else 0.0 for key in ref}
 
 
 def official_float16_draws(meta, data, models, ref32):
     """`{key: [distance, ...]}`: how far the official float16 code gets from its float32 twin,
     per draw: the recorded run's distance to `ref32` (the twin's quantities), then each of the
     recorder's float16/float32 pairs' (`fp16_pairs`; NaN where a pair has no such quantity)."""
-    n_it = meta["spec"]["iterations"]
-    assert any(k.startswith("spread/fp16_pairs/") for k in data), "no float16 pairs recorded (re-record the case)"
-    ref16 = official_quantities(meta, data, models, n_it)
-    n_pairs = np.asarray(data[next(k for k in data if k.startswith("spread/fp16_pairs/"))]).shape[0]
-    pairs = [official_spread(meta, data, models, n_it, "fp16_pairs", runs=k) for k in range(n_pairs)]
+    ref16 = official_quantities(meta, data, models, meta["spec"]["iterations"])
+    pairs = per_run_spreads(meta, data, models, "fp16_pairs")
     return {key: np.array([dist(ref16[key], ref)] + [p.get(key, np.nan) for p in pairs]) for key, ref in ref32.items()}
+
+
+def float16_bounds(meta, data, models, leave_out=None, draws=None):
+    """`(ref32, scale, bound)` of a float16 recording, as `float32_bounds` for its float32
+    twin's quantities: FP16_FACTOR times the largest official float16 distance (of the first
+    `draws` of `official_float16_draws`, None: all, less draw `leave_out`) plus SPREAD_FACTOR
+    times the twin's yardstick; where the twin's quantity is zero, the plain distance."""
+    twin_meta, twin_data = load_case(meta["twin"])
+    ref32 = official_quantities(twin_meta, twin_data, models, meta["spec"]["iterations"])
+    scale, yardstick = scales(ref32), yardsticks(twin_meta, twin_data, models, ref32)
+    bound = {}
+    for key, v in official_float16_draws(meta, data, models, ref32).items():
+        v = v[:draws]
+        official = float(np.nanmax(v if leave_out is None else np.delete(v, leave_out)))
+        if scale[key]:
+            bound[key] = FP16_FACTOR * official / scale[key] + SPREAD_FACTOR * yardstick[key]
+        else:
+            bound[key] = FP16_FACTOR * official
+    return ref32, scale, bound
+
+
+def relative_errors(ref, scale, bound, distance):
+    """`{key: (relative distance, bound)}` of the distances `distance` (`{key: norm}`)."""
+    assert set(distance) >= set(ref), f"not replayed: {sorted(set(ref) - set(distance))[:10]}"
+    return {key: (distance[key] / (scale[key] or 1.0), bound[key]) for key in ref}
+
+
+def errors_float32(meta, data, models, ours):
+    """`{key: (relative distance, bound)}` of a float32 replay to its recording (module docstring)."""
+    ref, scale, bound = float32_bounds(meta, data, models)
+    return relative_errors(ref, scale, bound, {key: dist(ours[key], ref[key]) for key in ref if key in ours})
 
 
 def errors_float16(meta, data, models, ours, leave_out=None):
     """`{key: (relative distance, bound)}` of a float16 replay to its recording's float32 twin:
     the float16 criterion of the module docstring. `leave_out`: the index of an official draw
     (`official_float16_draws`) to leave out of the bound (to hold that draw to it)."""
-    twin_meta, twin_data = load_case(meta["twin"])
-    ref32 = official_quantities(twin_meta, twin_data, models, meta["spec"]["iterations"])
-    scale, yardstick = scales(ref32), yardsticks(twin_meta, twin_data, models, ref32)
-    draws = official_float16_draws(meta, data, models, ref32)
-    kept = {key: v if leave_out is None else np.delete(v, leave_out) for key, v in draws.items()}
-    official = {key: float(np.nanmax(v)) for key, v in kept.items()}
-    errors = {}
-    for key, value in ref32.items():
-        if not scale[key]:
-            errors[key] = (dist(ours[key], value), FP16_FACTOR * official[key])
-            continue
-        bound = FP16_FACTOR * official[key] / scale[key] + SPREAD_FACTOR * yardstick[key]
-        errors[key] = (dist(ours[key], value) / scale[key], bound)
-    return errors
+    ref32, scale, bound = float16_bounds(meta, data, models, leave_out)
+    return relative_errors(ref32, scale, bound, {key: dist(ours[key], ref32[key]) for key in ref32 if key in ours})
 
 
 def replay_errors(name, **kwargs):
@@ -417,8 +445,7 @@ def test_official_float16_run_meets_the_float16_criterion(name):
     """The float16 criterion is one the original meets: the recorded official float16 run, held
     to it as sg2tf's replay is, with the bound from the recorder's pairs alone, passes."""
     meta, data = load_case(name)
-    _, G, D, G_ema = build_trainer(meta, data)
-    models = {"G": G, "D": D, "G_ema": G_ema}
+    models = initial_models(meta, data)
     official = official_quantities(meta, data, models, meta["spec"]["iterations"])
     check(errors_float16(meta, data, models, official, leave_out=0))
 
