@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import official_fp16_gradients as official  # noqa: E402
 import record_training_reference as recorder  # noqa: E402
 
-UNIT_ROUNDOFF = {"float16": 2.0**-11, "bfloat16": 2.0**-8}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import test_fp16_gradients as criterion  # noqa: E402  (the test's bound, one definition)
 
 
 def tensor_class(net, name):
@@ -83,10 +84,7 @@ def official_draws(torch, networks, oG, oD, data, precision, count, seed):
     gen = torch.Generator().manual_seed(seed + 5)
     for _ in range(count):
         G, D = copy.deepcopy(oG), copy.deepcopy(oD)
-        with torch.no_grad():
-            for module in (G, D):
-                for p in module.parameters():
-                    p.mul_(1 + torch.randn(p.shape, generator=gen) * 2.0**-11)
+        recorder.nudge_parameters(torch, (G, D), gen, recorder.FLOAT16_NUDGE)
         full, low = (official.gradients(torch, networks, G, D, data, p) for p in ("float32", precision))
         for net in ("G", "D"):
             for name, g in low[net].items():
@@ -94,12 +92,14 @@ def official_draws(torch, networks, oG, oD, data, precision, count, seed):
     return out
 
 
-def beyond_bound(distance, official_max, strength, floor):
-    """Keys whose `distance` is beyond max(floor, 2 x `official_max`); the noise strengths
-    (`strength[key]` true) by their median, reported as one key."""
-    keys = [k for k in distance if not strength[k] and distance[k] > max(floor, 2 * official_max[k])]
+def beyond_bound(distance, official_max, strength, precision):
+    """Keys whose `distance` is beyond tests/test_fp16_gradients.py's bound for `official_max`;
+    the noise strengths (`strength[key]` true) by their median, reported as one key."""
+    keys = [k for k in distance if not strength[k] and distance[k] > criterion.bound(official_max[k], precision)]
     names = [k for k in distance if strength[k]]
-    if names and np.median([distance[k] for k in names]) > max(floor, 2 * np.median([official_max[k] for k in names])):
+    if names and np.median([distance[k] for k in names]) > criterion.bound(
+        np.median([official_max[k] for k in names]), precision
+    ):
         keys.append("median of the noise strengths")
     return keys
 
@@ -125,7 +125,7 @@ def compare(args):
     sD = nvlabs_torch.discriminator_from_tensors(kwargs["D"], tensors["D"], "D")
     ours = {p: sg2tf_gradients(sG, sD, data, p) for p in ("float32", args.precision)}
 
-    floor = 1e-2 * UNIT_ROUNDOFF[args.precision] / UNIT_ROUNDOFF["float16"]
+    floor = criterion.bound(0.0, args.precision)
     rows, report = {}, {}
     for net, model in (("G", sG), ("D", sD)):
         names = list(theirs["float32"][net])
@@ -157,7 +157,7 @@ def compare(args):
     draws = {k: np.asarray(r["official_draws"]) for k, r in rows.items()}
     n = 1 + args.official_draws
     for upto in sorted({1, n}):
-        beyond = beyond_bound(sg2tf, {k: float(v[:upto].max()) for k, v in draws.items()}, strength, floor)
+        beyond = beyond_bound(sg2tf, {k: float(v[:upto].max()) for k, v in draws.items()}, strength, args.precision)
         print(f"sg2tf beyond max({floor:g}, 2x the largest of {upto} official draws): {len(beyond)}")
         for k in beyond[:20]:
             r = rows.get(k)
@@ -168,7 +168,7 @@ def compare(args):
         for i in range(n):
             own = {k: float(v[i]) for k, v in draws.items()}
             others = {k: float(np.delete(v, i).max()) for k, v in draws.items()}
-            held_out.append(len(beyond_bound(own, others, strength, floor)))
+            held_out.append(len(beyond_bound(own, others, strength, args.precision)))
         print(f"each official draw against the largest of the other {n - 1}: tensors beyond {held_out}")
     if args.json:
         with open(args.json, "w") as f:

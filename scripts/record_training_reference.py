@@ -421,6 +421,19 @@ def _provenance(checkout, torch):
 FLOAT32_NUDGE, FLOAT16_NUDGE = 2.0**-24, 2.0**-11
 
 
+def nudge_parameters(torch, modules, gen, scale):
+    """Multiplies every parameter of `modules` by 1 + `scale` N(0, 1) (torch Generator `gen`)."""
+    with torch.no_grad():
+        for module in modules:
+            for p in module.parameters():
+                p.mul_(1 + torch.randn(p.shape, generator=gen) * scale)
+
+
+def _stacked(runs):
+    """`{key: array}` of a list of `spreads` results, each key's values stacked on a first axis."""
+    return {key: np.stack([np.asarray(r[key]) for r in runs]) for key in runs[0]}
+
+
 def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0, scale=FLOAT32_NUDGE, nudge_grid=True):
     """One official run from copies of `initial` (G, D, G_ema, pipe) and the recorded draws:
     `float64`: in float64 (exact arithmetic for float32's purposes); `nudge`: in the spec's
@@ -446,12 +459,8 @@ def _variant_run(kind, spec, torch, initial, log, inputs, nudge=0, scale=FLOAT32
         torch.float32 = torch.float64
         torch.set_default_dtype(torch.float64)
     elif kind == "nudge":
-        gen = torch.Generator().manual_seed(spec["seed"] + 5 + nudge)
-        with torch.no_grad():
-            for module in (G, D):
-                for p in module.parameters():
-                    p.mul_(1 + torch.randn(p.shape, generator=gen) * scale)
-            G_ema.load_state_dict(G.state_dict())
+        nudge_parameters(torch, (G, D), torch.Generator().manual_seed(spec["seed"] + 5 + nudge), scale)
+        G_ema.load_state_dict(G.state_dict())
         if nudge_grid and pipe is not None:
             # numpy: the official code's torch draws are the recorded ones while it runs.
             grid_rng = np.random.default_rng(spec["seed"] + 1005 + nudge)
@@ -548,8 +557,7 @@ def _recording(spec, torch, G, D, G_ema, pipe, log, inputs):
             for k in range(spec["nudge_runs"] if kind == "nudge" else 1):
                 other = _variant_run(kind, spec, torch, initial, log, data, nudge=k)
                 runs.append(spreads(data, other, parameters, layouts, spec["iterations"] - 1))
-            for key in runs[0]:
-                values = np.stack([np.asarray(r[key]) for r in runs])
+            for key, values in _stacked(runs).items():
                 spread[f"spread/{kind}/{key}"] = values if kind == "nudge" else values[0]
     return data, spread
 
@@ -577,7 +585,7 @@ def _float16_pairs(spec, twin_spec, torch, initial, twin_initial, log, inputs, G
             if key.startswith("init/") and not np.array_equal(value, full[key]):
                 raise RuntimeError(f"float16 pair {k}: {key} is not nudged alike in both runs")
         pairs.append(spreads(full, half, parameters, layouts, spec["iterations"] - 1))
-    return {f"spread/fp16_pairs/{key}": np.stack([np.asarray(r[key]) for r in pairs]) for key in pairs[0]}
+    return {f"spread/fp16_pairs/{key}": values for key, values in _stacked(pairs).items()}
 
 
 def _parameters_and_layouts(G, D):

@@ -183,7 +183,7 @@ def distances(official, which, precision):
 # to 0.2 over G's 13 strengths). They are compared by their median; every other tensor by itself.
 
 
-def _bound(official_distance, precision):
+def bound(official_distance, precision):
     """Twice the official code's own distance, and never below 1e-2 in float16 (the issue's
     bound) or the same bound scaled by the mantissa (8x) in bfloat16."""
     return max(1e-2 * UNIT_ROUNDOFF[precision] / UNIT_ROUNDOFF["float16"], 2 * official_distance)
@@ -200,10 +200,10 @@ def test_256px_gradients_follow_float32_as_the_officials_do(official, which, pre
     for path, ours, theirs in distances(official, which, precision):
         if path.endswith("noise/strength"):
             strengths.append((ours, theirs))
-        elif ours > _bound(theirs, precision):
+        elif ours > bound(theirs, precision):
             failures.append(f"{path}: {ours:.3g} (official {theirs:.3g})")
     if strengths:
         ours, theirs = np.median(strengths, axis=0)
-        if ours > _bound(theirs, precision):
+        if ours > bound(theirs, precision):
             failures.append(f"median of the noise strengths: {ours:.3g} (official {theirs:.3g})")
     assert not failures, failures
