@@ -75,8 +75,8 @@ def test_training_step_registers_no_gradient_closures():
 
 
 def test_gradients_survive_a_saved_model(tmp_path):
-    """A SavedModel keeps the custom gradients of its traced graph (saved from a copy of the
-    graph, where the decorated function runs again on the op's inputs)."""
+    """A SavedModel keeps the custom gradients of its traced graph (it traces the registered
+    gradient, with no op, while the graph and so the gradient's closure are alive)."""
     s, b = tf.Variable([[[[0.5]], [[2.0]], [[-1.0]]]]), tf.Variable([[[[0.1]], [[0.2]], [[0.3]]]])
     module = tf.Module()
     module.s, module.b = s, b

@@ -470,8 +470,8 @@ def test_cases_present():
 
 
 def test_draws_made_from_a_seed_are_checked():
-    """A recording whose draws are made again from its seed (the 64 px case) refuses draws that
-    differ from the recorded ones (another seed here; a changed numpy generator in use)."""
+    """A recording whose draws are made again from its seed (ada-bgc-64, fp16-orig-32) refuses
+    draws that differ from the recorded ones (another seed here; a changed numpy generator in use)."""
     seeded = [name for name in CASES if "draws" in load_case(name)[0]]
     assert seeded
     meta = json.load(open(os.path.join(DATA, seeded[0] + ".json")))
